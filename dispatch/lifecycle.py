@@ -1,0 +1,639 @@
+"""The transition table of DOMAIN.md and the one writer of ticket and assignment status.
+
+Every change of a ticket goes through `perform` (or `open_ticket` for intake): it checks the
+action, the role, the client's version and the current state, applies the action and appends
+the event. Nothing else in the project assigns a status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.access import can_see
+from dispatch.clocks import (
+    Limit,
+    TimeLimits,
+    add_working_days,
+    deadline_after,
+    get_time_limits,
+    warning_time,
+)
+from dispatch.commands import PAYLOADS, NoPayload, Strict, parse
+from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
+from dispatch.models import Assignment, Category, Event, Extension, Ticket, User
+from dispatch.ports import Directory
+from dispatch.vocab import (
+    ACTIVE_ASSIGNMENT,
+    CLOSED_STATES,
+    OPEN_STATES,
+    AssignmentStatus,
+    Outcome,
+    Role,
+    Satisfaction,
+    Status,
+)
+
+S = Status
+R = Role
+SAME = None  # "state unchanged" in a rule's targets
+HANDLING = frozenset({S.DISPATCHED, S.SIGNED})
+HANDLING_ASSIGNMENT = (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED)
+ASSIGNEES = frozenset({R.HANDLER, R.GRID_WORKER})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user (id, role, department) or the system."""
+
+    id: int | None
+    role: Role
+    department_code: str | None = None
+    username: str = "system"
+
+
+SYSTEM = Actor(None, R.SYSTEM)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the state table: from which states, to which, by which roles."""
+
+    from_states: frozenset[Status]
+    to_states: frozenset[Status | None]
+    roles: frozenset[Role]
+
+
+def _rule(frm: set[Status] | frozenset[Status], to: set[Status | None], roles: set[Role]) -> Rule:
+    return Rule(frozenset(frm), frozenset(to), frozenset(roles))
+
+
+TABLE: dict[str, Rule] = {
+    "answer": _rule({S.NEW}, {S.ARCHIVED}, {R.OPERATOR}),
+    "dispatch": _rule({S.NEW, S.RETURNED, S.REOPENED}, {S.DISPATCHED}, {R.DISPATCHER, R.SYSTEM}),
+    "transfer_110": _rule({S.NEW}, {S.TRANSFERRED_110}, {R.OPERATOR, R.DISPATCHER}),
+    "merge": _rule({S.NEW}, {S.MERGED}, {R.DISPATCHER}),
+    "void": _rule({S.NEW}, {S.VOID}, {R.OPERATOR, R.DISPATCHER}),
+    # Assignee actions: the lead's moves the ticket, a co-handler's only its own assignment.
+    "sign": _rule(HANDLING, {S.SIGNED, SAME}, ASSIGNEES),
+    "return": _rule(HANDLING, {S.RETURNED, SAME}, ASSIGNEES),
+    "complete": _rule(HANDLING, {S.COMPLETED, SAME}, ASSIGNEES),
+    "review_accept": _rule({S.COMPLETED}, {S.REVIEWED}, {R.DISPATCHER}),
+    "review_reject": _rule({S.COMPLETED}, {S.SIGNED}, {R.DISPATCHER}),
+    "callback": _rule({S.REVIEWED}, {S.ARCHIVED, S.REOPENED, SAME}, {R.OPERATOR, R.SYSTEM}),
+    "close_without_callback": _rule({S.REVIEWED}, {S.ARCHIVED}, {R.SYSTEM}),
+    "request_extension": _rule(HANDLING, {SAME}, ASSIGNEES),
+    "approve_extension": _rule(HANDLING, {SAME}, {R.DISPATCHER}),
+    "refuse_extension": _rule(HANDLING, {SAME}, {R.DISPATCHER}),
+    "urge": _rule(OPEN_STATES, {SAME}, {R.SUPERVISOR, R.DISPATCHER, R.SYSTEM}),
+    "supervise": _rule(OPEN_STATES, {SAME}, {R.SUPERVISOR, R.DISPATCHER, R.SYSTEM}),
+    "note": _rule(OPEN_STATES, {SAME}, set(Role)),
+    "police_accept": _rule({S.TRANSFERRED_110}, {SAME}, {R.POLICE_DESK}),
+    "police_reject": _rule({S.TRANSFERRED_110}, {S.NEW}, {R.POLICE_DESK}),
+    "police_complete": _rule({S.TRANSFERRED_110}, {S.ARCHIVED}, {R.POLICE_DESK}),
+    "follow_parent": _rule({S.MERGED}, {S.ARCHIVED}, {R.SYSTEM}),
+    "recompute_deadlines": _rule(OPEN_STATES, {SAME}, {R.SYSTEM}),
+}
+
+SYSTEM_ACTIONS = frozenset({"close_without_callback", "follow_parent", "recompute_deadlines"})
+# Actions people and machine clients may ask for; the rest are taken by the system itself.
+PUBLIC_ACTIONS = tuple(a for a in TABLE if a not in SYSTEM_ACTIONS)
+
+
+@dataclass
+class Context:
+    """What an action handler works with."""
+
+    session: Session
+    ticket: Ticket
+    actor: Actor
+    payload: Any
+    now: datetime
+    directory: Directory
+    limits: TimeLimits
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a handler decided: the target state (None: unchanged) and what the event says."""
+
+    to: Status | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    outcome: Outcome | None = None
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ticket: Ticket
+    events: list[Event]
+
+
+def check(rule_action: str, status: Status, role: Role) -> None:
+    """Refuse an action not in the table, not for this role, or not from this state."""
+    rule = TABLE.get(rule_action)
+    if rule is None:
+        raise NotFound(f"unknown action '{rule_action}'", field="action")
+    if role not in rule.roles:
+        raise Forbidden(f"role '{role}' may not '{rule_action}'")
+    if status not in rule.from_states:
+        raise Conflict(f"'{rule_action}' is not allowed while the ticket is {status}")
+
+
+def perform(
+    session: Session,
+    ticket: Ticket,
+    action: str,
+    actor: Actor,
+    payload: Any,
+    *,
+    now: datetime,
+    directory: Directory,
+    expected_version: int | None = None,
+) -> ActionResult:
+    """Take one action of the state table on a ticket; raises a DomainError and writes
+    nothing when refused."""
+    if action not in TABLE or action not in PAYLOADS:
+        raise NotFound(f"unknown action '{action}'", field="action")
+    body = payload if isinstance(payload, Strict) else parse(PAYLOADS[action], payload or {})
+    if not can_see(session, actor, ticket):
+        raise NotFound(f"ticket {ticket.number} not found")
+    if expected_version is not None and expected_version != ticket.version:
+        raise StaleVersion(
+            f"ticket {ticket.number} is at version {ticket.version}, not {expected_version}; "
+            "reload it and try again",
+            field="version",
+        )
+    check(action, Status(ticket.status), actor.role)
+    ctx = Context(session, ticket, actor, body, now, directory, get_time_limits(session))
+    step = HANDLERS[action](ctx)
+    _write(ctx, ticket, action, step, reason=getattr(body, "reason", None))
+    _follow_up(ctx, ticket)
+    return ActionResult(ticket, ctx.events)
+
+
+def open_ticket(session: Session, ticket: Ticket, actor: Actor, now: datetime,
+                payload: dict[str, Any]) -> Event:
+    """Give a new ticket its first state and its intake event."""
+    ticket.status = S.NEW
+    ticket.created_at = ticket.updated_at = now
+    event = Event(ticket=ticket, at=now, actor_id=actor.id, actor_role=actor.role,
+                  action="intake", from_status=None, to_status=S.NEW, payload=payload)
+    session.add(ticket)
+    session.add(event)
+    return event
+
+
+def _write(ctx: Context, ticket: Ticket, action: str, step: Step, *, reason: str | None,
+           actor: Actor | None = None) -> None:
+    actor = actor or ctx.actor
+    rule = TABLE[action]
+    if step.to not in rule.to_states:  # a handler bug, never a user error
+        raise AssertionError(f"{action} may not lead to {step.to}")
+    before = ticket.status
+    after = step.to or before
+    ticket.status = after
+    ticket.updated_at = ctx.now  # always dirty: the version check runs on every action
+    if step.outcome is not None:
+        ticket.outcome = step.outcome
+    if after in CLOSED_STATES and before not in CLOSED_STATES:
+        ticket.closed_at = ctx.now
+    event = Event(ticket=ticket, at=ctx.now, actor_id=actor.id, actor_role=actor.role,
+                  action=action, from_status=before, to_status=after, reason=reason,
+                  payload=step.payload)
+    ctx.session.add(event)
+    ctx.events.append(event)
+
+
+def _follow_up(ctx: Context, ticket: Ticket) -> None:
+    """What the system does at once after some transitions."""
+    if ticket.status == S.REVIEWED and not needs_callback(ticket):
+        _write(ctx, ticket, "close_without_callback",
+               Step(S.ARCHIVED, {"why": "anonymous or no way to reach the citizen"},
+                    Outcome.NO_CALLBACK),
+               reason=None, actor=SYSTEM)
+    if ticket.status == S.ARCHIVED:
+        for child in ticket.children:
+            if child.status == S.MERGED:
+                _write(ctx, child, "follow_parent",
+                       Step(S.ARCHIVED, {"parent": ticket.number}, Outcome.WITH_PARENT),
+                       reason=None, actor=SYSTEM)
+
+
+def needs_callback(ticket: Ticket) -> bool:
+    """A callback is owed to every reachable, non-anonymous citizen."""
+    return not ticket.anonymous and bool(ticket.citizen_phone or ticket.citizen_openid)
+
+
+# ---------------------------------------------------------------- assignments and clocks
+
+
+def own_assignment(ctx: Context) -> Assignment:
+    """The active assignment the acting handler or grid worker holds on this ticket."""
+    for a in ctx.ticket.assignments:
+        if a.status not in ACTIVE_ASSIGNMENT:
+            continue
+        if ctx.actor.role == R.HANDLER and a.department_code == ctx.actor.department_code:
+            return a
+        if ctx.actor.role == R.GRID_WORKER and a.grid_worker_id == ctx.actor.id:
+            return a
+    raise Forbidden(f"you hold no active assignment on ticket {ctx.ticket.number}")
+
+
+def lead_assignment(ticket: Ticket) -> Assignment | None:
+    """The active lead assignment, if any."""
+    for a in ticket.assignments:
+        if a.role == "lead" and a.status in ACTIVE_ASSIGNMENT:
+            return a
+    return None
+
+
+def _moves_ticket(a: Assignment, status: Status) -> Status | None:
+    return status if a.role == "lead" else SAME
+
+
+def _start_assignment(ctx: Context, department: str, role: str,
+                      grid_worker: User | None) -> Assignment:
+    ticket, limits, now = ctx.ticket, ctx.limits, ctx.now
+    sign_limit = limits.sign_limit(ticket.urgency)
+    complete_limit = limits.complete_limit(ticket.type, ticket.urgency)
+    sign = deadline_after(ctx.session, now, sign_limit)
+    complete = deadline_after(ctx.session, now, complete_limit)
+    a = Assignment(
+        ticket=ticket, department_code=department, role=role,
+        grid_worker_id=grid_worker.id if grid_worker else None,
+        status=AssignmentStatus.DISPATCHED, dispatched_at=now, dispatched_by_id=ctx.actor.id,
+        sign_deadline=sign.at, sign_warn_at=warning_time(now, sign.at, limits.warning_ratio),
+        complete_deadline=complete.at,
+        complete_warn_at=warning_time(now, complete.at, limits.warning_ratio),
+        deadline_provisional=sign.provisional or complete.provisional,
+        sign_limit=sign_limit.model_dump(), complete_limit=complete_limit.model_dump(),
+        extensions_used=0,
+    )
+    ctx.session.add(a)
+    return a
+
+
+def _close_assignment(a: Assignment, status: AssignmentStatus, now: datetime) -> None:
+    a.status = status
+    a.closed_at = now
+
+
+def _assignment_payload(a: Assignment) -> dict[str, Any]:
+    return {"assignment_id": a.id, "department": a.department_code, "role": a.role}
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def _answer(c: Context) -> Step:
+    p = c.payload
+    return Step(S.ARCHIVED, {"answer": p.answer, "article_id": p.article_id,
+                             "article_version": p.article_version}, Outcome.DIRECT_ANSWER)
+
+
+def _department(c: Context, code: str, field_name: str) -> str:
+    dept = c.directory.department(code)
+    if dept is None or not dept.active:
+        raise InvalidInput(f"{field_name}: no active department '{code}'", field=field_name)
+    return dept.code
+
+
+def _previous_lead(ticket: Ticket) -> str | None:
+    leads = [a for a in ticket.assignments if a.role == "lead"]
+    return leads[-1].department_code if leads else None
+
+
+def _dispatch(c: Context) -> Step:
+    p, t = c.payload, c.ticket
+    if p.category is not None:
+        category = c.session.get(Category, p.category)
+        if category is None or not category.active:
+            raise InvalidInput(f"category: unknown category '{p.category}'", field="category")
+        t.category_code = category.code
+    if p.type is not None:
+        t.type = p.type
+    if p.urgency is not None:
+        t.urgency = p.urgency
+    if t.type is None:
+        raise InvalidInput("type: the request type must be set before dispatch", field="type")
+    if t.category_code is None:
+        raise InvalidInput("category: the category must be set before dispatch",
+                           field="category")
+    suggested = (t.routing or {}).get("lead")
+    lead_code = p.lead or (_previous_lead(t) if t.status == S.REOPENED else None) or suggested
+    if lead_code is None:
+        raise InvalidInput("lead: a lead department is required", field="lead")
+    lead = _department(c, lead_code, "lead")
+    co = [_department(c, code, "co_handlers") for code in p.co_handlers]
+    if lead in co or len(set(co)) != len(co):
+        raise InvalidInput("co_handlers: each department may appear once, apart from the lead",
+                           field="co_handlers")
+    worker = None
+    if p.grid_worker is not None:
+        worker = c.session.scalar(select(User).where(User.username == p.grid_worker))
+        if worker is None or worker.role != R.GRID_WORKER or not worker.active:
+            raise InvalidInput(f"grid_worker: no active grid worker '{p.grid_worker}'",
+                               field="grid_worker")
+    for a in t.assignments:
+        if a.status in ACTIVE_ASSIGNMENT:
+            _close_assignment(a, AssignmentStatus.CANCELLED, c.now)
+    made = [_start_assignment(c, lead, "lead", worker)]
+    made += [_start_assignment(c, code, "co", None) for code in co]
+    c.session.flush()
+    lead_a = made[0]
+    return Step(S.DISPATCHED, {
+        "lead": lead, "co_handlers": co, "grid_worker": p.grid_worker,
+        "assignment_ids": [a.id for a in made],
+        "sign_deadline": lead_a.sign_deadline.isoformat(),
+        "complete_deadline": lead_a.complete_deadline.isoformat(),
+        "deadline_provisional": lead_a.deadline_provisional,
+        "type": t.type, "category": t.category_code, "urgency": t.urgency,
+        "routing_overridden": suggested is not None and suggested != lead,
+        "redispatch": t.status != S.NEW,
+        "supervised": t.supervised,
+    })
+
+
+def _transfer_110(c: Context) -> Step:
+    c.ticket.police_state = "pending"
+    c.ticket.police_cause = None
+    return Step(S.TRANSFERRED_110, {"direction": "to_110"})
+
+
+def _merge(c: Context) -> Step:
+    t = c.ticket
+    parent = c.session.scalar(select(Ticket).where(Ticket.number == c.payload.parent))
+    if parent is None or not can_see(c.session, c.actor, parent):
+        raise InvalidInput(f"parent: no ticket numbered '{c.payload.parent}'", field="parent")
+    if parent.id == t.id:
+        raise InvalidInput("parent: a ticket cannot be merged into itself", field="parent")
+    if parent.status in CLOSED_STATES:
+        raise Conflict(f"ticket {parent.number} is {parent.status}; merge into an open ticket")
+    if t.children:
+        raise Conflict(f"ticket {t.number} has repeats merged into it; it cannot be merged")
+    t.parent = parent
+    _write(c, parent, "note", Step(SAME, {"repeat_linked": t.number}), reason="repeat merged")
+    return Step(S.MERGED, {"parent": parent.number})
+
+
+def _void(c: Context) -> Step:
+    if c.ticket.children:
+        raise Conflict(f"ticket {c.ticket.number} has repeats merged into it; it cannot be void")
+    return Step(S.VOID)
+
+
+def _sign(c: Context) -> Step:
+    a = own_assignment(c)
+    if a.status != AssignmentStatus.DISPATCHED:
+        raise Conflict(f"the assignment of {a.department_code} is {a.status}, not awaiting "
+                       "sign-for")
+    a.status = AssignmentStatus.SIGNED
+    a.signed_at = c.now
+    return Step(_moves_ticket(a, S.SIGNED),
+                {**_assignment_payload(a), "on_time": c.now <= a.sign_deadline})
+
+
+def _return(c: Context) -> Step:
+    a = own_assignment(c)
+    if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
+        raise Conflict(f"the assignment of {a.department_code} is {a.status}; it cannot be "
+                       "returned")
+    _close_assignment(a, AssignmentStatus.RETURNED, c.now)
+    a.returned_at = c.now
+    a.return_reason = c.payload.reason
+    return Step(_moves_ticket(a, S.RETURNED), _assignment_payload(a))
+
+
+def _complete(c: Context) -> Step:
+    a = own_assignment(c)
+    if a.status != AssignmentStatus.SIGNED:
+        raise Conflict(f"the assignment of {a.department_code} is {a.status}; sign for it "
+                       "before completing")
+    a.status = AssignmentStatus.COMPLETED
+    a.completed_at = c.now
+    a.result = c.payload.result
+    return Step(_moves_ticket(a, S.COMPLETED), {
+        **_assignment_payload(a), "result": c.payload.result,
+        "on_time": c.now <= a.complete_deadline,
+    })
+
+
+def _review_accept(c: Context) -> Step:
+    t = c.ticket
+    for a in t.assignments:
+        if a.status in ACTIVE_ASSIGNMENT:
+            done = a.status == AssignmentStatus.COMPLETED
+            _close_assignment(a, a.status if done else AssignmentStatus.CANCELLED, c.now)
+    deadline = deadline_after(c.session, c.now, getattr(c.limits.callback, t.urgency))
+    t.callback_deadline = deadline.at
+    return Step(S.REVIEWED, {"callback_deadline": deadline.at.isoformat(),
+                             "callback_needed": needs_callback(t)})
+
+
+def _review_reject(c: Context) -> Step:
+    a = lead_assignment(c.ticket)
+    assert a is not None and a.status == AssignmentStatus.COMPLETED
+    a.status = AssignmentStatus.SIGNED
+    a.completed_at = None
+    return Step(S.SIGNED, _assignment_payload(a))
+
+
+def _callback(c: Context) -> Step:
+    p, t = c.payload, c.ticket
+    if not p.reached:
+        t.callback_attempts += 1
+        payload = {"reached": False, "attempt": t.callback_attempts, "via": p.via}
+        if t.callback_attempts >= c.limits.callback_max_attempts:
+            return Step(S.ARCHIVED, {**payload, "unreachable": True}, Outcome.UNREACHABLE)
+        return Step(SAME, payload)
+    if p.satisfaction is None:
+        raise InvalidInput("satisfaction: is required when the citizen was reached",
+                           field="satisfaction")
+    if p.resolved is None:
+        raise InvalidInput("resolved: is required when the citizen was reached",
+                           field="resolved")
+    t.satisfaction, t.resolved = p.satisfaction, p.resolved
+    payload = {"reached": True, "satisfaction": p.satisfaction, "resolved": p.resolved,
+               "via": p.via}
+    if p.resolved and p.satisfaction != Satisfaction.DISSATISFIED:
+        return Step(S.ARCHIVED, payload, Outcome.CALLBACK)
+    t.supervised = True
+    return Step(S.REOPENED, {**payload, "previous_lead": _previous_lead(t)})
+
+
+def _extension(c: Context, ext_id: int | None) -> Extension:
+    pending = [e for e in c.ticket.extensions if e.status == "pending"]
+    if ext_id is not None:
+        pending = [e for e in pending if e.id == ext_id]
+        if not pending:
+            raise InvalidInput(f"extension_id: no pending extension request {ext_id}",
+                               field="extension_id")
+    if not pending:
+        raise Conflict(f"ticket {c.ticket.number} has no pending extension request")
+    if len(pending) > 1:
+        raise InvalidInput("extension_id: several requests are pending; name one",
+                           field="extension_id")
+    return pending[0]
+
+
+def _request_extension(c: Context) -> Step:
+    a, p = own_assignment(c), c.payload
+    if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
+        raise Conflict(f"the assignment of {a.department_code} is {a.status}")
+    if c.now >= a.complete_deadline:
+        raise Conflict("the completion deadline has passed; an extension must be asked "
+                       "for before it")
+    if p.days > c.limits.max_extension_days:
+        raise InvalidInput(f"days: at most {c.limits.max_extension_days} working days",
+                           field="days")
+    if a.extensions_used >= c.limits.max_extensions:
+        raise Conflict(f"this assignment already had {a.extensions_used} extensions, "
+                       f"the most allowed")
+    if any(e.status == "pending" and e.assignment_id == a.id for e in c.ticket.extensions):
+        raise Conflict("an extension request for this assignment is already pending")
+    ext = Extension(ticket=c.ticket, assignment_id=a.id, status="pending", days=p.days,
+                    reason=p.reason, requested_at=c.now, requested_by_id=c.actor.id,
+                    old_deadline=a.complete_deadline)
+    c.session.add(ext)
+    c.session.flush()
+    return Step(SAME, {**_assignment_payload(a), "extension_id": ext.id, "days": p.days})
+
+
+def _approve_extension(c: Context) -> Step:
+    ext = _extension(c, c.payload.extension_id)
+    days = c.payload.days or ext.days
+    if days > ext.days:
+        raise InvalidInput(f"days: the request asked for {ext.days} working days",
+                           field="days")
+    a = c.session.get(Assignment, ext.assignment_id)
+    assert a is not None
+    if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
+        raise Conflict(f"the assignment of {a.department_code} is {a.status}")
+    if a.extensions_used >= c.limits.max_extensions:
+        raise Conflict("this assignment already had the most extensions allowed")
+    moved = add_working_days(c.session, a.complete_deadline, days)
+    ext.status, ext.decided_at, ext.decided_by_id = "approved", c.now, c.actor.id
+    ext.days, ext.new_deadline = days, moved.at
+    ext.decision_reason = c.payload.reason
+    a.complete_deadline = moved.at
+    a.complete_warn_at = warning_time(a.dispatched_at, moved.at, c.limits.warning_ratio)
+    a.deadline_provisional = a.deadline_provisional or moved.provisional
+    a.extensions_used += 1
+    return Step(SAME, {**_assignment_payload(a), "extension_id": ext.id, "days": days,
+                       "old_deadline": ext.old_deadline.isoformat(),
+                       "new_deadline": moved.at.isoformat()})
+
+
+def _refuse_extension(c: Context) -> Step:
+    ext = _extension(c, c.payload.extension_id)
+    ext.status, ext.decided_at, ext.decided_by_id = "refused", c.now, c.actor.id
+    ext.decision_reason = c.payload.reason
+    return Step(SAME, {"extension_id": ext.id})
+
+
+def _urge(c: Context) -> Step:
+    lead = lead_assignment(c.ticket)
+    return Step(SAME, {"department": lead.department_code if lead else None})
+
+
+def _supervise(c: Context) -> Step:
+    days = c.payload.days or c.limits.supervision_days
+    deadline = add_working_days(c.session, c.now, days)
+    c.ticket.supervised = True
+    c.ticket.supervise_deadline = deadline.at
+    return Step(SAME, {"deadline": deadline.at.isoformat(), "days": days,
+                       "deadline_provisional": deadline.provisional})
+
+
+def _note(c: Context) -> Step:
+    return Step(SAME, {"text": c.payload.text})
+
+
+def _police_accept(c: Context) -> Step:
+    t = c.ticket
+    t.police_state = "accepted"
+    if c.payload.incident_no and t.external_ref is None:
+        t.external_ref = c.payload.incident_no
+    return Step(SAME, {"incident_no": c.payload.incident_no})
+
+
+def _police_reject(c: Context) -> Step:
+    c.ticket.police_state = "rejected"
+    c.ticket.police_cause = c.payload.reason
+    return Step(S.NEW, {"cause": c.payload.reason})
+
+
+def _police_complete(c: Context) -> Step:
+    c.ticket.police_state = "completed"
+    return Step(S.ARCHIVED, {"result": c.payload.result}, Outcome.HANDLED_BY_110)
+
+
+def _recompute_deadlines(c: Context) -> Step:
+    changed = []
+    for a in c.ticket.assignments:
+        if a.status not in HANDLING_ASSIGNMENT or not a.deadline_provisional:
+            continue
+        sign = deadline_after(c.session, a.dispatched_at, Limit.model_validate(a.sign_limit))
+        done = deadline_after(c.session, a.dispatched_at,
+                              Limit.model_validate(a.complete_limit))
+        at, provisional = done.at, sign.provisional or done.provisional
+        approved = [e for e in c.ticket.extensions
+                    if e.assignment_id == a.id and e.status == "approved"]
+        for ext in sorted(approved, key=lambda e: (e.decided_at, e.id)):
+            moved = add_working_days(c.session, at, ext.days)
+            at, provisional = moved.at, provisional or moved.provisional
+        old = a.complete_deadline
+        a.sign_deadline = sign.at
+        a.sign_warn_at = warning_time(a.dispatched_at, sign.at, c.limits.warning_ratio)
+        a.complete_deadline = at
+        a.complete_warn_at = warning_time(a.dispatched_at, at, c.limits.warning_ratio)
+        a.deadline_provisional = provisional
+        changed.append({**_assignment_payload(a), "old_deadline": old.isoformat(),
+                        "new_deadline": at.isoformat(), "provisional": provisional})
+    return Step(SAME, {"assignments": changed})
+
+
+def recompute_provisional_deadlines(session: Session, now: datetime,
+                                    directory: Directory) -> list[Event]:
+    """After the calendar changed: recompute every open deadline that was provisional."""
+    tickets = session.scalars(select(Ticket).where(Ticket.id.in_(
+        select(Assignment.ticket_id).where(
+            Assignment.deadline_provisional.is_(True),
+            Assignment.status.in_(HANDLING_ASSIGNMENT))
+    )).order_by(Ticket.id)).all()
+    events: list[Event] = []
+    for ticket in tickets:
+        events += perform(session, ticket, "recompute_deadlines", SYSTEM, NoPayload(),
+                          now=now, directory=directory).events
+    return events
+
+
+HANDLERS: dict[str, Callable[[Context], Step]] = {
+    "answer": _answer,
+    "dispatch": _dispatch,
+    "transfer_110": _transfer_110,
+    "merge": _merge,
+    "void": _void,
+    "sign": _sign,
+    "return": _return,
+    "complete": _complete,
+    "review_accept": _review_accept,
+    "review_reject": _review_reject,
+    "callback": _callback,
+    "request_extension": _request_extension,
+    "approve_extension": _approve_extension,
+    "refuse_extension": _refuse_extension,
+    "urge": _urge,
+    "supervise": _supervise,
+    "note": _note,
+    "police_accept": _police_accept,
+    "police_reject": _police_reject,
+    "police_complete": _police_complete,
+    "recompute_deadlines": _recompute_deadlines,
+}

@@ -1,0 +1,195 @@
+"""Intake, read top to bottom: normalise → classify → locate → route → number → open.
+
+Classification (the channels issue) and grid location and routing (the grid issue) come in
+through ports; until they are wired, what the caller gave is kept as it is and nothing is
+guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from dispatch.commands import CitizenIn, TicketCreate, parse
+from dispatch.contacts import record_contact
+from dispatch.errors import InvalidInput
+from dispatch.lifecycle import Actor, open_ticket
+from dispatch.models import Category, Contact, Event, Ticket
+from dispatch.numbering import next_ticket_number
+from dispatch.phones import normalize_phone
+from dispatch.vocab import ContactKind, Urgency
+
+
+@dataclass(frozen=True)
+class Citizen:
+    name: str | None
+    phone: str | None
+    openid: str | None
+    anonymous: bool
+    confidential: bool
+    direct_contact: bool
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What the classifier proposes for fields the caller left out."""
+
+    type: str | None = None
+    category: str | None = None
+    urgency: str | None = None
+    police_matter: bool = False
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Location:
+    lon: float | None
+    lat: float | None
+    address: str | None
+    cell: str | None = None
+    community: str | None = None
+    street: str | None = None
+    grid_version: int | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Routing:
+    lead: str | None = None
+    co_handlers: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+
+class Classifier(Protocol):
+    def suggest(self, text: str) -> Suggestion:
+        """Type, category, urgency and police-matter suggestions for a demand text."""
+        ...
+
+
+class Locator(Protocol):
+    def locate(self, lon: float | None, lat: float | None, crs: str,
+               address: str | None) -> Location:
+        """The grid cell and areas of a point or address."""
+        ...
+
+
+class Router(Protocol):
+    def route(self, category: str | None, location: Location) -> Routing:
+        """Lead department and co-handlers, with why."""
+        ...
+
+
+class NoClassifier:
+    """No suggestions: the operator's choices stand alone."""
+
+    def suggest(self, text: str) -> Suggestion:
+        return Suggestion()
+
+
+class NoGrid:
+    """No grid loaded: the point and address are kept as given; no routing is proposed."""
+
+    def locate(self, lon: float | None, lat: float | None, crs: str,
+               address: str | None) -> Location:
+        return Location(lon, lat, address, flags=("no_grid",))
+
+    def route(self, category: str | None, location: Location) -> Routing:
+        return Routing(reasons=("no grid loaded: choose the lead department by hand",))
+
+
+@dataclass(frozen=True)
+class IntakePorts:
+    classifier: Classifier = field(default_factory=NoClassifier)
+    locator: Locator = field(default_factory=NoGrid)
+    router: Router = field(default_factory=NoGrid)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    ticket: Ticket
+    event: Event
+    contact: Contact
+
+
+def normalise_citizen(citizen: CitizenIn) -> Citizen:
+    """Validate and normalise the citizen's particulars."""
+    phone = normalize_phone(citizen.phone) if citizen.phone else None
+    name = citizen.name or None
+    if citizen.anonymous:
+        name = None
+    return Citizen(name, phone, citizen.openid or None, citizen.anonymous,
+                   citizen.confidential, citizen.direct_contact and phone is not None)
+
+
+def check_category(session: Session, code: str | None) -> str | None:
+    """An existing, active category code (or None)."""
+    if code is None:
+        return None
+    category = session.get(Category, code)
+    if category is None or not category.active:
+        raise InvalidInput(f"category: unknown category '{code}'", field="category")
+    return category.code
+
+
+def intake(
+    session: Session,
+    data: TicketCreate | dict[str, Any],
+    actor: Actor,
+    *,
+    now: datetime,
+    ports: IntakePorts | None = None,
+    external_ref: str | None = None,
+    contact_external_id: str | None = None,
+) -> IntakeResult:
+    """Log one demand: a new ticket in NEW, its intake event and its contact."""
+    ports = ports or IntakePorts()
+    cmd = data if isinstance(data, TicketCreate) else parse(TicketCreate, data)
+    if (cmd.lon is None) != (cmd.lat is None):
+        missing = "lat" if cmd.lat is None else "lon"
+        raise InvalidInput(f"{missing}: give both lon and lat, or neither", field=missing)
+    citizen = normalise_citizen(cmd.citizen)
+    category = check_category(session, cmd.category)
+
+    suggestion = ports.classifier.suggest(cmd.text)
+    category = category or check_category(session, suggestion.category)
+    location = ports.locator.locate(cmd.lon, cmd.lat, cmd.crs, cmd.address)
+    routing = ports.router.route(category, location)
+
+    ticket = Ticket(
+        number=next_ticket_number(session, now),
+        channel=cmd.channel, text=cmd.text,
+        type=cmd.type or suggestion.type,
+        category_code=category,
+        urgency=cmd.urgency or suggestion.urgency or Urgency.NORMAL,
+        police_matter=(cmd.police_matter if cmd.police_matter is not None
+                       else suggestion.police_matter),
+        citizen_name=citizen.name, citizen_phone=citizen.phone, citizen_openid=citizen.openid,
+        anonymous=citizen.anonymous, confidential=citizen.confidential,
+        direct_contact=citizen.direct_contact,
+        address=location.address, lon=location.lon, lat=location.lat,
+        cell_code=location.cell, community_code=location.community,
+        street_code=location.street, grid_version=location.grid_version,
+        location_flags=list(location.flags),
+        routing={"lead": routing.lead, "co_handlers": list(routing.co_handlers),
+                 "reasons": list(routing.reasons)},
+        external_ref=external_ref, created_by_id=actor.id,
+        callback_attempts=0, supervised=False,
+    )
+    event = open_ticket(session, ticket, actor, now, {
+        "channel": cmd.channel,
+        "suggested": {"type": suggestion.type, "category": suggestion.category,
+                      "urgency": suggestion.urgency, "police_matter": suggestion.police_matter,
+                      "reasons": list(suggestion.reasons)},
+        "location_flags": list(location.flags),
+        "routing": ticket.routing,
+    })
+    session.flush()
+    contact = record_contact(
+        session, channel=cmd.channel, kind=ContactKind.NEW_DEMAND, received_at=now,
+        actor_id=actor.id, ticket=ticket, phone=citizen.phone, openid=citizen.openid,
+        external_id=contact_external_id,
+    )
+    return IntakeResult(ticket, event, contact)

@@ -1,0 +1,188 @@
+"""Fixtures: a database per backend (SQLite always, PostgreSQL when configured), an app, a
+client with one bearer token per demo user, and a clock the test moves by hand."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+import dispatch.models  # noqa: F401
+import grid.models  # noqa: F401
+from dispatch.db import Base
+from dispatch.ports import ManualClock, RecordingPublisher
+
+# Monday 2026-11-23 10:00 in Asia/Shanghai.
+START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+REQUIRE = os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1"
+
+
+def pg_url() -> str | None:
+    url = os.environ.get("HOTLINE_TEST_DATABASE_URL")
+    if not url:
+        return None
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def require_service(name: str) -> None:
+    """Skip, or fail under HOTLINE_REQUIRE_SERVICES=1, when a server is not configured."""
+    message = f"{name} is not configured"
+    if REQUIRE:
+        pytest.fail(message + " and HOTLINE_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+_pg_engine: Engine | None = None
+
+
+def _postgres_engine() -> Engine:
+    global _pg_engine
+    if _pg_engine is None:
+        url = pg_url()
+        assert url is not None
+        engine = create_engine(url, pool_size=10, max_overflow=10)
+        Base.metadata.drop_all(engine)
+        Base.metadata.create_all(engine)
+        _pg_engine = engine
+    return _pg_engine
+
+
+def _truncate(engine: Engine) -> None:
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty schema on each backend; the same test runs on both."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        engine = create_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
+        return
+    if pg_url() is None:
+        require_service("PostgreSQL (HOTLINE_TEST_DATABASE_URL)")
+    engine = _postgres_engine()
+    _truncate(engine)
+    yield engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    if db_url.startswith("sqlite"):
+        from web import _sqlite_pragmas
+        from sqlalchemy import event
+
+        eng = create_engine(db_url)
+        event.listen(eng, "connect", _sqlite_pragmas)
+        yield eng
+        eng.dispose()
+    else:
+        yield _postgres_engine()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A plain SQLAlchemy session with the reference data and demo users loaded."""
+    from grid.demo import load_demo
+
+    with Session(engine, expire_on_commit=False) as s:
+        load_demo(s, FAST_HASHER)
+        s.commit()
+        yield s
+        s.rollback()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path, clock: ManualClock, publisher: RecordingPublisher):
+    from grid.demo import load_demo
+    from web import Services, create_app
+    from web.extensions import db
+
+    application = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "test",
+        "SERVICES": Services(clock=clock, hasher=FAST_HASHER, publisher=publisher),
+    })
+    with application.app_context():
+        load_demo(db.session, FAST_HASHER)
+        db.session.commit()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Api:
+    """A test client that acts as one demo user or another, by bearer token."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._tokens: dict[str, str] = {}
+
+    def headers(self, user: str) -> dict[str, str]:
+        if user not in self._tokens:
+            r = self.client.post("/api/v1/auth/token",
+                                 json={"username": user, "password": "demo12345"})
+            assert r.status_code == 200, r.get_json()
+            self._tokens[user] = r.get_json()["token"]
+        return {"Authorization": f"Bearer {self._tokens[user]}"}
+
+    def get(self, user: str, url: str, **kw):
+        return self.client.get(url, headers=self.headers(user), **kw)
+
+    def post(self, user: str, url: str, json=None, **kw):
+        return self.client.post(url, headers=self.headers(user), json=json, **kw)
+
+    def put(self, user: str, url: str, json=None, **kw):
+        return self.client.put(url, headers=self.headers(user), json=json, **kw)
+
+    def create(self, user: str = "operator1", **fields):
+        body = {"channel": "phone", "text": "小区门口有人占道经营，堵住了出口",
+                "citizen": {"name": "张三", "phone": "13800138000"},
+                "type": "complaint", "category": "urban", "urgency": "normal"}
+        body.update(fields)
+        r = self.post(user, "/api/v1/tickets", json=body)
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()
+
+    def act(self, user: str, number: str, action: str, version: int | None = None, **payload):
+        if version is None:
+            version = self.get("dispatcher1", f"/api/v1/tickets/{number}").get_json()["version"]
+        return self.post(user, f"/api/v1/tickets/{number}/actions/{action}",
+                         json={"version": version, **payload})
+
+
+@pytest.fixture
+def api(client) -> Api:
+    return Api(client)

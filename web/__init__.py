@@ -1,0 +1,72 @@
+"""The Flask application: factory, extensions and the wiring of the domain's ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from flask import Flask
+from sqlalchemy import event
+
+from dispatch.pipeline import IntakePorts
+from dispatch.ports import Clock, Publisher, RecordingPublisher, SystemClock
+from web.config import from_environment
+from web.extensions import db, migrate
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+@dataclass
+class Services:
+    """The real or fake parts the domain is given, chosen from configuration."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    publisher: Publisher = field(default_factory=RecordingPublisher)
+    intake_ports: IntakePorts = field(default_factory=IntakePorts)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build an application; `overrides` replaces configuration (tests, CLI)."""
+    config = from_environment()
+    config.update(overrides or {})
+    app = Flask(__name__, instance_path=config["INSTANCE_PATH"])
+    app.config.update(config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and ":memory:" not in uri:
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    app.extensions["hotline"] = app.config.get("SERVICES") or Services()
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+            db.engine.dispose()
+
+    from web import api, errors, health
+
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    return app
+
+
+def services() -> Services:
+    """The services of the current application."""
+    from flask import current_app
+
+    return current_app.extensions["hotline"]
+
+
+__all__ = ["create_app", "services", "Services"]

@@ -1,0 +1,43 @@
+"""Configuration from `HOTLINE_*` environment variables (CONTRACT.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def instance_path() -> Path:
+    """Where the SQLite database and the generated secret key live."""
+    return Path(os.environ.get("HOTLINE_INSTANCE_PATH", "instance")).resolve()
+
+
+def _secret_key(instance: Path) -> str:
+    configured = os.environ.get("HOTLINE_SECRET_KEY")
+    if configured:
+        return configured
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def from_environment() -> dict[str, Any]:
+    """The settings of CONTRACT.md's configuration table, read now."""
+    instance = instance_path()
+    db_url = os.environ.get("HOTLINE_DATABASE_URL") or f"sqlite:///{instance / 'hotline.db'}"
+    return {
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "REDIS_URL": os.environ.get("HOTLINE_REDIS_URL") or None,
+        "SECRET_KEY": _secret_key(instance),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("HOTLINE_SECURE_COOKIES", "0") == "1",
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "TOKEN_TTL_HOURS": int(os.environ.get("HOTLINE_TOKEN_TTL_HOURS", "12")),
+        "JSON_AS_ASCII": False,
+    }

@@ -1,0 +1,38 @@
+"""`GET /healthz`: the database and the queue, each named when down."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy import text
+
+from web.extensions import db
+
+bp = Blueprint("health", __name__)
+
+
+def _redis_ok(url: str) -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    body = {"status": "ok", "database": "ok", "queue": "embedded"}
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means the database is down for us
+        db.session.rollback()
+        body["database"] = "down"
+    url = current_app.config.get("REDIS_URL")
+    if url:
+        body["queue"] = "ok" if _redis_ok(url) else "down"
+    if "down" in body.values():
+        body["status"] = "down"
+        return jsonify(body), 503
+    return jsonify(body), 200
