@@ -73,14 +73,22 @@ def demo() -> None:
 
 
 @demo.command("load")
-def demo_load() -> None:
+@click.option("--if-empty", is_flag=True,
+              help="do nothing (and succeed) when the database already has users")
+def demo_load(if_empty: bool) -> None:
     """Load the demo county (departments, categories, one user per role)."""
+    from sqlalchemy import func, select
+
+    from dispatch.models import User
     from grid.demo import DEMO_PASSWORD, load_demo
     from web import services
     from web.extensions import db as database
 
     app = _app()
     with app.app_context():
+        if if_empty and database.session.scalar(select(func.count()).select_from(User)):
+            click.echo("the database already has users: demo data not loaded")
+            return
         try:
             report = load_demo(database.session, services().hasher)
         except DomainError as exc:
