@@ -74,7 +74,7 @@ def demo() -> None:
 
 @demo.command("load")
 @click.option("--if-empty", is_flag=True,
-              help="do nothing (and succeed) when the database already has users")
+              help="do nothing (and succeed) when the database has real users")
 def demo_load(if_empty: bool) -> None:
     """Load the demo county (departments, categories, one user per role)."""
     from sqlalchemy import func, select
@@ -86,8 +86,9 @@ def demo_load(if_empty: bool) -> None:
 
     app = _app()
     with app.app_context():
-        if if_empty and database.session.scalar(select(func.count()).select_from(User)):
-            click.echo("the database already has users: demo data not loaded")
+        real = select(func.count()).select_from(User).where(User.demo.is_(False))
+        if if_empty and database.session.scalar(real):
+            click.echo("the database has real users: demo data not loaded")
             return
         try:
             report = load_demo(database.session, services().hasher)
