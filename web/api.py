@@ -200,7 +200,6 @@ def create_ticket(actor: Actor, body: TicketCreate) -> dict[str, Any]:
     result = intake(db.session, body, actor, now=_now(), ports=services().intake_ports)
     view = ticket_view(db.session, result.ticket, actor, _directory(), _now())
     commit([result.event])
-    view["version"] = result.ticket.version
     return view
 
 
@@ -256,7 +255,6 @@ def act(actor: Actor, number: str, action: str) -> dict[str, Any]:
     db.session.flush()
     view = ticket_view(db.session, result.ticket, actor, _directory(), _now())
     commit(result.events)
-    view["version"] = result.ticket.version
     return view
 
 

@@ -1,0 +1,81 @@
+"""The `hotline` command as an administrator runs it, against a fresh SQLite database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from dispatch.models import CalendarDay, Category, User
+from web.cli import main
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"HOTLINE_INSTANCE_PATH": str(tmp_path / "instance"),
+            "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            "HOTLINE_SECRET_KEY": "cli-test"}
+
+
+def run(env: dict[str, str], *args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+
+
+def _count(env: dict[str, str], model) -> int:
+    engine = create_engine(env["HOTLINE_DATABASE_URL"])
+    with Session(engine) as s:
+        n = s.scalar(select(func.count()).select_from(model))
+    engine.dispose()
+    return n
+
+
+def test_help_lists_every_command(env):
+    result = run(env, "--help")
+    assert result.exit_code == 0
+    for name in ("serve", "db", "demo", "users"):
+        assert name in result.output
+    assert run(env, "users", "add", "--help").exit_code == 0
+
+
+def test_db_upgrade_creates_schema_categories_and_calendar_on_empty_sqlite(env):
+    result = run(env, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert _count(env, Category) > 300
+    assert _count(env, CalendarDay) >= 365 * 7
+    assert run(env, "db", "upgrade").exit_code == 0  # idempotent
+
+
+def test_demo_load_creates_one_account_per_role_then_reports_already_loaded(env):
+    run(env, "db", "upgrade")
+    first = run(env, "demo", "load")
+    assert first.exit_code == 0, first.output
+    assert "operator1" in first.output and "demo12345" in first.output
+    users = _count(env, User)
+    again = run(env, "demo", "load", "--if-empty")
+    assert again.exit_code == 0 and "already loaded" in again.output
+    assert _count(env, User) == users
+
+
+def test_demo_load_refuses_a_database_with_real_users_and_writes_nothing(env):
+    run(env, "db", "upgrade")
+    added = run(env, "users", "add", "--username", "alice", "--role", "admin",
+                input="s3cret-pass\ns3cret-pass\n")
+    assert added.exit_code == 0, added.output
+    refused = run(env, "demo", "load")
+    assert refused.exit_code != 0
+    assert "real users" in refused.output
+    assert _count(env, User) == 1
+    skipped = run(env, "demo", "load", "--if-empty")
+    assert skipped.exit_code == 0 and _count(env, User) == 1
+
+
+def test_users_add_refuses_a_handler_without_department(env):
+    run(env, "db", "upgrade")
+    result = run(env, "users", "add", "--username", "bob", "--role", "handler",
+                 input="s3cret-pass\ns3cret-pass\n")
+    assert result.exit_code != 0
+    assert "department" in result.output
+    assert _count(env, User) == 0
