@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.calendar import LOCAL_TZ, load_calendar
-from dispatch.db import utcnow
 from dispatch.commands import validation_error
+from dispatch.db import utcnow
 from dispatch.models import Setting
 from dispatch.vocab import RequestType, Urgency
 

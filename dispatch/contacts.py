@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from dispatch.access import can_see
 from dispatch.commands import Code, NotePayload, Strict, Text, parse
-from dispatch.lifecycle import Actor, perform
 from dispatch.errors import Conflict, InvalidInput, NotFound
+from dispatch.lifecycle import Actor, perform
 from dispatch.models import Contact, Ticket
 from dispatch.phones import normalize_phone
 from dispatch.ports import Directory

@@ -1,4 +1,4 @@
-"""Ticket-domain tables: tickets, assignments, extensions, events, contacts, categories, settings."""
+"""Ticket-domain tables: tickets, assignments, extensions, events, contacts, settings."""
 
 from __future__ import annotations
 

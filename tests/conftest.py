@@ -83,8 +83,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     if db_url.startswith("sqlite"):
-        from web import _sqlite_pragmas
         from sqlalchemy import event
+
+        from web import _sqlite_pragmas
 
         eng = create_engine(db_url)
         event.listen(eng, "connect", _sqlite_pragmas)

@@ -52,7 +52,8 @@ def _query_parameters(model: type[BaseModel], defs: dict[str, Any]) -> list[dict
 def document(base_path: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every registered operation."""
     models = {op.body for op in REGISTRY if op.body is not None}
-    _, top = models_json_schema([(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+    ordered = sorted(models, key=lambda m: m.__name__)
+    _, top = models_json_schema([(m, "validation") for m in ordered],
                                 ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     schemas["Error"] = ERROR_SCHEMA
@@ -60,9 +61,11 @@ def document(base_path: str) -> dict[str, Any]:
     for op in REGISTRY:
         entry: dict[str, Any] = {
             "summary": op.summary,
-            "operationId": f"{op.method}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
-            "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                           for p in op.path_params],
+            "operationId": op.method + "_" + "_".join(
+                part.strip("{}") for part in op.path.strip("/").split("/")),
+            "parameters": [
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                for p in op.path_params],
             "responses": {str(op.status): {"description": "success"}},
         }
         if op.roles:
