@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from dispatch.db import utcnow
+
+_log = logging.getLogger("hotline.events")
 
 
 class Clock(Protocol):
@@ -71,6 +74,15 @@ class Publisher(Protocol):
     def publish(self, events: Sequence[PublishedEvent]) -> None:
         """Hand over events after their transaction committed."""
         ...
+
+
+class LogPublisher:
+    """Writes events to the log: the default until the console and workers subscribe."""
+
+    def publish(self, events: Sequence[PublishedEvent]) -> None:
+        for e in events:
+            _log.info("ticket %s: %s %s -> %s (event %d)", e.number, e.action, e.from_status,
+                      e.to_status, e.event_id)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from dispatch.pipeline import IntakePorts
-from dispatch.ports import Clock, Publisher, RecordingPublisher, SystemClock
+from dispatch.ports import Clock, LogPublisher, Publisher, SystemClock
 from web.config import from_environment
 from web.extensions import db, migrate
 
@@ -24,7 +24,7 @@ class Services:
 
     clock: Clock = field(default_factory=SystemClock)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
-    publisher: Publisher = field(default_factory=RecordingPublisher)
+    publisher: Publisher = field(default_factory=LogPublisher)
     intake_ports: IntakePorts = field(default_factory=IntakePorts)
 
 
