@@ -170,11 +170,25 @@ def perform(
             field="version",
         )
     check(action, Status(ticket.status), actor.role)
+    lock_ticket(session, ticket)
     ctx = Context(session, ticket, actor, body, now, directory, get_time_limits(session))
     step = HANDLERS[action](ctx)
     _write(ctx, ticket, action, step, reason=getattr(body, "reason", None))
     _follow_up(ctx, ticket)
     return ActionResult(ticket, ctx.events)
+
+
+def lock_ticket(session: Session, ticket: Ticket) -> None:
+    """Take the ticket's row lock before writing anything, so every action locks in the same
+    order (ticket first, then its assignments) and two actions cannot deadlock; refuse if the
+    ticket changed since it was read."""
+    current = session.execute(
+        select(Ticket.version).where(Ticket.id == ticket.id).with_for_update()
+        .execution_options(autoflush=False)
+    ).scalar_one()
+    if current != ticket.version:
+        raise StaleVersion(f"ticket {ticket.number} was changed by someone else just now; "
+                           "reload it and try again", field="version")
 
 
 def open_ticket(session: Session, ticket: Ticket, actor: Actor, now: datetime,
@@ -373,6 +387,7 @@ def _merge(c: Context) -> Step:
         raise InvalidInput(f"parent: no ticket numbered '{c.payload.parent}'", field="parent")
     if parent.id == t.id:
         raise InvalidInput("parent: a ticket cannot be merged into itself", field="parent")
+    lock_ticket(c.session, parent)
     if parent.status in CLOSED_STATES:
         raise Conflict(f"ticket {parent.number} is {parent.status}; merge into an open ticket")
     if t.children:

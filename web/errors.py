@@ -68,7 +68,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _locked(exc: OperationalError) -> ResponseReturnValue:
         db.session.rollback()
-        if "database is locked" in str(exc.orig):  # SQLite: a concurrent writer won
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        # SQLite: a concurrent writer holds the lock; PostgreSQL: deadlock or serialization.
+        if "database is locked" in str(exc.orig) or sqlstate in ("40P01", "40001"):
             return error_response(409, StaleVersion.code,
                                   "someone else changed the data at the same time; try again")
         raise exc
