@@ -45,14 +45,23 @@ def _year_days(year: int) -> Iterable[date]:
         day += timedelta(days=1)
 
 
+def _chinese_name(english: str) -> str:
+    try:
+        return cc_constants.Holiday(english).chinese
+    except ValueError:
+        return english
+
+
 def official_rows(year: int) -> list[dict]:
     """Calendar rows for a year the chinese-calendar package knows."""
     rows = []
     for day in _year_days(year):
         working = chinese_calendar.is_workday(day)
-        _, name = chinese_calendar.get_holiday_detail(day)
-        if day in cc_constants.workdays:
-            name = f"{cc_constants.workdays[day]} 调休上班"
+        name = None
+        if day in cc_constants.holidays:
+            name = _chinese_name(cc_constants.holidays[day])
+        elif day in cc_constants.workdays:
+            name = f"{_chinese_name(cc_constants.workdays[day])}调休上班"
         rows.append({"day": day, "working": working, "source": SOURCE_OFFICIAL, "name": name})
     return rows
 
@@ -135,6 +144,8 @@ def load_calendar(session: Session, start: date, working_days: int) -> WorkingCa
 
 def year_summary(session: Session, year: int) -> dict:
     """What the admin page shows for a year: its source and its days off and make-up days."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InvalidInput(f"calendar year {year} is outside {MIN_YEAR}–{MAX_YEAR}", field="year")
     ensure_years(session, [year])
     rows = session.execute(
         select(CalendarDay).where(
