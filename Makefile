@@ -23,7 +23,7 @@ test: install
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python -m pytest tests/bench -p no:cacheprovider -q -s -o addopts="--import-mode=importlib"
+	$(BIN)/python -m pytest tests/bench -p no:cacheprovider -q -s -o addopts="--import-mode=importlib" --timeout=0
 
 lint: install
 	$(BIN)/ruff check dispatch grid integrations web workers tests

@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from dispatch.errors import InvalidInput
 from dispatch.vocab import Channel, RequestType, Satisfaction, Urgency
@@ -25,6 +32,15 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        """Refuse NUL characters in any text: PostgreSQL cannot store or compare them."""
+        items = value if isinstance(value, list | tuple | set | frozenset) else (value,)
+        if any(isinstance(v, str) and "\x00" in v for v in items):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class CitizenIn(Strict):

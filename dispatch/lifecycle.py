@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from dispatch.access import can_see
 from dispatch.clocks import (
@@ -213,6 +214,7 @@ def _write(ctx: Context, ticket: Ticket, action: str, step: Step, *, reason: str
     after = step.to or before
     ticket.status = after
     ticket.updated_at = ctx.now  # always dirty: the version check runs on every action
+    flag_modified(ticket, "updated_at")  # even when `now` equals the last update
     if step.outcome is not None:
         ticket.outcome = step.outcome
     if after in CLOSED_STATES and before not in CLOSED_STATES:

@@ -77,6 +77,8 @@ class Page:
 
 def get_ticket(session: Session, number: str, actor: Actor) -> Ticket:
     """The ticket with this number if this user may see it; otherwise NotFound."""
+    if "\x00" in number:  # no ticket has one, and PostgreSQL cannot compare it
+        raise NotFound(f"ticket {number!r} not found")
     stmt = select(Ticket).where(Ticket.number == number)
     ticket = session.scalar(stmt)
     if ticket is None or not can_see(session, actor, ticket):
