@@ -252,7 +252,7 @@ def needs_callback(ticket: Ticket) -> bool:
 def own_assignment(ctx: Context) -> Assignment:
     """The active assignment the acting handler or grid worker holds on this ticket."""
     for a in ctx.ticket.assignments:
-        if a.status not in ACTIVE_ASSIGNMENT:
+        if not is_open(a):
             continue
         if ctx.actor.role == R.HANDLER and a.department_code == ctx.actor.department_code:
             return a
@@ -264,9 +264,23 @@ def own_assignment(ctx: Context) -> Assignment:
 def lead_assignment(ticket: Ticket) -> Assignment | None:
     """The active lead assignment, if any."""
     for a in ticket.assignments:
-        if a.role == "lead" and a.status in ACTIVE_ASSIGNMENT:
+        if a.role == "lead" and is_open(a):
             return a
     return None
+
+
+def is_open(a: Assignment) -> bool:
+    """Still part of the current handling round (not returned, cancelled or closed)."""
+    return a.closed_at is None and a.status in ACTIVE_ASSIGNMENT
+
+
+def _close_round(ticket: Ticket, now: datetime) -> None:
+    """Close the current round: completions stay completed, the rest are cancelled."""
+    for a in ticket.assignments:
+        if is_open(a):
+            done = a.status == AssignmentStatus.COMPLETED
+            _close_assignment(a, AssignmentStatus.COMPLETED if done
+                              else AssignmentStatus.CANCELLED, now)
 
 
 def _moves_ticket(a: Assignment, status: Status) -> Status | None:
@@ -356,9 +370,7 @@ def _dispatch(c: Context) -> Step:
         if worker is None or worker.role != R.GRID_WORKER or not worker.active:
             raise InvalidInput(f"grid_worker: no active grid worker '{p.grid_worker}'",
                                field="grid_worker")
-    for a in t.assignments:
-        if a.status in ACTIVE_ASSIGNMENT:
-            _close_assignment(a, AssignmentStatus.CANCELLED, c.now)
+    _close_round(t, c.now)
     made = [_start_assignment(c, lead, "lead", worker)]
     made += [_start_assignment(c, code, "co", None) for code in co]
     c.session.flush()
@@ -443,10 +455,7 @@ def _complete(c: Context) -> Step:
 
 def _review_accept(c: Context) -> Step:
     t = c.ticket
-    for a in t.assignments:
-        if a.status in ACTIVE_ASSIGNMENT:
-            done = a.status == AssignmentStatus.COMPLETED
-            _close_assignment(a, a.status if done else AssignmentStatus.CANCELLED, c.now)
+    _close_round(t, c.now)
     deadline = deadline_after(c.session, c.now, getattr(c.limits.callback, t.urgency))
     t.callback_deadline = deadline.at
     return Step(S.REVIEWED, {"callback_deadline": deadline.at.isoformat(),
