@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +19,8 @@ MASKED_ROLES = frozenset({Role.HANDLER, Role.GRID_WORKER})
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    # Always UTC: a deadline just computed (local time) reads the same as one loaded back.
+    return value.astimezone(UTC).isoformat() if value is not None else None
 
 
 def citizen_view(ticket: Ticket, actor: Actor) -> tuple[dict[str, Any], bool]:
