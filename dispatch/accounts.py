@@ -10,7 +10,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dispatch.errors import InvalidInput, Unauthorized
@@ -80,13 +80,16 @@ def authenticate(session: Session, hasher: PasswordHasher, username: str,
 
 
 def set_password(session: Session, hasher: PasswordHasher, user: User, old: str,
-                 new: str) -> None:
-    """Change a user's password after checking the old one."""
+                 new: str, now: datetime) -> None:
+    """Change a user's password after checking the old one; revokes the user's tokens."""
     authenticate(session, hasher, user.username, old)
     if len(new or "") < MIN_PASSWORD:
         raise InvalidInput(f"new_password: at least {MIN_PASSWORD} characters",
                            field="new_password")
     user.password_hash = hasher.hash(new)
+    session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
+                                           ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=now))
 
 
 def _digest(token: str) -> str:

@@ -185,7 +185,7 @@ def token(body: LoginIn) -> dict[str, Any]:
 def change_password(actor: Actor, body: PasswordChange) -> dict[str, Any]:
     user = current_user()
     accounts.set_password(db.session, services().hasher, user, body.old_password,
-                          body.new_password)
+                          body.new_password, _now())
     commit()
     sign_in(user)
     return {"changed": True}

@@ -31,7 +31,8 @@ def test_review_accept_and_reject_at_once_one_wins_the_other_gets_409(app, api, 
         barrier = threading.Barrier(2)
         results: dict[str, tuple[int, dict]] = {}
 
-        def act(action: str, payload: dict) -> None:
+        def act(action: str, payload: dict, number=number, version=version,
+                barrier=barrier, results=results) -> None:
             client = app.test_client()
             barrier.wait()
             r = client.post(f"/api/v1/tickets/{number}/actions/{action}", headers=headers,
