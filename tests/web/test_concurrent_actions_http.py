@@ -10,6 +10,9 @@ from sqlalchemy import func, select
 
 from dispatch.models import Event, Ticket
 
+# The race is proven on PostgreSQL (SQLite serialises writers by a file lock).
+pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
 
 def _completed_ticket(api) -> tuple[str, int]:
     number = api.create()["number"]
@@ -21,8 +24,6 @@ def _completed_ticket(api) -> tuple[str, int]:
 
 
 def test_review_accept_and_reject_at_once_one_wins_the_other_gets_409(app, api, db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the race is proven on PostgreSQL")
     from web.extensions import db
 
     headers = api.headers("dispatcher1")
