@@ -281,6 +281,23 @@ def test_extension_request_and_approval_move_the_deadline_by_working_days(desk):
     assert r.events[0].payload["new_deadline"] == lead.complete_deadline.isoformat()
 
 
+def test_an_extension_across_national_day_skips_the_holiday_and_counts_the_makeup_day(desk):
+    # Thu 2026-09-24 10:00 local: a normal consultation has 3 working days. Fri 25 – Sun 27
+    # are off (中秋), so Mon 28 (1), Tue 29 (2), Wed 30 (3): due Wed 2026-09-30.
+    desk.clock.current = datetime(2026, 9, 24, 10, 0, tzinfo=LOCAL_TZ)
+    t = desk.signed(type="consult")
+    assert local(desk.assignments(t)[0].complete_deadline) == end_of(2026, 9, 30)
+
+    desk.clock.advance(days=5)  # Tue 29, before the deadline
+    desk.act(t, "request_extension", "handler1", days=5, reason="节前无法上门")
+    desk.act(t, "approve_extension", "dispatcher1")
+    # From Wed 30: 1–7 October off (国庆); Thu 8 (1), Fri 9 (2), Sat 10 make-up day (3),
+    # Sun 11 off, Mon 12 (4), Tue 13 (5).
+    lead = desk.assignments(t)[0]
+    assert local(lead.complete_deadline) == end_of(2026, 10, 13)
+    assert lead.deadline_provisional is False
+
+
 def test_a_second_pending_extension_request_is_refused(desk):
     t = desk.signed()
     desk.act(t, "request_extension", "handler1", days=2, reason="等待检测结果")
