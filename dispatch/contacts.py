@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch.access import can_see
@@ -84,3 +84,25 @@ def log_contact(session: Session, data: object, *, actor: Actor, now: datetime,
         perform(session, ticket, "note", actor, NotePayload(text=text), now=now,
                 directory=directory)
     return contact, ticket
+
+
+class ContactFilter(Strict):
+    """The filters of `GET /api/v1/contacts`."""
+
+    kind: list[ContactKind] = Field(default_factory=list)
+    ticket: Code | None = None
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: int = Field(50, ge=1, le=200)
+
+
+def list_contacts(session: Session, f: ContactFilter) -> tuple[list[Contact], int]:
+    """A page of contacts, newest first, and how many match."""
+    stmt = select(Contact)
+    if f.kind:
+        stmt = stmt.where(Contact.kind.in_(f.kind))
+    if f.ticket:
+        stmt = stmt.join(Ticket, Ticket.id == Contact.ticket_id).where(Ticket.number == f.ticket)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Contact.received_at.desc(), Contact.id.desc())
+                           .limit(f.per_page).offset((f.page - 1) * f.per_page)).all()
+    return list(rows), total

@@ -11,11 +11,11 @@ from typing import Annotated, Any, get_args, get_origin
 from flask import Blueprint, current_app, jsonify, request, session
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, Field, StringConstraints, create_model
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dispatch import accounts, calendar, clocks
 from dispatch.commands import PAYLOADS, Code, Strict, TicketCreate, parse
-from dispatch.contacts import ContactCreate, log_contact
+from dispatch.contacts import ContactCreate, ContactFilter, list_contacts, log_contact
 from dispatch.errors import InvalidInput
 from dispatch.lifecycle import (
     PUBLIC_ACTIONS,
@@ -29,7 +29,7 @@ from dispatch.pipeline import intake
 from dispatch.ports import PublishedEvent
 from dispatch.queries import TicketFilter, get_ticket, list_tickets
 from dispatch.readmodel import list_view, ticket_view
-from dispatch.vocab import ContactKind, Role, Status
+from dispatch.vocab import Role, Status
 from grid.directory import SqlDirectory
 from grid.models import Department
 from web import openapi, services
@@ -261,13 +261,6 @@ def act(actor: Actor, number: str, action: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- contacts
 
 
-class ContactFilter(Strict):
-    kind: list[ContactKind] = Field(default_factory=list)
-    ticket: Code | None = None
-    page: int = Field(1, ge=1, le=100_000)
-    per_page: int = Field(50, ge=1, le=200)
-
-
 def _contact_view(c: Contact, numbers: dict[int, str]) -> dict[str, Any]:
     return {"id": c.id, "channel": c.channel, "kind": c.kind,
             "received_at": c.received_at.isoformat(), "phone": c.phone,
@@ -289,16 +282,7 @@ def create_contact(actor: Actor, body: ContactCreate) -> dict[str, Any]:
 @endpoint("/contacts", "GET", "List contacts", query=ContactFilter,
           roles=(Role.OPERATOR, Role.DISPATCHER, Role.LEADER, Role.ADMIN))
 def find_contacts(actor: Actor, query: ContactFilter) -> dict[str, Any]:
-    stmt = select(Contact)
-    if query.kind:
-        stmt = stmt.where(Contact.kind.in_(query.kind))
-    if query.ticket:
-        stmt = stmt.join(Ticket, Ticket.id == Contact.ticket_id).where(
-            Ticket.number == query.ticket)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.scalars(stmt.order_by(Contact.received_at.desc(), Contact.id.desc())
-                              .limit(query.per_page)
-                              .offset((query.page - 1) * query.per_page)).all()
+    rows, total = list_contacts(db.session, query)
     ids = {c.ticket_id for c in rows if c.ticket_id}
     numbers = dict(db.session.execute(select(Ticket.id, Ticket.number)
                                       .where(Ticket.id.in_(ids))).all()) if ids else {}
