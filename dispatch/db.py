@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase
 
 if TYPE_CHECKING:
@@ -59,15 +61,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict]) -> None:
-    """INSERT rows, skipping those whose primary key exists (PostgreSQL and SQLite)."""
-    if not rows:
-        return
+def upsert_insert(session: Session, table: Any) -> Any:
+    """An INSERT that supports ON CONFLICT, for the session's backend (PostgreSQL, SQLite)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only the two supported backends
-        raise RuntimeError(f"unsupported database dialect {dialect!r}")
-    session.execute(insert(table).on_conflict_do_nothing(), rows)
+        return postgresql_insert(table)
+    if dialect == "sqlite":
+        return sqlite_insert(table)
+    raise RuntimeError(f"unsupported database dialect {dialect!r}")  # pragma: no cover
+
+
+def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict]) -> None:
+    """INSERT rows, skipping those whose primary key exists (PostgreSQL and SQLite)."""
+    if rows:
+        session.execute(upsert_insert(session, table).on_conflict_do_nothing(), rows)

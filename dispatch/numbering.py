@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from dispatch.calendar import LOCAL_TZ
+from dispatch.db import upsert_insert
 from dispatch.models import TicketCounter
 
 PREFIX = "12345"
@@ -19,13 +20,8 @@ def next_ticket_number(session: Session, now: datetime) -> str:
     intakes never share a number; a rolled-back intake leaves a gap, never a duplicate.
     """
     day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     stmt = (
-        insert(TicketCounter)
+        upsert_insert(session, TicketCounter)
         .values(day=day, last=1)
         .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
         .returning(TicketCounter.last)

@@ -12,11 +12,12 @@ from flask import Blueprint, current_app, jsonify, request, session
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, Field, StringConstraints, create_model
 from sqlalchemy import select
+from werkzeug.exceptions import UnsupportedMediaType
 
 from dispatch import accounts, calendar, clocks
 from dispatch.commands import PAYLOADS, Code, Strict, TicketCreate, parse
 from dispatch.contacts import ContactCreate, ContactFilter, list_contacts, log_contact
-from dispatch.errors import InvalidInput
+from dispatch.errors import InvalidInput, NotFound
 from dispatch.lifecycle import (
     PUBLIC_ACTIONS,
     TABLE,
@@ -68,8 +69,6 @@ def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
 
 def _json_body(model: type[BaseModel]) -> Any:
     if request.mimetype != "application/json":
-        from werkzeug.exceptions import UnsupportedMediaType
-
         raise UnsupportedMediaType("send the body as application/json")
     raw = request.get_data(cache=True)
     try:
@@ -244,8 +243,6 @@ for _action in PUBLIC_ACTIONS:
 def act(actor: Actor, number: str, action: str) -> dict[str, Any]:
     model = _ACTION_BODIES.get(action)
     if model is None:
-        from dispatch.errors import NotFound
-
         raise NotFound(f"unknown action '{action}'; the actions are: "
                        + ", ".join(PUBLIC_ACTIONS), field="action")
     body = _json_body(model)
