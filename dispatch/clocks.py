@@ -6,14 +6,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from dispatch.calendar import LOCAL_TZ, load_calendar
-from dispatch.commands import validation_error
-from dispatch.db import utcnow
-from dispatch.models import Setting
+from dispatch.settings import load_setting, store_setting
 from dispatch.vocab import RequestType, Urgency
 
 TIME_LIMITS_KEY = "time_limits"
@@ -79,25 +76,12 @@ class TimeLimits(BaseModel):
 
 def get_time_limits(session: Session) -> TimeLimits:
     """The time limits in force (the defaults until an administrator edits them)."""
-    stored = session.scalar(select(Setting.value).where(Setting.key == TIME_LIMITS_KEY))
-    return TimeLimits() if stored is None else TimeLimits.model_validate(stored)
+    return load_setting(session, TIME_LIMITS_KEY, TimeLimits)
 
 
 def set_time_limits(session: Session, data: dict, actor_id: int | None) -> TimeLimits:
     """Validate and store new time limits; applies to clocks started from now on."""
-    try:
-        limits = TimeLimits.model_validate({**TimeLimits().model_dump(), **data})
-    except ValidationError as exc:
-        raise validation_error(exc) from exc
-    row = session.get(Setting, TIME_LIMITS_KEY)
-    value = limits.model_dump(mode="json")
-    if row is None:
-        session.add(Setting(key=TIME_LIMITS_KEY, value=value, updated_by_id=actor_id))
-    else:
-        row.value = value
-        row.updated_by_id = actor_id
-        row.updated_at = utcnow()
-    return limits
+    return store_setting(session, TIME_LIMITS_KEY, TimeLimits, data, actor_id)
 
 
 @dataclass(frozen=True)

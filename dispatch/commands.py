@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -54,8 +55,19 @@ class CitizenIn(Strict):
     )
 
 
+def swapped_hint(value: Any, info: ValidationInfo) -> Any:
+    """A latitude beyond ±90 next to a longitude within it is most likely a swapped pair."""
+    lon = info.data.get("lon")
+    if (isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > 90
+            and isinstance(lon, int | float) and abs(lon) <= 90):
+        raise ValueError(f"must be between -90 and 90 (got {value}); are lon and lat swapped?")
+    return value
+
+
 class TicketCreate(Strict):
     """A new demand (the operator's intake form, or a channel adapter)."""
+
+    _swapped = field_validator("lat", mode="before")(swapped_hint)
 
     channel: Channel
     text: Text
@@ -63,7 +75,7 @@ class TicketCreate(Strict):
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
     lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
-    crs: Literal["WGS84", "GCJ02", "BD09"] = "WGS84"
+    crs: Literal["WGS84", "CGCS2000", "GCJ02", "BD09"] = "WGS84"
     type: RequestType | None = None
     category: Code | None = None
     urgency: Urgency | None = None

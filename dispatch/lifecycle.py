@@ -355,20 +355,28 @@ def _dispatch(c: Context) -> Step:
     if t.category_code is None:
         raise InvalidInput("category: the category must be set before dispatch",
                            field="category")
-    suggested = (t.routing or {}).get("lead")
+    routing = t.routing or {}
+    suggested = routing.get("lead")
     lead_code = p.lead or (_previous_lead(t) if t.status == S.REOPENED else None) or suggested
     if lead_code is None:
         raise InvalidInput("lead: a lead department is required", field="lead")
+    # Taking the routing's lead takes its co-handlers and grid worker too, unless given.
+    follows_routing = p.lead is None and lead_code == suggested
+    given = p.model_fields_set
+    co_codes = (p.co_handlers if "co_handlers" in given or not follows_routing
+                else routing.get("co_handlers") or [])
+    worker_name = (p.grid_worker if "grid_worker" in given or not follows_routing
+                   else routing.get("grid_worker"))
     lead = _department(c, lead_code, "lead")
-    co = [_department(c, code, "co_handlers") for code in p.co_handlers]
+    co = [_department(c, code, "co_handlers") for code in co_codes]
     if lead in co or len(set(co)) != len(co):
         raise InvalidInput("co_handlers: each department may appear once, apart from the lead",
                            field="co_handlers")
     worker = None
-    if p.grid_worker is not None:
-        worker = c.session.scalar(select(User).where(User.username == p.grid_worker))
+    if worker_name is not None:
+        worker = c.session.scalar(select(User).where(User.username == worker_name))
         if worker is None or worker.role != R.GRID_WORKER or not worker.active:
-            raise InvalidInput(f"grid_worker: no active grid worker '{p.grid_worker}'",
+            raise InvalidInput(f"grid_worker: no active grid worker '{worker_name}'",
                                field="grid_worker")
     _close_round(t, c.now)
     made = [_start_assignment(c, lead, "lead", worker)]
@@ -376,7 +384,7 @@ def _dispatch(c: Context) -> Step:
     c.session.flush()
     lead_a = made[0]
     return Step(S.DISPATCHED, {
-        "lead": lead, "co_handlers": co, "grid_worker": p.grid_worker,
+        "lead": lead, "co_handlers": co, "grid_worker": worker_name,
         "assignment_ids": [a.id for a in made],
         "sign_deadline": lead_a.sign_deadline.isoformat(),
         "complete_deadline": lead_a.complete_deadline.isoformat(),

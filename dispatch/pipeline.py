@@ -1,7 +1,7 @@
-"""Intake, read top to bottom: normalise → classify → locate → route → number → open.
+"""Intake, read top to bottom: normalise → classify → locate → route → repeats → number → open.
 
-Classification (the channels issue) and grid location and routing (the grid issue) come in
-through ports; until they are wired, what the caller gave is kept as it is and nothing is
+Classification, grid location and routing come in through ports (`grid/` implements the
+locator and router); with no grid loaded, what the caller gave is kept as it is and nothing is
 guessed.
 """
 
@@ -20,6 +20,7 @@ from dispatch.lifecycle import Actor, open_ticket
 from dispatch.models import Category, Contact, Event, Ticket
 from dispatch.numbering import next_ticket_number
 from dispatch.phones import normalize_phone
+from dispatch.repeats import RepeatCandidate, find_repeats
 from dispatch.vocab import ContactKind, Urgency
 
 
@@ -46,6 +47,8 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Location:
+    """Where the demand is: a WGS-84 point and its grid cell and areas, with flags and why."""
+
     lon: float | None
     lat: float | None
     address: str | None
@@ -54,13 +57,32 @@ class Location:
     street: str | None = None
     grid_version: int | None = None
     flags: tuple[str, ...] = ()
+    district: str | None = None
+    # How the point was found: "point" (given), or the geocoder's precision for an address.
+    precision: str | None = None
+    reasons: tuple[str, ...] = ()
+
+    def areas(self) -> list[str]:
+        """The location's areas, most specific first (for the dispatch catalogue)."""
+        return [a for a in (self.cell, self.community, self.street, self.district) if a]
 
 
 @dataclass(frozen=True)
 class Routing:
+    """The proposed lead, co-handlers and grid worker, with the rule and reasons."""
+
     lead: str | None = None
     co_handlers: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    grid_worker: str | None = None
+    on_site: bool = False
+    rule: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form, stored on the ticket."""
+        return {"lead": self.lead, "co_handlers": list(self.co_handlers),
+                "reasons": list(self.reasons), "grid_worker": self.grid_worker,
+                "on_site": self.on_site, "rule": self.rule}
 
 
 class Classifier(Protocol):
@@ -94,10 +116,11 @@ class NoGrid:
 
     def locate(self, lon: float | None, lat: float | None, crs: str,
                address: str | None) -> Location:
-        return Location(lon, lat, address, flags=("no_grid",))
+        return Location(lon, lat, address, flags=("no_grid",),
+                        reasons=("未导入网格：无法定位网格",))
 
     def route(self, category: str | None, location: Location) -> Routing:
-        return Routing(reasons=("no grid loaded: choose the lead department by hand",))
+        return Routing(reasons=("未导入网格：请派单员选择主办部门",))
 
 
 @dataclass(frozen=True)
@@ -112,6 +135,7 @@ class IntakeResult:
     ticket: Ticket
     event: Event
     contact: Contact
+    repeats: tuple[RepeatCandidate, ...] = ()
 
 
 def normalise_citizen(citizen: CitizenIn) -> Citizen:
@@ -157,6 +181,8 @@ def intake(
     category = category or check_category(session, suggestion.category)
     location = ports.locator.locate(cmd.lon, cmd.lat, cmd.crs, cmd.address)
     routing = ports.router.route(category, location)
+    repeats = find_repeats(session, category=category, lon=location.lon, lat=location.lat,
+                           phone=citizen.phone, openid=citizen.openid, now=now)
 
     ticket = Ticket(
         number=next_ticket_number(session, now),
@@ -173,8 +199,7 @@ def intake(
         cell_code=location.cell, community_code=location.community,
         street_code=location.street, grid_version=location.grid_version,
         location_flags=list(location.flags),
-        routing={"lead": routing.lead, "co_handlers": list(routing.co_handlers),
-                 "reasons": list(routing.reasons)},
+        routing=routing.as_dict(),
         external_ref=external_ref, created_by_id=actor.id,
         callback_attempts=0, supervised=False,
     )
@@ -184,7 +209,11 @@ def intake(
                       "urgency": suggestion.urgency, "police_matter": suggestion.police_matter,
                       "reasons": list(suggestion.reasons)},
         "location_flags": list(location.flags),
+        "location": {"cell": location.cell, "community": location.community,
+                     "street": location.street, "grid_version": location.grid_version,
+                     "precision": location.precision, "reasons": list(location.reasons)},
         "routing": ticket.routing,
+        "repeat_candidates": [r.as_dict() for r in repeats],
     })
     session.flush()
     contact = record_contact(
@@ -192,4 +221,4 @@ def intake(
         actor_id=actor.id, ticket=ticket, phone=citizen.phone, openid=citizen.openid,
         external_id=contact_external_id,
     )
-    return IntakeResult(ticket, event, contact)
+    return IntakeResult(ticket, event, contact, tuple(repeats))

@@ -113,6 +113,9 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
         "events": [event_view(e, users) for e in ticket.events],
         "children": [c.number for c in ticket.children],
     })
+    intake = next((e.payload or {} for e in ticket.events if e.action == "intake"), {})
+    view["location"]["reasons"] = (intake.get("location") or {}).get("reasons", [])
+    view["repeat_candidates"] = intake.get("repeat_candidates", [])
     return view
 
 

@@ -187,3 +187,65 @@ class Api:
 @pytest.fixture
 def api(client) -> Api:
     return Api(client)
+
+
+# ---------------------------------------------------------------- a small grid for tests
+
+# Two streets side by side (蒲东街道 west, 恼里镇 east), two communities each (south, north),
+# four cells per community (2 × 2): cells are 0.01° × 0.005° (about 910 m × 555 m).
+GRID_WEST, GRID_SOUTH, CELL_DLON, CELL_DLAT = 114.66, 35.19, 0.01, 0.005
+TEST_STREETS = (("street_pudong", "蒲东街道"), ("town_naoli", "恼里镇"))
+
+
+def cell_centre(street: int, community: int, cell: int) -> tuple[float, float]:
+    """The centre of a test cell (street 0–1, community 0–1, cell 0–3), WGS-84."""
+    col = street * 2 + cell % 2
+    row = community * 2 + cell // 2
+    return (GRID_WEST + (col + 0.5) * CELL_DLON, GRID_SOUTH + (row + 0.5) * CELL_DLAT)
+
+
+def cell_code(street: int, community: int, cell: int) -> str:
+    return f"{TEST_STREETS[street][0]}-c{community + 1:03d}-g{cell + 1:02d}"
+
+
+def make_test_grid(session: Session, *, active: bool = True, source: str = "test") -> int:
+    """Insert the test grid as a new version (rows written directly, no importer); its id."""
+    import shapely
+
+    from grid.models import Area, GridVersion
+
+    def box(x0: float, y0: float, x1: float, y1: float) -> dict:
+        poly = shapely.box(x0, y0, x1, y1)
+        p = shapely.point_on_surface(poly)
+        return {"geometry": shapely.to_wkb(poly), "point_lon": p.x, "point_lat": p.y,
+                "area_m2": poly.area * 111_000 * 91_000}
+
+    east, north = GRID_WEST + 4 * CELL_DLON, GRID_SOUTH + 4 * CELL_DLAT
+    if active:
+        session.query(GridVersion).update({"active": False})
+    version = GridVersion(source=source, source_crs="EPSG:4326", active=active, area_count=23,
+                          cell_count=16, bbox=[GRID_WEST, GRID_SOUTH, east, north], report={})
+    session.add(version)
+    session.flush()
+    rows = [{"code": "changyuan", "name": "长垣市", "level": "district", "parent_code": None,
+             **box(GRID_WEST, GRID_SOUTH, east, north)}]
+    for s, (street, name) in enumerate(TEST_STREETS):
+        x0 = GRID_WEST + s * 2 * CELL_DLON
+        rows.append({"code": street, "name": name, "level": "street",
+                     "parent_code": "changyuan", **box(x0, GRID_SOUTH, x0 + 2 * CELL_DLON, north)})
+        for c in range(2):
+            y0 = GRID_SOUTH + c * 2 * CELL_DLAT
+            community = f"{street}-c{c + 1:03d}"
+            rows.append({"code": community, "name": f"{name}第{c + 1}社区", "level": "community",
+                         "parent_code": street,
+                         **box(x0, y0, x0 + 2 * CELL_DLON, y0 + 2 * CELL_DLAT)})
+            for g in range(4):
+                lon, lat = cell_centre(s, c, g)
+                rows.append({"code": cell_code(s, c, g), "level": "cell",
+                             "name": f"{name}第{c + 1}社区第{g + 1}网格", "parent_code": community,
+                             **box(lon - CELL_DLON / 2, lat - CELL_DLAT / 2,
+                                   lon + CELL_DLON / 2, lat + CELL_DLAT / 2)})
+    session.execute(Area.__table__.insert(),
+                    [{**r, "grid_version": version.id} for r in rows])
+    session.flush()
+    return version.id

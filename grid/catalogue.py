@@ -1,0 +1,372 @@
+"""The dispatch catalogue (派单目录) and the grid workers' duty roster.
+
+Resolution, per DOMAIN.md: among the rules for the demand's category (or a broader category)
+and its area (cell, community, street, or the whole jurisdiction), the most specific area wins,
+then the most specific category. A rule names a lead department, or none for "the territorial
+office of the street where the demand is". Matters of a functional department are never pushed
+down to a street: a rule that would hand to a street office a matter that a functional rule
+holds for a broader area is refused when it is written, and skipped if met at routing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from dispatch.calendar import LOCAL_TZ
+from dispatch.commands import Code, Strict, parse
+from dispatch.db import utcnow
+from dispatch.errors import InvalidInput, NotFound
+from dispatch.models import Category, User
+from dispatch.vocab import Role
+from grid.locator import GridIndex
+from grid.models import ALL_AREAS, CatalogueRule, Department, RosterEntry
+
+FUNCTIONAL, TERRITORIAL = "functional", "territorial"
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+# ---------------------------------------------------------------- resolution
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    category: str
+    area: str
+    lead: str | None
+    co_handlers: tuple[str, ...]
+    co_territorial: bool
+    on_site: bool
+
+
+@dataclass(frozen=True)
+class Dept:
+    code: str
+    name: str
+    kind: str
+    street: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The lead department and co-handlers a rule gives, and why."""
+
+    lead: str | None
+    co_handlers: tuple[str, ...]
+    on_site: bool
+    rule: int | None
+    reasons: tuple[str, ...]
+
+
+class Catalogue:
+    """The catalogue's rules with the departments and category tree they refer to."""
+
+    def __init__(self, rules: list[Rule], departments: list[Dept],
+                 categories: dict[str, tuple[str, str | None]]) -> None:
+        self._rules = {(r.category, r.area): r for r in rules}
+        self._depts = {d.code: d for d in departments}
+        self._offices = {d.street: d for d in departments
+                         if d.kind == TERRITORIAL and d.street and d.active}
+        self._categories = categories  # code -> (name, parent)
+
+    def category_chain(self, code: str) -> list[str]:
+        """The category and its ancestors, most specific first."""
+        chain = []
+        while code is not None and code in self._categories and code not in chain:
+            chain.append(code)
+            code = self._categories[code][1]
+        return chain
+
+    def _label(self, code: str) -> str:
+        return self._depts[code].name if code in self._depts else code
+
+    def _kind(self, rule: Rule) -> str:
+        lead = self._depts.get(rule.lead) if rule.lead else None
+        return FUNCTIONAL if lead is not None and lead.kind == FUNCTIONAL else TERRITORIAL
+
+    def candidates(self, category: str, areas: list[str]) -> list[tuple[int, int, Rule]]:
+        """Matching active rules ranked (area rank, category rank): most specific first."""
+        out = []
+        for ai, area in enumerate([*areas, ALL_AREAS]):
+            for ci, cat in enumerate(self.category_chain(category)):
+                rule = self._rules.get((cat, area))
+                if rule is not None:
+                    out.append((ai, ci, rule))
+        out.sort(key=lambda t: (t[0], t[1]))
+        return out
+
+    def resolve(self, category: str | None, areas: list[str], street: str | None,
+                area_name: dict[str, str]) -> Decision:
+        """Lead, co-handlers and on-site flag for a category at a place (areas: most specific
+        first, e.g. [cell, community, street, district])."""
+        def where(area: str) -> str:
+            return "全域" if area == ALL_AREAS else area_name.get(area, area)
+
+        def cat_name(code: str) -> str:
+            return self._categories.get(code, (code, None))[0]
+
+        if category is None:
+            return Decision(None, (), False, None, ("未分类：请派单员选择主办部门",))
+        ranked = self.candidates(category, areas)
+        office = self._offices.get(street) if street else None
+        reasons: list[str] = []
+        chosen: Rule | None = None
+        for ai, _ci, rule in ranked:
+            if self._kind(rule) == TERRITORIAL:
+                held = [r for aj, _cj, r in ranked if aj > ai and self._kind(r) == FUNCTIONAL]
+                if held:
+                    reasons.append(f"规则 #{rule.id} 跳过：职能事项不下沉街道（规则 #{held[0].id}"
+                                   f" 由{self._label(held[0].lead or '')}主办）")
+                    continue
+            chosen = rule
+            break
+        if chosen is None:
+            missing = f"派单目录无“{cat_name(category)}”的规则"
+            if office is None:
+                return Decision(None, (), False, None, (
+                    *reasons, f"{missing}且位置不明：请派单员选择主办部门"))
+            return Decision(office.code, (), False, None, (
+                *reasons, f"{missing}：按属地派至{office.name}"))
+        reasons.append(f"派单目录规则 #{chosen.id}：{cat_name(chosen.category)} @ "
+                       f"{where(chosen.area)}")
+        lead: str | None = chosen.lead
+        if lead is None:
+            if office is None:
+                reasons.append("规则由属地主办，但位置不在任何街道：请派单员选择主办部门")
+            else:
+                lead = office.code
+                reasons.append(f"属地主办：{office.name}")
+        elif not self._depts.get(lead, Dept(lead, lead, "", None, False)).active:
+            reasons.append(f"主办部门 {self._label(lead)} 已停用：请派单员选择主办部门"
+                           "（职能事项不转给街道）")
+            lead = None
+        else:
+            reasons.append(f"主办：{self._label(lead)}")
+        co = [c for c in chosen.co_handlers if self._depts.get(c) and self._depts[c].active]
+        if chosen.co_territorial:
+            if office is not None:
+                co.append(office.code)
+            else:
+                reasons.append("规则要求属地协办，但位置不在任何街道")
+        co = [c for c in dict.fromkeys(co) if c != lead]
+        if co:
+            reasons.append("协办：" + "、".join(self._label(c) for c in co))
+        return Decision(lead, tuple(co), chosen.on_site, chosen.id, tuple(reasons))
+
+
+def load_catalogue(session: Session) -> Catalogue:
+    """The active rules, departments and category tree from the database."""
+    rules = [Rule(r.id, r.category_code, r.area_code, r.lead_code, tuple(r.co_handler_codes or ()),
+                  r.co_territorial, r.on_site)
+             for r in session.scalars(select(CatalogueRule).where(CatalogueRule.active.is_(True)))]
+    depts = [Dept(d.code, d.name, d.kind, d.street_code, d.active)
+             for d in session.scalars(select(Department))]
+    cats = {c.code: (c.name, c.parent_code)
+            for c in session.execute(select(Category.code, Category.name, Category.parent_code))}
+    return Catalogue(rules, depts, cats)
+
+
+def catalogue_revision(session: Session) -> tuple[int, str]:
+    """Changes whenever a rule is added, edited or removed (a cache key)."""
+    count, latest = session.execute(
+        select(func.count(CatalogueRule.id), func.max(CatalogueRule.updated_at))).one()
+    return int(count), str(latest)
+
+
+# ---------------------------------------------------------------- catalogue admin
+
+
+class RuleIn(Strict):
+    category: Code = Field(description="category code; the rule covers its sub-categories")
+    area: Code | None = Field(None, description="street, community or cell code; null = all")
+    lead: Code | None = Field(None, description="department code; null = the street office")
+    co_handlers: list[Code] = Field(default_factory=list, max_length=10)
+    co_territorial: bool = False
+    on_site: bool = False
+    note: Note | None = None
+    active: bool = True
+
+
+def rule_view(rule: CatalogueRule) -> dict:
+    """A rule as the API shows it."""
+    return {"id": rule.id, "category": rule.category_code,
+            "area": None if rule.area_code == ALL_AREAS else rule.area_code,
+            "lead": rule.lead_code, "co_handlers": list(rule.co_handler_codes or []),
+            "co_territorial": rule.co_territorial, "on_site": rule.on_site, "note": rule.note,
+            "active": rule.active, "updated_at": rule.updated_at.isoformat()}
+
+
+def _check_rule(session: Session, data: RuleIn, index: GridIndex | None,
+                rule_id: int | None) -> None:
+    category = session.get(Category, data.category)
+    if category is None or not category.active:
+        raise InvalidInput(f"category: unknown category '{data.category}'", field="category")
+    area = data.area or ALL_AREAS
+    if area != ALL_AREAS and (index is None or area not in index.areas):
+        raise InvalidInput(f"area: no area '{area}' in the active grid", field="area")
+    depts = {d.code: d for d in session.scalars(select(Department))}
+    for field_name, codes in (("lead", [data.lead] if data.lead else []),
+                              ("co_handlers", data.co_handlers)):
+        for code in codes:
+            if code not in depts or not depts[code].active:
+                raise InvalidInput(f"{field_name}: no active department '{code}'",
+                                   field=field_name)
+    if data.lead in data.co_handlers or len(set(data.co_handlers)) != len(data.co_handlers):
+        raise InvalidInput("co_handlers: each department may appear once, apart from the lead",
+                           field="co_handlers")
+    clash = session.scalar(select(CatalogueRule.id).where(
+        CatalogueRule.category_code == data.category, CatalogueRule.area_code == area,
+        CatalogueRule.id != (rule_id or -1)))
+    if clash is not None:
+        raise InvalidInput(f"area: rule #{clash} already covers this category and area",
+                           field="area")
+    lead = depts.get(data.lead) if data.lead else None
+    if data.active and (lead is None or lead.kind != FUNCTIONAL):
+        catalogue = load_catalogue(session)
+        broader = _ancestors(index, area)
+        for cat in catalogue.category_chain(data.category):
+            for a in broader:
+                other = session.scalar(select(CatalogueRule).where(
+                    CatalogueRule.category_code == cat, CatalogueRule.area_code == a,
+                    CatalogueRule.active.is_(True)))
+                if other is not None and other.lead_code and depts.get(other.lead_code) \
+                        and depts[other.lead_code].kind == FUNCTIONAL:
+                    raise InvalidInput(
+                        f"lead: a functional department's matter is not pushed down to a "
+                        f"street (rule #{other.id} gives '{cat}' to {other.lead_code})",
+                        field="lead")
+
+
+def _ancestors(index: GridIndex | None, area: str) -> list[str]:
+    """The areas strictly above an area, up to the whole jurisdiction."""
+    if area == ALL_AREAS:
+        return []
+    out = []
+    parent = index.areas[area].parent if index else None
+    while parent is not None and index is not None and parent in index.areas:
+        out.append(parent)
+        parent = index.areas[parent].parent
+    return [*out, ALL_AREAS]
+
+
+def create_rule(session: Session, data: dict, index: GridIndex | None) -> CatalogueRule:
+    """Validate and add a catalogue rule."""
+    cmd = parse(RuleIn, data)
+    _check_rule(session, cmd, index, None)
+    rule = CatalogueRule(category_code=cmd.category, area_code=cmd.area or ALL_AREAS,
+                         lead_code=cmd.lead, co_handler_codes=list(cmd.co_handlers),
+                         co_territorial=cmd.co_territorial, on_site=cmd.on_site, note=cmd.note,
+                         active=cmd.active, updated_at=utcnow())
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def update_rule(session: Session, rule_id: int, data: dict,
+                index: GridIndex | None) -> CatalogueRule:
+    """Validate and replace a catalogue rule."""
+    rule = session.get(CatalogueRule, rule_id)
+    if rule is None:
+        raise NotFound(f"no catalogue rule #{rule_id}")
+    cmd = parse(RuleIn, data)
+    _check_rule(session, cmd, index, rule_id)
+    rule.category_code, rule.area_code = cmd.category, cmd.area or ALL_AREAS
+    rule.lead_code, rule.co_handler_codes = cmd.lead, list(cmd.co_handlers)
+    rule.co_territorial, rule.on_site = cmd.co_territorial, cmd.on_site
+    rule.note, rule.active, rule.updated_at = cmd.note, cmd.active, utcnow()
+    session.flush()
+    return rule
+
+
+def delete_rule(session: Session, rule_id: int) -> None:
+    """Remove a catalogue rule (tickets keep the reasons they were routed with)."""
+    if session.execute(delete(CatalogueRule).where(CatalogueRule.id == rule_id)).rowcount == 0:
+        raise NotFound(f"no catalogue rule #{rule_id}")
+
+
+# ---------------------------------------------------------------- duty roster
+
+
+class RosterIn(Strict):
+    cell: Code
+    username: Code
+    weekdays: Annotated[str, StringConstraints(pattern=r"^[1-7]{1,7}$")] = "1234567"
+    starts: HHMM = "08:00"
+    ends: HHMM = "20:00"
+    note: Note | None = None
+
+
+@dataclass(frozen=True)
+class OnDuty:
+    username: str | None
+    display_name: str | None
+    reason: str
+
+
+def roster_view(entry: RosterEntry, username: str) -> dict:
+    """A roster entry as the API shows it."""
+    return {"id": entry.id, "cell": entry.cell_code, "username": username,
+            "weekdays": entry.weekdays, "starts": entry.starts, "ends": entry.ends,
+            "note": entry.note}
+
+
+def add_roster_entry(session: Session, data: dict, index: GridIndex | None) -> RosterEntry:
+    """Validate and add a duty for a grid worker in a cell."""
+    cmd = parse(RosterIn, data)
+    if index is None or cmd.cell not in index.areas or index.areas[cmd.cell].level != "cell":
+        raise InvalidInput(f"cell: no cell '{cmd.cell}' in the active grid", field="cell")
+    if len(set(cmd.weekdays)) != len(cmd.weekdays):
+        raise InvalidInput("weekdays: each day once (ISO 1 = Monday … 7 = Sunday)",
+                           field="weekdays")
+    if cmd.starts == cmd.ends:
+        raise InvalidInput("ends: must differ from starts", field="ends")
+    user = session.scalar(select(User).where(User.username == cmd.username))
+    if user is None or user.role != Role.GRID_WORKER or not user.active:
+        raise InvalidInput(f"username: no active grid worker '{cmd.username}'", field="username")
+    entry = RosterEntry(cell_code=cmd.cell, user_id=user.id, weekdays=cmd.weekdays,
+                        starts=cmd.starts, ends=cmd.ends, note=cmd.note)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def delete_roster_entry(session: Session, entry_id: int) -> None:
+    """Remove a duty."""
+    if session.execute(delete(RosterEntry).where(RosterEntry.id == entry_id)).rowcount == 0:
+        raise NotFound(f"no roster entry #{entry_id}")
+
+
+def _covers(entry: RosterEntry, local: datetime) -> bool:
+    hhmm = local.strftime("%H:%M")
+    day = str(local.isoweekday())
+    if entry.starts < entry.ends:
+        return day in entry.weekdays and entry.starts <= hhmm < entry.ends
+    # Overnight: the evening part belongs to the listed day, the morning to the day before.
+    if hhmm >= entry.starts:
+        return day in entry.weekdays
+    yesterday = str((local.isoweekday() - 2) % 7 + 1)
+    return hhmm < entry.ends and yesterday in entry.weekdays
+
+
+def on_duty(session: Session, cell: str, now: datetime) -> OnDuty:
+    """The grid worker on duty in a cell at a time (Asia/Shanghai roster hours)."""
+    local = now.astimezone(LOCAL_TZ)
+    rows = session.execute(
+        select(RosterEntry, User.username, User.display_name, User.active)
+        .join(User, User.id == RosterEntry.user_id)
+        .where(RosterEntry.cell_code == cell).order_by(RosterEntry.id)).all()
+    for entry, username, name, active in rows:
+        if active and _covers(entry, local):
+            return OnDuty(username, name, f"值班网格员：{name}（{entry.starts}–{entry.ends}）")
+    if not rows:
+        return OnDuty(None, None, f"网格 {cell} 未排班：请派单员指定网格员")
+    return OnDuty(None, None, f"网格 {cell} 此时（{local:%H:%M}）无人值班：请派单员指定网格员")
+
