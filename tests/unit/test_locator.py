@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
+from dispatch.repeats import distance_m
 from grid.locator import (
     NEAR_BOUNDARY,
     NEAREST_CELL,
@@ -14,7 +15,6 @@ from grid.locator import (
     GridCache,
     GridIndex,
 )
-from dispatch.repeats import distance_m
 
 CENTRE = (114.68, 35.20)
 
