@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,9 @@ from dispatch.accounts import create_user
 from dispatch.errors import Conflict
 from dispatch.models import Category, User
 from grid.directory import SqlDirectory
-from grid.models import Department
+from grid.models import Department, GazetteerEntry, GridVersion
+
+Progress = Callable[[str, int, int], None]
 
 DATA = Path(__file__).parent / "data"
 DEMO_PASSWORD = "demo12345"
@@ -89,3 +93,55 @@ def load_demo(session: Session, hasher: PasswordHasher) -> LoadReport:
         create_user(session, hasher, directory, username=username, password=DEMO_PASSWORD,
                     role=role, display_name=name, department=department, demo=True)
     return LoadReport(categories, departments, tuple(u for u, *_ in DEMO_USERS))
+
+
+@dataclass(frozen=True)
+class GridLoadReport:
+    grid_version: int | None
+    cells: int
+    places: int
+    workers: int
+    roster: int
+    rules: int
+    already_loaded: bool = False
+
+
+def load_demo_grid(session: Session, hasher: PasswordHasher, now: datetime,
+                   progress: Progress | None = None) -> GridLoadReport:
+    """Load the demo county's grid, gazetteer, grid workers, duty roster and dispatch
+    catalogue (the committed files under grid/data/), unless a grid is already there."""
+    from grid.catalogue import add_roster_entry, create_rule
+    from grid.importer import import_grid
+    from grid.locator import build_index
+
+    if session.scalar(select(func.count()).select_from(GridVersion)):
+        return GridLoadReport(None, 0, 0, 0, 0, 0, already_loaded=True)
+    report = import_grid(session, DATA / "demo_grid.geojson", actor_id=None, now=now,
+                         progress=progress)
+    index = build_index(session, report.version_id)
+    places = json.loads((DATA / "demo_gazetteer.json").read_text(encoding="utf-8"))
+    session.execute(GazetteerEntry.__table__.insert(), [
+        {"name": p["name"], "kind": p["kind"], "lon": p["lon"], "lat": p["lat"],
+         "street_code": p.get("street"), "community_code": p.get("community"),
+         "line": p.get("line"), "source": "demo"} for p in places])
+    staff = json.loads((DATA / "demo_workers.json").read_text(encoding="utf-8"))
+    present = set(session.scalars(select(User.username)))
+    # One hash for every demo grid worker: thousands of argon2 runs would take minutes, and
+    # they all share the published demo password anyway.
+    shared_hash = hasher.hash(DEMO_PASSWORD)
+    new_workers = [
+        {"username": w["username"], "display_name": w["display_name"], "role": "grid_worker",
+         "department_code": w["department"], "phone": w.get("phone"),
+         "password_hash": shared_hash, "active": True, "demo": True, "created_at": now}
+        for w in staff["workers"] if w["username"] not in present]
+    if new_workers:
+        session.execute(User.__table__.insert(), new_workers)
+    for i, entry in enumerate(staff["roster"]):
+        add_roster_entry(session, entry, index)
+        if progress and i % 500 == 0:
+            progress("roster", i, len(staff["roster"]))
+    rules = json.loads((DATA / "demo_catalogue.json").read_text(encoding="utf-8"))
+    for rule in rules:
+        create_rule(session, rule, index)
+    return GridLoadReport(report.version_id, len(index.cell_codes), len(places),
+                          len(new_workers), len(staff["roster"]), len(rules))

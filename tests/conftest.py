@@ -249,3 +249,26 @@ def make_test_grid(session: Session, *, active: bool = True, source: str = "test
                     [{**r, "grid_version": version.id} for r in rows])
     session.flush()
     return version.id
+
+
+def two_cell_geojson(path: Path) -> Path:
+    """A street with two cells, as an admin's GeoJSON export would have it."""
+    import json
+
+    def square(x0: float, y0: float, size: float = 0.01) -> dict:
+        ring = [[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size], [x0, y0]]
+        return {"type": "Polygon", "coordinates": [ring]}
+
+    features = [
+        {"type": "Feature", "properties": {"code": "s1", "name": "蒲东街道", "level": "street"},
+         "geometry": {"type": "Polygon", "coordinates": [[[114.66, 35.19], [114.68, 35.19],
+                                                          [114.68, 35.20], [114.66, 35.20],
+                                                          [114.66, 35.19]]]}},
+        {"type": "Feature", "properties": {"code": "s1-g01", "name": "一网格", "level": "cell"},
+         "geometry": square(114.66, 35.19)},
+        {"type": "Feature", "properties": {"code": "s1-g02", "name": "二网格", "level": "cell"},
+         "geometry": square(114.67, 35.19)},
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}),
+                    encoding="utf-8")
+    return path

