@@ -26,9 +26,10 @@ def visible_tickets(actor: Actor) -> ColumnElement[bool]:
             Assignment.department_code == actor.department_code,
         ))
     if actor.role == Role.GRID_WORKER:
-        return exists(select(Assignment.id).where(
+        assigned = exists(select(Assignment.id).where(
             Assignment.ticket_id == Ticket.id, Assignment.grid_worker_id == actor.id
         ))
+        return or_(assigned, Ticket.cell_code.in_(actor.cells)) if actor.cells else assigned
     if actor.role == Role.POLICE_DESK:
         return or_(Ticket.channel == Channel.POLICE110, Ticket.police_state.is_not(None))
     return false()
@@ -41,7 +42,8 @@ def can_see(session: Session, actor: Actor, ticket: Ticket) -> bool:
     if actor.role == Role.HANDLER:
         return any(a.department_code == actor.department_code for a in ticket.assignments)
     if actor.role == Role.GRID_WORKER:
-        return any(a.grid_worker_id == actor.id for a in ticket.assignments)
+        return (ticket.cell_code in actor.cells
+                or any(a.grid_worker_id == actor.id for a in ticket.assignments))
     if actor.role == Role.POLICE_DESK:
         return ticket.channel == Channel.POLICE110 or ticket.police_state is not None
     return False

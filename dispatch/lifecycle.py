@@ -56,6 +56,8 @@ class Actor:
     role: Role
     department_code: str | None = None
     username: str = "system"
+    # A grid worker's cells (from the duty roster): they see the tickets located there too.
+    cells: frozenset[str] = frozenset()
 
 
 SYSTEM = Actor(None, R.SYSTEM)

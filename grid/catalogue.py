@@ -344,6 +344,12 @@ def delete_roster_entry(session: Session, entry_id: int) -> None:
         raise NotFound(f"no roster entry #{entry_id}")
 
 
+def duty_cells(session: Session, user_id: int) -> frozenset[str]:
+    """The cells a grid worker is on the roster for (any shift)."""
+    return frozenset(session.scalars(
+        select(RosterEntry.cell_code).where(RosterEntry.user_id == user_id)))
+
+
 def _covers(entry: RosterEntry, local: datetime) -> bool:
     hhmm = local.strftime("%H:%M")
     day = str(local.isoweekday())

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import g, request, session
 
 from dispatch.accounts import actor_for, user_for_token
 from dispatch.errors import Forbidden, Unauthorized
 from dispatch.lifecycle import Actor
 from dispatch.models import User
+from dispatch.vocab import Role
+from grid.catalogue import duty_cells
 from web import services
 from web.extensions import db
 
@@ -36,9 +40,12 @@ def current_user() -> User:
 
 def current_actor(roles: tuple[str, ...] = ()) -> Actor:
     """The domain actor of this request; Forbidden if its role is not among `roles`."""
-    actor = actor_for(current_user())
+    user = current_user()
+    actor = actor_for(user)
     if roles and actor.role not in roles:
         raise Forbidden(f"role '{actor.role}' may not do this")
+    if actor.role == Role.GRID_WORKER:
+        actor = replace(actor, cells=duty_cells(db.session, user.id))
     return actor
 
 

@@ -278,3 +278,15 @@ def test_bad_uploads_are_refused_and_write_nothing(api, app, user, data, filenam
     assert r.status_code == status, r.get_json()
     assert r.get_json()["error"].get("field") == field
     assert grid_counts(app) == before
+
+
+def test_a_grid_worker_sees_the_tickets_in_their_rostered_cells_and_no_others(api, grid):
+    mine = api.create(lon=cell_centre(0, 0, 0)[0], lat=cell_centre(0, 0, 0)[1])
+    other = api.create(lon=cell_centre(1, 1, 1)[0], lat=cell_centre(1, 1, 1)[1])
+    assert api.get("worker1", f"/api/v1/tickets/{mine['number']}").status_code == 200
+    assert api.get("worker1", f"/api/v1/tickets/{other['number']}").status_code == 404
+    listed = api.get("worker1", "/api/v1/tickets").get_json()["items"]
+    assert [t["number"] for t in listed] == [mine["number"]]
+    # Seeing is not acting: signing for it is still the assignee's.
+    r = api.act("worker1", mine["number"], "sign")
+    assert r.status_code in (403, 409)
