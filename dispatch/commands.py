@@ -55,6 +55,10 @@ class CitizenIn(Strict):
     )
 
 
+Crs = Literal["WGS84", "CGCS2000", "GCJ02", "BD09"]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
 def swapped_hint(value: Any, info: ValidationInfo) -> Any:
     """A latitude beyond ±90 next to a longitude within it is most likely a swapped pair."""
     lon = info.data.get("lon")
@@ -72,10 +76,10 @@ class TicketCreate(Strict):
     channel: Channel
     text: Text
     citizen: CitizenIn = CitizenIn()
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    address: Address | None = None
     lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
     lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
-    crs: Literal["WGS84", "CGCS2000", "GCJ02", "BD09"] = "WGS84"
+    crs: Crs = "WGS84"
     type: RequestType | None = None
     category: Code | None = None
     urgency: Urgency | None = None
@@ -152,6 +156,18 @@ class NotePayload(Strict):
     text: Text
 
 
+class RelocatePayload(Strict):
+    """A corrected place for a demand not yet with a department: located and routed again."""
+
+    address: Address | None = None
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    crs: Crs = "WGS84"
+    reason: Reason | None = None
+
+    _swapped = field_validator("lat", mode="before")(swapped_hint)
+
+
 class PoliceAcceptPayload(Strict):
     incident_no: Code | None = None
     reason: Reason | None = None
@@ -180,6 +196,7 @@ PAYLOADS: dict[str, type[Strict]] = {
     "urge": NoPayload,
     "supervise": SupervisePayload,
     "note": NotePayload,
+    "relocate": RelocatePayload,
     "police_accept": PoliceAcceptPayload,
     "police_reject": ReasonRequired,
     "police_complete": PoliceCompletePayload,

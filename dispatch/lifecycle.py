@@ -28,7 +28,7 @@ from dispatch.clocks import (
 from dispatch.commands import PAYLOADS, NoPayload, Strict, parse
 from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
 from dispatch.models import Assignment, Category, Event, Extension, Ticket, User
-from dispatch.ports import Directory
+from dispatch.ports import Directory, IntakePorts, Location
 from dispatch.vocab import (
     ACTIVE_ASSIGNMENT,
     CLOSED_STATES,
@@ -96,6 +96,8 @@ TABLE: dict[str, Rule] = {
     "urge": _rule(OPEN_STATES, {SAME}, {R.SUPERVISOR, R.DISPATCHER, R.SYSTEM}),
     "supervise": _rule(OPEN_STATES, {SAME}, {R.SUPERVISOR, R.DISPATCHER, R.SYSTEM}),
     "note": _rule(OPEN_STATES, {SAME}, set(Role)),
+    "relocate": _rule({S.NEW, S.RETURNED, S.REOPENED}, {SAME},
+                      {R.OPERATOR, R.DISPATCHER, R.SYSTEM}),
     "police_accept": _rule({S.TRANSFERRED_110}, {SAME}, {R.POLICE_DESK}),
     "police_reject": _rule({S.TRANSFERRED_110}, {S.NEW}, {R.POLICE_DESK}),
     "police_complete": _rule({S.TRANSFERRED_110}, {S.ARCHIVED}, {R.POLICE_DESK}),
@@ -119,6 +121,7 @@ class Context:
     now: datetime
     directory: Directory
     limits: TimeLimits
+    ports: IntakePorts = field(default_factory=IntakePorts)
     events: list[Event] = field(default_factory=list)
 
 
@@ -158,9 +161,10 @@ def perform(
     now: datetime,
     directory: Directory,
     expected_version: int | None = None,
+    ports: IntakePorts | None = None,
 ) -> ActionResult:
     """Take one action of the state table on a ticket; raises a DomainError and writes
-    nothing when refused."""
+    nothing when refused. `ports` locate and route again (relocate, a changed category)."""
     if action not in TABLE or action not in PAYLOADS:
         raise NotFound(f"unknown action '{action}'", field="action")
     body = payload if isinstance(payload, Strict) else parse(PAYLOADS[action], payload or {})
@@ -174,7 +178,8 @@ def perform(
         )
     check(action, Status(ticket.status), actor.role)
     lock_ticket(session, ticket)
-    ctx = Context(session, ticket, actor, body, now, directory, get_time_limits(session))
+    ctx = Context(session, ticket, actor, body, now, directory, get_time_limits(session),
+                  ports or IntakePorts())
     step = HANDLERS[action](ctx)
     _write(ctx, ticket, action, step, reason=getattr(body, "reason", None))
     _follow_up(ctx, ticket)
@@ -347,6 +352,9 @@ def _dispatch(c: Context) -> Step:
         category = c.session.get(Category, p.category)
         if category is None or not category.active:
             raise InvalidInput(f"category: unknown category '{p.category}'", field="category")
+        if category.code != t.category_code and p.lead is None:
+            # The suggested lead was for the old category: route the new one.
+            t.routing = c.ports.router.route(category.code, ticket_location(t)).as_dict()
         t.category_code = category.code
     if p.type is not None:
         t.type = p.type
@@ -395,6 +403,39 @@ def _dispatch(c: Context) -> Step:
         "routing_overridden": suggested is not None and suggested != lead,
         "redispatch": t.status != S.NEW,
         "supervised": t.supervised,
+    })
+
+
+def ticket_location(t: Ticket) -> Location:
+    """Where a ticket was located, as the router reads it."""
+    return Location(t.lon, t.lat, t.address, t.cell_code, t.community_code, t.street_code,
+                    t.grid_version, tuple(t.location_flags or ()))
+
+
+def _relocate(c: Context) -> Step:
+    p, t = c.payload, c.ticket
+    if (p.lon is None) != (p.lat is None):
+        missing = "lat" if p.lat is None else "lon"
+        raise InvalidInput(f"{missing}: give both lon and lat, or neither", field=missing)
+    if p.lon is None and p.address is None:
+        raise InvalidInput("address: give lon and lat, or an address", field="address")
+    before = {"location": {"lon": t.lon, "lat": t.lat, "address": t.address,
+                           "cell": t.cell_code, "street": t.street_code},
+              "routing": t.routing}
+    loc = c.ports.locator.locate(p.lon, p.lat, p.crs, p.address)
+    routing = c.ports.router.route(t.category_code, loc)
+    t.address = loc.address if loc.address is not None else p.address
+    t.lon, t.lat = loc.lon, loc.lat
+    t.cell_code, t.community_code, t.street_code = loc.cell, loc.community, loc.street
+    t.grid_version, t.location_flags = loc.grid_version, list(loc.flags)
+    t.routing = routing.as_dict()
+    return Step(None, {
+        "before": before,
+        "location": {"lon": loc.lon, "lat": loc.lat, "address": t.address, "cell": loc.cell,
+                     "community": loc.community, "street": loc.street,
+                     "grid_version": loc.grid_version, "flags": list(loc.flags),
+                     "precision": loc.precision, "reasons": list(loc.reasons)},
+        "routing": t.routing,
     })
 
 
@@ -668,6 +709,7 @@ HANDLERS: dict[str, Callable[[Context], Step]] = {
     "urge": _urge,
     "supervise": _supervise,
     "note": _note,
+    "relocate": _relocate,
     "police_accept": _police_accept,
     "police_reject": _police_reject,
     "police_complete": _police_complete,

@@ -7,9 +7,9 @@ guessed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,17 @@ from dispatch.lifecycle import Actor, open_ticket
 from dispatch.models import Category, Contact, Event, Ticket
 from dispatch.numbering import next_ticket_number
 from dispatch.phones import normalize_phone
+from dispatch.ports import (  # noqa: F401 - the pipeline's ports, re-exported
+    Classifier,
+    IntakePorts,
+    Location,
+    Locator,
+    NoClassifier,
+    NoGrid,
+    Router,
+    Routing,
+    Suggestion,
+)
 from dispatch.repeats import RepeatCandidate, find_repeats
 from dispatch.vocab import ContactKind, Urgency
 
@@ -32,102 +43,6 @@ class Citizen:
     anonymous: bool
     confidential: bool
     direct_contact: bool
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """What the classifier proposes for fields the caller left out."""
-
-    type: str | None = None
-    category: str | None = None
-    urgency: str | None = None
-    police_matter: bool = False
-    reasons: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where the demand is: a WGS-84 point and its grid cell and areas, with flags and why."""
-
-    lon: float | None
-    lat: float | None
-    address: str | None
-    cell: str | None = None
-    community: str | None = None
-    street: str | None = None
-    grid_version: int | None = None
-    flags: tuple[str, ...] = ()
-    district: str | None = None
-    # How the point was found: "point" (given), or the geocoder's precision for an address.
-    precision: str | None = None
-    reasons: tuple[str, ...] = ()
-
-    def areas(self) -> list[str]:
-        """The location's areas, most specific first (for the dispatch catalogue)."""
-        return [a for a in (self.cell, self.community, self.street, self.district) if a]
-
-
-@dataclass(frozen=True)
-class Routing:
-    """The proposed lead, co-handlers and grid worker, with the rule and reasons."""
-
-    lead: str | None = None
-    co_handlers: tuple[str, ...] = ()
-    reasons: tuple[str, ...] = ()
-    grid_worker: str | None = None
-    on_site: bool = False
-    rule: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form, stored on the ticket."""
-        return {"lead": self.lead, "co_handlers": list(self.co_handlers),
-                "reasons": list(self.reasons), "grid_worker": self.grid_worker,
-                "on_site": self.on_site, "rule": self.rule}
-
-
-class Classifier(Protocol):
-    def suggest(self, text: str) -> Suggestion:
-        """Type, category, urgency and police-matter suggestions for a demand text."""
-        ...
-
-
-class Locator(Protocol):
-    def locate(self, lon: float | None, lat: float | None, crs: str,
-               address: str | None) -> Location:
-        """The grid cell and areas of a point or address."""
-        ...
-
-
-class Router(Protocol):
-    def route(self, category: str | None, location: Location) -> Routing:
-        """Lead department and co-handlers, with why."""
-        ...
-
-
-class NoClassifier:
-    """No suggestions: the operator's choices stand alone."""
-
-    def suggest(self, text: str) -> Suggestion:
-        return Suggestion()
-
-
-class NoGrid:
-    """No grid loaded: the point and address are kept as given; no routing is proposed."""
-
-    def locate(self, lon: float | None, lat: float | None, crs: str,
-               address: str | None) -> Location:
-        return Location(lon, lat, address, flags=("no_grid",),
-                        reasons=("未导入网格：无法定位网格",))
-
-    def route(self, category: str | None, location: Location) -> Routing:
-        return Routing(reasons=("未导入网格：请派单员选择主办部门",))
-
-
-@dataclass(frozen=True)
-class IntakePorts:
-    classifier: Classifier = field(default_factory=NoClassifier)
-    locator: Locator = field(default_factory=NoGrid)
-    router: Router = field(default_factory=NoGrid)
 
 
 @dataclass(frozen=True)

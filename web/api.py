@@ -249,8 +249,10 @@ def act(actor: Actor, number: str, action: str) -> dict[str, Any]:
                        + ", ".join(PUBLIC_ACTIONS), field="action")
     body = _json_body(model)
     ticket = get_ticket(db.session, number, actor)
-    result = perform(db.session, ticket, action, actor, body, now=_now(),
-                     directory=_directory(), expected_version=body.version)
+    now = _now()
+    result = perform(db.session, ticket, action, actor, body, now=now,
+                     directory=_directory(), expected_version=body.version,
+                     ports=services().intake_ports(db.session, now))
     db.session.flush()
     view = ticket_view(db.session, result.ticket, actor, _directory(), _now())
     commit(result.events)

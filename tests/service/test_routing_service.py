@@ -10,11 +10,13 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dispatch.errors import InvalidInput, NotFound
+from dispatch.errors import Conflict, InvalidInput, NotFound
+from dispatch.lifecycle import perform
 from dispatch.models import Ticket
 from dispatch.pipeline import IntakePorts, intake
 from grid import catalogue as cat
 from grid.coords import from_wgs84
+from grid.directory import SqlDirectory
 from grid.locator import GridCache, build_index
 from grid.models import Area, CatalogueRule, GridVersion, RosterEntry
 from grid.service import GridRouting
@@ -284,3 +286,69 @@ def test_on_duty_follows_weekdays_and_overnight_windows(session, grid):
     assert at("2026-11-28T08:00") is None
     assert at("2026-11-28T21:00") is None  # Saturday evening: not on the roster
     assert at("2026-11-27T07:00") is None  # Friday morning belongs to Thursday's night
+
+
+# ---------------------------------------------------------------- relocate and re-route
+
+
+def act(session, ticket, action, actor, cache, clock, **payload):
+    grid = GridRouting(session, clock.now(), cache)
+    result = perform(session, ticket, action, actor, payload, now=clock.now(),
+                     directory=SqlDirectory(session), ports=IntakePorts(locator=grid, router=grid))
+    session.commit()
+    return result
+
+
+def test_relocate_moves_a_new_ticket_and_routes_it_again_with_the_history(
+        session, actors, clock, cache, grid):
+    t = log(session, actors, clock, cache, lon=cell_centre(0, 0, 0)[0],
+            lat=cell_centre(0, 0, 0)[1], category="rural.village_affairs").ticket
+    assert t.routing["lead"] == "street_pudong"
+    version = t.version
+    lon, lat = cell_centre(1, 0, 2)
+    act(session, t, "relocate", actors["dispatcher1"], cache, clock, lon=lon, lat=lat,
+        reason="来电人更正地址")
+    assert (t.cell_code, t.street_code, t.status) == (cell_code(1, 0, 2), "town_naoli", "NEW")
+    assert t.routing["lead"] == "town_naoli" and t.version == version + 1
+    event = t.events[-1]
+    assert event.action == "relocate" and event.payload["before"]["location"]["street"] == (
+        "street_pudong")
+    assert event.payload["routing"]["lead"] == "town_naoli"
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({}, "address"),
+    ({"lon": 114.67}, "lat"),
+    ({"lon": 35.2, "lat": 114.67}, "lat"),
+    ({"lon": float("nan"), "lat": 35.2}, "lon"),
+    ({"address": "  "}, "address"),
+])
+def test_bad_relocations_are_refused_and_change_nothing(
+        session, actors, clock, cache, grid, desk, payload, field):
+    t = log(session, actors, clock, cache, lon=cell_centre(0, 0, 0)[0],
+            lat=cell_centre(0, 0, 0)[1]).ticket
+    before = desk.snapshot(t)
+    with pytest.raises(InvalidInput) as caught:
+        act(session, t, "relocate", actors["dispatcher1"], cache, clock, **payload)
+    session.rollback()
+    assert caught.value.field == field
+    assert desk.snapshot(t) == before and t.cell_code == PUDONG_CELL
+
+
+def test_a_dispatched_ticket_cannot_be_relocated(session, actors, clock, cache, grid, desk):
+    t = log(session, actors, clock, cache, lon=cell_centre(0, 0, 0)[0],
+            lat=cell_centre(0, 0, 0)[1]).ticket
+    act(session, t, "dispatch", actors["dispatcher1"], cache, clock)
+    with pytest.raises(Conflict):
+        act(session, t, "relocate", actors["dispatcher1"], cache, clock, lon=114.69, lat=35.2)
+
+
+def test_changing_the_category_at_dispatch_routes_the_new_category(
+        session, actors, clock, cache, grid):
+    t = log(session, actors, clock, cache, lon=cell_centre(1, 1, 0)[0],
+            lat=cell_centre(1, 1, 0)[1]).ticket
+    assert t.routing["lead"] == "urban_management"
+    act(session, t, "dispatch", actors["dispatcher1"], cache, clock,
+        category="rural.village_affairs")
+    assert [a.department_code for a in t.assignments] == ["town_naoli"]
+    assert t.routing["lead"] == "town_naoli"

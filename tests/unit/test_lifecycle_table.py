@@ -59,6 +59,9 @@ EXPECTED: dict[str, tuple[frozenset, frozenset, frozenset]] = {
     "urge": (OPEN, frozenset({SAME}), frozenset({R.SUPERVISOR, R.DISPATCHER, R.SYSTEM})),
     "supervise": (OPEN, frozenset({SAME}), frozenset({R.SUPERVISOR, R.DISPATCHER, R.SYSTEM})),
     "note": (OPEN, frozenset({SAME}), EVERYONE),
+    # A corrected place, located and routed again, while no department holds the ticket.
+    "relocate": (frozenset({S.NEW, S.RETURNED, S.REOPENED}), frozenset({SAME}),
+                 frozenset({R.OPERATOR, R.DISPATCHER, R.SYSTEM})),
     "police_accept": (frozenset({S.TRANSFERRED_110}), frozenset({SAME}),
                       frozenset({R.POLICE_DESK})),
     "police_reject": (frozenset({S.TRANSFERRED_110}), frozenset({S.NEW}),

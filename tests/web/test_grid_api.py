@@ -290,3 +290,18 @@ def test_a_grid_worker_sees_the_tickets_in_their_rostered_cells_and_no_others(ap
     # Seeing is not acting: signing for it is still the assignee's.
     r = api.act("worker1", mine["number"], "sign")
     assert r.status_code in (403, 409)
+
+
+def test_a_dispatcher_relocates_a_ticket_over_http(api, grid):
+    t = api.create(lon=cell_centre(0, 0, 0)[0], lat=cell_centre(0, 0, 0)[1])
+    lon, lat = cell_centre(1, 1, 1)
+    r = api.act("dispatcher1", t["number"], "relocate", version=t["version"], lon=lon, lat=lat,
+                reason="地址更正")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["location"]["cell"] == cell_code(1, 1, 1) and body["version"] == t["version"] + 1
+    assert body["events"][-1]["action"] == "relocate"
+    stale = api.act("dispatcher1", t["number"], "relocate", version=t["version"], lon=lon,
+                    lat=lat)
+    assert stale.status_code == 409
+    assert api.act("handler1", t["number"], "relocate", lon=lon, lat=lat).status_code in (403, 404)
