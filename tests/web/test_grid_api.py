@@ -305,3 +305,16 @@ def test_a_dispatcher_relocates_a_ticket_over_http(api, grid):
                     lat=lat)
     assert stale.status_code == 409
     assert api.act("handler1", t["number"], "relocate", lon=lon, lat=lat).status_code in (403, 404)
+
+
+def test_addresses_locate_by_area_name_and_unknown_or_foreign_ones_are_flagged(api, grid):
+    body = api.get("operator1", LOCATE, query_string={"address": "恼里镇第2社区"}).get_json()
+    loc = body["location"]
+    assert (loc["community"], loc["street"], loc["cell"]) == (
+        "town_naoli-c002", "town_naoli", None)
+    assert loc["precision"] == "community" and loc["flags"] == ["address_approximate"]
+    for address, reason in (("123 Main Street", "没有中文"), ("火星基地一号楼", "未匹配")):
+        body = api.get("operator1", LOCATE, query_string={"address": address}).get_json()
+        assert body["location"]["cell"] is None and body["location"]["lon"] is None
+        assert body["location"]["flags"] == ["address_not_found"]
+        assert any(reason in r for r in body["location"]["reasons"]), body["location"]
