@@ -4,12 +4,14 @@ dispatch catalogue and the duty roster (admin)."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from flask import current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import UnsupportedMediaType
 
 from dispatch.commands import Code
@@ -333,30 +335,27 @@ def remove_duty(actor: Actor, entry_id: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- settings
 
 
-@endpoint("/admin/locator-settings", "GET", "Boundary and nearest-cell distances",
-          roles=GRID_READERS)
-def read_locator_settings(actor: Actor) -> dict[str, Any]:
-    return get_locator_settings(db.session).model_dump(mode="json")
+def _setting_routes(name: str, path: str, what: str, model: type[BaseModel],
+                    read: Callable[[Session], BaseModel],
+                    write: Callable[[Session, dict, int | None], BaseModel]) -> None:
+    """GET (readers) and PUT (admins) for one editable setting."""
+    def show(actor: Actor) -> dict[str, Any]:
+        return read(db.session).model_dump(mode="json")
+
+    def replace(actor: Actor, body: BaseModel) -> dict[str, Any]:
+        value = write(db.session, body.model_dump(mode="json"), actor.id)
+        commit()
+        return value.model_dump(mode="json")
+
+    show.__name__, replace.__name__ = f"read_{name}", f"write_{name}"
+    endpoint(path, "GET", f"The {what} in force", roles=GRID_READERS)(show)
+    endpoint(path, "PUT", f"Replace the {what} (fields left out take the shipped defaults)",
+             body=model, roles=ADMIN)(replace)
 
 
-@endpoint("/admin/locator-settings", "PUT", "Replace the locator's distances",
-          body=LocatorSettings, roles=ADMIN)
-def write_locator_settings(actor: Actor, body: LocatorSettings) -> dict[str, Any]:
-    value = set_locator_settings(db.session, body.model_dump(mode="json"), actor.id)
-    commit()
-    return value.model_dump(mode="json")
-
-
-@endpoint("/admin/repeat-rules", "GET", "The candidate-repeat rule's distance and windows",
-          roles=GRID_READERS)
-def read_repeat_rules(actor: Actor) -> dict[str, Any]:
-    return get_repeat_rules(db.session).model_dump(mode="json")
-
-
-@endpoint("/admin/repeat-rules", "PUT", "Replace the candidate-repeat rule",
-          body=RepeatRules, roles=ADMIN)
-def write_repeat_rules(actor: Actor, body: RepeatRules) -> dict[str, Any]:
-    value = set_repeat_rules(db.session, body.model_dump(mode="json"), actor.id)
-    commit()
-    return value.model_dump(mode="json")
-
+_setting_routes("locator_settings", "/admin/locator-settings",
+                "locator's boundary and nearest-cell distances", LocatorSettings,
+                get_locator_settings, set_locator_settings)
+_setting_routes("repeat_rules", "/admin/repeat-rules",
+                "candidate-repeat rule's distance and windows", RepeatRules,
+                get_repeat_rules, set_repeat_rules)

@@ -45,20 +45,15 @@ import psycopg
 import pyogrio
 import pytest
 import shapely
-from psycopg.conninfo import make_conninfo
 from sqlalchemy import create_engine, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import dispatch.models  # noqa: F401  (tables the grid tables refer to)
-from dispatch.db import Base
 from grid.importer import ImportOptions, import_grid
 from grid.locator import NEAR_BOUNDARY, build_index
 from grid.models import CELL, Area
+from tests.bench.conftest import scratch_database
 
-ADMIN_URL = os.environ.get(
-    "HOTLINE_BENCH_DATABASE_ADMIN_URL",
-    os.environ.get("HOTLINE_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"))
 DB_NAME = "bench_grid"
 RESULTS = Path(__file__).parent / "results"
 
@@ -240,19 +235,8 @@ def make_grid(path: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def bench_db():
     """A scratch database with the project's schema; (SQLAlchemy URL, psycopg conninfo)."""
-    try:
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL}: {exc}")
-    url = make_url(ADMIN_URL).set(drivername="postgresql+psycopg", database=DB_NAME)
-    engine = create_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    yield url, make_conninfo(ADMIN_URL, dbname=DB_NAME)
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    with scratch_database(DB_NAME) as urls:
+        yield urls
 
 
 def _postgis(conninfo: str) -> tuple[bool, str]:

@@ -16,7 +16,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, func, select
@@ -24,12 +23,11 @@ from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
 from dispatch.accounts import actor_for
-from dispatch.db import Base
 from dispatch.models import Ticket, User
 from dispatch.pipeline import intake
 from grid.demo import load_demo
+from tests.bench.conftest import scratch_database
 
-ADMIN_DSN = os.environ.get("HOTLINE_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DB_NAME = "hotline_bench"
 TOTAL = int(os.environ.get("HOTLINE_BENCH_TICKETS", "20000"))
 RESULTS = Path(__file__).parent / "results"
@@ -44,22 +42,13 @@ def _percentile(values: list[float], q: float) -> float:
 
 @pytest.fixture(scope="module")
 def bench_url():
-    try:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    url = "postgresql+psycopg://" + ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0] + "/" + DB_NAME
-    engine = create_engine(url)
-    Base.metadata.create_all(engine)
-    with Session(engine) as s:
-        load_demo(s, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-        s.commit()
-    engine.dispose()
-    yield url
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    with scratch_database(DB_NAME) as (url, _):
+        engine = create_engine(url)
+        with Session(engine) as s:
+            load_demo(s, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+            s.commit()
+        engine.dispose()
+        yield url
 
 
 def _run(engine, count: int, start: datetime, offset: int) -> list[float]:

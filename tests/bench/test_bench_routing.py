@@ -8,14 +8,12 @@ same run, the same database). Run with `make bench`.
 from __future__ import annotations
 
 import json
-import os
 import random
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 import shapely
 from argon2 import PasswordHasher
@@ -24,16 +22,14 @@ from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
 from dispatch.accounts import actor_for
-from dispatch.db import Base
 from dispatch.models import User
 from dispatch.pipeline import IntakePorts, intake
 from grid.demo import DATA, load_demo, load_demo_grid
 from grid.locator import GridCache
 from grid.models import Area
 from grid.service import GridRouting, preview
+from tests.bench.conftest import scratch_database
 
-ADMIN_DSN = os.environ.get("HOTLINE_BENCH_ADMIN_DSN",
-                           "postgresql://postgres@127.0.0.1:5432/postgres")
 DB_NAME = "hotline_bench_routing"
 RESULTS = Path(__file__).parent / "results"
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -49,23 +45,14 @@ def _pct(values: list[float], q: float) -> float:
 
 @pytest.fixture(scope="module")
 def engine():
-    try:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    url = "postgresql+psycopg://" + ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0] + "/" + DB_NAME
-    eng = create_engine(url)
-    Base.metadata.create_all(eng)
-    with Session(eng) as s:
-        load_demo(s, HASHER)
-        load_demo_grid(s, HASHER, START)
-        s.commit()
-    yield eng
-    eng.dispose()
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
+    with scratch_database(DB_NAME) as (url, _):
+        eng = create_engine(url)
+        with Session(eng) as s:
+            load_demo(s, HASHER)
+            load_demo_grid(s, HASHER, START)
+            s.commit()
+        yield eng
+        eng.dispose()
 
 
 def _points(session: Session, n: int) -> list[tuple[float, float]]:

@@ -1,0 +1,43 @@
+"""Benchmark plumbing: a scratch PostgreSQL database per benchmark, created with the project's
+schema and dropped afterwards (HOTLINE_BENCH_DATABASE_ADMIN_URL, or HOTLINE_BENCH_ADMIN_DSN,
+names the server's admin database; default: the PostgreSQL on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+from sqlalchemy import URL, create_engine, make_url
+
+import dispatch.models  # noqa: F401
+import grid.models  # noqa: F401
+from dispatch.db import Base
+
+ADMIN_URL = os.environ.get(
+    "HOTLINE_BENCH_DATABASE_ADMIN_URL",
+    os.environ.get("HOTLINE_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"))
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[tuple[URL, str]]:
+    """A fresh database with the schema: (SQLAlchemy URL, psycopg conninfo); skips the
+    benchmark when PostgreSQL cannot be reached."""
+    try:
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL}: {exc}")
+    url = make_url(ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    try:
+        yield url, make_conninfo(ADMIN_URL, dbname=name)
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
