@@ -127,7 +127,10 @@ class GridIndex:
         self._chains = [self._chain(code) for code in self.cell_codes]
         self._level_trees: dict[str, STRtree] = {}
         self._simplified: dict[tuple[str, int], np.ndarray] = {}
-        self._lock = threading.Lock()
+        # GEOS prepared geometries build their internal indexes lazily and are not thread-safe
+        # (libgeos/geos#825), and shapely releases the GIL inside GEOS calls: every geometry
+        # operation on the shared index runs under this lock (about 20 µs each).
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ projection
 
@@ -160,6 +163,11 @@ class GridIndex:
     def locate(self, lon: float, lat: float, *, boundary_m: float = 50.0,
                nearest_max_m: float = 1000.0) -> CellHit:
         """The cell containing a WGS-84 point, else the nearest within the limit, with flags."""
+        with self._lock:
+            return self._locate(lon, lat, boundary_m, nearest_max_m)
+
+    def _locate(self, lon: float, lat: float, boundary_m: float,
+                nearest_max_m: float) -> CellHit:
         x, y = self.to_plane(lon, lat)
         point = shapely.Point(x, y)
         found = self._tree.query(point, predicate="within")
@@ -192,8 +200,9 @@ class GridIndex:
         points = shapely.points(xs, ys)
         # Bounding boxes first (about 1.5 candidates a point), then an exact test on the
         # coordinates: faster than the tree's own "within" predicate, same answers.
-        pts, cells = self._tree.query(points)
-        inside = shapely.contains_xy(self._cells[cells], xs[pts], ys[pts])
+        with self._lock:
+            pts, cells = self._tree.query(points)
+            inside = shapely.contains_xy(self._cells[cells], xs[pts], ys[pts])
         pts, cells = pts[inside], cells[inside]
         out = np.full(len(points), -1, dtype=np.int64)
         # Inside two overlapping cells the first (lowest position) wins, as in `locate`.
@@ -226,7 +235,7 @@ class GridIndex:
                 tree = self._level_trees.get(level)
                 if tree is None:
                     tree = self._level_trees[level] = STRtree(self._wgs[idx])
-            hits = np.sort(tree.query(shapely.box(*bbox), predicate="intersects"))
+                hits = np.sort(tree.query(shapely.box(*bbox), predicate="intersects"))
         else:
             hits = np.arange(len(idx))
         truncated = len(hits) > limit
@@ -250,10 +259,10 @@ class GridIndex:
             return cached
         # Degrees per pixel of a 256-pixel tile at this zoom; half a pixel is invisible.
         tolerance = 360.0 / (256 * 2 ** zoom) / 2
-        geoms = shapely.simplify(self._wgs[self._by_level[level]], tolerance,
-                                 preserve_topology=True)
-        geoms = shapely.set_precision(geoms, 1e-6)
         with self._lock:
+            geoms = shapely.simplify(self._wgs[self._by_level[level]], tolerance,
+                                     preserve_topology=True)
+            geoms = shapely.set_precision(geoms, 1e-6)
             self._simplified[key] = geoms
         return geoms
 

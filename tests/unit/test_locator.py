@@ -151,3 +151,32 @@ def test_the_cache_builds_a_version_once_and_drops_old_versions():
     cache.get("catalogue:b", 3, build(31))  # a new revision replaces the old one
     cache.get("catalogue:a", 3, build(32))
     assert built[-3:] == [30, 31, 32]
+
+
+def test_threads_sharing_one_index_get_the_same_answers_as_one_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    areas, geoms = voronoi_grid(seed=11)
+    index = GridIndex(3, areas, geoms)  # fresh: its prepared geometries are still cold
+    rng = np.random.default_rng(9)
+    points = list(zip(rng.uniform(114.56, 114.80, 4000), rng.uniform(35.10, 35.29, 4000),
+                      strict=True))
+    expected = GridIndex(4, areas, geoms)
+    want = [expected.locate(x, y) for x, y in points]
+
+    def work(chunk: int) -> list:
+        part = points[chunk::8]
+        if chunk % 2:
+            xs, ys = np.array([p[0] for p in part]), np.array([p[1] for p in part])
+            cells = index.locate_many(xs, ys)
+            return [index.cell_codes[i] if i >= 0 else None for i in cells]
+        return [index.locate(x, y) for x, y in part]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(work, range(8)))
+    for chunk, got in enumerate(results):
+        wanted = want[chunk::8]
+        if chunk % 2:
+            assert got == [w.cell if NEAREST_CELL not in w.flags else None for w in wanted]
+        else:
+            assert got == wanted
