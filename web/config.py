@@ -38,6 +38,7 @@ def from_environment() -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("HOTLINE_SECURE_COOKIES", "0") == "1",
         "MAX_CONTENT_LENGTH": 64 * 1024,
+        "GRID_UPLOAD_MAX_BYTES": int(os.environ.get("HOTLINE_GRID_UPLOAD_MAX_MB", "200")) << 20,
         "TOKEN_TTL_HOURS": int(os.environ.get("HOTLINE_TOKEN_TTL_HOURS", "12")),
         "JSON_AS_ASCII": False,
     }

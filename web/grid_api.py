@@ -234,6 +234,8 @@ def import_file(actor: Actor, query: ImportQuery) -> dict[str, Any]:
     if suffix == ".shp":
         raise InvalidInput("filename: send a Shapefile as a .zip with its .shp, .shx, .dbf "
                            "and .prj", field="filename")
+    # Grid files are large: this endpoint alone lifts the 64 KiB body limit.
+    request.max_content_length = current_app.config["GRID_UPLOAD_MAX_BYTES"]
     data = request.get_data(cache=False)
     if not data:
         raise InvalidInput("file: the body is empty", field="file")

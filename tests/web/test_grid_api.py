@@ -318,3 +318,16 @@ def test_addresses_locate_by_area_name_and_unknown_or_foreign_ones_are_flagged(a
         assert body["location"]["cell"] is None and body["location"]["lon"] is None
         assert body["location"]["flags"] == ["address_not_found"]
         assert any(reason in r for r in body["location"]["reasons"]), body["location"]
+
+
+def test_the_demo_county_file_uploads_despite_the_64_kib_body_limit(api, app):
+    from grid.demo import DATA
+
+    data = (DATA / "demo_grid.geojson").read_bytes()
+    assert len(data) > 1_000_000
+    r = upload(api, "admin1", data, filename="demo_grid.geojson")
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["counts"]["cell"] == 3000
+    big_json = api.post("operator1", "/api/v1/tickets", json={"channel": "phone",
+                                                              "text": "长" * 40_000})
+    assert big_json.status_code == 413  # other endpoints keep the limit
