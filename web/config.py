@@ -41,4 +41,11 @@ def from_environment() -> dict[str, Any]:
         "GRID_UPLOAD_MAX_BYTES": int(os.environ.get("HOTLINE_GRID_UPLOAD_MAX_MB", "200")) << 20,
         "TOKEN_TTL_HOURS": int(os.environ.get("HOTLINE_TOKEN_TTL_HOURS", "12")),
         "JSON_AS_ASCII": False,
+        # Channels (CONTRACT.md): unset = that endpoint answers 503 / refuses.
+        "WECHAT_TOKEN": os.environ.get("HOTLINE_WECHAT_TOKEN") or None,
+        "WECHAT_AES_KEY": os.environ.get("HOTLINE_WECHAT_AES_KEY") or None,
+        "WECHAT_APP_ID": os.environ.get("HOTLINE_WECHAT_APP_ID") or None,
+        "OPEN311_API_KEYS": tuple(k.strip() for k in
+                                  os.environ.get("HOTLINE_OPEN311_API_KEYS", "").split(",")
+                                  if k.strip()),
     }
