@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -92,7 +92,7 @@ class GridRouting:
         if point is not None:
             found = self._locate_point(index, point[0], point[1], "point", flags, reasons)
             if found.cell is not None or address is None:
-                return found
+                return replace(found, address=address)  # the citizen's words are kept
             reasons.append("坐标未能定位网格，改用地址")
         if address is not None:
             return self._locate_address(index, address, point, flags, reasons)

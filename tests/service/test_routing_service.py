@@ -352,3 +352,10 @@ def test_changing_the_category_at_dispatch_routes_the_new_category(
         category="rural.village_affairs")
     assert [a.department_code for a in t.assignments] == ["town_naoli"]
     assert t.routing["lead"] == "town_naoli"
+
+
+def test_a_point_with_an_address_keeps_the_address_and_uses_the_point(
+        session, actors, clock, cache, grid):
+    lon, lat = cell_centre(1, 0, 0)
+    t = log(session, actors, clock, cache, lon=lon, lat=lat, address="恼里镇政府门口").ticket
+    assert t.cell_code == cell_code(1, 0, 0) and t.address == "恼里镇政府门口"
