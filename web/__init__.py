@@ -65,11 +65,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
             db.engine.dispose()
 
-    from web import api, errors, grid_api, health  # noqa: F401 - grid_api adds routes to api.bp
+    # grid_api (and the other *_api modules) add their routes to api.bp when imported.
+    from web import api, errors, grid_api, health, open311  # noqa: F401
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(open311.bp)
     return app
 
 
