@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
+from dispatch import knowledge
 from dispatch.access import can_see
 from dispatch.clocks import (
     Limit,
@@ -330,8 +331,17 @@ def _assignment_payload(a: Assignment) -> dict[str, Any]:
 
 def _answer(c: Context) -> Step:
     p = c.payload
-    return Step(S.ARCHIVED, {"answer": p.answer, "article_id": p.article_id,
-                             "article_version": p.article_version}, Outcome.DIRECT_ANSWER)
+    payload = {"answer": p.answer, "article_id": p.article_id,
+               "article_version": p.article_version}
+    if p.article_id is not None:
+        # Record the version actually given (default: the current one) and its title.
+        given = knowledge.answer_version(c.session, p.article_id, p.article_version,
+                                         knowledge.local_date(c.ticket.created_at))
+        payload |= {"article_version": given.version, "article_title": given.title}
+    elif p.article_version is not None:
+        raise InvalidInput("article_id: name the article whose version was given",
+                           field="article_id")
+    return Step(S.ARCHIVED, payload, Outcome.DIRECT_ANSWER)
 
 
 def _department(c: Context, code: str, field_name: str) -> str:

@@ -438,13 +438,19 @@ def test_void_after_dispatch_is_refused(desk):
 
 def test_direct_answer_archives_from_new(desk):
     t = desk.intake(type="consult", text="请问身份证在哪里办理？")
-    r = desk.act(t, "answer", "operator1", answer="请到市政务服务中心一楼办理", article_id=7,
-                 article_version=2)
+    r = desk.act(t, "answer", "operator1", answer="请到市政务服务中心一楼办理")
     assert t.status == "ARCHIVED"
     assert t.outcome == "direct_answer"
-    assert r.events[0].payload == {"answer": "请到市政务服务中心一楼办理", "article_id": 7,
-                                   "article_version": 2}
+    assert r.events[0].payload["answer"] == "请到市政务服务中心一楼办理"
+    assert r.events[0].payload["article_id"] is None
     assert r.events[0].actor_id == desk.uid("operator1")
+
+
+def test_a_direct_answer_naming_no_such_article_is_refused(desk):
+    t = desk.intake(type="consult", text="请问身份证在哪里办理？")
+    err = desk.refused(t, "answer", "operator1", InvalidInput, answer="请到政务中心办理",
+                       article_id=7, article_version=2)
+    assert err.field == "article_id"
 
 
 # ---------------------------------------------------------------- 12345 -> 110
