@@ -1,0 +1,206 @@
+"""What arrives from the WeChat server: signatures checked, safe mode decrypted, XML parsed
+with defusedxml (no DTDs, no entities), sizes and UTF-8 checked, into a frozen `Message`."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from integrations.wechat.crypto import CryptoError, WeChatCrypto, signature_ok
+
+MAX_BODY = 64 * 1024
+# Long enough that an over-long text gets a polite reply rather than a protocol error.
+MAX_FIELD = 16_384
+# OpenIDs and account ids are short ASCII; anything else is not from WeChat.
+ACCOUNT = re.compile(r"^[A-Za-z0-9_\-@.]{1,64}$")
+MSG_ID = re.compile(r"^[0-9]{1,64}$")
+# Messages (not events) always carry a MsgId: it is what makes a retried push harmless.
+MESSAGE_TYPES = frozenset({"text", "voice", "image", "location"})
+FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "Recognition",
+          "PicUrl", "MediaId", "Format", "Location_X", "Location_Y", "Scale", "Label", "Event",
+          "EventKey", "MsgId", "Encrypt", "MsgSignature", "TimeStamp", "Nonce")
+
+
+class WeChatError(Exception):
+    """A push refused, with the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.http_status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The account's token, EncodingAESKey and appid (the last two for safe mode)."""
+
+    token: str
+    aes_key: str | None = None
+    app_id: str | None = None
+
+    def crypto(self) -> WeChatCrypto:
+        """The safe-mode crypto, or 503 when the key or appid is not configured."""
+        if not self.aes_key or not self.app_id:
+            raise WeChatError(503, "safe mode is not configured")
+        try:
+            return WeChatCrypto(self.aes_key, self.app_id)
+        except CryptoError as exc:
+            raise WeChatError(503, f"safe mode is misconfigured: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One push: a message (text, voice, image, location, …) or an event."""
+
+    to_user: str
+    from_user: str
+    create_time: int
+    msg_type: str
+    content: str | None = None
+    recognition: str | None = None
+    pic_url: str | None = None
+    media_id: str | None = None
+    lat: float | None = None  # Location_X, GCJ-02
+    lon: float | None = None  # Location_Y, GCJ-02
+    label: str | None = None
+    event: str | None = None
+    msg_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Push:
+    """A verified push and how to answer it (encrypted or not, with which nonce)."""
+
+    message: Message
+    encrypted: bool
+    nonce: str
+
+
+def verify_url(creds: Credentials, args: Mapping[str, str]) -> str:
+    """The GET check: the echostr to send back when the signature is right."""
+    _check_plain_signature(creds, args)
+    echostr = args.get("echostr")
+    if not echostr or len(echostr) > 512:
+        raise WeChatError(400, "echostr is missing")
+    return echostr
+
+
+def _check_plain_signature(creds: Credentials, args: Mapping[str, str]) -> None:
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    if not timestamp or not nonce or not signature_ok(args.get("signature"), creds.token,
+                                                      timestamp, nonce):
+        raise WeChatError(401, "bad or missing signature")
+
+
+def _text(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WeChatError(400, f"the {what} is not UTF-8") from None
+
+
+def parse_xml(raw: bytes, what: str = "body") -> dict[str, str]:
+    """The top-level fields of a `<xml>` document; refuses DTDs, entities, malformed XML."""
+    # Parsed as decoded text, so a declaration naming another encoding changes nothing.
+    text = _text(raw, what)
+    try:
+        root: Element = fromstring(text, forbid_dtd=True, forbid_entities=True,
+                                   forbid_external=True)
+    except DefusedXmlException:
+        raise WeChatError(400, f"the {what} has a DTD or entities") from None
+    except ParseError:
+        raise WeChatError(400, f"the {what} is not well-formed XML") from None
+    if root.tag != "xml":
+        raise WeChatError(400, f"the {what} is not a WeChat <xml> message")
+    fields: dict[str, str] = {}
+    for child in root:
+        if child.tag in FIELDS and len(child) == 0:
+            if child.tag in fields:
+                raise WeChatError(400, f"{child.tag} is given twice")
+            fields[child.tag] = child.text or ""
+    return fields
+
+
+def read_push(creds: Credentials, args: Mapping[str, str], body: bytes) -> Push:
+    """Verify and parse one POST (plain or safe mode) into a message."""
+    if len(body) > MAX_BODY:
+        raise WeChatError(413, "the body is over 64 KiB")
+    _check_plain_signature(creds, args)
+    fields = parse_xml(body)
+    encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+    if encrypted:
+        crypto = creds.crypto()
+        payload = fields.get("Encrypt")
+        if not payload:
+            raise WeChatError(400, "safe mode without <Encrypt>")
+        if not signature_ok(args.get("msg_signature"), creds.token, args["timestamp"],
+                            args["nonce"], payload):
+            raise WeChatError(401, "bad or missing msg_signature")
+        try:
+            inner = crypto.decrypt(payload)
+        except CryptoError as exc:
+            raise WeChatError(400, f"cannot decrypt the message: {exc}") from None
+        fields = parse_xml(inner, "decrypted message")
+    return Push(to_message(fields), encrypted, args["nonce"])
+
+
+def _optional(fields: dict[str, str], name: str) -> str | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > MAX_FIELD:
+        raise WeChatError(400, f"{name} is too long")
+    return value
+
+
+def _float(fields: dict[str, str], name: str, limit: float) -> float:
+    raw = fields.get(name)
+    try:
+        value = float(raw) if raw is not None else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or abs(value) > limit:
+        raise WeChatError(400, f"{name} is not a coordinate")
+    return value
+
+
+def to_message(fields: dict[str, str]) -> Message:
+    """Check the fields of one message and give it a shape."""
+    for name in ("ToUserName", "FromUserName"):
+        if not ACCOUNT.match(fields.get(name, "")):
+            raise WeChatError(400, f"{name} is missing or malformed")
+    msg_type = fields.get("MsgType", "").strip().lower()
+    if not re.match(r"^[a-z_]{1,32}$", msg_type):
+        raise WeChatError(400, "MsgType is missing or malformed")
+    created = fields.get("CreateTime", "0").strip() or "0"
+    if not created.isascii() or not created.isdigit() or len(created) > 12:
+        raise WeChatError(400, "CreateTime is malformed")
+    msg_id = _optional(fields, "MsgId")
+    if msg_id is not None and not MSG_ID.match(msg_id.strip()):
+        raise WeChatError(400, "MsgId is malformed")
+    if msg_id is None and msg_type in MESSAGE_TYPES:
+        raise WeChatError(400, "MsgId is missing")
+    lat = lon = None
+    if msg_type == "location":
+        lat = _float(fields, "Location_X", 90)
+        lon = _float(fields, "Location_Y", 180)
+    pic_url = _optional(fields, "PicUrl")
+    if pic_url is not None and (len(pic_url) > 1000 or not re.match(r"^https?://\S+$", pic_url)):
+        raise WeChatError(400, "PicUrl is not an http(s) address")
+    event = _optional(fields, "Event")
+    if "\x00" in "".join(fields.values()):
+        raise WeChatError(400, "NUL characters are not allowed")
+    return Message(
+        to_user=fields["ToUserName"], from_user=fields["FromUserName"],
+        create_time=int(created), msg_type=msg_type,
+        content=_optional(fields, "Content"), recognition=_optional(fields, "Recognition"),
+        pic_url=pic_url, media_id=_optional(fields, "MediaId"), lat=lat, lon=lon,
+        label=_optional(fields, "Label"), event=event.lower() if event else None,
+        msg_id=msg_id.strip() if msg_id else None,
+    )
