@@ -108,8 +108,10 @@ class GridLoadReport:
 
 def load_demo_grid(session: Session, hasher: PasswordHasher, now: datetime,
                    progress: Progress | None = None) -> GridLoadReport:
-    """Load the demo county's grid, gazetteer, grid workers, duty roster and dispatch
-    catalogue (the committed files under grid/data/), unless a grid is already there."""
+    """Load the demo county's grid, gazetteer, grid workers, duty roster, dispatch catalogue
+    and knowledge base (the committed files under grid/data/), unless a grid is already
+    there."""
+    from dispatch.knowledge import load_demo_knowledge
     from grid.catalogue import add_roster_entry, create_rule
     from grid.importer import import_grid
     from grid.locator import build_index
@@ -143,5 +145,6 @@ def load_demo_grid(session: Session, hasher: PasswordHasher, now: datetime,
     rules = json.loads((DATA / "demo_catalogue.json").read_text(encoding="utf-8"))
     for rule in rules:
         create_rule(session, rule, index)
+    load_demo_knowledge(session, now)
     return GridLoadReport(report.version_id, len(index.cell_codes), len(places),
                           len(new_workers), len(staff["roster"]), len(rules))

@@ -14,6 +14,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+import dispatch.classifier  # noqa: F401
+import dispatch.knowledge  # noqa: F401
 import dispatch.models  # noqa: F401
 import grid.models  # noqa: F401
 from dispatch.db import Base
@@ -55,6 +57,12 @@ def _postgres_engine() -> Engine:
         Base.metadata.create_all(engine)
         _pg_engine = engine
     return _pg_engine
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Close the shared PostgreSQL engine's connections before the interpreter exits."""
+    if _pg_engine is not None:
+        _pg_engine.dispose()
 
 
 def _truncate(engine: Engine) -> None:

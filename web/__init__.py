@@ -12,7 +12,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from dispatch.pipeline import Classifier, IntakePorts, NoClassifier
+from dispatch.classifier import ClassifierCache, SessionClassifier
+from dispatch.pipeline import Classifier, IntakePorts
 from dispatch.ports import Clock, LogPublisher, Publisher, SystemClock
 from grid.locator import GridCache
 from grid.service import GridRouting
@@ -29,14 +30,17 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     publisher: Publisher = field(default_factory=LogPublisher)
-    classifier: Classifier = field(default_factory=NoClassifier)
+    # None: the admin-editable rule classifier of the database (cached per rules revision).
+    classifier: Classifier | None = None
+    classifier_cache: ClassifierCache = field(default_factory=ClassifierCache)
     # Grid indexes built once per version and shared by the requests of this application.
     grid_cache: GridCache = field(default_factory=GridCache)
 
     def intake_ports(self, session: Session, now: datetime) -> IntakePorts:
         """Ports for one intake: they read the request's database at its moment."""
         grid = GridRouting(session, now, self.grid_cache)
-        return IntakePorts(self.classifier, grid, grid)
+        classifier = self.classifier or SessionClassifier(session, self.classifier_cache)
+        return IntakePorts(classifier, grid, grid)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
@@ -66,12 +70,22 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             db.engine.dispose()
 
     # grid_api (and the other *_api modules) add their routes to api.bp when imported.
-    from web import api, errors, grid_api, health, open311  # noqa: F401
+    from web import (  # noqa: F401
+        api,
+        classify_api,
+        errors,
+        grid_api,
+        health,
+        kb_api,
+        open311,
+        wechat,
+    )
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(open311.bp)
+    app.register_blueprint(wechat.bp)
     return app
 
 

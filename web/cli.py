@@ -52,9 +52,10 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the migrations; load the category tree and the working-day calendar."""
+    """Apply the migrations; load the category tree, the classifier rules and the calendar."""
     from flask_migrate import upgrade
 
+    from dispatch.classifier import load_classifier_rules
     from grid.demo import load_categories
     from web import MIGRATIONS
     from web.extensions import db as database
@@ -66,6 +67,8 @@ def db_upgrade() -> None:
         last = max(max(official_years()), this_year) + 1
         seed_calendar(database.session, min(2020, this_year - 1), last)
         load_categories(database.session)
+        database.session.flush()
+        load_classifier_rules(database.session)
         database.session.commit()
     click.echo("database is up to date")
 

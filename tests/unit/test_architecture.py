@@ -21,6 +21,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
+import dispatch.classifier  # noqa: F401
+import dispatch.knowledge  # noqa: F401
 import dispatch.models  # noqa: F401
 import grid.models  # noqa: F401
 from dispatch.db import Base
