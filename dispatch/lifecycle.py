@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from dispatch import knowledge
+from dispatch import knowledge, police
 from dispatch.access import can_see
 from dispatch.clocks import (
     Limit,
@@ -184,6 +184,8 @@ def perform(
     step = HANDLERS[action](ctx)
     _write(ctx, ticket, action, step, reason=getattr(body, "reason", None))
     _follow_up(ctx, ticket)
+    # What 110 is owed goes into the outbox in this same transaction (sent after commit).
+    police.owe_110(session, ticket, action, getattr(body, "reason", None), now)
     return ActionResult(ticket, ctx.events)
 
 

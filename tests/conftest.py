@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 import dispatch.classifier  # noqa: F401
 import dispatch.knowledge  # noqa: F401
 import dispatch.models  # noqa: F401
+import dispatch.outbox  # noqa: F401
+import dispatch.police  # noqa: F401
 import grid.models  # noqa: F401
 from dispatch.db import Base
 from dispatch.ports import ManualClock, RecordingPublisher

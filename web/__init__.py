@@ -17,6 +17,7 @@ from dispatch.pipeline import Classifier, IntakePorts
 from dispatch.ports import Clock, LogPublisher, Publisher, SystemClock
 from grid.locator import GridCache
 from grid.service import GridRouting
+from integrations.sms import SmsSender, sender_from_config
 from web.config import from_environment
 from web.extensions import db, migrate
 
@@ -33,6 +34,8 @@ class Services:
     # None: the admin-editable rule classifier of the database (cached per rules revision).
     classifier: Classifier | None = None
     classifier_cache: ClassifierCache = field(default_factory=ClassifierCache)
+    # The SMS backend (None: chosen from the configuration when the app is built).
+    sms: SmsSender | None = None
     # Grid indexes built once per version and shared by the requests of this application.
     grid_cache: GridCache = field(default_factory=GridCache)
 
@@ -63,6 +66,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     app.extensions["hotline"] = app.config.get("SERVICES") or Services()
+    if app.extensions["hotline"].sms is None:
+        app.extensions["hotline"].sms = sender_from_config(app.config)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -78,6 +83,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         health,
         kb_api,
         open311,
+        police110,
         wechat,
     )
 
@@ -86,6 +92,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(wechat.bp)
+    app.register_blueprint(police110.bp)
     return app
 
 

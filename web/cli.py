@@ -138,6 +138,20 @@ def demo_build_grid(out_dir: str | None, seed: int) -> None:
 
 
 @main.group()
+def outbox() -> None:
+    """Messages that leave the system (110 transfers and acks)."""
+
+
+@outbox.command("deliver")
+def outbox_deliver() -> None:
+    """Deliver what is due now (retries with back-off; the workers will run this on a
+    schedule)."""
+    from web.police110 import deliver_outbox_summary
+
+    click.echo(deliver_outbox_summary(_app()))
+
+
+@main.group()
 def grid() -> None:
     """The grid (网格): import, versions."""
 

@@ -45,6 +45,13 @@ def from_environment() -> dict[str, Any]:
         "WECHAT_TOKEN": os.environ.get("HOTLINE_WECHAT_TOKEN") or None,
         "WECHAT_AES_KEY": os.environ.get("HOTLINE_WECHAT_AES_KEY") or None,
         "WECHAT_APP_ID": os.environ.get("HOTLINE_WECHAT_APP_ID") or None,
+        # The 110 desk: JSON {key id: secret}; its base URL for our transfers and acks.
+        "POLICE110_KEYS": os.environ.get("HOTLINE_POLICE110_KEYS") or None,
+        "POLICE110_URL": os.environ.get("HOTLINE_POLICE110_URL") or None,
+        # SMS gateway (notifications, callback questionnaires); unset URL = log only.
+        "SMS_GATEWAY_URL": os.environ.get("HOTLINE_SMS_GATEWAY_URL") or None,
+        "SMS_GATEWAY_TOKEN": os.environ.get("HOTLINE_SMS_GATEWAY_TOKEN") or None,
+        "SMS_GATEWAY_TIMEOUT": float(os.environ.get("HOTLINE_SMS_GATEWAY_TIMEOUT", "5")),
         "OPEN311_API_KEYS": tuple(k.strip() for k in
                                   os.environ.get("HOTLINE_OPEN311_API_KEYS", "").split(",")
                                   if k.strip()),

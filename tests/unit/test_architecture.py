@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 import dispatch.classifier  # noqa: F401
 import dispatch.knowledge  # noqa: F401
 import dispatch.models  # noqa: F401
+import dispatch.outbox  # noqa: F401
+import dispatch.police  # noqa: F401
 import grid.models  # noqa: F401
 from dispatch.db import Base
 

@@ -1,0 +1,211 @@
+"""The 110 police desk endpoints (CONTRACT.md): `POST /hooks/police110/transfers` and
+`POST /hooks/police110/acks`, and the delivery of what we owe the desk from the outbox.
+
+A request is verified (key, signature, time window) and its nonce recorded in the same
+transaction as what it writes: a refused request writes nothing, not even its nonce, so the
+desk may send a corrected request under a fresh signature and a replayed one is refused again.
+An incident number is a ticket's external reference: the same transfer twice gives the same
+ticket; the same ack twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, make_response, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from dispatch.access import can_see
+from dispatch.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from dispatch.lifecycle import Actor, perform
+from dispatch.models import Ticket
+from dispatch.outbox import DeliveryReport, deliver_due
+from dispatch.pipeline import intake
+from dispatch.police import remember_nonce
+from dispatch.vocab import Role
+from grid.directory import SqlDirectory
+from integrations.police110 import mapping
+from integrations.police110.client import DeskClient
+from integrations.police110.inbound import (
+    PoliceError,
+    SignedBy,
+    load_keys,
+    read_ack,
+    read_transfer,
+    verify,
+)
+from web import services
+from web.api import commit
+from web.errors import HTTP_CODES, error_response
+from web.extensions import db
+
+bp = Blueprint("police110", __name__)
+
+HOOKS = "/hooks/police110"
+# The desk is a machine client: it opens tickets (its transfers) and answers ours.
+POLICE_DESK = Actor(None, Role.POLICE_DESK, username="police110")
+UNCONFIGURED = "the 110 desk link is not configured (HOTLINE_POLICE110_KEYS)"
+
+
+def desk_keys() -> dict[str, str] | None:
+    """Key id → secret from the app config (or HOTLINE_POLICE110_KEYS); None when unset."""
+    return load_keys(current_app.config.get("POLICE110_KEYS"))
+
+
+def _refuse(status: int, message: str, field: str | None = None,
+            code: str | None = None) -> Response:
+    db.session.rollback()
+    return make_response(error_response(status, code or HTTP_CODES.get(status, "error"),
+                                        message, field))
+
+
+def _domain_refusal(exc: DomainError) -> Response:
+    # The desk's values are at fault (422) or the ticket's state no longer allows it (409).
+    if isinstance(exc, NotFound):
+        return _refuse(404, exc.message, exc.field, exc.code)
+    if isinstance(exc, Conflict | Forbidden):
+        return _refuse(409, exc.message, exc.field, Conflict.code)
+    if isinstance(exc, InvalidInput):
+        return _refuse(422, exc.message, exc.field, "invalid")
+    return _refuse(400, exc.message, exc.field, exc.code)
+
+
+def _verified(now: datetime) -> tuple[bytes, SignedBy] | Response:
+    """The body and signer of a request whose nonce is now recorded, or the refusal."""
+    keys = desk_keys()
+    if keys is None:
+        return _refuse(503, UNCONFIGURED, code="unavailable")
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return _refuse(413, "the body is over 64 KiB")
+    try:
+        signed = verify(keys, request.headers, body, now.timestamp())
+    except PoliceError as exc:
+        return _refuse(exc.http_status, exc.message, exc.field)
+    if not remember_nonce(db.session, signed.key_id, signed.nonce, now):
+        return _refuse(401, "the nonce was used within the last 10 minutes",
+                       "X-Hotline-Nonce")
+    return body, signed
+
+
+def _by_incident(incident_no: str) -> Ticket | None:
+    return db.session.scalar(select(Ticket).where(Ticket.external_ref == incident_no))
+
+
+@bp.post(HOOKS + "/transfers")
+def receive_transfer() -> ResponseReturnValue:
+    """A non-police matter from 110: a ticket (202), or the same ticket again (200)."""
+    now = services().clock.now()
+    verified = _verified(now)
+    if isinstance(verified, Response):
+        return verified
+    body, signed = verified
+    try:
+        transfer = read_transfer(body, request.content_type)
+    except PoliceError as exc:
+        return _refuse(exc.http_status, exc.message, exc.field)
+    seen = _by_incident(transfer.incident_no)
+    if seen is not None:
+        commit()  # the nonce
+        return mapping.receipt(seen.number), 200
+    try:
+        result = intake(db.session, mapping.intake_data(transfer), POLICE_DESK, now=now,
+                        ports=services().intake_ports(db.session, now),
+                        external_ref=transfer.incident_no,
+                        contact_external_id=transfer.incident_no)
+        number = result.ticket.number
+        commit([result.event])
+    except DomainError as exc:
+        return _domain_refusal(exc)
+    except IntegrityError:
+        # The same transfer twice at once: the other request made the ticket first.
+        db.session.rollback()
+        seen = _by_incident(transfer.incident_no)
+        if seen is None:
+            raise
+        remember_nonce(db.session, signed.key_id, signed.nonce, now)
+        number = seen.number
+        commit()
+        return mapping.receipt(number), 200
+    return mapping.receipt(number), 202
+
+
+@bp.post(HOOKS + "/acks")
+def receive_ack() -> ResponseReturnValue:
+    """110's answer about one of our transfers: accepted, rejected (with cause), completed."""
+    now = services().clock.now()
+    verified = _verified(now)
+    if isinstance(verified, Response):
+        return verified
+    body, _ = verified
+    try:
+        ack = read_ack(body, request.content_type)
+    except PoliceError as exc:
+        return _refuse(exc.http_status, exc.message, exc.field)
+    ticket = db.session.scalar(select(Ticket).where(Ticket.number == ack.ticket_no))
+    if ticket is None or not can_see(db.session, POLICE_DESK, ticket):
+        return _refuse(404, f"ticket_no: no ticket numbered '{ack.ticket_no}'", "ticket_no")
+    if mapping.already_applied(ack, ticket.police_state, ticket.police_cause):
+        status = ticket.status
+        commit()  # the nonce
+        return mapping.receipt(ack.ticket_no, status=status), 200
+    action, payload = mapping.ack_action(ack)
+    try:
+        result = perform(db.session, ticket, action, POLICE_DESK, payload, now=now,
+                         directory=SqlDirectory(db.session))
+        status = result.ticket.status
+        commit(result.events)
+    except DomainError as exc:
+        return _domain_refusal(exc)
+    return mapping.receipt(ack.ticket_no, status=status), 202
+
+
+# ---------------------------------------------------------------- outbound delivery
+
+
+def desk_client(config: dict[str, Any] | None = None) -> DeskClient | None:
+    """The client of the configured desk, or None while the URL or keys are unset (then
+    outbound messages wait in the outbox)."""
+    config = config if config is not None else current_app.config
+    url = config.get("POLICE110_URL") or os.environ.get("HOTLINE_POLICE110_URL")
+    keys = load_keys(config.get("POLICE110_KEYS"))
+    if not url or not keys:
+        return None
+    key_id = config.get("POLICE110_OUTBOUND_KEY") or next(iter(keys))
+    if key_id not in keys:
+        return None
+    return DeskClient(url, key_id, keys[key_id],
+                      timeout=float(config.get("POLICE110_TIMEOUT") or 5.0))
+
+
+def deliver_outbox(app: Flask | None = None, now: datetime | None = None,
+                   limit: int = 50) -> DeliveryReport:
+    """Send what is due to the 110 desk (in the app's context, or the current one)."""
+    if app is not None:
+        with app.app_context():
+            return deliver_outbox(None, now, limit)
+    client = desk_client()
+    if client is None:
+        return DeliveryReport()
+    now = now or services().clock.now()
+    return deliver_due(db.session, client.senders(now), now, limit)
+
+
+def deliver_outbox_summary(app: Flask | None = None) -> str:
+    """One delivery round, as a line for the command line (中文)."""
+    if app is not None:
+        with app.app_context():
+            return deliver_outbox_summary(None)
+    if desk_client() is None:
+        return "未配置110服务台（HOTLINE_POLICE110_URL / HOTLINE_POLICE110_KEYS），消息留在队列中"
+    r = deliver_outbox()
+    return f"已送达 {len(r.delivered)} 条，待重试 {len(r.retried)} 条，失败 {len(r.dead)} 条"
+
+
+__all__ = ["bp", "deliver_outbox", "deliver_outbox_summary", "desk_client", "desk_keys"]
