@@ -156,6 +156,15 @@ class NotePayload(Strict):
     text: Text
 
 
+class CallTransferPayload(Strict):
+    """A phone transfer made during a call (一键转接) or a three-party call (三方通话)."""
+
+    kind: Literal["one_key", "three_party"]
+    to: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] = (
+        Field(description="who the call went to: 110, a department code, a phone number"))
+    reason: Reason | None = None
+
+
 class RelocatePayload(Strict):
     """A corrected place for a demand not yet with a department: located and routed again."""
 
@@ -196,6 +205,7 @@ PAYLOADS: dict[str, type[Strict]] = {
     "urge": NoPayload,
     "supervise": SupervisePayload,
     "note": NotePayload,
+    "call_transfer": CallTransferPayload,
     "relocate": RelocatePayload,
     "police_accept": PoliceAcceptPayload,
     "police_reject": ReasonRequired,

@@ -97,6 +97,8 @@ TABLE: dict[str, Rule] = {
     "urge": _rule(OPEN_STATES, {SAME}, {R.SUPERVISOR, R.DISPATCHER, R.SYSTEM}),
     "supervise": _rule(OPEN_STATES, {SAME}, {R.SUPERVISOR, R.DISPATCHER, R.SYSTEM}),
     "note": _rule(OPEN_STATES, {SAME}, set(Role)),
+    # 一键转接 / 三方通话 during the call: logged on the ticket, the state stays.
+    "call_transfer": _rule(OPEN_STATES, {SAME}, {R.OPERATOR, R.DISPATCHER}),
     "relocate": _rule({S.NEW, S.RETURNED, S.REOPENED}, {SAME},
                       {R.OPERATOR, R.DISPATCHER, R.SYSTEM}),
     "police_accept": _rule({S.TRANSFERRED_110}, {SAME}, {R.POLICE_DESK}),
@@ -644,6 +646,10 @@ def _note(c: Context) -> Step:
     return Step(SAME, {"text": c.payload.text})
 
 
+def _call_transfer(c: Context) -> Step:
+    return Step(SAME, {"kind": c.payload.kind, "to": c.payload.to})
+
+
 def _police_accept(c: Context) -> Step:
     t = c.ticket
     t.police_state = "accepted"
@@ -721,6 +727,7 @@ HANDLERS: dict[str, Callable[[Context], Step]] = {
     "urge": _urge,
     "supervise": _supervise,
     "note": _note,
+    "call_transfer": _call_transfer,
     "relocate": _relocate,
     "police_accept": _police_accept,
     "police_reject": _police_reject,

@@ -36,6 +36,8 @@ class Services:
     classifier_cache: ClassifierCache = field(default_factory=ClassifierCache)
     # The SMS backend (None: chosen from the configuration when the app is built).
     sms: SmsSender | None = None
+    # Embedded mode's in-process runner (started by `hotline serve` without Redis).
+    runner: Any = None
     # Grid indexes built once per version and shared by the requests of this application.
     grid_cache: GridCache = field(default_factory=GridCache)
 

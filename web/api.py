@@ -124,6 +124,9 @@ def commit(events: Sequence[Event] = ()) -> None:
                            e.to_status)
             for e in events
         ])
+        runner = services().runner
+        if runner is not None:  # embedded mode: deliver what the change queued at once
+            runner.poke()
 
 
 def _now():  # noqa: ANN202

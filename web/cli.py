@@ -39,8 +39,14 @@ def serve(host: str, port: int, threads: int) -> None:
     """Serve the web application (embedded mode when HOTLINE_REDIS_URL is unset)."""
     from waitress import serve as waitress_serve
 
+    from web import services
+    from web.embedded import EmbeddedRunner
+
     app = _app()
     mode = "distributed" if app.config.get("REDIS_URL") else "embedded"
+    if mode == "embedded":  # the outbox is delivered by a thread of this process
+        with app.app_context():
+            services().runner = EmbeddedRunner(app).start()
     click.echo(f"serving on http://{host}:{port} ({mode} mode)")
     waitress_serve(app, host=host, port=port, threads=threads)
 

@@ -602,3 +602,17 @@ def test_unknown_action_is_not_found(desk):
     t = desk.intake()
     err = desk.refused(t, "teleport", "dispatcher1", NotFound)
     assert err.field == "action"
+
+
+def test_a_one_key_transfer_and_a_three_party_call_are_logged_on_the_ticket(desk):
+    t = desk.intake(category="public_security", text="有人在小区门口打架")
+    version = t.version
+    desk.act(t, "call_transfer", "operator1", kind="one_key", to="110", reason="涉警，转110")
+    desk.act(t, "call_transfer", "operator1", kind="three_party", to="water_supply")
+    events = desk.events(t)[-2:]
+    assert [(e.action, e.payload["kind"], e.payload["to"]) for e in events] == [
+        ("call_transfer", "one_key", "110"), ("call_transfer", "three_party", "water_supply")]
+    assert events[0].reason == "涉警，转110" and t.status == "NEW" and t.version == version + 2
+    err = desk.refused(t, "call_transfer", "operator1", InvalidInput, kind="fax", to="110")
+    assert err.field == "kind"
+    desk.refused(t, "call_transfer", "handler1", NotFound, kind="one_key", to="110")

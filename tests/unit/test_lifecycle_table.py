@@ -59,6 +59,8 @@ EXPECTED: dict[str, tuple[frozenset, frozenset, frozenset]] = {
     "urge": (OPEN, frozenset({SAME}), frozenset({R.SUPERVISOR, R.DISPATCHER, R.SYSTEM})),
     "supervise": (OPEN, frozenset({SAME}), frozenset({R.SUPERVISOR, R.DISPATCHER, R.SYSTEM})),
     "note": (OPEN, frozenset({SAME}), EVERYONE),
+    # One-key transfer and three-party calls are logged as events (DOMAIN.md, 12345 ↔ 110).
+    "call_transfer": (OPEN, frozenset({SAME}), frozenset({R.OPERATOR, R.DISPATCHER})),
     # A corrected place, located and routed again, while no department holds the ticket.
     "relocate": (frozenset({S.NEW, S.RETURNED, S.REOPENED}), frozenset({SAME}),
                  frozenset({R.OPERATOR, R.DISPATCHER, R.SYSTEM})),

@@ -285,3 +285,26 @@ def test_without_a_desk_url_transfers_wait_in_the_outbox(police_app, api, clock,
     (row,) = outbox_rows(police_app)
     assert row.attempts == 0 and row.delivered_at is None
     assert timedelta(0) == row.due_at - clock.now()
+
+
+def test_in_embedded_mode_a_police_matter_reaches_the_desk_without_anyone_running_a_command(
+        police_app, desk, api, tokens):
+    import time
+
+    from web import services
+    from web.embedded import EmbeddedRunner
+
+    with police_app.app_context():
+        runner = services().runner = EmbeddedRunner(police_app, interval=60).start()
+    try:
+        t = api.create(text="有人在楼道里打架，已经见血了", urgency="critical")
+        r = api.act("operator1", t["number"], "transfer_110", reason="涉警，转110")
+        assert r.status_code == 200
+        deadline = time.monotonic() + 10
+        while not desk.transfers(t["number"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(desk.transfers(t["number"])) == 1  # poked after commit, not after 60 s
+    finally:
+        runner.stop()
+        with police_app.app_context():
+            services().runner = None
