@@ -27,7 +27,6 @@ confirms every field at intake).
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 import unicodedata
@@ -47,6 +46,7 @@ from dispatch.db import Base, UTCDateTime, utcnow
 from dispatch.errors import InvalidInput, NotFound
 from dispatch.models import Category, Setting
 from dispatch.ports import Suggestion
+from dispatch.segmenter import segmenter
 from dispatch.vocab import RequestType, Urgency
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "grid" / "data" / "classifier_rules.json"
@@ -105,24 +105,6 @@ class Rule:
 
 # ---------------------------------------------------------------- segmentation
 
-_tokenizer: Any = None
-_tokenizer_lock = threading.Lock()
-
-
-def _segmenter() -> Any:
-    """jieba's tokenizer, built once per process on first use (loading takes ~0.6 s)."""
-    global _tokenizer
-    if _tokenizer is None:
-        with _tokenizer_lock:
-            if _tokenizer is None:
-                import jieba
-
-                # jieba logs its dictionary loading at DEBUG to stderr: keep the console quiet.
-                jieba.setLogLevel(logging.WARNING)
-                tokenizer = jieba.Tokenizer()
-                tokenizer.initialize()
-                _tokenizer = tokenizer
-    return _tokenizer
 
 
 def normalise(text: str) -> str:
@@ -132,7 +114,7 @@ def normalise(text: str) -> str:
 
 def _boundaries(text: str) -> frozenset[int]:
     cuts, pos = {0}, 0
-    for word in _segmenter().cut(text, HMM=False):
+    for word in segmenter().cut(text, HMM=False):
         pos += len(word)
         cuts.add(pos)
     return frozenset(cuts)

@@ -9,7 +9,6 @@ over an index cached per database revision.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import threading
 import unicodedata
@@ -39,6 +38,7 @@ from dispatch.commands import Code, Strict, validation_error
 from dispatch.db import Base, UTCDateTime, utcnow
 from dispatch.errors import Forbidden, InvalidInput, NotFound
 from dispatch.models import Category
+from dispatch.segmenter import segmenter
 from dispatch.vocab import Role
 
 if TYPE_CHECKING:
@@ -201,9 +201,6 @@ def local_date(moment: datetime) -> date:
 
 # ---------------------------------------------------------------- segmentation
 
-_jieba_lock = threading.Lock()
-_jieba: Any = None
-
 # Words that say nothing about which answer is wanted.
 STOPWORDS = frozenset(
     "的 了 吗 呢 吧 啊 呀 是 在 有 和 与 及 或 我 你 他 她 我们 你们 请问 请 问 想 要 想要 能 能否 "
@@ -211,25 +208,12 @@ STOPWORDS = frozenset(
     "需要 应该 是否 吗 么 个 为 对 把 被 给 让 从 到 去 来 上 下 中 等 该".split())
 
 
-def _segmenter() -> Any:
-    """jieba, initialised once (its dictionary takes about half a second to load)."""
-    global _jieba
-    if _jieba is None:
-        with _jieba_lock:
-            if _jieba is None:
-                import jieba
-
-                jieba.setLogLevel(logging.WARNING)
-                jieba.initialize()
-                _jieba = jieba
-    return _jieba
-
 
 def tokens(value: str) -> list[str]:
     """Search-mode jieba tokens of a text: lower-cased, without punctuation and stop words."""
     value = unicodedata.normalize("NFKC", value).lower()
     out = []
-    for token in _segmenter().cut_for_search(value):
+    for token in segmenter().cut_for_search(value):
         token = token.strip()
         if token and token not in STOPWORDS and any(ch.isalnum() for ch in token):
             out.append(token)

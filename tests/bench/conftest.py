@@ -5,17 +5,21 @@ names the server's admin database; default: the PostgreSQL on 127.0.0.1)."""
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 import pytest
+import shapely
 from psycopg.conninfo import make_conninfo
-from sqlalchemy import URL, create_engine, make_url
+from sqlalchemy import URL, create_engine, make_url, select
+from sqlalchemy.orm import Session
 
 import dispatch.models  # noqa: F401
 import grid.models  # noqa: F401
 from dispatch.db import Base
+from grid.models import Area
 
 ADMIN_URL = os.environ.get(
     "HOTLINE_BENCH_DATABASE_ADMIN_URL",
@@ -41,3 +45,17 @@ def scratch_database(name: str) -> Iterator[tuple[URL, str]]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def county_points(session: Session, n: int, seed: int) -> list[tuple[float, float]]:
+    """`n` random points inside the demo county's outline (WGS-84), reproducibly."""
+    county = session.scalar(select(Area.geometry).where(Area.level == "district"))
+    shape = shapely.from_wkb(county)
+    minx, miny, maxx, maxy = shape.bounds
+    rng = random.Random(seed)
+    out: list[tuple[float, float]] = []
+    while len(out) < n:
+        lon, lat = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        if shapely.contains_xy(shape, lon, lat):
+            out.append((lon, lat))
+    return out

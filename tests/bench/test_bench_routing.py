@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import shapely
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
@@ -26,9 +25,8 @@ from dispatch.models import User
 from dispatch.pipeline import IntakePorts, intake
 from grid.demo import DATA, load_demo, load_demo_grid
 from grid.locator import GridCache
-from grid.models import Area
 from grid.service import GridRouting, preview
-from tests.bench.conftest import scratch_database
+from tests.bench.conftest import county_points, scratch_database
 
 DB_NAME = "hotline_bench_routing"
 RESULTS = Path(__file__).parent / "results"
@@ -55,19 +53,6 @@ def engine():
         eng.dispose()
 
 
-def _points(session: Session, n: int) -> list[tuple[float, float]]:
-    county = session.scalar(select(Area.geometry).where(Area.level == "district"))
-    shape = shapely.from_wkb(county)
-    minx, miny, maxx, maxy = shape.bounds
-    rng = random.Random(7)
-    out: list[tuple[float, float]] = []
-    while len(out) < n:
-        lon, lat = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
-        if shapely.contains_xy(shape, lon, lat):
-            out.append((lon, lat))
-    return out
-
-
 def _addresses(n: int) -> list[str]:
     places = json.loads((DATA / "demo_gazetteer.json").read_text(encoding="utf-8"))
     rng = random.Random(11)
@@ -88,7 +73,7 @@ def test_bench_preview_and_located_intake(engine):
     cache = GridCache()
     rows: list[tuple[str, float, str]] = []
     with Session(engine) as s:
-        points = _points(s, 2000)
+        points = county_points(s, 2000, 7)
         addresses = _addresses(1000)
         now = START
 

@@ -29,12 +29,11 @@ from urllib.parse import urlencode
 
 import psycopg
 import pytest
-import shapely
 import waitress
 import wechatpy
 import xmltodict
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 from waitress import wasyncore
 from wechatpy.crypto import WeChatCrypto as PeerCrypto
@@ -43,10 +42,9 @@ from wechatpy.utils import WeChatSigner
 import grid.models  # noqa: F401
 from grid.coords import from_wgs84
 from grid.demo import load_demo, load_demo_grid
-from grid.models import Area
 from integrations.wechat import mapping
 from integrations.wechat.fake import message_xml
-from tests.bench.conftest import scratch_database
+from tests.bench.conftest import county_points, scratch_database
 from web import create_app
 
 DB_NAME = "bench_wechat"
@@ -339,19 +337,6 @@ def _run_pass(port: int, senders: int, per_sender: int, prefix: str, msg_base: i
 # ---------------------------------------------------------------- the benchmark
 
 
-def _county_points(session: Session, n: int) -> list[tuple[float, float]]:
-    county = session.scalar(select(Area.geometry).where(Area.level == "district"))
-    shape = shapely.from_wkb(county)
-    minx, miny, maxx, maxy = shape.bounds
-    rng = random.Random(5)
-    out: list[tuple[float, float]] = []
-    while len(out) < n:
-        lon, lat = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
-        if shapely.contains_xy(shape, lon, lat):
-            out.append((lon, lat))
-    return out
-
-
 @pytest.fixture(scope="module")
 def database():
     with scratch_database(DB_NAME) as (url, conninfo):
@@ -360,7 +345,7 @@ def database():
             load_demo(s, HASHER)
             load_demo_grid(s, HASHER, datetime.now(UTC) - timedelta(days=1))
             s.commit()
-            points = _county_points(s, 500)
+            points = county_points(s, 500, 5)
         yield url, conninfo, engine, points
         engine.dispose()
 
