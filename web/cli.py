@@ -143,6 +143,48 @@ def demo_build_grid(out_dir: str | None, seed: int) -> None:
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
+@demo.command("police-desk")
+@click.option("--port", default=5110, show_default=True, type=int)
+@click.option("--key", "key_spec", default="desk-1:demo-secret", show_default=True,
+              help="KEY_ID:SECRET shared with the hotline")
+@click.option("--hotline", default="http://127.0.0.1:5000", show_default=True,
+              help="the hotline's base URL (for --send-transfer)")
+@click.option("--send-transfer", "incident", default=None,
+              help="first send the hotline a sample transfer with this incident number")
+@click.option("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+def demo_police_desk(port: int, key_spec: str, hotline: str, incident: str | None,
+                     seconds: float | None) -> None:
+    """Run a fake 110 desk on localhost for demos: it verifies and shows what the hotline sends
+    (transfers, acks) and answers with receipts."""
+    import time
+
+    from integrations.police110.fake import FakePoliceDesk
+
+    key_id, sep, secret = key_spec.partition(":")
+    if not sep or not key_id or not secret:
+        raise click.BadParameter("KEY_ID:SECRET", param_hint="--key")
+    desk = FakePoliceDesk({key_id: secret}, _port=port).start()
+    click.echo(f"fake 110 desk on {desk.url}; start the hotline with\n"
+               f"  HOTLINE_POLICE110_URL={desk.url} "
+               f"HOTLINE_POLICE110_KEYS='{json.dumps({key_id: secret}, ensure_ascii=False)}'")
+    try:
+        if incident:
+            answer = desk.send_transfer(hotline, incident)
+            click.echo(f"sent transfer {incident}: {answer.status} "
+                       f"{json.dumps(answer.body, ensure_ascii=False)}")
+        shown, end = 0, None if seconds is None else time.monotonic() + seconds
+        while end is None or time.monotonic() < end:
+            time.sleep(0.2)
+            for item in desk.received[shown:]:
+                click.echo(f"received {item.path}: "
+                           f"{json.dumps(item.payload, ensure_ascii=False)}")
+            shown = len(desk.received)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        desk.stop()
+
+
 @main.group()
 def outbox() -> None:
     """Messages that leave the system (110 transfers and acks)."""

@@ -129,3 +129,45 @@ def test_demo_build_grid_reproduces_the_committed_files(env, tmp_path, monkeypat
     for name in ("demo_grid.geojson", "demo_gazetteer.json", "demo_workers.json",
                  "demo_catalogue.json"):
         assert (out / name).read_bytes() == (DATA / name).read_bytes(), name
+
+
+def test_demo_police_desk_serves_and_shows_what_the_hotline_sends(env):
+    import json
+    import socket
+    import threading
+    import time
+    import urllib.request
+
+    from integrations.police110.signing import signed_headers
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out: dict = {}
+
+    def serve() -> None:
+        out["result"] = run(env, "demo", "police-desk", "--port", str(port),
+                            "--key", "k1:s3cret", "--seconds", "2")
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    body = json.dumps({"ticket_no": "12345-20261123-000001", "summary": "有人持刀"},
+                      ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json",
+               **signed_headers("k1", "s3cret", body, timestamp=time.time())}
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    answer = None
+    for _ in range(50):  # until the desk listens
+        try:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/transfers", data=body,
+                                             headers=headers, method="POST")
+            with opener.open(request, timeout=2) as response:
+                answer = (response.status, json.loads(response.read()))
+            break
+        except OSError:
+            time.sleep(0.05)
+    thread.join(10)
+    assert answer is not None and answer[0] == 202 and answer[1]["receipt"] == "received"
+    output = out["result"].output
+    assert f"HOTLINE_POLICE110_URL=http://127.0.0.1:{port}" in output
+    assert "received /transfers" in output and "有人持刀" in output
