@@ -20,10 +20,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from dispatch.contacts import record_contact
 from dispatch.errors import DomainError
-from dispatch.lifecycle import TABLE, Actor, perform
+from dispatch.followups import add_to_demand, last_demand, open_tickets
+from dispatch.lifecycle import Actor
 from dispatch.models import Contact, Event, Ticket
 from dispatch.pipeline import intake
-from dispatch.vocab import CLOSED_STATES, Channel, ContactKind, Role
+from dispatch.vocab import Channel, ContactKind, Role
 from grid.directory import SqlDirectory
 from integrations.wechat import mapping
 from integrations.wechat.inbound import (
@@ -152,21 +153,12 @@ def _reply_for(contact: Contact, message: Message) -> str:
     """The reply a recorded message gets, the same every time it is pushed."""
     ticket = db.session.get(Ticket, contact.ticket_id) if contact.ticket_id else None
     if contact.kind == ContactKind.ENQUIRY:
-        return mapping.status_list(_open_tickets(message.from_user))
+        return mapping.status_list(open_tickets(db.session, message.from_user))
     if ticket is None:
         return mapping.ASK_DESCRIPTION.format(what=mapping.kind_name(message))
     if contact.kind == ContactKind.NEW_DEMAND:
         return mapping.accepted(ticket.number)
     return mapping.added(ticket.number, mapping.kind_name(message))
-
-
-def _open_tickets(openid: str) -> list[tuple[str, str]]:
-    rows = db.session.execute(
-        select(Ticket.number, Ticket.status)
-        .where(Ticket.citizen_openid == openid, Ticket.status.not_in(list(CLOSED_STATES)))
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-    ).all()
-    return [(r.number, r.status) for r in rows]
 
 
 def _act(message: Message, now: datetime) -> str | tuple[Contact, Sequence[Event]]:
@@ -187,45 +179,15 @@ def _act(message: Message, now: datetime) -> str | tuple[Contact, Sequence[Event
         except DomainError:
             return mapping.INVALID_TEXT
         return result.contact, [result.event]
-    ticket = _recent_demand(openid, now)
+    ticket = last_demand(db.session, Channel.WECHAT, openid, now, FOLLOW_UP_WINDOW)
     events: list[Event] = []
     if ticket is not None:
-        events, ticket = _add_to(ticket, message, now)
+        events, ticket = add_to_demand(
+            db.session, ticket, WECHAT_ACTOR, now, note=mapping.note_text(message),
+            relocate=(mapping.relocate_payload(message) if message.msg_type == "location"
+                      else None),
+            ports=services().intake_ports(db.session, now), directory=SqlDirectory(db.session))
     contact = record_contact(db.session, channel=Channel.WECHAT, kind=ContactKind.FOLLOW_UP,
                              received_at=now, actor_id=None, ticket=ticket, openid=openid,
                              external_id=msg_id, note=mapping.note_text(message))
     return contact, events
-
-
-def _recent_demand(openid: str, now: datetime) -> Ticket | None:
-    """The open ticket of this citizen's last WeChat demand within the window."""
-    last = db.session.scalar(
-        select(Contact).where(Contact.channel == Channel.WECHAT, Contact.openid == openid,
-                              Contact.kind == ContactKind.NEW_DEMAND,
-                              Contact.ticket_id.is_not(None),
-                              Contact.received_at >= now - FOLLOW_UP_WINDOW)
-        .order_by(Contact.received_at.desc(), Contact.id.desc()).limit(1))
-    ticket = db.session.get(Ticket, last.ticket_id) if last is not None else None
-    if ticket is None or ticket.status in CLOSED_STATES or ticket.citizen_openid != openid:
-        return None
-    return ticket
-
-
-def _add_to(ticket: Ticket, message: Message,
-            now: datetime) -> tuple[list[Event], Ticket | None]:
-    """A location re-locates a ticket not yet dispatched; anything else becomes a note."""
-    directory = SqlDirectory(db.session)
-    ports = services().intake_ports(db.session, now)
-    if message.msg_type == "location" and ticket.status in TABLE["relocate"].from_states:
-        try:
-            return perform(db.session, ticket, "relocate", WECHAT_ACTOR,
-                           mapping.relocate_payload(message), now=now, directory=directory,
-                           ports=ports).events, ticket
-        except DomainError:  # refused before writing anything: keep it as a note instead
-            pass
-    try:
-        return perform(db.session, ticket, "note", WECHAT_ACTOR,
-                       {"text": mapping.note_text(message)}, now=now,
-                       directory=directory).events, ticket
-    except DomainError:
-        return [], None
