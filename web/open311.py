@@ -14,11 +14,11 @@ from werkzeug.exceptions import HTTPException
 
 from dispatch.errors import DomainError, Forbidden, NotFound, Unauthorized
 from dispatch.lifecycle import Actor, perform
-from dispatch.models import Assignment, Category, Event, Ticket
+from dispatch.models import Category, Event
 from dispatch.pipeline import intake
-from dispatch.vocab import ACTIVE_ASSIGNMENT, CLOSED_STATES, Role
+from dispatch.public import PublicQuery, PublicTicket, find_public, get_public
+from dispatch.vocab import Role
 from grid.directory import SqlDirectory
-from grid.models import Department
 from integrations.open311 import PermanentError, formats, inbound, mapping
 from web import services
 from web.api import commit
@@ -31,7 +31,6 @@ bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 OPEN311_ACTOR = Actor(None, Role.SYSTEM, None, "open311")
 CHANGESET = datetime(2026, 11, 23, tzinfo=UTC)  # when this API last changed
 CONTACT = "12345 政务服务便民热线"
-HIDDEN = tuple(mapping.HIDDEN_STATES)
 
 
 # ---------------------------------------------------------------- plumbing
@@ -127,46 +126,14 @@ def service_definition(name: str) -> Response:
 # ---------------------------------------------------------------- service requests
 
 
-def _public_tickets() -> Any:
-    return select(Ticket).where(Ticket.status.notin_(HIDDEN))
-
-
-def _facts(tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
-    """What mapping.service_request needs of each ticket, with a few queries for the lot."""
-    ids = [t.id for t in tickets]
-    if not ids:
-        return []
-    leads: dict[int, Assignment] = {}
-    for a in db.session.scalars(select(Assignment).where(
-            Assignment.ticket_id.in_(ids), Assignment.role == "lead",
-            Assignment.status.in_(tuple(ACTIVE_ASSIGNMENT))).order_by(Assignment.id)):
-        leads[a.ticket_id] = a  # the latest active lead assignment wins
-    departments = {t.id: leads[t.id].department_code if t.id in leads
-                   else (t.routing or {}).get("lead") for t in tickets}
-    wanted = {d for d in departments.values() if d}
-    names = dict(db.session.execute(select(Department.code, Department.name)
-                                    .where(Department.code.in_(wanted))).all()) if wanted else {}
-    codes = {t.category_code for t in tickets if t.category_code}
-    categories = dict(db.session.execute(select(Category.code, Category.name)
-                                         .where(Category.code.in_(codes))).all()) if codes else {}
-    notes: dict[int, list[str]] = {}
-    for ticket_id, payload in db.session.execute(select(Event.ticket_id, Event.payload).where(
-            Event.ticket_id.in_(ids), Event.action == "note",
-            Event.actor_role == Role.SYSTEM).order_by(Event.id)):
-        notes.setdefault(ticket_id, []).append((payload or {}).get("text") or "")
-    return [{
+def _requests(tickets: Sequence[PublicTicket]) -> list[dict[str, Any]]:
+    return [mapping.service_request({
         "number": t.number, "status": t.status, "category_code": t.category_code,
-        "service_name": categories.get(t.category_code or ""), "text": t.text,
-        "confidential": t.confidential, "police_matter": t.police_matter,
-        "agency": names.get(departments[t.id] or ""),
-        "expected": leads[t.id].complete_deadline if t.id in leads else None,
+        "service_name": t.category_name, "text": t.text, "confidential": t.confidential,
+        "police_matter": t.police_matter, "agency": t.agency, "expected": t.expected,
         "created_at": t.created_at, "updated_at": t.updated_at, "address": t.address,
-        "lon": t.lon, "lat": t.lat, "media_url": mapping.media_url_of(notes.get(t.id, ())),
-    } for t in tickets]
-
-
-def _requests(tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
-    return [mapping.service_request(f) for f in _facts(tickets)]
+        "lon": t.lon, "lat": t.lat, "media_url": mapping.media_url_of(t.system_notes),
+    }) for t in tickets]
 
 
 @bp.get("/requests.<fmt>")
@@ -174,28 +141,14 @@ def request_list(fmt: str) -> Response:
     """Service requests by id, or by service, state and time (newest first, at most 1000)."""
     fmt = _format(fmt)
     q = inbound.parse_query(request.args, services().clock.now())
-    stmt = _public_tickets()
-    if q.ids:
-        stmt = stmt.where(Ticket.number.in_(q.ids))
-    else:
-        if q.service_codes:
-            stmt = stmt.where(Ticket.category_code.in_(q.service_codes))
-        if q.states == {"open"}:
-            stmt = stmt.where(Ticket.status.notin_(tuple(CLOSED_STATES)))
-        elif q.states == {"closed"}:
-            stmt = stmt.where(Ticket.status.in_(tuple(CLOSED_STATES)))
-        if q.start is not None:
-            stmt = stmt.where(Ticket.created_at >= q.start)
-        if q.end is not None:
-            stmt = stmt.where(Ticket.created_at <= q.end)
-    stmt = stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(inbound.MAX_RESULTS)
-    return _answer(fmt, "service_requests", _requests(db.session.scalars(stmt).all()))
+    found = find_public(db.session, PublicQuery(
+        numbers=q.ids, categories=q.service_codes, states=q.states, start=q.start, end=q.end,
+        limit=inbound.MAX_RESULTS), SqlDirectory(db.session))
+    return _answer(fmt, "service_requests", _requests(found))
 
 
-def _one(number: str) -> Ticket:
-    if "\x00" in number:  # PostgreSQL cannot compare it, and no number has one
-        raise PermanentError(404, "service_request_id not found")
-    ticket = db.session.scalar(_public_tickets().where(Ticket.number == number))
+def _one(number: str) -> PublicTicket:
+    ticket = get_public(db.session, number, SqlDirectory(db.session))
     if ticket is None:
         raise PermanentError(404, f"service_request_id '{number}' not found")
     return ticket
