@@ -13,7 +13,6 @@ from dispatch.vocab import CLOSED_STATES, Status
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # Void (prank, test) and merged (repeat) tickets are not demands of their own: never listed.
-HIDDEN_STATES = frozenset({Status.VOID, Status.MERGED})
 STATUS_NAMES: dict[str, str] = {
     Status.NEW: "待处理", Status.DISPATCHED: "已派单", Status.SIGNED: "已签收",
     Status.RETURNED: "已退单", Status.COMPLETED: "已办结", Status.REVIEWED: "已审核",
