@@ -614,11 +614,19 @@ def _approve_extension(c: Context) -> Step:
     ext.decision_reason = c.payload.reason
     a.complete_deadline = moved.at
     a.complete_warn_at = warning_time(a.dispatched_at, moved.at, c.limits.warning_ratio)
+    _rearm_completion_clock(a)
     a.deadline_provisional = a.deadline_provisional or moved.provisional
     a.extensions_used += 1
     return Step(SAME, {**_assignment_payload(a), "extension_id": ext.id, "days": days,
                        "old_deadline": ext.old_deadline.isoformat(),
                        "new_deadline": moved.at.isoformat()})
+
+
+def _rearm_completion_clock(a: Assignment) -> None:
+    # A moved completion deadline is a new clock: its warning and overdue fire again
+    # (dispatch.sweeps fires only steps whose mark is NULL).
+    a.complete_warned_at = None
+    a.complete_overdue_at = None
 
 
 def _refuse_extension(c: Context) -> Step:
@@ -688,6 +696,8 @@ def _recompute_deadlines(c: Context) -> Step:
         a.sign_warn_at = warning_time(a.dispatched_at, sign.at, c.limits.warning_ratio)
         a.complete_deadline = at
         a.complete_warn_at = warning_time(a.dispatched_at, at, c.limits.warning_ratio)
+        if at != old:
+            _rearm_completion_clock(a)
         a.deadline_provisional = provisional
         changed.append({**_assignment_payload(a), "old_deadline": old.isoformat(),
                         "new_deadline": at.isoformat(), "provisional": provisional})

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -129,9 +130,21 @@ class Assignment(Base):
     """A dispatch of a ticket to one department (lead 主办 or co-handler 协办), with its clocks."""
 
     __tablename__ = "assignments"
+    _SIGN_RUNNING = "status = 'dispatched' AND closed_at IS NULL AND sign_overdue_at IS NULL"
+    _COMPLETE_RUNNING = ("status IN ('dispatched', 'signed') AND closed_at IS NULL "
+                         "AND escalated_at IS NULL")
     __table_args__ = (
         Index("ix_assignments_department_status", "department_code", "status"),
         Index("ix_assignments_complete_deadline", "status", "complete_deadline"),
+        # The clock sweep reads only open rows whose clock has not finished firing: partial
+        # indexes keep just those (signed, completed, closed and finished rows drop out), so a
+        # sweep scans a small range however large the table grows. A sign-for clock runs until
+        # signed or overdue, a completion clock until completed or escalated; every step of a
+        # clock comes at or after its warning time, hence the indexed column.
+        Index("ix_assignments_sign_clock_due", "sign_warn_at",
+              postgresql_where=text(_SIGN_RUNNING), sqlite_where=text(_SIGN_RUNNING)),
+        Index("ix_assignments_complete_clock_due", "complete_warn_at",
+              postgresql_where=text(_COMPLETE_RUNNING), sqlite_where=text(_COMPLETE_RUNNING)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -158,6 +171,14 @@ class Assignment(Base):
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     return_reason: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # When the clock sweep fired each step (NULL: not yet); set in the transaction that writes
+    # the urge, so each step fires once. An approved extension clears the completion marks.
+    sign_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sign_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    complete_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    complete_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     ticket: Mapped[Ticket] = relationship(back_populates="assignments")
 

@@ -187,16 +187,16 @@ def demo_police_desk(port: int, key_spec: str, hotline: str, incident: str | Non
 
 @main.group()
 def outbox() -> None:
-    """Messages that leave the system (110 transfers and acks)."""
+    """Messages that leave the system (110 transfers and acks, SMS)."""
 
 
 @outbox.command("deliver")
 def outbox_deliver() -> None:
     """Deliver what is due now (retries with back-off; the workers will run this on a
     schedule)."""
-    from web.police110 import deliver_outbox_summary
+    from web.outbox import deliver_round, summary
 
-    click.echo(deliver_outbox_summary(_app()))
+    click.echo(summary(deliver_round(_app())))
 
 
 @main.group()

@@ -1,14 +1,16 @@
 """Embedded mode (no Redis): what the workers will do is done by one thread of the web process.
 
-For now that is delivering the outbox (110 transfers and acks): at once after a request that
-wrote to it, and every `interval` seconds for the retries. The workers issue moves this to
-Celery when `HOTLINE_REDIS_URL` is set; the domain functions called are the same.
+It delivers the outbox (110 transfers and acks, SMS) at once after a request that wrote to it
+and every `interval` seconds for the retries, and sweeps the ticket clocks every
+`sweep_interval` seconds. With `HOTLINE_REDIS_URL` the workers issue moves this to Celery; the
+domain functions called are the same.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from flask import Flask
 
@@ -18,9 +20,11 @@ log = logging.getLogger("hotline.embedded")
 class EmbeddedRunner:
     """A daemon thread delivering the outbox when poked and on a timer."""
 
-    def __init__(self, app: Flask, interval: float = 15.0) -> None:
+    def __init__(self, app: Flask, interval: float = 15.0, sweep_interval: float = 60.0) -> None:
         self.app = app
         self.interval = interval
+        self.sweep_interval = sweep_interval
+        self._last_sweep = float("-inf")
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -47,22 +51,44 @@ class EmbeddedRunner:
             self._thread = None
 
     def _run(self) -> None:
-        from web.extensions import db
-        from web.police110 import deliver_outbox
+        from web.outbox import deliver_round
 
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
             if self._stop.is_set():
                 break
+            # Each part on its own: a failing sweep must not hold back deliveries, and no
+            # failure may end the thread.
+            if time.monotonic() - self._last_sweep >= self.sweep_interval:
+                self._last_sweep = time.monotonic()
+                try:
+                    sweep_round(self.app)
+                except Exception:
+                    log.exception("clock sweep failed")
             try:
-                report = deliver_outbox(self.app)
+                report = deliver_round(self.app)
                 if report.delivered or report.retried or report.dead:
                     log.info("outbox: %d delivered, %d to retry, %d failed",
                              len(report.delivered), len(report.retried), len(report.dead))
-            except Exception:  # a round that fails must not end the thread
-                log.exception("outbox delivery round failed")
-            finally:
-                with self.app.app_context():
-                    db.session.remove()
-                self.rounds += 1
+            except Exception:
+                log.exception("outbox delivery failed")
+            self.rounds += 1
+
+
+def sweep_round(app: Flask) -> object:
+    """Sweep the ticket clocks once (warnings, overdue marks, urges, supervision)."""
+    from dispatch.sweeps import sweep_clocks
+    from grid.directory import SqlDirectory
+    from web import services
+    from web.extensions import db
+
+    with app.app_context():
+        try:
+            report = sweep_clocks(db.session, services().clock.now(),
+                                  directory=SqlDirectory(db.session))
+            if report.events:  # committed: the console hears the urges and supervisions
+                services().publisher.publish(list(report.events))
+            return report
+        finally:
+            db.session.remove()

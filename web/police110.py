@@ -14,7 +14,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, make_response, request
+from flask import Blueprint, Response, current_app, make_response, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +24,6 @@ from dispatch.access import can_see
 from dispatch.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from dispatch.lifecycle import Actor, perform
 from dispatch.models import Ticket
-from dispatch.outbox import DeliveryReport, deliver_due
 from dispatch.pipeline import intake
 from dispatch.police import remember_nonce
 from dispatch.vocab import Role
@@ -184,28 +183,4 @@ def desk_client(config: dict[str, Any] | None = None) -> DeskClient | None:
                       timeout=float(config.get("POLICE110_TIMEOUT") or 5.0))
 
 
-def deliver_outbox(app: Flask | None = None, now: datetime | None = None,
-                   limit: int = 50) -> DeliveryReport:
-    """Send what is due to the 110 desk (in the app's context, or the current one)."""
-    if app is not None:
-        with app.app_context():
-            return deliver_outbox(None, now, limit)
-    client = desk_client()
-    if client is None:
-        return DeliveryReport()
-    now = now or services().clock.now()
-    return deliver_due(db.session, client.senders(now), now, limit)
-
-
-def deliver_outbox_summary(app: Flask | None = None) -> str:
-    """One delivery round, as a line for the command line (中文)."""
-    if app is not None:
-        with app.app_context():
-            return deliver_outbox_summary(None)
-    if desk_client() is None:
-        return "未配置110服务台（HOTLINE_POLICE110_URL / HOTLINE_POLICE110_KEYS），消息留在队列中"
-    r = deliver_outbox()
-    return f"已送达 {len(r.delivered)} 条，待重试 {len(r.retried)} 条，失败 {len(r.dead)} 条"
-
-
-__all__ = ["bp", "deliver_outbox", "deliver_outbox_summary", "desk_client", "desk_keys"]
+__all__ = ["bp", "desk_client", "desk_keys"]

@@ -25,3 +25,33 @@ def test_a_configured_gateway_is_used(tmp_path):
 def test_a_gateway_without_its_token_stops_the_start_with_a_clear_message(tmp_path):
     with pytest.raises(ValueError, match="TOKEN"):
         app_with(tmp_path, SMS_GATEWAY_URL="http://127.0.0.1:9/sms")
+
+
+def test_a_sweep_urges_an_unsigned_ticket_and_the_sms_reaches_the_handler(app, api, clock,
+                                                                           publisher):
+    from sqlalchemy import update
+
+    from dispatch.models import User
+    from integrations.sms.fake import RecordingSms
+    from web.embedded import sweep_round
+    from web.extensions import db
+    from web.outbox import deliver_round
+
+    sms = app.extensions["hotline"].sms = RecordingSms(clock=clock)
+    with app.app_context():
+        db.session.execute(update(User).where(User.username == "handler1")
+                           .values(phone="13900000001"))
+        db.session.commit()
+    t = api.create()
+    assert api.act("dispatcher1", t["number"], "dispatch", lead="urban_management"
+                   ).status_code == 200
+    assert sweep_round(app).events == ()  # nothing due yet
+    clock.advance(hours=19)  # past 75 % of the 24-hour sign-for clock
+    swept = sweep_round(app)
+    assert [e.action for e in swept.events] == ["urge"]
+    assert any(e.action == "urge" for e in publisher.published)
+    report = deliver_round(app)
+    assert len(report.delivered) == 1
+    (text,) = sms.texts_to("13900000001")
+    assert t["number"] in text and len(text) <= 70
+    assert sweep_round(app).events == () and deliver_round(app).delivered == ()  # once

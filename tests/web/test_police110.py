@@ -59,9 +59,9 @@ def view(api, number: str) -> dict:
 
 
 def deliver(app, clock):
-    from web.police110 import deliver_outbox
+    from web.outbox import deliver_round
 
-    return deliver_outbox(app, clock.now())
+    return deliver_round(app, clock.now())
 
 
 def outbox_rows(app) -> list[OutboxMessage]:
