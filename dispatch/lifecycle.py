@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from dispatch import knowledge, police
+from dispatch import callbacks, knowledge, police
 from dispatch.access import can_see
 from dispatch.clocks import (
     Limit,
@@ -188,6 +188,7 @@ def perform(
     _follow_up(ctx, ticket)
     # What 110 is owed goes into the outbox in this same transaction (sent after commit).
     police.owe_110(session, ticket, action, getattr(body, "reason", None), now)
+    callbacks.questionnaire_owed(session, ticket, action, now)  # the SMS 回访 questionnaire
     return ActionResult(ticket, ctx.events)
 
 

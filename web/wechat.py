@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dispatch.callbacks import answer_note, is_answer_note, record_citizen_answer, thanks
 from dispatch.contacts import record_contact
 from dispatch.errors import DomainError
 from dispatch.followups import add_to_demand, last_demand, open_tickets
@@ -156,6 +157,8 @@ def _reply_for(contact: Contact, message: Message) -> str:
         return mapping.status_list(open_tickets(db.session, message.from_user))
     if ticket is None:
         return mapping.ASK_DESCRIPTION.format(what=mapping.kind_name(message))
+    if is_answer_note(contact.note):
+        return thanks(ticket.number)
     if contact.kind == ContactKind.NEW_DEMAND:
         return mapping.accepted(ticket.number)
     return mapping.added(ticket.number, mapping.kind_name(message))
@@ -169,6 +172,16 @@ def _act(message: Message, now: datetime) -> str | tuple[Contact, Sequence[Event
                                  received_at=now, actor_id=None, openid=openid,
                                  external_id=msg_id, note="查询办理进度")
         return contact, ()
+    if message.msg_type == "text":
+        # A reply to the callback questionnaire (1/满意/不满意…) while a ticket awaits one.
+        answer = record_citizen_answer(db.session, openid=openid, text=message.content or "",
+                                       channel="wechat", now=now,
+                                       directory=SqlDirectory(db.session))
+        if answer.recorded:
+            return record_contact(db.session, channel=Channel.WECHAT, kind=ContactKind.FOLLOW_UP,
+                                  received_at=now, actor_id=None, ticket=answer.ticket,
+                                  openid=openid, external_id=msg_id,
+                                  note=answer_note(message.content or "")), answer.events
     if message.msg_type in ("text", "voice"):
         if mapping.demand_text(message) is None:
             return mapping.NO_RECOGNITION if message.msg_type == "voice" else mapping.INVALID_TEXT
