@@ -47,8 +47,29 @@ def serve(host: str, port: int, threads: int) -> None:
     if mode == "embedded":  # the outbox is delivered by a thread of this process
         with app.app_context():
             services().runner = EmbeddedRunner(app).start()
+    else:  # distributed: commits poke the Celery workers, whose beat does the rest
+        from workers.celery_app import make_celery
+        from workers.kick import CeleryKicker
+
+        with app.app_context():
+            services().runner = CeleryKicker(make_celery(app))
     click.echo(f"serving on http://{host}:{port} ({mode} mode)")
     waitress_serve(app, host=host, port=port, threads=threads)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--beat/--no-beat", default=True, show_default=True,
+              help="also run the periodic sweeps (several beats are harmless)")
+@click.option("--concurrency", type=int, default=None)
+@click.option("--loglevel", default="info", show_default=True)
+def worker(beat: bool, concurrency: int | None, loglevel: str) -> None:
+    """Run a Celery worker with the periodic sweeps (needs HOTLINE_REDIS_URL)."""
+    from workers.celery_app import worker_main
+
+    argv = ["--beat" if beat else "--no-beat", "--loglevel", loglevel]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    sys.exit(worker_main(argv))
 
 
 @main.group()
