@@ -79,6 +79,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # grid_api (and the other *_api modules) add their routes to api.bp when imported.
     from web import (  # noqa: F401
         api,
+        callbacks_api,
         classify_api,
         errors,
         grid_api,
@@ -86,6 +87,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         kb_api,
         open311,
         police110,
+        reports,
         wechat,
     )
 
@@ -95,6 +97,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(open311.bp)
     app.register_blueprint(wechat.bp)
     app.register_blueprint(police110.bp)
+    app.register_blueprint(callbacks_api.bp)
     return app
 
 

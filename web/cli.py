@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 
 import click
 from flask import Flask
@@ -69,7 +69,7 @@ def worker(beat: bool, concurrency: int | None, loglevel: str) -> None:
     argv = ["--beat" if beat else "--no-beat", "--loglevel", loglevel]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
-    sys.exit(worker_main(argv))
+    sys.exit(worker_main(_app(), argv))
 
 
 @main.group()
@@ -215,7 +215,7 @@ def outbox() -> None:
 def outbox_deliver() -> None:
     """Deliver what is due now (retries with back-off; the workers will run this on a
     schedule)."""
-    from web.outbox import deliver_round, summary
+    from workers.rounds import deliver_round, summary
 
     click.echo(summary(deliver_round(_app())))
 
@@ -289,6 +289,17 @@ def _progress_bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
         yield update
     finally:
         bar.close()
+
+
+@main.command()
+@click.option("--kind", required=True, type=click.Choice(["week", "month", "quarter"]))
+@click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="the list covers the period before this day (default: today)")
+def report(kind: str, day: datetime | None) -> None:
+    """Generate a periodic list (周巡检/月点评/季通报) for the period before DAY."""
+    from workers.reports import report_main
+
+    click.echo(str(report_main(_app(), kind, day.date() if day else None)))
 
 
 @main.group()

@@ -51,7 +51,7 @@ class EmbeddedRunner:
             self._thread = None
 
     def _run(self) -> None:
-        from web.outbox import deliver_round
+        from workers.rounds import deliver_round, sweep_round
 
         while not self._stop.is_set():
             self._wake.wait(self.interval)
@@ -74,21 +74,3 @@ class EmbeddedRunner:
             except Exception:
                 log.exception("outbox delivery failed")
             self.rounds += 1
-
-
-def sweep_round(app: Flask) -> object:
-    """Sweep the ticket clocks once (warnings, overdue marks, urges, supervision)."""
-    from dispatch.sweeps import sweep_clocks
-    from grid.directory import SqlDirectory
-    from web import services
-    from web.extensions import db
-
-    with app.app_context():
-        try:
-            report = sweep_clocks(db.session, services().clock.now(),
-                                  directory=SqlDirectory(db.session))
-            if report.events:  # committed: the console hears the urges and supervisions
-                services().publisher.publish(list(report.events))
-            return report
-        finally:
-            db.session.remove()

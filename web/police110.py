@@ -10,7 +10,6 @@ ticket; the same ack twice changes nothing.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +28,7 @@ from dispatch.police import remember_nonce
 from dispatch.vocab import Role
 from grid.directory import SqlDirectory
 from integrations.police110 import mapping
-from integrations.police110.client import DeskClient
+from integrations.police110.client import DeskClient, desk_client_from_config
 from integrations.police110.inbound import (
     PoliceError,
     SignedBy,
@@ -169,18 +168,8 @@ def receive_ack() -> ResponseReturnValue:
 
 
 def desk_client(config: dict[str, Any] | None = None) -> DeskClient | None:
-    """The client of the configured desk, or None while the URL or keys are unset (then
-    outbound messages wait in the outbox)."""
-    config = config if config is not None else current_app.config
-    url = config.get("POLICE110_URL") or os.environ.get("HOTLINE_POLICE110_URL")
-    keys = load_keys(config.get("POLICE110_KEYS"))
-    if not url or not keys:
-        return None
-    key_id = config.get("POLICE110_OUTBOUND_KEY") or next(iter(keys))
-    if key_id not in keys:
-        return None
-    return DeskClient(url, key_id, keys[key_id],
-                      timeout=float(config.get("POLICE110_TIMEOUT") or 5.0))
+    """The client of the configured desk (None while unset)."""
+    return desk_client_from_config(config if config is not None else current_app.config)
 
 
 __all__ = ["bp", "desk_client", "desk_keys"]

@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 from flask import Flask
 
 SWEEP_EVERY = 30.0  # seconds between clock sweeps
@@ -84,31 +84,16 @@ def make_celery(app: Flask) -> HotlineCelery:
                              "options": {"expires": sweep_every}},
             "deliver-outbox": {"task": tasks.DELIVER_OUTBOX, "schedule": deliver_every,
                                "options": {"expires": deliver_every}},
+            # 00:30 in Shanghai: Monday the weekly list, the 1st the monthly, a quarter's
+            # first day the quarterly (regenerating overwrites, so a second beat is harmless).
+            "periodic-reports": {"task": tasks.PERIODIC_REPORTS,
+                                 "schedule": crontab(minute=30, hour=0),
+                                 "options": {"expires": 3600}},
         },
+        timezone="Asia/Shanghai",
     )
     tasks.register(celery)
     return celery
-
-
-_celery: HotlineCelery | None = None
-
-
-def get_celery() -> HotlineCelery:
-    """The process's Celery application, built on first use from `web.create_app()`."""
-    global _celery
-    if _celery is None:
-        from web import create_app
-
-        _celery = make_celery(create_app())
-    return _celery
-
-
-def __getattr__(name: str) -> Any:
-    # `celery -A workers.celery_app` looks for `celery`; build it only then (no import-time
-    # side effects).
-    if name in ("celery", "app"):
-        return get_celery()
-    raise AttributeError(name)
 
 
 def worker_argv(argv: Sequence[str] | None = None) -> list[str]:
@@ -135,10 +120,10 @@ def worker_argv(argv: Sequence[str] | None = None) -> list[str]:
     return out
 
 
-def worker_main(argv: Sequence[str] | None = None) -> int:
-    """Run a Celery worker (and a beat unless `--no-beat`) until it is stopped."""
+def worker_main(app: Flask, argv: Sequence[str] | None = None) -> int:
+    """Run a Celery worker for the app (and a beat unless `--no-beat`) until it is stopped."""
     args = worker_argv(argv)
-    celery = get_celery()
+    celery = make_celery(app)
     if not celery.flask_app.config.get("REDIS_URL"):
         raise SystemExit("hotline worker needs HOTLINE_REDIS_URL (without it, `hotline serve` "
                          "runs the same rounds in-process)")

@@ -17,9 +17,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
 from dispatch.outbox import TransientError
+from workers.rounds import deliver_round, sweep_round
 
 DELIVER_OUTBOX = "hotline.deliver_outbox"
 SWEEP_CLOCKS = "hotline.sweep_clocks"
+PERIODIC_REPORTS = "hotline.periodic_reports"
 
 TRANSIENT = (OperationalError, TransientError, RedisConnectionError)
 RETRY: dict[str, Any] = {
@@ -36,8 +38,6 @@ RETRY: dict[str, Any] = {
 
 def deliver_outbox(task: Task) -> dict[str, int]:
     """Deliver what the outbox has due now (one round)."""
-    from web.outbox import deliver_round
-
     report = deliver_round(task.app.flask_app)  # type: ignore[attr-defined]
     return {"delivered": len(report.delivered), "retried": len(report.retried),
             "dead": len(report.dead)}
@@ -45,14 +45,21 @@ def deliver_outbox(task: Task) -> dict[str, int]:
 
 def sweep_clocks(task: Task) -> dict[str, int]:
     """Fire the ticket clock steps due now (one sweep)."""
-    from web.embedded import sweep_round
-
     report: Any = sweep_round(task.app.flask_app)  # type: ignore[attr-defined]
     return {"fired": len(report.fired), "notices": report.notices,
             "failed": len(report.failed_tickets)}
+
+
+def periodic_reports(task: Task) -> dict[str, list[str]]:
+    """Generate the periodic lists due today (weekly, monthly, quarterly)."""
+    from workers.reports import run_due
+
+    app = task.app.flask_app  # type: ignore[attr-defined]
+    return {"generated": [p.name for p in run_due(app, app.extensions["hotline"].clock.now())]}
 
 
 def register(celery: Celery) -> None:
     """Register the named tasks on a Celery application."""
     celery.task(name=DELIVER_OUTBOX, **RETRY)(deliver_outbox)
     celery.task(name=SWEEP_CLOCKS, **RETRY)(sweep_clocks)
+    celery.task(name=PERIODIC_REPORTS, **RETRY)(periodic_reports)

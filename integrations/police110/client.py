@@ -5,9 +5,10 @@ timeout, 5xx, 429: retry later) or `PermanentError` (any other 4xx)."""
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,3 +74,20 @@ class DeskClient:
             TRANSFER: lambda payload: self.post("/transfers", payload, now=stamp()),
             ACK: lambda payload: self.post("/acks", payload, now=stamp()),
         }
+
+
+def desk_client_from_config(config: Mapping[str, Any]) -> DeskClient | None:
+    """The client of the configured desk (`POLICE110_URL`, `POLICE110_KEYS`, optional
+    `POLICE110_OUTBOUND_KEY` and `POLICE110_TIMEOUT`), or None while the URL or keys are unset
+    (then outbound messages wait in the outbox)."""
+    from integrations.police110.inbound import load_keys
+
+    url = config.get("POLICE110_URL") or os.environ.get("HOTLINE_POLICE110_URL")
+    keys = load_keys(config.get("POLICE110_KEYS"))
+    if not url or not keys:
+        return None
+    key_id = config.get("POLICE110_OUTBOUND_KEY") or next(iter(keys))
+    if key_id not in keys:
+        return None
+    return DeskClient(url, key_id, keys[key_id],
+                      timeout=float(config.get("POLICE110_TIMEOUT") or 5.0))

@@ -171,3 +171,14 @@ def test_demo_police_desk_serves_and_shows_what_the_hotline_sends(env):
     output = out["result"].output
     assert f"HOTLINE_POLICE110_URL=http://127.0.0.1:{port}" in output
     assert "received /transfers" in output and "有人持刀" in output
+
+
+def test_report_writes_the_weekly_list_of_the_week_before(env, tmp_path):
+    run(env, "db", "upgrade")
+    result = run(env, "report", "--kind", "week", "--day", "2026-11-23")
+    assert result.exit_code == 0, result.output
+    path = Path(result.output.strip())
+    assert path.name == "week-2026-11-16.xlsx" and path.exists()
+    assert path.parent == tmp_path / "instance" / "reports"
+    bad = CliRunner().invoke(main, ["report", "--kind", "decade"], env=env)
+    assert bad.exit_code != 0 and "decade" in bad.output

@@ -33,9 +33,8 @@ def test_a_sweep_urges_an_unsigned_ticket_and_the_sms_reaches_the_handler(app, a
 
     from dispatch.models import User
     from integrations.sms.fake import RecordingSms
-    from web.embedded import sweep_round
     from web.extensions import db
-    from web.outbox import deliver_round
+    from workers.rounds import deliver_round, sweep_round
 
     sms = app.extensions["hotline"].sms = RecordingSms(clock=clock)
     with app.app_context():

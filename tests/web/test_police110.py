@@ -59,7 +59,7 @@ def view(api, number: str) -> dict:
 
 
 def deliver(app, clock):
-    from web.outbox import deliver_round
+    from workers.rounds import deliver_round
 
     return deliver_round(app, clock.now())
 
@@ -200,7 +200,8 @@ def test_110_transfer_is_accepted_handled_and_completed_back_to_the_desk(
                                   ("dispatcher1", "review_accept", {})):
         r = api.act(user, ticket_no, action, **payload)
         assert r.status_code == 200, (action, r.get_json())
-    assert len(deliver(police_app, clock).delivered) == 1
+    # The completion ack to 110, and the citizen's callback questionnaire by SMS.
+    assert len(deliver(police_app, clock).delivered) == 2
     assert [a["status"] for a in desk.acks(incident)] == ["accepted", "completed"]
     assert desk.acks(incident)[1]["result"] == "已联系车主挪车🚗"
     assert deliver(police_app, clock).delivered == ()

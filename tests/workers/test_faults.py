@@ -43,8 +43,8 @@ ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = "/usr/bin/redis-server"
 DESK_KEYS = {"desk-1": "worker-test-secret"}
 SMS_TOKEN = "worker-test-token"
-RUN_WORKER = ("import sys; from workers.celery_app import worker_main; "
-              "sys.exit(worker_main(sys.argv[1:]))")
+RUN_WORKER = ("import sys; from web.celery_worker import main; "
+              "sys.exit(main(sys.argv[1:]))")
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:

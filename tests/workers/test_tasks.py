@@ -81,9 +81,11 @@ def test_tasks_are_late_acked_retry_only_transient_faults_and_beat_both_rounds(a
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.broker_transport_options["visibility_timeout"] == 600
     assert not conf.task_always_eager
-    assert {e["task"]: e["schedule"] for e in conf.beat_schedule.values()} == {
-        SWEEP_CLOCKS: 30.0, DELIVER_OUTBOX: 15.0}
-    for name in (DELIVER_OUTBOX, SWEEP_CLOCKS):
+    schedule = {e["task"]: e["schedule"] for e in conf.beat_schedule.values()}
+    assert (schedule[SWEEP_CLOCKS], schedule[DELIVER_OUTBOX]) == (30.0, 15.0)
+    daily = schedule["hotline.periodic_reports"]  # 00:30 in Shanghai
+    assert (daily.minute, daily.hour, conf.timezone) == ({30}, {0}, "Asia/Shanghai")
+    for name in (DELIVER_OUTBOX, SWEEP_CLOCKS, "hotline.periodic_reports"):
         task = celery.tasks[name]
         assert task.acks_late and task.autoretry_for == TRANSIENT
         assert task.retry_backoff and task.retry_jitter and task.max_retries == 5
@@ -125,13 +127,23 @@ def test_worker_arguments_run_a_beat_unless_told_not_to():
         "worker", "--loglevel=warning", *quiet, "--concurrency=4"]
 
 
-def test_the_worker_refuses_to_start_without_redis(monkeypatch, tmp_path):
-    import workers.celery_app as module
+def test_the_worker_refuses_to_start_without_redis(tmp_path):
+    from web import create_app
 
-    monkeypatch.delenv("HOTLINE_REDIS_URL", raising=False)
-    monkeypatch.setenv("HOTLINE_INSTANCE_PATH", str(tmp_path))
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", "sqlite://")
-    monkeypatch.setenv("HOTLINE_SECRET_KEY", "x")
-    monkeypatch.setattr(module, "_celery", None)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "INSTANCE_PATH": str(tmp_path),
+                      "SECRET_KEY": "x", "REDIS_URL": None})
     with pytest.raises(SystemExit, match="HOTLINE_REDIS_URL"):
-        worker_main(["--no-beat"])
+        worker_main(app, ["--no-beat"])
+
+
+def test_the_beat_generates_the_periodic_lists_due_today(app, clock, tmp_path):
+    from datetime import UTC, datetime
+
+    from workers.celery_app import make_celery
+
+    celery = make_celery(app)  # no Redis: eager
+    assert celery.conf.beat_schedule["periodic-reports"]["task"] == "hotline.periodic_reports"
+    clock.current = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)  # Tue 1 Dec 00:30 in Shanghai
+    result = celery.tasks["hotline.periodic_reports"].apply().get()
+    assert result == {"generated": ["month-2026-11-01.xlsx"]}
+    assert (tmp_path / "instance" / "reports" / "month-2026-11-01.xlsx").exists()

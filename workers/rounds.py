@@ -1,0 +1,73 @@
+"""One round of the periodic work, for a Celery task or for the embedded runner of the web
+process: deliver what the outbox has due, sweep the ticket clocks. Each takes the Flask app
+that holds the configuration and the wired parts (`app.extensions["hotline"]`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from dispatch.outbox import DeliveryReport, Sender, deliver_due
+from dispatch.sweeps import SweepReport, sweep_clocks
+from grid.directory import SqlDirectory
+from integrations.police110.client import desk_client_from_config
+
+SMS_TOPICS = ("sms.notice", "sms.questionnaire")
+
+
+def _parts(app: Flask) -> tuple[Any, Session]:
+    """The app's services and its scoped database session."""
+    return app.extensions["hotline"], app.extensions["sqlalchemy"].session
+
+
+def senders(app: Flask, now: datetime) -> dict[str, Sender]:
+    """Every topic this installation can deliver now (110 topics only when the desk is set)."""
+    services, _ = _parts(app)
+
+    def sms(payload: dict[str, Any]) -> dict[str, Any]:
+        # The payload's `ref` (or its ticket, kind and number) is the idempotency key.
+        ref = payload.get("ref") or ":".join(
+            str(payload.get(k, "")) for k in ("ticket_no", "kind", "to"))
+        receipt = services.sms.send(payload["to"], payload["text"], ref=ref)
+        return {"provider_id": receipt.provider_id,
+                "accepted_at": receipt.accepted_at.isoformat()}
+
+    out: dict[str, Sender] = {topic: sms for topic in SMS_TOPICS}
+    client = desk_client_from_config(app.config)
+    if client is not None:
+        out.update(client.senders(now))
+    return out
+
+
+def deliver_round(app: Flask, now: datetime | None = None, limit: int = 50) -> DeliveryReport:
+    """Deliver what is due (each row in its own transaction)."""
+    with app.app_context():
+        services, session = _parts(app)
+        when = now or services.clock.now()
+        try:
+            return deliver_due(session, senders(app, when), when, limit)
+        finally:
+            session.remove()
+
+
+def sweep_round(app: Flask) -> SweepReport:
+    """Sweep the ticket clocks once (warnings, overdue marks, urges, supervision)."""
+    with app.app_context():
+        services, session = _parts(app)
+        try:
+            report = sweep_clocks(session, services.clock.now(),
+                                  directory=SqlDirectory(session))
+            if report.events:  # committed: the console hears the urges and supervisions
+                services.publisher.publish(list(report.events))
+            return report
+        finally:
+            session.remove()
+
+
+def summary(report: DeliveryReport) -> str:
+    """A delivery round as one line for the command line (中文)."""
+    return (f"已送达 {len(report.delivered)} 条，待重试 {len(report.retried)} 条，"
+            f"失败 {len(report.dead)} 条")
