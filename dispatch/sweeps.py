@@ -199,13 +199,15 @@ def sweep_clocks(session: Session, now: datetime, *, limit: int = 500,
     after = 0  # keyset over ticket ids: every ticket is visited once per sweep
     while True:
         session.expire_all()  # re-read rows another sweeper or a person may have changed
-        # The due tickets first, on their own: that query reads only the partial clock
-        # indexes; folded into the locking query, the planner walked every open assignment.
+        # The due tickets first, planned on their own (a materialised CTE): that reads only
+        # the partial clock indexes. With the ORDER BY … LIMIT folded in, PostgreSQL walked
+        # every open assignment in ticket order (1 M rows, ~230 ms, each idle minute).
         due = select(Assignment.ticket_id).where(_due(now, cutoff), Assignment.ticket_id > after)
         if failed:
             due = due.where(Assignment.ticket_id.not_in(failed))
+        due_cte = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
         candidates = list(session.scalars(
-            due.distinct().order_by(Assignment.ticket_id).limit(limit)))
+            select(due_cte.c.ticket_id).distinct().order_by(due_cte.c.ticket_id).limit(limit)))
         if not candidates:
             session.rollback()
             break
