@@ -59,3 +59,9 @@ def county_points(session: Session, n: int, seed: int) -> list[tuple[float, floa
         if shapely.contains_xy(shape, lon, lat):
             out.append((lon, lat))
     return out
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The value below which a fraction `q` (0–1) of the sample lies (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

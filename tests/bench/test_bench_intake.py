@@ -26,18 +26,13 @@ from dispatch.accounts import actor_for
 from dispatch.models import Ticket, User
 from dispatch.pipeline import intake
 from grid.demo import load_demo
-from tests.bench.conftest import scratch_database
+from tests.bench.conftest import quantile, scratch_database
 
 DB_NAME = "hotline_bench"
 TOTAL = int(os.environ.get("HOTLINE_BENCH_TICKETS", "20000"))
 RESULTS = Path(__file__).parent / "results"
 TEXTS = ["小区门口占道经营，堵住出口", "楼上装修噪音扰民，晚上十点还在施工", "路灯不亮已经一周",
          "饭店油烟直排，影响居民生活", "公司拖欠三个月工资", "自来水停水没有通知"]
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +96,10 @@ def test_intake_throughput(bench_url):
         "tickets": stored,
         "sequential": {"tickets": sequential_n, "per_second": round(sequential_n / seq_wall, 1),
                        "p50_ms": round(statistics.median(seq) * 1000, 2),
-                       "p99_ms": round(_percentile(seq, 0.99) * 1000, 2)},
+                       "p99_ms": round(quantile(seq, 0.99) * 1000, 2)},
         "concurrent_4": {"tickets": len(par), "per_second": round(len(par) / par_wall, 1),
                          "p50_ms": round(statistics.median(par) * 1000, 2),
-                         "p99_ms": round(_percentile(par, 0.99) * 1000, 2)},
+                         "p99_ms": round(quantile(par, 0.99) * 1000, 2)},
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "intake.json").write_text(json.dumps(report, indent=2))

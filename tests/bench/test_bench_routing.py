@@ -26,7 +26,7 @@ from dispatch.pipeline import IntakePorts, intake
 from grid.demo import DATA, load_demo, load_demo_grid
 from grid.locator import GridCache
 from grid.service import GridRouting, preview
-from tests.bench.conftest import county_points, scratch_database
+from tests.bench.conftest import county_points, quantile, scratch_database
 
 DB_NAME = "hotline_bench_routing"
 RESULTS = Path(__file__).parent / "results"
@@ -34,11 +34,6 @@ START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 CATEGORIES = ["urban.appearance.street_vending", "environment.noise", "utilities.water",
               "rural.village_affairs", "transport.roads", "market.consumer_rights"]
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 @pytest.fixture(scope="module")
@@ -89,13 +84,13 @@ def test_bench_preview_and_located_intake(engine):
         by_address(addresses[0])
         ms = _time(by_point, points)
         rows += [("preview by point p50", statistics.median(ms), "ms"),
-                 ("preview by point p99", _pct(ms, 0.99), "ms")]
+                 ("preview by point p99", quantile(ms, 0.99), "ms")]
         found = sum(GridRouting(s, now, cache).locate(lon, lat, "WGS84", None).cell is not None
                     for lon, lat in points[:500])
         assert found == 500  # every point inside the county finds a cell
         ms = _time(by_address, addresses)
         rows += [("preview by address p50", statistics.median(ms), "ms"),
-                 ("preview by address p99", _pct(ms, 0.99), "ms")]
+                 ("preview by address p99", quantile(ms, 0.99), "ms")]
 
         operator = actor_for(s.scalar(select(User).where(User.username == "operator1")))
         for label, located in (("intake without the grid", False), ("intake located", True)):
@@ -115,7 +110,7 @@ def test_bench_preview_and_located_intake(engine):
                 times.append((time.perf_counter() - t) * 1000)
             rows += [(f"{label}: tickets/s", 1000 / statistics.mean(times), "/s"),
                      (f"{label}: p50", statistics.median(times), "ms"),
-                     (f"{label}: p99", _pct(times, 0.99), "ms")]
+                     (f"{label}: p99", quantile(times, 0.99), "ms")]
     print("\nrouting benchmark (demo county, PostgreSQL)")
     for label, value, unit in rows:
         print(f"{label:<45}{value:>10.2f}  {unit}")

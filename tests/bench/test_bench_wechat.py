@@ -44,7 +44,7 @@ from grid.coords import from_wgs84
 from grid.demo import load_demo, load_demo_grid
 from integrations.wechat import mapping
 from integrations.wechat.fake import message_xml
-from tests.bench.conftest import county_points, scratch_database
+from tests.bench.conftest import county_points, quantile, scratch_database
 from web import create_app
 
 DB_NAME = "bench_wechat"
@@ -66,11 +66,6 @@ CYCLE = ("text", "text", "location", "text", "voice", "repeat", "text", "query",
 DEMANDS = ("小区门口路灯不亮，晚上很黑", "楼下烧烤店油烟太大", "路边占道经营，影响通行",
            "井盖缺失，很危险", "夜间施工噪音扰民", "自来水发黄，有异味", "人行道破损多日",
            "垃圾很多天没人清运", "公交站牌被撞坏了", "村道坑洼，雨天积水")
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _sign(*parts: str) -> str:
@@ -323,8 +318,8 @@ def _run_pass(port: int, senders: int, per_sender: int, prefix: str, msg_base: i
     return {
         "senders": senders, "messages": len(times), "wall_s": wall,
         "throughput": len(times) / wall,
-        "p50_ms": statistics.median(times), "p90_ms": _pct(times, 0.90),
-        "p99_ms": _pct(times, 0.99), "max_ms": max(times),
+        "p50_ms": statistics.median(times), "p90_ms": quantile(times, 0.90),
+        "p99_ms": quantile(times, 0.99), "max_ms": max(times),
         "errors": [e for s in crew for e in s.tally.errors],
         "http_503": sum(s.tally.status_503 for s in crew),
         "demands": sum(s.tally.demands for s in crew), "distinct_numbers": len(set(numbers)),
