@@ -10,8 +10,9 @@ ticket; the same ack twice changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, make_response, request
 from flask.typing import ResponseReturnValue
@@ -45,6 +46,7 @@ from web.extensions import db
 bp = Blueprint("police110", __name__)
 
 HOOKS = "/hooks/police110"
+T = TypeVar("T")
 # The desk is a machine client: it opens tickets (its transfers) and answers ours.
 POLICE_DESK = Actor(None, Role.POLICE_DESK, username="police110")
 UNCONFIGURED = "the 110 desk link is not configured (HOTLINE_POLICE110_KEYS)"
@@ -73,8 +75,9 @@ def _domain_refusal(exc: DomainError) -> Response:
     return _refuse(400, exc.message, exc.field, exc.code)
 
 
-def _verified(now: datetime) -> tuple[bytes, SignedBy] | Response:
-    """The body and signer of a request whose nonce is now recorded, or the refusal."""
+def _read(now: datetime, reader: Callable[[bytes, str | None], T]
+          ) -> tuple[T, SignedBy] | Response:
+    """The parsed body and signer of a request whose nonce is now recorded, or the refusal."""
     keys = desk_keys()
     if keys is None:
         return _refuse(503, UNCONFIGURED, code="unavailable")
@@ -89,7 +92,10 @@ def _verified(now: datetime) -> tuple[bytes, SignedBy] | Response:
     if not remember_nonce(db.session, signed.key_id, signed.nonce, now):
         return _refuse(401, "the nonce was used within the last 10 minutes",
                        "X-Hotline-Nonce")
-    return body, signed
+    try:
+        return reader(body, request.content_type), signed
+    except PoliceError as exc:
+        return _refuse(exc.http_status, exc.message, exc.field)
 
 
 def _by_incident(incident_no: str) -> Ticket | None:
@@ -100,14 +106,10 @@ def _by_incident(incident_no: str) -> Ticket | None:
 def receive_transfer() -> ResponseReturnValue:
     """A non-police matter from 110: a ticket (202), or the same ticket again (200)."""
     now = services().clock.now()
-    verified = _verified(now)
-    if isinstance(verified, Response):
-        return verified
-    body, signed = verified
-    try:
-        transfer = read_transfer(body, request.content_type)
-    except PoliceError as exc:
-        return _refuse(exc.http_status, exc.message, exc.field)
+    read = _read(now, read_transfer)
+    if isinstance(read, Response):
+        return read
+    transfer, signed = read
     seen = _by_incident(transfer.incident_no)
     if seen is not None:
         commit()  # the nonce
@@ -138,14 +140,10 @@ def receive_transfer() -> ResponseReturnValue:
 def receive_ack() -> ResponseReturnValue:
     """110's answer about one of our transfers: accepted, rejected (with cause), completed."""
     now = services().clock.now()
-    verified = _verified(now)
-    if isinstance(verified, Response):
-        return verified
-    body, _ = verified
-    try:
-        ack = read_ack(body, request.content_type)
-    except PoliceError as exc:
-        return _refuse(exc.http_status, exc.message, exc.field)
+    read = _read(now, read_ack)
+    if isinstance(read, Response):
+        return read
+    ack, _ = read
     ticket = db.session.scalar(select(Ticket).where(Ticket.number == ack.ticket_no))
     if ticket is None or not can_see(db.session, POLICE_DESK, ticket):
         return _refuse(404, f"ticket_no: no ticket numbered '{ack.ticket_no}'", "ticket_no")
