@@ -192,6 +192,43 @@ def perform(
     return ActionResult(ticket, ctx.events)
 
 
+def available_actions(ticket: Ticket, actor: Actor) -> list[str]:
+    """The public actions the state table lets this actor try on this ticket now (what a page
+    offers as buttons; `perform` still decides, with the payload)."""
+    status = Status(ticket.status)
+    held = _held_assignment(ticket, actor)
+    out = []
+    for action in PUBLIC_ACTIONS:
+        rule = TABLE[action]
+        if actor.role not in rule.roles or status not in rule.from_states:
+            continue
+        if action in ASSIGNEE_ACTIONS and actor.role in ASSIGNEES:
+            if held is None or held.status not in ASSIGNEE_ACTIONS[action]:
+                continue
+        out.append(action)
+    return out
+
+
+# What an assignee's own assignment must be in for each of their actions.
+ASSIGNEE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "sign": (AssignmentStatus.DISPATCHED,),
+    "return": HANDLING_ASSIGNMENT,
+    "complete": (AssignmentStatus.SIGNED,),
+    "request_extension": HANDLING_ASSIGNMENT,
+}
+
+
+def _held_assignment(ticket: Ticket, actor: Actor) -> Assignment | None:
+    for a in ticket.assignments:
+        if not is_open(a):
+            continue
+        if actor.role == R.HANDLER and a.department_code == actor.department_code:
+            return a
+        if actor.role == R.GRID_WORKER and a.grid_worker_id == actor.id:
+            return a
+    return None
+
+
 def lock_ticket(session: Session, ticket: Ticket) -> None:
     """Take the ticket's row lock before writing anything, so every action locks in the same
     order (ticket first, then its assignments) and two actions cannot deadlock; refuse if the
@@ -264,13 +301,9 @@ def needs_callback(ticket: Ticket) -> bool:
 
 def own_assignment(ctx: Context) -> Assignment:
     """The active assignment the acting handler or grid worker holds on this ticket."""
-    for a in ctx.ticket.assignments:
-        if not is_open(a):
-            continue
-        if ctx.actor.role == R.HANDLER and a.department_code == ctx.actor.department_code:
-            return a
-        if ctx.actor.role == R.GRID_WORKER and a.grid_worker_id == ctx.actor.id:
-            return a
+    held = _held_assignment(ctx.ticket, ctx.actor)
+    if held is not None:
+        return held
     raise Forbidden(f"you hold no active assignment on ticket {ctx.ticket.number}")
 
 

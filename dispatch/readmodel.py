@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.lifecycle import Actor
+from dispatch.lifecycle import Actor, available_actions
 from dispatch.models import Assignment, Event, PersonalDataRead, Ticket, User
 from dispatch.phones import mask_name, mask_phone
 from dispatch.ports import Directory
@@ -112,6 +112,7 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
         ],
         "events": [event_view(e, users) for e in ticket.events],
         "children": [c.number for c in ticket.children],
+        "actions": available_actions(ticket, actor),
     })
     intake = next((e.payload or {} for e in ticket.events if e.action == "intake"), {})
     view["location"]["reasons"] = (intake.get("location") or {}).get("reasons", [])

@@ -86,18 +86,22 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         health,
         kb_api,
         open311,
+        pages,
         police110,
         reports,
+        security,
         wechat,
     )
 
     errors.register(app)
+    security.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(wechat.bp)
     app.register_blueprint(police110.bp)
     app.register_blueprint(callbacks_api.bp)
+    app.register_blueprint(pages.bp)
     return app
 
 

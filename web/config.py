@@ -41,6 +41,11 @@ def from_environment() -> dict[str, Any]:
         "GRID_UPLOAD_MAX_BYTES": int(os.environ.get("HOTLINE_GRID_UPLOAD_MAX_MB", "200")) << 20,
         "TOKEN_TTL_HOURS": int(os.environ.get("HOTLINE_TOKEN_TTL_HOURS", "12")),
         "JSON_AS_ASCII": False,
+        # The console map draws the grid from our own GeoJSON; a tile layer is optional
+        # (e.g. an intranet tile server: https://tiles.example/{z}/{x}/{y}.png).
+        "MAP_TILE_URL": os.environ.get("HOTLINE_MAP_TILE_URL") or None,
+        # Photos and files attached to tickets (worker and department pages).
+        "UPLOAD_MAX_BYTES": int(os.environ.get("HOTLINE_UPLOAD_MAX_MB", "10")) << 20,
         # Channels (CONTRACT.md): unset = that endpoint answers 503 / refuses.
         "WECHAT_TOKEN": os.environ.get("HOTLINE_WECHAT_TOKEN") or None,
         "WECHAT_AES_KEY": os.environ.get("HOTLINE_WECHAT_AES_KEY") or None,

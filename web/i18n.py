@@ -1,0 +1,94 @@
+"""The one translation table of the user interface (zh-CN): codes of DOMAIN.md → Chinese.
+
+Templates use `t(group, code)`; the pages' JavaScript gets the same table as a JSON island
+(`base.html`) and uses `H.t(group, code)`. Nothing else in the code holds UI strings for codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ZH: dict[str, dict[str, str]] = {
+    "role": {
+        "operator": "话务员", "dispatcher": "派单员", "handler": "承办人",
+        "grid_worker": "网格员", "supervisor": "督办员", "leader": "领导", "admin": "管理员",
+        "police_desk": "110 报警服务台", "system": "系统",
+    },
+    "status": {
+        "NEW": "待派单", "DISPATCHED": "已派单", "SIGNED": "已签收", "RETURNED": "已退单",
+        "COMPLETED": "已办结待审核", "REVIEWED": "待回访", "REOPENED": "重办",
+        "ARCHIVED": "已归档", "TRANSFERRED_110": "已转110", "MERGED": "已并单", "VOID": "已作废",
+    },
+    "assignment_status": {
+        "dispatched": "待签收", "signed": "办理中", "completed": "已办结", "returned": "已退单",
+        "cancelled": "已撤销",
+    },
+    "assignment_role": {"lead": "主办", "co": "协办"},
+    "action": {
+        "intake": "受理", "answer": "直接答复", "dispatch": "派单", "transfer_110": "转110",
+        "merge": "并单", "void": "作废", "sign": "签收", "return": "退单", "complete": "办结",
+        "review_accept": "审核通过", "review_reject": "审核退回", "callback": "回访",
+        "close_without_callback": "免回访归档", "request_extension": "申请延期",
+        "approve_extension": "批准延期", "refuse_extension": "驳回延期", "urge": "催办",
+        "supervise": "督办", "note": "备注/进展", "call_transfer": "转接电话",
+        "relocate": "重新定位", "police_accept": "110 已接收", "police_reject": "110 退回",
+        "police_complete": "110 办结", "follow_parent": "随主单归档",
+        "recompute_deadlines": "重算时限", "reopen": "重办",
+    },
+    "channel": {
+        "phone": "电话", "wechat": "微信", "police110": "110 转来", "web": "网站",
+        "open311": "开放接口",
+    },
+    "type": {
+        "consult": "咨询", "help": "求助", "complaint": "投诉", "report": "举报",
+        "suggestion": "建议", "praise": "表扬",
+    },
+    "urgency": {"normal": "一般", "urgent": "紧急", "critical": "特急"},
+    "satisfaction": {
+        "satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意",
+    },
+    "resolved": {"true": "已解决", "false": "未解决"},
+    "flag": {
+        "near_boundary": "靠近网格边界", "nearest_cell": "就近网格", "outside_grid": "网格范围外",
+        "swapped_coordinates": "经纬度疑似颠倒", "address_not_found": "地址未找到",
+        "address_approximate": "地址为近似位置", "no_grid": "未配置网格",
+    },
+    "queue": {
+        "to_dispatch": "待派单", "returned": "退单待改派", "extension": "延期申请",
+        "review": "办结待审核", "overdue": "超期", "supervised": "督办中",
+        "transfer": "110 转来",
+    },
+    "event_type": {
+        "created": "新工单", "updated": "更新", "sla_warning": "临期预警",
+        "sla_overdue": "已超期", "transfer": "110 转来",
+    },
+    "clock": {"sign": "签收时限", "complete": "办结时限", "supervise": "督办时限",
+              "callback": "回访时限"},
+    "extension_status": {"pending": "待审批", "approved": "已批准", "refused": "已驳回"},
+    "ui": {
+        "app": "12345 热线与 110 联动指挥平台", "login": "登录", "logout": "退出",
+        "password": "修改密码", "username": "用户名", "old_password": "原密码",
+        "new_password": "新密码", "submit": "提交", "cancel": "取消", "save": "保存",
+        "console": "调度台", "intake": "话务受理", "worker": "网格员", "department": "部门工作台",
+        "dashboard": "领导驾驶舱", "admin": "系统管理", "connected": "已连接",
+        "disconnected": "连接已断开，正在重连…", "loading": "加载中…", "empty": "暂无",
+        "error": "出错了", "saved": "已保存", "forbidden": "无权访问",
+        "not_found": "未找到", "version_conflict": "工单已被他人修改，请刷新后重试",
+    },
+}
+
+# The house error codes (web/errors.py) as a user reads them.
+ZH["error"] = {
+    "bad_request": "请求有误", "validation": "填写有误", "unauthorized": "请先登录",
+    "forbidden": "无权操作", "not_found": "未找到", "conflict": "当前状态不允许此操作",
+    "stale_version": "工单已被他人修改，请刷新后重试", "too_large": "内容过大",
+    "unsupported_media_type": "格式不支持", "csrf": "页面已过期，请刷新后重试",
+}
+
+
+def t(group: str, code: Any) -> str:
+    """The Chinese label of `code` in `group`, or the code itself when there is none."""
+    if code is None:
+        return ""
+    key = str(code).lower() if isinstance(code, bool) else str(code)
+    return ZH.get(group, {}).get(key, key)
