@@ -301,6 +301,8 @@ def _fire(session: Session, ticket: Ticket, a: Assignment, step: Step, now: date
                          now=now, directory=directory)
         deadline = a.sign_deadline if step in (Step.SIGN_WARNING, Step.SIGN_OVERDUE) \
             else a.complete_deadline
+    for e in result.events:  # the console tells a warning from an overdue by this
+        e.payload = {**(e.payload or {}), "clock_step": str(step)}
     batch.events += result.events
     batch.fired.append(Fired(a.id, ticket.id, ticket.number, step, now))
     text = notice_text(step, ticket.number, deadline)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 import dispatch.classifier  # noqa: F401
+import dispatch.feed
 import dispatch.knowledge  # noqa: F401
 import dispatch.models  # noqa: F401
 import dispatch.outbox  # noqa: F401
@@ -27,6 +28,7 @@ from dispatch.ports import ManualClock, RecordingPublisher
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 REQUIRE = os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1"
+dispatch.feed.install()  # as the app does: committed ticket events feed the console
 
 
 def pg_url() -> str | None:

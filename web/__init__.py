@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from dispatch import feed
 from dispatch.classifier import ClassifierCache, SessionClassifier
 from dispatch.pipeline import Classifier, IntakePorts
 from dispatch.ports import Clock, LogPublisher, Publisher, SystemClock
@@ -40,6 +41,8 @@ class Services:
     runner: Any = None
     # Grid indexes built once per version and shared by the requests of this application.
     grid_cache: GridCache = field(default_factory=GridCache)
+    # The live console's relay (web/console.py), set when the app is built.
+    console: Any = None
 
     def intake_ports(self, session: Session, now: datetime) -> IntakePorts:
         """Ports for one intake: they read the request's database at its moment."""
@@ -79,8 +82,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # grid_api (and the other *_api modules) add their routes to api.bp when imported.
     from web import (  # noqa: F401
         api,
+        attachments_api,
         callbacks_api,
         classify_api,
+        console,
         errors,
         grid_api,
         health,
@@ -95,6 +100,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     errors.register(app)
     security.init_app(app)
+    feed.install()  # every committed ticket event becomes a console event
+    console.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(open311.bp)

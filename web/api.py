@@ -10,6 +10,7 @@ from typing import Annotated, Any, get_args, get_origin
 
 from flask import Blueprint, current_app, jsonify, request, session
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel, Field, StringConstraints, create_model
 from sqlalchemy import select
 from werkzeug.exceptions import UnsupportedMediaType
@@ -119,6 +120,7 @@ def commit(events: Sequence[Event] = ()) -> None:
     """Commit the unit of work, then hand its events to the publisher."""
     db.session.commit()
     if events:
+        services().console.relay(db.session)  # number the console events and send them
         services().publisher.publish([
             PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action, e.from_status,
                            e.to_status)
@@ -150,16 +152,19 @@ class PasswordChange(Strict):
     new_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-def _me(user: Any) -> dict[str, Any]:
-    return {"username": user.username, "display_name": user.display_name, "role": user.role,
-            "department": user.department_code}
+def _me(user: Any, csrf: bool = False) -> dict[str, Any]:
+    me = {"username": user.username, "display_name": user.display_name, "role": user.role,
+          "department": user.department_code}
+    if csrf:  # a session client sends it back as X-CSRFToken on every change
+        me["csrf_token"] = generate_csrf()
+    return me
 
 
 @endpoint("/auth/login", "POST", "Sign in a person (session cookie)", body=LoginIn, public=True)
 def login(body: LoginIn) -> dict[str, Any]:
     user = accounts.authenticate(db.session, services().hasher, body.username, body.password)
     sign_in(user)
-    return _me(user)
+    return _me(user, csrf=True)
 
 
 @endpoint("/auth/logout", "POST", "Sign out", public=True)
@@ -170,7 +175,7 @@ def logout() -> dict[str, Any]:
 
 @endpoint("/auth/me", "GET", "Who is signed in")
 def me(actor: Actor) -> dict[str, Any]:
-    return _me(current_user())
+    return _me(current_user(), csrf="user_id" in session)
 
 
 @endpoint("/auth/token", "POST", "A bearer token for a machine client", body=LoginIn,

@@ -16,7 +16,7 @@ def get_celery() -> Any:
         from web import create_app
         from workers.celery_app import make_celery
 
-        _celery = make_celery(create_app())
+        _celery = make_celery(create_app({"SOCKETIO_SERVER": False}))
     return _celery
 
 
@@ -33,4 +33,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     from web import create_app
     from workers.celery_app import worker_main
 
-    return worker_main(create_app(), argv)
+    return worker_main(create_app({"SOCKETIO_SERVER": False}), argv)

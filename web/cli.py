@@ -15,10 +15,10 @@ from dispatch.calendar import official_years, seed_calendar
 from dispatch.errors import DomainError
 
 
-def _app() -> Flask:
+def _app(overrides: dict | None = None) -> Flask:
     from web import create_app
 
-    return create_app()
+    return create_app(overrides)
 
 
 def _fail(exc: DomainError) -> None:
@@ -69,7 +69,7 @@ def worker(beat: bool, concurrency: int | None, loglevel: str) -> None:
     argv = ["--beat" if beat else "--no-beat", "--loglevel", loglevel]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
-    sys.exit(worker_main(_app(), argv))
+    sys.exit(worker_main(_app({"SOCKETIO_SERVER": False}), argv))
 
 
 @main.group()

@@ -62,6 +62,8 @@ def sweep_round(app: Flask) -> SweepReport:
                                   directory=SqlDirectory(session))
             if report.events:  # committed: the console hears the urges and supervisions
                 services.publisher.publish(list(report.events))
+            if services.console is not None:  # and anything a crashed process left unsent
+                services.console.relay(session)
             return report
         finally:
             session.remove()

@@ -116,6 +116,19 @@ def live_server(browser_db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         db.engine.dispose()
 
 
+@pytest.fixture
+def demo_county(live_server: LiveServer) -> LiveServer:
+    """The live server with the demo county loaded: grid, gazetteer, grid workers and their
+    duty roster, dispatch catalogue, knowledge base (a few seconds)."""
+    from grid.demo import load_demo_grid
+    from web.extensions import db
+
+    with live_server.app.app_context():
+        load_demo_grid(db.session, FAST_HASHER, live_server.clock.now())
+        db.session.commit()
+    return live_server
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """One headless Chromium for the session."""

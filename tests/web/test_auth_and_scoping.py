@@ -92,18 +92,48 @@ def test_no_credentials_is_401_everywhere_but_the_public_endpoints(app, client):
 # ---------------------------------------------------------------- sessions
 
 
+def _session_login(client, username: str) -> dict[str, str]:
+    """Sign in with the session cookie; the CSRF header the session's changes need."""
+    r = client.post(LOGIN, json={"username": username, "password": "demo12345"})
+    assert r.status_code == 200, r.get_json()
+    return {"X-CSRFToken": r.get_json()["csrf_token"]}
+
+
 def test_session_login_then_me_and_tickets_work_with_the_cookie_until_logout(app, client):
     r = client.post(LOGIN, json={"username": "dispatcher1", "password": "demo12345"})
     assert r.status_code == 200
     assert r.get_json()["role"] == "dispatcher"
     assert client.get_cookie("session") is not None
-    assert client.get(ME).get_json() == {"username": "dispatcher1", "role": "dispatcher",
-                                         "display_name": "派单员一", "department": None}
+    me = client.get(ME).get_json()
+    assert me.pop("csrf_token") == r.get_json()["csrf_token"]
+    assert me == {"username": "dispatcher1", "role": "dispatcher",
+                  "display_name": "派单员一", "department": None}
     assert client.get(TICKETS).status_code == 200
 
-    assert client.post("/api/v1/auth/logout").status_code == 200
+    assert client.post("/api/v1/auth/logout",
+                       headers={"X-CSRFToken": me_token(r)}).status_code == 200
     error_of(client.get(ME), 401, "unauthorized")
     error_of(client.get(TICKETS), 401, "unauthorized")
+
+
+def me_token(login_response) -> str:
+    return login_response.get_json()["csrf_token"]
+
+
+def test_a_session_change_without_the_csrf_token_is_refused_and_writes_nothing(app, client):
+    csrf = _session_login(client, "operator1")
+    body = {"channel": "phone", "text": "路灯不亮"}
+    before = counts(app)
+    for headers in ({}, {"X-CSRFToken": "forged"}):
+        error_of(client.post(TICKETS, json=body, headers=headers), 400, "csrf")
+    assert counts(app) == before
+    assert client.post(TICKETS, json=body, headers=csrf).status_code == 201
+    # A bearer client carries its own credential: no token needed, no cookie involved.
+    fresh = app.test_client()
+    token = fresh.post(TOKEN, json={"username": "operator1", "password": "demo12345"}
+                       ).get_json()["token"]
+    assert fresh.post(TICKETS, json=body, headers={"Authorization": f"Bearer {token}"}
+                      ).status_code == 201
 
 
 def test_session_login_with_wrong_password_is_401_and_signs_nobody_in(app, client):
@@ -114,14 +144,14 @@ def test_session_login_with_wrong_password_is_401_and_signs_nobody_in(app, clien
 
 def test_password_change_ends_other_sessions_tokens_and_the_old_password(app):
     mine, other = app.test_client(), app.test_client()
-    for c in (mine, other):
-        assert c.post(LOGIN, json={"username": "handler1", "password": "demo12345"}
-                      ).status_code == 200
-    old_token = other.post(TOKEN, json={"username": "handler1", "password": "demo12345"}
-                           ).get_json()["token"]
+    csrf = _session_login(mine, "handler1")
+    _session_login(other, "handler1")
+    old_token = app.test_client().post(
+        TOKEN, json={"username": "handler1", "password": "demo12345"}).get_json()["token"]
     bearer = {"Authorization": f"Bearer {old_token}"}
     assert app.test_client().get(ME, headers=bearer).status_code == 200
-    r = mine.post(PASSWORD, json={"old_password": "demo12345", "new_password": "new-secret-9"})
+    r = mine.post(PASSWORD, json={"old_password": "demo12345", "new_password": "new-secret-9"},
+                  headers=csrf)
     assert r.status_code == 200, r.get_json()
 
     assert mine.get(ME).get_json()["username"] == "handler1"  # the changer stays signed in
@@ -137,12 +167,12 @@ def test_password_change_ends_other_sessions_tokens_and_the_old_password(app):
 
 
 def test_password_change_with_wrong_old_password_or_short_new_one_changes_nothing(app, client):
-    assert client.post(LOGIN, json={"username": "handler1", "password": "demo12345"}
-                       ).status_code == 200
+    csrf = _session_login(client, "handler1")
     error_of(client.post(PASSWORD, json={"old_password": "guess-1234",
-                                         "new_password": "new-secret-9"}), 401, "unauthorized")
-    error_of(client.post(PASSWORD, json={"old_password": "demo12345", "new_password": "short"}),
-             400, "invalid", "new_password")
+                                         "new_password": "new-secret-9"}, headers=csrf),
+             401, "unauthorized")
+    error_of(client.post(PASSWORD, json={"old_password": "demo12345", "new_password": "short"},
+                         headers=csrf), 400, "invalid", "new_password")
     fresh = app.test_client()
     assert fresh.post(TOKEN, json={"username": "handler1", "password": "demo12345"}
                       ).status_code == 200
