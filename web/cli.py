@@ -34,27 +34,14 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=100, show_default=True, type=int,
+              help="request threads; each open console (WebSocket) holds one")
 def serve(host: str, port: int, threads: int) -> None:
-    """Serve the web application (embedded mode when HOTLINE_REDIS_URL is unset)."""
-    from waitress import serve as waitress_serve
+    """Serve the web application and the live console (embedded mode without
+    HOTLINE_REDIS_URL)."""
+    from web.server import run
 
-    from web import services
-    from web.embedded import EmbeddedRunner
-
-    app = _app()
-    mode = "distributed" if app.config.get("REDIS_URL") else "embedded"
-    if mode == "embedded":  # the outbox is delivered by a thread of this process
-        with app.app_context():
-            services().runner = EmbeddedRunner(app).start()
-    else:  # distributed: commits poke the Celery workers, whose beat does the rest
-        from workers.celery_app import make_celery
-        from workers.kick import CeleryKicker
-
-        with app.app_context():
-            services().runner = CeleryKicker(make_celery(app))
-    click.echo(f"serving on http://{host}:{port} ({mode} mode)")
-    waitress_serve(app, host=host, port=port, threads=threads)
+    run(_app(), host, port, threads)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
