@@ -73,4 +73,17 @@ class EmbeddedRunner:
                              len(report.delivered), len(report.retried), len(report.dead))
             except Exception:
                 log.exception("outbox delivery failed")
+            self._relay_leftovers()
             self.rounds += 1
+
+    def _relay_leftovers(self) -> None:
+        """Console events a request committed but did not get to send (a crash between its
+        commit and its relay) go out here at the latest."""
+        from web import services
+        from web.extensions import db
+
+        with self.app.app_context():
+            try:
+                services().console.relay(db.session)
+            finally:
+                db.session.remove()
