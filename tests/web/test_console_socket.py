@@ -208,3 +208,16 @@ def test_the_board_lists_open_tickets_with_each_tickets_last_seq(api):
     assert (row["number"], row["status"], row["seq"]) == (a["number"], "DISPATCHED", 3)
     assert row["department_name"] and row["clock"] == "sign" and row["deadline"]
     assert api.get("street1", "/api/v1/console/board").get_json()["tickets"] == []
+
+
+def test_a_page_of_another_site_cannot_open_a_console_with_the_users_cookie(app, server):
+    """Cross-site WebSocket hijacking: the browser would send the cookie; the Origin check
+    refuses the handshake."""
+    client = app.test_client()
+    assert client.post("/api/v1/auth/login", json={"username": "dispatcher1",
+                                                   "password": "demo12345"}).status_code == 200
+    cookie = client.get_cookie("session").value
+    console = Console(server, headers={"Cookie": f"session={cookie}",
+                                       "Origin": "http://evil.example"})
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        console.connect()
