@@ -83,6 +83,12 @@ ZH["error"] = {
     "forbidden": "无权操作", "not_found": "未找到", "conflict": "当前状态不允许此操作",
     "stale_version": "工单已被他人修改，请刷新后重试", "too_large": "内容过大",
     "unsupported_media_type": "格式不支持", "csrf": "页面已过期，请刷新后重试",
+    "invalid": "填写有误", "method_not_allowed": "不支持的请求方式", "internal_error": "服务器出错",
+}
+# How a place was found (grid/geocoder.py precision).
+ZH["precision"] = {
+    "point": "坐标点", "landmark": "地标", "intersection": "道路交叉口", "road": "道路",
+    "community": "社区", "street": "街道", "address": "地址",
 }
 
 

@@ -1,5 +1,6 @@
-"""Browser tests: the real app served over HTTP (and Socket.IO) from a thread, on PostgreSQL when
-configured, driven by Playwright through the machine's Debian Chromium.
+"""Browser tests: the real app served over HTTP (and Socket.IO) from a thread, on a copy of a
+database holding the demo county (PostgreSQL when configured, else SQLite), driven by Playwright
+through the machine's Debian Chromium.
 
 Playwright's own browser download does not work here, so the browser is launched from
 `/usr/bin/chromium` (`HOTLINE_CHROMIUM` overrides). Without it the tests skip, and fail under
@@ -17,18 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.orm import Session
 
 from dispatch.db import Base
 from dispatch.ports import ManualClock, RecordingPublisher
-from tests.conftest import (
-    FAST_HASHER,
-    START,
-    _postgres_engine,
-    _truncate,
-    pg_url,
-    require_service,
-)
+from tests.conftest import FAST_HASHER, START, pg_url, require_service
 
 CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -66,20 +61,60 @@ class LiveServer:
         return r.get_json()
 
 
-@pytest.fixture
-def browser_db_url(tmp_path: Path) -> str:
-    """PostgreSQL when configured (CI), else a SQLite file."""
-    if pg_url() is not None:
-        engine = _postgres_engine()
-        _truncate(engine)
-        return engine.url.render_as_string(hide_password=False)
-    if os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1":
-        require_service("PostgreSQL (HOTLINE_TEST_DATABASE_URL)")
-    url = f"sqlite:///{tmp_path / 'browser.db'}"
+def _load_county(url: str) -> None:
+    """The demo users and the whole demo county, as `make run` has them."""
+    from dispatch.classifier import load_classifier_rules
+    from grid.demo import load_demo, load_demo_grid
+
     engine = create_engine(url)
     Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        load_demo(session, FAST_HASHER)
+        load_demo_grid(session, FAST_HASHER, START)
+        load_classifier_rules(session)  # as `hotline db upgrade` does
+        session.commit()
     engine.dispose()
-    return url
+
+
+def _pg_admin(url: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(make_url(url).set(drivername="postgresql", database="postgres")
+                           .render_as_string(hide_password=False), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def county_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database with the demo county, built once per run; each test gets a copy (loading the
+    county takes seconds, copying it a fraction of one)."""
+    url = pg_url()
+    if url is None:
+        if os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1":
+            require_service("PostgreSQL (HOTLINE_TEST_DATABASE_URL)")
+        path = tmp_path_factory.mktemp("county") / "template.db"
+        _load_county(f"sqlite:///{path}")
+        return str(path)
+    template = f"{make_url(url).database}_browser_tmpl"
+    with _pg_admin(url) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {template}")
+    _load_county(make_url(url).set(database=template).render_as_string(hide_password=False))
+    return template
+
+
+@pytest.fixture
+def browser_db_url(county_template: str, tmp_path: Path) -> str:
+    """A fresh copy of the county database: PostgreSQL when configured (CI), else SQLite."""
+    url = pg_url()
+    if url is None:
+        copy = tmp_path / "browser.db"
+        shutil.copyfile(county_template, copy)
+        return f"sqlite:///{copy}"
+    name = f"{make_url(url).database}_browser"
+    with _pg_admin(url) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {county_template}")
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def start_server(app: Any) -> tuple[Any, str]:
@@ -93,7 +128,6 @@ def start_server(app: Any) -> tuple[Any, str]:
 
 @pytest.fixture
 def live_server(browser_db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    from grid.demo import load_demo
     from web import Services, create_app
     from web.extensions import db
 
@@ -104,9 +138,6 @@ def live_server(browser_db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         "SECRET_KEY": "browser-test",
         "SERVICES": Services(clock=clock, hasher=FAST_HASHER, publisher=publisher),
     })
-    with app.app_context():
-        load_demo(db.session, FAST_HASHER)
-        db.session.commit()
     server, url = start_server(app)
     live = LiveServer(app, url, clock, publisher, server)
     yield live
@@ -118,14 +149,8 @@ def live_server(browser_db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def demo_county(live_server: LiveServer) -> LiveServer:
-    """The live server with the demo county loaded: grid, gazetteer, grid workers and their
-    duty roster, dispatch catalogue, knowledge base (a few seconds)."""
-    from grid.demo import load_demo_grid
-    from web.extensions import db
-
-    with live_server.app.app_context():
-        load_demo_grid(db.session, FAST_HASHER, live_server.clock.now())
-        db.session.commit()
+    """The live server: its database holds the whole demo county (grid, gazetteer, grid
+    workers and their duty roster, dispatch catalogue, knowledge base, classifier phrases)."""
     return live_server
 
 
@@ -149,16 +174,27 @@ def new_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
     server; every page's console errors fail the test."""
     contexts, errors = [], []
 
-    def open_page(viewport: dict[str, int] | None = None, **options: Any) -> Any:
+    def open_page(viewport: dict[str, int] | None = None, *, allow_refusals: bool = False,
+                  **options: Any) -> Any:
         context = chromium.new_context(base_url=live_server.url,
                                        viewport=viewport or {"width": 1440, "height": 900},
                                        locale="zh-CN", timezone_id="Asia/Shanghai", **options)
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
+        page.refusals = []  # 4xx answers a test provoked on purpose (allow_refusals=True)
+
+        def on_console(msg: Any) -> None:
+            if msg.type != "error":
+                return
+            if allow_refusals and msg.text.startswith(
+                    "Failed to load resource: the server responded with a status of 4"):
+                page.refusals.append(msg.text)
+                return
+            errors.append(f"console {msg.type}: {msg.text}")
+
         page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-        page.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}")
-                if msg.type == "error" else None)
+        page.on("console", on_console)
         return page
 
     yield open_page
