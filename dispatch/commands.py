@@ -118,7 +118,25 @@ class MergePayload(Strict):
     reason: Reason | None = None
 
 
-class CompletePayload(Strict):
+MAX_ATTACHMENTS = 9
+AttachmentIds = Annotated[list[Annotated[int, Field(ge=1)]], Field(
+    max_length=MAX_ATTACHMENTS,
+    description="ids of photos uploaded to this ticket by the same user "
+    "(POST /api/v1/tickets/{number}/attachments), not yet used by another action")]
+
+
+class Evidence(Strict):
+    """Photos and the place a report was made from (a grid worker on site)."""
+
+    _swapped = field_validator("lat", mode="before")(swapped_hint)
+
+    attachments: AttachmentIds = Field(default_factory=list)
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False,
+                              description="where the report was made from (WGS-84)")
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+
+
+class CompletePayload(Evidence):
     result: Text
     reason: Reason | None = None
 
@@ -152,7 +170,7 @@ class SupervisePayload(Strict):
     days: int | None = Field(None, ge=1, le=60, description="working days; default from settings")
 
 
-class NotePayload(Strict):
+class NotePayload(Evidence):
     text: Text
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from dispatch import callbacks, knowledge, police
+from dispatch import attachments, callbacks, knowledge, police
 from dispatch.access import can_see
 from dispatch.clocks import (
     Limit,
@@ -205,6 +205,9 @@ def available_actions(ticket: Ticket, actor: Actor) -> list[str]:
         if action in ASSIGNEE_ACTIONS and actor.role in ASSIGNEES:
             if held is None or held.status not in ASSIGNEE_ACTIONS[action]:
                 continue
+        if action in ("approve_extension", "refuse_extension") and not any(
+                x.status == "pending" for x in ticket.extensions):
+            continue
         out.append(action)
     return out
 
@@ -543,12 +546,14 @@ def _complete(c: Context) -> Step:
     if a.status != AssignmentStatus.SIGNED:
         raise Conflict(f"the assignment of {a.department_code} is {a.status}; sign for it "
                        "before completing")
+    # The photos and the place are checked before anything changes.
+    reported = attachments.evidence(c.session, c.ticket, c.actor, c.payload)
     a.status = AssignmentStatus.COMPLETED
     a.completed_at = c.now
     a.result = c.payload.result
     return Step(_moves_ticket(a, S.COMPLETED), {
         **_assignment_payload(a), "result": c.payload.result,
-        "on_time": c.now <= a.complete_deadline,
+        "on_time": c.now <= a.complete_deadline, **reported,
     })
 
 
@@ -685,7 +690,9 @@ def _supervise(c: Context) -> Step:
 
 
 def _note(c: Context) -> Step:
-    return Step(SAME, {"text": c.payload.text})
+    # Progress on site: the text, and the photos and place when given (linked on flush).
+    return Step(SAME, {"text": c.payload.text,
+                       **attachments.evidence(c.session, c.ticket, c.actor, c.payload)})
 
 
 def _call_transfer(c: Context) -> Step:

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+import dispatch.attachments  # noqa: F401
 import dispatch.classifier  # noqa: F401
 import dispatch.feed
 import dispatch.knowledge  # noqa: F401

@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
@@ -184,11 +184,15 @@ def intake(user: User) -> dict[str, Any]:
     return {"template": "intake.html"}
 
 
+def _upload_limit() -> dict[str, Any]:
+    return {"upload_max_bytes": current_app.config["UPLOAD_MAX_BYTES"]}
+
+
 @page("/worker", WORKER_ROLES)
 def worker(user: User) -> dict[str, Any]:
-    return {"template": "worker.html"}
+    return {"template": "worker.html", "boot": _upload_limit()}
 
 
 @page("/department", DEPARTMENT_ROLES)
 def department(user: User) -> dict[str, Any]:
-    return {"template": "department.html"}
+    return {"template": "department.html", "boot": _upload_limit()}

@@ -56,7 +56,7 @@
       throw new ApiError(401, "unauthorized", "请先登录");
     }
     const type = response.headers.get("Content-Type") || "";
-    const data = type.includes("application/json") ? await response.json() : null;
+    const data = type.includes("json") ? await response.json() : null;  // also geo+json
     if (!response.ok) {
       const e = (data && data.error) || {};
       throw new ApiError(response.status, e.code || "error", e.message || response.statusText,
