@@ -38,12 +38,14 @@ CONSOLE_ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER, Role.ADMIN)
 INTAKE_ROLES = (Role.OPERATOR,)
 WORKER_ROLES = (Role.GRID_WORKER,)
 DEPARTMENT_ROLES = (Role.HANDLER,)
+DASHBOARD_ROLES = (Role.LEADER, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
 # The navigation bar: (endpoint, label key, roles).
 NAV = (
     ("pages.intake", "intake", INTAKE_ROLES),
     ("pages.console", "console", CONSOLE_ROLES),
     ("pages.department", "department", DEPARTMENT_ROLES),
     ("pages.worker", "worker", WORKER_ROLES),
+    ("pages.dashboard", "dashboard", DASHBOARD_ROLES),
 )
 
 
@@ -196,3 +198,9 @@ def worker(user: User) -> dict[str, Any]:
 @page("/department", DEPARTMENT_ROLES)
 def department(user: User) -> dict[str, Any]:
     return {"template": "department.html", "boot": _upload_limit()}
+
+
+@page("/dashboard", DASHBOARD_ROLES)
+def dashboard(user: User) -> dict[str, Any]:
+    return {"template": "dashboard.html",
+            "boot": {"map_tile_url": current_app.config.get("MAP_TILE_URL")}}
