@@ -120,7 +120,7 @@ def commit(events: Sequence[Event] = ()) -> None:
     """Commit the unit of work, then hand its events to the publisher."""
     db.session.commit()
     if events:
-        services().console.relay(db.session)  # number the console events and send them
+        services().console.after_commit(db.session)  # number the console events, send them
         services().publisher.publish([
             PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action, e.from_status,
                            e.to_status)

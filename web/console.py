@@ -10,6 +10,7 @@ consoles connected to every web process.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,12 +52,53 @@ class RedisEmitter:
 
 
 class ConsoleRelay:
-    """Numbers pending feed rows after a commit and sends them to the consoles' rooms."""
+    """Numbers pending feed rows after a commit and sends them to the consoles' rooms.
 
-    def __init__(self, emitter: Any | None) -> None:
+    In a serving process the sending is done by one background thread, woken after each
+    commit (`after_commit`), so a request does not wait while its event goes out to hundreds
+    of consoles, and the commits of many requests go out in one round. The thread also wakes
+    every `interval` seconds for events a crashed process left unsent. Tests (and the workers)
+    relay in the caller's thread instead.
+    """
+
+    def __init__(self, emitter: Any | None, app: Flask | None = None,
+                 background: bool = False, interval: float = 5.0) -> None:
         self.emitter = emitter
         self.names = NameBook()
         self.sent = 0
+        self.app = app
+        self.background = background and app is not None
+        self.interval = interval
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def after_commit(self, session: Session) -> None:
+        """A commit wrote ticket events: send them (now, or by the background thread)."""
+        if not self.background:
+            self.relay(session)
+            return
+        if self._thread is None:  # started lazily: in the serving process, after any fork
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="console-relay",
+                                                    daemon=True)
+                    self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        from web.extensions import db
+
+        assert self.app is not None
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            with self.app.app_context():
+                try:
+                    while self.relay(db.session) >= feed.SEQUENCE_BATCH:
+                        pass  # a backlog: keep going
+                finally:
+                    db.session.remove()
 
     def decorate(self, session: Session) -> feed.Decorate:
         return lambda summary: self.names.decorate(session, summary)
@@ -147,7 +189,9 @@ def init_app(app: Flask) -> None:
         emitter = socketio
     elif url:
         emitter = RedisEmitter(url)
-    app.extensions["hotline"].console = ConsoleRelay(emitter)
+    background = app.config.get("CONSOLE_RELAY_BACKGROUND", not app.testing)
+    app.extensions["hotline"].console = ConsoleRelay(
+        emitter, app, background=bool(background) and emitter is not None)
 
 
 # ---------------------------------------------------------------- the board
