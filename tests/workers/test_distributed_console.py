@@ -18,7 +18,14 @@ import socketio
 from sqlalchemy import update
 
 from dispatch.models import Assignment
-from tests.workers.test_faults import ROOT, PrivateRedis, Workers, free_port, wait_for
+from tests.workers.test_faults import (  # noqa: F401 — private_redis is a fixture
+    ROOT,
+    PrivateRedis,
+    Workers,
+    free_port,
+    private_redis,
+    wait_for,
+)
 from web.extensions import db
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres,
@@ -90,21 +97,7 @@ class Listener:
 
 
 @pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    from tests.conftest import require_service
-
-    if not os.environ.get("HOTLINE_TEST_REDIS_URL"):
-        require_service("Redis (HOTLINE_TEST_REDIS_URL)")
-    server = PrivateRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def cluster(app, db_url: str, private_redis: PrivateRedis, tmp_path: Path
+def cluster(app, db_url: str, private_redis: PrivateRedis, tmp_path: Path,  # noqa: F811
             ) -> Iterator[tuple[WebProcess, WebProcess, Workers]]:
     webs: list[WebProcess] = []
     pool = Workers(db_url, private_redis.url, tmp_path)
