@@ -21,6 +21,7 @@ import dispatch.knowledge  # noqa: F401
 import dispatch.models  # noqa: F401
 import dispatch.outbox  # noqa: F401
 import dispatch.police  # noqa: F401
+import dispatch.rollups
 import grid.models  # noqa: F401
 from dispatch.db import Base
 from dispatch.ports import ManualClock, RecordingPublisher
@@ -30,6 +31,7 @@ START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 REQUIRE = os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1"
 dispatch.feed.install()  # as the app does: committed ticket events feed the console
+dispatch.rollups.install()  # and queue their tickets for the statistics' rollups
 
 
 def pg_url() -> str | None:

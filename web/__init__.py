@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from dispatch import feed
+from dispatch import feed, rollups
 from dispatch.classifier import ClassifierCache, SessionClassifier
 from dispatch.pipeline import Classifier, IntakePorts
 from dispatch.ports import Clock, LogPublisher, Publisher, SystemClock
@@ -86,6 +86,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         callbacks_api,
         classify_api,
         console,
+        dashboard_api,
         errors,
         grid_api,
         health,
@@ -95,12 +96,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         police110,
         reports,
         security,
+        stats_api,
         wechat,
     )
 
     errors.register(app)
     security.init_app(app)
     feed.install()  # every committed ticket event becomes a console event
+    rollups.install()  # and queues its ticket for the statistics' rollups
     console.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Any
 
 import click
 from flask import Flask
@@ -84,7 +85,22 @@ def db_upgrade() -> None:
         database.session.flush()
         load_classifier_rules(database.session)
         database.session.commit()
+        _build_rollups_once(database.session)
     click.echo("database is up to date")
+
+
+def _build_rollups_once(session: Any) -> None:
+    """A database that had tickets before the statistics' rollups existed gets them built."""
+    from sqlalchemy import select
+
+    from dispatch import rollups
+    from dispatch.models import Ticket
+
+    never = session.scalar(select(rollups.StatHead.rebuilt_at)) is None
+    if never and session.scalar(select(Ticket.id).limit(1)) is not None \
+            and session.scalar(select(rollups.StatTicket.ticket_id).limit(1)) is None:
+        click.echo(f"统计已重建：{rollups.rebuild(session)} 张工单")
+    session.commit()
 
 
 @main.group()
@@ -322,6 +338,36 @@ def users_add(username: str, role: str, department: str | None, display_name: st
         database.session.commit()
     click.echo(f"user {username} ({role}) added")
 
+
+@main.group()
+def stats() -> None:
+    """Statistics: the daily rollups behind the dashboard."""
+
+
+@stats.command("refresh")
+def stats_refresh() -> None:
+    """Fold the tickets changed since the last refresh into the rollups."""
+    from dispatch import rollups
+    from web.extensions import db as database
+
+    with _app().app_context():
+        report = rollups.refresh(database.session)
+    click.echo(f"重算工单 {report.tickets} 张，其中变化 {report.changed} 张，"
+               f"仍待处理 {report.pending} 张")
+
+
+@stats.command("rebuild")
+def stats_rebuild() -> None:
+    """Recompute every rollup from the tickets and their events (after an import or a fix)."""
+    from dispatch import rollups
+    from web.extensions import db as database
+
+    with _app().app_context():
+        count = rollups.rebuild(database.session)
+    click.echo(f"统计已重建：{count} 张工单")
+
+
+from web import simulate_cli  # noqa: E402,F401  (adds `hotline simulate`)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -51,7 +51,7 @@ class EmbeddedRunner:
             self._thread = None
 
     def _run(self) -> None:
-        from workers.rounds import deliver_round, sweep_round
+        from workers.rounds import deliver_round, stats_round, sweep_round
 
         while not self._stop.is_set():
             self._wake.wait(self.interval)
@@ -74,6 +74,10 @@ class EmbeddedRunner:
             except Exception:
                 log.exception("outbox delivery failed")
             self._relay_leftovers()
+            try:
+                stats_round(self.app)
+            except Exception:
+                log.exception("statistics refresh failed")
             self.rounds += 1
 
     def _relay_leftovers(self) -> None:

@@ -23,6 +23,7 @@ from flask import Flask
 
 SWEEP_EVERY = 30.0  # seconds between clock sweeps
 DELIVER_EVERY = 15.0  # seconds between outbox rounds (retries with back-off)
+STATS_EVERY = 60.0  # seconds between rollup refreshes (a stats request also catches up)
 # Longer than the longest task (50 deliveries × a 5 s client timeout, a large sweep): a task
 # still running when it passes is handed to another worker too (harmless, but wasted).
 VISIBILITY_TIMEOUT = 600.0
@@ -51,6 +52,7 @@ def make_celery(app: Flask) -> HotlineCelery:
     visibility = _setting(app, "CELERY_VISIBILITY_TIMEOUT", VISIBILITY_TIMEOUT)
     sweep_every = _setting(app, "SWEEP_INTERVAL", SWEEP_EVERY)
     deliver_every = _setting(app, "DELIVER_INTERVAL", DELIVER_EVERY)
+    stats_every = _setting(app, "STATS_INTERVAL", STATS_EVERY)
     celery.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -84,6 +86,8 @@ def make_celery(app: Flask) -> HotlineCelery:
                              "options": {"expires": sweep_every}},
             "deliver-outbox": {"task": tasks.DELIVER_OUTBOX, "schedule": deliver_every,
                                "options": {"expires": deliver_every}},
+            "refresh-stats": {"task": tasks.REFRESH_STATS, "schedule": stats_every,
+                              "options": {"expires": stats_every}},
             # 00:30 in Shanghai: Monday the weekly list, the 1st the monthly, a quarter's
             # first day the quarterly (regenerating overwrites, so a second beat is harmless).
             "periodic-reports": {"task": tasks.PERIODIC_REPORTS,

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -107,6 +108,21 @@ def _status(code: str) -> str:
     return STATUS_NAMES.get(code, code)  # type: ignore[call-overload]
 
 
+def _overdue_chart(summary: Worksheet, departments: int) -> BarChart:
+    """Overdue tickets per department, sign-for and completion stacked (the summary's rows)."""
+    chart = BarChart()
+    chart.type, chart.grouping, chart.overlap = "bar", "stacked", 100
+    chart.title = "各部门超期件数"
+    last = departments + 1
+    chart.add_data(Reference(summary, min_col=5, max_col=6, min_row=1, max_row=last),
+                   titles_from_data=True)  # 其中签收超期, 其中办结超期
+    chart.set_categories(Reference(summary, min_col=2, min_row=2, max_row=last))
+    chart.x_axis.scaling.orientation = "maxMin"  # the first-ranked department on top
+    chart.y_axis.title = "件"
+    chart.height, chart.width = max(7.5, 0.6 * departments), 18
+    return chart
+
+
 def render(plist: PeriodicList) -> Workbook:
     """The workbook of a periodic list: summary, one sheet per list, and the definitions."""
     wb = Workbook()
@@ -125,6 +141,8 @@ def render(plist: PeriodicList) -> Workbook:
     summary.append(total)
     for cell in summary[summary.max_row]:
         cell.font = Font(bold=True)
+    if plist.departments:
+        summary.add_chart(_overdue_chart(summary, len(plist.departments)), "J2")
 
     _sheet(wb.create_sheet("超期工单"),
            ["工单编号", "事项分类", "部门", "主办/协办", "超期类型", "截止时间", "完成时间",

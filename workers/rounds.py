@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from dispatch import rollups
 from dispatch.outbox import DeliveryReport, Sender, deliver_due
 from dispatch.sweeps import SweepReport, sweep_clocks
 from grid.directory import SqlDirectory
@@ -65,6 +66,17 @@ def sweep_round(app: Flask) -> SweepReport:
             if services.console is not None:  # and anything a crashed process left unsent
                 services.console.relay(session)
             return report
+        finally:
+            session.remove()
+
+
+def stats_round(app: Flask) -> rollups.RefreshReport:
+    """Bring the statistics' rollups up to date with the tickets changed since (gives way to
+    a refresh already running elsewhere)."""
+    with app.app_context():
+        _, session = _parts(app)
+        try:
+            return rollups.refresh(session, wait=False)
         finally:
             session.remove()
 

@@ -1,6 +1,6 @@
 """Thin named tasks: each runs one round of a domain function in the Flask application.
 
-Both are idempotent, so they are acknowledged late and may run twice (a killed worker, a
+All are idempotent, so they are acknowledged late and may run twice (a killed worker, a
 redelivered message, several beats): outbox rows are claimed with SKIP LOCKED and marked
 delivered in the row's own transaction; clock steps are marked in the sweep's transaction.
 Only transient faults (database or broker connection, a party down) are retried, with
@@ -17,11 +17,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
 from dispatch.outbox import TransientError
-from workers.rounds import deliver_round, sweep_round
+from workers.rounds import deliver_round, stats_round, sweep_round
 
 DELIVER_OUTBOX = "hotline.deliver_outbox"
 SWEEP_CLOCKS = "hotline.sweep_clocks"
 PERIODIC_REPORTS = "hotline.periodic_reports"
+REFRESH_STATS = "hotline.refresh_stats"
 
 TRANSIENT = (OperationalError, TransientError, RedisConnectionError)
 RETRY: dict[str, Any] = {
@@ -50,6 +51,12 @@ def sweep_clocks(task: Task) -> dict[str, int]:
             "failed": len(report.failed_tickets)}
 
 
+def refresh_stats(task: Task) -> dict[str, int]:
+    """Fold the tickets changed since the last round into the statistics' rollups."""
+    report = stats_round(task.app.flask_app)  # type: ignore[attr-defined]
+    return {"tickets": report.tickets, "changed": report.changed, "pending": report.pending}
+
+
 def periodic_reports(task: Task) -> dict[str, list[str]]:
     """Generate the periodic lists due today (weekly, monthly, quarterly)."""
     from workers.reports import run_due
@@ -63,3 +70,4 @@ def register(celery: Celery) -> None:
     celery.task(name=DELIVER_OUTBOX, **RETRY)(deliver_outbox)
     celery.task(name=SWEEP_CLOCKS, **RETRY)(sweep_clocks)
     celery.task(name=PERIODIC_REPORTS, **RETRY)(periodic_reports)
+    celery.task(name=REFRESH_STATS, **RETRY)(refresh_stats)

@@ -52,7 +52,8 @@ def open_console(new_page: Any, user: str = "dispatcher1") -> Any:
     """A signed-in console with its board read and its live connection up."""
     page = new_page()
     login(page, user)
-    assert page.url.endswith("/console")
+    assert page.url.endswith("/dashboard" if user == "leader1" else "/console")
+    page.goto("/console")
     page.wait_for_selector("#console[data-ready=true]")
     page.wait_for_selector("#console[data-connected=true]")
     return page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,31 @@ def test_report_writes_the_weekly_list_of_the_week_before(env, tmp_path):
     assert path.parent == tmp_path / "instance" / "reports"
     bad = CliRunner().invoke(main, ["report", "--kind", "decade"], env=env)
     assert bad.exit_code != 0 and "decade" in bad.output
+
+
+def test_stats_rebuild_and_refresh_bring_the_rollups_to_the_tickets(env):
+    from dispatch.accounts import actor_for
+    from dispatch.pipeline import intake
+    from dispatch.rollups import StatPending, StatTicket, install, uninstall
+
+    assert run(env, "db", "upgrade").exit_code == 0
+    assert run(env, "demo", "load").exit_code == 0
+    # Tickets written by a writer that does not queue them (as an old version would have).
+    engine = create_engine(env["HOTLINE_DATABASE_URL"])
+    uninstall()
+    try:
+        with Session(engine) as s:
+            operator = actor_for(s.scalars(select(User).where(User.username == "operator1")).one())
+            for _ in range(3):
+                intake(s, {"channel": "phone", "text": "路灯不亮", "category": "urban"}, operator,
+                       now=datetime(2026, 11, 23, 2, tzinfo=UTC))
+            s.commit()
+    finally:
+        install()
+    engine.dispose()
+    assert _count(env, StatTicket) == 0 and _count(env, StatPending) == 0
+    result = run(env, "stats", "rebuild")
+    assert result.exit_code == 0 and "3 张工单" in result.output
+    assert _count(env, StatTicket) == 3
+    refreshed = run(env, "stats", "refresh")
+    assert refreshed.exit_code == 0 and "重算工单 0 张" in refreshed.output

@@ -73,6 +73,8 @@ def test_an_admin_generates_the_weekly_list_and_readers_list_and_download_it(
     summary = list(wb["部门汇总"].iter_rows(values_only=True))
     assert summary[1][:4] == (1, "长垣市城市管理局", "urban_management", 1)
     assert summary[-1][0] == "合计"
+    (chart,) = wb["部门汇总"]._charts  # overdue per department, as a bar chart
+    assert chart.title.tx.rich.p[0].r[0].t == "各部门超期件数"
     about = dict(row[:2] for row in wb["说明"].iter_rows(min_row=2, values_only=True))
     assert about["报表"] == "周巡检" and "2026-11-23" in about["统计期间"]
     assert {"超期工单", "重办工单", "督办工单"} <= set(about)

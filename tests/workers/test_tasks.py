@@ -83,9 +83,11 @@ def test_tasks_are_late_acked_retry_only_transient_faults_and_beat_both_rounds(a
     assert not conf.task_always_eager
     schedule = {e["task"]: e["schedule"] for e in conf.beat_schedule.values()}
     assert (schedule[SWEEP_CLOCKS], schedule[DELIVER_OUTBOX]) == (30.0, 15.0)
+    assert schedule["hotline.refresh_stats"] == 60.0
     daily = schedule["hotline.periodic_reports"]  # 00:30 in Shanghai
     assert (daily.minute, daily.hour, conf.timezone) == ({30}, {0}, "Asia/Shanghai")
-    for name in (DELIVER_OUTBOX, SWEEP_CLOCKS, "hotline.periodic_reports"):
+    for name in (DELIVER_OUTBOX, SWEEP_CLOCKS, "hotline.periodic_reports",
+                 "hotline.refresh_stats"):
         task = celery.tasks[name]
         assert task.acks_late and task.autoretry_for == TRANSIENT
         assert task.retry_backoff and task.retry_jitter and task.max_retries == 5
@@ -147,3 +149,19 @@ def test_the_beat_generates_the_periodic_lists_due_today(app, clock, tmp_path):
     result = celery.tasks["hotline.periodic_reports"].apply().get()
     assert result == {"generated": ["month-2026-11-01.xlsx"]}
     assert (tmp_path / "instance" / "reports" / "month-2026-11-01.xlsx").exists()
+
+
+def test_the_stats_task_folds_changed_tickets_into_the_rollups(app, api):
+    from dispatch import rollups
+    from web.extensions import db
+    from workers.celery_app import make_celery
+    from workers.tasks import REFRESH_STATS
+
+    api.create()
+    api.create()
+    with app.app_context():
+        assert rollups.pending_count(db.session) == 2
+    result = make_celery(app).tasks[REFRESH_STATS].apply().get()  # eager: no broker here
+    assert result == {"tickets": 2, "changed": 2, "pending": 0}
+    with app.app_context():
+        assert rollups.pending_count(db.session) == 0

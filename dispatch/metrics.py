@@ -1,0 +1,745 @@
+"""Leadership metrics (DOMAIN.md "Metrics (leadership)"): their definitions, the reference
+computation over the raw tables, and the one entry point the dashboard, the API, the exports
+and the reports call (`summary`, `breakdown`, `trend`, `drill_down`).
+
+Figures come from the daily rollups of `dispatch.rollups` by default; `source=RAW` computes
+them again from tickets, assignments, extensions and events alone. The two must agree for any
+period, filter and grouping (tests/service/test_rollups.py).
+
+Every figure is a `numerator ÷ denominator` of two *parts*, and each part counts *units*: a
+ticket, an assignment (a dispatch to one department), a review (an accepted completion), or a
+callback (a citizen's answer). A part is dated by its own moment and counted in a period when
+that moment's local date (Asia/Shanghai) lies in it, both end days included.
+
+Decisions (DOMAIN.md leaves them open):
+
+- intake: tickets created in P, VOID tickets left out; `void` (created in P, now VOID) is
+  reported apart. Merged and 110-transferred tickets are intake.
+- direct_answer_rate: tickets of the intake (created in P) with the outcome direct answer.
+- repeat_rate: tickets of the intake (created in P) merged into another ticket (`parent_id`
+  set: the merge link is the only repeat link a ticket carries).
+- completion_rate: "dispatched tickets of P" are the tickets whose *first* dispatch fell in P;
+  "reached COMPLETED or later" is their current state COMPLETED, REVIEWED or ARCHIVED (a
+  reopened ticket counts again once it is completed again).
+- reopen_rate: dispatched tickets of P (as above) reopened by a callback at least once.
+- return_rate and extension_rate are about dispatches, so that each counts for the department
+  that returned or asked: assignments (lead and co-handler) dispatched in P that were returned,
+  or got at least one approved extension ÷ assignments dispatched in P.
+- on_time_sign_rate and on_time_completion_rate count assignments (lead and co-handlers: each
+  has its own clocks) whose sign-for or completion deadline (as it stands, after extensions)
+  fell in P. The clock ends on time when done (signed, completed) by the deadline; it is missed
+  when done after it, when the assignment was returned or closed after the deadline without
+  doing it (as in the periodic lists of `dispatch.reports`), or when still open at `now` past
+  the deadline. A clock stopped before its deadline (returned, or the round closed) and a clock
+  still open before its deadline are not counted. Denominator = on time + missed ("completed +
+  open past deadline").
+- callback_rate: reviews (accepted completions) made in P whose ticket needed a callback (a
+  reachable, non-anonymous citizen), and of those, the ones whose callback was concluded:
+  the citizen answered, or was declared unreachable after the tries allowed. Each review of a
+  reopened ticket counts once.
+- satisfaction_rate and resolution_rate count the citizens' answers (callbacks that reached
+  them) given in P: satisfied or basically satisfied, resp. resolved ÷ answers. A ticket
+  answered twice (dissatisfied, then satisfied after reopening) gives two answers.
+- overdue_now: tickets with an active assignment past its sign-for or completion deadline at
+  `now` (as `dispatch.queries.overdue_clause`), whatever the period; it is not in trends. By
+  department, a ticket counts for each department holding an overdue assignment on it.
+- Breakdowns use each ticket's current channel, type, category, street and cell. The department
+  is the one the unit belongs to: a ticket's (intake, direct answer, repeat, dispatched,
+  completed, reopened) is its latest lead department; an assignment's is its own; a review's
+  and a callback's is the lead department of the round reviewed. Tickets never dispatched have
+  no department (shown as `none`).
+- Filters: `category` takes its subtree; the value `none` selects units where the dimension is
+  not set (no department yet, no cell, …). Rates with a zero denominator are `None`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol
+
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from dispatch.calendar import LOCAL_TZ
+from dispatch.errors import InvalidInput
+from dispatch.models import Assignment, Event, Extension, Ticket
+from dispatch.vocab import Outcome, Satisfaction, Status
+
+NONE = "none"  # the filter and breakdown value of a dimension that is not set
+DIMENSIONS = ("channel", "type", "category", "department", "street", "cell")
+MAX_DAYS = 3660  # the longest period a figure covers (ten years)
+MAX_BUCKETS = 400  # the most points a trend has
+MAX_PER_PAGE = 100
+
+COMPLETED_OR_LATER = (Status.COMPLETED, Status.REVIEWED, Status.ARCHIVED)
+CONCLUDED = (Status.ARCHIVED, Status.REOPENED)  # where a concluding callback leads
+SATISFIED = (Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED)
+
+# How a clock (sign-for, completion) of an assignment ended.
+ON_TIME, LATE, OPEN = "on_time", "late", "open"
+
+
+class Unit(StrEnum):
+    """What one count of a part is."""
+
+    TICKET = "ticket"
+    ASSIGNMENT = "assignment"
+    REVIEW = "review"
+    CALLBACK = "callback"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A count behind the figures: what it counts and by which moment it is dated."""
+
+    name: str
+    unit: Unit
+    dated_by: str
+
+
+PARTS: dict[str, Part] = {p.name: p for p in (
+    Part("intake", Unit.TICKET, "created"),
+    Part("void", Unit.TICKET, "created"),
+    Part("direct_answer", Unit.TICKET, "created"),
+    Part("repeat", Unit.TICKET, "created"),
+    Part("dispatched", Unit.TICKET, "first dispatch"),
+    Part("completed", Unit.TICKET, "first dispatch"),
+    Part("reopened", Unit.TICKET, "first dispatch"),
+    Part("dispatches", Unit.ASSIGNMENT, "dispatch"),
+    Part("returned", Unit.ASSIGNMENT, "dispatch"),
+    Part("extended", Unit.ASSIGNMENT, "dispatch"),
+    Part("sign_on_time", Unit.ASSIGNMENT, "sign-for deadline"),
+    Part("sign_due", Unit.ASSIGNMENT, "sign-for deadline"),
+    Part("complete_on_time", Unit.ASSIGNMENT, "completion deadline"),
+    Part("complete_due", Unit.ASSIGNMENT, "completion deadline"),
+    Part("callback_needed", Unit.REVIEW, "review"),
+    Part("callback_done", Unit.REVIEW, "review"),
+    Part("answered", Unit.CALLBACK, "callback"),
+    Part("satisfied", Unit.CALLBACK, "callback"),
+    Part("resolved", Unit.CALLBACK, "callback"),
+    Part("overdue_now", Unit.TICKET, "now (any period)"),
+)}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure of DOMAIN.md: numerator ÷ denominator, or a count (no denominator)."""
+
+    name: str
+    label: str
+    numerator: str
+    denominator: str | None = None
+    doc: str = ""
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("intake", "受理量", "intake", None, "tickets created in P (void counted apart)"),
+    Metric("void", "作废量", "void", None, "tickets created in P that are void"),
+    Metric("direct_answer_rate", "直接答复率", "direct_answer", "intake",
+           "tickets answered directly ÷ intake"),
+    Metric("on_time_sign_rate", "按时签收率", "sign_on_time", "sign_due",
+           "assignments signed by their deadline ÷ assignments whose sign deadline fell in P"),
+    Metric("completion_rate", "办结率", "completed", "dispatched",
+           "dispatched tickets of P that reached COMPLETED or later ÷ dispatched tickets of P"),
+    Metric("on_time_completion_rate", "按时办结率", "complete_on_time", "complete_due",
+           "completed by deadline ÷ (completed + open past deadline)"),
+    Metric("callback_rate", "回访率", "callback_done", "callback_needed",
+           "tickets with a recorded callback ÷ tickets reviewed that need a callback"),
+    Metric("satisfaction_rate", "满意率", "satisfied", "answered",
+           "(satisfied + basically satisfied) ÷ callbacks with an answer"),
+    Metric("resolution_rate", "解决率", "resolved", "answered",
+           "resolved ÷ callbacks with an answer"),
+    Metric("repeat_rate", "重复诉求率", "repeat", "intake", "merged or linked repeats ÷ intake"),
+    Metric("return_rate", "退单率", "returned", "dispatches", "returns ÷ dispatched"),
+    Metric("extension_rate", "延期率", "extended", "dispatches", "extensions ÷ dispatched"),
+    Metric("reopen_rate", "重办率", "reopened", "dispatched", "reopens ÷ dispatched"),
+    Metric("overdue_now", "当前超期", "overdue_now", None,
+           "tickets past a sign-for or completion deadline now"),
+)}
+
+NUMERATOR, DENOMINATOR = "numerator", "denominator"
+
+
+# ---------------------------------------------------------------- periods and filters
+
+
+def local_day(at: datetime) -> date:
+    """The local (Asia/Shanghai) date of an instant."""
+    return at.astimezone(LOCAL_TZ).date()
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """A period of whole local days, `start` and `end` both included."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise InvalidInput("to: is before from", field="to")
+        if (self.end - self.start).days >= MAX_DAYS:
+            raise InvalidInput(f"to: a period spans at most {MAX_DAYS} days", field="to")
+
+    @property
+    def starts_at(self) -> datetime:
+        """The first instant of the period."""
+        return datetime.combine(self.start, time(0), tzinfo=LOCAL_TZ)
+
+    @property
+    def ends_before(self) -> datetime:
+        """The first instant after the period."""
+        return datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=LOCAL_TZ)
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.start <= day <= self.end
+
+    def days(self) -> Iterator[date]:
+        """Each day of the period, in order."""
+        day = self.start
+        while day <= self.end:
+            yield day
+            day += timedelta(days=1)
+
+
+class Dims(NamedTuple):
+    """Where a unit is counted ('' where a dimension is not set)."""
+
+    channel: str
+    type: str
+    category: str
+    department: str
+    street: str
+    cell: str
+
+
+def stored(value: str) -> str:
+    """A filter value as the dimensions keep it (`none` is the empty string)."""
+    return "" if value == NONE else value
+
+
+def shown(value: str) -> str | None:
+    """A kept dimension value as it is shown (the empty string is None)."""
+    return value or None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional filters on the dimensions; `category` takes its subtree, `none` the unset."""
+
+    channel: str | None = None
+    type: str | None = None
+    category: str | None = None
+    department: str | None = None
+    street: str | None = None
+    cell: str | None = None
+
+    def items(self) -> list[tuple[str, str]]:
+        """(dimension, stored value) of each filter given."""
+        return [(d, stored(getattr(self, d))) for d in DIMENSIONS if getattr(self, d) is not None]
+
+    def matches(self, dims: Dims) -> bool:
+        """Whether a unit counted at `dims` passes every filter."""
+        for dim, value in self.items():
+            have = getattr(dims, dim)
+            if dim == "category" and value:
+                if have != value and not have.startswith(value + "."):
+                    return False
+            elif have != value:
+                return False
+        return True
+
+    def where(self, columns: Any) -> list[Any]:
+        """SQL conditions on a table whose dimension columns carry the dimension names."""
+        conds = []
+        for dim, value in self.items():
+            col = columns[dim]
+            if dim == "category" and value:
+                escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                conds.append(or_(col == value, col.like(escaped + ".%", escape="\\")))
+            else:
+                conds.append(col == value)
+        return conds
+
+
+def category_level(filters: Filters) -> int:
+    """How deep a breakdown by category goes: one level below the category filtered on."""
+    value = filters.category
+    return 1 if value is None or value == NONE else value.count(".") + 2
+
+
+def category_key(code: str, level: int) -> str:
+    """A category code cut to `level` levels."""
+    return ".".join(code.split(".")[:level]) if code else code
+
+
+# ---------------------------------------------------------------- figures
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One metric: its numerator, its denominator (None for a count) and the rate."""
+
+    numerator: int
+    denominator: int | None = None
+
+    @property
+    def rate(self) -> float | None:
+        """numerator ÷ denominator, as a fraction 0–1 (None for a count or a zero base)."""
+        if not self.denominator:
+            return None
+        return self.numerator / self.denominator
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: `{"value"}` for a count, `{"rate", "numerator", "denominator"}`."""
+        if self.denominator is None:
+            return {"value": self.numerator}
+        rate = self.rate
+        return {"rate": None if rate is None else round(rate, 6),
+                "numerator": self.numerator, "denominator": self.denominator}
+
+
+Tally = dict[str, int]
+
+
+def empty_tally() -> Tally:
+    """Every part at zero."""
+    return dict.fromkeys(PARTS, 0)
+
+
+def figures(tally: Tally, *, with_overdue: bool = True) -> dict[str, Figure]:
+    """The metrics of a tally, in the order of METRICS."""
+    out = {}
+    for m in METRICS.values():
+        if m.name == "overdue_now" and not with_overdue:
+            continue
+        if m.denominator is None:
+            out[m.name] = Figure(tally.get(m.numerator, 0))
+        else:
+            out[m.name] = Figure(tally.get(m.numerator, 0), tally.get(m.denominator, 0))
+    return out
+
+
+# ---------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class DrillItem:
+    """One unit behind a figure, with its ticket."""
+
+    ticket_id: int
+    number: str
+    status: str
+    unit: Unit
+    ref: int  # ticket, assignment or event id
+    day: date | None
+    dims: Dims
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"number": self.number, "status": self.status, "unit": str(self.unit),
+                "ref": self.ref, "day": self.day.isoformat() if self.day else None,
+                **{d: shown(getattr(self.dims, d)) for d in DIMENSIONS}}
+
+
+@dataclass(frozen=True)
+class DrillPage:
+    items: list[DrillItem]
+    total: int
+    page: int
+    per_page: int
+
+
+Group = str | None  # None, "day" or a dimension
+
+
+class Source(Protocol):
+    """Where figures come from: the rollups, or the raw tables."""
+
+    def tally(self, session: Session, span: DateRange, filters: Filters, now: datetime,
+              group: Group) -> dict[Any, Tally]:
+        """The parts by group key (None when not grouped; a date for "day", each part by
+        its own day; a stored dimension value otherwise). overdue_now is left out by day."""
+        ...
+
+    def units(self, session: Session, span: DateRange, filters: Filters, now: datetime,
+              part: str, page: int, per_page: int) -> DrillPage:
+        """A page of the units counted in one part, by day, ticket and unit."""
+        ...
+
+
+# ---------------------------------------------------------------- the raw computation
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A unit counted in one part (the raw computation's working row)."""
+
+    part: str
+    day: date | None
+    ticket_id: int
+    number: str
+    status: str
+    unit: Unit
+    ref: int
+    dims: Dims
+
+
+def _dims(row: Any, department: str | None) -> Dims:
+    return Dims(row.channel or "", row.type or "", row.category_code or "", department or "",
+                row.street_code or "", row.cell_code or "")
+
+
+_TICKET_COLS = (Ticket.number, Ticket.status, Ticket.channel, Ticket.type, Ticket.category_code,
+                Ticket.street_code, Ticket.cell_code)
+
+
+def _latest_lead(ticket_id: Any) -> Any:
+    a = aliased(Assignment)
+    return (select(a.department_code).where(a.ticket_id == ticket_id, a.role == "lead")
+            .order_by(a.id.desc()).limit(1).scalar_subquery())
+
+
+def _lead_before(event: Any) -> Any:
+    d = aliased(Event)
+    return (select(d.payload["lead"].as_string())
+            .where(d.ticket_id == event.ticket_id, d.action == "dispatch", d.id < event.id)
+            .order_by(d.id.desc()).limit(1).scalar_subquery())
+
+
+def _clock_state(deadline: Any, done: Any, now: datetime) -> Any:
+    """SQL: how an assignment's clock ended (NULL: not counted)."""
+    a = Assignment
+    return case(
+        (done.is_not(None), case((done <= deadline, ON_TIME), else_=LATE)),
+        (a.returned_at.is_not(None), case((a.returned_at > deadline, LATE), else_=None)),
+        (a.closed_at.is_not(None), case((a.closed_at > deadline, LATE), else_=None)),
+        (deadline < now, LATE),
+        else_=None,
+    )
+
+
+def _in(col: Any, span: DateRange) -> Any:
+    return and_(col >= span.starts_at, col < span.ends_before)
+
+
+def raw_hits(session: Session, span: DateRange, now: datetime) -> list[Hit]:
+    """Every unit counted in some part of the period, read from tickets, assignments,
+    extensions and events (the reference the rollups are checked against)."""
+    hits: list[Hit] = []
+
+    def add(part: str, at: datetime | None, row: Any, unit: Unit, ref: int, dims: Dims) -> None:
+        day = local_day(at) if at is not None else None
+        if day is not None and day not in span:
+            return
+        hits.append(Hit(part, day, row.ticket_id, row.number, row.status, unit, ref, dims))
+
+    # Tickets created in P: intake, void, direct answers, repeats.
+    created = session.execute(
+        select(Ticket.id.label("ticket_id"), *_TICKET_COLS, Ticket.outcome, Ticket.parent_id,
+               Ticket.created_at, _latest_lead(Ticket.id).label("department"))
+        .where(_in(Ticket.created_at, span)))
+    for r in created:
+        dims, unit = _dims(r, r.department), Unit.TICKET
+        if r.status == Status.VOID:
+            add("void", r.created_at, r, unit, r.ticket_id, dims)
+            continue
+        add("intake", r.created_at, r, unit, r.ticket_id, dims)
+        if r.outcome == Outcome.DIRECT_ANSWER:
+            add("direct_answer", r.created_at, r, unit, r.ticket_id, dims)
+        if r.parent_id is not None:
+            add("repeat", r.created_at, r, unit, r.ticket_id, dims)
+
+    # Tickets first dispatched in P: dispatched, completed, reopened.
+    first = (select(Assignment.ticket_id, func.min(Assignment.dispatched_at).label("first_at"))
+             .group_by(Assignment.ticket_id).subquery())
+    reopen = aliased(Event)
+    reopened = exists(select(reopen.id).where(
+        reopen.ticket_id == Ticket.id, reopen.action == "callback",
+        reopen.to_status == Status.REOPENED))
+    dispatched = session.execute(
+        select(Ticket.id.label("ticket_id"), *_TICKET_COLS, first.c.first_at,
+               reopened.label("reopened"), _latest_lead(Ticket.id).label("department"))
+        .join(first, first.c.ticket_id == Ticket.id).where(_in(first.c.first_at, span)))
+    for r in dispatched:
+        dims, unit = _dims(r, r.department), Unit.TICKET
+        add("dispatched", r.first_at, r, unit, r.ticket_id, dims)
+        if r.status in COMPLETED_OR_LATER:
+            add("completed", r.first_at, r, unit, r.ticket_id, dims)
+        if r.reopened:
+            add("reopened", r.first_at, r, unit, r.ticket_id, dims)
+
+    # Assignments dispatched, or with a deadline, in P.
+    a = Assignment
+    extended = exists(select(Extension.id).where(Extension.assignment_id == a.id,
+                                                 Extension.status == "approved"))
+    assignments = session.execute(
+        select(a.id, a.ticket_id, a.department_code, a.dispatched_at, a.returned_at,
+               a.sign_deadline, a.complete_deadline, extended.label("extended"),
+               _clock_state(a.sign_deadline, a.signed_at, now).label("sign"),
+               _clock_state(a.complete_deadline, a.completed_at, now).label("complete"),
+               *_TICKET_COLS)
+        .join(Ticket, Ticket.id == a.ticket_id)
+        .where(or_(_in(a.dispatched_at, span), _in(a.sign_deadline, span),
+                   _in(a.complete_deadline, span))))
+    for r in assignments:
+        dims, unit = _dims(r, r.department_code), Unit.ASSIGNMENT
+        add("dispatches", r.dispatched_at, r, unit, r.id, dims)
+        if r.returned_at is not None:
+            add("returned", r.dispatched_at, r, unit, r.id, dims)
+        if r.extended:
+            add("extended", r.dispatched_at, r, unit, r.id, dims)
+        for clock, state, deadline in (("sign", r.sign, r.sign_deadline),
+                                       ("complete", r.complete, r.complete_deadline)):
+            if state is not None:
+                add(f"{clock}_due", deadline, r, unit, r.id, dims)
+            if state == ON_TIME:
+                add(f"{clock}_on_time", deadline, r, unit, r.id, dims)
+
+    # Reviews accepted in P, and whether the callback they called for was concluded.
+    e, c = Event, aliased(Event)
+    concluded = exists(select(c.id).where(c.ticket_id == e.ticket_id, c.action == "callback",
+                                          c.id > e.id, c.to_status.in_(CONCLUDED)))
+    reviews = session.execute(
+        select(e.id, e.ticket_id, e.at, e.payload, concluded.label("concluded"),
+               _lead_before(e).label("department"), *_TICKET_COLS)
+        .join(Ticket, Ticket.id == e.ticket_id)
+        .where(e.action == "review_accept", _in(e.at, span)))
+    for r in reviews:
+        if not (r.payload or {}).get("callback_needed", True):
+            continue
+        dims = _dims(r, r.department)
+        add("callback_needed", r.at, r, Unit.REVIEW, r.id, dims)
+        if r.concluded:
+            add("callback_done", r.at, r, Unit.REVIEW, r.id, dims)
+
+    # Callbacks in P that reached the citizen: their answers.
+    answers = session.execute(
+        select(e.id, e.ticket_id, e.at, e.payload, _lead_before(e).label("department"),
+               *_TICKET_COLS)
+        .join(Ticket, Ticket.id == e.ticket_id)
+        .where(e.action == "callback", _in(e.at, span)))
+    for r in answers:
+        payload = r.payload or {}
+        if not payload.get("reached"):
+            continue
+        dims = _dims(r, r.department)
+        add("answered", r.at, r, Unit.CALLBACK, r.id, dims)
+        if payload.get("satisfaction") in SATISFIED:
+            add("satisfied", r.at, r, Unit.CALLBACK, r.id, dims)
+        if payload.get("resolved") is True:
+            add("resolved", r.at, r, Unit.CALLBACK, r.id, dims)
+
+    # Tickets overdue now (any period), once per department holding an overdue assignment.
+    overdue = session.execute(
+        select(a.ticket_id, a.department_code, *_TICKET_COLS)
+        .join(Ticket, Ticket.id == a.ticket_id)
+        .where(or_(and_(a.status == "dispatched", a.sign_deadline < now),
+                   and_(a.status.in_(("dispatched", "signed")), a.complete_deadline < now)))
+        .distinct())
+    for r in overdue:
+        add("overdue_now", None, r, Unit.TICKET, r.ticket_id, _dims(r, r.department_code))
+    return hits
+
+
+def _group_key(hit: Hit, group: Group) -> Any:
+    if group is None:
+        return None
+    if group == "day":
+        return hit.day
+    return getattr(hit.dims, group)
+
+
+class RawSource:
+    """Figures computed from the raw tables at each call (the reference; slow on big data)."""
+
+    def hits(self, session: Session, span: DateRange, now: datetime) -> list[Hit]:
+        """The units of the period (`raw_hits`)."""
+        return raw_hits(session, span, now)
+
+    def tally(self, session: Session, span: DateRange, filters: Filters, now: datetime,
+              group: Group) -> dict[Any, Tally]:
+        seen: dict[Any, dict[str, set[tuple[Unit, int]]]] = defaultdict(
+            lambda: defaultdict(set))
+        for hit in self.hits(session, span, now):
+            if not filters.matches(hit.dims):
+                continue
+            if group == "day" and hit.day is None:
+                continue
+            seen[_group_key(hit, group)][hit.part].add((hit.unit, hit.ref))
+        out: dict[Any, Tally] = {}
+        for key, parts in seen.items():
+            tally = empty_tally()
+            tally.update({part: len(units) for part, units in parts.items()})
+            out[key] = tally
+        return out
+
+    def units(self, session: Session, span: DateRange, filters: Filters, now: datetime,
+              part: str, page: int, per_page: int) -> DrillPage:
+        chosen: dict[tuple[Unit, int], Hit] = {}
+        for hit in self.hits(session, span, now):
+            if hit.part != part or not filters.matches(hit.dims):
+                continue
+            key = (hit.unit, hit.ref)
+            # A ticket overdue in several departments is listed once, under the first code.
+            if key not in chosen or hit.dims.department < chosen[key].dims.department:
+                chosen[key] = hit
+        ordered = sorted(chosen.values(),
+                         key=lambda h: (h.day or date.min, h.ticket_id, h.ref))
+        window = ordered[(page - 1) * per_page: page * per_page]
+        items = [DrillItem(h.ticket_id, h.number, h.status, h.unit, h.ref, h.day, h.dims)
+                 for h in window]
+        return DrillPage(items, len(ordered), page, per_page)
+
+
+RAW = RawSource()
+
+
+# ---------------------------------------------------------------- the entry points
+
+
+def _default_source() -> Source:
+    from dispatch.rollups import ROLLUPS  # rollups imports this module's definitions
+
+    return ROLLUPS
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The figures of one period (or one breakdown row, or one trend point)."""
+
+    span: DateRange
+    filters: Filters
+    tally: Tally
+    figures: dict[str, Figure]
+    key: str | None = None  # the breakdown value (None: not set)
+    rank: int | None = None
+
+
+def summary(session: Session, span: DateRange, filters: Filters, now: datetime, *,
+            source: Source | None = None) -> Summary:
+    """Every metric of DOMAIN.md for a period and filters, as the dashboard shows it."""
+    src = source or _default_source()
+    tally = src.tally(session, span, filters, now, None).get(None, empty_tally())
+    return Summary(span, filters, tally, figures(tally))
+
+
+BREAKDOWNS = ("department", "street", "cell", "channel", "type", "category")
+
+
+def _sort_value(s: Summary, metric: str) -> tuple[int, float]:
+    fig = s.figures[metric]
+    value = fig.rate if fig.denominator is not None else fig.numerator
+    return (0, -value) if value is not None else (1, 0.0)
+
+
+def breakdown(session: Session, span: DateRange, filters: Filters, now: datetime, by: str, *,
+              sort: str = "intake", source: Source | None = None) -> list[Summary]:
+    """The metrics by department, street, cell, channel, type or category (one level below
+    the category filtered on), ranked by `sort` (highest first; rates with no base last)."""
+    if by not in BREAKDOWNS:
+        raise InvalidInput(f"by: one of {', '.join(BREAKDOWNS)}", field="by")
+    if sort not in METRICS:
+        raise InvalidInput(f"sort: one of {', '.join(METRICS)}", field="sort")
+    src = source or _default_source()
+    groups = src.tally(session, span, filters, now, by)
+    if by == "category":
+        level = category_level(filters)
+        folded: dict[Any, Tally] = defaultdict(empty_tally)
+        for key, tally in groups.items():
+            target = folded[category_key(key, level)]
+            for part, n in tally.items():
+                target[part] += n
+        groups = dict(folded)
+    rows = [Summary(span, filters, t, figures(t), key=shown(k)) for k, t in groups.items()]
+    rows.sort(key=lambda s: (_sort_value(s, sort), s.key or ""))
+    return [replace(s, rank=i) for i, s in enumerate(rows, start=1)]
+
+
+EVERY = ("day", "week", "month")
+
+
+def buckets(span: DateRange, every: str) -> list[DateRange]:
+    """The period cut into days, weeks (Monday to Sunday) or months, clipped to it."""
+    if every not in EVERY:
+        raise InvalidInput(f"every: one of {', '.join(EVERY)}", field="every")
+    out: list[DateRange] = []
+    start = span.start
+    while start <= span.end:
+        if every == "day":
+            end = start
+        elif every == "week":
+            end = start + timedelta(days=6 - start.weekday())
+        else:
+            following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+            end = following - timedelta(days=1)
+        end = min(end, span.end)
+        out.append(DateRange(start, end))
+        start = end + timedelta(days=1)
+        if len(out) > MAX_BUCKETS:
+            raise InvalidInput(f"every: a trend has at most {MAX_BUCKETS} points; choose a "
+                               "longer step or a shorter period", field="every")
+    return out
+
+
+def trend(session: Session, span: DateRange, filters: Filters, now: datetime, every: str, *,
+          source: Source | None = None) -> list[Summary]:
+    """The metrics for each day, week or month of the period (no overdue_now)."""
+    parts = buckets(span, every)
+    src = source or _default_source()
+    by_day = src.tally(session, span, filters, now, "day")
+    out = []
+    for bucket in parts:
+        tally = empty_tally()
+        for day, day_tally in by_day.items():
+            if day in bucket:
+                for part, n in day_tally.items():
+                    tally[part] += n
+        tally.pop("overdue_now", None)
+        out.append(Summary(bucket, filters, tally, figures(tally, with_overdue=False)))
+    return out
+
+
+def drill_down(session: Session, span: DateRange, filters: Filters, now: datetime,
+               metric: str, part: str = NUMERATOR, *, page: int = 1,
+               per_page: int = 20, source: Source | None = None) -> DrillPage:
+    """The units behind a figure: its numerator's or its denominator's, a page at a time."""
+    name = drill_part(metric, part, page, per_page)
+    return (source or _default_source()).units(session, span, filters, now, name, page,
+                                               per_page)
+
+
+def drill_part(metric: str, part: str, page: int = 1, per_page: int = 20) -> str:
+    """The part a drill-down lists (InvalidInput for an unknown metric, part or page)."""
+    m = METRICS.get(metric)
+    if m is None:
+        raise InvalidInput(f"metric: one of {', '.join(METRICS)}", field="metric")
+    if part not in (NUMERATOR, DENOMINATOR) or (part == DENOMINATOR and m.denominator is None):
+        allowed = NUMERATOR if m.denominator is None else f"{NUMERATOR} or {DENOMINATOR}"
+        raise InvalidInput(f"part: {allowed} for {metric}", field="part")
+    if page < 1:
+        raise InvalidInput("page: at least 1", field="page")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidInput(f"per_page: 1 to {MAX_PER_PAGE}", field="per_page")
+    name = m.numerator if part == NUMERATOR else m.denominator
+    assert name is not None
+    return name
+
+
+def tally_of(rows: Iterable[Summary]) -> Tally:
+    """The sum of several tallies (a check that a breakdown adds up)."""
+    total = empty_tally()
+    for row in rows:
+        for part, n in row.tally.items():
+            total[part] += n
+    return total
+
+
+__all__ = ["METRICS", "PARTS", "NONE", "DIMENSIONS", "DateRange", "Filters", "Dims", "Figure",
+           "Summary", "DrillItem", "DrillPage", "Source", "RAW", "RawSource", "Hit", "summary",
+           "breakdown", "trend", "drill_down", "drill_part", "buckets", "figures", "empty_tally",
+           "local_day", "raw_hits"]

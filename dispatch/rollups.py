@@ -1,0 +1,791 @@
+"""Facts and daily rollups of the leadership metrics (`dispatch.metrics`), kept current from
+the ticket events, so that figures over years read a few thousand rows instead of the event log.
+
+Facts, one row per unit (each holds its dimensions and what the metrics count of it):
+- `stat_tickets`: a ticket (created day, void, direct answer, repeat; first dispatch day,
+  completed, reopened; department = its latest lead department);
+- `stat_assignments`: an assignment (dispatch day, returned, extended; for the sign-for and
+  the completion clock: the deadline, its day and how the clock ended: on_time, late, open,
+  or NULL when it stopped before its deadline);
+- `stat_reviews`: an accepted review (callback needed, concluded) and the callback that
+  concluded it (the answer's day, satisfied, resolved).
+Facts hold no `now`: a clock still running is `open`, and whether it was missed is decided when
+the figures are read (its deadline's day before today: missed; today: the fact's deadline says).
+
+`stat_daily` sums the facts' counts by local day in several *slices*: the whole key (day ×
+channel × type × category × department × street × cell) and smaller ones that the usual
+questions read fast (totals; by channel, type, category, department, street; street × cell).
+Each slice has daily rows and monthly rows (slice name + "/m", dated the month's first day):
+a query reads the smallest slice that holds its filters and its grouping, the whole months of
+its period that ended before the current month from the monthly rows, the other days from the
+daily rows.
+
+Keeping it current:
+1. `install()` hooks every session's commit: a transaction that writes ticket events also
+   writes their tickets' ids to `stat_pending` (nothing when it rolls back).
+2. `refresh(session)` (the workers and the embedded runner call it) takes pending ids in
+   batches under the one lock row `stat_head`, recomputes those tickets' facts from their rows
+   and events, and adds the difference between their new and old counts to `stat_daily`.
+   Transactions that commit out of event-id order are no problem: a pending row is taken once
+   it is committed, whatever its id, and the facts are recomputed from the current state.
+3. `rebuild(session)` recomputes everything from scratch (`hotline stats rebuild`), in one
+   transaction: the figures read meanwhile are the old ones.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from dispatch.db import Base, UTCDateTime, insert_ignoring_duplicates, upsert_insert, utcnow
+from dispatch.metrics import (
+    COMPLETED_OR_LATER,
+    CONCLUDED,
+    DIMENSIONS,
+    LATE,
+    ON_TIME,
+    OPEN,
+    SATISFIED,
+    DateRange,
+    Dims,
+    DrillItem,
+    DrillPage,
+    Filters,
+    Group,
+    Tally,
+    Unit,
+    empty_tally,
+    local_day,
+)
+from dispatch.models import Assignment, Event, Extension, Ticket
+from dispatch.vocab import Outcome, Status
+
+# ---------------------------------------------------------------- tables
+
+DIM_SIZES = {"channel": 16, "type": 16, "category": 80, "department": 40, "street": 40,
+             "cell": 40}
+
+# What stat_daily adds up per day and key (clocks: on time, late, still open).
+COUNTERS = (
+    "intake", "void", "direct_answer", "repeat",
+    "dispatched", "completed", "reopened",
+    "dispatches", "returned", "extended",
+    "sign_on_time", "sign_late", "sign_open",
+    "complete_on_time", "complete_late", "complete_open",
+    "callback_needed", "callback_done",
+    "answered", "satisfied", "resolved",
+)
+OPEN_COUNTERS = ("sign_open", "complete_open")
+PLAIN_COUNTERS = tuple(c for c in COUNTERS if c not in OPEN_COUNTERS)
+
+# The slices of stat_daily: name → the dimensions kept (the others are '').
+SLICES: dict[str, tuple[str, ...]] = {
+    "total": (),
+    "channel": ("channel",),
+    "type": ("type",),
+    "category": ("category",),
+    "department": ("department",),
+    "street": ("street",),
+    "cell": ("street", "cell"),
+    "full": DIMENSIONS,
+}
+
+MONTHLY = "/m"  # suffix of a slice's monthly rows (day = the month's first day)
+
+# Actions that change nothing a metric counts: their tickets are not recomputed.
+IDLE_ACTIONS = frozenset({"urge", "supervise", "note", "call_transfer", "police_accept"})
+
+
+class _Dimensions:
+    """The dimension columns every fact row carries ('' where not set)."""
+
+    channel: Mapped[str] = mapped_column(String(DIM_SIZES["channel"]))
+    type: Mapped[str] = mapped_column(String(DIM_SIZES["type"]))
+    category: Mapped[str] = mapped_column(String(DIM_SIZES["category"]))
+    department: Mapped[str] = mapped_column(String(DIM_SIZES["department"]))
+    street: Mapped[str] = mapped_column(String(DIM_SIZES["street"]))
+    cell: Mapped[str] = mapped_column(String(DIM_SIZES["cell"]))
+
+
+class StatTicket(_Dimensions, Base):
+    """What the metrics count of one ticket."""
+
+    __tablename__ = "stat_tickets"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    created_day: Mapped[date] = mapped_column(Date, index=True)
+    void: Mapped[bool] = mapped_column(Boolean)
+    direct_answer: Mapped[bool] = mapped_column(Boolean)
+    repeat: Mapped[bool] = mapped_column(Boolean)
+    dispatched_day: Mapped[date | None] = mapped_column(Date, index=True)
+    completed: Mapped[bool] = mapped_column(Boolean)
+    reopened: Mapped[bool] = mapped_column(Boolean)
+
+
+_SIGN_OPEN = "sign_state = 'open'"
+_COMPLETE_OPEN = "complete_state = 'open'"
+
+
+class StatAssignment(_Dimensions, Base):
+    """What the metrics count of one assignment (its department is the assignment's)."""
+
+    __tablename__ = "stat_assignments"
+    __table_args__ = (
+        # Clocks still running: the few rows `overdue_now` reads (the ticket id included, so
+        # that counting tickets needs no visit to the table).
+        Index("ix_stat_assignments_sign_open", "sign_deadline", "ticket_id",
+              postgresql_where=text(_SIGN_OPEN), sqlite_where=text(_SIGN_OPEN)),
+        Index("ix_stat_assignments_complete_open", "complete_deadline", "ticket_id",
+              postgresql_where=text(_COMPLETE_OPEN), sqlite_where=text(_COMPLETE_OPEN)),
+    )
+
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    dispatched_day: Mapped[date] = mapped_column(Date, index=True)
+    returned: Mapped[bool] = mapped_column(Boolean)
+    extended: Mapped[bool] = mapped_column(Boolean)
+    sign_day: Mapped[date] = mapped_column(Date, index=True)
+    sign_state: Mapped[str | None] = mapped_column(String(8))
+    sign_deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    complete_day: Mapped[date] = mapped_column(Date, index=True)
+    complete_state: Mapped[str | None] = mapped_column(String(8))
+    complete_deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StatReview(_Dimensions, Base):
+    """What the metrics count of one accepted review and of the callback that concluded it
+    (its department is the lead department of the round reviewed)."""
+
+    __tablename__ = "stat_reviews"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    reviewed_day: Mapped[date] = mapped_column(Date, index=True)
+    callback_needed: Mapped[bool] = mapped_column(Boolean)
+    callback_done: Mapped[bool] = mapped_column(Boolean)
+    callback_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    answered_day: Mapped[date | None] = mapped_column(Date, index=True)
+    satisfied: Mapped[bool] = mapped_column(Boolean)
+    resolved: Mapped[bool] = mapped_column(Boolean)
+
+
+class StatPending(Base):
+    """A ticket whose facts must be recomputed (written with its events, taken by refresh)."""
+
+    __tablename__ = "stat_pending"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+
+
+class StatHead(Base):
+    """One row: its lock lets one refresh or rebuild run at a time; when they last ran."""
+
+    __tablename__ = "stat_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rebuilt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+stat_daily = Table(
+    "stat_daily", Base.metadata,
+    Column("slice", String(12), primary_key=True),
+    Column("day", Date, primary_key=True),
+    *(Column(d, String(DIM_SIZES[d]), primary_key=True) for d in DIMENSIONS),
+    *(Column(c, Integer, nullable=False) for c in COUNTERS),
+)
+
+
+# ---------------------------------------------------------------- facts of a ticket
+
+
+class FactSet(NamedTuple):
+    """The fact rows of one ticket, as dicts keyed by column."""
+
+    ticket: dict[str, Any] | None
+    assignments: tuple[dict[str, Any], ...] = ()
+    reviews: tuple[dict[str, Any], ...] = ()
+
+
+NO_FACTS = FactSet(None)
+
+
+def _clock(deadline: datetime, done: datetime | None, a: Any) -> str | None:
+    """How an assignment's clock ended (metrics module docstring): None when it stopped
+    before its deadline without being done."""
+    if done is not None:
+        return ON_TIME if done <= deadline else LATE
+    if a.returned_at is not None:
+        return LATE if a.returned_at > deadline else None
+    if a.closed_at is not None:
+        return LATE if a.closed_at > deadline else None
+    return OPEN
+
+
+def compute_facts(t: Any, assignments: Sequence[Any], approved: set[int],
+                  events: Sequence[Any]) -> FactSet:
+    """A ticket's facts from its row, its assignments (by id), the ids of its assignments with
+    an approved extension, and its dispatch, review_accept and callback events (by id)."""
+    base = {"channel": t.channel or "", "type": t.type or "", "category": t.category_code or "",
+            "street": t.street_code or "", "cell": t.cell_code or ""}
+    leads = [a for a in assignments if a.role == "lead"]
+    void = t.status == Status.VOID
+    first = min((a.dispatched_at for a in assignments), default=None)
+    ticket = {
+        "ticket_id": t.id, **base, "department": leads[-1].department_code if leads else "",
+        "created_day": local_day(t.created_at), "void": void,
+        "direct_answer": not void and t.outcome == Outcome.DIRECT_ANSWER,
+        "repeat": not void and t.parent_id is not None,
+        "dispatched_day": local_day(first) if first is not None else None,
+        "completed": first is not None and t.status in COMPLETED_OR_LATER,
+        "reopened": any(e.action == "callback" and e.to_status == Status.REOPENED
+                        for e in events),
+    }
+    rows = []
+    for a in assignments:
+        rows.append({
+            "assignment_id": a.id, "ticket_id": t.id, **base, "department": a.department_code,
+            "dispatched_day": local_day(a.dispatched_at), "returned": a.returned_at is not None,
+            "extended": a.id in approved,
+            "sign_day": local_day(a.sign_deadline), "sign_deadline": a.sign_deadline,
+            "sign_state": _clock(a.sign_deadline, a.signed_at, a),
+            "complete_day": local_day(a.complete_deadline),
+            "complete_deadline": a.complete_deadline,
+            "complete_state": _clock(a.complete_deadline, a.completed_at, a),
+        })
+    reviews: list[dict[str, Any]] = []
+    lead, waiting = "", None
+    for e in events:
+        payload = e.payload or {}
+        if e.action == "dispatch":
+            lead = payload.get("lead") or ""
+        elif e.action == "review_accept":
+            waiting = {
+                "event_id": e.id, "ticket_id": t.id, **base, "department": lead,
+                "reviewed_day": local_day(e.at),
+                "callback_needed": bool(payload.get("callback_needed", True)),
+                "callback_done": False, "callback_event_id": None, "answered_day": None,
+                "satisfied": False, "resolved": False,
+            }
+            reviews.append(waiting)
+        elif e.action == "callback" and e.to_status in CONCLUDED and waiting is not None:
+            waiting["callback_done"], waiting["callback_event_id"] = True, e.id
+            if payload.get("reached"):
+                waiting["answered_day"] = local_day(e.at)
+                waiting["satisfied"] = payload.get("satisfaction") in SATISFIED
+                waiting["resolved"] = payload.get("resolved") is True
+            waiting = None
+    return FactSet(ticket, tuple(rows), tuple(reviews))
+
+
+Contribution = tuple[date, Dims, str]  # (day, dimensions, counter)
+
+
+def _dims_of(row: dict[str, Any]) -> Dims:
+    return Dims(*(row[d] for d in DIMENSIONS))
+
+
+def contributions(facts: FactSet) -> dict[Contribution, int]:
+    """What a ticket's facts add to stat_daily: +1 per (day, dimensions, counter)."""
+    out: dict[Contribution, int] = defaultdict(int)
+
+    def add(day: date | None, dims: Dims, *counters: str) -> None:
+        if day is not None:
+            for c in counters:
+                out[(day, dims, c)] += 1
+
+    t = facts.ticket
+    if t is not None:
+        dims = _dims_of(t)
+        if t["void"]:
+            add(t["created_day"], dims, "void")
+        else:
+            add(t["created_day"], dims, "intake",
+                *(c for c in ("direct_answer", "repeat") if t[c]))
+        add(t["dispatched_day"], dims, "dispatched",
+            *(c for c in ("completed", "reopened") if t[c]))
+    for a in facts.assignments:
+        dims = _dims_of(a)
+        add(a["dispatched_day"], dims, "dispatches",
+            *(c for c in ("returned", "extended") if a[c]))
+        for clock in ("sign", "complete"):
+            state = a[f"{clock}_state"]
+            if state is not None:
+                add(a[f"{clock}_day"], dims, f"{clock}_{state}")
+    for r in facts.reviews:
+        dims = _dims_of(r)
+        if r["callback_needed"]:
+            add(r["reviewed_day"], dims, "callback_needed",
+                *(("callback_done",) if r["callback_done"] else ()))
+        add(r["answered_day"], dims, "answered",
+            *(c for c in ("satisfied", "resolved") if r[c]))
+    return out
+
+
+# ---------------------------------------------------------------- reading and writing facts
+
+_FACT_TABLES = (StatTicket.__table__, StatAssignment.__table__, StatReview.__table__)
+_FACT_EVENTS = ("dispatch", "review_accept", "callback")
+
+
+def _compute(session: Session, ids: Sequence[int]) -> dict[int, FactSet]:
+    tickets = session.execute(
+        select(Ticket.id, Ticket.status, Ticket.outcome, Ticket.parent_id, Ticket.channel,
+               Ticket.type, Ticket.category_code, Ticket.street_code, Ticket.cell_code,
+               Ticket.created_at).where(Ticket.id.in_(ids))).all()
+    a = Assignment
+    assignments: dict[int, list[Any]] = defaultdict(list)
+    for row in session.execute(
+            select(a.id, a.ticket_id, a.department_code, a.role, a.dispatched_at,
+                   a.sign_deadline, a.signed_at, a.complete_deadline, a.completed_at,
+                   a.returned_at, a.closed_at).where(a.ticket_id.in_(ids)).order_by(a.id)):
+        assignments[row.ticket_id].append(row)
+    approved = set(session.scalars(select(Extension.assignment_id).where(
+        Extension.ticket_id.in_(ids), Extension.status == "approved")))
+    events: dict[int, list[Any]] = defaultdict(list)
+    for row in session.execute(
+            select(Event.id, Event.ticket_id, Event.action, Event.at, Event.to_status,
+                   Event.payload)
+            .where(Event.ticket_id.in_(ids), Event.action.in_(_FACT_EVENTS))
+            .order_by(Event.id)):
+        events[row.ticket_id].append(row)
+    return {t.id: compute_facts(t, assignments[t.id], approved, events[t.id]) for t in tickets}
+
+
+def _stored(session: Session, ids: Sequence[int]) -> dict[int, FactSet]:
+    found: dict[int, list[Any]] = defaultdict(lambda: [None, [], []])
+    for i, table in enumerate(_FACT_TABLES):
+        order = list(table.primary_key.columns)
+        for row in session.execute(select(table).where(table.c.ticket_id.in_(ids))
+                                   .order_by(*order)):
+            entry = found[row.ticket_id]
+            if i == 0:
+                entry[0] = dict(row._mapping)
+            else:
+                entry[i].append(dict(row._mapping))
+    return {tid: FactSet(t, tuple(a), tuple(r)) for tid, (t, a, r) in found.items()}
+
+
+def _apply(session: Session, ids: Sequence[int],
+           into: dict[Contribution, int] | None = None) -> int:
+    """Recompute the facts of these tickets and add the change to the rollups (or to `into`,
+    for the caller to add later); how many tickets' facts changed."""
+    if not ids:
+        return 0
+    new = _compute(session, ids)
+    old = _stored(session, ids)
+    changed = [tid for tid in ids if new.get(tid, NO_FACTS) != old.get(tid, NO_FACTS)]
+    if not changed:
+        return 0
+    delta: dict[Contribution, int] = defaultdict(int) if into is None else into
+    for tid in changed:
+        for key, n in contributions(new.get(tid, NO_FACTS)).items():
+            delta[key] += n
+        for key, n in contributions(old.get(tid, NO_FACTS)).items():
+            delta[key] -= n
+    for table in _FACT_TABLES:
+        session.execute(delete(table).where(table.c.ticket_id.in_(changed)))
+    fresh = [new[tid] for tid in changed if tid in new]
+    for i, table in enumerate(_FACT_TABLES):
+        rows = [f.ticket for f in fresh] if i == 0 else [r for f in fresh for r in f[i]]
+        if rows:
+            session.execute(table.insert(), rows)
+    if into is None:
+        _add_to_slices(session, delta)
+    return len(changed)
+
+
+def _add_to_slices(session: Session, delta: dict[Contribution, int]) -> None:
+    rows: dict[tuple[Any, ...], dict[str, int]] = {}
+    for (day, dims, counter), n in delta.items():
+        if not n:
+            continue
+        for name, kept in SLICES.items():
+            values = tuple(getattr(dims, d) if d in kept else "" for d in DIMENSIONS)
+            for key in ((name, day, *values), (name + MONTHLY, day.replace(day=1), *values)):
+                rows.setdefault(key, dict.fromkeys(COUNTERS, 0))[counter] += n
+    values = [dict(zip(("slice", "day", *DIMENSIONS), key, strict=True)) | counts
+              for key, counts in sorted(rows.items()) if any(counts.values())]
+    if not values:
+        return
+    ins = upsert_insert(session, stat_daily)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[stat_daily.c.slice, stat_daily.c.day,
+                        *(stat_daily.c[d] for d in DIMENSIONS)],
+        set_={c: stat_daily.c[c] + ins.excluded[c] for c in COUNTERS})
+    session.execute(stmt, values)
+
+
+def facts_of(session: Session, ticket_id: int) -> FactSet:
+    """The stored facts of one ticket (for tests and inspection)."""
+    return _stored(session, [ticket_id]).get(ticket_id, NO_FACTS)
+
+
+# ---------------------------------------------------------------- keeping it current
+
+_INFO_KEY = "stat_pending_events"
+
+
+def _collect(session: Session, flush_context: Any) -> None:
+    new = [o for o in session.new if isinstance(o, Event)]
+    if new:
+        session.info.setdefault(_INFO_KEY, []).extend(new)
+
+
+def _record(session: Session) -> None:
+    pending: list[Event] = session.info.pop(_INFO_KEY, [])
+    if not pending and not any(isinstance(o, Event) for o in session.new):
+        return
+    session.flush()  # events added since the last flush get their ticket ids
+    pending += session.info.pop(_INFO_KEY, [])
+    ids = sorted({e.ticket_id for e in pending
+                  if e.action not in IDLE_ACTIONS and e.ticket_id is not None})
+    if ids:
+        mark_changed(session, ids)
+
+
+def _forget(session: Session, previous_transaction: Any = None) -> None:
+    session.info.pop(_INFO_KEY, None)
+
+
+def install() -> None:
+    """Note the tickets of every ticket event any session commits, for `refresh`
+    (idempotent)."""
+    if not event.contains(Session, "before_commit", _record):
+        event.listen(Session, "after_flush", _collect)
+        event.listen(Session, "before_commit", _record)
+        event.listen(Session, "after_rollback", _forget)
+
+
+def installed() -> bool:
+    """Whether `install` is in force."""
+    return event.contains(Session, "before_commit", _record)
+
+
+def uninstall() -> None:
+    """Undo `install` (tests)."""
+    if event.contains(Session, "before_commit", _record):
+        event.remove(Session, "after_flush", _collect)
+        event.remove(Session, "before_commit", _record)
+        event.remove(Session, "after_rollback", _forget)
+
+
+def mark_changed(session: Session, ticket_ids: Iterable[int]) -> None:
+    """Have these tickets' facts recomputed by the next refresh (for writers that bypass the
+    ORM events, e.g. bulk loads); part of the caller's transaction."""
+    rows = [{"ticket_id": tid} for tid in sorted(set(ticket_ids))]
+    if rows:
+        session.execute(StatPending.__table__.insert(), rows)
+
+
+def _lock_head(session: Session, *, wait: bool) -> bool:
+    """Take the lock row (False: another refresh or rebuild holds it and `wait` is False)."""
+    stmt = select(StatHead.id).where(StatHead.id == 1).with_for_update(skip_locked=not wait)
+    if session.scalar(stmt) is not None:
+        return True
+    insert_ignoring_duplicates(session, StatHead.__table__, [{"id": 1}])
+    return session.scalar(stmt) is not None
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    """What one refresh did."""
+
+    tickets: int  # tickets recomputed
+    changed: int  # of which the facts changed
+    pending: int  # changes still waiting (more than the rounds allowed, or the lock was busy)
+
+
+def _check_clean(session: Session, what: str) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError(f"the stats {what} commits: commit your changes first")
+
+
+def refresh(session: Session, *, batch: int = 500, max_rounds: int | None = None,
+            wait: bool = True) -> RefreshReport:
+    """Bring facts and rollups up to date with every change committed so far, `batch` pending
+    rows per transaction; commits. With `wait=False` it gives way at once to a refresh or
+    rebuild already running."""
+    _check_clean(session, "refresh")
+    session.commit()
+    tickets = changed = rounds = 0
+    while max_rounds is None or rounds < max_rounds:
+        if session.scalar(select(StatPending.id).limit(1)) is None:
+            break
+        if not _lock_head(session, wait=wait):
+            break
+        rows = session.execute(select(StatPending.id, StatPending.ticket_id)
+                               .order_by(StatPending.id).limit(batch)).all()
+        ids = sorted({r.ticket_id for r in rows})
+        changed += _apply(session, ids)
+        session.execute(delete(StatPending).where(StatPending.id.in_([r.id for r in rows])))
+        session.execute(update(StatHead).where(StatHead.id == 1).values(refreshed_at=utcnow()))
+        session.commit()
+        tickets += len(ids)
+        rounds += 1
+    left = pending_count(session)
+    session.commit()
+    return RefreshReport(tickets, changed, left)
+
+
+def pending_count(session: Session) -> int:
+    """How many committed changes the rollups have not taken yet."""
+    return session.scalar(select(func.count()).select_from(StatPending)) or 0
+
+
+def rebuild(session: Session, *, batch: int = 1000, write_every: int = 10_000) -> int:
+    """Recompute every fact and rollup from the tickets, assignments, extensions and events,
+    in one transaction; commits and returns the number of tickets."""
+    _check_clean(session, "rebuild")
+    session.commit()
+    _lock_head(session, wait=True)
+    for table in (stat_daily, *_FACT_TABLES, StatPending.__table__):
+        session.execute(delete(table))
+    after, count, held = 0, 0, 0
+    # Tickets in id order are about the same days: their counts are added up in memory over
+    # many batches, so each rollup row is written a few times rather than once per batch.
+    delta: dict[Contribution, int] = defaultdict(int)
+    while True:
+        ids = list(session.scalars(select(Ticket.id).where(Ticket.id > after)
+                                   .order_by(Ticket.id).limit(batch)))
+        if not ids:
+            break
+        _apply(session, ids, into=delta)
+        after, count, held = ids[-1], count + len(ids), held + len(ids)
+        if held >= write_every:
+            _add_to_slices(session, delta)
+            delta.clear()
+            held = 0
+    _add_to_slices(session, delta)
+    session.execute(update(StatHead).where(StatHead.id == 1).values(rebuilt_at=utcnow()))
+    session.commit()
+    return count
+
+
+# ---------------------------------------------------------------- reading figures
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def month_split(span: DateRange, today: date) -> tuple[tuple[date, date] | None,
+                                                       list[tuple[date, date]]]:
+    """The whole months of the period that ended before today's month (read from the
+    monthly rows: (first month, last month) or None) and the day ranges left (daily rows)."""
+    first = span.start if span.start.day == 1 else _next_month(span.start)
+    last = None
+    month = first
+    while _next_month(month) - timedelta(days=1) <= span.end and month < today.replace(day=1):
+        last = month
+        month = _next_month(month)
+    if last is None:
+        return None, [(span.start, span.end)]
+    days = [(span.start, first - timedelta(days=1)), (_next_month(last), span.end)]
+    return (first, last), [(a, b) for a, b in days if a <= b]
+
+
+def slice_for(dims: Iterable[str]) -> str:
+    """The smallest slice of stat_daily that keeps these dimensions."""
+    needed = set(dims)
+    fits = [name for name, kept in SLICES.items() if needed <= set(kept)]
+    return min(fits, key=lambda name: len(SLICES[name]))
+
+
+def _clock_parts(state: Any, deadline: Any, now: datetime) -> dict[str, Any]:
+    return {"on_time": state == ON_TIME,
+            "due": or_(state.in_((ON_TIME, LATE)), and_(state == OPEN, deadline < now))}
+
+
+def _overdue(now: datetime) -> Any:
+    a = StatAssignment
+    return or_(and_(a.sign_state == OPEN, a.sign_deadline < now),
+               and_(a.complete_state == OPEN, a.complete_deadline < now))
+
+
+def _unit_query(part: str, now: datetime) -> tuple[Any, Any, Any, Any, Unit] | None:
+    """(fact model, day column, condition, reference column, unit) of a part."""
+    t, a, r = StatTicket, StatAssignment, StatReview
+    ticket_parts = {"intake": t.void.is_(False), "void": t.void.is_(True),
+                    "direct_answer": t.direct_answer.is_(True), "repeat": t.repeat.is_(True)}
+    if part in ticket_parts:
+        return t, t.created_day, ticket_parts[part], t.ticket_id, Unit.TICKET
+    dispatched = {"dispatched": true(), "completed": t.completed.is_(True),
+                  "reopened": t.reopened.is_(True)}
+    if part in dispatched:
+        return t, t.dispatched_day, dispatched[part], t.ticket_id, Unit.TICKET
+    dispatches = {"dispatches": true(), "returned": a.returned.is_(True),
+                  "extended": a.extended.is_(True)}
+    if part in dispatches:
+        return a, a.dispatched_day, dispatches[part], a.assignment_id, Unit.ASSIGNMENT
+    for clock, state, deadline, day in (
+            ("sign", a.sign_state, a.sign_deadline, a.sign_day),
+            ("complete", a.complete_state, a.complete_deadline, a.complete_day)):
+        parts = _clock_parts(state, deadline, now)
+        if part.startswith(clock + "_") and part.removeprefix(clock + "_") in parts:
+            return a, day, parts[part.removeprefix(clock + "_")], a.assignment_id, \
+                Unit.ASSIGNMENT
+    reviewed = {"callback_needed": r.callback_needed.is_(True),
+                "callback_done": and_(r.callback_needed.is_(True), r.callback_done.is_(True))}
+    if part in reviewed:
+        return r, r.reviewed_day, reviewed[part], r.event_id, Unit.REVIEW
+    answered = {"answered": true(), "satisfied": r.satisfied.is_(True),
+                "resolved": r.resolved.is_(True)}
+    if part in answered:
+        return r, r.answered_day, answered[part], r.callback_event_id, Unit.CALLBACK
+    return None
+
+
+class RollupSource:
+    """Figures from stat_daily (and, for clocks open today and overdue_now, the facts)."""
+
+    def tally(self, session: Session, span: DateRange, filters: Filters, now: datetime,
+              group: Group) -> dict[Any, Tally]:
+        needed = [d for d, _ in filters.items()] + ([group] if group in DIMENSIONS else [])
+        s = stat_daily
+        today = local_day(now)
+        key = s.c.day if group == "day" else s.c[group] if group else None
+        sums = [func.sum(s.c[c]).label(c) for c in PLAIN_COUNTERS]
+        # A clock still open on a day before today has missed its deadline.
+        sums += [func.sum(case((s.c.day < today, s.c[c]), else_=0)).label(c)
+                 for c in OPEN_COUNTERS]
+        name = slice_for(needed)
+        if group == "day":
+            months, days = None, [(span.start, span.end)]
+        else:  # over months, whole months are read from the monthly rows
+            months, days = month_split(span, today)
+        parts = [and_(s.c.slice == name, s.c.day.between(a, b)) for a, b in days]
+        if months is not None:
+            parts.append(and_(s.c.slice == name + MONTHLY, s.c.day.between(*months)))
+        stmt = select(*(() if key is None else (key.label("key"),)), *sums).where(
+            or_(*parts), *filters.where(s.c))
+        if key is not None:
+            stmt = stmt.group_by(key)
+        out: dict[Any, Tally] = defaultdict(empty_tally)
+        for row in session.execute(stmt):
+            if row.intake is None:  # no row at all (an ungrouped sum over nothing)
+                continue
+            counts = {c: int(getattr(row, c) or 0) for c in COUNTERS}
+            tally = out[row.key if key is not None else None]
+            for part in ("intake", "void", "direct_answer", "repeat", "dispatched",
+                         "completed", "reopened", "dispatches", "returned", "extended",
+                         "callback_needed", "callback_done", "answered", "satisfied",
+                         "resolved"):
+                tally[part] += counts[part]
+            for clock in ("sign", "complete"):
+                tally[f"{clock}_on_time"] += counts[f"{clock}_on_time"]
+                tally[f"{clock}_due"] += (counts[f"{clock}_on_time"] + counts[f"{clock}_late"]
+                                          + counts[f"{clock}_open"])
+        a = StatAssignment
+        columns = a.__table__.c
+        if today in span:  # clocks open on today's date whose deadline has already passed
+            for clock, state, deadline, day in (
+                    ("sign", a.sign_state, a.sign_deadline, a.sign_day),
+                    ("complete", a.complete_state, a.complete_deadline, a.complete_day)):
+                fkey = day if group == "day" else columns[group] if group else None
+                q = select(*(() if fkey is None else (fkey,)), func.count()).where(
+                    state == OPEN, day == today, deadline < now, *filters.where(columns))
+                if fkey is not None:
+                    q = q.group_by(fkey)
+                for row in session.execute(q):
+                    n = row[-1]
+                    if n:
+                        out[row[0] if fkey is not None else None][f"{clock}_due"] += n
+        if group != "day":
+            fkey = columns[group] if group else None
+            q = select(*(() if fkey is None else (fkey,)),
+                       func.count(func.distinct(a.ticket_id))).where(
+                _overdue(now), *filters.where(columns))
+            if fkey is not None:
+                q = q.group_by(fkey)
+            for row in session.execute(q):
+                n = row[-1]
+                if n:
+                    out[row[0] if fkey is not None else None]["overdue_now"] += n
+        # Deltas can bring a row back to zero; such a key has nothing to show.
+        return {k: tally for k, tally in out.items() if any(tally.values())}
+
+    def units(self, session: Session, span: DateRange, filters: Filters, now: datetime,
+              part: str, page: int, per_page: int) -> DrillPage:
+        if part == "overdue_now":
+            return self._overdue_units(session, filters, now, page, per_page)
+        spec = _unit_query(part, now)
+        if spec is None:
+            raise ValueError(f"unknown part {part!r}")
+        model, day, cond, ref, unit = spec
+        columns = model.__table__.c
+        where = and_(day >= span.start, day <= span.end, cond, *filters.where(columns))
+        total = session.scalar(select(func.count()).select_from(model).where(where)) or 0
+        rows = session.execute(
+            select(ref.label("ref"), model.ticket_id, Ticket.number, Ticket.status,
+                   day.label("day"), *(columns[d] for d in DIMENSIONS))
+            .join(Ticket, Ticket.id == model.ticket_id).where(where)
+            .order_by(day, model.ticket_id, ref)
+            .limit(per_page).offset((page - 1) * per_page))
+        items = [DrillItem(r.ticket_id, r.number, r.status, unit, r.ref, r.day,
+                           Dims(*(getattr(r, d) for d in DIMENSIONS))) for r in rows]
+        return DrillPage(items, total, page, per_page)
+
+    def _overdue_units(self, session: Session, filters: Filters, now: datetime, page: int,
+                       per_page: int) -> DrillPage:
+        a = StatAssignment
+        columns = a.__table__.c
+        # A ticket overdue in several departments is listed once, under the first code.
+        per_ticket = (select(a.ticket_id, *(func.min(columns[d]).label(d) for d in DIMENSIONS))
+                      .where(_overdue(now), *filters.where(columns))
+                      .group_by(a.ticket_id).subquery())
+        total = session.scalar(select(func.count()).select_from(per_ticket)) or 0
+        rows = session.execute(
+            select(per_ticket, Ticket.number, Ticket.status)
+            .join(Ticket, Ticket.id == per_ticket.c.ticket_id)
+            .order_by(per_ticket.c.ticket_id).limit(per_page).offset((page - 1) * per_page))
+        items = [DrillItem(r.ticket_id, r.number, r.status, Unit.TICKET, r.ticket_id, None,
+                           Dims(*(getattr(r, d) for d in DIMENSIONS))) for r in rows]
+        return DrillPage(items, total, page, per_page)
+
+
+ROLLUPS = RollupSource()
+
+
+def slice_rows(session: Session) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """Every non-zero row of stat_daily as key → counters (to compare two states)."""
+    keys = ("slice", "day", *DIMENSIONS)
+    out = {}
+    for row in session.execute(select(stat_daily)):
+        counts = tuple(getattr(row, c) for c in COUNTERS)
+        if any(counts):
+            out[tuple(getattr(row, k) for k in keys)] = counts
+    return out
+
+
+__all__ = ["StatTicket", "StatAssignment", "StatReview", "StatPending", "StatHead",
+           "stat_daily", "SLICES", "COUNTERS", "FactSet", "RefreshReport", "ROLLUPS",
+           "RollupSource", "install", "installed", "uninstall", "mark_changed", "refresh",
+           "rebuild", "pending_count", "compute_facts", "contributions", "facts_of",
+           "slice_for", "slice_rows", "month_split"]

@@ -1,0 +1,444 @@
+"""The daily rollups: kept current from the events by `refresh`, rebuilt from scratch by
+`rebuild`, and always giving the figures the raw event log gives — checked on a generated
+month of tickets through the domain."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dispatch import rollups
+from dispatch.calendar import LOCAL_TZ
+from dispatch.errors import DomainError
+from dispatch.lifecycle import perform
+from dispatch.metrics import (
+    BREAKDOWNS,
+    METRICS,
+    RAW,
+    DateRange,
+    Filters,
+    Hit,
+    RawSource,
+    breakdown,
+    drill_down,
+    summary,
+    trend,
+)
+from dispatch.models import Assignment, Event, Ticket
+from dispatch.pipeline import IntakePorts, intake
+from dispatch.rollups import (
+    ROLLUPS,
+    StatPending,
+    month_split,
+    pending_count,
+    refresh,
+    slice_for,
+)
+from dispatch.sweeps import sweep_clocks
+from dispatch.vocab import CLOSED_STATES, Status
+from grid.locator import GridCache
+from grid.service import GridRouting
+from tests.conftest import cell_centre, cell_code, make_test_grid
+from tests.service.conftest import PUDONG, URBAN, VENDING, demand
+
+HOLDERS = {URBAN: "handler1", PUDONG: "street1"}
+CATEGORIES = (VENDING, "urban.appearance.graffiti", "urban", "environment.noise.noise_nuisance",
+              "environment.air.cooking_fumes")
+FIRST_DAY = date(2026, 11, 23)
+DAYS = 30
+
+
+@pytest.fixture
+def installed():
+    was = rollups.installed()
+    rollups.install()
+    try:
+        yield
+    finally:
+        if not was:
+            rollups.uninstall()
+
+
+@pytest.fixture
+def not_installed():
+    was = rollups.installed()
+    rollups.uninstall()
+    try:
+        yield
+    finally:
+        if was:
+            rollups.install()
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL_TZ)
+
+
+# ---------------------------------------------------------------- a generated month
+
+
+class Month:
+    """Tickets through the domain over several weeks, on a clock moved by hand: intake on the
+    test grid, direct answers, voids, merges, 110 transfers, relocations, dispatches with
+    co-handlers and category changes, late and on-time sign-fors, returns and re-routing,
+    extensions approved and refused, completions rejected and accepted, callbacks with each
+    answer, unreachable citizens, reopens, clock sweeps; the rollups refreshed now and then."""
+
+    def __init__(self, session: Session, clock, actors, directory, seed: int = 7) -> None:
+        self.session, self.clock, self.actors, self.directory = session, clock, actors, directory
+        self.rng = random.Random(seed)
+        self.cache = GridCache()
+        self.tickets: list[Ticket] = []
+
+    def ports(self) -> IntakePorts:
+        grid = GridRouting(self.session, self.clock.now(), self.cache)
+        return IntakePorts(locator=grid, router=grid)
+
+    def act(self, ticket: Ticket, action: str, user: str, **payload) -> bool:
+        try:
+            perform(self.session, ticket, action, self.actors[user], payload,
+                    now=self.clock.now(), directory=self.directory, ports=self.ports())
+        except DomainError:
+            self.session.rollback()
+            return False
+        self.session.commit()
+        return True
+
+    def new_ticket(self) -> None:
+        rng = self.rng
+        lon, lat = cell_centre(rng.randrange(2), rng.randrange(2), rng.randrange(4))
+        citizen = ({"anonymous": True} if rng.random() < 0.15
+                   else {"name": "李四", "phone": f"1380013{rng.randrange(10_000):04d}"})
+        body = demand(channel=rng.choice(("phone", "phone", "wechat", "web")),
+                      type=rng.choice(("complaint", "consult", "help", "report")),
+                      category=rng.choice(CATEGORIES),
+                      urgency=rng.choices(("normal", "urgent", "critical"), (8, 3, 1))[0],
+                      citizen=citizen, lon=lon, lat=lat)
+        result = intake(self.session, body, self.actors["operator1"], now=self.clock.now(),
+                        ports=self.ports())
+        self.session.commit()
+        self.tickets.append(result.ticket)
+
+    def step(self, t: Ticket) -> None:
+        rng, status = self.rng, Status(t.status)
+        r = rng.random()
+        if status == Status.NEW:
+            if t.type == "consult" and r < 0.3:
+                self.act(t, "answer", "operator1", answer="请携带身份证到政务服务中心办理")
+            elif r < 0.07:
+                self.act(t, "void", "operator1", reason="无声电话")
+            elif r < 0.13:
+                parents = [p for p in self.tickets if p is not t and p.parent_id is None
+                           and p.status not in CLOSED_STATES]
+                if parents and not t.children:
+                    self.act(t, "merge", "dispatcher1", parent=rng.choice(parents).number)
+            elif r < 0.16:
+                self.act(t, "transfer_110", "operator1", reason="涉警事项")
+            elif r < 0.19:
+                lon, lat = cell_centre(rng.randrange(2), rng.randrange(2), rng.randrange(4))
+                self.act(t, "relocate", "operator1", lon=lon, lat=lat)
+            elif r < 0.85:
+                self.dispatch(t)
+        elif status == Status.TRANSFERRED_110:
+            if r < 0.4:
+                self.act(t, "police_complete", "police1", result="已出警处置")
+            elif r < 0.55:
+                self.act(t, "police_reject", "police1", reason="非警情")
+        elif status in (Status.RETURNED, Status.REOPENED):
+            if r < 0.7:
+                self.dispatch(t)
+        elif status in (Status.DISPATCHED, Status.SIGNED):
+            self.handle(t)
+        elif status == Status.COMPLETED:
+            if r < 0.1:
+                self.act(t, "review_reject", "dispatcher1", reason="办理结果不完整")
+            elif r < 0.8:
+                self.act(t, "review_accept", "dispatcher1")
+        elif status == Status.REVIEWED:
+            if r < 0.15:
+                self.act(t, "callback", "operator1", reached=False)
+            elif r < 0.85:
+                self.act(t, "callback", "operator1",
+                         satisfaction=rng.choices(
+                             ("satisfied", "basically_satisfied", "dissatisfied"),
+                             (60, 25, 15))[0],
+                         resolved=rng.random() < 0.85)
+
+    def dispatch(self, t: Ticket) -> None:
+        rng = self.rng
+        lead = rng.choice((URBAN, PUDONG))
+        payload: dict = {"lead": lead}
+        if rng.random() < 0.25:
+            payload["co_handlers"] = [PUDONG if lead == URBAN else URBAN]
+        if rng.random() < 0.2:
+            payload["category"] = rng.choice(CATEGORIES)
+        if t.status == Status.REOPENED and rng.random() < 0.7:
+            payload = {}  # back to the same department by default
+        self.act(t, "dispatch", "dispatcher1", **payload)
+
+    def handle(self, t: Ticket) -> None:
+        rng = self.rng
+        if any(x.status == "pending" for x in t.extensions):
+            if rng.random() < 0.7:
+                self.act(t, "approve_extension", "dispatcher1")
+            else:
+                self.act(t, "refuse_extension", "dispatcher1", reason="时限内可以办结")
+            return
+        for a in [a for a in t.assignments if a.closed_at is None]:
+            user, r = HOLDERS[a.department_code], rng.random()
+            if a.status == "dispatched":
+                if r < 0.45:
+                    self.act(t, "sign", user)
+                elif r < 0.52:
+                    self.act(t, "return", user, reason="不属于本单位职责")
+            elif a.status == "signed":
+                if r < 0.35:
+                    self.act(t, "complete", user, result="已到现场处理完毕")
+                elif r < 0.42:
+                    self.act(t, "request_extension", user, days=rng.randint(1, 3),
+                             reason="需要协调其他部门")
+                elif r < 0.44:
+                    self.act(t, "return", user, reason="需要改派")
+            if t.status not in (Status.DISPATCHED, Status.SIGNED):
+                return
+
+    def run(self, days: int) -> None:
+        for n in range(days):
+            day = FIRST_DAY + timedelta(days=n)
+            for hour in (9, 14, 20):
+                self.clock.current = local(day, hour, self.rng.randrange(60))
+                for _ in range(self.rng.randint(1, 3)):
+                    self.new_ticket()
+                for t in list(self.tickets):
+                    if t.status not in CLOSED_STATES and self.rng.random() < 0.6:
+                        self.step(t)
+                if hour == 20:
+                    sweep_clocks(self.session, self.clock.now())
+                if self.rng.random() < 0.5:
+                    refresh(self.session, batch=self.rng.choice((3, 50, 500)))
+
+
+SPANS = (
+    DateRange(FIRST_DAY, FIRST_DAY + timedelta(days=DAYS + 10)),  # past the last deadlines
+    DateRange(date(2026, 11, 1), date(2026, 12, 31)),  # November whole: its monthly rows
+    DateRange(date(2026, 11, 30), date(2026, 12, 6)),
+    DateRange(date(2026, 12, 1), date(2026, 12, 1)),
+    DateRange(FIRST_DAY + timedelta(days=DAYS - 1), FIRST_DAY + timedelta(days=DAYS - 1)),
+)
+FILTERS = (
+    Filters(),
+    Filters(department=URBAN),
+    Filters(department=PUDONG),
+    Filters(department="none"),
+    Filters(street="street_pudong"),
+    Filters(cell=cell_code(1, 0, 2)),
+    Filters(channel="phone"),
+    Filters(type="complaint"),
+    Filters(category="urban"),
+    Filters(category="environment.noise"),
+    Filters(department=URBAN, street="town_naoli"),
+    Filters(channel="wechat", category="environment"),
+)
+
+
+class OnceRaw(RawSource):
+    """The raw computation, reading each period's units once (the data do not change while
+    the figures are compared)."""
+
+    def __init__(self) -> None:
+        self.read: dict[tuple[DateRange, datetime], list[Hit]] = {}
+
+    def hits(self, session: Session, span: DateRange, now: datetime) -> list[Hit]:
+        if (span, now) not in self.read:
+            self.read[(span, now)] = super().hits(session, span, now)
+        return self.read[(span, now)]
+
+
+def assert_rollups_equal_raw(session: Session, now: datetime, spans=SPANS,
+                             drill: bool = True) -> None:
+    """Every figure, breakdown, trend and drill-down the same from both sources."""
+    refresh(session)
+    raw = OnceRaw()
+    for span in spans:
+        for f in FILTERS:
+            rolled = summary(session, span, f, now, source=ROLLUPS)
+            assert rolled == summary(session, span, f, now, source=raw), (span, f)
+        for f in FILTERS[:3]:
+            for by in BREAKDOWNS:
+                assert breakdown(session, span, f, now, by, source=ROLLUPS) == \
+                    breakdown(session, span, f, now, by, source=raw), (span, f, by)
+    for f in FILTERS[:4]:
+        assert trend(session, SPANS[0], f, now, "day", source=ROLLUPS) == \
+            trend(session, SPANS[0], f, now, "day", source=raw), f
+    month = SPANS[0]
+    for f in FILTERS[:2] if drill else ():
+        for metric, m in METRICS.items():
+            for part in ("numerator", "denominator") if m.denominator else ("numerator",):
+                got = drill_down(session, month, f, now, metric, part, per_page=100,
+                                 source=ROLLUPS)
+                assert got == drill_down(session, month, f, now, metric, part, per_page=100,
+                                         source=raw), (f, metric, part)
+
+
+def test_a_generated_month_gives_the_raw_figures_incrementally_and_after_a_rebuild(
+        session, clock, actors, directory, installed):
+    make_test_grid(session)
+    session.commit()
+    month = Month(session, clock, actors, directory)
+    month.run(DAYS)
+    # Mid-afternoon of the last day: some clocks of today have passed, others not yet.
+    clock.current = local(FIRST_DAY + timedelta(days=DAYS - 1), 16, 30)
+    now = clock.now()
+
+    # The month is varied enough for every figure to mean something.
+    whole = summary(session, SPANS[0], Filters(), now, source=RAW)
+    t = whole.tally
+    assert t["intake"] > 120 and t["void"] > 0 and t["direct_answer"] > 0 and t["repeat"] > 0
+    assert t["dispatched"] > t["completed"] > 0 and t["reopened"] > 0
+    assert t["returned"] > 0 and t["extended"] > 0
+    assert t["sign_due"] > t["sign_on_time"] > 0
+    assert t["complete_due"] > t["complete_on_time"] > 0
+    assert t["callback_needed"] > t["callback_done"] > 0
+    assert t["answered"] > t["satisfied"] > 0 and t["answered"] > t["resolved"] > 0
+    assert t["overdue_now"] > 0
+    streets = {r.key for r in breakdown(session, SPANS[0], Filters(), now, "street",
+                                        source=RAW)}
+    assert {"street_pudong", "town_naoli"} <= streets
+
+    assert_rollups_equal_raw(session, now)
+    # Weeks later: December is a whole month before the current one (its monthly rows).
+    later = local(date(2027, 1, 12), 10)
+    assert_rollups_equal_raw(session, later, SPANS[:2], drill=False)
+    incremental = rollups.slice_rows(session)
+    assert rollups.rebuild(session) == len(month.tickets)
+    assert rollups.slice_rows(session) == incremental
+    assert_rollups_equal_raw(session, now)
+
+
+def _figures(session: Session, now: datetime) -> dict:
+    return summary(session, DateRange(FIRST_DAY, FIRST_DAY), Filters(), now).tally
+
+
+def test_only_committed_changes_are_queued_and_idle_actions_are_not(
+        session, desk, clock, installed):
+    t = desk.intake()
+    assert pending_count(session) == 1
+    intake(session, demand(), desk.actors["operator1"], now=clock.now())
+    session.rollback()
+    assert pending_count(session) == 1
+    desk.act(t, "note", "operator1", text="市民来电补充情况")
+    desk.act(t, "urge", "supervisor1")
+    assert pending_count(session) == 1
+    report = refresh(session)
+    assert (report.tickets, report.changed, report.pending) == (1, 1, 0)
+    assert _figures(session, clock.now())["intake"] == 1
+    assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def test_refresh_recomputes_a_ticket_once_however_many_changes_it_had(
+        session, desk, clock, installed):
+    t = desk.dispatched()
+    desk.act(t, "sign", "handler1")
+    assert pending_count(session) == 3
+    before = rollups.slice_rows(session)
+    report = refresh(session, batch=2, max_rounds=1)  # two of the three rows, one ticket
+    assert (report.tickets, report.pending) == (1, 1)
+    assert rollups.slice_rows(session) != before
+    after_first = rollups.slice_rows(session)
+    report = refresh(session)
+    assert (report.tickets, report.changed, report.pending) == (1, 0, 0)
+    assert rollups.slice_rows(session) == after_first
+    assert refresh(session) == rollups.RefreshReport(0, 0, 0)
+    facts = rollups.facts_of(session, t.id)
+    assert facts.ticket is not None and facts.ticket["department"] == URBAN
+    assert [a["sign_state"] for a in facts.assignments] == ["on_time"]
+    assert [a["complete_state"] for a in facts.assignments] == ["open"]
+
+
+def test_mark_changed_queues_tickets_written_around_the_events(session, desk, clock,
+                                                              not_installed):
+    t = desk.intake()  # the listener is not installed: nothing is queued
+    assert pending_count(session) == 0
+    assert _figures(session, clock.now())["intake"] == 0
+    rollups.mark_changed(session, [t.id, t.id])
+    session.commit()
+    assert pending_count(session) == 1
+    refresh(session)
+    assert _figures(session, clock.now())["intake"] == 1
+
+
+def test_whole_months_before_the_current_one_are_read_from_the_monthly_rows():
+    today = date(2026, 12, 16)
+    assert month_split(DateRange(date(2026, 11, 23), date(2026, 12, 20)), today) == (
+        None, [(date(2026, 11, 23), date(2026, 12, 20))])
+    assert month_split(DateRange(date(2026, 10, 5), date(2026, 12, 20)), today) == (
+        (date(2026, 11, 1), date(2026, 11, 1)),
+        [(date(2026, 10, 5), date(2026, 10, 31)), (date(2026, 12, 1), date(2026, 12, 20))])
+    assert month_split(DateRange(date(2026, 1, 1), date(2026, 11, 30)), today) == (
+        (date(2026, 1, 1), date(2026, 11, 1)), [])
+    # The current month is read by day (its clocks still open are decided day by day).
+    assert month_split(DateRange(date(2026, 12, 1), date(2026, 12, 31)), today) == (
+        None, [(date(2026, 12, 1), date(2026, 12, 31))])
+
+
+def test_the_smallest_slice_holding_the_filters_and_grouping_is_read():
+    assert slice_for([]) == "total"
+    assert slice_for(["department"]) == "department"
+    assert slice_for(["cell"]) == "cell"
+    assert slice_for(["street", "cell"]) == "cell"
+    assert slice_for(["department", "street"]) == "full"
+    assert slice_for(["channel", "category"]) == "full"
+
+
+# ---------------------------------------------------------------- concurrency (PostgreSQL)
+
+
+def _postgres_only(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no out-of-order commits, no row locks")
+
+
+def test_changes_committed_out_of_event_order_are_all_counted(
+        session, engine, desk, actors, directory, clock, installed):
+    _postgres_only(session)
+    first, second = desk.intake(), desk.intake()
+    desk.act(desk.intake(), "dispatch", "dispatcher1", lead=URBAN)  # calendar years loaded
+    refresh(session)
+    with Session(engine, expire_on_commit=False) as early, \
+            Session(engine, expire_on_commit=False) as late:
+        a = early.get(Ticket, first.id)
+        perform(early, a, "dispatch", actors["dispatcher1"], {"lead": URBAN},
+                now=clock.now(), directory=directory)
+        early.flush()  # its event takes the lower id ...
+        b = late.get(Ticket, second.id)
+        perform(late, b, "dispatch", actors["dispatcher1"], {"lead": PUDONG},
+                now=clock.now(), directory=directory)
+        late.commit()  # ... but commits last
+        refresh(session)
+        assert _figures(session, clock.now())["dispatched"] == 2
+        early.commit()
+    ids = session.scalars(select(Event.id).where(Event.action == "dispatch")
+                          .order_by(Event.ticket_id)).all()
+    assert ids[0] < ids[1]  # `first` got the lower event id
+    refresh(session)
+    assert _figures(session, clock.now())["dispatched"] == 3
+
+
+def test_a_refresh_that_must_not_wait_gives_way_to_one_running(session, engine, desk, clock,
+                                                               installed):
+    _postgres_only(session)
+    desk.intake()
+    refresh(session)  # the lock row is made by the first refresh with work to do
+    desk.intake()
+    with Session(engine) as other:
+        assert other.scalar(select(rollups.StatHead.id).with_for_update()) == 1
+        report = refresh(session, wait=False)
+        assert (report.tickets, report.pending) == (0, 1)
+    assert refresh(session, wait=False).pending == 0
+    assert _figures(session, clock.now())["intake"] == 2
+    assert session.scalar(select(func.count()).select_from(StatPending)) == 0
+    assert session.scalar(select(func.count()).select_from(Assignment)) == 0
