@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -86,7 +87,11 @@ def tile(page: Any, metric: str) -> Any:
 
 
 def pct(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate * 100:.2f}%"
+    """As the page shows a rate: JavaScript's toFixed(2), which rounds a tie up (Python's
+    format would round 90.625 to even)."""
+    if rate is None:
+        return "—"
+    return f"{Decimal(rate * 100).quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
 
 
 def test_the_dashboard_shows_the_figures_of_the_api_and_opens_the_tickets_behind_them(
