@@ -195,14 +195,18 @@ FROM bench_plan WHERE fate = 'done' AND c >= 10
 
 def _clock(done: str, deadline: str) -> str:
     """SQL: how a clock ended, as `rollups._clock` (NULL: stopped before its deadline)."""
-    return (f"CASE WHEN {done} IS NOT NULL THEN CASE WHEN {done} <= {deadline} THEN 'on_time' "
-            f"ELSE 'late' END WHEN a.returned_at IS NOT NULL THEN CASE WHEN a.returned_at > "
-            f"{deadline} THEN 'late' END WHEN a.closed_at IS NOT NULL THEN CASE WHEN "
-            f"a.closed_at > {deadline} THEN 'late' END ELSE 'open' END")
+    return (
+        f"CASE WHEN {done} IS NOT NULL THEN CASE WHEN {done} <= {deadline} THEN 'on_time' "
+        f"ELSE 'late' END WHEN a.returned_at IS NOT NULL THEN CASE WHEN a.returned_at > "
+        f"{deadline} THEN 'late' END WHEN a.closed_at IS NOT NULL THEN CASE WHEN "
+        f"a.closed_at > {deadline} THEN 'late' END ELSE 'open' END"
+    )
 
 
-_BASE = ("coalesce(t.channel, ''), coalesce(t.type, ''), coalesce(t.category_code, ''), "
-         "{department}, coalesce(t.street_code, ''), coalesce(t.cell_code, '')")
+_BASE = (
+    "coalesce(t.channel, ''), coalesce(t.type, ''), coalesce(t.category_code, ''), "
+    "{department}, coalesce(t.street_code, ''), coalesce(t.cell_code, '')"
+)
 _DIM_COLS = ", ".join(DIMS)
 
 _FACT_TICKETS = f"""
@@ -265,22 +269,53 @@ WHERE r.action = 'review_accept'
 # What each fact adds to stat_daily (`rollups.contributions`): (table, day, condition,
 # counter → SQL integer), one branch each; the other counters are 0.
 _CONTRIBUTIONS = (
-    ("stat_tickets", "created_day", "true",
-     {"intake": "(NOT void)::int", "void": "void::int",
-      "direct_answer": "(NOT void AND direct_answer)::int",
-      "repeat": "(NOT void AND repeat)::int"}),
-    ("stat_tickets", "dispatched_day", "dispatched_day IS NOT NULL",
-     {"dispatched": "1", "completed": "completed::int", "reopened": "reopened::int"}),
-    ("stat_assignments", "dispatched_day", "true",
-     {"dispatches": "1", "returned": "returned::int", "extended": "extended::int"}),
-    ("stat_assignments", "sign_day", "sign_state IS NOT NULL",
-     {f"sign_{s}": f"(sign_state = '{s}')::int" for s in ("on_time", "late", "open")}),
-    ("stat_assignments", "complete_day", "complete_state IS NOT NULL",
-     {f"complete_{s}": f"(complete_state = '{s}')::int" for s in ("on_time", "late", "open")}),
-    ("stat_reviews", "reviewed_day", "callback_needed",
-     {"callback_needed": "1", "callback_done": "callback_done::int"}),
-    ("stat_reviews", "answered_day", "answered_day IS NOT NULL",
-     {"answered": "1", "satisfied": "satisfied::int", "resolved": "resolved::int"}),
+    (
+        "stat_tickets",
+        "created_day",
+        "true",
+        {
+            "intake": "(NOT void)::int",
+            "void": "void::int",
+            "direct_answer": "(NOT void AND direct_answer)::int",
+            "repeat": "(NOT void AND repeat)::int",
+        },
+    ),
+    (
+        "stat_tickets",
+        "dispatched_day",
+        "dispatched_day IS NOT NULL",
+        {"dispatched": "1", "completed": "completed::int", "reopened": "reopened::int"},
+    ),
+    (
+        "stat_assignments",
+        "dispatched_day",
+        "true",
+        {"dispatches": "1", "returned": "returned::int", "extended": "extended::int"},
+    ),
+    (
+        "stat_assignments",
+        "sign_day",
+        "sign_state IS NOT NULL",
+        {f"sign_{s}": f"(sign_state = '{s}')::int" for s in ("on_time", "late", "open")},
+    ),
+    (
+        "stat_assignments",
+        "complete_day",
+        "complete_state IS NOT NULL",
+        {f"complete_{s}": f"(complete_state = '{s}')::int" for s in ("on_time", "late", "open")},
+    ),
+    (
+        "stat_reviews",
+        "reviewed_day",
+        "callback_needed",
+        {"callback_needed": "1", "callback_done": "callback_done::int"},
+    ),
+    (
+        "stat_reviews",
+        "answered_day",
+        "answered_day IS NOT NULL",
+        {"answered": "1", "satisfied": "satisfied::int", "resolved": "resolved::int"},
+    ),
 )
 
 
@@ -290,8 +325,11 @@ def _contrib_sql() -> str:
         cols = ", ".join(f"{counts.get(c, '0')} AS {c}" for c in COUNTERS)
         branches.append(f"SELECT {day} AS day, {_DIM_COLS}, {cols} FROM {table} WHERE {cond}")
     sums = ", ".join(f"sum({c})::int AS {c}" for c in COUNTERS)
-    return (f"CREATE UNLOGGED TABLE bench_contrib AS SELECT day, {_DIM_COLS}, {sums} FROM ("
-            + " UNION ALL ".join(branches) + f") AS u GROUP BY day, {_DIM_COLS}")
+    return (
+        f"CREATE UNLOGGED TABLE bench_contrib AS SELECT day, {_DIM_COLS}, {sums} FROM ("
+        + " UNION ALL ".join(branches)
+        + f") AS u GROUP BY day, {_DIM_COLS}"
+    )
 
 
 def _slice_sql(name: str, monthly: bool) -> str:
@@ -301,12 +339,19 @@ def _slice_sql(name: str, monthly: bool) -> str:
     sums = ", ".join(f"sum({c}) AS {c}" for c in COUNTERS)
     group = ", ".join((day, *kept))
     label = name + ("/m" if monthly else "")
-    return (f"INSERT INTO stat_daily (slice, day, {_DIM_COLS}, {', '.join(COUNTERS)}) "
-            f"SELECT '{label}', {day}, {dims}, {sums} FROM bench_contrib GROUP BY {group}")
+    return (
+        f"INSERT INTO stat_daily (slice, day, {_DIM_COLS}, {', '.join(COUNTERS)}) "
+        f"SELECT '{label}', {day}, {dims}, {sums} FROM bench_contrib GROUP BY {group}"
+    )
 
 
-def _timed(steps: list[tuple[str, float]], label: str, engine, *statements: str,
-           params: dict[str, Any] | None = None) -> None:
+def _timed(
+    steps: list[tuple[str, float]],
+    label: str,
+    engine,
+    *statements: str,
+    params: dict[str, Any] | None = None,
+) -> None:
     t = time.perf_counter()
     with engine.begin() as conn:
         for sql in statements:
@@ -321,9 +366,15 @@ def loaded():
         with Session(engine) as s:
             load_demo(s, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
             s.commit()
-            cats = sorted(s.scalars(select(Category.code).where(
-                ~Category.code.in_(select(Category.parent_code).where(
-                    Category.parent_code.is_not(None))))))
+            cats = sorted(
+                s.scalars(
+                    select(Category.code).where(
+                        ~Category.code.in_(
+                            select(Category.parent_code).where(Category.parent_code.is_not(None))
+                        )
+                    )
+                )
+            )
             depts = sorted(s.scalars(select(Department.code)))
         params = {"now": NOW, "n": TOTAL, "cats": cats, "depts": depts}
         steps: list[tuple[str, float]] = []
@@ -338,15 +389,22 @@ def loaded():
             for table in ("tickets", "assignments", "extensions", "events"):
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT max(id) FROM {table}))")
+                    f"(SELECT max(id) FROM {table}))"
+                )
                 conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
             steps.append(("raw tables: VACUUM ANALYZE", time.perf_counter() - t))
         _timed(steps, "facts: stat_tickets", engine, _FACT_TICKETS)
         _timed(steps, "facts: stat_assignments", engine, _FACT_ASSIGNMENTS)
         _timed(steps, "facts: stat_reviews", engine, _FACT_REVIEWS)
-        _timed(steps, "stat_daily (contributions, 16 slice inserts)", engine, _contrib_sql(),
-               *(_slice_sql(name, m) for name in SLICES for m in (False, True)),
-               "DROP TABLE bench_contrib", "DROP TABLE bench_plan")
+        _timed(
+            steps,
+            "stat_daily (contributions, 16 slice inserts)",
+            engine,
+            _contrib_sql(),
+            *(_slice_sql(name, m) for name in SLICES for m in (False, True)),
+            "DROP TABLE bench_contrib",
+            "DROP TABLE bench_plan",
+        )
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             t = time.perf_counter()
             for table in ("stat_tickets", "stat_assignments", "stat_reviews", "stat_daily"):
@@ -357,8 +415,9 @@ def loaded():
         engine.dispose()
 
 
-def _run(engine, call: Callable[[Session], Any], repeats: int,
-         warm_up: bool = True) -> tuple[list[float], Any]:
+def _run(
+    engine, call: Callable[[Session], Any], repeats: int, warm_up: bool = True
+) -> tuple[list[float], Any]:
     """Run `call` in a fresh session `repeats` times (after one warm-up run): (times in ms,
     result)."""
     out = None
@@ -413,16 +472,18 @@ def test_bench_stats_rollups_against_raw(loaded):
         return lambda src: lambda s: metrics.summary(s, span, filters, NOW, source=src)
 
     def by_department(span):
-        return lambda src: lambda s: metrics.breakdown(s, span, none, NOW, "department",
-                                                       source=src)
+        return lambda src: lambda s: metrics.breakdown(s, span, none, NOW, "department", source=src)
 
     with Session(engine) as s:
         first = metrics.drill_down(s, month, none, NOW, "on_time_completion_rate")
     last_page = max(1, -(-first.total // 20))
 
     def drill(page):
-        return lambda src: lambda s: metrics.drill_down(
-            s, month, none, NOW, "on_time_completion_rate", page=page, source=src)
+        return lambda src: (
+            lambda s: metrics.drill_down(
+                s, month, none, NOW, "on_time_completion_rate", page=page, source=src
+            )
+        )
 
     cases = [
         ("summary, month 2026-10", month, summary(month, none)),
@@ -453,14 +514,23 @@ def test_bench_stats_rollups_against_raw(loaded):
 
     # A sample of other periods: days, weeks, odd spans across month ends, today, filters.
     rng = random.Random(20261123)
-    samples = [DateRange(TODAY, TODAY), DateRange(date(2026, 11, 1), TODAY),
-               DateRange(TODAY - timedelta(days=6), TODAY)]
+    samples = [
+        DateRange(TODAY, TODAY),
+        DateRange(date(2026, 11, 1), TODAY),
+        DateRange(TODAY - timedelta(days=6), TODAY),
+    ]
     while len(samples) < 12:
         start = TODAY - timedelta(days=rng.randrange(3 * 365))
         span = DateRange(start, min(TODAY, start + timedelta(days=rng.choice((0, 6, 45)))))
         samples.append(span)
-    filters = [none, dept, street, Filters(channel="wechat"), Filters(category="urban"),
-               Filters(cell="ST03-C07")]
+    filters = [
+        none,
+        dept,
+        street,
+        Filters(channel="wechat"),
+        Filters(category="urban"),
+        Filters(cell="ST03-C07"),
+    ]
     checked = 0
     with Session(engine) as s:
         for i, span in enumerate(samples):
@@ -471,12 +541,16 @@ def test_bench_stats_rollups_against_raw(loaded):
                 mismatches.append(f"{span} {f}")
             checked += 1
 
-    print(f"\nstatistics benchmark ({TOTAL:,} tickets over 3 years, PostgreSQL, "
-          f"{os.cpu_count()} cores); rows: {sizes}")
+    print(
+        f"\nstatistics benchmark ({TOTAL:,} tickets over 3 years, PostgreSQL, "
+        f"{os.cpu_count()} cores); rows: {sizes}"
+    )
     for label, seconds in steps:
         print(f"  load: {label:<52}{seconds:>10.1f} s")
-    print(f"{'query':<44}{'rollup p50':>11}{'p95':>9}{'raw p50':>11}{'p95':>10}{'raw/rollup':>11}"
-          f"   (ms; rollup n={REPEATS} after a warm-up; raw n={RAW_REPEATS}, 1 over a quarter)")
+    print(
+        f"{'query':<44}{'rollup p50':>11}{'p95':>9}{'raw p50':>11}{'p95':>10}{'raw/rollup':>11}"
+        f"   (ms; rollup n={REPEATS} after a warm-up; raw n={RAW_REPEATS}, 1 over a quarter)"
+    )
     for label, roll_ms, raw_ms in rows:
         r50, r95 = quantile(roll_ms, 0.5), quantile(roll_ms, 0.95)
         if raw_ms is None:
@@ -484,6 +558,8 @@ def test_bench_stats_rollups_against_raw(loaded):
             continue
         w50, w95 = quantile(raw_ms, 0.5), quantile(raw_ms, 0.95)
         print(f"{label:<44}{r50:>11.1f}{r95:>9.1f}{w50:>11.1f}{w95:>10.1f}{w50 / r50:>10.0f}x")
-    print(f"rollup = raw on {sum(1 for r in rows if r[2] is not None)} timed queries and "
-          f"{checked} sampled periods; mismatches: {mismatches or 'none'}")
+    print(
+        f"rollup = raw on {sum(1 for r in rows if r[2] is not None)} timed queries and "
+        f"{checked} sampled periods; mismatches: {mismatches or 'none'}"
+    )
     assert not mismatches, mismatches
