@@ -1637,44 +1637,20 @@ class Simulation:
             Satisfaction.DISSATISFIED: "3",
         }[Satisfaction(satisfaction)]
         text = f"工单{t.number}：{digit}，{'4' if resolved else '5'}"
-        if via == "sms":
-            outcome = record_citizen_answer(
-                self.session,
-                phone=t.citizen_phone,
-                text=text,
-                channel="sms",
-                now=self.now,
-                directory=self.directory,
-            )
-            record_contact(
-                self.session,
-                channel=Channel.PHONE,
-                kind=ContactKind.FOLLOW_UP,
-                received_at=self.now,
-                actor_id=None,
-                ticket=outcome.ticket,
-                phone=t.citizen_phone,
-                note=answer_note(text),
-            )
-        else:
-            outcome = record_citizen_answer(
-                self.session,
-                openid=t.citizen_openid,
-                text=text,
-                channel="wechat",
-                now=self.now,
-                directory=self.directory,
-            )
-            record_contact(
-                self.session,
-                channel=Channel.WECHAT,
-                kind=ContactKind.FOLLOW_UP,
-                received_at=self.now,
-                actor_id=None,
-                ticket=outcome.ticket,
-                openid=t.citizen_openid,
-                note=answer_note(text),
-            )
+        # The citizen answers by SMS from their phone, or by WeChat from their OpenID.
+        sender = {"phone": t.citizen_phone} if via == "sms" else {"openid": t.citizen_openid}
+        outcome = record_citizen_answer(self.session, text=text, channel=via, now=self.now,
+                                        directory=self.directory, **sender)
+        record_contact(
+            self.session,
+            channel=Channel.PHONE if via == "sms" else Channel.WECHAT,
+            kind=ContactKind.FOLLOW_UP,
+            received_at=self.now,
+            actor_id=None,
+            ticket=outcome.ticket,
+            note=answer_note(text),
+            **sender,
+        )
         self.counters.contacts += 1
         self._actions(1)
         if outcome.recorded and outcome.ticket is not t:

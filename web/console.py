@@ -95,8 +95,9 @@ class ConsoleRelay:
             self._wake.clear()
             with self.app.app_context():
                 try:
-                    while self.relay(db.session) >= feed.SEQUENCE_BATCH:
-                        pass  # a backlog: keep going
+                    sent = self.relay(db.session)
+                    while sent >= feed.SEQUENCE_BATCH:  # a backlog: keep going
+                        sent = self.relay(db.session)
                 finally:
                     db.session.remove()
 

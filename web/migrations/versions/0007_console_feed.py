@@ -6,12 +6,12 @@ Create Date: 2026-11-23 07:15:07.454087
 
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy import Text  # noqa: F401
+from sqlalchemy.dialects import postgresql
 
 import dispatch.db  # noqa: F401  (column types used by autogenerate)
-from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = "0007"

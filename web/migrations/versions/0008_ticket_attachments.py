@@ -6,12 +6,11 @@ Create Date: 2026-11-23 07:45:26.154443
 
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy import Text  # noqa: F401
 
 import dispatch.db  # noqa: F401  (column types used by autogenerate)
-
 
 # revision identifiers, used by Alembic.
 revision = "0008"
