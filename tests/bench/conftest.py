@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -45,6 +45,29 @@ def scratch_database(name: str) -> Iterator[tuple[URL, str]]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def kept_database(name: str, *, reusable: Callable[[URL], bool]) -> Iterator[tuple[URL, bool]]:
+    """Like `scratch_database`, but the database is left in place after the run and the next
+    run reuses it when `reusable(url)` says so: (SQLAlchemy URL, whether it was reused). The
+    schema's tables missing from a reused database are created."""
+    try:
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL}: {exc}")
+    url = make_url(ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
+    reused = exists and reusable(url)
+    if not reused:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    yield url, reused
 
 
 def county_points(session: Session, n: int, seed: int) -> list[tuple[float, float]]:

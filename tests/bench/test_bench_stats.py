@@ -29,6 +29,8 @@ Rollups: HOTLINE_BENCH_STATS_REPEATS runs (default 7); raw: HOTLINE_BENCH_STATS_
 (default 3, no warm-up; one run for periods over a quarter), skipped for periods holding more than
 HOTLINE_BENCH_STATS_RAW_MAX_TICKETS tickets (default 1,500,000: the raw computation builds a
 Python object per counted unit, some 5 per ticket, and would take minutes and gigabytes).
+With HOTLINE_BENCH_STATS_KEEP=1 the database is kept, and the next run with as many tickets
+reuses its raw tables (only the facts and rollups are built again): the raw load is the long part.
 Speed is reported, not asserted; asserted is that rollups and raw give the same tallies (and the
 same first drill-down page) on every query where both ran and on a sample of other periods.
 """
@@ -39,6 +41,7 @@ import os
 import random
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -48,18 +51,20 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from dispatch import metrics
+from dispatch.db import Base
 from dispatch.metrics import RAW, DateRange, Filters
 from dispatch.models import Category
 from dispatch.rollups import COUNTERS, SLICES, StatAssignment, StatReview, StatTicket
 from grid.demo import load_demo
 from grid.models import Department
-from tests.bench.conftest import quantile, scratch_database
+from tests.bench.conftest import kept_database, quantile, scratch_database
 
 DB_NAME = "bench_stats"
 TOTAL = int(os.environ.get("HOTLINE_BENCH_STATS_TICKETS", "10000000"))
 REPEATS = int(os.environ.get("HOTLINE_BENCH_STATS_REPEATS", "7"))
 RAW_REPEATS = int(os.environ.get("HOTLINE_BENCH_STATS_RAW_REPEATS", "3"))
 RAW_MAX_TICKETS = int(os.environ.get("HOTLINE_BENCH_STATS_RAW_MAX_TICKETS", "1500000"))
+KEEP = os.environ.get("HOTLINE_BENCH_STATS_KEEP") == "1"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Changyuan
 TODAY = date(2026, 11, 23)
 SPAN_SECONDS = 3 * 365 * 86400
@@ -345,6 +350,24 @@ def _slice_sql(name: str, monthly: bool) -> str:
     )
 
 
+def _load_raw(engine, steps: list[tuple[str, float]], params: dict[str, Any]) -> None:
+    """The raw tables (tickets, assignments, extensions, events) by INSERT ... SELECT."""
+    _timed(steps, "plan (unlogged helper table)", engine, _PLAN, params=params)
+    _timed(steps, "tickets", engine, _TICKETS)
+    _timed(steps, "assignments", engine, _ASSIGNMENTS, params=params)
+    _timed(steps, "extensions", engine, _EXTENSIONS)
+    _timed(steps, "events", engine, _EVENTS, "DROP TABLE bench_plan")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        t = time.perf_counter()
+        for table in ("tickets", "assignments", "extensions", "events"):
+            conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+            conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
+        steps.append(("raw tables: VACUUM ANALYZE", time.perf_counter() - t))
+
+
 def _timed(
     steps: list[tuple[str, float]],
     label: str,
@@ -359,13 +382,49 @@ def _timed(
     steps.append((label, time.perf_counter() - t))
 
 
+_DERIVED = ("stat_daily", "stat_pending", "stat_head", "stat_reviews", "stat_assignments",
+            "stat_tickets")
+
+
+def _holds_the_tickets(url) -> bool:
+    """Whether a kept database holds this run's raw tables (then only the derived are redone)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if conn.exec_driver_sql("SELECT to_regclass('tickets')").scalar() is None:
+                return False
+            return conn.exec_driver_sql("SELECT count(*) FROM tickets").scalar() == TOTAL
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _database():
+    """The benchmark's database: scratch, or with HOTLINE_BENCH_STATS_KEEP=1 kept for the next
+    run, which reuses its raw tables and rebuilds the facts and rollups (schema included)."""
+    if not KEEP:
+        with scratch_database(DB_NAME) as (url, _):
+            yield url, False
+        return
+    with kept_database(DB_NAME, reusable=_holds_the_tickets) as (url, reused):
+        if reused:
+            engine = create_engine(url)
+            with engine.begin() as conn:
+                for table in _DERIVED:
+                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
+            Base.metadata.create_all(engine)
+            engine.dispose()
+        yield url, reused
+
+
 @pytest.fixture(scope="module")
 def loaded():
-    with scratch_database(DB_NAME) as (url, _):
+    with _database() as (url, reused):
         engine = create_engine(url)
         with Session(engine) as s:
-            load_demo(s, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-            s.commit()
+            if not reused:
+                load_demo(s, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+                s.commit()
             cats = sorted(
                 s.scalars(
                     select(Category.code).where(
@@ -379,20 +438,10 @@ def loaded():
         params = {"now": NOW, "n": TOTAL, "cats": cats, "depts": depts}
         steps: list[tuple[str, float]] = []
         t0 = time.perf_counter()
-        _timed(steps, "plan (unlogged helper table)", engine, _PLAN, params=params)
-        _timed(steps, "tickets", engine, _TICKETS)
-        _timed(steps, "assignments", engine, _ASSIGNMENTS, params=params)
-        _timed(steps, "extensions", engine, _EXTENSIONS)
-        _timed(steps, "events", engine, _EVENTS)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            t = time.perf_counter()
-            for table in ("tickets", "assignments", "extensions", "events"):
-                conn.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT max(id) FROM {table}))"
-                )
-                conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
-            steps.append(("raw tables: VACUUM ANALYZE", time.perf_counter() - t))
+        if reused:
+            steps.append(("raw tables: kept from the last run", 0.0))
+        else:
+            _load_raw(engine, steps, params)
         _timed(steps, "facts: stat_tickets", engine, _FACT_TICKETS)
         _timed(steps, "facts: stat_assignments", engine, _FACT_ASSIGNMENTS)
         _timed(steps, "facts: stat_reviews", engine, _FACT_REVIEWS)
@@ -403,7 +452,6 @@ def loaded():
             _contrib_sql(),
             *(_slice_sql(name, m) for name in SLICES for m in (False, True)),
             "DROP TABLE bench_contrib",
-            "DROP TABLE bench_plan",
         )
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             t = time.perf_counter()
