@@ -40,6 +40,13 @@ def _parse_bound(value: str) -> date | datetime:
 Bound = Annotated[str, StringConstraints(max_length=40), AfterValidator(_parse_bound)]
 
 
+class TicketRead(Strict):
+    """The options of `GET /api/v1/tickets/<number>`."""
+
+    masked: bool = Field(False, description="the citizen masked as for department users "
+                                            "(no unmasked read is logged)")
+
+
 class TicketFilter(Strict):
     """The filters of `GET /api/v1/tickets` (all optional)."""
 

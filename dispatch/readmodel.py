@@ -23,14 +23,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-def citizen_view(ticket: Ticket, actor: Actor) -> tuple[dict[str, Any], bool]:
-    """The citizen as this user may see them, and whether unmasked personal data was shown."""
+def citizen_view(ticket: Ticket, actor: Actor, *,
+                 masked: bool = False) -> tuple[dict[str, Any], bool]:
+    """The citizen as this user may see them (`masked`: as a department user sees them, for
+    screens that need no contact details), and whether unmasked personal data was shown."""
     base = {"anonymous": ticket.anonymous, "confidential": ticket.confidential,
             "direct_contact": ticket.direct_contact}
     if ticket.confidential and actor.role != Role.OPERATOR:
         return {**base, "name": None, "phone": None, "openid": None, "hidden": True}, False
     name, phone, openid = ticket.citizen_name, ticket.citizen_phone, ticket.citizen_openid
-    if actor.role in MASKED_ROLES and not ticket.direct_contact:
+    if masked or (actor.role in MASKED_ROLES and not ticket.direct_contact):
         name = mask_name(name) if name else None
         phone = mask_phone(phone) if phone else None
         openid = None
@@ -91,9 +93,10 @@ def _usernames(session: Session, ids: set[int | None]) -> dict[int, str]:
 
 
 def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Directory,
-                now: datetime, *, full: bool = True) -> dict[str, Any]:
-    """A ticket as the API shows it (CONTRACT.md), masked for this user; logs unmasked reads."""
-    citizen, unmasked = citizen_view(ticket, actor)
+                now: datetime, *, full: bool = True, masked: bool = False) -> dict[str, Any]:
+    """A ticket as the API shows it (CONTRACT.md), masked for this user (or for everyone with
+    `masked`); logs unmasked reads."""
+    citizen, unmasked = citizen_view(ticket, actor, masked=masked)
     if unmasked:
         log_personal_reads(session, actor, [ticket.id], now)
     view = summary_fields(ticket, citizen)

@@ -29,7 +29,7 @@ from dispatch.lifecycle import (
 from dispatch.models import Category, Contact, Event, Ticket
 from dispatch.pipeline import intake
 from dispatch.ports import PublishedEvent
-from dispatch.queries import TicketFilter, get_ticket, list_tickets
+from dispatch.queries import TicketFilter, TicketRead, get_ticket, list_tickets
 from dispatch.readmodel import list_view, ticket_view
 from dispatch.vocab import Role, Status
 from grid.directory import SqlDirectory
@@ -224,10 +224,10 @@ def find_tickets(actor: Actor, query: TicketFilter) -> dict[str, Any]:
 
 
 @endpoint("/tickets/<number>", "GET", "Read a ticket with its assignments, clocks and history",
-          roles=STAFF)
-def read_ticket(actor: Actor, number: str) -> dict[str, Any]:
+          query=TicketRead, roles=STAFF)
+def read_ticket(actor: Actor, number: str, query: TicketRead) -> dict[str, Any]:
     ticket = get_ticket(db.session, number, actor)
-    view = ticket_view(db.session, ticket, actor, _directory(), _now())
+    view = ticket_view(db.session, ticket, actor, _directory(), _now(), masked=query.masked)
     commit()
     return view
 

@@ -152,6 +152,9 @@ def test_the_dashboard_shows_the_figures_of_the_api_and_opens_the_tickets_behind
     expect(page.locator("#ticket-title")).to_have_text(first)
     expect(view.locator(".timeline li").first).to_contain_text("受理")
     expect(view.locator("button:not(.close)")).to_have_count(0)  # read-only: no actions
+    # The citizen is masked by the server (a masked read: nothing unmasked was sent).
+    expect(view).to_contain_text(re.compile(r"1\d{2}\*{4}\d{4}"))
+    expect(view).not_to_contain_text(re.compile(r"1\d{10}"))
     page.keyboard.press("Escape")  # the keyboard closes the drawers, the focus goes back
     expect(view).to_be_hidden()
     expect(page.locator(f"#drill-rows tr[data-number='{first}'] button")).to_be_focused()

@@ -286,6 +286,30 @@ def test_direct_contact_shows_the_handler_the_full_phone_and_logs_the_read(api, 
     assert personal_reads(app) == reads + [("handler1", n)]
 
 
+def test_a_masked_read_shows_a_leader_the_masked_citizen_and_logs_nothing(api, app):
+    # The dashboard opens tickets this way: leaders see figures, not contact details.
+    n = dispatched(api, citizen={"name": "张三", "phone": "13800138000",
+                                 "direct_contact": True})["number"]
+    reads = personal_reads(app)
+    for user in ("leader1", "dispatcher1", "handler1"):
+        citizen = api.get(user, f"{TICKETS}/{n}?masked=1").get_json()["citizen"]
+        assert (citizen["name"], citizen["phone"], citizen["openid"]) == (
+            "张*", "138****8000", None), user
+    assert personal_reads(app) == reads
+    assert api.get("leader1", f"{TICKETS}/{n}").get_json()["citizen"]["phone"] == "13800138000"
+    assert personal_reads(app) == reads + [("leader1", n)]
+
+
+def test_a_read_with_a_bad_option_is_refused_and_logs_nothing(api, app):
+    n = dispatched(api, citizen={"name": "张三", "phone": "13800138000"})["number"]
+    reads = personal_reads(app)
+    for query in ("masked=perhaps", "mask=1"):
+        r = api.get("leader1", f"{TICKETS}/{n}?{query}")
+        assert r.status_code == 400, query
+        assert r.get_json()["error"]["field"] == query.split("=")[0], query
+    assert personal_reads(app) == reads
+
+
 def test_confidential_citizen_is_hidden_from_all_but_operators(api, app):
     n = dispatched(api, citizen={"name": "王五", "phone": "13800138000",
                                  "confidential": True})["number"]

@@ -867,13 +867,13 @@
     const body = $("ticket-body");
     H.fill(body, el("p", { class: "muted" }, H.t("ui", "loading")));
     try {
-      const t = await H.api("GET", `/api/v1/tickets/${encodeURIComponent(number)}`);
+      const t = await H.api("GET", `/api/v1/tickets/${encodeURIComponent(number)}?masked=1`);
       const loc = t.location || {};
       const place = [loc.street, loc.community, loc.cell].filter(Boolean)
         .map((c) => ref.areas[c] || ref.cells[c] || c).join(" · ");
       const citizen = t.citizen || {};
       const who = citizen.hidden ? "（保密）" : citizen.anonymous ? "（匿名）"
-        : [citizen.name, citizen.phone ? H.maskPhone(citizen.phone) : ""].filter(Boolean).join(" ");
+        : [citizen.name, citizen.phone].filter(Boolean).join(" ");  // masked by the server
       H.fill(body,
         el("div", { class: "ticket-badges" },
           el("span", { class: "badge st-" + t.status }, H.t("status", t.status)),
