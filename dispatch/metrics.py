@@ -3,8 +3,9 @@ computation over the raw tables, and the one entry point the dashboard, the API,
 and the reports call (`summary`, `breakdown`, `trend`, `drill_down`).
 
 Figures come from the daily rollups of `dispatch.rollups` by default; `source=RAW` computes
-them again from tickets, assignments, extensions and events alone. The two must agree for any
-period, filter and grouping (tests/service/test_rollups.py).
+them again from tickets, assignments, extensions and events alone, by plain GROUP BY queries (a
+few per figure, formulated on the raw rows independently of the rollups' facts). The two must
+agree for any period, filter and grouping (tests/service/test_rollups.py).
 
 Every figure is a `numerator ÷ denominator` of two *parts*, and each part counts *units*: a
 ticket, an assignment (a dispatch to one department), a review (an accepted completion), or a
@@ -61,12 +62,13 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, literal, null, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from dispatch.calendar import LOCAL_TZ
 from dispatch.errors import InvalidInput
 from dispatch.models import Assignment, Event, Extension, Ticket
+from dispatch.sqldates import local_date
 from dispatch.vocab import Outcome, Satisfaction, Status
 
 NONE = "none"  # the filter and breakdown value of a dimension that is not set
@@ -596,7 +598,176 @@ class RawSource:
         return DrillPage(items, len(ordered), page, per_page)
 
 
-RAW = RawSource()
+# ---------------------------------------------------------------- the raw computation in SQL
+
+
+@dataclass(frozen=True)
+class _RawSet:
+    """Units of some parts read from the raw tables: a subquery with `ref`, `ticket_id`, `day`
+    (local date of the moment the parts are dated by), the dimensions, and a 0/1 column per
+    part saying whether the unit counts in it."""
+
+    rows: Any
+    unit: Unit
+    parts: tuple[str, ...]
+
+
+def _flag(condition: Any) -> Any:
+    return case((condition, 1), else_=0)
+
+
+def _dim_columns(department: Any) -> list[Any]:
+    return [func.coalesce(Ticket.channel, "").label("channel"),
+            func.coalesce(Ticket.type, "").label("type"),
+            func.coalesce(Ticket.category_code, "").label("category"),
+            func.coalesce(department, "").label("department"),
+            func.coalesce(Ticket.street_code, "").label("street"),
+            func.coalesce(Ticket.cell_code, "").label("cell")]
+
+
+def _raw_sets(span: DateRange, now: datetime) -> list[_RawSet]:
+    """The units of the period, one set per moment they are dated by (SQL, nothing read)."""
+    t, a, e = Ticket, Assignment, Event
+    not_void = t.status != Status.VOID
+    created = select(
+        t.id.label("ref"), t.id.label("ticket_id"), local_date(t.created_at).label("day"),
+        *_dim_columns(_latest_lead(t.id)),
+        _flag(not_void).label("intake"), _flag(t.status == Status.VOID).label("void"),
+        _flag(and_(not_void, t.outcome == Outcome.DIRECT_ANSWER)).label("direct_answer"),
+        _flag(and_(not_void, t.parent_id.is_not(None))).label("repeat"),
+    ).where(_in(t.created_at, span))
+
+    first = (select(a.ticket_id, func.min(a.dispatched_at).label("first_at"))
+             .group_by(a.ticket_id).subquery())
+    reopen = aliased(Event)
+    reopened = exists(select(reopen.id).where(
+        reopen.ticket_id == t.id, reopen.action == "callback",
+        reopen.to_status == Status.REOPENED))
+    dispatched = select(
+        t.id.label("ref"), t.id.label("ticket_id"), local_date(first.c.first_at).label("day"),
+        *_dim_columns(_latest_lead(t.id)),
+        literal(1).label("dispatched"),
+        _flag(t.status.in_(COMPLETED_OR_LATER)).label("completed"),
+        _flag(reopened).label("reopened"),
+    ).join(first, first.c.ticket_id == t.id).where(_in(first.c.first_at, span))
+
+    approved = exists(select(Extension.id).where(Extension.assignment_id == a.id,
+                                                 Extension.status == "approved"))
+    dispatches = select(
+        a.id.label("ref"), a.ticket_id, local_date(a.dispatched_at).label("day"),
+        *_dim_columns(a.department_code),
+        literal(1).label("dispatches"), _flag(a.returned_at.is_not(None)).label("returned"),
+        _flag(approved).label("extended"),
+    ).join(t, t.id == a.ticket_id).where(_in(a.dispatched_at, span))
+
+    def clock(name: str, deadline: Any, done: Any) -> Any:
+        state = _clock_state(deadline, done, now)
+        return select(
+            a.id.label("ref"), a.ticket_id, local_date(deadline).label("day"),
+            *_dim_columns(a.department_code),
+            _flag(state.is_not(None)).label(f"{name}_due"),
+            _flag(state == ON_TIME).label(f"{name}_on_time"),
+        ).join(t, t.id == a.ticket_id).where(_in(deadline, span))
+
+    c = aliased(Event)
+    concluded = exists(select(c.id).where(c.ticket_id == e.ticket_id, c.action == "callback",
+                                          c.id > e.id, c.to_status.in_(CONCLUDED)))
+    needed = func.coalesce(e.payload["callback_needed"].as_boolean(), True).is_(True)
+    reviews = select(
+        e.id.label("ref"), e.ticket_id, local_date(e.at).label("day"),
+        *_dim_columns(_lead_before(e)),
+        literal(1).label("callback_needed"), _flag(concluded).label("callback_done"),
+    ).join(t, t.id == e.ticket_id).where(e.action == "review_accept", _in(e.at, span), needed)
+
+    answers = select(
+        e.id.label("ref"), e.ticket_id, local_date(e.at).label("day"),
+        *_dim_columns(_lead_before(e)),
+        literal(1).label("answered"),
+        _flag(e.payload["satisfaction"].as_string().in_(SATISFIED)).label("satisfied"),
+        _flag(e.payload["resolved"].as_boolean().is_(True)).label("resolved"),
+    ).join(t, t.id == e.ticket_id).where(
+        e.action == "callback", _in(e.at, span), e.payload["reached"].as_boolean().is_(True))
+
+    return [
+        _RawSet(created.subquery(), Unit.TICKET, ("intake", "void", "direct_answer", "repeat")),
+        _RawSet(dispatched.subquery(), Unit.TICKET, ("dispatched", "completed", "reopened")),
+        _RawSet(dispatches.subquery(), Unit.ASSIGNMENT, ("dispatches", "returned", "extended")),
+        _RawSet(clock("sign", a.sign_deadline, a.signed_at).subquery(), Unit.ASSIGNMENT,
+                ("sign_due", "sign_on_time")),
+        _RawSet(clock("complete", a.complete_deadline, a.completed_at).subquery(),
+                Unit.ASSIGNMENT, ("complete_due", "complete_on_time")),
+        _RawSet(reviews.subquery(), Unit.REVIEW, ("callback_needed", "callback_done")),
+        _RawSet(answers.subquery(), Unit.CALLBACK, ("answered", "satisfied", "resolved")),
+    ]
+
+
+def _overdue_rows(now: datetime) -> Any:
+    """Tickets overdue now (any period), a row per department holding an overdue assignment."""
+    a = Assignment
+    return (select(a.ticket_id.label("ref"), a.ticket_id, *_dim_columns(a.department_code))
+            .join(Ticket, Ticket.id == a.ticket_id)
+            .where(or_(and_(a.status == "dispatched", a.sign_deadline < now),
+                       and_(a.status.in_(("dispatched", "signed")),
+                            a.complete_deadline < now)))
+            .distinct().subquery())
+
+
+class SqlRawSource:
+    """Figures computed from the raw tables at each call by plain GROUP BY queries (the
+    reference the rollups are checked against; slow on big data)."""
+
+    def tally(self, session: Session, span: DateRange, filters: Filters, now: datetime,
+              group: Group) -> dict[Any, Tally]:
+        out: dict[Any, Tally] = defaultdict(empty_tally)
+
+        def count(rows: Any, sums: list[Any]) -> None:
+            key = None if group is None else rows.c[group]
+            stmt = select(*(() if key is None else (key,)), *sums).where(
+                *filters.where(rows.c))
+            if key is not None:
+                stmt = stmt.group_by(key)
+            for row in session.execute(stmt):
+                tally = out[row[0] if key is not None else None]
+                for part, n in row._mapping.items():
+                    if part in PARTS:
+                        tally[part] += int(n or 0)
+
+        for raw in _raw_sets(span, now):
+            count(raw.rows, [func.sum(raw.rows.c[p]).label(p) for p in raw.parts])
+        if group != "day":
+            rows = _overdue_rows(now)
+            count(rows, [func.count(func.distinct(rows.c.ticket_id)).label("overdue_now")])
+        return {k: tally for k, tally in out.items() if any(tally.values())}
+
+    def units(self, session: Session, span: DateRange, filters: Filters, now: datetime,
+              part: str, page: int, per_page: int) -> DrillPage:
+        if part == "overdue_now":
+            rows = _overdue_rows(now)
+            # A ticket overdue in several departments is listed once, under the first code.
+            per_ticket = (select(rows.c.ref, rows.c.ticket_id, null().label("day"),
+                                 *(func.min(rows.c[d]).label(d) for d in DIMENSIONS))
+                          .where(*filters.where(rows.c)).group_by(rows.c.ref, rows.c.ticket_id)
+                          .subquery())
+            chosen, unit, where = per_ticket, Unit.TICKET, []
+        else:
+            raw = next((r for r in _raw_sets(span, now) if part in r.parts), None)
+            if raw is None:
+                raise ValueError(f"unknown part {part!r}")
+            chosen, unit = raw.rows, raw.unit
+            where = [chosen.c[part] == 1, *filters.where(chosen.c)]
+        total = session.scalar(select(func.count()).select_from(chosen).where(*where)) or 0
+        rows = session.execute(
+            select(chosen.c.ref, chosen.c.ticket_id, chosen.c.day, Ticket.number,
+                   Ticket.status, *(chosen.c[d] for d in DIMENSIONS))
+            .join(Ticket, Ticket.id == chosen.c.ticket_id).where(*where)
+            .order_by(chosen.c.day, chosen.c.ticket_id, chosen.c.ref)
+            .limit(per_page).offset((page - 1) * per_page))
+        items = [DrillItem(r.ticket_id, r.number, r.status, unit, r.ref, r.day,
+                           Dims(*(getattr(r, d) for d in DIMENSIONS))) for r in rows]
+        return DrillPage(items, total, page, per_page)
+
+
+RAW = SqlRawSource()
 
 
 # ---------------------------------------------------------------- the entry points
