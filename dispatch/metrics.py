@@ -244,17 +244,6 @@ class Filters:
         """(dimension, stored value) of each filter given."""
         return [(d, stored(getattr(self, d))) for d in DIMENSIONS if getattr(self, d) is not None]
 
-    def matches(self, dims: Dims) -> bool:
-        """Whether a unit counted at `dims` passes every filter."""
-        for dim, value in self.items():
-            have = getattr(dims, dim)
-            if dim == "category" and value:
-                if have != value and not have.startswith(value + "."):
-                    return False
-            elif have != value:
-                return False
-        return True
-
     def where(self, columns: Any) -> list[Any]:
         """SQL conditions on a table whose dimension columns carry the dimension names."""
         conds = []
@@ -374,30 +363,7 @@ class Source(Protocol):
         ...
 
 
-# ---------------------------------------------------------------- the raw computation
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A unit counted in one part (the raw computation's working row)."""
-
-    part: str
-    day: date | None
-    ticket_id: int
-    number: str
-    status: str
-    unit: Unit
-    ref: int
-    dims: Dims
-
-
-def _dims(row: Any, department: str | None) -> Dims:
-    return Dims(row.channel or "", row.type or "", row.category_code or "", department or "",
-                row.street_code or "", row.cell_code or "")
-
-
-_TICKET_COLS = (Ticket.number, Ticket.status, Ticket.channel, Ticket.type, Ticket.category_code,
-                Ticket.street_code, Ticket.cell_code)
+# ---------------------------------------------------------------- the raw computation in SQL
 
 
 def _latest_lead(ticket_id: Any) -> Any:
@@ -429,178 +395,6 @@ def _in(col: Any, span: DateRange) -> Any:
     return and_(col >= span.starts_at, col < span.ends_before)
 
 
-def raw_hits(session: Session, span: DateRange, now: datetime) -> list[Hit]:
-    """Every unit counted in some part of the period, read from tickets, assignments,
-    extensions and events (the reference the rollups are checked against)."""
-    hits: list[Hit] = []
-
-    def add(part: str, at: datetime | None, row: Any, unit: Unit, ref: int, dims: Dims) -> None:
-        day = local_day(at) if at is not None else None
-        if day is not None and day not in span:
-            return
-        hits.append(Hit(part, day, row.ticket_id, row.number, row.status, unit, ref, dims))
-
-    # Tickets created in P: intake, void, direct answers, repeats.
-    created = session.execute(
-        select(Ticket.id.label("ticket_id"), *_TICKET_COLS, Ticket.outcome, Ticket.parent_id,
-               Ticket.created_at, _latest_lead(Ticket.id).label("department"))
-        .where(_in(Ticket.created_at, span)))
-    for r in created:
-        dims, unit = _dims(r, r.department), Unit.TICKET
-        if r.status == Status.VOID:
-            add("void", r.created_at, r, unit, r.ticket_id, dims)
-            continue
-        add("intake", r.created_at, r, unit, r.ticket_id, dims)
-        if r.outcome == Outcome.DIRECT_ANSWER:
-            add("direct_answer", r.created_at, r, unit, r.ticket_id, dims)
-        if r.parent_id is not None:
-            add("repeat", r.created_at, r, unit, r.ticket_id, dims)
-
-    # Tickets first dispatched in P: dispatched, completed, reopened.
-    first = (select(Assignment.ticket_id, func.min(Assignment.dispatched_at).label("first_at"))
-             .group_by(Assignment.ticket_id).subquery())
-    reopen = aliased(Event)
-    reopened = exists(select(reopen.id).where(
-        reopen.ticket_id == Ticket.id, reopen.action == "callback",
-        reopen.to_status == Status.REOPENED))
-    dispatched = session.execute(
-        select(Ticket.id.label("ticket_id"), *_TICKET_COLS, first.c.first_at,
-               reopened.label("reopened"), _latest_lead(Ticket.id).label("department"))
-        .join(first, first.c.ticket_id == Ticket.id).where(_in(first.c.first_at, span)))
-    for r in dispatched:
-        dims, unit = _dims(r, r.department), Unit.TICKET
-        add("dispatched", r.first_at, r, unit, r.ticket_id, dims)
-        if r.status in COMPLETED_OR_LATER:
-            add("completed", r.first_at, r, unit, r.ticket_id, dims)
-        if r.reopened:
-            add("reopened", r.first_at, r, unit, r.ticket_id, dims)
-
-    # Assignments dispatched, or with a deadline, in P.
-    a = Assignment
-    extended = exists(select(Extension.id).where(Extension.assignment_id == a.id,
-                                                 Extension.status == "approved"))
-    assignments = session.execute(
-        select(a.id, a.ticket_id, a.department_code, a.dispatched_at, a.returned_at,
-               a.sign_deadline, a.complete_deadline, extended.label("extended"),
-               _clock_state(a.sign_deadline, a.signed_at, now).label("sign"),
-               _clock_state(a.complete_deadline, a.completed_at, now).label("complete"),
-               *_TICKET_COLS)
-        .join(Ticket, Ticket.id == a.ticket_id)
-        .where(or_(_in(a.dispatched_at, span), _in(a.sign_deadline, span),
-                   _in(a.complete_deadline, span))))
-    for r in assignments:
-        dims, unit = _dims(r, r.department_code), Unit.ASSIGNMENT
-        add("dispatches", r.dispatched_at, r, unit, r.id, dims)
-        if r.returned_at is not None:
-            add("returned", r.dispatched_at, r, unit, r.id, dims)
-        if r.extended:
-            add("extended", r.dispatched_at, r, unit, r.id, dims)
-        for clock, state, deadline in (("sign", r.sign, r.sign_deadline),
-                                       ("complete", r.complete, r.complete_deadline)):
-            if state is not None:
-                add(f"{clock}_due", deadline, r, unit, r.id, dims)
-            if state == ON_TIME:
-                add(f"{clock}_on_time", deadline, r, unit, r.id, dims)
-
-    # Reviews accepted in P, and whether the callback they called for was concluded.
-    e, c = Event, aliased(Event)
-    concluded = exists(select(c.id).where(c.ticket_id == e.ticket_id, c.action == "callback",
-                                          c.id > e.id, c.to_status.in_(CONCLUDED)))
-    reviews = session.execute(
-        select(e.id, e.ticket_id, e.at, e.payload, concluded.label("concluded"),
-               _lead_before(e).label("department"), *_TICKET_COLS)
-        .join(Ticket, Ticket.id == e.ticket_id)
-        .where(e.action == "review_accept", _in(e.at, span)))
-    for r in reviews:
-        if not (r.payload or {}).get("callback_needed", True):
-            continue
-        dims = _dims(r, r.department)
-        add("callback_needed", r.at, r, Unit.REVIEW, r.id, dims)
-        if r.concluded:
-            add("callback_done", r.at, r, Unit.REVIEW, r.id, dims)
-
-    # Callbacks in P that reached the citizen: their answers.
-    answers = session.execute(
-        select(e.id, e.ticket_id, e.at, e.payload, _lead_before(e).label("department"),
-               *_TICKET_COLS)
-        .join(Ticket, Ticket.id == e.ticket_id)
-        .where(e.action == "callback", _in(e.at, span)))
-    for r in answers:
-        payload = r.payload or {}
-        if not payload.get("reached"):
-            continue
-        dims = _dims(r, r.department)
-        add("answered", r.at, r, Unit.CALLBACK, r.id, dims)
-        if payload.get("satisfaction") in SATISFIED:
-            add("satisfied", r.at, r, Unit.CALLBACK, r.id, dims)
-        if payload.get("resolved") is True:
-            add("resolved", r.at, r, Unit.CALLBACK, r.id, dims)
-
-    # Tickets overdue now (any period), once per department holding an overdue assignment.
-    overdue = session.execute(
-        select(a.ticket_id, a.department_code, *_TICKET_COLS)
-        .join(Ticket, Ticket.id == a.ticket_id)
-        .where(or_(and_(a.status == "dispatched", a.sign_deadline < now),
-                   and_(a.status.in_(("dispatched", "signed")), a.complete_deadline < now)))
-        .distinct())
-    for r in overdue:
-        add("overdue_now", None, r, Unit.TICKET, r.ticket_id, _dims(r, r.department_code))
-    return hits
-
-
-def _group_key(hit: Hit, group: Group) -> Any:
-    if group is None:
-        return None
-    if group == "day":
-        return hit.day
-    return getattr(hit.dims, group)
-
-
-class RawSource:
-    """Figures computed from the raw tables at each call (the reference; slow on big data)."""
-
-    def hits(self, session: Session, span: DateRange, now: datetime) -> list[Hit]:
-        """The units of the period (`raw_hits`)."""
-        return raw_hits(session, span, now)
-
-    def tally(self, session: Session, span: DateRange, filters: Filters, now: datetime,
-              group: Group) -> dict[Any, Tally]:
-        seen: dict[Any, dict[str, set[tuple[Unit, int]]]] = defaultdict(
-            lambda: defaultdict(set))
-        for hit in self.hits(session, span, now):
-            if not filters.matches(hit.dims):
-                continue
-            if group == "day" and hit.day is None:
-                continue
-            seen[_group_key(hit, group)][hit.part].add((hit.unit, hit.ref))
-        out: dict[Any, Tally] = {}
-        for key, parts in seen.items():
-            tally = empty_tally()
-            tally.update({part: len(units) for part, units in parts.items()})
-            out[key] = tally
-        return out
-
-    def units(self, session: Session, span: DateRange, filters: Filters, now: datetime,
-              part: str, page: int, per_page: int) -> DrillPage:
-        chosen: dict[tuple[Unit, int], Hit] = {}
-        for hit in self.hits(session, span, now):
-            if hit.part != part or not filters.matches(hit.dims):
-                continue
-            key = (hit.unit, hit.ref)
-            # A ticket overdue in several departments is listed once, under the first code.
-            if key not in chosen or hit.dims.department < chosen[key].dims.department:
-                chosen[key] = hit
-        ordered = sorted(chosen.values(),
-                         key=lambda h: (h.day or date.min, h.ticket_id, h.ref))
-        window = ordered[(page - 1) * per_page: page * per_page]
-        items = [DrillItem(h.ticket_id, h.number, h.status, h.unit, h.ref, h.day, h.dims)
-                 for h in window]
-        return DrillPage(items, len(ordered), page, per_page)
-
-
-# ---------------------------------------------------------------- the raw computation in SQL
-
-
 @dataclass(frozen=True)
 class _RawSet:
     """Units of some parts read from the raw tables: a subquery with `ref`, `ticket_id`, `day`
@@ -612,11 +406,14 @@ class _RawSet:
     parts: tuple[str, ...]
 
 
-def _flag(condition: Any) -> Any:
+def flag(condition: Any) -> Any:
+    """SQL: 1 where the condition holds, else 0 (a count by SUM)."""
     return case((condition, 1), else_=0)
 
 
-def _dim_columns(department: Any) -> list[Any]:
+def dim_columns(department: Any) -> list[Any]:
+    """SQL: the dimension columns of a unit ('' where not set): its ticket's, and the
+    department given."""
     return [func.coalesce(Ticket.channel, "").label("channel"),
             func.coalesce(Ticket.type, "").label("type"),
             func.coalesce(Ticket.category_code, "").label("category"),
@@ -631,10 +428,10 @@ def _raw_sets(span: DateRange, now: datetime) -> list[_RawSet]:
     not_void = t.status != Status.VOID
     created = select(
         t.id.label("ref"), t.id.label("ticket_id"), local_date(t.created_at).label("day"),
-        *_dim_columns(_latest_lead(t.id)),
-        _flag(not_void).label("intake"), _flag(t.status == Status.VOID).label("void"),
-        _flag(and_(not_void, t.outcome == Outcome.DIRECT_ANSWER)).label("direct_answer"),
-        _flag(and_(not_void, t.parent_id.is_not(None))).label("repeat"),
+        *dim_columns(_latest_lead(t.id)),
+        flag(not_void).label("intake"), flag(t.status == Status.VOID).label("void"),
+        flag(and_(not_void, t.outcome == Outcome.DIRECT_ANSWER)).label("direct_answer"),
+        flag(and_(not_void, t.parent_id.is_not(None))).label("repeat"),
     ).where(_in(t.created_at, span))
 
     first = (select(a.ticket_id, func.min(a.dispatched_at).label("first_at"))
@@ -645,28 +442,28 @@ def _raw_sets(span: DateRange, now: datetime) -> list[_RawSet]:
         reopen.to_status == Status.REOPENED))
     dispatched = select(
         t.id.label("ref"), t.id.label("ticket_id"), local_date(first.c.first_at).label("day"),
-        *_dim_columns(_latest_lead(t.id)),
+        *dim_columns(_latest_lead(t.id)),
         literal(1).label("dispatched"),
-        _flag(t.status.in_(COMPLETED_OR_LATER)).label("completed"),
-        _flag(reopened).label("reopened"),
+        flag(t.status.in_(COMPLETED_OR_LATER)).label("completed"),
+        flag(reopened).label("reopened"),
     ).join(first, first.c.ticket_id == t.id).where(_in(first.c.first_at, span))
 
     approved = exists(select(Extension.id).where(Extension.assignment_id == a.id,
                                                  Extension.status == "approved"))
     dispatches = select(
         a.id.label("ref"), a.ticket_id, local_date(a.dispatched_at).label("day"),
-        *_dim_columns(a.department_code),
-        literal(1).label("dispatches"), _flag(a.returned_at.is_not(None)).label("returned"),
-        _flag(approved).label("extended"),
+        *dim_columns(a.department_code),
+        literal(1).label("dispatches"), flag(a.returned_at.is_not(None)).label("returned"),
+        flag(approved).label("extended"),
     ).join(t, t.id == a.ticket_id).where(_in(a.dispatched_at, span))
 
     def clock(name: str, deadline: Any, done: Any) -> Any:
         state = _clock_state(deadline, done, now)
         return select(
             a.id.label("ref"), a.ticket_id, local_date(deadline).label("day"),
-            *_dim_columns(a.department_code),
-            _flag(state.is_not(None)).label(f"{name}_due"),
-            _flag(state == ON_TIME).label(f"{name}_on_time"),
+            *dim_columns(a.department_code),
+            flag(state.is_not(None)).label(f"{name}_due"),
+            flag(state == ON_TIME).label(f"{name}_on_time"),
         ).join(t, t.id == a.ticket_id).where(_in(deadline, span))
 
     c = aliased(Event)
@@ -675,16 +472,16 @@ def _raw_sets(span: DateRange, now: datetime) -> list[_RawSet]:
     needed = func.coalesce(e.payload["callback_needed"].as_boolean(), True).is_(True)
     reviews = select(
         e.id.label("ref"), e.ticket_id, local_date(e.at).label("day"),
-        *_dim_columns(_lead_before(e)),
-        literal(1).label("callback_needed"), _flag(concluded).label("callback_done"),
+        *dim_columns(_lead_before(e)),
+        literal(1).label("callback_needed"), flag(concluded).label("callback_done"),
     ).join(t, t.id == e.ticket_id).where(e.action == "review_accept", _in(e.at, span), needed)
 
     answers = select(
         e.id.label("ref"), e.ticket_id, local_date(e.at).label("day"),
-        *_dim_columns(_lead_before(e)),
+        *dim_columns(_lead_before(e)),
         literal(1).label("answered"),
-        _flag(e.payload["satisfaction"].as_string().in_(SATISFIED)).label("satisfied"),
-        _flag(e.payload["resolved"].as_boolean().is_(True)).label("resolved"),
+        flag(e.payload["satisfaction"].as_string().in_(SATISFIED)).label("satisfied"),
+        flag(e.payload["resolved"].as_boolean().is_(True)).label("resolved"),
     ).join(t, t.id == e.ticket_id).where(
         e.action == "callback", _in(e.at, span), e.payload["reached"].as_boolean().is_(True))
 
@@ -704,7 +501,7 @@ def _raw_sets(span: DateRange, now: datetime) -> list[_RawSet]:
 def _overdue_rows(now: datetime) -> Any:
     """Tickets overdue now (any period), a row per department holding an overdue assignment."""
     a = Assignment
-    return (select(a.ticket_id.label("ref"), a.ticket_id, *_dim_columns(a.department_code))
+    return (select(a.ticket_id.label("ref"), a.ticket_id, *dim_columns(a.department_code))
             .join(Ticket, Ticket.id == a.ticket_id)
             .where(or_(and_(a.status == "dispatched", a.sign_deadline < now),
                        and_(a.status.in_(("dispatched", "signed")),
@@ -911,6 +708,6 @@ def tally_of(rows: Iterable[Summary]) -> Tally:
 
 
 __all__ = ["METRICS", "PARTS", "NONE", "DIMENSIONS", "DateRange", "Filters", "Dims", "Figure",
-           "Summary", "DrillItem", "DrillPage", "Source", "RAW", "RawSource", "Hit", "summary",
+           "Summary", "DrillItem", "DrillPage", "Source", "RAW", "summary",
            "breakdown", "trend", "drill_down", "drill_part", "buckets", "figures", "empty_tally",
-           "local_day", "raw_hits"]
+           "local_day", "flag", "dim_columns"]

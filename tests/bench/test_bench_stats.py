@@ -2,11 +2,11 @@
 PostgreSQL, read from the rollups (`dispatch.rollups`) and from the raw tables (`source=RAW`),
 side by side.
 
-A scratch database, `bench_stats`, gets the schema, the demo reference data (`load_demo`: the
-category tree and the departments) and, by `INSERT ... SELECT generate_series(...)` (no ORM, no
-`rebuild`, which costs about 1 ms a ticket), HOTLINE_BENCH_STATS_TICKETS tickets (default
-10,000,000) spread evenly over the three years before NOW, over five channels, six request
-types, the real category codes, 12 synthetic streets × 25 cells and the 39 demo departments:
+A scratch database, HOTLINE_BENCH_STATS_DB (default `bench_stats`), gets the schema, the demo
+reference data (`load_demo`: the category tree and the departments) and, by `INSERT ... SELECT
+generate_series(...)` (no ORM), HOTLINE_BENCH_STATS_TICKETS tickets (default 10,000,000) spread
+evenly over the three years before NOW, over five channels, six request types, the real
+category codes, 12 synthetic streets × 25 cells and the 39 demo departments:
 
 - 2 % void, 18 % answered directly, 2 % merged into the ticket before (repeats), 78 %
   dispatched to one lead department (dispatch event with the lead in its payload);
@@ -17,18 +17,20 @@ types, the real category codes, 12 synthetic streets × 25 cells and the 39 demo
   review (10 % need no callback) and a callback (5 % unreachable, 3 % dissatisfied and
   reopened, the others basically satisfied or satisfied, most resolved).
 
-The facts (stat_tickets, stat_assignments, stat_reviews) are then derived from those raw rows by
-set-based SQL that follows `rollups.compute_facts`, and `stat_daily` by one `INSERT ... SELECT
-... GROUP BY` per slice (daily and monthly rows) from the facts' contributions, as
-`rollups.contributions` and `_add_to_slices` would add them up.
+The facts (stat_tickets, stat_assignments, stat_reviews) and `stat_daily` are then built from
+those raw rows by `rollups.rebuild` (set-based SQL), timed as a load step.
 
 Measured (p50 and p95 in ms): the headline `summary` for a month, a quarter, the year to date
-and three years; the year with a department filter and with a street filter; the breakdown by
-department for the year; the drill-down of one numerator for a month (first and last page).
-Rollups: HOTLINE_BENCH_STATS_REPEATS runs (default 7); raw: HOTLINE_BENCH_STATS_RAW_REPEATS
+and three years; the year with a department filter, with a street filter, with two filters (a
+pair slice) and with three (the full slice); the breakdown by department for the year, and
+with a filter (pair slices; by cell under a category filter: the full slice); the drill-down of
+one numerator for a month (first and last page). Then the rows of each slice of `stat_daily`,
+and the time `rollups.refresh` takes for HOTLINE_BENCH_STATS_REFRESH_TICKETS tickets (default
+2,000) whose request type changed (every rollup row of theirs moves), and back.
+Rollups: HOTLINE_BENCH_STATS_REPEATS runs (default 7); raw (`source=RAW`: a plain GROUP BY per
+dated moment over tickets, assignments, extensions and events): HOTLINE_BENCH_STATS_RAW_REPEATS
 (default 3, no warm-up; one run for periods over a quarter), skipped for periods holding more than
-HOTLINE_BENCH_STATS_RAW_MAX_TICKETS tickets (default 1,500,000: the raw computation builds a
-Python object per counted unit, some 5 per ticket, and would take minutes and gigabytes).
+HOTLINE_BENCH_STATS_RAW_MAX_TICKETS tickets (default: none skipped).
 With HOTLINE_BENCH_STATS_KEEP=1 the database is kept, and the next run with as many tickets
 reuses its raw tables (only the facts and rollups are built again): the raw load is the long part.
 Speed is reported, not asserted; asserted is that rollups and raw give the same tallies (and the
@@ -50,28 +52,27 @@ from argon2 import PasswordHasher
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from dispatch import metrics
+from dispatch import metrics, rollups
 from dispatch.db import Base
 from dispatch.metrics import RAW, DateRange, Filters
-from dispatch.models import Category
-from dispatch.rollups import COUNTERS, SLICES, StatAssignment, StatReview, StatTicket
+from dispatch.models import Category, Ticket
+from dispatch.rollups import SLICES, StatAssignment, StatReview, StatTicket
 from grid.demo import load_demo
 from grid.models import Department
 from tests.bench.conftest import kept_database, quantile, scratch_database
 
-DB_NAME = "bench_stats"
+DB_NAME = os.environ.get("HOTLINE_BENCH_STATS_DB", "bench_stats")
 TOTAL = int(os.environ.get("HOTLINE_BENCH_STATS_TICKETS", "10000000"))
 REPEATS = int(os.environ.get("HOTLINE_BENCH_STATS_REPEATS", "7"))
 RAW_REPEATS = int(os.environ.get("HOTLINE_BENCH_STATS_RAW_REPEATS", "3"))
-RAW_MAX_TICKETS = int(os.environ.get("HOTLINE_BENCH_STATS_RAW_MAX_TICKETS", "1500000"))
+RAW_MAX_TICKETS = int(os.environ.get("HOTLINE_BENCH_STATS_RAW_MAX_TICKETS", str(10**12)))
 KEEP = os.environ.get("HOTLINE_BENCH_STATS_KEEP") == "1"
+REFRESH_TICKETS = int(os.environ.get("HOTLINE_BENCH_STATS_REFRESH_TICKETS", "2000"))
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Changyuan
 TODAY = date(2026, 11, 23)
 SPAN_SECONDS = 3 * 365 * 86400
 STREETS = 12
 CELLS = 25
-DIMS = ("channel", "type", "category", "department", "street", "cell")
-LOCAL = "AT TIME ZONE 'Asia/Shanghai'"
 
 # Every ticket's plan: its dimensions, its fate and its moments (an unlogged helper table).
 _PLAN = f"""
@@ -198,158 +199,6 @@ FROM bench_plan WHERE fate = 'done' AND c >= 10
 """
 
 
-def _clock(done: str, deadline: str) -> str:
-    """SQL: how a clock ended, as `rollups._clock` (NULL: stopped before its deadline)."""
-    return (
-        f"CASE WHEN {done} IS NOT NULL THEN CASE WHEN {done} <= {deadline} THEN 'on_time' "
-        f"ELSE 'late' END WHEN a.returned_at IS NOT NULL THEN CASE WHEN a.returned_at > "
-        f"{deadline} THEN 'late' END WHEN a.closed_at IS NOT NULL THEN CASE WHEN "
-        f"a.closed_at > {deadline} THEN 'late' END ELSE 'open' END"
-    )
-
-
-_BASE = (
-    "coalesce(t.channel, ''), coalesce(t.type, ''), coalesce(t.category_code, ''), "
-    "{department}, coalesce(t.street_code, ''), coalesce(t.cell_code, '')"
-)
-_DIM_COLS = ", ".join(DIMS)
-
-_FACT_TICKETS = f"""
-INSERT INTO stat_tickets (ticket_id, {_DIM_COLS}, created_day, void, direct_answer, repeat,
-                          dispatched_day, completed, reopened)
-SELECT t.id, {_BASE.format(department="coalesce(a.lead, '')")},
-       (t.created_at {LOCAL})::date, t.status = 'VOID',
-       t.status <> 'VOID' AND t.outcome IS NOT DISTINCT FROM 'direct_answer',
-       t.status <> 'VOID' AND t.parent_id IS NOT NULL,
-       (a.first_at {LOCAL})::date,
-       a.first_at IS NOT NULL AND t.status IN ('COMPLETED', 'REVIEWED', 'ARCHIVED'),
-       r.ticket_id IS NOT NULL
-FROM tickets t
-LEFT JOIN (SELECT ticket_id, min(dispatched_at) AS first_at,
-                  (array_agg(department_code ORDER BY id DESC)
-                     FILTER (WHERE role = 'lead'))[1] AS lead
-           FROM assignments GROUP BY ticket_id) a ON a.ticket_id = t.id
-LEFT JOIN (SELECT DISTINCT ticket_id FROM events
-           WHERE action = 'callback' AND to_status = 'REOPENED') r ON r.ticket_id = t.id
-"""
-
-_FACT_ASSIGNMENTS = f"""
-INSERT INTO stat_assignments (assignment_id, ticket_id, {_DIM_COLS}, dispatched_day, returned,
-                              extended, sign_day, sign_state, sign_deadline, complete_day,
-                              complete_state, complete_deadline)
-SELECT a.id, a.ticket_id, {_BASE.format(department="a.department_code")},
-       (a.dispatched_at {LOCAL})::date, a.returned_at IS NOT NULL, x.assignment_id IS NOT NULL,
-       (a.sign_deadline {LOCAL})::date, {_clock("a.signed_at", "a.sign_deadline")},
-       a.sign_deadline,
-       (a.complete_deadline {LOCAL})::date, {_clock("a.completed_at", "a.complete_deadline")},
-       a.complete_deadline
-FROM assignments a JOIN tickets t ON t.id = a.ticket_id
-LEFT JOIN (SELECT DISTINCT assignment_id FROM extensions WHERE status = 'approved') x
-       ON x.assignment_id = a.id
-"""
-
-_FACT_REVIEWS = f"""
-INSERT INTO stat_reviews (event_id, ticket_id, {_DIM_COLS}, reviewed_day, callback_needed,
-                          callback_done, callback_event_id, answered_day, satisfied, resolved)
-SELECT r.id, r.ticket_id, {_BASE.format(department="coalesce(lead.lead, '')")},
-       (r.at {LOCAL})::date, coalesce((r.payload ->> 'callback_needed')::boolean, true),
-       cb.id IS NOT NULL, cb.id,
-       CASE WHEN cb.reached THEN (cb.at {LOCAL})::date END,
-       coalesce(cb.reached AND cb.payload ->> 'satisfaction'
-                IN ('satisfied', 'basically_satisfied'), false),
-       coalesce(cb.reached AND cb.payload -> 'resolved' = 'true'::jsonb, false)
-FROM events r JOIN tickets t ON t.id = r.ticket_id
-LEFT JOIN LATERAL (SELECT d.payload ->> 'lead' AS lead FROM events d
-                   WHERE d.ticket_id = r.ticket_id AND d.action = 'dispatch' AND d.id < r.id
-                   ORDER BY d.id DESC LIMIT 1) lead ON true
-LEFT JOIN LATERAL (SELECT c.id, c.at, c.payload,
-                          coalesce((c.payload ->> 'reached')::boolean, false) AS reached
-                   FROM events c
-                   WHERE c.ticket_id = r.ticket_id AND c.action = 'callback' AND c.id > r.id
-                     AND c.to_status IN ('ARCHIVED', 'REOPENED')
-                   ORDER BY c.id LIMIT 1) cb ON true
-WHERE r.action = 'review_accept'
-"""
-
-# What each fact adds to stat_daily (`rollups.contributions`): (table, day, condition,
-# counter → SQL integer), one branch each; the other counters are 0.
-_CONTRIBUTIONS = (
-    (
-        "stat_tickets",
-        "created_day",
-        "true",
-        {
-            "intake": "(NOT void)::int",
-            "void": "void::int",
-            "direct_answer": "(NOT void AND direct_answer)::int",
-            "repeat": "(NOT void AND repeat)::int",
-        },
-    ),
-    (
-        "stat_tickets",
-        "dispatched_day",
-        "dispatched_day IS NOT NULL",
-        {"dispatched": "1", "completed": "completed::int", "reopened": "reopened::int"},
-    ),
-    (
-        "stat_assignments",
-        "dispatched_day",
-        "true",
-        {"dispatches": "1", "returned": "returned::int", "extended": "extended::int"},
-    ),
-    (
-        "stat_assignments",
-        "sign_day",
-        "sign_state IS NOT NULL",
-        {f"sign_{s}": f"(sign_state = '{s}')::int" for s in ("on_time", "late", "open")},
-    ),
-    (
-        "stat_assignments",
-        "complete_day",
-        "complete_state IS NOT NULL",
-        {f"complete_{s}": f"(complete_state = '{s}')::int" for s in ("on_time", "late", "open")},
-    ),
-    (
-        "stat_reviews",
-        "reviewed_day",
-        "callback_needed",
-        {"callback_needed": "1", "callback_done": "callback_done::int"},
-    ),
-    (
-        "stat_reviews",
-        "answered_day",
-        "answered_day IS NOT NULL",
-        {"answered": "1", "satisfied": "satisfied::int", "resolved": "resolved::int"},
-    ),
-)
-
-
-def _contrib_sql() -> str:
-    branches = []
-    for table, day, cond, counts in _CONTRIBUTIONS:
-        cols = ", ".join(f"{counts.get(c, '0')} AS {c}" for c in COUNTERS)
-        branches.append(f"SELECT {day} AS day, {_DIM_COLS}, {cols} FROM {table} WHERE {cond}")
-    sums = ", ".join(f"sum({c})::int AS {c}" for c in COUNTERS)
-    return (
-        f"CREATE UNLOGGED TABLE bench_contrib AS SELECT day, {_DIM_COLS}, {sums} FROM ("
-        + " UNION ALL ".join(branches)
-        + f") AS u GROUP BY day, {_DIM_COLS}"
-    )
-
-
-def _slice_sql(name: str, monthly: bool) -> str:
-    kept = SLICES[name]
-    day = "date_trunc('month', day)::date" if monthly else "day"
-    dims = ", ".join(d if d in kept else f"'' AS {d}" for d in DIMS)
-    sums = ", ".join(f"sum({c}) AS {c}" for c in COUNTERS)
-    group = ", ".join((day, *kept))
-    label = name + ("/m" if monthly else "")
-    return (
-        f"INSERT INTO stat_daily (slice, day, {_DIM_COLS}, {', '.join(COUNTERS)}) "
-        f"SELECT '{label}', {day}, {dims}, {sums} FROM bench_contrib GROUP BY {group}"
-    )
-
-
 def _load_raw(engine, steps: list[tuple[str, float]], params: dict[str, Any]) -> None:
     """The raw tables (tickets, assignments, extensions, events) by INSERT ... SELECT."""
     _timed(steps, "plan (unlogged helper table)", engine, _PLAN, params=params)
@@ -382,8 +231,14 @@ def _timed(
     steps.append((label, time.perf_counter() - t))
 
 
-_DERIVED = ("stat_daily", "stat_pending", "stat_head", "stat_reviews", "stat_assignments",
-            "stat_tickets")
+_DERIVED = (
+    "stat_daily",
+    "stat_pending",
+    "stat_head",
+    "stat_reviews",
+    "stat_assignments",
+    "stat_tickets",
+)
 
 
 def _holds_the_tickets(url) -> bool:
@@ -442,17 +297,11 @@ def loaded():
             steps.append(("raw tables: kept from the last run", 0.0))
         else:
             _load_raw(engine, steps, params)
-        _timed(steps, "facts: stat_tickets", engine, _FACT_TICKETS)
-        _timed(steps, "facts: stat_assignments", engine, _FACT_ASSIGNMENTS)
-        _timed(steps, "facts: stat_reviews", engine, _FACT_REVIEWS)
-        _timed(
-            steps,
-            "stat_daily (contributions, 16 slice inserts)",
-            engine,
-            _contrib_sql(),
-            *(_slice_sql(name, m) for name in SLICES for m in (False, True)),
-            "DROP TABLE bench_contrib",
-        )
+        with Session(engine) as s:
+            t = time.perf_counter()
+            rebuilt = rollups.rebuild(s)
+            steps.append(("facts and rollups: rollups.rebuild", time.perf_counter() - t))
+        assert rebuilt == TOTAL
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             t = time.perf_counter()
             for table in ("stat_tickets", "stat_assignments", "stat_reviews", "stat_daily"):
@@ -514,13 +363,15 @@ def test_bench_stats_rollups_against_raw(loaded):
     three = DateRange(TODAY - timedelta(days=3 * 365 - 1), TODAY)
     none = Filters()
     dept, street = Filters(department="urban_management"), Filters(street="ST03")
-    both = Filters(department="urban_management", channel="wechat")  # the "full" slice
+    wechat, urban = Filters(channel="wechat"), Filters(category="urban")
+    both = Filters(department="urban_management", channel="wechat")  # a pair slice
+    three_dims = Filters(department="urban_management", channel="wechat", street="ST03")
 
     def summary(span, filters):
         return lambda src: lambda s: metrics.summary(s, span, filters, NOW, source=src)
 
-    def by_department(span):
-        return lambda src: lambda s: metrics.breakdown(s, span, none, NOW, "department", source=src)
+    def by(span, filters, dim):
+        return lambda src: lambda s: metrics.breakdown(s, span, filters, NOW, dim, source=src)
 
     with Session(engine) as s:
         first = metrics.drill_down(s, month, none, NOW, "on_time_completion_rate")
@@ -540,10 +391,14 @@ def test_bench_stats_rollups_against_raw(loaded):
         ("summary, 3 years", three, summary(three, none)),
         ("summary, year, department filter", year, summary(year, dept)),
         ("summary, year, street filter", year, summary(year, street)),
-        ("summary, year, department + channel (full)", year, summary(year, both)),
+        ("summary, year, department + channel (pair)", year, summary(year, both)),
+        ("summary, year, dept + channel + street (full)", year, summary(year, three_dims)),
         ("summary, month, department filter", month, summary(month, dept)),
         ("summary, month, street filter", month, summary(month, street)),
-        ("breakdown by department, year", year, by_department(year)),
+        ("breakdown by department, year", year, by(year, none, "department")),
+        ("breakdown by category, year, street (pair)", year, by(year, street, "category")),
+        ("breakdown by department, year, channel (pair)", year, by(year, wechat, "department")),
+        ("breakdown by cell, year, category (full)", year, by(year, urban, "cell")),
         ("drill-down, month, page 1", month, drill(1)),
         (f"drill-down, month, page {last_page} (last)", month, drill(last_page)),
     ]
@@ -575,9 +430,11 @@ def test_bench_stats_rollups_against_raw(loaded):
         none,
         dept,
         street,
-        Filters(channel="wechat"),
-        Filters(category="urban"),
+        wechat,
+        urban,
         Filters(cell="ST03-C07"),
+        Filters(category="urban", street="ST03"),
+        Filters(channel="wechat", cell="ST03-C07"),
     ]
     checked = 0
     with Session(engine) as s:
@@ -610,4 +467,59 @@ def test_bench_stats_rollups_against_raw(loaded):
         f"rollup = raw on {sum(1 for r in rows if r[2] is not None)} timed queries and "
         f"{checked} sampled periods; mismatches: {mismatches or 'none'}"
     )
+    _print_slices(engine)
+    _print_refresh(engine, REFRESH_TICKETS)
     assert not mismatches, mismatches
+
+
+def _print_slices(engine) -> None:
+    """The rows of each slice of stat_daily (daily + monthly) and the table's size."""
+    with Session(engine) as s:
+        counts = dict(
+            s.execute(
+                text("SELECT split_part(slice, '/', 1), count(*) FROM stat_daily GROUP BY 1")
+            ).all()
+        )
+        mb = s.scalar(text("SELECT pg_total_relation_size('stat_daily')")) / 2**20
+    listed = ", ".join(f"{name} {counts.get(name, 0):,}" for name in SLICES)
+    print(f"stat_daily: {sum(counts.values()):,} rows, {mb:.0f} MB with its index; {listed}")
+
+
+_SWAP_TYPE = (
+    "UPDATE tickets SET type = CASE type WHEN 'complaint' THEN 'report' ELSE 'complaint' END "
+    "WHERE id = ANY(%(ids)s)"
+)
+
+
+def _print_refresh(engine, count: int) -> None:
+    """The time `rollups.refresh` takes for `count` tickets of October 2026 whose request type
+    changed (every contribution of theirs moves to other rollup rows: the most a change costs),
+    and again once changed back (the data end as they were)."""
+    with Session(engine) as s:
+        ids = list(
+            s.scalars(
+                select(Ticket.id)
+                .where(
+                    Ticket.created_at >= datetime(2026, 10, 1, tzinfo=UTC),
+                    Ticket.type.in_(("complaint", "report")),
+                )
+                .order_by(Ticket.id)
+                .limit(count)
+            )
+        )
+    seconds = []
+    for _ in range(2):
+        with Session(engine) as s:
+            s.connection().exec_driver_sql(_SWAP_TYPE, {"ids": ids})
+            rollups.mark_changed(s, ids)
+            s.commit()
+            t = time.perf_counter()
+            report = rollups.refresh(s)
+            seconds.append(time.perf_counter() - t)
+            assert report.changed == len(ids) and report.pending == 0
+    per = ", ".join(f"{1000 * t / len(ids):.2f}" for t in seconds)
+    print(
+        f"refresh of {len(ids):,} tickets whose type changed, and back: "
+        f"{' s, '.join(f'{t:.1f}' for t in seconds)} s ({per} ms a ticket; "
+        f"{len(SLICES)} slices)"
+    )

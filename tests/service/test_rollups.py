@@ -17,12 +17,12 @@ from dispatch.errors import DomainError
 from dispatch.lifecycle import perform
 from dispatch.metrics import (
     BREAKDOWNS,
+    DIMENSIONS,
     METRICS,
     RAW,
     DateRange,
     Filters,
-    Hit,
-    RawSource,
+    Source,
     breakdown,
     drill_down,
     summary,
@@ -46,8 +46,13 @@ from tests.conftest import cell_centre, cell_code, make_test_grid
 from tests.service.conftest import PUDONG, URBAN, VENDING, demand
 
 HOLDERS = {URBAN: "handler1", PUDONG: "street1"}
-CATEGORIES = (VENDING, "urban.appearance.graffiti", "urban", "environment.noise.noise_nuisance",
-              "environment.air.cooking_fumes")
+CATEGORIES = (
+    VENDING,
+    "urban.appearance.graffiti",
+    "urban",
+    "environment.noise.noise_nuisance",
+    "environment.air.cooking_fumes",
+)
 FIRST_DAY = date(2026, 11, 23)
 DAYS = 30
 
@@ -100,8 +105,16 @@ class Month:
 
     def act(self, ticket: Ticket, action: str, user: str, **payload) -> bool:
         try:
-            perform(self.session, ticket, action, self.actors[user], payload,
-                    now=self.clock.now(), directory=self.directory, ports=self.ports())
+            perform(
+                self.session,
+                ticket,
+                action,
+                self.actors[user],
+                payload,
+                now=self.clock.now(),
+                directory=self.directory,
+                ports=self.ports(),
+            )
         except DomainError:
             self.session.rollback()
             return False
@@ -111,15 +124,23 @@ class Month:
     def new_ticket(self) -> None:
         rng = self.rng
         lon, lat = cell_centre(rng.randrange(2), rng.randrange(2), rng.randrange(4))
-        citizen = ({"anonymous": True} if rng.random() < 0.15
-                   else {"name": "李四", "phone": f"1380013{rng.randrange(10_000):04d}"})
-        body = demand(channel=rng.choice(("phone", "phone", "wechat", "web")),
-                      type=rng.choice(("complaint", "consult", "help", "report")),
-                      category=rng.choice(CATEGORIES),
-                      urgency=rng.choices(("normal", "urgent", "critical"), (8, 3, 1))[0],
-                      citizen=citizen, lon=lon, lat=lat)
-        result = intake(self.session, body, self.actors["operator1"], now=self.clock.now(),
-                        ports=self.ports())
+        citizen = (
+            {"anonymous": True}
+            if rng.random() < 0.15
+            else {"name": "李四", "phone": f"1380013{rng.randrange(10_000):04d}"}
+        )
+        body = demand(
+            channel=rng.choice(("phone", "phone", "wechat", "web")),
+            type=rng.choice(("complaint", "consult", "help", "report")),
+            category=rng.choice(CATEGORIES),
+            urgency=rng.choices(("normal", "urgent", "critical"), (8, 3, 1))[0],
+            citizen=citizen,
+            lon=lon,
+            lat=lat,
+        )
+        result = intake(
+            self.session, body, self.actors["operator1"], now=self.clock.now(), ports=self.ports()
+        )
         self.session.commit()
         self.tickets.append(result.ticket)
 
@@ -132,8 +153,11 @@ class Month:
             elif r < 0.07:
                 self.act(t, "void", "operator1", reason="无声电话")
             elif r < 0.13:
-                parents = [p for p in self.tickets if p is not t and p.parent_id is None
-                           and p.status not in CLOSED_STATES]
+                parents = [
+                    p
+                    for p in self.tickets
+                    if p is not t and p.parent_id is None and p.status not in CLOSED_STATES
+                ]
                 if parents and not t.children:
                     self.act(t, "merge", "dispatcher1", parent=rng.choice(parents).number)
             elif r < 0.16:
@@ -162,11 +186,15 @@ class Month:
             if r < 0.15:
                 self.act(t, "callback", "operator1", reached=False)
             elif r < 0.85:
-                self.act(t, "callback", "operator1",
-                         satisfaction=rng.choices(
-                             ("satisfied", "basically_satisfied", "dissatisfied"),
-                             (60, 25, 15))[0],
-                         resolved=rng.random() < 0.85)
+                self.act(
+                    t,
+                    "callback",
+                    "operator1",
+                    satisfaction=rng.choices(
+                        ("satisfied", "basically_satisfied", "dissatisfied"), (60, 25, 15)
+                    )[0],
+                    resolved=rng.random() < 0.85,
+                )
 
     def dispatch(self, t: Ticket) -> None:
         rng = self.rng
@@ -199,8 +227,13 @@ class Month:
                 if r < 0.35:
                     self.act(t, "complete", user, result="已到现场处理完毕")
                 elif r < 0.42:
-                    self.act(t, "request_extension", user, days=rng.randint(1, 3),
-                             reason="需要协调其他部门")
+                    self.act(
+                        t,
+                        "request_extension",
+                        user,
+                        days=rng.randint(1, 3),
+                        reason="需要协调其他部门",
+                    )
                 elif r < 0.44:
                     self.act(t, "return", user, reason="需要改派")
             if t.status not in (Status.DISPATCHED, Status.SIGNED):
@@ -245,47 +278,70 @@ FILTERS = (
 )
 
 
-class OnceRaw(RawSource):
-    """The raw computation, reading each period's units once (the data do not change while
-    the figures are compared)."""
-
-    def __init__(self) -> None:
-        self.read: dict[tuple[DateRange, datetime], list[Hit]] = {}
-
-    def hits(self, session: Session, span: DateRange, now: datetime) -> list[Hit]:
-        if (span, now) not in self.read:
-            self.read[(span, now)] = super().hits(session, span, now)
-        return self.read[(span, now)]
-
-
-def assert_rollups_equal_raw(session: Session, now: datetime, spans=SPANS,
-                             drill: bool = True) -> None:
+def assert_rollups_equal_raw(
+    session: Session, now: datetime, spans=SPANS, drill: bool = True
+) -> None:
     """Every figure, breakdown, trend and drill-down the same from both sources."""
     refresh(session)
-    raw = OnceRaw()
+    raw = RAW
     for span in spans:
         for f in FILTERS:
             rolled = summary(session, span, f, now, source=ROLLUPS)
             assert rolled == summary(session, span, f, now, source=raw), (span, f)
-        for f in FILTERS[:3]:
+        for f in (*FILTERS[:3], *FILTERS[-2:]):  # one filter and two
             for by in BREAKDOWNS:
-                assert breakdown(session, span, f, now, by, source=ROLLUPS) == \
-                    breakdown(session, span, f, now, by, source=raw), (span, f, by)
+                assert breakdown(session, span, f, now, by, source=ROLLUPS) == breakdown(
+                    session, span, f, now, by, source=raw
+                ), (span, f, by)
     for f in FILTERS[:4]:
-        assert trend(session, SPANS[0], f, now, "day", source=ROLLUPS) == \
-            trend(session, SPANS[0], f, now, "day", source=raw), f
+        assert trend(session, SPANS[0], f, now, "day", source=ROLLUPS) == trend(
+            session, SPANS[0], f, now, "day", source=raw
+        ), f
     month = SPANS[0]
     for f in FILTERS[:2] if drill else ():
         for metric, m in METRICS.items():
             for part in ("numerator", "denominator") if m.denominator else ("numerator",):
-                got = drill_down(session, month, f, now, metric, part, per_page=100,
-                                 source=ROLLUPS)
-                assert got == drill_down(session, month, f, now, metric, part, per_page=100,
-                                         source=raw), (f, metric, part)
+                got = drill_down(session, month, f, now, metric, part, per_page=100, source=ROLLUPS)
+                assert got == drill_down(
+                    session, month, f, now, metric, part, per_page=100, source=raw
+                ), (f, metric, part)
+    if drill:
+        assert_every_page_equals_raw(session, raw, now, "on_time_completion_rate", 7)
+        assert_every_page_equals_raw(session, raw, now, "overdue_now", 1)
+
+
+def assert_every_page_equals_raw(
+    session: Session, raw: Source, now: datetime, metric: str, per_page: int
+) -> None:
+    """Every page of a drill-down of the month, and one past the end (empty), the same from
+    both sources (the rollups cut a page from the facts before joining its tickets)."""
+
+    def page_of(source, page: int):
+        part = "denominator" if METRICS[metric].denominator else "numerator"
+        return drill_down(
+            session,
+            SPANS[0],
+            Filters(),
+            now,
+            metric,
+            part,
+            page=page,
+            per_page=per_page,
+            source=source,
+        )
+
+    total = page_of(ROLLUPS, 1).total
+    pages = -(-total // per_page)
+    assert pages > 1
+    for page in range(1, pages + 2):
+        got = page_of(ROLLUPS, page)
+        assert got == page_of(raw, page), (metric, page)
+        assert len(got.items) == max(0, min(per_page, total - per_page * (page - 1)))
 
 
 def test_a_generated_month_gives_the_raw_figures_incrementally_and_after_a_rebuild(
-        session, clock, actors, directory, installed):
+    session, clock, actors, directory, installed
+):
     make_test_grid(session)
     session.commit()
     month = Month(session, clock, actors, directory)
@@ -305,18 +361,149 @@ def test_a_generated_month_gives_the_raw_figures_incrementally_and_after_a_rebui
     assert t["callback_needed"] > t["callback_done"] > 0
     assert t["answered"] > t["satisfied"] > 0 and t["answered"] > t["resolved"] > 0
     assert t["overdue_now"] > 0
-    streets = {r.key for r in breakdown(session, SPANS[0], Filters(), now, "street",
-                                        source=RAW)}
+    streets = {r.key for r in breakdown(session, SPANS[0], Filters(), now, "street", source=RAW)}
     assert {"street_pudong", "town_naoli"} <= streets
 
     assert_rollups_equal_raw(session, now)
     # Weeks later: December is a whole month before the current one (its monthly rows).
     later = local(date(2027, 1, 12), 10)
     assert_rollups_equal_raw(session, later, SPANS[:2], drill=False)
-    incremental = rollups.slice_rows(session)
-    assert rollups.rebuild(session) == len(month.tickets)
-    assert rollups.slice_rows(session) == incremental
+    assert_rebuild_gives_the_same_rows(session, len(month.tickets))
     assert_rollups_equal_raw(session, now)
+
+
+def fact_rows(session: Session) -> dict[str, list[tuple]]:
+    """Every row of the fact tables, by table, in primary key order."""
+    return {
+        table.name: [
+            tuple(row)
+            for row in session.execute(select(table).order_by(*table.primary_key.columns))
+        ]
+        for table in (
+            rollups.StatTicket.__table__,
+            rollups.StatAssignment.__table__,
+            rollups.StatReview.__table__,
+        )
+    }
+
+
+def assert_rebuild_gives_the_same_rows(session: Session, tickets: int) -> None:
+    """A rebuild (set-based SQL) leaves every fact and rollup row as the incremental refreshes
+    (`compute_facts`) made them."""
+    refresh(session)
+    facts, slices = fact_rows(session), rollups.slice_rows(session)
+    assert rollups.rebuild(session) == tickets
+    rebuilt = fact_rows(session)
+    for table, rows in facts.items():
+        assert sorted(set(rebuilt[table]) - set(rows)) == [], table
+        assert sorted(set(rows) - set(rebuilt[table])) == [], table
+    rebuilt_slices = rollups.slice_rows(session)
+    assert {k: v for k, v in rebuilt_slices.items() if slices.get(k) != v} == {}
+    assert {k: v for k, v in slices.items() if rebuilt_slices.get(k) != v} == {}
+    # No row left at zero (the incremental refreshes may leave some).
+    assert session.scalar(select(func.count()).select_from(rollups.stat_daily)) == len(
+        rebuilt_slices
+    )
+
+
+def test_a_rebuild_gives_the_facts_of_every_edge_case(session, desk, clock, installed):
+    """Returns and re-dispatch, extensions, reopen and a second round, unreachable citizens,
+    reviews needing no callback, void, merged and never dispatched tickets, clocks stopped
+    before or after their deadline: the set-based rebuild gives the rows `compute_facts` gives,
+    and those rows say what happened."""
+    void = desk.intake()
+    desk.act(void, "void", "operator1", reason="无声电话")
+    parent = desk.intake()
+    merged = desk.intake()
+    desk.act(merged, "merge", "dispatcher1", parent=parent.number)
+    answered = desk.intake(type="consult")
+    desk.act(answered, "answer", "operator1", answer="请携带身份证到政务服务中心办理")
+
+    # Returned before its sign-for deadline (clocks stopped: not counted), then re-dispatched
+    # to a co-handled round whose co-handler is cancelled, unsigned, when the round closes.
+    moved = desk.dispatched()
+    desk.act(moved, "return", "handler1", reason="不属于本单位职责")
+    desk.act(moved, "dispatch", "dispatcher1", lead=PUDONG, co_handlers=[URBAN])
+    desk.act(moved, "sign", "street1")
+    desk.act(moved, "complete", "street1", result="已处理")
+    clock.advance(hours=1)
+    desk.act(moved, "review_accept", "dispatcher1")
+
+    # Signed late, an extension refused then one approved, then reopened: a second round
+    # (back to the same department) and a second review with its own callback.
+    reopened = desk.dispatched(urgency="urgent")  # two hours to sign for it
+    clock.advance(hours=5)
+    desk.act(reopened, "sign", "handler1")
+    desk.act(reopened, "request_extension", "handler1", days=1, reason="需要协调其他部门")
+    desk.act(reopened, "refuse_extension", "dispatcher1", reason="时限内可以办结")
+    desk.act(reopened, "request_extension", "handler1", days=2, reason="需要协调其他部门")
+    desk.act(reopened, "approve_extension", "dispatcher1")
+    desk.act(reopened, "complete", "handler1", result="已处理")
+    desk.act(reopened, "review_accept", "dispatcher1")
+    desk.act(reopened, "callback", "operator1", satisfaction="dissatisfied", resolved=False)
+    desk.act(reopened, "dispatch", "dispatcher1")
+    desk.act(reopened, "sign", "handler1")
+    desk.act(reopened, "complete", "handler1", result="已再次处理")
+    desk.act(reopened, "review_accept", "dispatcher1")
+    desk.act(reopened, "callback", "operator1", satisfaction="satisfied", resolved=True)
+
+    unreachable = desk.reviewed()
+    for _ in range(3):
+        desk.act(unreachable, "callback", "operator1", reached=False)
+    anonymous = desk.reviewed(citizen={"anonymous": True})
+    late_return = desk.dispatched(urgency="urgent")  # returned after its sign-for deadline
+    clock.advance(hours=6)
+    desk.act(late_return, "return", "handler1", reason="需要改派")
+    still_open = desk.dispatched()
+    assert_rebuild_gives_the_same_rows(session, 10)
+
+    def ticket(t):
+        return rollups.facts_of(session, t.id).ticket
+
+    def clocks(t):
+        return [
+            (a["department"], a["returned"], a["extended"], a["sign_state"], a["complete_state"])
+            for a in rollups.facts_of(session, t.id).assignments
+        ]
+
+    def reviews(t):
+        return [
+            (
+                r["department"],
+                r["callback_needed"],
+                r["callback_done"],
+                r["answered_day"] is not None,
+                r["satisfied"],
+                r["resolved"],
+            )
+            for r in rollups.facts_of(session, t.id).reviews
+        ]
+
+    assert ticket(void)["void"] and ticket(void)["dispatched_day"] is None
+    assert ticket(merged)["repeat"] and not ticket(parent)["repeat"]
+    assert ticket(answered)["direct_answer"] and ticket(answered)["department"] == ""
+    assert ticket(moved)["department"] == PUDONG and ticket(moved)["completed"]
+    assert clocks(moved) == [
+        (URBAN, True, False, None, None),
+        (PUDONG, False, False, "on_time", "on_time"),
+        (URBAN, False, False, None, None),
+    ]
+    assert reviews(moved) == [(PUDONG, True, False, False, False, False)]
+    assert ticket(reopened)["reopened"] and ticket(reopened)["completed"]
+    assert clocks(reopened) == [
+        (URBAN, False, True, "late", "on_time"),
+        (URBAN, False, False, "on_time", "on_time"),
+    ]
+    assert reviews(reopened) == [
+        (URBAN, True, True, True, False, False),
+        (URBAN, True, True, True, True, True),
+    ]
+    first, second = rollups.facts_of(session, reopened.id).reviews
+    assert first["callback_event_id"] < second["event_id"] < second["callback_event_id"]
+    assert reviews(unreachable) == [(URBAN, True, True, False, False, False)]
+    assert reviews(anonymous) == [(URBAN, False, False, False, False, False)]
+    assert clocks(late_return) == [(URBAN, True, False, "late", None)]
+    assert clocks(still_open) == [(URBAN, False, False, "open", "open")]
 
 
 def _figures(session: Session, now: datetime) -> dict:
@@ -324,7 +511,8 @@ def _figures(session: Session, now: datetime) -> dict:
 
 
 def test_only_committed_changes_are_queued_and_idle_actions_are_not(
-        session, desk, clock, installed):
+    session, desk, clock, installed
+):
     t = desk.intake()
     assert pending_count(session) == 1
     intake(session, demand(), desk.actors["operator1"], now=clock.now())
@@ -340,7 +528,8 @@ def test_only_committed_changes_are_queued_and_idle_actions_are_not(
 
 
 def test_refresh_recomputes_a_ticket_once_however_many_changes_it_had(
-        session, desk, clock, installed):
+    session, desk, clock, installed
+):
     t = desk.dispatched()
     desk.act(t, "sign", "handler1")
     assert pending_count(session) == 3
@@ -359,8 +548,7 @@ def test_refresh_recomputes_a_ticket_once_however_many_changes_it_had(
     assert [a["complete_state"] for a in facts.assignments] == ["open"]
 
 
-def test_mark_changed_queues_tickets_written_around_the_events(session, desk, clock,
-                                                              not_installed):
+def test_mark_changed_queues_tickets_written_around_the_events(session, desk, clock, not_installed):
     t = desk.intake()  # the listener is not installed: nothing is queued
     assert pending_count(session) == 0
     assert _figures(session, clock.now())["intake"] == 0
@@ -374,15 +562,22 @@ def test_mark_changed_queues_tickets_written_around_the_events(session, desk, cl
 def test_whole_months_before_the_current_one_are_read_from_the_monthly_rows():
     today = date(2026, 12, 16)
     assert month_split(DateRange(date(2026, 11, 23), date(2026, 12, 20)), today) == (
-        None, [(date(2026, 11, 23), date(2026, 12, 20))])
+        None,
+        [(date(2026, 11, 23), date(2026, 12, 20))],
+    )
     assert month_split(DateRange(date(2026, 10, 5), date(2026, 12, 20)), today) == (
         (date(2026, 11, 1), date(2026, 11, 1)),
-        [(date(2026, 10, 5), date(2026, 10, 31)), (date(2026, 12, 1), date(2026, 12, 20))])
+        [(date(2026, 10, 5), date(2026, 10, 31)), (date(2026, 12, 1), date(2026, 12, 20))],
+    )
     assert month_split(DateRange(date(2026, 1, 1), date(2026, 11, 30)), today) == (
-        (date(2026, 1, 1), date(2026, 11, 1)), [])
+        (date(2026, 1, 1), date(2026, 11, 1)),
+        [],
+    )
     # The current month is read by day (its clocks still open are decided day by day).
     assert month_split(DateRange(date(2026, 12, 1), date(2026, 12, 31)), today) == (
-        None, [(date(2026, 12, 1), date(2026, 12, 31))])
+        None,
+        [(date(2026, 12, 1), date(2026, 12, 31))],
+    )
 
 
 def test_the_smallest_slice_holding_the_filters_and_grouping_is_read():
@@ -390,8 +585,16 @@ def test_the_smallest_slice_holding_the_filters_and_grouping_is_read():
     assert slice_for(["department"]) == "department"
     assert slice_for(["cell"]) == "cell"
     assert slice_for(["street", "cell"]) == "cell"
-    assert slice_for(["department", "street"]) == "full"
-    assert slice_for(["channel", "category"]) == "full"
+    # A filter and a grouping, or two filters: the pair slices.
+    assert slice_for(["department", "street"]) == "de+st"
+    assert slice_for(["category", "channel"]) == "ch+ca"
+    assert slice_for(["channel", "cell"]) == "ch+ce"
+    assert slice_for(["street", "channel", "cell"]) == "ch+ce"
+    # Three dimensions (no pair slice holds them): the full slice.
+    assert slice_for(["department", "channel", "street"]) == "full"
+    # Every slice keeps dimensions of the key, and each name fits its column with "/m".
+    for name, kept in rollups.SLICES.items():
+        assert set(kept) <= set(DIMENSIONS) and len(name + rollups.MONTHLY) <= 12
 
 
 # ---------------------------------------------------------------- concurrency (PostgreSQL)
@@ -403,33 +606,52 @@ def _postgres_only(session: Session) -> None:
 
 
 def test_changes_committed_out_of_event_order_are_all_counted(
-        session, engine, desk, actors, directory, clock, installed):
+    session, engine, desk, actors, directory, clock, installed
+):
     _postgres_only(session)
     first, second = desk.intake(), desk.intake()
     desk.act(desk.intake(), "dispatch", "dispatcher1", lead=URBAN)  # calendar years loaded
     refresh(session)
-    with Session(engine, expire_on_commit=False) as early, \
-            Session(engine, expire_on_commit=False) as late:
+    with (
+        Session(engine, expire_on_commit=False) as early,
+        Session(engine, expire_on_commit=False) as late,
+    ):
         a = early.get(Ticket, first.id)
-        perform(early, a, "dispatch", actors["dispatcher1"], {"lead": URBAN},
-                now=clock.now(), directory=directory)
+        perform(
+            early,
+            a,
+            "dispatch",
+            actors["dispatcher1"],
+            {"lead": URBAN},
+            now=clock.now(),
+            directory=directory,
+        )
         early.flush()  # its event takes the lower id ...
         b = late.get(Ticket, second.id)
-        perform(late, b, "dispatch", actors["dispatcher1"], {"lead": PUDONG},
-                now=clock.now(), directory=directory)
+        perform(
+            late,
+            b,
+            "dispatch",
+            actors["dispatcher1"],
+            {"lead": PUDONG},
+            now=clock.now(),
+            directory=directory,
+        )
         late.commit()  # ... but commits last
         refresh(session)
         assert _figures(session, clock.now())["dispatched"] == 2
         early.commit()
-    ids = session.scalars(select(Event.id).where(Event.action == "dispatch")
-                          .order_by(Event.ticket_id)).all()
+    ids = session.scalars(
+        select(Event.id).where(Event.action == "dispatch").order_by(Event.ticket_id)
+    ).all()
     assert ids[0] < ids[1]  # `first` got the lower event id
     refresh(session)
     assert _figures(session, clock.now())["dispatched"] == 3
 
 
-def test_a_refresh_that_must_not_wait_gives_way_to_one_running(session, engine, desk, clock,
-                                                               installed):
+def test_a_refresh_that_must_not_wait_gives_way_to_one_running(
+    session, engine, desk, clock, installed
+):
     _postgres_only(session)
     desk.intake()
     refresh(session)  # the lock row is made by the first refresh with work to do
