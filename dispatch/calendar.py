@@ -4,14 +4,16 @@ Known years come from the `chinese-calendar` package (holidays and make-up worki
 Years it does not know get a provisional calendar from the `holidays` package (statutory and
 lunar holidays, no make-up days) until an administrator enters the State Council's arrangement.
 Clocks only ever read the `calendar_days` table; a missing year is filled in before it is read,
-so a deadline computation never fails for want of a year.
+so a deadline computation never fails for want of a year. A year's rows are read once per
+transaction (`dispatch.memo`): a batch of dispatches in one transaction reads them once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.db import insert_ignoring_duplicates
 from dispatch.errors import InvalidInput
+from dispatch.memo import memo
 from dispatch.models import CalendarDay
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -125,18 +128,36 @@ class WorkingCalendar:
         return day, provisional
 
 
+def calendar_year(session: Session, year: int) -> Mapping[date, tuple[bool, str]]:
+    """A year's days (day → (working, source)), filled in if missing; read once per
+    transaction."""
+
+    def read() -> Mapping[date, tuple[bool, str]]:
+        ensure_years(session, [year])
+        rows = session.execute(
+            select(CalendarDay.day, CalendarDay.working, CalendarDay.source).where(
+                CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)
+            )
+        )
+        return MappingProxyType({d: (w, s) for d, w, s in rows})
+
+    return memo(session, ("calendar_year", year), (CalendarDay,), read)
+
+
 def load_calendar(session: Session, start: date, working_days: int) -> WorkingCalendar:
     """Load enough of the calendar after `start` to count `working_days`, filling years in."""
     span = working_days * 2 + 30  # the longest holiday run is 8–9 days; this is ample
     while True:
         end = start + timedelta(days=span)
-        ensure_years(session, range(start.year, end.year + 1))
-        rows = session.execute(
-            select(CalendarDay.day, CalendarDay.working, CalendarDay.source).where(
-                CalendarDay.day > start, CalendarDay.day <= end
-            )
-        )
-        days = {d: (w, s) for d, w, s in rows}
+        days: dict[date, tuple[bool, str]] = {}
+        for year in range(start.year, end.year + 1):
+            rows = calendar_year(session, year)
+            day = max(start + timedelta(days=1), date(year, 1, 1))
+            last = min(end, date(year, 12, 31))
+            while day <= last:
+                if day in rows:
+                    days[day] = rows[day]
+                day += timedelta(days=1)
         if sum(1 for w, _ in days.values() if w) >= working_days:
             return WorkingCalendar(days)
         span *= 2

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from dispatch.commands import Strict, parse
 from dispatch.db import Base, UTCDateTime, utcnow
 from dispatch.errors import InvalidInput, NotFound
+from dispatch.memo import memo
 from dispatch.models import Category, Setting
 from dispatch.ports import Suggestion
 from dispatch.segmenter import segmenter
@@ -307,13 +308,17 @@ def _bump_revision(session: Session) -> None:
 
 
 def rules_revision(session: Session) -> str:
-    """A key that changes whenever the rules change (cache the classifier under it)."""
-    counter = session.scalar(select(Setting.value).where(Setting.key == REVISION_KEY)) or 0
-    count, last_id, last_update = session.execute(
-        select(func.count(), func.max(ClassifierRule.id), func.max(ClassifierRule.updated_at))
-    ).one()
-    stamp = last_update.isoformat() if isinstance(last_update, datetime) else last_update
-    return f"{counter}:{count}:{last_id}:{stamp}"
+    """A key that changes whenever the rules change (cache the classifier under it; read
+    once per transaction)."""
+    def read() -> str:
+        counter = session.scalar(select(Setting.value).where(Setting.key == REVISION_KEY)) or 0
+        count, last_id, last_update = session.execute(
+            select(func.count(), func.max(ClassifierRule.id), func.max(ClassifierRule.updated_at))
+        ).one()
+        stamp = last_update.isoformat() if isinstance(last_update, datetime) else last_update
+        return f"{counter}:{count}:{last_id}:{stamp}"
+
+    return memo(session, "classifier_revision", (Setting, ClassifierRule), read)
 
 
 def classifier_from_db(session: Session) -> RuleClassifier:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from dispatch.access import can_see
@@ -53,10 +55,17 @@ def record_contact(
     return contact
 
 
-def log_contact(session: Session, data: object, *, actor: Actor, now: datetime,
-                directory: Directory) -> tuple[Contact, Ticket | None]:
-    """Record a contact an operator logs by hand; a follow-up names an open ticket and is
-    noted in its history."""
+@dataclass(frozen=True)
+class _Checked:
+    body: ContactCreate
+    phone: str | None
+    ticket: Ticket | None
+    received_at: datetime
+
+
+def _check(session: Session, data: object, actor: Actor, now: datetime,
+           held: Ticket | None = None) -> _Checked:
+    """A hand-logged contact, checked: what `log_contact` would write, or the refusal."""
     body = data if isinstance(data, ContactCreate) else parse(ContactCreate, data)
     if body.kind == ContactKind.NEW_DEMAND:
         raise InvalidInput("kind: a new demand is logged by creating a ticket", field="kind")
@@ -65,7 +74,8 @@ def log_contact(session: Session, data: object, *, actor: Actor, now: datetime,
     if body.kind == ContactKind.FOLLOW_UP:
         if body.ticket is None:
             raise InvalidInput("ticket: a follow-up names its ticket", field="ticket")
-        ticket = session.scalar(select(Ticket).where(Ticket.number == body.ticket))
+        ticket = (held if held is not None and held.number == body.ticket
+                  else session.scalar(select(Ticket).where(Ticket.number == body.ticket)))
         if ticket is None or not can_see(session, actor, ticket):
             raise NotFound(f"ticket {body.ticket} not found", field="ticket")
         if ticket.status in CLOSED_STATES:
@@ -76,14 +86,45 @@ def log_contact(session: Session, data: object, *, actor: Actor, now: datetime,
     received = body.received_at or now
     if received > now:
         raise InvalidInput("received_at: is in the future", field="received_at")
-    contact = record_contact(session, channel=body.channel, kind=body.kind,
-                             received_at=received, actor_id=actor.id, ticket=ticket,
-                             phone=phone, note=body.note)
-    if ticket is not None:
-        text = "诉求人再次来电" + (f"：{body.note}" if body.note else "")
-        perform(session, ticket, "note", actor, NotePayload(text=text), now=now,
+    return _Checked(body, phone, ticket, received)
+
+
+def log_contact(session: Session, data: object, *, actor: Actor, now: datetime,
+                directory: Directory, ticket: Ticket | None = None,
+                ) -> tuple[Contact, Ticket | None]:
+    """Record a contact an operator logs by hand; a follow-up names an open ticket and is
+    noted in its history. A caller that holds the ticket a follow-up names already passes it
+    as `ticket` (it is looked up by its number otherwise)."""
+    c = _check(session, data, actor, now, ticket)
+    contact = record_contact(session, channel=c.body.channel, kind=c.body.kind,
+                             received_at=c.received_at, actor_id=actor.id, ticket=c.ticket,
+                             phone=c.phone, note=c.body.note)
+    if c.ticket is not None:
+        text = "诉求人再次来电" + (f"：{c.body.note}" if c.body.note else "")
+        perform(session, c.ticket, "note", actor, NotePayload(text=text), now=now,
                 directory=directory)
-    return contact, ticket
+    return contact, c.ticket
+
+
+def log_contacts(session: Session, entries: Sequence[tuple[object, Actor, datetime]]) -> int:
+    """Record many contacts that name no ticket (silent, prank, hang-up, wrong number,
+    enquiry), each `(data, actor, now)` as `log_contact` would, in one multi-row INSERT; how
+    many. All are checked before anything is written: one refused writes none. A follow-up is
+    noted on its ticket when it comes: log it with `log_contact`."""
+    rows = []
+    for data, actor, now in entries:
+        body = data if isinstance(data, ContactCreate) else parse(ContactCreate, data)
+        if body.kind == ContactKind.FOLLOW_UP:
+            raise InvalidInput("kind: a follow-up is logged on its own, with its ticket's note",
+                               field="kind")
+        c = _check(session, body, actor, now)
+        rows.append({"channel": c.body.channel, "kind": c.body.kind,
+                     "received_at": c.received_at, "phone": c.phone, "openid": None,
+                     "external_id": None, "ticket_id": None, "note": c.body.note,
+                     "recorded_by_id": actor.id})
+    if rows:
+        session.execute(insert(Contact.__table__), rows)
+    return len(rows)
 
 
 class ContactFilter(Strict):

@@ -8,7 +8,8 @@ Two steps, so that no writer waits on a global counter while it works:
    forget; nothing is recorded for a transaction that rolls back).
 2. After commit, `sequence()` numbers every committed, unnumbered row under one row lock, in
    commit order, gap-free. Whoever numbers a row hands it to the relay; a row left unnumbered by
-   a crashed process is numbered by the next call anywhere (or the periodic round).
+   a crashed process is numbered by the next call anywhere (or the periodic round). A writer of
+   the past that relays nothing (the simulation) numbers them with `number_pending()`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, event, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dispatch.db import Base, JSONType, UTCDateTime, insert_ignoring_duplicates, utcnow
@@ -239,12 +252,14 @@ def _record(session: Session) -> None:
         return
     tickets = {e.ticket_id: e.ticket for e in pending}
     workers = _workers(session, tickets.values())
-    for e in sorted(pending, key=lambda e: e.id):
-        t = tickets[e.ticket_id]
-        session.add(ConsoleEvent(event_id=e.id, ticket_id=t.id, type=event_type(e, t),
-                                 action=e.action, at=e.at,
-                                 summary=summarise(t, e.at, workers), audience=audience(t)))
-    session.flush()
+    rows = []
+    with session.no_autoflush:  # reading the tickets writes nothing yet
+        for e in sorted(pending, key=lambda e: e.id):
+            t = tickets[e.ticket_id]
+            rows.append({"seq": None, "event_id": e.id, "ticket_id": t.id,
+                         "type": event_type(e, t), "action": e.action, "at": e.at,
+                         "summary": summarise(t, e.at, workers), "audience": audience(t)})
+    session.execute(insert(ConsoleEvent.__table__), rows)  # one multi-row INSERT
 
 
 def _forget(session: Session, previous_transaction: Any = None) -> None:
@@ -293,6 +308,28 @@ def sequence(session: Session) -> list[ConsoleEvent]:
                     .values(seq=head, updated_at=utcnow()))
     session.commit()
     return rows
+
+
+def number_pending(session: Session) -> int:
+    """Number every committed, unnumbered row as `sequence` does (under the same lock, in the
+    same order) with one UPDATE, for a writer that relays nothing (a simulated past); how many.
+    Call with no pending changes in the session: it commits."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("the feed sequencer commits: commit your changes first")
+    session.commit()
+    if session.scalar(select(ConsoleEvent.id).where(ConsoleEvent.seq.is_(None)).limit(1)) is None:
+        session.commit()
+        return 0
+    top = _lock_head(session)
+    order = (select(ConsoleEvent.id, func.row_number().over(order_by=ConsoleEvent.id).label("n"))
+             .where(ConsoleEvent.seq.is_(None)).subquery())
+    numbered = session.execute(
+        update(ConsoleEvent).where(ConsoleEvent.id == order.c.id)
+        .values(seq=top + order.c.n).execution_options(synchronize_session=False)).rowcount
+    session.execute(update(FeedHead).where(FeedHead.id == 1)
+                    .values(seq=top + numbered, updated_at=utcnow()))
+    session.commit()
+    return numbered
 
 
 def head(session: Session) -> int:
@@ -353,8 +390,6 @@ def replay(session: Session, viewer: Viewer, after_seq: int,
 
 def board_seqs(session: Session, ticket_ids: Sequence[int]) -> dict[int, int]:
     """The last numbered feed event of each ticket (what a board row is up to)."""
-    from sqlalchemy import func
-
     if not ticket_ids:
         return {}
     rows = session.execute(select(ConsoleEvent.ticket_id, func.max(ConsoleEvent.seq))
@@ -363,5 +398,6 @@ def board_seqs(session: Session, ticket_ids: Sequence[int]) -> dict[int, int]:
     return {tid: seq or 0 for tid, seq in rows}
 
 
-__all__ = ["ConsoleEvent", "FeedHead", "Viewer", "Replay", "install", "sequence", "relay",
+__all__ = ["ConsoleEvent", "FeedHead", "Viewer", "Replay", "install", "sequence",
+           "number_pending", "relay",
            "replay", "summarise", "audience", "rooms", "message", "head", "board_seqs"]

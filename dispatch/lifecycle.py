@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from weakref import WeakSet
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import flag_modified
 
 from dispatch import attachments, callbacks, knowledge, police
@@ -28,8 +29,10 @@ from dispatch.clocks import (
 )
 from dispatch.commands import PAYLOADS, NoPayload, Strict, parse
 from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
-from dispatch.models import Assignment, Category, Event, Extension, Ticket, User
+from dispatch.memo import memo
+from dispatch.models import Assignment, Event, Extension, Ticket, User
 from dispatch.ports import Directory, IntakePorts, Location
+from dispatch.repeats import category_tree
 from dispatch.vocab import (
     ACTIVE_ASSIGNMENT,
     CLOSED_STATES,
@@ -235,14 +238,31 @@ def _held_assignment(ticket: Ticket, actor: Actor) -> Assignment | None:
 def lock_ticket(session: Session, ticket: Ticket) -> None:
     """Take the ticket's row lock before writing anything, so every action locks in the same
     order (ticket first, then its assignments) and two actions cannot deadlock; refuse if the
-    ticket changed since it was read."""
-    current = session.execute(
-        select(Ticket.version).where(Ticket.id == ticket.id).with_for_update()
-        .execution_options(autoflush=False)
-    ).scalar_one()
+    ticket changed since it was read.
+
+    On PostgreSQL the lock is held until the transaction (or the savepoint that took it) ends,
+    so nobody else can change the row meanwhile: a ticket this transaction locked already is
+    not asked again (a batch of actions on one ticket locks it once)."""
+    locked = session.info.get(_LOCKED)
+    if locked is not None and ticket in locked:
+        return
+    current = session.execute(_LOCK, {"id": ticket.id}).scalar_one()
     if current != ticket.version:
         raise StaleVersion(f"ticket {ticket.number} was changed by someone else just now; "
                            "reload it and try again", field="version")
+    if session.get_bind().dialect.name == "postgresql":  # SQLite takes no row locks
+        session.info.setdefault(_LOCKED, WeakSet()).add(ticket)
+
+
+_LOCKED = "tickets_locked"
+_LOCK = (select(Ticket.version).where(Ticket.id == bindparam("id")).with_for_update()
+         .execution_options(autoflush=False))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _locks_released(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None or transaction.nested:  # not a flush's subtransaction
+        session.info.pop(_LOCKED, None)
 
 
 def open_ticket(session: Session, ticket: Ticket, actor: Actor, now: datetime,
@@ -250,6 +270,8 @@ def open_ticket(session: Session, ticket: Ticket, actor: Actor, now: datetime,
     """Give a new ticket its first state and its intake event."""
     ticket.status = S.NEW
     ticket.created_at = ticket.updated_at = now
+    # It has no assignments, extensions or merged repeats yet: known now, never asked later.
+    ticket.assignments, ticket.extensions, ticket.children = [], [], []
     event = Event(ticket=ticket, at=now, actor_id=actor.id, actor_role=actor.role,
                   action="intake", from_status=None, to_status=S.NEW, payload=payload)
     session.add(ticket)
@@ -400,13 +422,13 @@ def _previous_lead(ticket: Ticket) -> str | None:
 def _dispatch(c: Context) -> Step:
     p, t = c.payload, c.ticket
     if p.category is not None:
-        category = c.session.get(Category, p.category)
-        if category is None or not category.active:
+        category = category_tree(c.session).get(p.category)
+        if category is None or not category[1]:
             raise InvalidInput(f"category: unknown category '{p.category}'", field="category")
-        if category.code != t.category_code and p.lead is None:
+        if p.category != t.category_code and p.lead is None:
             # The suggested lead was for the old category: route the new one.
-            t.routing = c.ports.router.route(category.code, ticket_location(t)).as_dict()
-        t.category_code = category.code
+            t.routing = c.ports.router.route(p.category, ticket_location(t)).as_dict()
+        t.category_code = p.category
     if p.type is not None:
         t.type = p.type
     if p.urgency is not None:
@@ -435,7 +457,8 @@ def _dispatch(c: Context) -> Step:
                            field="co_handlers")
     worker = None
     if worker_name is not None:
-        worker = c.session.scalar(select(User).where(User.username == worker_name))
+        worker = memo(c.session, ("user", worker_name), (User,), lambda: c.session.scalar(
+            select(User).where(User.username == worker_name)))
         if worker is None or worker.role != R.GRID_WORKER or not worker.active:
             raise InvalidInput(f"grid_worker: no active grid worker '{worker_name}'",
                                field="grid_worker")

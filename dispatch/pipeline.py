@@ -17,7 +17,7 @@ from dispatch.commands import CitizenIn, TicketCreate, parse
 from dispatch.contacts import record_contact
 from dispatch.errors import InvalidInput
 from dispatch.lifecycle import Actor, open_ticket
-from dispatch.models import Category, Contact, Event, Ticket
+from dispatch.models import Contact, Event, Ticket
 from dispatch.numbering import next_ticket_number
 from dispatch.phones import normalize_phone
 from dispatch.ports import (  # noqa: F401 - the pipeline's ports, re-exported
@@ -31,7 +31,7 @@ from dispatch.ports import (  # noqa: F401 - the pipeline's ports, re-exported
     Routing,
     Suggestion,
 )
-from dispatch.repeats import RepeatCandidate, find_repeats
+from dispatch.repeats import RepeatCandidate, category_tree, find_repeats
 from dispatch.vocab import ContactKind, Urgency
 
 
@@ -67,10 +67,10 @@ def check_category(session: Session, code: str | None) -> str | None:
     """An existing, active category code (or None)."""
     if code is None:
         return None
-    category = session.get(Category, code)
-    if category is None or not category.active:
+    node = category_tree(session).get(code)
+    if node is None or not node[1]:
         raise InvalidInput(f"category: unknown category '{code}'", field="category")
-    return category.code
+    return code
 
 
 def intake(

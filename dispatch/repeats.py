@@ -5,13 +5,16 @@ decides whether to merge."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from dispatch.memo import memo
 from dispatch.models import Category, Ticket
 from dispatch.settings import load_setting, store_setting
 from dispatch.vocab import OPEN_STATES
@@ -65,9 +68,16 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
+def category_tree(session: Session) -> Mapping[str, tuple[str | None, bool]]:
+    """Every category: code → (parent code, active); read once per transaction."""
+    return memo(session, "category_tree", (Category,), lambda: MappingProxyType({
+        code: (parent, bool(active)) for code, parent, active in session.execute(
+            select(Category.code, Category.parent_code, Category.active))}))
+
+
 def related_categories(session: Session, code: str) -> set[str]:
     """A category with its ancestors and descendants: 占道经营 repeats 市容市貌 and back."""
-    rows = dict(session.execute(select(Category.code, Category.parent_code)).all())
+    rows = {c: parent for c, (parent, _) in category_tree(session).items()}
     related = {code}
     parent = rows.get(code)
     while parent is not None and parent not in related:

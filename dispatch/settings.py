@@ -1,4 +1,7 @@
-"""Editable settings: pydantic models stored as JSON rows, defaults until an admin edits them."""
+"""Editable settings: pydantic models stored as JSON rows, defaults until an admin edits them.
+
+A setting is read once per transaction (`dispatch.memo`): every action reads the time limits,
+and a batch of actions in one transaction reads them once."""
 
 from __future__ import annotations
 
@@ -10,15 +13,21 @@ from sqlalchemy.orm import Session
 
 from dispatch.commands import validation_error
 from dispatch.db import utcnow
+from dispatch.memo import memo
 from dispatch.models import Setting
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def load_setting(session: Session, key: str, model: type[M]) -> M:
-    """The setting in force: the stored value, or the model's defaults."""
-    stored = session.scalar(select(Setting.value).where(Setting.key == key))
-    return model() if stored is None else model.model_validate(stored)
+    """The setting in force: the stored value, or the model's defaults (models are frozen, so
+    the one value read in a transaction is shared)."""
+
+    def read() -> M:
+        stored = session.scalar(select(Setting.value).where(Setting.key == key))
+        return model() if stored is None else model.model_validate(stored)
+
+    return memo(session, ("setting", key, model), (Setting,), read)
 
 
 def store_setting(session: Session, key: str, model: type[M], data: dict,

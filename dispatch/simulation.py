@@ -2,20 +2,26 @@
 
 Every ticket comes in through `pipeline.intake` (with the county's grid routing), every change
 goes through `lifecycle.perform` as the user whose job it is (operators, dispatchers, the
-departments' handlers, the cells' grid workers, the 110 desk, the system), contacts that make
-no ticket through `contacts.log_contact`, SMS and WeChat callback answers through
-`callbacks.record_citizen_answer`, and the production clock sweep (`sweeps.sweep_clocks`) runs
-at the simulated time, so urges, overdue marks and supervision happen as they do in production.
-The event log is therefore real: every figure computed from it is a figure of this history.
+departments' handlers, the cells' grid workers, the 110 desk, the system), follow-up calls
+through `contacts.log_contact`, the contacts that make no ticket through `contacts.log_contacts`
+(each checked as `log_contact` checks it, written in one INSERT with their batch), SMS and
+WeChat callback answers through `callbacks.record_citizen_answer`, and the production clock
+sweep (`sweeps.sweep_clocks`) runs at the simulated time, so urges, overdue marks and
+supervision happen as they do in production. The event log is therefore real: every figure
+computed from it is a figure of this history.
 
 The simulation is event-driven: a heap of (time, sequence, what) on a `ManualClock`; each
 ticket's story is a generator that performs its next action and says when the one after is due.
 Nothing sleeps. The sweep runs at the ticks of its period (`sweep_minutes`) at which a clock of
 the history can step (known from the deadlines each dispatch sets) and after every local
-midnight (supervision), not at every idle tick; it runs in a session of its own and only the
+midnight (supervision), not at every idle tick; it runs in a session of its own on the batch's
+connection (its commits are savepoints: it sees the batch, and the batch goes on) and only the
 tickets it touched are read again. Work is committed in batches (every `commit_every` actions
-and before every sweep). One `random.Random(seed)` draws everything in a fixed order, so the
-same seed on the same database gives the same history.
+and at every local midnight, when the day's console events are numbered), so reference data is
+read, and a ticket locked, once per batch; every `maintain_every` actions, at a midnight, the
+tables it churns are vacuumed and analysed (PostgreSQL), so that a year's dead row versions do
+not slow it down. One `random.Random(seed)` draws everything in a fixed order, so the same seed
+on the same database gives the same history.
 
 Nothing of the past reaches the outside or a live console: what the history owed (SMS
 questionnaires and notices, 110 messages) is marked delivered in the transaction that owed it,
@@ -43,7 +49,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Engine, and_, func, inspect, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -70,9 +76,19 @@ from dispatch.commands import (
     Strict,
     TicketCreate,
 )
-from dispatch.contacts import ContactCreate, log_contact, record_contact
+from dispatch.contacts import ContactCreate, log_contact, log_contacts, record_contact
+from dispatch.feed import ConsoleEvent
 from dispatch.lifecycle import Actor, lead_assignment, perform, ticket_location
-from dispatch.models import Assignment, CalendarDay, Category, Contact, Event, Ticket, User
+from dispatch.models import (
+    Assignment,
+    CalendarDay,
+    Category,
+    Contact,
+    Event,
+    Extension,
+    Ticket,
+    User,
+)
 from dispatch.outbox import OutboxMessage
 from dispatch.pipeline import intake
 from dispatch.ports import DepartmentRef, Directory, IntakePorts, ManualClock
@@ -353,7 +369,11 @@ class Parameters:
 
     # The machinery.
     sweep_minutes: int = 10
-    commit_every: int = 400  # actions per transaction (a sweep also commits)
+    commit_every: int = 2000  # actions per transaction (and at every local midnight)
+    # Actions between two VACUUM (ANALYZE)s of the tables the history churns, at a midnight
+    # (PostgreSQL): a bulk writer keeps the planner's statistics and the indexes fit itself,
+    # whether or not autovacuum runs.
+    maintain_every: int = 20_000
 
     def scaled(self, scale: float) -> Parameters:
         """The same history at `scale` times the volume."""
@@ -823,6 +843,10 @@ class SimulationReport:
 
 
 DAY, SWEEP, CLOCK, CONTACT, DEMAND, STEP = range(6)
+# The tables a history writes again and again (vacuumed now and then).
+CHURNED = (Ticket, Assignment, Extension, Event, Contact, ConsoleEvent, OutboxMessage)
+# What a sweep may change on a ticket: its columns and its events (urge, supervise).
+SWEPT_TICKET = [*(c.key for c in inspect(Ticket).column_attrs), "events"]
 HANDLING_ASSIGNMENT = (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED)
 
 
@@ -863,8 +887,10 @@ class Simulation:
         self._heap: list[tuple[datetime, int, int, Any]] = []
         self._seq = 0
         self._pending = 0  # actions since the last commit
+        self._maintained = 0  # actions when the tables were last vacuumed
         self._open: list[Case] = []  # open handled cases (follow-ups and repeats pick here)
         self._open_at: dict[int, int] = {}  # id(case) → position in _open
+        self._logged: list[tuple[ContactCreate, Actor, datetime]] = []  # contacts to write
         self._incidents = 0
         self._sweeps: set[datetime] = set()
         streets = [s for s in world.places.streets()]
@@ -937,6 +963,9 @@ class Simulation:
 
     def _commit(self) -> None:
         s = self.session
+        if self._logged:  # the batch's contacts that made no ticket, in one INSERT
+            log_contacts(s, self._logged)
+            self._logged.clear()
         # What the history owed outside parties (SMS, 110) was sent at the time: mark it
         # delivered in the same transaction, so no deliverer ever sends a simulated message.
         s.execute(
@@ -956,30 +985,43 @@ class Simulation:
         self.counters.commits += 1
 
     def _sweep(self) -> None:
-        """The production clock sweep at the simulated time, in a session of its own; what
-        it changed is expired here, so only those tickets are read again."""
-        self._commit()
-        with Session(self.session.get_bind(), expire_on_commit=False) as sweeper:
+        """The production clock sweep at the simulated time, in a session of its own on this
+        transaction's connection (its commits are savepoints: it sees the batch and the batch
+        goes on); what it changed is expired here, so only those tickets are read again."""
+        s = self.session
+        s.flush()
+        with Session(
+            s.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as sweeper:
             report = sweep_clocks(sweeper, self.now, directory=self.directory)
-        held = self.session.identity_map
+        held = s.identity_map
         for f in report.fired:
-            for key in (
-                identity_key(Ticket, f.ticket_id),
-                identity_key(Assignment, f.assignment_id),
-            ):
-                obj = held.get(key)
-                if obj is not None:
-                    self.session.expire(obj)
-        if report.notices:
-            self._commit()  # mark the SMS notices it owed as sent
+            ticket = held.get(identity_key(Ticket, f.ticket_id))
+            if ticket is not None:  # its columns and events; its assignments are the same
+                s.expire(ticket, SWEPT_TICKET)
+            assignment = held.get(identity_key(Assignment, f.assignment_id))
+            if assignment is not None:
+                s.expire(assignment)
         self.counters.sweeps += 1
 
     def _number_feed(self) -> None:
         # Number the console events of the past (what a relay does before it sends), so
         # that no live console is ever sent the simulated history.
         self._commit()
-        while len(feed.sequence(self.session)) >= feed.SEQUENCE_BATCH:
-            pass
+        feed.number_pending(self.session)
+        if self.counters.actions - self._maintained >= self.p.maintain_every:
+            self._maintain()
+
+    def _maintain(self) -> None:
+        """VACUUM (ANALYZE) the tables the history churns, between two transactions: their
+        dead row versions go and the planner sees their size (PostgreSQL; SQLite needs none)."""
+        self._maintained = self.counters.actions
+        bind = self.session.get_bind()
+        if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+            return
+        tables = ", ".join(m.__tablename__ for m in CHURNED)
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"VACUUM (ANALYZE) {tables}"))
 
     def _plan_sweep(self, at: datetime) -> None:
         """A sweep at the first tick of the sweep period strictly after `at` (production
@@ -1059,6 +1101,14 @@ class Simulation:
                 ticket=case.ticket.number,
                 note="询问办理进度",
             )
+            log_contact(
+                self.session,
+                body,
+                actor=operator,
+                now=self.now,
+                directory=self.directory,
+                ticket=case.ticket,
+            )
             self._actions(1)
         else:
             channel = (
@@ -1071,7 +1121,7 @@ class Simulation:
                 kind=ContactKind(kind),
                 phone=mobile(rng) if channel == Channel.PHONE else None,
             )
-        log_contact(self.session, body, actor=operator, now=self.now, directory=self.directory)
+            self._logged.append((body, operator, self.now))  # written with the batch
         self.counters.contacts += 1
         self._pending += 1
 
@@ -1639,8 +1689,9 @@ class Simulation:
         text = f"工单{t.number}：{digit}，{'4' if resolved else '5'}"
         # The citizen answers by SMS from their phone, or by WeChat from their OpenID.
         sender = {"phone": t.citizen_phone} if via == "sms" else {"openid": t.citizen_openid}
-        outcome = record_citizen_answer(self.session, text=text, channel=via, now=self.now,
-                                        directory=self.directory, **sender)
+        outcome = record_citizen_answer(
+            self.session, text=text, channel=via, now=self.now, directory=self.directory, **sender
+        )
         record_contact(
             self.session,
             channel=Channel.PHONE if via == "sms" else Channel.WECHAT,

@@ -22,6 +22,7 @@ from dispatch.calendar import LOCAL_TZ
 from dispatch.commands import Code, Strict, parse
 from dispatch.db import utcnow
 from dispatch.errors import InvalidInput, NotFound
+from dispatch.memo import memo
 from dispatch.models import Category, User
 from dispatch.vocab import Role
 from grid.locator import GridIndex
@@ -175,10 +176,14 @@ def load_catalogue(session: Session) -> Catalogue:
 
 
 def catalogue_revision(session: Session) -> tuple[int, str]:
-    """Changes whenever a rule is added, edited or removed (a cache key)."""
-    count, latest = session.execute(
-        select(func.count(CatalogueRule.id), func.max(CatalogueRule.updated_at))).one()
-    return int(count), str(latest)
+    """Changes whenever a rule is added, edited or removed (a cache key; read once per
+    transaction)."""
+    def read() -> tuple[int, str]:
+        count, latest = session.execute(
+            select(func.count(CatalogueRule.id), func.max(CatalogueRule.updated_at))).one()
+        return int(count), str(latest)
+
+    return memo(session, "catalogue_revision", (CatalogueRule,), read)
 
 
 # ---------------------------------------------------------------- catalogue admin
@@ -365,10 +370,10 @@ def _covers(entry: RosterEntry, local: datetime) -> bool:
 def on_duty(session: Session, cell: str, now: datetime) -> OnDuty:
     """The grid worker on duty in a cell at a time (Asia/Shanghai roster hours)."""
     local = now.astimezone(LOCAL_TZ)
-    rows = session.execute(
+    rows = memo(session, ("roster", cell), (RosterEntry, User), lambda: session.execute(
         select(RosterEntry, User.username, User.display_name, User.active)
         .join(User, User.id == RosterEntry.user_id)
-        .where(RosterEntry.cell_code == cell).order_by(RosterEntry.id)).all()
+        .where(RosterEntry.cell_code == cell).order_by(RosterEntry.id)).all())
     for entry, username, name, active in rows:
         if active and _covers(entry, local):
             return OnDuty(username, name, f"值班网格员：{name}（{entry.starts}–{entry.ends}）")

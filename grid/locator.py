@@ -101,6 +101,7 @@ class GridIndex:
     def __init__(self, version: int, areas: list[AreaInfo], geometries: list[Any]) -> None:
         self.version = version
         self.areas = {a.code: a for a in areas}
+        self.area_names = {a.code: a.name for a in areas}  # what routing reasons name
         self._area_list = areas  # positions match `geometries`
         wgs = np.asarray(geometries, dtype=object)
         bounds = shapely.total_bounds(wgs) if len(wgs) else np.array([0.0, 0.0, 0.0, 0.0])

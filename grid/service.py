@@ -163,7 +163,7 @@ class GridRouting:
     def route(self, category: str | None, location: Location) -> Routing:
         """Lead, co-handlers and on-duty grid worker from the catalogue and the roster."""
         index = self.index
-        names = ({code: a.name for code, a in index.areas.items()} if index else {})
+        names = index.area_names if index else {}
         decision = self.catalogue().resolve(category, location.areas(), location.street, names)
         reasons = list(decision.reasons)
         worker = None

@@ -368,6 +368,26 @@ def test_nothing_of_the_past_is_left_for_the_outbox_or_the_live_console(history)
     assert unnumbered == 0 and numbered == events
 
 
+def test_work_is_written_in_batches_with_the_sweeps_inside_them(county) -> None:
+    engine = county.engine()
+    inserts: list[int] = []
+
+    def count(conn, cursor, statement, params, context, executemany) -> None:  # noqa: ANN001
+        if statement.startswith("INSERT INTO contacts"):
+            inserts.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    report = simulate(engine, days=2)
+    event.remove(engine, "before_cursor_execute", count)
+    c = report.counters
+    # The contacts that make no ticket go in with their batch, not one INSERT each.
+    assert sum(inserts) < report.total_contacts / 3
+    # A commit at each local midnight and the end, and per `commit_every` actions; the sweeps
+    # commit savepoints inside the batch.
+    assert c.sweeps >= 2
+    assert c.commits <= 2 + 1 + c.actions // SMALL.commit_every
+
+
 def test_the_contacts_land_near_the_stated_mix(history) -> None:
     _, report = history
     mix = SMALL.contact_mix
