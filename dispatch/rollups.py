@@ -130,6 +130,8 @@ COUNTERS = (
 )
 OPEN_COUNTERS = ("sign_open", "complete_open")
 PLAIN_COUNTERS = tuple(c for c in COUNTERS if c not in OPEN_COUNTERS)
+# The counters that are parts of a tally as they are (the clocks' parts are made of three).
+_TALLIED = tuple(c for c in COUNTERS if not c.startswith(("sign_", "complete_")))
 
 # The slices of stat_daily: name → the dimensions kept (the others are ''). Besides the totals,
 # one slice per dimension and the full key, the pairs the dashboard asks (a filter on street,
@@ -1243,23 +1245,7 @@ class RollupSource:
 def _add_counts(tally: Tally, row: Any) -> None:
     """Add a row of stat_daily's counters to the parts of a tally."""
     counts = {c: int(getattr(row, c) or 0) for c in COUNTERS}
-    for part in (
-        "intake",
-        "void",
-        "direct_answer",
-        "repeat",
-        "dispatched",
-        "completed",
-        "reopened",
-        "dispatches",
-        "returned",
-        "extended",
-        "callback_needed",
-        "callback_done",
-        "answered",
-        "satisfied",
-        "resolved",
-    ):
+    for part in _TALLIED:  # the counters that are parts as they are
         tally[part] += counts[part]
     for clock in ("sign", "complete"):
         tally[f"{clock}_on_time"] += counts[f"{clock}_on_time"]
