@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,12 @@ def live_server(browser_db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     live = LiveServer(app, url, clock, publisher, server)
     yield live
     server.shutdown()
+    # Let the requests still being served (a websocket whose page just closed) end and give
+    # back their connections, so that disposing the engine closes every one of them.
+    deadline = time.monotonic() + 5
+    for thread in threading.enumerate():
+        if "process_request_thread" in thread.name:
+            thread.join(max(0.0, deadline - time.monotonic()))
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
