@@ -178,10 +178,18 @@ class _Dimensions:
     cell: Mapped[str] = mapped_column(String(DIM_SIZES["cell"]))
 
 
-def _drill_order(table: str, day: str, *refs: str) -> Index:
-    """The index a drill-down page is read from, in its order (day, ticket, unit): it also
-    serves any condition on the day."""
-    return Index(f"ix_{table}_{day}_drill", day, "ticket_id", *refs)
+def _drill_order(table: str, day: str, refs: tuple[str, ...], flags: tuple[str, ...]) -> Index:
+    """The index a drill-down page is read from, in its order (day, ticket, unit), holding
+    too (PostgreSQL: INCLUDE) the columns the parts dated by that day are told apart by and
+    the fact's key, so that the units before a far page are skipped in the index alone. It
+    also serves any condition on the day."""
+    return Index(
+        f"ix_{table}_{day}_drill",
+        day,
+        "ticket_id",
+        *refs[:1],
+        postgresql_include=[*refs[1:], *flags],
+    )
 
 
 def _fact_id(**kwargs: Any) -> Any:
@@ -196,8 +204,8 @@ class StatTicket(_Dimensions, Base):
 
     __tablename__ = "stat_tickets"
     __table_args__ = (
-        _drill_order("stat_tickets", "created_day"),
-        _drill_order("stat_tickets", "dispatched_day"),
+        _drill_order("stat_tickets", "created_day", (), ("void", "direct_answer", "repeat")),
+        _drill_order("stat_tickets", "dispatched_day", (), ("completed", "reopened")),
     )
 
     ticket_id: Mapped[int] = _fact_id(primary_key=True)
@@ -235,9 +243,14 @@ class StatAssignment(_Dimensions, Base):
             postgresql_where=text(_COMPLETE_OPEN),
             sqlite_where=text(_COMPLETE_OPEN),
         ),
+        _drill_order(
+            "stat_assignments", "dispatched_day", ("assignment_id",), ("returned", "extended")
+        ),
         *(
-            _drill_order("stat_assignments", day, "assignment_id")
-            for day in ("dispatched_day", "sign_day", "complete_day")
+            _drill_order(
+                "stat_assignments", f"{c}_day", ("assignment_id",), (f"{c}_state", f"{c}_deadline")
+            )
+            for c in ("sign", "complete")
         ),
     )
 
@@ -260,8 +273,15 @@ class StatReview(_Dimensions, Base):
 
     __tablename__ = "stat_reviews"
     __table_args__ = (
-        _drill_order("stat_reviews", "reviewed_day", "event_id"),
-        _drill_order("stat_reviews", "answered_day", "callback_event_id"),
+        _drill_order(
+            "stat_reviews", "reviewed_day", ("event_id",), ("callback_needed", "callback_done")
+        ),
+        _drill_order(
+            "stat_reviews",
+            "answered_day",
+            ("callback_event_id", "event_id"),
+            ("satisfied", "resolved"),
+        ),
     )
 
     event_id: Mapped[int] = _fact_id(primary_key=True)
@@ -1124,8 +1144,16 @@ class RollupSource:
     """Figures from stat_daily (and, for clocks open today and overdue_now, the facts)."""
 
     def tally(
-        self, session: Session, span: DateRange, filters: Filters, now: datetime, group: Group
+        self,
+        session: Session,
+        span: DateRange,
+        filters: Filters,
+        now: datetime,
+        group: Group,
+        *,
+        overdue: bool = True,
     ) -> dict[Any, Tally]:
+        """The parts' counts (`overdue=False`: without overdue_now, which is of no period)."""
         needed = [d for d, _ in filters.items()] + ([group] if group in DIMENSIONS else [])
         today = local_day(now)
         name = slice_for(needed)
@@ -1170,7 +1198,7 @@ class RollupSource:
                     n = row[-1]
                     if n:
                         out[row[0] if fkey is not None else None][f"{clock}_due"] += n
-        if group != "day":
+        if group != "day" and overdue:
             fkey = columns[group] if group else None
             q = select(
                 *(() if fkey is None else (fkey,)), func.count(func.distinct(a.ticket_id))
@@ -1204,21 +1232,23 @@ class RollupSource:
         where = and_(day >= span.start, day <= span.end, cond, *filters.where(columns))
         # How many: the part's figure, read from the rollups (the same units the page lists:
         # counting the facts would visit every one of them).
-        total = self.tally(session, span, filters, now, None).get(None, empty_tally())[part]
-        # The page is cut from the facts alone (an index scan in its order), then joined to
-        # its tickets: a far page does not join every unit before it.
-        page_rows = (
-            select(
-                ref.label("ref"),
-                model.ticket_id,
-                day.label("day"),
-                *(columns[d] for d in DIMENSIONS),
-            )
+        counted = self.tally(session, span, filters, now, None, overdue=False)
+        total = counted.get(None, empty_tally())[part]
+        # The page's keys are cut from the drill-down index alone (without a filter on a
+        # dimension, an index-only scan on PostgreSQL), then its facts and tickets are joined:
+        # a far page neither joins nor reads every unit before it.
+        key = list(model.__table__.primary_key.columns)[0]
+        keys = (
+            select(key.label("key"))
             .where(where)
             .order_by(day, model.ticket_id, ref)
             .limit(per_page)
             .offset((page - 1) * per_page)
+            .subquery()
         )
+        page_rows = select(
+            ref.label("ref"), model.ticket_id, day.label("day"), *(columns[d] for d in DIMENSIONS)
+        ).join(keys, keys.c.key == key)
         return DrillPage(_with_tickets(session, page_rows.subquery(), unit), total, page, per_page)
 
     def _overdue_units(

@@ -3,8 +3,9 @@
 The slices of stat_daily changed (pairs of dimensions were added): the facts and rollups are
 emptied, and `hotline db upgrade` builds them again right after the migrations
 (`web.cli._build_rollups_once`; after a bare `flask db upgrade`, run `hotline stats rebuild`).
-The facts' day indexes become (day, ticket, unit): the order a drill-down page is read in. The
-facts lose their foreign keys: they are derived data, rebuilt from the raw tables.
+The facts' day indexes become (day, ticket, unit), the order a drill-down page is read in, with
+(PostgreSQL) the columns its parts are told apart by included: a far page is skipped in the
+index. The facts lose their foreign keys: they are derived data, rebuilt from the raw tables.
 
 Revision ID: 0010
 Revises: 0009
@@ -41,16 +42,19 @@ def upgrade():
             "ix_stat_assignments_complete_day_drill",
             ["complete_day", "ticket_id", "assignment_id"],
             unique=False,
+            postgresql_include=["complete_state", "complete_deadline"],
         )
         batch_op.create_index(
             "ix_stat_assignments_dispatched_day_drill",
             ["dispatched_day", "ticket_id", "assignment_id"],
             unique=False,
+            postgresql_include=["returned", "extended"],
         )
         batch_op.create_index(
             "ix_stat_assignments_sign_day_drill",
             ["sign_day", "ticket_id", "assignment_id"],
             unique=False,
+            postgresql_include=["sign_state", "sign_deadline"],
         )
         batch_op.drop_constraint(
             batch_op.f("fk_stat_assignments_assignment_id_assignments"), type_="foreignkey"
@@ -66,11 +70,13 @@ def upgrade():
             "ix_stat_reviews_answered_day_drill",
             ["answered_day", "ticket_id", "callback_event_id"],
             unique=False,
+            postgresql_include=["event_id", "satisfied", "resolved"],
         )
         batch_op.create_index(
             "ix_stat_reviews_reviewed_day_drill",
             ["reviewed_day", "ticket_id", "event_id"],
             unique=False,
+            postgresql_include=["callback_needed", "callback_done"],
         )
         batch_op.drop_constraint(
             batch_op.f("fk_stat_reviews_callback_event_id_events"), type_="foreignkey"
@@ -84,10 +90,16 @@ def upgrade():
         batch_op.drop_index(batch_op.f("ix_stat_tickets_created_day"))
         batch_op.drop_index(batch_op.f("ix_stat_tickets_dispatched_day"))
         batch_op.create_index(
-            "ix_stat_tickets_created_day_drill", ["created_day", "ticket_id"], unique=False
+            "ix_stat_tickets_created_day_drill",
+            ["created_day", "ticket_id"],
+            unique=False,
+            postgresql_include=["void", "direct_answer", "repeat"],
         )
         batch_op.create_index(
-            "ix_stat_tickets_dispatched_day_drill", ["dispatched_day", "ticket_id"], unique=False
+            "ix_stat_tickets_dispatched_day_drill",
+            ["dispatched_day", "ticket_id"],
+            unique=False,
+            postgresql_include=["completed", "reopened"],
         )
         batch_op.drop_constraint(
             batch_op.f("fk_stat_tickets_ticket_id_tickets"), type_="foreignkey"
