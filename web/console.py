@@ -70,6 +70,7 @@ class ConsoleRelay:
         self.background = background and app is not None
         self.interval = interval
         self._wake = threading.Event()
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -86,13 +87,24 @@ class ConsoleRelay:
                     self._thread.start()
         self._wake.set()
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the current round and end the background thread (an app torn down: another
+        app's relay on the same database would otherwise number its events and send them
+        to nobody)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def _run(self) -> None:
         from web.extensions import db
 
         assert self.app is not None
-        while True:
+        while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
+            if self._stop.is_set():
+                break
             with self.app.app_context():
                 try:
                     sent = self.relay(db.session)

@@ -143,6 +143,12 @@ def live_server(browser_db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     live = LiveServer(app, url, clock, publisher, server)
     yield live
     server.shutdown()
+    # This app's background threads end with it: the next test's database has the same name,
+    # and a relay left running would number that test's console events and send them nowhere.
+    live_services = app.extensions["hotline"]
+    live_services.console.stop()
+    if live_services.runner is not None:
+        live_services.runner.stop()
     # Let the requests still being served (a websocket whose page just closed) end and give
     # back their connections, so that disposing the engine closes every one of them.
     deadline = time.monotonic() + 5

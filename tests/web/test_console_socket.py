@@ -221,3 +221,23 @@ def test_a_page_of_another_site_cannot_open_a_console_with_the_users_cookie(app,
                                        "Origin": "http://evil.example"})
     with pytest.raises(socketio.exceptions.ConnectionError):
         console.connect()
+
+
+def test_a_stopped_background_relay_ends_its_thread_and_starts_no_other(app):
+    from web.console import ConsoleRelay
+    from web.extensions import db
+
+    class Emitter:
+        def emit(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    relay = ConsoleRelay(Emitter(), app, background=True, interval=0.05)
+    with app.app_context():
+        relay.after_commit(db.session)  # starts the thread
+        thread = relay._thread
+        assert thread is not None and thread.is_alive()
+        time.sleep(0.2)  # a few rounds on its timer
+        relay.stop(timeout=5)
+        assert not thread.is_alive()
+        relay.after_commit(db.session)  # a commit after the stop wakes nothing new
+        assert relay._thread is thread and not thread.is_alive()
