@@ -18,13 +18,13 @@ from pydantic import Field, StringConstraints
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from dispatch.calendar import LOCAL_TZ
-from dispatch.commands import Code, Strict, parse
-from dispatch.db import utcnow
-from dispatch.errors import InvalidInput, NotFound
-from dispatch.memo import memo
-from dispatch.models import Category, User
-from dispatch.vocab import Role
+from dispatch.core.commands import Code, Strict, parse
+from dispatch.core.db import utcnow
+from dispatch.core.errors import InvalidInput, NotFound
+from dispatch.core.memo import memo
+from dispatch.core.models import Category, User
+from dispatch.core.vocab import Role
+from dispatch.tickets.calendar import LOCAL_TZ
 from grid.locator import GridIndex
 from grid.models import ALL_AREAS, CatalogueRule, Department, RosterEntry
 

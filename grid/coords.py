@@ -29,7 +29,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from dispatch.errors import InvalidInput
+from dispatch.core.errors import InvalidInput
 
 Num = TypeVar("Num", float, np.ndarray)
 _Arr = np.ndarray

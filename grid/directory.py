@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.ports import DepartmentRef
+from dispatch.core.ports import DepartmentRef
 from grid.models import Department
 
 

@@ -43,7 +43,7 @@ from shapely.ops import nearest_points
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.errors import InvalidInput
+from dispatch.core.errors import InvalidInput
 from grid.models import COMMUNITY, DISTRICT, STREET, Area, GazetteerEntry
 
 ROAD, LANDMARK, ALIAS = "road", "landmark", "alias"

@@ -36,7 +36,7 @@ from pyproj.exceptions import CRSError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from dispatch.errors import InvalidInput
+from dispatch.core.errors import InvalidInput
 from grid.coords import to_wgs84
 from grid.models import CELL, LEVELS, Area, GridVersion
 

@@ -23,8 +23,8 @@ from shapely import STRtree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.errors import InvalidInput
-from dispatch.settings import load_setting, store_setting
+from dispatch.core.errors import InvalidInput
+from dispatch.core.settings import load_setting, store_setting
 from grid.models import CELL, COMMUNITY, DISTRICT, STREET, Area, GridVersion
 
 LOCATOR_SETTINGS_KEY = "grid_locator"

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dispatch.db import Base, JSONType, UTCDateTime, utcnow
+from dispatch.core.db import Base, JSONType, UTCDateTime, utcnow
 
 # Levels of the area tree, from the top. A cell (网格) is the smallest area.
 DISTRICT, STREET, COMMUNITY, CELL = "district", "street", "community", "cell"

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.models import Category
+from dispatch.core.models import Category
 from grid.models import Area, Department, GridVersion
 
 REFRESH_SECONDS = 300.0

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dispatch.pipeline import Location, Routing
-from dispatch.repeats import RepeatCandidate, find_repeats
+from dispatch.intake.pipeline import Location, Routing
+from dispatch.intake.repeats import RepeatCandidate, find_repeats
 from grid.catalogue import Catalogue, catalogue_revision, load_catalogue, on_duty
 from grid.coords import to_wgs84
 from grid.locator import (

@@ -14,24 +14,24 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-import dispatch.attachments  # noqa: F401
-import dispatch.classifier  # noqa: F401
-import dispatch.feed
-import dispatch.knowledge  # noqa: F401
-import dispatch.models  # noqa: F401
-import dispatch.outbox  # noqa: F401
-import dispatch.police  # noqa: F401
-import dispatch.rollups
+import dispatch.console.feed
+import dispatch.core.models  # noqa: F401
+import dispatch.outbound.outbox  # noqa: F401
+import dispatch.outbound.police  # noqa: F401
+import dispatch.stats.rollups
+import dispatch.tickets.attachments  # noqa: F401
+import dispatch.triage.knowledge  # noqa: F401
+import dispatch.triage.rules  # noqa: F401
 import grid.models  # noqa: F401
-from dispatch.db import Base
-from dispatch.ports import ManualClock, RecordingPublisher
+from dispatch.core.db import Base
+from dispatch.core.ports import ManualClock, RecordingPublisher
 
 # Monday 2026-11-23 10:00 in Asia/Shanghai.
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 REQUIRE = os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1"
-dispatch.feed.install()  # as the app does: committed ticket events feed the console
-dispatch.rollups.install()  # and queue their tickets for the statistics' rollups
+dispatch.console.feed.install()  # as the app does: committed ticket events feed the console
+dispatch.stats.rollups.install()  # and queue their tickets for the statistics' rollups
 
 
 def pg_url() -> str | None:
@@ -100,7 +100,7 @@ def engine(db_url: str) -> Iterator[Engine]:
     if db_url.startswith("sqlite"):
         from sqlalchemy import event
 
-        from web import _sqlite_pragmas
+        from web.app import _sqlite_pragmas
 
         eng = create_engine(db_url)
         event.listen(eng, "connect", _sqlite_pragmas)
@@ -113,7 +113,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     """A plain SQLAlchemy session with the reference data and demo users loaded."""
-    from grid.demo import load_demo
+    from grid.demo.reference import load_demo
 
     with Session(engine, expire_on_commit=False) as s:
         load_demo(s, FAST_HASHER)
@@ -134,9 +134,10 @@ def publisher() -> RecordingPublisher:
 
 @pytest.fixture
 def app(db_url: str, tmp_path: Path, clock: ManualClock, publisher: RecordingPublisher):
-    from grid.demo import load_demo
-    from web import Services, create_app
+    from grid.demo.reference import load_demo
+    from web.app import create_app
     from web.extensions import db
+    from web.services import Services
 
     application = create_app({
         "TESTING": True,

@@ -6,14 +6,14 @@ from dataclasses import replace
 
 from flask import g, request, session
 
-from dispatch.accounts import actor_for, user_for_token
-from dispatch.errors import Forbidden, Unauthorized
-from dispatch.lifecycle import Actor
-from dispatch.models import User
-from dispatch.vocab import Role
+from dispatch.core.accounts import actor_for, user_for_token
+from dispatch.core.errors import Forbidden, Unauthorized
+from dispatch.core.models import User
+from dispatch.core.vocab import Role
+from dispatch.tickets.lifecycle import Actor
 from grid.catalogue import duty_cells
-from web import services
 from web.extensions import db
+from web.services import services
 
 
 def current_user() -> User:

@@ -13,7 +13,7 @@ def get_celery() -> Any:
     """The process's Celery application, built on first use from `create_app()`."""
     global _celery
     if _celery is None:
-        from web import create_app
+        from web.app import create_app
         from workers.celery_app import make_celery
 
         _celery = make_celery(create_app({"SOCKETIO_SERVER": False}))
@@ -30,7 +30,7 @@ def __getattr__(name: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`hotline worker`'s body: a worker (with beat unless `--no-beat`) for `create_app()`."""
-    from web import create_app
+    from web.app import create_app
     from workers.celery_app import worker_main
 
     return worker_main(create_app({"SOCKETIO_SERVER": False}), argv)

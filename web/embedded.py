@@ -83,8 +83,8 @@ class EmbeddedRunner:
     def _relay_leftovers(self) -> None:
         """Console events a request committed but did not get to send (a crash between its
         commit and its relay) go out here at the latest."""
-        from web import services
         from web.extensions import db
+        from web.services import services
 
         with self.app.app_context():
             try:

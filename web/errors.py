@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from dispatch.errors import (
+from dispatch.core.errors import (
     Conflict,
     DomainError,
     Forbidden,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
-import dispatch.models  # noqa: F401  (registers the tables on the shared metadata)
+import dispatch.core.models  # noqa: F401  (registers the tables on the shared metadata)
 import grid.models  # noqa: F401
-from dispatch.db import Base
+from dispatch.core.db import Base
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

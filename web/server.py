@@ -14,9 +14,9 @@ from gunicorn.app.base import BaseApplication
 def _start_background_work(app: Flask) -> None:
     """In the serving process (after gunicorn's fork): fresh database connections, and the
     embedded runner or the Celery kicker."""
-    from web import services
     from web.embedded import EmbeddedRunner
     from web.extensions import db
+    from web.services import services
 
     with app.app_context():
         db.engine.dispose()  # no connection inherited across the fork

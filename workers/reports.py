@@ -1,6 +1,7 @@
 """Periodic lists as Excel files (周巡检, 月点评, 季通报): rendering, storage under
 `<INSTANCE_PATH>/reports/<kind>-<start>.xlsx`, and the entry points for the scheduler and the
-CLI. The lists themselves are built by `dispatch.reports`; `web.reports` serves the files."""
+CLI. The lists themselves are built by `dispatch.stats.reports`; `web.api.reports` serves the
+files."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
-from dispatch.calendar import LOCAL_TZ
-from dispatch.errors import NotFound
-from dispatch.reports import (
+from dispatch.core.errors import NotFound
+from dispatch.core.vocab import Status
+from dispatch.stats.reports import (
     Clock,
     Ending,
     Period,
@@ -32,7 +33,7 @@ from dispatch.reports import (
     period_for,
     period_starting,
 )
-from dispatch.vocab import Status
+from dispatch.tickets.calendar import LOCAL_TZ
 from grid.directory import SqlDirectory
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -10,9 +10,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from dispatch import rollups
-from dispatch.outbox import DeliveryReport, Sender, deliver_due
-from dispatch.sweeps import SweepReport, sweep_clocks
+from dispatch.outbound.outbox import DeliveryReport, Sender, deliver_due
+from dispatch.stats import rollups
+from dispatch.tickets.sweeps import SweepReport, sweep_clocks
 from grid.directory import SqlDirectory
 from integrations.police110.client import desk_client_from_config
 

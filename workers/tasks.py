@@ -16,7 +16,7 @@ from celery import Celery, Task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
-from dispatch.outbox import TransientError
+from dispatch.outbound.outbox import TransientError
 from workers.rounds import deliver_round, stats_round, sweep_round
 
 DELIVER_OUTBOX = "hotline.deliver_outbox"

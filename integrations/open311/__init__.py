@@ -2,7 +2,7 @@
 
 `inbound` checks the API key and turns a POSTed form into our intake command, `mapping` turns
 categories and tickets into Open311 services and requests, `formats` writes JSON or XML and the
-protocol's error list. Everything here is pure: dicts in, dicts or bytes out; `web/open311.py`
+protocol's error list. Everything here is pure: dicts in, dicts or bytes out; `web/hooks/open311.py`
 does the database and HTTP work.
 """
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dispatch.commands import MAX_TEXT, TicketCreate, parse
-from dispatch.errors import InvalidInput
-from dispatch.phones import normalize_phone
-from dispatch.vocab import Channel
+from dispatch.core.commands import MAX_TEXT, TicketCreate, parse
+from dispatch.core.errors import InvalidInput
+from dispatch.core.vocab import Channel
+from dispatch.intake.phones import normalize_phone
 from integrations.open311 import PermanentError
 from integrations.open311.mapping import LOCAL_TZ
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dispatch.phones import mask_phone
-from dispatch.vocab import CLOSED_STATES, Status
+from dispatch.core.vocab import CLOSED_STATES, Status
+from dispatch.intake.phones import mask_phone
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # Void (prank, test) and merged (repeat) tickets are not demands of their own: never listed.

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dispatch.outbox import PermanentError, Sender, TransientError
-from dispatch.police import ACK, TRANSFER
+from dispatch.outbound.outbox import PermanentError, Sender, TransientError
+from dispatch.outbound.police import ACK, TRANSFER
 from integrations.police110.signing import signed_headers
 
 TIMEOUT = 5.0

@@ -3,7 +3,8 @@ body (UTF-8, the schemas of CONTRACT.md) into frozen `Transfer` and `Ack` values
 
 Missing fields, wrong types and malformed JSON are 400; values of the right type but out of
 range are 422; anything about the signature is 401; a body that is not JSON is 415. The nonce's
-replay check needs the database and is left to the caller (`dispatch.police.remember_nonce`).
+replay check needs the database and is left to the caller
+(`dispatch.outbound.police.remember_nonce`).
 """
 
 from __future__ import annotations

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch.calendar import LOCAL_TZ
-from dispatch.commands import MAX_TEXT
-from dispatch.errors import InvalidInput
-from dispatch.phones import normalize_phone
-from dispatch.vocab import Channel
+from dispatch.core.commands import MAX_TEXT
+from dispatch.core.errors import InvalidInput
+from dispatch.core.vocab import Channel
+from dispatch.intake.phones import normalize_phone
+from dispatch.tickets.calendar import LOCAL_TZ
 from integrations.police110.inbound import Ack, Transfer
 
 ACTIONS = {"accepted": "police_accept", "rejected": "police_reject",
            "completed": "police_complete"}
-# The police state each ack leaves on the ticket (dispatch.lifecycle's police handlers).
+# The police state each ack leaves on the ticket (dispatch.tickets.lifecycle's police handlers).
 POLICE_STATES = {"accepted": "accepted", "rejected": "rejected", "completed": "completed"}
 
 

@@ -3,7 +3,7 @@ parser of citizens' replies; a logging backend by default and a generic HTTP gat
 
 from __future__ import annotations
 
-from dispatch.outbox import PermanentError, TransientError
+from dispatch.outbound.outbox import PermanentError, TransientError
 from integrations.sms.client import (
     HttpGatewaySms,
     LogSms,

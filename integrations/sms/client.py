@@ -19,10 +19,10 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from dispatch.errors import InvalidInput
-from dispatch.outbox import PermanentError, TransientError
-from dispatch.phones import mask_phone, normalize_phone
-from dispatch.ports import Clock, SystemClock
+from dispatch.core.errors import InvalidInput
+from dispatch.core.ports import Clock, SystemClock
+from dispatch.intake.phones import mask_phone, normalize_phone
+from dispatch.outbound.outbox import PermanentError, TransientError
 
 _log = logging.getLogger("hotline.sms")
 

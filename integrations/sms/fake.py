@@ -15,7 +15,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from dispatch.ports import Clock, SystemClock
+from dispatch.core.ports import Clock, SystemClock
 from integrations.sms.client import SmsReceipt, check_message
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 # The questionnaire and the reply parser belong to the domain (it owes the one and records
 # the other); they are re-exported here for the adapter's callers.
-from dispatch.callbacks import (
+from dispatch.outbound.callbacks import (
     SIGN,
     SatisfactionAnswer,
     callback_questionnaire,

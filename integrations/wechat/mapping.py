@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dispatch.vocab import Channel, Status
+from dispatch.core.vocab import Channel, Status
 from integrations.wechat.crypto import WeChatCrypto, sign
 from integrations.wechat.inbound import Message
 

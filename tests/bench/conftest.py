@@ -16,9 +16,9 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy import URL, create_engine, make_url, select
 from sqlalchemy.orm import Session
 
-import dispatch.models  # noqa: F401
+import dispatch.core.models  # noqa: F401
 import grid.models  # noqa: F401
-from dispatch.db import Base
+from dispatch.core.db import Base
 from grid.models import Area
 
 ADMIN_URL = os.environ.get(

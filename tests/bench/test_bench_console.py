@@ -40,7 +40,7 @@ CONSOLES = int(os.environ.get("HOTLINE_BENCH_CONSOLES", "500"))
 TICKETS = int(os.environ.get("HOTLINE_BENCH_TICKETS", "100"))
 PROCESSES = int(os.environ.get("HOTLINE_BENCH_CLIENT_PROCESSES", "4"))
 PAUSE = 0.2  # between intakes: the latency of one event, not of a queue
-SERVE = "import sys; from web.cli import main; sys.exit(main())"
+SERVE = "import sys; from web.cli.main import main; sys.exit(main())"
 
 
 def _free_port() -> int:
@@ -152,7 +152,7 @@ def test_commit_to_console_latency_with_500_consoles(mode: str, tmp_path: Path) 
     with scratch_database(f"bench_console_{mode}") as (url, _):
         from sqlalchemy import create_engine
 
-        from grid.demo import load_demo
+        from grid.demo.reference import load_demo
 
         engine = create_engine(url)
         with Session(engine) as s:

@@ -48,7 +48,7 @@ import shapely
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-import dispatch.models  # noqa: F401  (tables the grid tables refer to)
+import dispatch.core.models  # noqa: F401  (tables the grid tables refer to)
 from grid.importer import ImportOptions, import_grid
 from grid.locator import NEAR_BOUNDARY, build_index
 from grid.models import CELL, Area
@@ -88,7 +88,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
-import dispatch.models, grid.models
+import dispatch.core.models, grid.models
 from grid.locator import build_index
 
 def rss():

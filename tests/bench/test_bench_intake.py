@@ -22,10 +22,10 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
-from dispatch.accounts import actor_for
-from dispatch.models import Ticket, User
-from dispatch.pipeline import intake
-from grid.demo import load_demo
+from dispatch.core.accounts import actor_for
+from dispatch.core.models import Ticket, User
+from dispatch.intake.pipeline import intake
+from grid.demo.reference import load_demo
 from tests.bench.conftest import quantile, scratch_database
 
 DB_NAME = "hotline_bench"

@@ -20,10 +20,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
-from dispatch.accounts import actor_for
-from dispatch.models import User
-from dispatch.pipeline import IntakePorts, intake
-from grid.demo import DATA, load_demo, load_demo_grid
+from dispatch.core.accounts import actor_for
+from dispatch.core.models import User
+from dispatch.intake.pipeline import IntakePorts, intake
+from grid.demo.reference import DATA, load_demo, load_demo_grid
 from grid.locator import GridCache
 from grid.service import GridRouting, preview
 from tests.bench.conftest import county_points, quantile, scratch_database

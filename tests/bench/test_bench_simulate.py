@@ -24,8 +24,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
-from dispatch.calendar import LOCAL_TZ
-from dispatch.simulation import SEED_COUNTY
+from dispatch.simulation.engine import SEED_COUNTY
+from dispatch.tickets.calendar import LOCAL_TZ
 from tests.bench.conftest import scratch_database
 
 DB_NAME = "bench_simulate"
@@ -38,8 +38,8 @@ YEAR_TICKETS = 58_000
 
 
 def _load_county(url) -> None:  # noqa: ANN001
-    from dispatch.classifier import load_classifier_rules
-    from grid.demo import load_demo, load_demo_grid
+    from dispatch.triage.rules import load_classifier_rules
+    from grid.demo.reference import load_demo, load_demo_grid
 
     engine = create_engine(url)
     with Session(engine) as s:
@@ -51,7 +51,7 @@ def _load_county(url) -> None:  # noqa: ANN001
 
 
 def test_simulate_throughput():
-    from web.simulate_cli import SimulationPorts, run_simulation
+    from web.cli.simulate import SimulationPorts, run_simulation
 
     with scratch_database(DB_NAME) as (url, _):
         _load_county(url)

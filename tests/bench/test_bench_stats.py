@@ -1,5 +1,5 @@
-"""Benchmark: the leaders' statistics (`dispatch.metrics`) over millions of tickets in
-PostgreSQL, read from the rollups (`dispatch.rollups`) and from the raw tables (`source=RAW`),
+"""Benchmark: the leaders' statistics (`dispatch.stats.metrics`) over millions of tickets in
+PostgreSQL, read from the rollups (`dispatch.stats.rollups`) and from the raw tables (`source=RAW`),
 side by side.
 
 A scratch database, HOTLINE_BENCH_STATS_DB (default `bench_stats`), gets the schema, the demo
@@ -52,12 +52,12 @@ from argon2 import PasswordHasher
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from dispatch import metrics, rollups
-from dispatch.db import Base
-from dispatch.metrics import RAW, DateRange, Filters
-from dispatch.models import Category, Ticket
-from dispatch.rollups import SLICES, StatAssignment, StatReview, StatTicket
-from grid.demo import load_demo
+from dispatch.core.db import Base
+from dispatch.core.models import Category, Ticket
+from dispatch.stats import metrics, rollups
+from dispatch.stats.metrics import RAW, DateRange, Filters
+from dispatch.stats.rollups import SLICES, StatAssignment, StatReview, StatTicket
+from grid.demo.reference import load_demo
 from grid.models import Department
 from tests.bench.conftest import kept_database, quantile, scratch_database
 

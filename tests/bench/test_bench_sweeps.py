@@ -10,8 +10,9 @@ days, so that
 - at LATER = NOW + 1 h, 1 % (10,000) are due: the sweep that fires them (urges, outbox SMS,
   marks), steps/s, then a second sweep at once, which fires nothing.
 
-Then the 10,000 SMS rows the sweep owed are delivered by `dispatch.outbox.deliver_due` with a
-no-op sender: rows/s, the worker's ceiling without the network. Also reported: load time,
+Then the 10,000 SMS rows the sweep owed are delivered by
+`dispatch.outbound.outbox.deliver_due` with a no-op sender: rows/s, the
+worker's ceiling without the network. Also reported: load time,
 table and index sizes, and EXPLAIN (ANALYZE, BUFFERS) of the sweep's selection query (captured
 from a real sweep) at NOW and at LATER; that it reads a partial clock index is asserted after
 the results are written. Speed is reported, not asserted. Results:
@@ -35,10 +36,10 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
-from dispatch import outbox
-from dispatch.models import Event
-from dispatch.sweeps import SMS_TOPIC, Step, sweep_clocks
-from grid.demo import load_demo
+from dispatch.core.models import Event
+from dispatch.outbound import outbox
+from dispatch.tickets.sweeps import SMS_TOPIC, Step, sweep_clocks
+from grid.demo.reference import load_demo
 from tests.bench.conftest import scratch_database
 
 DB_NAME = "bench_sweeps"

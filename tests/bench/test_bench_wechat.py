@@ -41,11 +41,11 @@ from wechatpy.utils import WeChatSigner
 
 import grid.models  # noqa: F401
 from grid.coords import from_wgs84
-from grid.demo import load_demo, load_demo_grid
+from grid.demo.reference import load_demo, load_demo_grid
 from integrations.wechat import mapping
 from integrations.wechat.fake import message_xml
 from tests.bench.conftest import county_points, quantile, scratch_database
-from web import create_app
+from web.app import create_app
 
 DB_NAME = "bench_wechat"
 RESULTS = Path(__file__).parent / "results"
@@ -368,9 +368,9 @@ def test_bench_wechat_endpoint_under_50_concurrent_senders(database, tmp_path):
                       "WECHAT_TOKEN": TOKEN, "WECHAT_AES_KEY": AES_KEY,
                       "WECHAT_APP_ID": APP_ID})
     if "wechat" not in app.blueprints:  # until create_app registers it
-        import web.wechat
+        import web.hooks.wechat
 
-        app.register_blueprint(web.wechat.bp)
+        app.register_blueprint(web.hooks.wechat.bp)
     warnings_seen = QueueWarnings()
     waitress_log = logging.getLogger("waitress")
     waitress_log.addHandler(warnings_seen)

@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.orm import Session
 
-from dispatch.db import Base
-from dispatch.ports import ManualClock, RecordingPublisher
+from dispatch.core.db import Base
+from dispatch.core.ports import ManualClock, RecordingPublisher
 from tests.conftest import FAST_HASHER, START, pg_url, require_service
 
 CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
@@ -64,8 +64,8 @@ class LiveServer:
 
 def _load_county(url: str) -> None:
     """The demo users and the whole demo county, as `make run` has them."""
-    from dispatch.classifier import load_classifier_rules
-    from grid.demo import load_demo, load_demo_grid
+    from dispatch.triage.rules import load_classifier_rules
+    from grid.demo.reference import load_demo, load_demo_grid
 
     engine = create_engine(url)
     Base.metadata.create_all(engine)
@@ -129,8 +129,9 @@ def start_server(app: Any) -> tuple[Any, str]:
 
 @pytest.fixture
 def live_server(browser_db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    from web import Services, create_app
+    from web.app import create_app
     from web.extensions import db
+    from web.services import Services
 
     clock, publisher = ManualClock(START), RecordingPublisher()
     app = create_app({

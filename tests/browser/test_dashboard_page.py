@@ -1,5 +1,5 @@
 """The leaders' dashboard (/dashboard) over a simulated week of the demo county (the `small`
-preset of `dispatch.simulation`, run in-process): the headline figures equal the statistics
+preset of `dispatch.simulation.engine`, run in-process): the headline figures equal the statistics
 API's, a figure opens the tickets behind it and a ticket opens read-only, the charts and the
 map render, the emerging hotspot made of five nearby demands is listed, the exports point at
 the figures shown, and hostile demand text shows as text."""
@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from dispatch import rollups
+from dispatch.stats import rollups
 from tests.browser.conftest import login, screenshot
 from tests.conftest import FAST_HASHER, START
 
@@ -35,9 +35,9 @@ def installed():
 
 def simulate_week(live: Any) -> None:
     """A week of the county's history up to the live clock's now (a light `small` run)."""
-    from dispatch.simulation import SMALL
+    from dispatch.simulation.engine import SMALL
+    from web.cli.simulate import run_simulation
     from web.extensions import db
-    from web.simulate_cli import run_simulation
 
     with live.app.app_context():
         run_simulation(db.session, SMALL, start=START - timedelta(days=7), seed=11, scale=0.4,

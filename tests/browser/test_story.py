@@ -24,7 +24,7 @@ CALLER = "13800007777"
 def worker1_place(live) -> tuple[str, str, str, float, float]:
     """worker1's community, its street's office, and a landmark there that the caller names
     (with its point)."""
-    from dispatch.models import User
+    from dispatch.core.models import User
     from grid.models import Area, Department, GazetteerEntry, GridVersion, RosterEntry
     from web.extensions import db
 

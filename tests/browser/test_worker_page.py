@@ -24,7 +24,7 @@ def jpeg_file(name: str = "现场.jpg", size: tuple[int, int] = (320, 240)) -> d
 
 def duty_point(live) -> tuple[float, float]:
     """A point inside one of worker1's duty cells (demo county)."""
-    from dispatch.models import User
+    from dispatch.core.models import User
     from grid.models import Area, GridVersion, RosterEntry
     from web.extensions import db
 

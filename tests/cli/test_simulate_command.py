@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from dispatch.models import Contact, Event, Ticket, User
-from web.cli import main
-from web.simulate_cli import NOT_LOADED
+from dispatch.core.models import Contact, Event, Ticket, User
+from web.cli.main import main
+from web.cli.simulate import NOT_LOADED
 
 ENV_BASE = {"HOTLINE_SECRET_KEY": "cli-test"}
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from defusedxml import ElementTree as SafeET
 
-from dispatch.commands import TicketCreate, parse
+from dispatch.core.commands import TicketCreate, parse
 from integrations.open311 import PermanentError, formats, inbound, mapping
 from integrations.open311.fake import parse_xml
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dispatch.errors import InvalidInput
-from dispatch.ports import ManualClock
-from dispatch.vocab import Satisfaction
+from dispatch.core.errors import InvalidInput
+from dispatch.core.ports import ManualClock
+from dispatch.core.vocab import Satisfaction
 from integrations.sms import (
     HttpGatewaySms,
     LogSms,

@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dispatch.accounts import actor_for
-from dispatch.errors import DomainError
-from dispatch.lifecycle import ActionResult, Actor, perform
-from dispatch.models import (
+from dispatch.core.accounts import actor_for
+from dispatch.core.errors import DomainError
+from dispatch.core.models import (
     Assignment,
     Contact,
     Event,
@@ -22,8 +21,9 @@ from dispatch.models import (
     TicketCounter,
     User,
 )
-from dispatch.pipeline import intake
-from dispatch.ports import ManualClock
+from dispatch.core.ports import ManualClock
+from dispatch.intake.pipeline import intake
+from dispatch.tickets.lifecycle import ActionResult, Actor, perform
 from grid.directory import SqlDirectory
 
 URBAN = "urban_management"

@@ -13,7 +13,9 @@ import pytest
 from PIL import ExifTags, Image
 from sqlalchemy import func, select
 
-from dispatch.attachments import (
+from dispatch.core.errors import Conflict, InvalidInput, NotFound
+from dispatch.core.models import Event
+from dispatch.tickets.attachments import (
     MAX_UNUSED_PER_TICKET,
     Attachment,
     add_attachment,
@@ -22,8 +24,6 @@ from dispatch.attachments import (
     verify_image,
     visible_attachment,
 )
-from dispatch.errors import Conflict, InvalidInput, NotFound
-from dispatch.models import Event
 
 # ---------------------------------------------------------------- image makers
 

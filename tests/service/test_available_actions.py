@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispatch.lifecycle import available_actions
+from dispatch.tickets.lifecycle import available_actions
 
 
 def test_a_new_ticket_offers_the_dispatcher_dispatch_and_the_handler_nothing_to_sign(desk):

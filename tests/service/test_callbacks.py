@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch import callbacks
-from dispatch.callbacks import (
+from dispatch.core.models import Ticket
+from dispatch.outbound import callbacks
+from dispatch.outbound.callbacks import (
     QUESTIONNAIRE,
     callback_questionnaire,
     callback_queue,
     queue_size,
     record_citizen_answer,
 )
-from dispatch.models import Ticket
-from dispatch.outbox import OutboxMessage
+from dispatch.outbound.outbox import OutboxMessage
 from tests.service.conftest import URBAN
 
 PHONE = "13800138000"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from dispatch.classifier import DOUBT, classifier_from_db, load_classifier_rules
+from dispatch.triage.rules import DOUBT, classifier_from_db, load_classifier_rules
 
 LABELLED = Path(__file__).parents[1] / "data" / "labelled_demands.json"
 FIELDS = ("type", "category", "urgency", "police_matter")

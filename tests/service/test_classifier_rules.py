@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dispatch.classifier import (
+from dispatch.core.errors import InvalidInput, NotFound
+from dispatch.triage.rules import (
     ClassifierCache,
     ClassifierRule,
     SessionClassifier,
@@ -20,7 +21,6 @@ from dispatch.classifier import (
     rules_revision,
     update_rule,
 )
-from dispatch.errors import InvalidInput, NotFound
 
 
 def count(session: Session) -> int:

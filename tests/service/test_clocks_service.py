@@ -1,7 +1,7 @@
 """Deadlines, warnings and time-limit settings against the calendar in the database.
 
 Runs on SQLite and PostgreSQL (the `session` fixture). The demo data has no calendar rows:
-every year a computation needs is filled in lazily from `dispatch.calendar`.
+every year a computation needs is filled in lazily from `dispatch.tickets.calendar`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from dispatch.calendar import SOURCE_ADMIN, SOURCE_PROVISIONAL, set_official_year, year_summary
-from dispatch.clocks import (
+from dispatch.core.errors import InvalidInput
+from dispatch.core.models import CalendarDay, Setting, User
+from dispatch.core.vocab import RequestType, Urgency
+from dispatch.tickets.calendar import (
+    SOURCE_ADMIN,
+    SOURCE_PROVISIONAL,
+    set_official_year,
+    year_summary,
+)
+from dispatch.tickets.clocks import (
     Limit,
     TimeLimits,
     add_working_days,
@@ -24,9 +32,6 @@ from dispatch.clocks import (
     set_time_limits,
     warning_time,
 )
-from dispatch.errors import InvalidInput
-from dispatch.models import CalendarDay, Setting, User
-from dispatch.vocab import RequestType, Urgency
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Mon 2026-11-23 10:00 local

@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from dispatch.errors import Conflict
-from dispatch.lifecycle import perform
-from dispatch.models import Event, Ticket, TicketCounter
-from dispatch.pipeline import intake
+from dispatch.core.errors import Conflict
+from dispatch.core.models import Event, Ticket, TicketCounter
+from dispatch.intake.pipeline import intake
+from dispatch.tickets.lifecycle import perform
 from grid.directory import SqlDirectory
 
 # Run on PostgreSQL only; skipped (or failed under HOTLINE_REQUIRE_SERVICES=1) without it.

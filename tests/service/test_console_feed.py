@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from dispatch import feed
-from dispatch.errors import Conflict
-from dispatch.feed import ConsoleEvent, Viewer
-from dispatch.lifecycle import perform
-from dispatch.models import Event, User
-from dispatch.pipeline import intake
-from dispatch.sweeps import sweep_clocks
+from dispatch.console import feed
+from dispatch.console.feed import ConsoleEvent, Viewer
+from dispatch.core.errors import Conflict
+from dispatch.core.models import Event, User
+from dispatch.intake.pipeline import intake
+from dispatch.tickets.lifecycle import perform
+from dispatch.tickets.sweeps import sweep_clocks
 
 from .conftest import URBAN, demand
 

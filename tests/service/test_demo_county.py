@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from grid.demo import load_demo_grid
+from grid.demo.reference import load_demo_grid
 from grid.locator import GridCache
 from grid.models import Area, CatalogueRule, GridVersion, RosterEntry
 from grid.service import GridRouting

@@ -17,7 +17,7 @@ from pyproj import Geod
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dispatch.errors import InvalidInput
+from dispatch.core.errors import InvalidInput
 from grid.coords import gcj02_to_wgs84
 from grid.importer import GridFileError, ImportOptions, ImportReport, import_grid, read_grid
 from grid.models import Area, GridVersion

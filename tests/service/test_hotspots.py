@@ -1,4 +1,4 @@
-"""`dispatch.hotspots`: emerging hotspots (未诉先办) on hand-made tickets over the test grid:
+"""`dispatch.stats.hotspots`: emerging hotspots (未诉先办) on hand-made tickets over the test grid:
 at least 5 demands of one category within 500 m of one of them, created in the last 2 hours;
 fewer, farther, older, void or of another category do not make one."""
 
@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from dispatch.accounts import actor_for
-from dispatch.errors import InvalidInput
-from dispatch.hotspots import HotspotRules, clusters, find_hotspots, metres_per_degree
-from dispatch.lifecycle import perform
-from dispatch.models import Ticket, User
-from dispatch.pipeline import IntakePorts, intake
-from dispatch.ports import ManualClock
-from dispatch.repeats import distance_m
+from dispatch.core.accounts import actor_for
+from dispatch.core.errors import InvalidInput
+from dispatch.core.models import Ticket, User
+from dispatch.core.ports import ManualClock
+from dispatch.intake.pipeline import IntakePorts, intake
+from dispatch.intake.repeats import distance_m
+from dispatch.stats.hotspots import HotspotRules, clusters, find_hotspots, metres_per_degree
+from dispatch.tickets.lifecycle import perform
 from grid.directory import SqlDirectory
 from grid.locator import GridCache
 from grid.service import GridRouting
@@ -31,7 +31,7 @@ LAT_M = 111_000  # metres per degree of latitude, near enough to place test poin
 
 
 def _category(session: Session, code: str) -> str:
-    from dispatch.models import Category
+    from dispatch.core.models import Category
 
     found = session.get(Category, code)
     assert found is not None, f"no category {code} in the reference data"

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dispatch.commands import parse
-from dispatch.contacts import log_contact
-from dispatch.errors import Conflict, InvalidInput, NotFound
-from dispatch.models import Contact, Event, TicketCounter
-from dispatch.pipeline import intake
-from dispatch.queries import Page, TicketFilter, list_tickets
+from dispatch.core.commands import parse
+from dispatch.core.errors import Conflict, InvalidInput, NotFound
+from dispatch.core.models import Contact, Event, TicketCounter
+from dispatch.intake.contacts import log_contact
+from dispatch.intake.pipeline import intake
+from dispatch.tickets.queries import Page, TicketFilter, list_tickets
 
 URBAN = "urban_management"
 PUDONG = "street_pudong"

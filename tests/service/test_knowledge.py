@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import dispatch.knowledge as kb
-from dispatch.errors import DomainError, Forbidden, InvalidInput, NotFound
-from dispatch.lifecycle import Actor
-from dispatch.models import Event, Ticket
-from dispatch.ports import ManualClock
+import dispatch.triage.knowledge as kb
+from dispatch.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from dispatch.core.models import Event, Ticket
+from dispatch.core.ports import ManualClock
+from dispatch.tickets.lifecycle import Actor
 
 TODAY = date(2026, 11, 23)  # the test clock's local day
 

@@ -10,10 +10,10 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from dispatch import rollups
-from dispatch.calendar import LOCAL_TZ
-from dispatch.errors import InvalidInput
-from dispatch.metrics import (
+from dispatch.core.errors import InvalidInput
+from dispatch.core.ports import ManualClock
+from dispatch.stats import rollups
+from dispatch.stats.metrics import (
     RAW,
     DateRange,
     Figure,
@@ -24,7 +24,7 @@ from dispatch.metrics import (
     summary,
     trend,
 )
-from dispatch.ports import ManualClock
+from dispatch.tickets.calendar import LOCAL_TZ
 from tests.service.conftest import PUDONG, URBAN, VENDING
 
 MON, TUE, WED, THU, FRI = (date(2026, 11, d) for d in (23, 24, 25, 26, 27))

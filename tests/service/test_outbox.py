@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import dispatch.outbox  # noqa: F401 - the outbox and nonce tables in the test schema
-import dispatch.police  # noqa: F401
-from dispatch.outbox import (
+import dispatch.outbound.outbox  # noqa: F401 - the outbox and nonce tables in the test schema
+import dispatch.outbound.police  # noqa: F401
+from dispatch.outbound.outbox import (
     OutboxMessage,
     PermanentError,
     TransientError,
@@ -25,7 +25,7 @@ from dispatch.outbox import (
     enqueue,
     pending,
 )
-from dispatch.police import ACK, TRANSFER, remember_nonce
+from dispatch.outbound.police import ACK, TRANSFER, remember_nonce
 from tests.conftest import START
 
 URBAN = "urban_management"
@@ -199,7 +199,7 @@ def test_a_police_matter_transferred_owes_110_a_transfer_once_per_transfer(desk,
 
 
 def test_a_ticket_from_110_owes_accepted_rejected_and_completed_acks(desk, session):
-    from dispatch.pipeline import intake
+    from dispatch.intake.pipeline import intake
 
     def from_110(incident: str):
         result = intake(session, {"channel": "police110", "text": "挪车", "type": "help",

@@ -1,5 +1,5 @@
 """Reads and writes made once per batch: reference data kept for a transaction
-(`dispatch.memo`), a ticket locked once per transaction, and contacts logged in one INSERT.
+(`dispatch.core.memo`), a ticket locked once per transaction, and contacts logged in one INSERT.
 
 Each keeps what the one-at-a-time path gives: a change made in the transaction, or committed
 by another session before the next transaction, is what the next read sees; a refused contact
@@ -16,14 +16,14 @@ from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from dispatch.calendar import load_calendar, set_official_year
-from dispatch.clocks import get_time_limits, set_time_limits
-from dispatch.contacts import ContactCreate, log_contact, log_contacts
-from dispatch.errors import InvalidInput, NotFound, StaleVersion
-from dispatch.lifecycle import perform
-from dispatch.models import Category, Contact, Ticket
-from dispatch.pipeline import check_category
-from dispatch.vocab import Channel, ContactKind
+from dispatch.core.errors import InvalidInput, NotFound, StaleVersion
+from dispatch.core.models import Category, Contact, Ticket
+from dispatch.core.vocab import Channel, ContactKind
+from dispatch.intake.contacts import ContactCreate, log_contact, log_contacts
+from dispatch.intake.pipeline import check_category
+from dispatch.tickets.calendar import load_calendar, set_official_year
+from dispatch.tickets.clocks import get_time_limits, set_time_limits
+from dispatch.tickets.lifecycle import perform
 from tests.service.conftest import VENDING
 
 
@@ -228,7 +228,7 @@ def test_a_follow_up_on_a_held_ticket_must_be_that_ticket(desk) -> None:
 
 
 def test_the_feed_numbered_in_one_update_continues_the_sequence_in_order(desk) -> None:
-    from dispatch import feed
+    from dispatch.console import feed
 
     first = desk.dispatched()
     relayed = feed.sequence(desk.session)  # as a relay numbers: 2 events so far

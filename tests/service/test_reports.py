@@ -7,8 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
-from dispatch.calendar import LOCAL_TZ
-from dispatch.reports import (
+from dispatch.stats.reports import (
     Clock,
     Ending,
     PeriodKind,
@@ -17,6 +16,7 @@ from dispatch.reports import (
     period_for,
     period_starting,
 )
+from dispatch.tickets.calendar import LOCAL_TZ
 from tests.service.conftest import PUDONG, URBAN
 
 

@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dispatch import rollups
-from dispatch.calendar import LOCAL_TZ
-from dispatch.errors import DomainError
-from dispatch.lifecycle import perform
-from dispatch.metrics import (
+from dispatch.core.errors import DomainError
+from dispatch.core.models import Assignment, Event, Ticket
+from dispatch.core.vocab import CLOSED_STATES, Status
+from dispatch.intake.pipeline import IntakePorts, intake
+from dispatch.stats import rollups
+from dispatch.stats.metrics import (
     BREAKDOWNS,
     DIMENSIONS,
     METRICS,
@@ -28,9 +29,7 @@ from dispatch.metrics import (
     summary,
     trend,
 )
-from dispatch.models import Assignment, Event, Ticket
-from dispatch.pipeline import IntakePorts, intake
-from dispatch.rollups import (
+from dispatch.stats.rollups import (
     ROLLUPS,
     StatPending,
     month_split,
@@ -38,8 +37,9 @@ from dispatch.rollups import (
     refresh,
     slice_for,
 )
-from dispatch.sweeps import sweep_clocks
-from dispatch.vocab import CLOSED_STATES, Status
+from dispatch.tickets.calendar import LOCAL_TZ
+from dispatch.tickets.lifecycle import perform
+from dispatch.tickets.sweeps import sweep_clocks
 from grid.locator import GridCache
 from grid.service import GridRouting
 from tests.conftest import cell_centre, cell_code, make_test_grid

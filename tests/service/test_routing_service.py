@@ -10,10 +10,10 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dispatch.errors import Conflict, InvalidInput, NotFound
-from dispatch.lifecycle import perform
-from dispatch.models import Ticket
-from dispatch.pipeline import IntakePorts, intake
+from dispatch.core.errors import Conflict, InvalidInput, NotFound
+from dispatch.core.models import Ticket
+from dispatch.intake.pipeline import IntakePorts, intake
+from dispatch.tickets.lifecycle import perform
 from grid import catalogue as cat
 from grid.coords import from_wgs84
 from grid.directory import SqlDirectory

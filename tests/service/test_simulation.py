@@ -1,4 +1,4 @@
-"""`dispatch.simulation`: a synthetic history over the demo county, made through the domain.
+"""`dispatch.simulation.engine`: a synthetic history over the demo county, made through the domain.
 
 The same seed gives the same history; every ticket's event log is a path of the state table,
 walked by the users whose job each step is; the draws land near the stated distributions; the
@@ -23,13 +23,12 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from dispatch.calendar import LOCAL_TZ
-from dispatch.db import Base
-from dispatch.feed import ConsoleEvent
-from dispatch.lifecycle import TABLE
-from dispatch.models import Assignment, Contact, Event, Ticket, User
-from dispatch.outbox import OutboxMessage
-from dispatch.simulation import (
+from dispatch.console.feed import ConsoleEvent
+from dispatch.core.db import Base
+from dispatch.core.models import Assignment, Contact, Event, Ticket, User
+from dispatch.core.vocab import ContactKind, Role, Status
+from dispatch.outbound.outbox import OutboxMessage
+from dispatch.simulation.engine import (
     PRESETS,
     SEED_COUNTY,
     SMALL,
@@ -43,9 +42,10 @@ from dispatch.simulation import (
     poisson,
     weighted,
 )
-from dispatch.vocab import ContactKind, Role, Status
+from dispatch.tickets.calendar import LOCAL_TZ
+from dispatch.tickets.lifecycle import TABLE
 from tests.conftest import FAST_HASHER, pg_url, require_service
-from web.simulate_cli import SimulationPorts, departments, run_simulation
+from web.cli.simulate import SimulationPorts, departments, run_simulation
 
 START = datetime(2026, 11, 16, tzinfo=LOCAL_TZ)  # a Monday
 SEED = 7
@@ -58,7 +58,7 @@ PASSWORD_HASH = FAST_HASHER.hash("demo12345")
 
 
 def _sqlite_engine(path: Path) -> Engine:
-    from web import _sqlite_pragmas
+    from web.app import _sqlite_pragmas
 
     engine = create_engine(f"sqlite:///{path}")
     event.listen(engine, "connect", _sqlite_pragmas)
@@ -66,8 +66,8 @@ def _sqlite_engine(path: Path) -> Engine:
 
 
 def _load_county(engine: Engine) -> None:
-    from dispatch.classifier import load_classifier_rules
-    from grid.demo import load_demo, load_demo_grid
+    from dispatch.triage.rules import load_classifier_rules
+    from grid.demo.reference import load_demo, load_demo_grid
 
     Base.metadata.create_all(engine)
     with Session(engine) as s:
@@ -499,9 +499,9 @@ def test_every_department_gets_a_demo_handler_once(county) -> None:
 def test_a_department_without_a_handler_stops_the_run_and_names_it(county) -> None:
     engine = county.engine()
     with Session(engine, expire_on_commit=False) as s:
-        from dispatch.simulation import Simulation, build_world
+        from dispatch.simulation.engine import Simulation, build_world
         from grid.directory import SqlDirectory
-        from web.simulate_cli import GridPlaces
+        from web.cli.simulate import GridPlaces
 
         world = build_world(s, GridPlaces(s), departments(s))  # no handlers added
         run = Simulation(

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-import dispatch.sweeps as sweeps
-from dispatch.calendar import LOCAL_TZ
-from dispatch.models import Assignment, Event, Ticket, User
-from dispatch.outbox import OutboxMessage
-from dispatch.sweeps import Step, SweepReport, notice_text, overdue_list, sweep_clocks
+import dispatch.tickets.sweeps as sweeps
+from dispatch.core.models import Assignment, Event, Ticket, User
+from dispatch.outbound.outbox import OutboxMessage
+from dispatch.tickets.calendar import LOCAL_TZ
+from dispatch.tickets.sweeps import Step, SweepReport, notice_text, overdue_list, sweep_clocks
 
 from .conftest import PUDONG
 

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dispatch.calendar import LOCAL_TZ
-from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
-from dispatch.models import Extension
-from dispatch.readmodel import ticket_view
+from dispatch.core.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
+from dispatch.core.models import Extension
+from dispatch.tickets.calendar import LOCAL_TZ
+from dispatch.tickets.readmodel import ticket_view
 
 PUDONG = "street_pudong"
 URBAN = "urban_management"

@@ -2,7 +2,7 @@
 
 - `dispatch/` and `grid/` never import the frameworks or the outer layers.
 - Flask-SQLAlchemy is built on the one declarative `Base`: one metadata.
-- Only `dispatch/lifecycle.py` writes a status.
+- Only `dispatch/tickets/lifecycle.py` writes a status.
 - The Alembic migrations produce exactly the models' schema, on SQLite and PostgreSQL.
 """
 
@@ -21,13 +21,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
-import dispatch.classifier  # noqa: F401
-import dispatch.knowledge  # noqa: F401
-import dispatch.models  # noqa: F401
-import dispatch.outbox  # noqa: F401
-import dispatch.police  # noqa: F401
+import dispatch.core.models  # noqa: F401
+import dispatch.outbound.outbox  # noqa: F401
+import dispatch.outbound.police  # noqa: F401
+import dispatch.triage.knowledge  # noqa: F401
+import dispatch.triage.rules  # noqa: F401
 import grid.models  # noqa: F401
-from dispatch.db import Base
+from dispatch.core.db import Base
 
 ROOT = Path(__file__).resolve().parents[2]
 INNER = ("dispatch", "grid")
@@ -201,7 +201,7 @@ def test_only_the_lifecycle_module_writes_a_status() -> None:
         for path in _py_files(*ALL_PACKAGES)
         if status_writes(path.read_text(encoding="utf-8"))
     }
-    assert writers == {"dispatch/lifecycle.py"}
+    assert writers == {"dispatch/tickets/lifecycle.py"}
 
 
 # ---------------------------------------------------------------- (d) migrations
@@ -212,15 +212,15 @@ def _upgrade_and_compare(url: str, instance: Path) -> tuple[list, set[str], str 
     the tables made and the revision recorded."""
     from flask_migrate import upgrade
 
-    import web
+    import web.app
     from web.extensions import db
 
-    app = web.create_app({
+    app = web.app.create_app({
         "SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "x",
     })
     with app.app_context():
         try:
-            upgrade(directory=web.MIGRATIONS)
+            upgrade(directory=web.app.MIGRATIONS)
             with db.engine.connect() as conn:
                 context = MigrationContext.configure(conn, opts={"compare_type": True})
                 diff = compare_metadata(context, Base.metadata)
@@ -234,10 +234,10 @@ def _upgrade_and_compare(url: str, instance: Path) -> tuple[list, set[str], str 
 def _head() -> str:
     from alembic.config import Config
 
-    import web
+    import web.app
 
     config = Config()
-    config.set_main_option("script_location", web.MIGRATIONS)
+    config.set_main_option("script_location", web.app.MIGRATIONS)
     heads = ScriptDirectory.from_config(config).get_heads()
     assert len(heads) == 1, f"the migrations have several heads: {heads}"
     return heads[0]

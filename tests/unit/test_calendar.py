@@ -13,7 +13,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from dispatch.calendar import (
+from dispatch.core.errors import InvalidInput
+from dispatch.tickets.calendar import (
     SOURCE_OFFICIAL,
     SOURCE_PROVISIONAL,
     WorkingCalendar,
@@ -22,7 +23,6 @@ from dispatch.calendar import (
     provisional_rows,
     rows_for_year,
 )
-from dispatch.errors import InvalidInput
 
 
 def _days(first: date, last: date) -> list[date]:

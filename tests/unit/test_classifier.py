@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from dispatch.classifier import DOUBT, Rule, RuleClassifier, rules_from_file
-from dispatch.ports import Classifier
+from dispatch.core.ports import Classifier
+from dispatch.triage.rules import DOUBT, Rule, RuleClassifier, rules_from_file
 
 RULES = [
     Rule("category", "environment", "噪音", 4),

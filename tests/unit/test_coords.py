@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dispatch.errors import InvalidInput
+from dispatch.core.errors import InvalidInput
 from grid.coords import (
     CRS_NAMES,
     bd09_to_gcj02,

@@ -18,11 +18,11 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, shape
 
-from grid import demo_build
 from grid.catalogue import Catalogue, Dept, Rule
+from grid.demo import build as demo_build
 from grid.models import ALL_AREAS
 
-DATA = Path(demo_build.__file__).parent / "data"
+DATA = demo_build.DATA
 LEVELS = ("district", "street", "community", "cell")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ROAD_NUMBER = re.compile(r"^[GS]\d{3}$")  # national / provincial road numbers: G106, S308

@@ -29,7 +29,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from shapely.geometry import shape
 
-from dispatch.errors import InvalidInput
+from dispatch.core.errors import InvalidInput
 from grid.geocoder import Gazetteer, Geocoded, Place, normalise
 
 PD, PX, NL, CC = "S_PD", "S_PX", "S_NL", "S_CC"

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-import dispatch.knowledge as kb
-import dispatch.models  # noqa: F401
+import dispatch.core.models  # noqa: F401
+import dispatch.triage.knowledge as kb
 import grid.models  # noqa: F401
-from dispatch.db import Base
-from dispatch.lifecycle import Actor
-from dispatch.models import Category
-from dispatch.vocab import Role
-from grid.demo import load_categories, load_departments
+from dispatch.core.db import Base
+from dispatch.core.models import Category
+from dispatch.core.vocab import Role
+from dispatch.tickets.lifecycle import Actor
+from grid.demo.reference import load_categories, load_departments
 from grid.models import Department
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

@@ -1,17 +1,17 @@
 """The transition table against DOMAIN.md's state table, for every (state, action, role).
 
 EXPECTED below is written by hand from DOMAIN.md ("Ticket states"), not derived from
-`dispatch.lifecycle.TABLE`: a change to either side makes these tests fail.
+`dispatch.tickets.lifecycle.TABLE`: a change to either side makes these tests fail.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from dispatch.commands import PAYLOADS
-from dispatch.errors import Conflict, Forbidden, NotFound
-from dispatch.lifecycle import HANDLERS, PUBLIC_ACTIONS, TABLE, check
-from dispatch.vocab import Role, Status
+from dispatch.core.commands import PAYLOADS
+from dispatch.core.errors import Conflict, Forbidden, NotFound
+from dispatch.core.vocab import Role, Status
+from dispatch.tickets.lifecycle import HANDLERS, PUBLIC_ACTIONS, TABLE, check
 
 S = Status
 R = Role

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from dispatch.repeats import distance_m
+from dispatch.intake.repeats import distance_m
 from grid.locator import (
     NEAR_BOUNDARY,
     NEAREST_CELL,

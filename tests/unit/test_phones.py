@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch.errors import InvalidInput
-from dispatch.phones import mask_name, mask_phone, normalize_phone
+from dispatch.core.errors import InvalidInput
+from dispatch.intake.phones import mask_name, mask_phone, normalize_phone
 
 
 @pytest.mark.parametrize(

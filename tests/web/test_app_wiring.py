@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.sms import HttpGatewaySms, LogSms
-from web import create_app
+from web.app import create_app
 
 
 def app_with(tmp_path, **config):
@@ -31,7 +31,7 @@ def test_a_sweep_urges_an_unsigned_ticket_and_the_sms_reaches_the_handler(app, a
                                                                            publisher):
     from sqlalchemy import update
 
-    from dispatch.models import User
+    from dispatch.core.models import User
     from integrations.sms.fake import RecordingSms
     from web.extensions import db
     from workers.rounds import deliver_round, sweep_round

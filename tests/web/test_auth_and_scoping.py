@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from dispatch.lifecycle import PUBLIC_ACTIONS
+from dispatch.tickets.lifecycle import PUBLIC_ACTIONS
 from tests.web.conftest import (
     TICKETS,
     counts,

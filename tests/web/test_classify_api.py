@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import web.classify_api  # noqa: F401 - adds its routes to the API blueprint before create_app
-from dispatch.classifier import DOUBT, load_classifier_rules
+import web.api.classify  # noqa: F401 - adds its routes to the API blueprint before create_app
+from dispatch.triage.rules import DOUBT, load_classifier_rules
 
 RULES = "/api/v1/admin/classifier-rules"
 

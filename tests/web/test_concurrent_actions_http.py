@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.models import Event, Ticket
+from dispatch.core.models import Event, Ticket
 
 # The race is proven on PostgreSQL (SQLite serialises writers by a file lock).
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

@@ -321,7 +321,7 @@ def test_addresses_locate_by_area_name_and_unknown_or_foreign_ones_are_flagged(a
 
 
 def test_the_demo_county_file_uploads_despite_the_64_kib_body_limit(api, app):
-    from grid.demo import DATA
+    from grid.demo.reference import DATA
 
     data = (DATA / "demo_grid.geojson").read_bytes()
     assert len(data) > 1_000_000

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.lifecycle import PUBLIC_ACTIONS, SYSTEM_ACTIONS
+from dispatch.tickets.lifecycle import PUBLIC_ACTIONS, SYSTEM_ACTIONS
 from tests.conftest import require_service
 from tests.web.conftest import (
     TICKETS,
@@ -36,7 +36,7 @@ def _unused_port() -> int:
 @pytest.fixture
 def other_app(tmp_path: Path):
     """Apps of their own configuration (a database or Redis URL), disposed afterwards."""
-    from web import create_app
+    from web.app import create_app
     from web.extensions import db
 
     made = []

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-import dispatch.knowledge  # noqa: F401 - the kb tables on the metadata before the schema is made
-import web.kb_api  # noqa: F401 - the routes, before the `app` fixture builds the application
+import dispatch.triage.knowledge  # noqa: F401 - the kb tables on the metadata before the schema is made
+import web.api.kb  # noqa: F401 - the routes, before the `app` fixture builds the application
 from tests.web.conftest import TICKETS, error_of
 
 KB = "/api/v1/kb"

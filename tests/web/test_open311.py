@@ -28,7 +28,7 @@ REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name"
 @pytest.fixture
 def app(app, db_url):  # db_url named so that pytest keeps its backends
     """The test app with the Open311 blueprint (registered here until create_app does it)."""
-    from web import open311
+    from web.hooks import open311
 
     if "open311" not in app.blueprints:
         app.register_blueprint(open311.bp)
@@ -55,7 +55,7 @@ def o311(client) -> Open311App:
 
 
 def ticket_row(app, number: str):
-    from dispatch.models import Ticket
+    from dispatch.core.models import Ticket
     from web.extensions import db
 
     with app.app_context():

@@ -100,7 +100,7 @@ def test_the_session_cookie_is_http_only_same_site_and_secure_when_configured(ap
 
 
 def test_user_text_in_the_data_islands_cannot_close_the_script_element(app, client):
-    from dispatch.models import User
+    from dispatch.core.models import User
     from web.extensions import db
 
     with app.app_context():

@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
-import dispatch.outbox  # noqa: F401 - the outbox and nonce tables in the test schema
-import dispatch.police  # noqa: F401
-from dispatch.outbox import OutboxMessage
+import dispatch.outbound.outbox  # noqa: F401 - the outbox and nonce tables in the test schema
+import dispatch.outbound.police  # noqa: F401
+from dispatch.outbound.outbox import OutboxMessage
 from integrations.police110.fake import FakePoliceDesk, transfer_body
 from tests.web.conftest import counts
 
@@ -26,11 +26,11 @@ ACKS = "/hooks/police110/acks"
 
 @pytest.fixture
 def police_app(app):
-    import web.police110
+    import web.hooks.police110
 
     app.config.update(POLICE110_KEYS=KEYS)
     if "police110" not in app.blueprints:  # until create_app registers it
-        app.register_blueprint(web.police110.bp)
+        app.register_blueprint(web.hooks.police110.bp)
     return app
 
 
@@ -292,8 +292,8 @@ def test_in_embedded_mode_a_police_matter_reaches_the_desk_without_anyone_runnin
         police_app, desk, api, tokens):
     import time
 
-    from web import services
     from web.embedded import EmbeddedRunner
+    from web.services import services
 
     with police_app.app_context():
         runner = services().runner = EmbeddedRunner(police_app, interval=60).start()

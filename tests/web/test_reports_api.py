@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-import web.reports  # noqa: F401  (its routes join the API blueprint before an app is built)
-from dispatch.calendar import LOCAL_TZ
+import web.api.reports  # noqa: F401  (its routes join the API blueprint before an app is built)
+from dispatch.tickets.calendar import LOCAL_TZ
 from tests.web.conftest import dispatched, error_of
 
 REPORTS = "/api/v1/admin/reports"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from dispatch import rollups
-from dispatch.metrics import METRICS
+from dispatch.stats import rollups
+from dispatch.stats.metrics import METRICS
 from tests.web.conftest import archived, dispatched, error_of, mismatches
 
 SUMMARY, BREAKDOWN, TREND, TICKETS = (f"/api/v1/stats/{p}"

@@ -34,11 +34,11 @@ def _sign(*parts: str) -> str:
 
 @pytest.fixture
 def wechat_app(app):
-    import web.wechat
+    import web.hooks.wechat
 
     app.config.update(WECHAT_TOKEN=TOKEN, WECHAT_AES_KEY=AES_KEY, WECHAT_APP_ID=APP_ID)
     if "wechat" not in app.blueprints:  # until create_app registers it
-        app.register_blueprint(web.wechat.bp)
+        app.register_blueprint(web.hooks.wechat.bp)
     return app
 
 
@@ -108,7 +108,7 @@ def server(wx) -> Server:
 
 
 def _tickets(app, openid: str | None = None) -> list:
-    from dispatch.models import Ticket
+    from dispatch.core.models import Ticket
     from web.extensions import db
 
     with app.app_context():

@@ -17,7 +17,7 @@ import requests
 import socketio
 from sqlalchemy import update
 
-from dispatch.models import Assignment
+from dispatch.core.models import Assignment
 from tests.workers.test_faults import (  # noqa: F401 — private_redis is a fixture
     ROOT,
     PrivateRedis,
@@ -31,7 +31,7 @@ from web.extensions import db
 pytestmark = [pytest.mark.redis, pytest.mark.postgres,
               pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)]
 
-SERVE = "import sys; from web.cli import main; sys.exit(main())"
+SERVE = "import sys; from web.cli.main import main; sys.exit(main())"
 NS = "/console"
 
 

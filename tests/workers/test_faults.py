@@ -27,8 +27,8 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from dispatch.models import Assignment, Event, Ticket
-from dispatch.outbox import OutboxMessage, claim_due, enqueue
+from dispatch.core.models import Assignment, Event, Ticket
+from dispatch.outbound.outbox import OutboxMessage, claim_due, enqueue
 from integrations.police110.fake import FakePoliceDesk
 from integrations.sms.fake import FakeSmsGateway
 from tests.conftest import require_service

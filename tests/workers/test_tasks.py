@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.models import Event
-from dispatch.outbox import OutboxMessage, enqueue
+from dispatch.core.models import Event
+from dispatch.outbound.outbox import OutboxMessage, enqueue
 from integrations.sms.fake import RecordingSms
 from web.extensions import db
 from workers.celery_app import make_celery, worker_argv, worker_main
@@ -130,7 +130,7 @@ def test_worker_arguments_run_a_beat_unless_told_not_to():
 
 
 def test_the_worker_refuses_to_start_without_redis(tmp_path):
-    from web import create_app
+    from web.app import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "INSTANCE_PATH": str(tmp_path),
                       "SECRET_KEY": "x", "REDIS_URL": None})
@@ -152,7 +152,7 @@ def test_the_beat_generates_the_periodic_lists_due_today(app, clock, tmp_path):
 
 
 def test_the_stats_task_folds_changed_tickets_into_the_rollups(app, api):
-    from dispatch import rollups
+    from dispatch.stats import rollups
     from web.extensions import db
     from workers.celery_app import make_celery
     from workers.tasks import REFRESH_STATS

@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy import Text  # noqa: F401
 from sqlalchemy.dialects import postgresql
 
-import dispatch.db  # noqa: F401  (column types used by autogenerate)
+import dispatch.core.db  # noqa: F401  (column types used by autogenerate)
 
 # revision identifiers, used by Alembic.
 revision = "0002"
@@ -57,7 +57,7 @@ def upgrade():
         sa.Column("on_site", sa.Boolean(), nullable=False),
         sa.Column("note", sa.String(length=200), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["category_code"],
             ["categories.code"],
@@ -98,7 +98,7 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=200), nullable=False),
         sa.Column("source_crs", sa.String(length=80), nullable=False),
-        sa.Column("imported_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("imported_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("imported_by_id", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("area_count", sa.Integer(), nullable=False),

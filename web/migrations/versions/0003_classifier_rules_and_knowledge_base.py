@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Text  # noqa: F401
 
-import dispatch.db  # noqa: F401  (column types used by autogenerate)
+import dispatch.core.db  # noqa: F401  (column types used by autogenerate)
 
 # revision identifiers, used by Alembic.
 revision = "0003"
@@ -30,7 +30,7 @@ def upgrade():
         sa.Column("weight", sa.Float(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("note", sa.String(length=200), nullable=True),
-        sa.Column("updated_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_classifier_rules")),
         sa.UniqueConstraint("field", "value", "phrase", name=op.f("uq_classifier_rules_field")),
     )
@@ -41,8 +41,8 @@ def upgrade():
         sa.Column("category_code", sa.String(length=80), nullable=True),
         sa.Column("current_version", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["category_code"],
@@ -72,7 +72,7 @@ def upgrade():
         sa.Column("keywords", sa.Text(), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=True),
         sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.Column("created_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["article_id"],

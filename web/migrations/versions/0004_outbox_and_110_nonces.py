@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy import Text  # noqa: F401
 from sqlalchemy.dialects import postgresql
 
-import dispatch.db  # noqa: F401  (column types used by autogenerate)
+import dispatch.core.db  # noqa: F401  (column types used by autogenerate)
 
 # revision identifiers, used by Alembic.
 revision = "0004"
@@ -27,7 +27,7 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key_id", sa.String(length=64), nullable=False),
         sa.Column("nonce", sa.String(length=128), nullable=False),
-        sa.Column("seen_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_police110_nonces")),
         sa.UniqueConstraint("key_id", "nonce", name=op.f("uq_police110_nonces_key_id")),
     )
@@ -45,11 +45,11 @@ def upgrade():
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("due_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("delivered_at", dispatch.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "receipt",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Text  # noqa: F401
 
-import dispatch.db  # noqa: F401  (column types used by autogenerate)
+import dispatch.core.db  # noqa: F401  (column types used by autogenerate)
 
 # revision identifiers, used by Alembic.
 revision = "0006"

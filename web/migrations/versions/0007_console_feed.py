@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy import Text  # noqa: F401
 from sqlalchemy.dialects import postgresql
 
-import dispatch.db  # noqa: F401  (column types used by autogenerate)
+import dispatch.core.db  # noqa: F401  (column types used by autogenerate)
 
 # revision identifiers, used by Alembic.
 revision = "0007"
@@ -26,7 +26,7 @@ def upgrade():
         "console_feed_head",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("updated_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_console_feed_head")),
     )
     op.create_table(
@@ -37,7 +37,7 @@ def upgrade():
         sa.Column("ticket_id", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("action", sa.String(length=24), nullable=False),
-        sa.Column("at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "summary",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),

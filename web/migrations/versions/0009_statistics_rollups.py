@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Text  # noqa: F401
 
-import dispatch.db  # noqa: F401  (column types used by autogenerate)
+import dispatch.core.db  # noqa: F401  (column types used by autogenerate)
 
 # revision identifiers, used by Alembic.
 revision = "0009"
@@ -67,8 +67,8 @@ def upgrade():
     op.create_table(
         "stat_head",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("refreshed_at", dispatch.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("rebuilt_at", dispatch.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("refreshed_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("rebuilt_at", dispatch.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stat_head")),
     )
     op.create_table(
@@ -118,10 +118,10 @@ def upgrade():
         sa.Column("extended", sa.Boolean(), nullable=False),
         sa.Column("sign_day", sa.Date(), nullable=False),
         sa.Column("sign_state", sa.String(length=8), nullable=True),
-        sa.Column("sign_deadline", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sign_deadline", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("complete_day", sa.Date(), nullable=False),
         sa.Column("complete_state", sa.String(length=8), nullable=True),
-        sa.Column("complete_deadline", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("complete_deadline", dispatch.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("category", sa.String(length=80), nullable=False),

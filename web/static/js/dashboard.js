@@ -3,7 +3,7 @@
  * tickets behind it, every table exports to Excel.
  *
  * Everything comes from the statistics API: /api/v1/stats/summary, trend, breakdown, tickets
- * (web/stats_api.py) and metrics, heat, hotspots, export.xlsx (web/dashboard_api.py). Charts are
+ * (web/api/stats.py) and metrics, heat, hotspots, export.xlsx (web/api/dashboard.py). Charts are
  * ECharts (vendored), the map Leaflet over the project's own grid (no tiles unless configured).
  *
  * Names of places, categories and ticket texts reach the DOM only as text (H.el / textContent);
@@ -15,7 +15,7 @@
   const { el } = H;
   const STATS = "/api/v1/stats";
   const TZ = "Asia/Shanghai";
-  const MAX_TREND_POINTS = 400; // the API's limit (dispatch.metrics.MAX_BUCKETS)
+  const MAX_TREND_POINTS = 400; // the API's limit (dispatch.stats.metrics.MAX_BUCKETS)
   const DRILL_PER_PAGE = 20;
   const BREAKDOWN_SHOWN = 20; // bars drawn; the export holds every row
   const HOTSPOT_EVERY_MS = 60000; // "right now": the list refreshes itself every minute

@@ -1,0 +1,1 @@
+"""The live console's feed: every committed ticket event as a numbered console event."""

@@ -1,0 +1,256 @@
+"""The payloads of the ticket actions and of intake: one pydantic schema each.
+
+These schemas validate what arrives and, through `web/`, generate the OpenAPI document, so the
+document says exactly what the endpoints accept.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from dispatch.core.errors import InvalidInput
+from dispatch.core.vocab import Channel, RequestType, Satisfaction, Urgency
+
+MAX_TEXT = 4000
+
+M = TypeVar("M", bound=BaseModel)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        """Refuse NUL characters in any text: PostgreSQL cannot store or compare them."""
+        items = value if isinstance(value, list | tuple | set | frozenset) else (value,)
+        if any(isinstance(v, str) and "\x00" in v for v in items):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class CitizenIn(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+    openid: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    anonymous: bool = False
+    confidential: bool = False
+    direct_contact: bool = Field(
+        False, description="the ticket needs a direct contact and the citizen agreed"
+    )
+
+
+Crs = Literal["WGS84", "CGCS2000", "GCJ02", "BD09"]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+def swapped_hint(value: Any, info: ValidationInfo) -> Any:
+    """A latitude beyond ±90 next to a longitude within it is most likely a swapped pair."""
+    lon = info.data.get("lon")
+    if (isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > 90
+            and isinstance(lon, int | float) and abs(lon) <= 90):
+        raise ValueError(f"must be between -90 and 90 (got {value}); are lon and lat swapped?")
+    return value
+
+
+class TicketCreate(Strict):
+    """A new demand (the operator's intake form, or a channel adapter)."""
+
+    _swapped = field_validator("lat", mode="before")(swapped_hint)
+
+    channel: Channel
+    text: Text
+    citizen: CitizenIn = CitizenIn()
+    address: Address | None = None
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    crs: Crs = "WGS84"
+    type: RequestType | None = None
+    category: Code | None = None
+    urgency: Urgency | None = None
+    police_matter: bool | None = None
+
+
+class NoPayload(Strict):
+    """An action that needs nothing but the version."""
+
+    reason: Reason | None = None
+
+
+class ReasonRequired(Strict):
+    reason: Reason
+
+
+class AnswerPayload(Strict):
+    answer: Text
+    article_id: int | None = Field(None, ge=1)
+    article_version: int | None = Field(None, ge=1)
+    reason: Reason | None = None
+
+
+class DispatchPayload(Strict):
+    lead: Code | None = Field(None, description="lead department code; default: the routing's")
+    co_handlers: list[Code] = Field(default_factory=list, max_length=10)
+    grid_worker: Code | None = Field(None, description="username of a grid worker")
+    type: RequestType | None = None
+    category: Code | None = None
+    urgency: Urgency | None = None
+    reason: Reason | None = None
+
+
+class MergePayload(Strict):
+    parent: Code = Field(description="number of the open ticket this one repeats")
+    reason: Reason | None = None
+
+
+MAX_ATTACHMENTS = 9
+AttachmentIds = Annotated[list[Annotated[int, Field(ge=1)]], Field(
+    max_length=MAX_ATTACHMENTS,
+    description="ids of photos uploaded to this ticket by the same user "
+    "(POST /api/v1/tickets/{number}/attachments), not yet used by another action")]
+
+
+class Evidence(Strict):
+    """Photos and the place a report was made from (a grid worker on site)."""
+
+    _swapped = field_validator("lat", mode="before")(swapped_hint)
+
+    attachments: AttachmentIds = Field(default_factory=list)
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False,
+                              description="where the report was made from (WGS-84)")
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+
+
+class CompletePayload(Evidence):
+    result: Text
+    reason: Reason | None = None
+
+
+class CallbackPayload(Strict):
+    reached: bool = True
+    satisfaction: Satisfaction | None = None
+    resolved: bool | None = None
+    via: Literal["phone", "sms", "wechat"] = "phone"
+    reason: Reason | None = None
+
+
+class ExtensionRequestPayload(Strict):
+    days: int = Field(ge=1, le=60, description="working days asked for")
+    reason: Reason
+
+
+class ExtensionDecisionPayload(Strict):
+    extension_id: int | None = Field(None, ge=1, description="default: the only pending one")
+    days: int | None = Field(None, ge=1, le=60, description="approve fewer days than asked")
+    reason: Reason | None = None
+
+
+class ExtensionRefusalPayload(Strict):
+    extension_id: int | None = Field(None, ge=1)
+    reason: Reason
+
+
+class SupervisePayload(Strict):
+    reason: Reason
+    days: int | None = Field(None, ge=1, le=60, description="working days; default from settings")
+
+
+class NotePayload(Evidence):
+    text: Text
+
+
+class CallTransferPayload(Strict):
+    """A phone transfer made during a call (一键转接) or a three-party call (三方通话)."""
+
+    kind: Literal["one_key", "three_party"]
+    to: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] = (
+        Field(description="who the call went to: 110, a department code, a phone number"))
+    reason: Reason | None = None
+
+
+class RelocatePayload(Strict):
+    """A corrected place for a demand not yet with a department: located and routed again."""
+
+    address: Address | None = None
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    crs: Crs = "WGS84"
+    reason: Reason | None = None
+
+    _swapped = field_validator("lat", mode="before")(swapped_hint)
+
+
+class PoliceAcceptPayload(Strict):
+    incident_no: Code | None = None
+    reason: Reason | None = None
+
+
+class PoliceCompletePayload(Strict):
+    result: Text
+    reason: Reason | None = None
+
+
+PAYLOADS: dict[str, type[Strict]] = {
+    "answer": AnswerPayload,
+    "dispatch": DispatchPayload,
+    "transfer_110": ReasonRequired,
+    "merge": MergePayload,
+    "void": ReasonRequired,
+    "sign": NoPayload,
+    "return": ReasonRequired,
+    "complete": CompletePayload,
+    "review_accept": NoPayload,
+    "review_reject": ReasonRequired,
+    "callback": CallbackPayload,
+    "request_extension": ExtensionRequestPayload,
+    "approve_extension": ExtensionDecisionPayload,
+    "refuse_extension": ExtensionRefusalPayload,
+    "urge": NoPayload,
+    "supervise": SupervisePayload,
+    "note": NotePayload,
+    "call_transfer": CallTransferPayload,
+    "relocate": RelocatePayload,
+    "police_accept": PoliceAcceptPayload,
+    "police_reject": ReasonRequired,
+    "police_complete": PoliceCompletePayload,
+    "close_without_callback": NoPayload,
+    "follow_parent": NoPayload,
+    "recompute_deadlines": NoPayload,
+}
+
+
+def validation_error(exc: ValidationError) -> InvalidInput:
+    """The first pydantic error as an InvalidInput naming its field."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        message = "is required"
+    elif first["type"] == "extra_forbidden":
+        message = "is not a known field"
+    return InvalidInput(f"{field}: {message}" if field else message, field=field)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate JSON-shaped data (a dict, or raw JSON text) against a schema."""
+    try:
+        if isinstance(data, str | bytes):
+            return model.model_validate_json(data)
+        return model.model_validate_json(json.dumps(data, ensure_ascii=False))
+    except ValidationError as exc:
+        raise validation_error(exc) from exc

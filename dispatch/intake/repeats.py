@@ -1,0 +1,135 @@
+"""Candidate repeats (DOMAIN.md, Repeats and merges): the same category near in place and time,
+or the same caller about the same category within a month. Shown to the dispatcher, who
+decides whether to merge."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from dispatch.core.memo import memo
+from dispatch.core.models import Category, Ticket
+from dispatch.core.settings import load_setting, store_setting
+from dispatch.core.vocab import OPEN_STATES
+
+REPEAT_RULES_KEY = "repeat_rules"
+EARTH_RADIUS_M = 6_371_008.8
+
+
+class RepeatRules(BaseModel):
+    """The repeat rule's distances and windows (defaults are DOMAIN.md's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    radius_m: float = Field(250.0, gt=0, le=10_000)
+    window_hours: int = Field(72, ge=1, le=24 * 90)
+    same_caller_days: int = Field(30, ge=1, le=365)
+    limit: int = Field(10, ge=1, le=100)
+
+
+def get_repeat_rules(session: Session) -> RepeatRules:
+    """The repeat rules in force."""
+    return load_setting(session, REPEAT_RULES_KEY, RepeatRules)
+
+
+def set_repeat_rules(session: Session, data: dict, actor_id: int | None) -> RepeatRules:
+    """Validate and store the repeat rules."""
+    return store_setting(session, REPEAT_RULES_KEY, RepeatRules, data, actor_id)
+
+
+@dataclass(frozen=True)
+class RepeatCandidate:
+    number: str
+    status: str
+    category: str | None
+    created_at: datetime
+    reason: str  # "nearby" | "same_caller"
+    distance_m: float | None
+
+    def as_dict(self) -> dict:
+        """JSON-ready form (stored in the intake event, shown by the API)."""
+        return {"number": self.number, "status": self.status, "category": self.category,
+                "created_at": self.created_at.isoformat(), "reason": self.reason,
+                "distance_m": self.distance_m}
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def category_tree(session: Session) -> Mapping[str, tuple[str | None, bool]]:
+    """Every category: code → (parent code, active); read once per transaction."""
+    return memo(session, "category_tree", (Category,), lambda: MappingProxyType({
+        code: (parent, bool(active)) for code, parent, active in session.execute(
+            select(Category.code, Category.parent_code, Category.active))}))
+
+
+def related_categories(session: Session, code: str) -> set[str]:
+    """A category with its ancestors and descendants: 占道经营 repeats 市容市貌 and back."""
+    rows = {c: parent for c, (parent, _) in category_tree(session).items()}
+    related = {code}
+    parent = rows.get(code)
+    while parent is not None and parent not in related:
+        related.add(parent)
+        parent = rows.get(parent)
+    frontier = {code}
+    while frontier:
+        frontier = {c for c, p in rows.items() if p in frontier} - related
+        related |= frontier
+    return related
+
+
+def find_repeats(session: Session, *, category: str | None, lon: float | None,
+                 lat: float | None, phone: str | None, openid: str | None, now: datetime,
+                 exclude_id: int | None = None, rules: RepeatRules | None = None,
+                 ) -> list[RepeatCandidate]:
+    """Open tickets this demand may repeat, nearest and newest first."""
+    if category is None:
+        return []
+    rules = rules or get_repeat_rules(session)
+    cats = related_categories(session, category)
+    base = select(Ticket.id, Ticket.number, Ticket.status, Ticket.category_code,
+                  Ticket.created_at, Ticket.lon, Ticket.lat, Ticket.citizen_phone,
+                  Ticket.citizen_openid).where(
+        Ticket.status.in_(OPEN_STATES), Ticket.category_code.in_(cats),
+        Ticket.id != (exclude_id or -1))
+    found: dict[str, RepeatCandidate] = {}
+    if lon is not None and lat is not None:
+        dlat = rules.radius_m / 111_000
+        dlon = rules.radius_m / (111_000 * max(math.cos(math.radians(lat)), 0.01))
+        near = session.execute(base.where(
+            Ticket.created_at >= now - timedelta(hours=rules.window_hours),
+            Ticket.lat.between(lat - dlat, lat + dlat), Ticket.lon.between(lon - dlon, lon + dlon),
+        )).all()
+        for row in near:
+            d = distance_m(lon, lat, row.lon, row.lat)
+            if d <= rules.radius_m:
+                found[row.number] = RepeatCandidate(row.number, row.status, row.category_code,
+                                                    row.created_at, "nearby", round(d, 1))
+    callers = [c for c in ((Ticket.citizen_phone, phone), (Ticket.citizen_openid, openid)) if c[1]]
+    if callers:
+        same = session.execute(base.where(
+            Ticket.created_at >= now - timedelta(days=rules.same_caller_days),
+            or_(*(col == value for col, value in callers)),
+        )).all()
+        for row in same:
+            if row.number not in found:
+                d = (round(distance_m(lon, lat, row.lon, row.lat), 1)
+                     if None not in (lon, lat, row.lon, row.lat) else None)
+                found[row.number] = RepeatCandidate(row.number, row.status, row.category_code,
+                                                    row.created_at, "same_caller", d)
+    ordered = sorted(found.values(), key=lambda c: (c.reason != "nearby",
+                                                    c.distance_m if c.distance_m is not None
+                                                    else math.inf, -c.created_at.timestamp()))
+    return ordered[:rules.limit]

@@ -1,0 +1,289 @@
+"""Photos attached to tickets: verified by content, re-encoded without metadata, stored
+content-addressed, and linked to the action (complete, note) that reports them.
+
+An upload becomes an `Attachment` row that no action uses yet (`event_id` NULL). An action
+names the ids it reports; they must belong to the ticket, have been uploaded by the same user
+and be unused; the event written by the action then owns them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import ForeignKey, Integer, String, event, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from dispatch.core.db import Base, UTCDateTime, utcnow
+from dispatch.core.errors import Conflict, InvalidInput, NotFound
+from dispatch.core.models import Event, Ticket
+from dispatch.core.vocab import CLOSED_STATES
+from dispatch.tickets.access import can_see
+
+if TYPE_CHECKING:
+    from dispatch.tickets.lifecycle import Actor
+
+FIELD = "file"
+# Accepted formats as Pillow names them, and what each is stored and served as.
+FORMATS: dict[str, tuple[str, str]] = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
+DEFAULT_MAX_BYTES = 10 << 20
+# Decompression bombs: a small file that decodes to a huge bitmap. 50 MP covers the photos of
+# any phone camera; anything larger is refused before a single pixel is decoded.
+DEFAULT_MAX_PIXELS = 50_000_000
+# Stored photos are scaled down to this longest side (a 12 MP phone photo is 4032 px).
+MAX_SIDE = 4096
+JPEG_QUALITY = 85
+MAX_PER_ACTION = 9
+# Uploads a user may hold on one ticket before using them in an action (a full disk guard).
+MAX_UNUSED_PER_TICKET = 30
+MAX_NAME = 120
+# Actions whose event payload may name attachments (see `_link_reported`).
+REPORTING_ACTIONS = frozenset({"complete", "note"})
+_KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.(jpg|png|webp)$")
+
+
+class Attachment(Base):
+    """A photo uploaded for a ticket; `event_id` is set when an action reports it."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(80))
+    original_name: Mapped[str | None] = mapped_column(String(MAX_NAME))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    event: Mapped[Event | None] = relationship()
+
+
+@dataclass(frozen=True)
+class CleanImage:
+    """An upload that passed verification, re-encoded: the bytes to store."""
+
+    content: bytes
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    sha256: str
+
+    @property
+    def storage_key(self) -> str:
+        """Where it is stored under the storage directory (from its digest only)."""
+        return f"{self.sha256[:2]}/{self.sha256}.{self.extension}"
+
+
+def _refuse(message: str) -> InvalidInput:
+    return InvalidInput(f"{FIELD}: {message}", field=FIELD)
+
+
+def verify_image(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> CleanImage:
+    """Check an upload by its content (JPEG, PNG or WebP; size; pixel count) and re-encode
+    it upright and without metadata (EXIF, GPS, XMP, text chunks); InvalidInput otherwise."""
+    if not data:
+        raise _refuse("the file is empty")
+    if len(data) > max_bytes:
+        raise _refuse(f"the file is {len(data)} bytes, over the limit of {max_bytes} bytes")
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns, then refuses, past its own pixel limit: both are a refusal here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
+                # Many phone cameras write MPO (a JPEG with extra pictures appended, e.g. a
+                # depth map): its first picture is the photo.
+                kind = "JPEG" if img.format == "MPO" else img.format
+                if kind not in FORMATS:  # pragma: no cover - `formats` already limits this
+                    raise _refuse("only JPEG, PNG and WebP photos are accepted")
+                width, height = img.size
+                if width < 1 or height < 1 or width * height > max_pixels:
+                    raise _refuse(f"the image is {width}×{height} pixels, over the limit of "
+                                  f"{max_pixels} pixels")
+                img.load()
+                clean = _reencode(img, kind)
+    except (UnidentifiedImageError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning):
+        raise _refuse("not a JPEG, PNG or WebP image, or too large to decode") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise _refuse(f"the image cannot be read ({type(exc).__name__})") from None
+    return clean
+
+
+def _reencode(img: Image.Image, kind: str) -> CleanImage:
+    content_type, extension = FORMATS[kind]
+    upright = ImageOps.exif_transpose(img)  # a copy, turned as the camera held it
+    keep = {k: upright.info[k] for k in ("transparency",) if k in upright.info}
+    upright.info = keep  # nothing else is carried over: no EXIF, XMP, comments, text
+    if max(upright.size) > MAX_SIDE:
+        upright.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if kind == "JPEG":
+        if upright.mode not in ("RGB", "L"):
+            upright = upright.convert("RGB")
+        upright.save(out, "JPEG", quality=JPEG_QUALITY)
+    elif kind == "PNG":
+        if upright.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
+            upright = upright.convert("RGBA")
+        upright.save(out, "PNG")
+    else:
+        if upright.mode not in ("RGB", "RGBA"):
+            upright = upright.convert("RGBA" if "A" in upright.getbands() else "RGB")
+        upright.save(out, "WEBP", quality=JPEG_QUALITY)
+    content = out.getvalue()
+    return CleanImage(content, content_type, extension, upright.width, upright.height,
+                      hashlib.sha256(content).hexdigest())
+
+
+def store_image(image: CleanImage, storage_dir: Path) -> str:
+    """Write the image under `storage_dir` by its digest (once: same bytes, same file);
+    returns its storage key. No part of the path comes from the client."""
+    key = image.storage_key
+    target = storage_dir / key
+    if target.exists():
+        return key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(image.content)
+        os.replace(tmp, target)  # atomic: a reader never sees half a file
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return key
+
+
+def stored_path(storage_dir: Path, storage_key: str) -> Path:
+    """The file of a storage key, refusing any key this module did not make."""
+    if not _KEY.match(storage_key):
+        raise NotFound("attachment file not found")
+    return storage_dir / storage_key
+
+
+def sanitise_name(name: str | None) -> str | None:
+    """A client's file name fit to show: the last path part, no control characters, short."""
+    if not name:
+        return None
+    base = re.split(r"[/\\]", unicodedata.normalize("NFC", name))[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip(" .")
+    return base[:MAX_NAME] or None
+
+
+def add_attachment(session: Session, ticket: Ticket, actor: Actor, data: bytes,
+                   filename: str | None, *, storage_dir: Path, now: datetime,
+                   max_bytes: int = DEFAULT_MAX_BYTES,
+                   max_pixels: int = DEFAULT_MAX_PIXELS) -> Attachment:
+    """Verify, store and record a photo for a ticket this user may see and that is open;
+    nothing is written when it is refused."""
+    if not can_see(session, actor, ticket):
+        raise NotFound(f"ticket {ticket.number} not found")
+    if ticket.status in CLOSED_STATES:
+        raise Conflict(f"ticket {ticket.number} is {ticket.status}; nothing can be added")
+    unused = session.scalar(select(func.count()).select_from(Attachment).where(
+        Attachment.ticket_id == ticket.id, Attachment.uploaded_by_id == actor.id,
+        Attachment.event_id.is_(None))) or 0
+    if unused >= MAX_UNUSED_PER_TICKET:
+        raise Conflict(f"you already have {unused} photos on this ticket not yet used in an "
+                       "action; use them first")
+    image = verify_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    key = store_image(image, storage_dir)
+    attachment = Attachment(
+        ticket_id=ticket.id, uploaded_by_id=actor.id, content_type=image.content_type,
+        size=len(image.content), sha256=image.sha256, storage_key=key,
+        original_name=sanitise_name(filename), width=image.width, height=image.height,
+        created_at=now)
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def visible_attachment(session: Session, actor: Actor, attachment_id: int) -> Attachment:
+    """An attachment whose ticket this user may see; NotFound otherwise (same as missing)."""
+    found = session.get(Attachment, attachment_id)
+    ticket = session.get(Ticket, found.ticket_id) if found is not None else None
+    if found is None or ticket is None or not can_see(session, actor, ticket):
+        raise NotFound(f"attachment {attachment_id} not found")
+    return found
+
+
+def claim(session: Session, ticket: Ticket, actor: Actor, ids: list[int]) -> list[Attachment]:
+    """The attachments an action reports: each of this ticket, uploaded by this user and not
+    used by another action; InvalidInput naming `attachments` otherwise."""
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("attachments: each photo may be named once", field="attachments")
+    if len(ids) > MAX_PER_ACTION:
+        raise InvalidInput(f"attachments: at most {MAX_PER_ACTION} photos per action",
+                           field="attachments")
+    if not ids:
+        return []
+    rows = {a.id: a for a in session.scalars(select(Attachment).where(Attachment.id.in_(ids)))}
+    for i in ids:
+        a = rows.get(i)
+        if a is None or a.ticket_id != ticket.id or a.uploaded_by_id != actor.id:
+            raise InvalidInput(f"attachments: no photo {i} of yours on ticket {ticket.number}",
+                               field="attachments")
+        if a.event_id is not None:
+            raise InvalidInput(f"attachments: photo {i} was already reported",
+                               field="attachments")
+    return [rows[i] for i in ids]
+
+
+def reported_place(lon: float | None, lat: float | None) -> dict[str, float] | None:
+    """Where the user reported from (WGS-84), both coordinates or neither."""
+    if (lon is None) != (lat is None):
+        missing = "lat" if lat is None else "lon"
+        raise InvalidInput(f"{missing}: give both lon and lat, or neither", field=missing)
+    if lon is None or lat is None:
+        return None
+    return {"lon": lon, "lat": lat, "crs": "WGS84"}
+
+
+def evidence(session: Session, ticket: Ticket, actor: Actor, payload: Any) -> dict[str, Any]:
+    """What a report (complete, note) adds to its event: the photos it names and the place it
+    was made from; only the keys that were given."""
+    out: dict[str, Any] = {}
+    place = reported_place(payload.lon, payload.lat)
+    photos = claim(session, ticket, actor, list(payload.attachments))
+    if photos:
+        out["attachments"] = [a.id for a in photos]
+    if place is not None:
+        out["location"] = place
+    return out
+
+
+@event.listens_for(Session, "before_flush")
+def _link_reported(session: Session, flush_context: Any, instances: Any) -> None:
+    # The event of an action does not exist while its handler runs (the state table writes
+    # it afterwards), so the photos a new report names are linked to it as it is flushed.
+    for obj in list(session.new):
+        if not isinstance(obj, Event) or obj.action not in REPORTING_ACTIONS:
+            continue
+        ids = (obj.payload or {}).get("attachments") or []
+        with session.no_autoflush:
+            for attachment_id in ids:
+                attachment = session.get(Attachment, attachment_id)
+                if attachment is None or attachment.event is not None \
+                        or attachment.event_id is not None:
+                    raise Conflict(f"photo {attachment_id} was reported by another action")
+                attachment.event = obj

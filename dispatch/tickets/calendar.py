@@ -1,0 +1,227 @@
+"""The PRC working-day calendar as data: seeding, provisional years, official arrangements.
+
+Known years come from the `chinese-calendar` package (holidays and make-up working days, 调休).
+Years it does not know get a provisional calendar from the `holidays` package (statutory and
+lunar holidays, no make-up days) until an administrator enters the State Council's arrangement.
+Clocks only ever read the `calendar_days` table; a missing year is filled in before it is read,
+so a deadline computation never fails for want of a year. A year's rows are read once per
+transaction (`dispatch.core.memo`): a batch of dispatches in one transaction reads them once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+import holidays as holidays_lib
+from chinese_calendar import constants as cc_constants
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from dispatch.core.db import insert_ignoring_duplicates
+from dispatch.core.errors import InvalidInput
+from dispatch.core.memo import memo
+from dispatch.core.models import CalendarDay
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+SOURCE_OFFICIAL = "official"  # from the chinese-calendar package
+SOURCE_PROVISIONAL = "provisional"  # rule-based, no make-up days yet
+SOURCE_ADMIN = "admin"  # entered or imported by an administrator
+
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+def official_years() -> frozenset[int]:
+    """Years for which the chinese-calendar package has the State Council's arrangement."""
+    return frozenset(d.year for d in cc_constants.holidays)
+
+
+def _year_days(year: int) -> Iterable[date]:
+    day = date(year, 1, 1)
+    while day.year == year:
+        yield day
+        day += timedelta(days=1)
+
+
+def _chinese_name(english: str) -> str:
+    try:
+        return cc_constants.Holiday(english).chinese
+    except ValueError:
+        return english
+
+
+def official_rows(year: int) -> list[dict]:
+    """Calendar rows for a year the chinese-calendar package knows."""
+    rows = []
+    for day in _year_days(year):
+        working = chinese_calendar.is_workday(day)
+        name = None
+        if day in cc_constants.holidays:
+            name = _chinese_name(cc_constants.holidays[day])
+        elif day in cc_constants.workdays:
+            name = f"{_chinese_name(cc_constants.workdays[day])}调休上班"
+        rows.append({"day": day, "working": working, "source": SOURCE_OFFICIAL, "name": name})
+    return rows
+
+
+def provisional_rows(year: int) -> list[dict]:
+    """Rule-based rows for a year not yet published: weekends and statutory holidays off."""
+    statutory = holidays_lib.China(years=year, language="zh_CN")
+    rows = []
+    for day in _year_days(year):
+        name = statutory.get(day)
+        working = day.weekday() < 5 and name is None
+        rows.append({"day": day, "working": working, "source": SOURCE_PROVISIONAL, "name": name})
+    return rows
+
+
+def rows_for_year(year: int) -> list[dict]:
+    """The best rows this installation can produce for a year on its own."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InvalidInput(f"calendar year {year} is outside {MIN_YEAR}–{MAX_YEAR}", field="year")
+    return official_rows(year) if year in official_years() else provisional_rows(year)
+
+
+def ensure_years(session: Session, years: Iterable[int]) -> None:
+    """Fill in every missing year (concurrent callers are safe: duplicates are skipped)."""
+    wanted = set(years)
+    if not wanted:
+        return
+    present = {
+        d.year
+        for d in session.scalars(
+            select(CalendarDay.day).where(CalendarDay.day.in_([date(y, 1, 1) for y in wanted]))
+        )
+    }
+    for year in sorted(wanted - present):
+        insert_ignoring_duplicates(session, CalendarDay.__table__, rows_for_year(year))
+
+
+def seed_calendar(session: Session, first_year: int, last_year: int) -> None:
+    """Seed a span of years (used by `hotline db upgrade` and the demo loader)."""
+    ensure_years(session, range(first_year, last_year + 1))
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """A loaded slice of the calendar: day → (working, source)."""
+
+    days: dict[date, tuple[bool, str]]
+
+    def add_working_days(self, start: date, count: int) -> tuple[date, bool]:
+        """The `count`-th working day after `start` (not counting it) and whether any day
+        crossed is provisional."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        day, found, provisional = start, 0, False
+        while found < count:
+            day += timedelta(days=1)
+            working, source = self.days[day]
+            provisional = provisional or source == SOURCE_PROVISIONAL
+            if working:
+                found += 1
+        return day, provisional
+
+
+def calendar_year(session: Session, year: int) -> Mapping[date, tuple[bool, str]]:
+    """A year's days (day → (working, source)), filled in if missing; read once per
+    transaction."""
+
+    def read() -> Mapping[date, tuple[bool, str]]:
+        ensure_years(session, [year])
+        rows = session.execute(
+            select(CalendarDay.day, CalendarDay.working, CalendarDay.source).where(
+                CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)
+            )
+        )
+        return MappingProxyType({d: (w, s) for d, w, s in rows})
+
+    return memo(session, ("calendar_year", year), (CalendarDay,), read)
+
+
+def load_calendar(session: Session, start: date, working_days: int) -> WorkingCalendar:
+    """Load enough of the calendar after `start` to count `working_days`, filling years in."""
+    span = working_days * 2 + 30  # the longest holiday run is 8–9 days; this is ample
+    while True:
+        end = start + timedelta(days=span)
+        days: dict[date, tuple[bool, str]] = {}
+        for year in range(start.year, end.year + 1):
+            rows = calendar_year(session, year)
+            day = max(start + timedelta(days=1), date(year, 1, 1))
+            last = min(end, date(year, 12, 31))
+            while day <= last:
+                if day in rows:
+                    days[day] = rows[day]
+                day += timedelta(days=1)
+        if sum(1 for w, _ in days.values() if w) >= working_days:
+            return WorkingCalendar(days)
+        span *= 2
+
+
+def year_summary(session: Session, year: int) -> dict:
+    """What the admin page shows for a year: its source and its days off and make-up days."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InvalidInput(f"calendar year {year} is outside {MIN_YEAR}–{MAX_YEAR}", field="year")
+    ensure_years(session, [year])
+    rows = session.execute(
+        select(CalendarDay).where(
+            CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)
+        ).order_by(CalendarDay.day)
+    ).scalars().all()
+    sources = sorted({r.source for r in rows})
+    return {
+        "year": year,
+        "provisional": SOURCE_PROVISIONAL in sources,
+        "sources": sources,
+        "holidays": [
+            {"day": r.day.isoformat(), "name": r.name} for r in rows
+            if not r.working and r.day.weekday() < 5
+        ],
+        "makeup_workdays": [
+            {"day": r.day.isoformat(), "name": r.name} for r in rows
+            if r.working and r.day.weekday() >= 5
+        ],
+        "working_days": sum(1 for r in rows if r.working),
+    }
+
+
+def set_official_year(
+    session: Session, year: int, holidays: dict[date, str], makeup_workdays: dict[date, str]
+) -> None:
+    """Replace a year with the official arrangement: `holidays` off, `makeup_workdays` on,
+    other weekdays working, other weekends off."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InvalidInput(f"calendar year {year} is outside {MIN_YEAR}–{MAX_YEAR}", field="year")
+    for field, days in (("holidays", holidays), ("makeup_workdays", makeup_workdays)):
+        for day in days:
+            if day.year != year:
+                raise InvalidInput(f"{day.isoformat()} is not in {year}", field=field)
+    both = set(holidays) & set(makeup_workdays)
+    if both:
+        first = min(both).isoformat()
+        raise InvalidInput(f"{first} is both a holiday and a make-up working day",
+                           field="makeup_workdays")
+    for day in makeup_workdays:
+        if day.weekday() < 5:
+            raise InvalidInput(f"make-up working day {day.isoformat()} is not a weekend day",
+                               field="makeup_workdays")
+    rows = []
+    for day in _year_days(year):
+        if day in holidays:
+            working, name = False, holidays[day]
+        elif day in makeup_workdays:
+            working, name = True, makeup_workdays[day]
+        else:
+            working, name = day.weekday() < 5, None
+        rows.append({"day": day, "working": working, "source": SOURCE_ADMIN, "name": name})
+    session.execute(
+        delete(CalendarDay).where(
+            CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)
+        )
+    )
+    session.execute(CalendarDay.__table__.insert(), rows)

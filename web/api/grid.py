@@ -1,0 +1,363 @@
+"""Grid routes under /api/v1: locate preview, map GeoJSON, grid versions and imports, the
+dispatch catalogue and the duty roster (admin)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from flask import current_app, request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import UnsupportedMediaType
+
+from dispatch.core.commands import Code
+from dispatch.core.errors import InvalidInput, NotFound
+from dispatch.core.models import User
+from dispatch.core.vocab import Role
+from dispatch.intake.phones import normalize_phone
+from dispatch.intake.repeats import RepeatRules, get_repeat_rules, set_repeat_rules
+from dispatch.tickets.lifecycle import Actor
+from grid import catalogue as cat
+from grid.importer import ImportOptions, import_grid
+from grid.locator import LocatorSettings, get_locator_settings, set_locator_settings
+from grid.models import (
+    CELL,
+    COMMUNITY,
+    STREET,
+    CatalogueRule,
+    Department,
+    GridVersion,
+    RosterEntry,
+)
+from grid.service import GridRouting, preview
+from web.api.tickets import STAFF, commit, endpoint
+from web.extensions import db
+from web.services import services
+
+ADMIN = (Role.ADMIN,)
+GRID_READERS = (Role.ADMIN, Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR, Role.OPERATOR)
+UPLOAD_TYPES = {"application/octet-stream", "application/zip", "application/geo+json",
+                "application/geopackage+sqlite3", "application/x-zip-compressed"}
+UPLOAD_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp"}
+
+
+class Query(BaseModel):
+    """Query strings arrive as text: numbers are parsed (lax), unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocateQuery(Query):
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    crs: Literal["WGS84", "CGCS2000", "GCJ02", "BD09"] = "WGS84"
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    category: Code | None = None
+    phone: Annotated[str, StringConstraints(max_length=30)] | None = None
+    openid: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class FeaturesQuery(Query):
+    bbox: str | None = Field(None, description="min lon,min lat,max lon,max lat (WGS-84)")
+    zoom: int = Field(14, ge=0, le=22)
+    level: Literal["street", "community", "cell"] | None = Field(
+        None, description="default: streets below zoom 12, communities to 13, cells from 14")
+    version: int | None = Field(None, ge=1, description="default: the active version")
+
+
+class RosterQuery(Query):
+    cell: Code | None = None
+    username: Code | None = None
+
+
+def _grid() -> GridRouting:
+    return GridRouting(db.session, services().clock.now(), services().grid_cache)
+
+
+# ---------------------------------------------------------------- locate and map
+
+
+@endpoint("/grid/locate", "GET",
+          "Where a point or address is: cell, community, street, flags, lead department, "
+          "co-handlers, on-duty grid worker, candidate repeats (the intake preview)",
+          query=LocateQuery, roles=STAFF)
+def locate(actor: Actor, query: LocateQuery) -> dict[str, Any]:
+    if (query.lon is None) != (query.lat is None):
+        missing = "lat" if query.lat is None else "lon"
+        raise InvalidInput(f"{missing}: give both lon and lat, or neither", field=missing)
+    if query.lon is None and query.address is None:
+        raise InvalidInput("address: give lon and lat, or an address", field="address")
+    if query.category is not None:
+        from dispatch.intake.pipeline import check_category
+
+        check_category(db.session, query.category)
+    phone = normalize_phone(query.phone) if query.phone else None
+    grid = _grid()
+    result = preview(db.session, grid.now, lon=query.lon, lat=query.lat, crs=query.crs,
+                     address=query.address, category=query.category, phone=phone,
+                     openid=query.openid, cache=grid.cache)
+    loc, routing = result.location, result.routing
+    index = grid.index
+    names = {}
+    if index is not None:
+        names = {level: index.areas[code].name
+                 for level, code in (("cell", loc.cell), ("community", loc.community),
+                                     ("street", loc.street), ("district", loc.district))
+                 if code in index.areas}
+    worker = None
+    if routing.grid_worker:
+        worker = db.session.scalar(select(User.display_name)
+                                   .where(User.username == routing.grid_worker))
+    directory = dict(db.session.execute(select(Department.code, Department.name)).all())
+    commit()
+    return {
+        "location": {"lon": loc.lon, "lat": loc.lat, "address": query.address,
+                     "cell": loc.cell, "community": loc.community, "street": loc.street,
+                     "district": loc.district, "grid_version": loc.grid_version,
+                     "precision": loc.precision, "flags": list(loc.flags),
+                     "reasons": list(loc.reasons), "names": names},
+        "routing": {**routing.as_dict(), "lead_name": directory.get(routing.lead or ""),
+                    "co_handler_names": [directory.get(c, c) for c in routing.co_handlers],
+                    "grid_worker_name": worker},
+        "repeat_candidates": [r.as_dict() for r in result.repeats],
+    }
+
+
+def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    if raw is None:
+        return None
+    try:
+        parts = [float(v) for v in raw.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 4 or not all(abs(v) <= 180 for v in parts):
+        raise InvalidInput("bbox: four numbers 'min lon,min lat,max lon,max lat'", field="bbox")
+    minx, miny, maxx, maxy = parts
+    if minx > maxx or miny > maxy or abs(miny) > 90 or abs(maxy) > 90:
+        raise InvalidInput("bbox: min must not exceed max, latitudes within ±90", field="bbox")
+    return minx, miny, maxx, maxy
+
+
+@endpoint("/grid/cells.geojson", "GET",
+          "Cells or areas as GeoJSON, simplified for the map's zoom level", query=FeaturesQuery,
+          roles=STAFF)
+def cells_geojson(actor: Actor, query: FeaturesQuery) -> Any:
+    bbox = _bbox(query.bbox)
+    grid = _grid()
+    version = query.version or grid.version
+    if version is None:
+        raise NotFound("no grid has been imported yet")
+    if db.session.get(GridVersion, version) is None:
+        raise NotFound(f"no grid version {version}")
+    index = grid.cache.index(db.session, version)
+    level = query.level or (STREET if query.zoom < 12 else
+                            COMMUNITY if query.zoom < 14 else CELL)
+    features, truncated = index.features(level, bbox, query.zoom)
+    commit()
+    body = {"type": "FeatureCollection", "features": features,
+            "properties": {"grid_version": version, "level": level, "zoom": query.zoom,
+                           "truncated": truncated}}
+    response = current_app.response_class(
+        current_app.json.dumps(body), mimetype="application/geo+json")
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response, 200
+
+
+@endpoint("/grid/areas", "GET", "Streets and communities of the active grid (names and tree)",
+          roles=STAFF)
+def areas(actor: Actor) -> dict[str, Any]:
+    index = _grid().index
+    commit()
+    if index is None:
+        return {"grid_version": None, "items": []}
+    return {"grid_version": index.version,
+            "items": [{"code": a.code, "name": a.name, "level": a.level, "parent": a.parent,
+                       "lon": a.lon, "lat": a.lat}
+                      for a in index.areas.values() if a.level != CELL]}
+
+
+# ---------------------------------------------------------------- versions and imports
+
+
+def _version_view(v: GridVersion) -> dict[str, Any]:
+    return {"id": v.id, "source": v.source, "source_crs": v.source_crs,
+            "imported_at": v.imported_at.isoformat(), "active": v.active,
+            "area_count": v.area_count, "cell_count": v.cell_count, "bbox": v.bbox}
+
+
+@endpoint("/grid/versions", "GET", "Grid versions, newest first", roles=GRID_READERS)
+def versions(actor: Actor) -> dict[str, Any]:
+    rows = db.session.scalars(select(GridVersion).order_by(GridVersion.id.desc())).all()
+    commit()
+    return {"items": [_version_view(v) for v in rows]}
+
+
+@endpoint("/grid/versions/<int:version_id>", "GET", "One grid version with its import report",
+          roles=GRID_READERS)
+def version(actor: Actor, version_id: int) -> dict[str, Any]:
+    v = db.session.get(GridVersion, version_id)
+    if v is None:
+        raise NotFound(f"no grid version {version_id}")
+    commit()
+    return {**_version_view(v), "report": v.report}
+
+
+class ImportQuery(Query):
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="the file's name; its suffix says the format (.geojson .gpkg .zip .shp)")
+    crs: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        None, description="declare the source CRS (EPSG:xxxx, GCJ02, BD09)")
+    layer: Annotated[str, StringConstraints(max_length=80)] | None = None
+    activate: bool = True
+    code_field: Code = "code"
+    name_field: Code = "name"
+    level_field: Code = "level"
+    parent_field: Code = "parent"
+
+
+@endpoint("/admin/grid/imports", "POST",
+          "Import a grid file sent as the raw request body (GeoJSON, GeoPackage, zipped "
+          "Shapefile); a new grid version", query=ImportQuery, roles=ADMIN, status=201)
+def import_file(actor: Actor, query: ImportQuery) -> dict[str, Any]:
+    # A raw body with a non-form content type: no cross-site form can send it (CSRF).
+    if request.mimetype not in UPLOAD_TYPES:
+        raise UnsupportedMediaType(
+            "send the file as the body with Content-Type application/octet-stream")
+    suffix = Path(query.filename).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise InvalidInput("filename: the suffix must be one of "
+                           + ", ".join(sorted(UPLOAD_SUFFIXES)), field="filename")
+    if suffix == ".shp":
+        raise InvalidInput("filename: send a Shapefile as a .zip with its .shp, .shx, .dbf "
+                           "and .prj", field="filename")
+    # Grid files are large: this endpoint alone lifts the 64 KiB body limit.
+    request.max_content_length = current_app.config["GRID_UPLOAD_MAX_BYTES"]
+    data = request.get_data(cache=False)
+    if not data:
+        raise InvalidInput("file: the body is empty", field="file")
+    options = ImportOptions(code_field=query.code_field, name_field=query.name_field,
+                            level_field=query.level_field, parent_field=query.parent_field,
+                            layer=query.layer, source_crs=query.crs, activate=query.activate)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ("upload" + suffix)
+        path.write_bytes(data)
+        report = import_grid(db.session, path, options, actor_id=actor.id,
+                             now=services().clock.now(), source_name=query.filename)
+    commit()
+    return report.to_dict()
+
+
+@endpoint("/admin/grid/versions/<int:version_id>/activate", "POST",
+          "Make a grid version the active one (e.g. roll back an import)", roles=ADMIN)
+def activate(actor: Actor, version_id: int) -> dict[str, Any]:
+    target = db.session.get(GridVersion, version_id)
+    if target is None:
+        raise NotFound(f"no grid version {version_id}")
+    for v in db.session.scalars(select(GridVersion).where(GridVersion.active.is_(True))):
+        v.active = False
+    target.active = True
+    commit()
+    return _version_view(target)
+
+
+# ---------------------------------------------------------------- catalogue
+
+
+def _index() -> Any:
+    return _grid().index
+
+
+@endpoint("/admin/catalogue", "GET", "The dispatch catalogue (派单目录)", roles=GRID_READERS)
+def catalogue(actor: Actor) -> dict[str, Any]:
+    rules = db.session.scalars(select(CatalogueRule).order_by(
+        CatalogueRule.category_code, CatalogueRule.area_code)).all()
+    commit()
+    return {"items": [cat.rule_view(r) for r in rules]}
+
+
+@endpoint("/admin/catalogue", "POST", "Add a catalogue rule", body=cat.RuleIn, roles=ADMIN,
+          status=201)
+def add_rule(actor: Actor, body: cat.RuleIn) -> dict[str, Any]:
+    rule = cat.create_rule(db.session, body.model_dump(), _index())
+    commit()
+    return cat.rule_view(rule)
+
+
+@endpoint("/admin/catalogue/<int:rule_id>", "PUT", "Replace a catalogue rule", body=cat.RuleIn,
+          roles=ADMIN)
+def edit_rule(actor: Actor, rule_id: int, body: cat.RuleIn) -> dict[str, Any]:
+    rule = cat.update_rule(db.session, rule_id, body.model_dump(), _index())
+    commit()
+    return cat.rule_view(rule)
+
+
+@endpoint("/admin/catalogue/<int:rule_id>", "DELETE", "Remove a catalogue rule", roles=ADMIN)
+def remove_rule(actor: Actor, rule_id: int) -> dict[str, Any]:
+    cat.delete_rule(db.session, rule_id)
+    commit()
+    return {"deleted": rule_id}
+
+
+# ---------------------------------------------------------------- roster
+
+
+@endpoint("/admin/roster", "GET", "Grid workers' duty roster (filter by cell or username)",
+          query=RosterQuery, roles=GRID_READERS)
+def roster(actor: Actor, query: RosterQuery) -> dict[str, Any]:
+    stmt = (select(RosterEntry, User.username).join(User, User.id == RosterEntry.user_id)
+            .order_by(RosterEntry.cell_code, RosterEntry.id))
+    if query.cell:
+        stmt = stmt.where(RosterEntry.cell_code == query.cell)
+    if query.username:
+        stmt = stmt.where(User.username == query.username)
+    rows = db.session.execute(stmt.limit(5000)).all()
+    commit()
+    return {"items": [cat.roster_view(e, u) for e, u in rows]}
+
+
+@endpoint("/admin/roster", "POST", "Add a duty for a grid worker in a cell", body=cat.RosterIn,
+          roles=ADMIN, status=201)
+def add_duty(actor: Actor, body: cat.RosterIn) -> dict[str, Any]:
+    entry = cat.add_roster_entry(db.session, body.model_dump(), _index())
+    commit()
+    return cat.roster_view(entry, body.username)
+
+
+@endpoint("/admin/roster/<int:entry_id>", "DELETE", "Remove a duty", roles=ADMIN)
+def remove_duty(actor: Actor, entry_id: int) -> dict[str, Any]:
+    cat.delete_roster_entry(db.session, entry_id)
+    commit()
+    return {"deleted": entry_id}
+
+
+# ---------------------------------------------------------------- settings
+
+
+def _setting_routes(name: str, path: str, what: str, model: type[BaseModel],
+                    read: Callable[[Session], BaseModel],
+                    write: Callable[[Session, dict, int | None], BaseModel]) -> None:
+    """GET (readers) and PUT (admins) for one editable setting."""
+    def show(actor: Actor) -> dict[str, Any]:
+        return read(db.session).model_dump(mode="json")
+
+    def replace(actor: Actor, body: BaseModel) -> dict[str, Any]:
+        value = write(db.session, body.model_dump(mode="json"), actor.id)
+        commit()
+        return value.model_dump(mode="json")
+
+    show.__name__, replace.__name__ = f"read_{name}", f"write_{name}"
+    endpoint(path, "GET", f"The {what} in force", roles=GRID_READERS)(show)
+    endpoint(path, "PUT", f"Replace the {what} (fields left out take the shipped defaults)",
+             body=model, roles=ADMIN)(replace)
+
+
+_setting_routes("locator_settings", "/admin/locator-settings",
+                "locator's boundary and nearest-cell distances", LocatorSettings,
+                get_locator_settings, set_locator_settings)
+_setting_routes("repeat_rules", "/admin/repeat-rules",
+                "candidate-repeat rule's distance and windows", RepeatRules,
+                get_repeat_rules, set_repeat_rules)

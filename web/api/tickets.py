@@ -1,0 +1,400 @@
+"""REST API under /api/v1 (CONTRACT.md): thin routes that parse, call one domain function,
+commit, and publish what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from functools import wraps
+from typing import Annotated, Any, get_args, get_origin
+
+from flask import Blueprint, current_app, jsonify, request, session
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf
+from pydantic import BaseModel, Field, StringConstraints, create_model
+from sqlalchemy import select
+from werkzeug.exceptions import UnsupportedMediaType
+
+from dispatch.core import accounts
+from dispatch.core.commands import PAYLOADS, Code, Strict, TicketCreate, parse
+from dispatch.core.errors import InvalidInput, NotFound
+from dispatch.core.models import Category, Contact, Event, Ticket
+from dispatch.core.ports import PublishedEvent
+from dispatch.core.vocab import Role, Status
+from dispatch.intake.contacts import ContactCreate, ContactFilter, list_contacts, log_contact
+from dispatch.intake.pipeline import intake
+from dispatch.tickets import calendar, clocks
+from dispatch.tickets.lifecycle import (
+    PUBLIC_ACTIONS,
+    TABLE,
+    Actor,
+    perform,
+    recompute_provisional_deadlines,
+)
+from dispatch.tickets.queries import TicketFilter, TicketRead, get_ticket, list_tickets
+from dispatch.tickets.readmodel import list_view, ticket_view
+from grid.directory import SqlDirectory
+from grid.models import Department
+from web.api import openapi
+from web.auth import current_actor, current_user, sign_in
+from web.extensions import db
+from web.services import services
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+STAFF = tuple(r.value for r in Role if r not in (Role.SYSTEM,))
+ALL_SEEING = (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER, Role.ADMIN)
+
+
+# ---------------------------------------------------------------- plumbing
+
+
+def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
+    """Query-string values typed as the schema expects (lists, booleans, integers)."""
+    out: dict[str, Any] = {}
+    fields = {f.alias or name: f for name, f in model.model_fields.items()}
+    for key in request.args:
+        values = request.args.getlist(key)
+        info = fields.get(key)
+        annotation = info.annotation if info else None
+        if get_origin(annotation) is list:
+            out[key] = [v for raw in values for v in raw.split(",") if v]
+            continue
+        value: Any = values[-1]
+        kinds = set(get_args(annotation)) | {annotation}
+        if bool in kinds and value.lower() in ("true", "false", "1", "0"):
+            value = value.lower() in ("true", "1")
+        elif int in kinds and value.lstrip("-").isdigit():
+            value = int(value)
+        out[key] = value
+    return out
+
+
+def _json_body(model: type[BaseModel]) -> Any:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
+    raw = request.get_data(cache=True)
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the body is not UTF-8 text") from None
+    return parse(model, raw)
+
+
+def endpoint(rule: str, method: str, summary: str, *, body: type[BaseModel] | None = None,
+             query: type[BaseModel] | None = None, roles: Sequence[str] = (),
+             public: bool = False, status: int = 200,
+             document: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route, its OpenAPI operation, its role check and its body/query parsing."""
+    path = rule
+    params = []
+    while "<" in path:
+        start, end = path.index("<"), path.index(">")
+        name = path[start + 1:end].split(":")[-1]
+        params.append(name)
+        path = path[:start] + "{" + name + "}" + path[end + 1:]
+    if document:
+        openapi.REGISTRY.append(openapi.Operation(
+            bp.url_prefix + path, method.lower(), summary, body, query, tuple(roles), public,
+            status, tuple(params)))
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(fn)
+        def view(**kwargs: Any) -> ResponseReturnValue:
+            if not public:
+                kwargs["actor"] = current_actor(tuple(roles))
+            if query is not None:
+                kwargs["query"] = parse(query, _query_dict(query))
+            if body is not None:
+                kwargs["body"] = _json_body(body)
+            result = fn(**kwargs)
+            if isinstance(result, tuple):
+                return result
+            return jsonify(result), status
+
+        bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=[method])
+        return view
+
+    return decorate
+
+
+def commit(events: Sequence[Event] = ()) -> None:
+    """Commit the unit of work, then hand its events to the publisher."""
+    db.session.commit()
+    if events:
+        services().console.after_commit(db.session)  # number the console events, send them
+        services().publisher.publish([
+            PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action, e.from_status,
+                           e.to_status)
+            for e in events
+        ])
+        runner = services().runner
+        if runner is not None:  # embedded mode: deliver what the change queued at once
+            runner.poke()
+
+
+def _now():  # noqa: ANN202
+    return services().clock.now()
+
+
+def _directory() -> SqlDirectory:
+    return SqlDirectory(db.session)
+
+
+# ---------------------------------------------------------------- auth
+
+
+class LoginIn(Strict):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class PasswordChange(Strict):
+    old_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    new_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+def _me(user: Any, csrf: bool = False) -> dict[str, Any]:
+    me = {"username": user.username, "display_name": user.display_name, "role": user.role,
+          "department": user.department_code}
+    if csrf:  # a session client sends it back as X-CSRFToken on every change
+        me["csrf_token"] = generate_csrf()
+    return me
+
+
+@endpoint("/auth/login", "POST", "Sign in a person (session cookie)", body=LoginIn, public=True)
+def login(body: LoginIn) -> dict[str, Any]:
+    user = accounts.authenticate(db.session, services().hasher, body.username, body.password)
+    sign_in(user)
+    return _me(user, csrf=True)
+
+
+@endpoint("/auth/logout", "POST", "Sign out", public=True)
+def logout() -> dict[str, Any]:
+    session.clear()
+    return {"signed_out": True}
+
+
+@endpoint("/auth/me", "GET", "Who is signed in")
+def me(actor: Actor) -> dict[str, Any]:
+    return _me(current_user(), csrf="user_id" in session)
+
+
+@endpoint("/auth/token", "POST", "A bearer token for a machine client", body=LoginIn,
+          public=True)
+def token(body: LoginIn) -> dict[str, Any]:
+    user = accounts.authenticate(db.session, services().hasher, body.username, body.password)
+    ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
+    value, expires = accounts.issue_token(db.session, user, _now(), ttl)
+    commit()
+    return {"token": value, "expires_at": expires.isoformat()}
+
+
+@endpoint("/auth/password", "POST", "Change one's password", body=PasswordChange)
+def change_password(actor: Actor, body: PasswordChange) -> dict[str, Any]:
+    user = current_user()
+    accounts.set_password(db.session, services().hasher, user, body.old_password,
+                          body.new_password, _now())
+    commit()
+    sign_in(user)
+    return {"changed": True}
+
+
+# ---------------------------------------------------------------- tickets
+
+
+@endpoint("/tickets", "POST", "Log a demand (intake)", body=TicketCreate,
+          roles=(Role.OPERATOR,), status=201)
+def create_ticket(actor: Actor, body: TicketCreate) -> dict[str, Any]:
+    now = _now()
+    result = intake(db.session, body, actor, now=now,
+                    ports=services().intake_ports(db.session, now))
+    view = ticket_view(db.session, result.ticket, actor, _directory(), _now())
+    commit([result.event])
+    return view
+
+
+@endpoint("/tickets", "GET", "List tickets (filters, paging), scoped to the user",
+          query=TicketFilter, roles=STAFF)
+def find_tickets(actor: Actor, query: TicketFilter) -> dict[str, Any]:
+    now = _now()
+    page = list_tickets(db.session, actor, query, now)
+    items = list_view(db.session, page.items, actor, now)
+    commit()
+    return {"items": items, "total": page.total, "page": page.page,
+            "per_page": page.per_page}
+
+
+@endpoint("/tickets/<number>", "GET", "Read a ticket with its assignments, clocks and history",
+          query=TicketRead, roles=STAFF)
+def read_ticket(actor: Actor, number: str, query: TicketRead) -> dict[str, Any]:
+    ticket = get_ticket(db.session, number, actor)
+    view = ticket_view(db.session, ticket, actor, _directory(), _now(), masked=query.masked)
+    commit()
+    return view
+
+
+_ACTION_BODIES: dict[str, type[BaseModel]] = {}
+for _action in PUBLIC_ACTIONS:
+    _payload = PAYLOADS[_action]
+    _name = "".join(part.capitalize() for part in _action.split("_")) + "Action"
+    _ACTION_BODIES[_action] = create_model(
+        _name, __base__=_payload,
+        version=(int, Field(ge=1, description="the ticket version the client last read")),
+    )
+    _rule = TABLE[_action]
+    openapi.REGISTRY.append(openapi.Operation(
+        f"/api/v1/tickets/{{number}}/actions/{_action}", "post",
+        f"Action '{_action}' (from {', '.join(sorted(_rule.from_states))})",
+        body=_ACTION_BODIES[_action], roles=tuple(sorted(_rule.roles - {Role.SYSTEM})),
+        path_params=("number",), extra_errors=(409,)))
+
+
+@endpoint("/tickets/<number>/actions/<action>", "POST", "Take an action", roles=STAFF,
+          document=False)
+def act(actor: Actor, number: str, action: str) -> dict[str, Any]:
+    model = _ACTION_BODIES.get(action)
+    if model is None:
+        raise NotFound(f"unknown action '{action}'; the actions are: "
+                       + ", ".join(PUBLIC_ACTIONS), field="action")
+    body = _json_body(model)
+    ticket = get_ticket(db.session, number, actor)
+    now = _now()
+    result = perform(db.session, ticket, action, actor, body, now=now,
+                     directory=_directory(), expected_version=body.version,
+                     ports=services().intake_ports(db.session, now))
+    db.session.flush()
+    view = ticket_view(db.session, result.ticket, actor, _directory(), _now())
+    commit(result.events)
+    return view
+
+
+# ---------------------------------------------------------------- contacts
+
+
+def _contact_view(c: Contact, numbers: dict[int, str]) -> dict[str, Any]:
+    return {"id": c.id, "channel": c.channel, "kind": c.kind,
+            "received_at": c.received_at.isoformat(), "phone": c.phone,
+            "ticket": numbers.get(c.ticket_id) if c.ticket_id else None, "note": c.note}
+
+
+@endpoint("/contacts", "POST", "Record a contact: a follow-up, or a silent, prank or hang-up",
+          body=ContactCreate, roles=(Role.OPERATOR,), status=201)
+def create_contact(actor: Actor, body: ContactCreate) -> dict[str, Any]:
+    contact, ticket = log_contact(db.session, body, actor=actor, now=_now(),
+                                  directory=_directory())
+    events = list(ticket.events[-1:]) if ticket is not None else []
+    db.session.flush()
+    view = _contact_view(contact, {ticket.id: ticket.number} if ticket else {})
+    commit(events)
+    return view
+
+
+@endpoint("/contacts", "GET", "List contacts", query=ContactFilter,
+          roles=(Role.OPERATOR, Role.DISPATCHER, Role.LEADER, Role.ADMIN))
+def find_contacts(actor: Actor, query: ContactFilter) -> dict[str, Any]:
+    rows, total = list_contacts(db.session, query)
+    ids = {c.ticket_id for c in rows if c.ticket_id}
+    numbers = dict(db.session.execute(select(Ticket.id, Ticket.number)
+                                      .where(Ticket.id.in_(ids))).all()) if ids else {}
+    return {"items": [_contact_view(c, numbers) for c in rows], "total": total,
+            "page": query.page, "per_page": query.per_page}
+
+
+# ---------------------------------------------------------------- reference data
+
+
+@endpoint("/categories", "GET", "The category tree", roles=STAFF)
+def categories(actor: Actor) -> dict[str, Any]:
+    rows = db.session.scalars(select(Category).where(Category.active.is_(True))
+                              .order_by(Category.level, Category.sort_order)).all()
+    nodes = {c.code: {"code": c.code, "name": c.name, "children": []} for c in rows}
+    roots = []
+    for c in rows:
+        (nodes[c.parent_code]["children"] if c.parent_code in nodes else roots).append(
+            nodes[c.code])
+    return {"items": roots}
+
+
+@endpoint("/departments", "GET", "Departments", roles=STAFF)
+def departments(actor: Actor) -> dict[str, Any]:
+    rows = db.session.scalars(select(Department).order_by(Department.kind, Department.code))
+    return {"items": [{"code": d.code, "name": d.name, "kind": d.kind,
+                       "street": d.street_code, "active": d.active} for d in rows]}
+
+
+# ---------------------------------------------------------------- administration
+
+
+class UserCreate(Strict):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    role: Role
+    display_name: Annotated[str, StringConstraints(max_length=60)] | None = None
+    department: Code | None = None
+    phone: Annotated[str, StringConstraints(max_length=32)] | None = None
+
+
+@endpoint("/admin/users", "POST", "Add a user", body=UserCreate, roles=(Role.ADMIN,),
+          status=201)
+def add_user(actor: Actor, body: UserCreate) -> dict[str, Any]:
+    user = accounts.create_user(
+        db.session, services().hasher, _directory(), username=body.username,
+        password=body.password, role=body.role, display_name=body.display_name,
+        department=body.department, phone=body.phone)
+    commit()
+    return _me(user)
+
+
+@endpoint("/admin/time-limits", "GET", "The time limits in force",
+          roles=(Role.ADMIN, Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR))
+def read_time_limits(actor: Actor) -> dict[str, Any]:
+    return clocks.get_time_limits(db.session).model_dump(mode="json")
+
+
+@endpoint("/admin/time-limits", "PUT",
+          "Replace the time limits (fields left out take the shipped defaults)",
+          body=clocks.TimeLimits, roles=(Role.ADMIN,))
+def write_time_limits(actor: Actor, body: clocks.TimeLimits) -> dict[str, Any]:
+    limits = clocks.set_time_limits(db.session, body.model_dump(mode="json"), actor.id)
+    commit()
+    return limits.model_dump(mode="json")
+
+
+class CalendarEntry(Strict):
+    day: date
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=60)]
+
+
+class CalendarYearIn(Strict):
+    holidays: list[CalendarEntry] = Field(max_length=60)
+    makeup_workdays: list[CalendarEntry] = Field(default_factory=list, max_length=30)
+
+
+@endpoint("/admin/calendar/<int:year>", "GET", "A calendar year: holidays, make-up days, source",
+          roles=(Role.ADMIN, Role.DISPATCHER, Role.LEADER))
+def read_calendar(actor: Actor, year: int) -> dict[str, Any]:
+    summary = calendar.year_summary(db.session, year)
+    commit()
+    return summary
+
+
+@endpoint("/admin/calendar/<int:year>", "PUT",
+          "Enter the official arrangement for a year; open deadlines are recomputed",
+          body=CalendarYearIn, roles=(Role.ADMIN,))
+def write_calendar(actor: Actor, year: int, body: CalendarYearIn) -> dict[str, Any]:
+    calendar.set_official_year(db.session, year, {e.day: e.name for e in body.holidays},
+                               {e.day: e.name for e in body.makeup_workdays})
+    events = recompute_provisional_deadlines(db.session, _now(), _directory())
+    summary = calendar.year_summary(db.session, year)
+    commit(events)
+    return {**summary, "tickets_recomputed": len({e.ticket_id for e in events})}
+
+
+@endpoint("/openapi.json", "GET", "This document", public=True)
+def openapi_json() -> dict[str, Any]:
+    return openapi.document("/")
+
+
+__all__ = ["bp", "Status"]

@@ -1,0 +1,79 @@
+"""The app factory: configuration, extensions, blueprints and the wiring of the domain's ports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+from dispatch.console import feed
+from dispatch.stats import rollups
+from integrations.sms import sender_from_config
+from web.config import from_environment
+from web.extensions import db, migrate
+from web.services import Services
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build an application; `overrides` replaces configuration (tests, CLI)."""
+    config = from_environment()
+    config.update(overrides or {})
+    app = Flask(__name__, instance_path=config["INSTANCE_PATH"])
+    app.config.update(config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and ":memory:" not in uri:
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    app.extensions["hotline"] = app.config.get("SERVICES") or Services()
+    if app.extensions["hotline"].sms is None:
+        app.extensions["hotline"].sms = sender_from_config(app.config)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+            db.engine.dispose()
+
+    # Each web.api module adds its routes to web.api.tickets.bp when imported.
+    from web import errors, security
+    from web.api import (  # noqa: F401
+        attachments,
+        callbacks,
+        classify,
+        dashboard,
+        grid,
+        health,
+        kb,
+        reports,
+        stats,
+        tickets,
+    )
+    from web.console import socket as console
+    from web.hooks import open311, police110, wechat
+    from web.pages import staff
+
+    errors.register(app)
+    security.init_app(app)
+    feed.install()  # every committed ticket event becomes a console event
+    rollups.install()  # and queues its ticket for the statistics' rollups
+    console.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(tickets.bp)
+    app.register_blueprint(open311.bp)
+    app.register_blueprint(wechat.bp)
+    app.register_blueprint(police110.bp)
+    app.register_blueprint(callbacks.bp)
+    app.register_blueprint(staff.bp)
+    return app

@@ -1,0 +1,1 @@
+"""The `hotline` command (CONTRACT.md)."""

@@ -1,0 +1,1 @@
+"""Endpoints outside parties call: WeChat, the 110 desk, Open311."""

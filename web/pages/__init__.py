@@ -1,0 +1,1 @@
+"""The people's server-rendered pages (zh-CN)."""

@@ -1,0 +1,206 @@
+"""The people's pages (server-rendered, zh-CN): login, password, and one page per kind of user.
+
+Pages carry no business rules: they render a shell with who is signed in and a JSON island of
+boot data; their JavaScript reads and acts through the same `/api/v1` as every other client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
+
+from dispatch.core import accounts
+from dispatch.core.errors import DomainError, Unauthorized
+from dispatch.core.models import User
+from dispatch.core.vocab import Role
+from grid.directory import SqlDirectory
+from web.auth import current_user, sign_in
+from web.extensions import db
+from web.i18n import ZH, t
+from web.services import services
+
+bp = Blueprint("pages", __name__)
+
+# The page each role lands on after signing in.
+HOME = {
+    Role.OPERATOR: "pages.intake", Role.DISPATCHER: "pages.console",
+    Role.SUPERVISOR: "pages.console", Role.LEADER: "pages.dashboard", Role.ADMIN: "pages.console",
+    Role.HANDLER: "pages.department", Role.GRID_WORKER: "pages.worker",
+}
+# Which roles may open which page (DOMAIN.md's roles).
+CONSOLE_ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER, Role.ADMIN)
+INTAKE_ROLES = (Role.OPERATOR,)
+WORKER_ROLES = (Role.GRID_WORKER,)
+DEPARTMENT_ROLES = (Role.HANDLER,)
+DASHBOARD_ROLES = (Role.LEADER, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
+# The navigation bar: (endpoint, label key, roles).
+NAV = (
+    ("pages.intake", "intake", INTAKE_ROLES),
+    ("pages.console", "console", CONSOLE_ROLES),
+    ("pages.department", "department", DEPARTMENT_ROLES),
+    ("pages.worker", "worker", WORKER_ROLES),
+    ("pages.dashboard", "dashboard", DASHBOARD_ROLES),
+)
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"t": t, "i18n": ZH}
+
+
+def _signed_in() -> User | None:
+    try:
+        return current_user()
+    except Unauthorized:
+        return None
+
+
+def me_view(user: User) -> dict[str, Any]:
+    """Who is signed in, as a page shows it."""
+    dept = SqlDirectory(db.session).department(user.department_code) \
+        if user.department_code else None
+    return {"username": user.username, "display_name": user.display_name, "role": user.role,
+            "role_name": t("role", user.role), "department": user.department_code,
+            "department_name": dept.name if dept else None}
+
+
+def page(rule: str, roles: tuple[str, ...]) -> Callable[[Callable[..., Any]], Any]:
+    """A page for these roles: anonymous visitors go to the login page, others get 403."""
+
+    def decorate(fn: Callable[..., dict[str, Any]]) -> Callable[..., ResponseReturnValue]:
+        @wraps(fn)
+        def view(**kwargs: Any) -> ResponseReturnValue:
+            user = _signed_in()
+            if user is None:
+                return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+            if user.role not in roles:
+                return render_template("forbidden.html", me=me_view(user), nav=_nav(user)), 403
+            context = fn(user=user, **kwargs)
+            boot = {"me": me_view(user), "server_now": services().clock.now().isoformat(),
+                    **context.pop("boot", {})}
+            return render_template(context.pop("template"), me=boot["me"], boot=boot,
+                                   nav=_nav(user), **context)
+
+        bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view)
+        return view
+
+    return decorate
+
+
+def _nav(user: User) -> list[dict[str, str]]:
+    return [{"href": url_for(endpoint), "label": t("ui", key),
+             "active": request.endpoint == endpoint}
+            for endpoint, key, roles in NAV if user.role in roles]
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site (no scheme, no host, no '//' trick) may follow a login."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(c) < 32 for c in target)):
+        return None  # browsers read "/\\host" as "//host"
+    return target
+
+
+@bp.route("/")
+def index() -> ResponseReturnValue:
+    user = _signed_in()
+    if user is None:
+        return redirect(url_for("pages.login"))
+    return redirect(url_for(HOME.get(Role(user.role), "pages.password")))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = (request.form.get("username") or "").strip()
+        password = request.form.get("password") or ""
+        try:
+            user = accounts.authenticate(db.session, services().hasher, username, password)
+        except DomainError:
+            error = "用户名或密码错误"
+        else:
+            sign_in(user)
+            target = _safe_next(request.args.get("next"))
+            return redirect(target or url_for(HOME.get(Role(user.role), "pages.password")))
+    # A refused login re-renders the form (200): the browser shows it, not an error page.
+    return render_template("login.html", error=error, username=username, me=None, nav=[])
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("pages.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password() -> ResponseReturnValue:
+    user = _signed_in()
+    if user is None:
+        return redirect(url_for("pages.login", next="/password"))
+    message, error = None, None
+    if request.method == "POST":
+        new = request.form.get("new_password") or ""
+        if new != (request.form.get("confirm_password") or ""):
+            error = "两次输入的新密码不一致"
+        else:
+            try:
+                accounts.set_password(db.session, services().hasher, user,
+                                      request.form.get("old_password") or "", new,
+                                      services().clock.now())
+                db.session.commit()
+                sign_in(user)
+                message = "密码已修改"
+            except DomainError as exc:
+                db.session.rollback()
+                error = _password_error(exc)
+    return render_template("password.html", me=me_view(user), nav=_nav(user), message=message,
+                           error=error)
+
+
+def _password_error(exc: DomainError) -> str:
+    if exc.field == "old_password" or isinstance(exc, Unauthorized):
+        return "原密码不正确"
+    if exc.field == "new_password" or exc.field == "password":
+        return f"新密码至少 {accounts.MIN_PASSWORD} 位"
+    return exc.message
+
+
+@page("/console", CONSOLE_ROLES)
+def console(user: User) -> dict[str, Any]:
+    return {"template": "console.html"}
+
+
+@page("/intake", INTAKE_ROLES)
+def intake(user: User) -> dict[str, Any]:
+    return {"template": "intake.html"}
+
+
+def _upload_limit() -> dict[str, Any]:
+    return {"upload_max_bytes": current_app.config["UPLOAD_MAX_BYTES"]}
+
+
+@page("/worker", WORKER_ROLES)
+def worker(user: User) -> dict[str, Any]:
+    return {"template": "worker.html", "boot": _upload_limit()}
+
+
+@page("/department", DEPARTMENT_ROLES)
+def department(user: User) -> dict[str, Any]:
+    return {"template": "department.html", "boot": _upload_limit()}
+
+
+@page("/dashboard", DASHBOARD_ROLES)
+def dashboard(user: User) -> dict[str, Any]:
+    return {"template": "dashboard.html",
+            "boot": {"map_tile_url": current_app.config.get("MAP_TILE_URL")}}

@@ -1,0 +1,51 @@
+"""The parts the domain is given in this application (real or fake, chosen from configuration),
+and `services()`, which finds them for the current request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from sqlalchemy.orm import Session
+
+from dispatch.core.ports import Clock, LogPublisher, Publisher, SystemClock
+from dispatch.intake.pipeline import Classifier, IntakePorts
+from dispatch.triage.rules import ClassifierCache, SessionClassifier
+from grid.locator import GridCache
+from grid.service import GridRouting
+from integrations.sms import SmsSender
+
+
+@dataclass
+class Services:
+    """The real or fake parts the domain is given, chosen from configuration."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    publisher: Publisher = field(default_factory=LogPublisher)
+    # None: the admin-editable rule classifier of the database (cached per rules revision).
+    classifier: Classifier | None = None
+    classifier_cache: ClassifierCache = field(default_factory=ClassifierCache)
+    # The SMS backend (None: chosen from the configuration when the app is built).
+    sms: SmsSender | None = None
+    # Embedded mode's in-process runner (started by `hotline serve` without Redis).
+    runner: Any = None
+    # Grid indexes built once per version and shared by the requests of this application.
+    grid_cache: GridCache = field(default_factory=GridCache)
+    # The live console's relay (web/console/socket.py), set when the app is built.
+    console: Any = None
+
+    def intake_ports(self, session: Session, now: datetime) -> IntakePorts:
+        """Ports for one intake: they read the request's database at its moment."""
+        grid = GridRouting(session, now, self.grid_cache)
+        classifier = self.classifier or SessionClassifier(session, self.classifier_cache)
+        return IntakePorts(classifier, grid, grid)
+
+
+def services() -> Services:
+    """The services of the current application."""
+    from flask import current_app
+
+    return current_app.extensions["hotline"]
