@@ -8,8 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 
-from dispatch.console import feed
-from dispatch.stats import rollups
+from dispatch import subscribers
 from integrations.sms import sender_from_config
 from web.config import from_environment
 from web.extensions import db, migrate
@@ -66,8 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     errors.register(app)
     security.init_app(app)
-    feed.install()  # every committed ticket event becomes a console event
-    rollups.install()  # and queues its ticket for the statistics' rollups
+    subscribers.install()  # the table of consequences (dispatch/subscribers.py)
     console.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(tickets.bp)

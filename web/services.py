@@ -3,6 +3,7 @@ and `services()`, which finds them for the current request."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
-from dispatch.core.ports import Clock, LogPublisher, Publisher, SystemClock
+from dispatch.core.models import Event
+from dispatch.core.ports import Clock, LogPublisher, PublishedEvent, Publisher, SystemClock
 from dispatch.intake.pipeline import Classifier, IntakePorts
 from dispatch.triage.rules import ClassifierCache, SessionClassifier
 from grid.locator import GridCache
@@ -42,6 +44,21 @@ class Services:
         grid = GridRouting(session, now, self.grid_cache)
         classifier = self.classifier or SessionClassifier(session, self.classifier_cache)
         return IntakePorts(classifier, grid, grid)
+
+    def after_commit(self, session: Session, events: Sequence[Event]) -> None:
+        """The after-commit consequences of `dispatch.subscribers.AFTER_COMMIT`, in order:
+        console relay, publisher, workers poke."""
+        if not events:
+            return
+        if self.console is not None:
+            self.console.after_commit(session)  # number the console events, send them
+        self.publisher.publish([
+            PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action, e.from_status,
+                           e.to_status)
+            for e in events
+        ])
+        if self.runner is not None:  # deliver what the change queued now
+            self.runner.poke()
 
 
 def services() -> Services:

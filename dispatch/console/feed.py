@@ -25,7 +25,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    event,
     func,
     insert,
     select,
@@ -44,9 +43,11 @@ REPLAY_LIMIT = 5000  # more missed than this: the console reloads its board inst
 SEQUENCE_BATCH = 5000
 ALL_ROOM = "all"
 
-# The console's event types (CONTRACT.md).
+# The console's event types (CONTRACT.md); `alarm`: an emergency of an unattended channel,
+# `alarm_escalated`: nobody acknowledged it in time, supervisors are called.
 CREATED, UPDATED, SLA_WARNING, SLA_OVERDUE, TRANSFER = (
     "created", "updated", "sla_warning", "sla_overdue", "transfer")
+ALARM, ALARM_ESCALATED = "alarm", "alarm_escalated"
 WARNING_STEPS = frozenset({"sign_warning", "complete_warning"})
 OVERDUE_STEPS = frozenset({"sign_overdue", "complete_overdue", "supervision"})
 HANDLING = (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED)
@@ -93,6 +94,10 @@ def event_type(e: Event, ticket: Ticket) -> str:
         return TRANSFER if ticket.channel == Channel.POLICE110 else CREATED
     if e.action == "transfer_110":
         return TRANSFER
+    if e.action == "raise_alarm":
+        return ALARM
+    if e.action == "escalate_alarm":
+        return ALARM_ESCALATED
     step = (e.payload or {}).get("clock_step")
     if step in WARNING_STEPS:
         return SLA_WARNING
@@ -154,6 +159,9 @@ def summarise(t: Ticket, now: datetime, workers: dict[int, str] | None = None) -
         queues.append("overdue")
     if t.supervised and status not in CLOSED_STATES:
         queues.append("supervised")
+    alarm = _alarm_state(t)
+    if alarm in ("raised", "escalated"):
+        queues.insert(0, "alarm")
     worker_id = lead.grid_worker_id if lead is not None else None
     text_ = t.text if len(t.text) <= TEXT_MAX else t.text[:TEXT_MAX - 1] + "…"
     return {
@@ -169,7 +177,19 @@ def summarise(t: Ticket, now: datetime, workers: dict[int, str] | None = None) -
         "extension_pending": extension_pending, "queues": queues,
         "open": status not in CLOSED_STATES,
         "created_at": _iso(t.created_at), "updated_at": _iso(t.updated_at),
+        "alarm": alarm, "alarm_raised_at": _iso(t.alarm_raised_at),
+        "auto_dispatched": bool(lead is not None and lead.auto_dispatched),
     }
+
+
+def _alarm_state(t: Ticket) -> str | None:
+    """None, or the alarm's state: raised (waiting for a dispatcher), escalated (to the
+    supervisors, still waiting), acknowledged."""
+    if t.alarm_raised_at is None:
+        return None
+    if t.alarm_acknowledged_at is not None:
+        return "acknowledged"
+    return "escalated" if t.alarm_escalated_at is not None else "raised"
 
 
 def audience(t: Ticket) -> dict[str, Any]:
@@ -237,42 +257,19 @@ def _workers(session: Session, tickets: Iterable[Ticket]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
 
 
-def _collect(session: Session, flush_context: Any) -> None:
-    new = [o for o in session.new if isinstance(o, Event)]
-    if new:
-        session.info.setdefault("feed_pending", []).extend(new)
-
-
-def _record(session: Session) -> None:
-    pending: list[Event] = session.info.pop("feed_pending", [])
-    if not pending and not any(isinstance(o, Event) for o in session.new):
-        return
-    session.flush()  # events added since the last flush get their ids (and join `pending`)
-    pending += session.info.pop("feed_pending", [])
-    if not pending:
-        return
-    tickets = {e.ticket_id: e.ticket for e in pending}
+def record_events(session: Session, events: list[Event]) -> None:
+    """A console event row (unnumbered) for each ticket event of the transaction about to
+    commit; run by the table of consequences (`dispatch.subscribers`)."""
+    tickets = {e.ticket_id: e.ticket for e in events}
     workers = _workers(session, tickets.values())
     rows = []
     with session.no_autoflush:  # reading the tickets writes nothing yet
-        for e in sorted(pending, key=lambda e: e.id):
+        for e in sorted(events, key=lambda e: e.id):
             t = tickets[e.ticket_id]
             rows.append({"seq": None, "event_id": e.id, "ticket_id": t.id,
                          "type": event_type(e, t), "action": e.action, "at": e.at,
                          "summary": summarise(t, e.at, workers), "audience": audience(t)})
     session.execute(insert(ConsoleEvent.__table__), rows)  # one multi-row INSERT
-
-
-def _forget(session: Session, previous_transaction: Any = None) -> None:
-    session.info.pop("feed_pending", None)
-
-
-def install() -> None:
-    """Record a console event for every ticket event any session commits (idempotent)."""
-    if not event.contains(Session, "before_commit", _record):
-        event.listen(Session, "after_flush", _collect)
-        event.listen(Session, "before_commit", _record)
-        event.listen(Session, "after_rollback", _forget)
 
 
 # ---------------------------------------------------------------- numbering (step 2)
@@ -399,6 +396,6 @@ def board_seqs(session: Session, ticket_ids: Sequence[int]) -> dict[int, int]:
     return {tid: seq or 0 for tid, seq in rows}
 
 
-__all__ = ["ConsoleEvent", "FeedHead", "Viewer", "Replay", "install", "sequence",
+__all__ = ["ConsoleEvent", "FeedHead", "Viewer", "Replay", "record_events", "sequence",
            "number_pending", "relay",
            "replay", "summarise", "audience", "rooms", "message", "head", "board_seqs"]

@@ -15,6 +15,7 @@ actions in one transaction reads each once. A kept value is what the query would
   would not); other pending changes are left for a later flush, since `load` reads only the
   tables of `models`.
 
+Its session listeners are installed with the others by `dispatch.subscribers.install`.
 Outside a transaction nothing is kept. A long-running process shares nothing between sessions
 here; the process-wide caches (the grid index, the classifier) stay keyed by revisions.
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, scoped_session
 
 T = TypeVar("T")
@@ -70,14 +70,12 @@ def _drop_tables(session: Session, tables: set[str]) -> None:
         del kept[key]
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+def transaction_ended(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None or transaction.nested:  # not a flush's subtransaction
         forget(session)
 
 
-@event.listens_for(Session, "before_flush")
-def _flushing(session: Session, flush_context: Any, instances: Any) -> None:
+def flushing(session: Session, flush_context: Any, instances: Any) -> None:
     if not session.info.get(_INFO_KEY):
         return
     changed = {
@@ -89,8 +87,7 @@ def _flushing(session: Session, flush_context: Any, instances: Any) -> None:
     _drop_tables(session, changed)
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _executing(state: ORMExecuteState) -> None:
+def executing(state: ORMExecuteState) -> None:
     session = state.session
     if not session.info.get(_INFO_KEY):
         return

@@ -11,7 +11,7 @@ from dispatch.core.models import Assignment, Ticket
 from dispatch.core.vocab import ALL_SEEING_ROLES, Channel, Role
 
 if TYPE_CHECKING:
-    from dispatch.tickets.lifecycle import Actor
+    from dispatch.core.actors import Actor
 
 
 def visible_tickets(actor: Actor) -> ColumnElement[bool]:

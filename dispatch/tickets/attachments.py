@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import ForeignKey, Integer, String, event, func, select
+from sqlalchemy import ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from dispatch.core.db import Base, UTCDateTime, utcnow
@@ -31,7 +31,7 @@ from dispatch.core.vocab import CLOSED_STATES
 from dispatch.tickets.access import can_see
 
 if TYPE_CHECKING:
-    from dispatch.tickets.lifecycle import Actor
+    from dispatch.core.actors import Actor
 
 FIELD = "file"
 # Accepted formats as Pillow names them, and what each is stored and served as.
@@ -51,7 +51,7 @@ MAX_PER_ACTION = 9
 # Uploads a user may hold on one ticket before using them in an action (a full disk guard).
 MAX_UNUSED_PER_TICKET = 30
 MAX_NAME = 120
-# Actions whose event payload may name attachments (see `_link_reported`).
+# Actions whose event payload may name attachments (see `link_reported`).
 REPORTING_ACTIONS = frozenset({"complete", "note"})
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.(jpg|png|webp)$")
 
@@ -272,8 +272,7 @@ def evidence(session: Session, ticket: Ticket, actor: Actor, payload: Any) -> di
     return out
 
 
-@event.listens_for(Session, "before_flush")
-def _link_reported(session: Session, flush_context: Any, instances: Any) -> None:
+def link_reported(session: Session, flush_context: Any, instances: Any) -> None:
     # The event of an action does not exist while its handler runs (the state table writes
     # it afterwards), so the photos a new report names are linked to it as it is flushed.
     for obj in list(session.new):

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakSet
 
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import flag_modified
 
-from dispatch.core.commands import PAYLOADS, NoPayload, Strict, parse
+from dispatch.core.actors import SYSTEM, Actor
+from dispatch.core.commands import PAYLOADS, AutoDispatchPayload, NoPayload, Strict, parse
 from dispatch.core.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
 from dispatch.core.memo import memo
 from dispatch.core.models import Assignment, Event, Extension, Ticket, User
@@ -33,9 +34,9 @@ from dispatch.core.vocab import (
     Status,
 )
 from dispatch.intake.repeats import category_tree
-from dispatch.outbound import callbacks, police
 from dispatch.tickets import attachments
 from dispatch.tickets.access import can_see
+from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.clocks import (
     Limit,
     TimeLimits,
@@ -46,6 +47,8 @@ from dispatch.tickets.clocks import (
 )
 from dispatch.triage import knowledge
 
+__all__ = ["SYSTEM", "Actor", "perform", "open_ticket", "TABLE"]
+
 S = Status
 R = Role
 SAME = None  # "state unchanged" in a rule's targets
@@ -54,19 +57,6 @@ HANDLING_ASSIGNMENT = (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED)
 ASSIGNEES = frozenset({R.HANDLER, R.GRID_WORKER})
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a user (id, role, department) or the system."""
-
-    id: int | None
-    role: Role
-    department_code: str | None = None
-    username: str = "system"
-    # A grid worker's cells (from the duty roster): they see the tickets located there too.
-    cells: frozenset[str] = frozenset()
-
-
-SYSTEM = Actor(None, R.SYSTEM)
 
 
 @dataclass(frozen=True)
@@ -85,7 +75,10 @@ def _rule(frm: set[Status] | frozenset[Status], to: set[Status | None], roles: s
 TABLE: dict[str, Rule] = {
     "answer": _rule({S.NEW}, {S.ARCHIVED}, {R.OPERATOR}),
     "dispatch": _rule({S.NEW, S.RETURNED, S.REOPENED}, {S.DISPATCHED}, {R.DISPATCHER, R.SYSTEM}),
-    "transfer_110": _rule({S.NEW}, {S.TRANSFERRED_110}, {R.OPERATOR, R.DISPATCHER}),
+    # A supervisor sends again what 110 rejected, with an arbitration (首接); the system sends
+    # an emergency of an unattended channel when `auto_transfer_110` is on.
+    "transfer_110": _rule({S.NEW}, {S.TRANSFERRED_110},
+                          {R.OPERATOR, R.DISPATCHER, R.SUPERVISOR, R.SYSTEM}),
     "merge": _rule({S.NEW}, {S.MERGED}, {R.DISPATCHER}),
     "void": _rule({S.NEW}, {S.VOID}, {R.OPERATOR, R.DISPATCHER}),
     # Assignee actions: the lead's moves the ticket, a co-handler's only its own assignment.
@@ -111,9 +104,18 @@ TABLE: dict[str, Rule] = {
     "police_complete": _rule({S.TRANSFERRED_110}, {S.ARCHIVED}, {R.POLICE_DESK}),
     "follow_parent": _rule({S.MERGED}, {S.ARCHIVED}, {R.SYSTEM}),
     "recompute_deadlines": _rule(OPEN_STATES, {SAME}, {R.SYSTEM}),
+    # The emergency alarm of an unattended channel (DOMAIN.md, Triage): raised at intake,
+    # acknowledged by a dispatcher (in any state: the danger is the citizen's, not the
+    # ticket's), escalated to supervisors by the sweep when not acknowledged in time.
+    "raise_alarm": _rule(OPEN_STATES, {SAME}, {R.SYSTEM}),
+    "acknowledge_alarm": _rule(frozenset(Status), {SAME}, {R.DISPATCHER, R.SUPERVISOR}),
+    "escalate_alarm": _rule(OPEN_STATES, {SAME}, {R.SYSTEM}),
+    # 智能派单 taken back to the dispatcher's queue.
+    "take_back": _rule(HANDLING, {S.NEW}, {R.DISPATCHER}),
 }
 
-SYSTEM_ACTIONS = frozenset({"close_without_callback", "follow_parent", "recompute_deadlines"})
+SYSTEM_ACTIONS = frozenset({"close_without_callback", "follow_parent", "recompute_deadlines",
+                            "raise_alarm", "escalate_alarm"})
 # Actions people and machine clients may ask for; the rest are taken by the system itself.
 PUBLIC_ACTIONS = tuple(a for a in TABLE if a not in SYSTEM_ACTIONS)
 
@@ -191,10 +193,26 @@ def perform(
     step = HANDLERS[action](ctx)
     _write(ctx, ticket, action, step, reason=getattr(body, "reason", None))
     _follow_up(ctx, ticket)
-    # What 110 is owed goes into the outbox in this same transaction (sent after commit).
-    police.owe_110(session, ticket, action, getattr(body, "reason", None), now)
-    callbacks.questionnaire_owed(session, ticket, action, now)  # the SMS 回访 questionnaire
+    # What the action owes others (110, the citizen's questionnaire), in this same transaction:
+    # the table of consequences, dispatch/subscribers.py.
+    for consequence in _on_action():
+        consequence(session, ticket, action, getattr(body, "reason", None), now)
     return ActionResult(ticket, ctx.events)
+
+
+OnAction = Callable[[Session, Ticket, str, "str | None", datetime], None]
+_ON_ACTION: list[OnAction] = []
+
+
+def set_consequences(handlers: list[OnAction]) -> None:
+    """What every action owes others; set once by `dispatch.subscribers.install`."""
+    _ON_ACTION[:] = handlers
+
+
+def _on_action() -> list[OnAction]:
+    if not _ON_ACTION:  # acting without them would silently lose what 110 is owed
+        raise RuntimeError("dispatch.subscribers.install() must run before tickets are handled")
+    return _ON_ACTION
 
 
 def available_actions(ticket: Ticket, actor: Actor) -> list[str]:
@@ -212,6 +230,13 @@ def available_actions(ticket: Ticket, actor: Actor) -> list[str]:
                 continue
         if action in ("approve_extension", "refuse_extension") and not any(
                 x.status == "pending" for x in ticket.extensions):
+            continue
+        if action == "transfer_110" and first_receiver_refusal(ticket, actor.role, "—"):
+            continue
+        if action == "acknowledge_alarm" and (ticket.alarm_raised_at is None
+                                              or ticket.alarm_acknowledged_at is not None):
+            continue
+        if action == "take_back" and not auto_dispatched(ticket):
             continue
         out.append(action)
     return out
@@ -261,8 +286,7 @@ _LOCK = (select(Ticket.version).where(Ticket.id == bindparam("id")).with_for_upd
          .execution_options(autoflush=False))
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _locks_released(session: Session, transaction: SessionTransaction) -> None:
+def locks_released(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None or transaction.nested:  # not a flush's subtransaction
         session.info.pop(_LOCKED, None)
 
@@ -467,9 +491,19 @@ def _dispatch(c: Context) -> Step:
     _close_round(t, c.now)
     made = [_start_assignment(c, lead, "lead", worker)]
     made += [_start_assignment(c, code, "co", None) for code in co]
+    auto = isinstance(p, AutoDispatchPayload)
+    if auto and c.actor.role != R.SYSTEM:  # a programming error, never a client's
+        raise Forbidden("智能派单只能由系统发起")
+    for a in made:
+        a.auto_dispatched = auto
     c.session.flush()
     lead_a = made[0]
+    how: dict[str, Any] = {"dispatched_by": "auto" if auto else "dispatcher"}
+    if isinstance(p, AutoDispatchPayload):
+        how |= {"reasons": list(p.reasons), "confidence": p.confidence,
+                "threshold": p.threshold, "setting": p.setting, "source": p.source}
     return Step(S.DISPATCHED, {
+        **how,
         "lead": lead, "co_handlers": co, "grid_worker": worker_name,
         "assignment_ids": [a.id for a in made],
         "sign_deadline": lead_a.sign_deadline.isoformat(),
@@ -515,10 +549,112 @@ def _relocate(c: Context) -> Step:
     })
 
 
+def first_receiver_refusal(ticket: Ticket, role: Role, arbitration: str | None) -> str | None:
+    """Why 首接 forbids this transfer to 110 (None: it may go). After 110 rejected a ticket,
+    12345 keeps it: only a supervisor may send it again, with an arbitration; a matter 110
+    rejected again after an arbitration stays with 12345 for good."""
+    rejected = [e for e in ticket.events if e.action == "police_reject"]
+    if not rejected:
+        return None
+    cause = rejected[-1].reason or (rejected[-1].payload or {}).get("cause") or "未说明"
+    arbitrated = [e for e in ticket.events
+                  if e.action == "transfer_110" and (e.payload or {}).get("arbitration")]
+    if arbitrated and arbitrated[-1].id is not None and rejected[-1].id is not None \
+            and rejected[-1].id > arbitrated[-1].id:
+        return (f"110 在仲裁后再次退回此工单（原因：{cause}）。双方均不受理的事项按首接原则"
+                "由 12345 办理，不能再转110")
+    if role not in (R.SUPERVISOR,):
+        return (f"110 已退回此工单（原因：{cause}）。按首接原则由 12345 办理；如确需再次"
+                "转110，须由督办员填写仲裁意见后转出")
+    if not arbitration:
+        return (f"110 已退回此工单（原因：{cause}）。再次转110须填写仲裁意见"
+                "（arbitration）")
+    return None
+
+
 def _transfer_110(c: Context) -> Step:
-    c.ticket.police_state = "pending"
-    c.ticket.police_cause = None
-    return Step(S.TRANSFERRED_110, {"direction": "to_110"})
+    p, t = c.payload, c.ticket
+    refusal = first_receiver_refusal(t, c.actor.role, p.arbitration)
+    if refusal is not None:
+        raise Conflict(refusal, field="arbitration" if c.actor.role == R.SUPERVISOR else None)
+    if p.reason is None:
+        raise InvalidInput("reason: 请填写转110的理由", field="reason")
+    payload: dict[str, Any] = {"direction": "to_110"}
+    if p.arbitration is not None:
+        if t.police_state != "rejected":
+            raise InvalidInput("arbitration: 仅在110退回后再次转110时填写仲裁意见",
+                               field="arbitration")
+        payload |= {"arbitration": p.arbitration, "arbitrated_by": c.actor.username,
+                    "previous_cause": t.police_cause}
+    if c.actor.role == R.SYSTEM:
+        payload["automatic"] = True  # auto_transfer_110: an emergency of an unattended channel
+    t.police_state = "pending"
+    t.police_cause = None
+    return Step(S.TRANSFERRED_110, payload)
+
+
+# ---------------------------------------------------------------- alarms and 智能派单
+
+
+def _raise_alarm(c: Context) -> Step:
+    t = c.ticket
+    if t.alarm_raised_at is not None:
+        raise Conflict(f"工单 {t.number} 已发出过警报")
+    t.alarm_raised_at = c.now
+    return Step(SAME, {"numbers": list(c.payload.numbers), "reasons": list(c.payload.reasons),
+                       "channel": t.channel})
+
+
+def _local_time(moment: datetime) -> str:
+    return moment.astimezone(LOCAL_TZ).strftime("%H:%M:%S")
+
+
+def _acknowledge_alarm(c: Context) -> Step:
+    t = c.ticket
+    if t.alarm_raised_at is None:
+        raise Conflict(f"工单 {t.number} 没有警报，无需确认")
+    if t.alarm_acknowledged_at is not None:
+        who = c.session.get(User, t.alarm_acknowledged_by_id) \
+            if t.alarm_acknowledged_by_id else None
+        by = f"由 {who.display_name or who.username} " if who is not None else ""
+        raise Conflict(f"工单 {t.number} 的警报已于 {_local_time(t.alarm_acknowledged_at)} "
+                       f"{by}确认，无需重复确认")
+    t.alarm_acknowledged_at = c.now
+    t.alarm_acknowledged_by_id = c.actor.id
+    waited = (c.now - t.alarm_raised_at).total_seconds()
+    return Step(SAME, {"raised_at": t.alarm_raised_at.isoformat(), "waited_s": round(waited, 1),
+                       "escalated": t.alarm_escalated_at is not None})
+
+
+def _escalate_alarm(c: Context) -> Step:
+    t = c.ticket
+    if t.alarm_raised_at is None or t.alarm_acknowledged_at is not None \
+            or t.alarm_escalated_at is not None:
+        raise Conflict(f"工单 {t.number} 没有待升级的警报")
+    t.alarm_escalated_at = c.now
+    waited = (c.now - t.alarm_raised_at).total_seconds()
+    return Step(SAME, {"raised_at": t.alarm_raised_at.isoformat(), "waited_s": round(waited, 1),
+                       "to": "supervisor"})
+
+
+def auto_dispatched(ticket: Ticket) -> bool:
+    """The current handling round was dispatched by the system (智能派单)."""
+    lead = lead_assignment(ticket)
+    return lead is not None and bool(lead.auto_dispatched)
+
+
+def _take_back(c: Context) -> Step:
+    t = c.ticket
+    lead = lead_assignment(t)
+    if lead is None or not lead.auto_dispatched:
+        raise Conflict(f"工单 {t.number} 不是智能派单，不能收回；人工派出的工单请由承办单位退单"
+                       "后改派")
+    taken = [a for a in t.assignments if is_open(a)]
+    for a in taken:
+        _close_assignment(a, AssignmentStatus.CANCELLED, c.now)
+    return Step(S.NEW, {"department": lead.department_code, "auto_dispatched": True,
+                        "assignment_ids": [a.id for a in taken],
+                        "signed": lead.signed_at is not None})
 
 
 def _merge(c: Context) -> Step:
@@ -809,4 +945,8 @@ HANDLERS: dict[str, Callable[[Context], Step]] = {
     "police_reject": _police_reject,
     "police_complete": _police_complete,
     "recompute_deadlines": _recompute_deadlines,
+    "raise_alarm": _raise_alarm,
+    "acknowledge_alarm": _acknowledge_alarm,
+    "escalate_alarm": _escalate_alarm,
+    "take_back": _take_back,
 }

@@ -42,7 +42,7 @@ from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.triage.segmenter import segmenter
 
 if TYPE_CHECKING:
-    from dispatch.tickets.lifecycle import Actor
+    from dispatch.core.actors import Actor
 
 MAX_TITLE = 100
 MAX_BODY = 4000
@@ -501,7 +501,7 @@ def search(session: Session, query: str, *, on: date, category: str | None = Non
 
 def load_demo_knowledge(session: Session, now: datetime, path: Path = DEMO_FILE) -> int:
     """Load the demo county's knowledge base where its titles are missing; how many added."""
-    from dispatch.tickets.lifecycle import Actor  # lifecycle imports this module
+    from dispatch.core.actors import Actor
 
     items = json.loads(path.read_text(encoding="utf-8"))
     present = set(session.scalars(

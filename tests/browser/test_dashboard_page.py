@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from dispatch import subscribers
 from dispatch.stats import rollups
 from tests.browser.conftest import login, screenshot
 from tests.conftest import FAST_HASHER, START
@@ -26,11 +27,13 @@ MONTH = {"from": "2026-11-01", "to": "2026-11-23"}
 
 @pytest.fixture(autouse=True)
 def installed():
-    rollups.install()
+    was = subscribers.running("statistics")
+    subscribers.resume("statistics")
     try:
         yield
     finally:
-        rollups.uninstall()
+        if not was:
+            subscribers.pause("statistics")
 
 
 def simulate_week(live: Any) -> None:

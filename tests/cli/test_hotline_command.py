@@ -186,15 +186,16 @@ def test_report_writes_the_weekly_list_of_the_week_before(env, tmp_path):
 
 
 def test_stats_rebuild_and_refresh_bring_the_rollups_to_the_tickets(env):
+    from dispatch import subscribers
     from dispatch.core.accounts import actor_for
     from dispatch.intake.pipeline import intake
-    from dispatch.stats.rollups import StatPending, StatTicket, install, uninstall
+    from dispatch.stats.rollups import StatPending, StatTicket
 
     assert run(env, "db", "upgrade").exit_code == 0
     assert run(env, "demo", "load").exit_code == 0
     # Tickets written by a writer that does not queue them (as an old version would have).
     engine = create_engine(env["HOTLINE_DATABASE_URL"])
-    uninstall()
+    subscribers.pause("statistics")
     try:
         with Session(engine) as s:
             operator = actor_for(s.scalars(select(User).where(User.username == "operator1")).one())
@@ -203,7 +204,7 @@ def test_stats_rebuild_and_refresh_bring_the_rollups_to_the_tickets(env):
                        now=datetime(2026, 11, 23, 2, tzinfo=UTC))
             s.commit()
     finally:
-        install()
+        subscribers.resume("statistics")
     engine.dispose()
     assert _count(env, StatTicket) == 0 and _count(env, StatPending) == 0
     result = run(env, "stats", "rebuild")

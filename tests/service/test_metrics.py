@@ -10,6 +10,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy.orm import Session
 
+from dispatch import subscribers
 from dispatch.core.errors import InvalidInput
 from dispatch.core.ports import ManualClock
 from dispatch.stats import rollups
@@ -75,13 +76,13 @@ class Stats:
 
 @pytest.fixture
 def stats(session, clock):
-    was = rollups.installed()
-    rollups.install()
+    was = subscribers.running("statistics")
+    subscribers.resume("statistics")
     try:
         yield Stats(session, clock)
     finally:
         if not was:
-            rollups.uninstall()
+            subscribers.pause("statistics")
 
 
 # ---------------------------------------------------------------- intake and its rates

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dispatch import subscribers
 from dispatch.core.errors import DomainError
 from dispatch.core.models import Assignment, Event, Ticket
 from dispatch.core.vocab import CLOSED_STATES, Status
@@ -59,24 +60,24 @@ DAYS = 30
 
 @pytest.fixture
 def installed():
-    was = rollups.installed()
-    rollups.install()
+    was = subscribers.running("statistics")
+    subscribers.resume("statistics")
     try:
         yield
     finally:
         if not was:
-            rollups.uninstall()
+            subscribers.pause("statistics")
 
 
 @pytest.fixture
 def not_installed():
-    was = rollups.installed()
-    rollups.uninstall()
+    was = subscribers.running("statistics")
+    subscribers.pause("statistics")
     try:
         yield
     finally:
         if was:
-            rollups.install()
+            subscribers.resume("statistics")
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:

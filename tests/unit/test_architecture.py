@@ -130,6 +130,91 @@ def test_workers_and_integrations_do_not_import_the_web_layer() -> None:
     assert offenders == []
 
 
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(paths: list[Path]) -> dict[str, set[str]]:
+    """Module → the project's modules it imports (at the top or inside a function: a lazy
+    import that only breaks a cycle at run time still ties the two together). A module's own
+    ancestor packages are left out: Python initialises them first, whatever the order."""
+    modules = {_module_name(p): p for p in paths}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        ancestors = {name.rsplit(".", i)[0] for i in range(1, name.count(".") + 1)}
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            edges |= {m for m in found if m in modules and m != name and m not in ancestors}
+        graph[name] = edges
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return groups
+
+
+def test_the_cycle_finder_finds_a_cycle_through_a_lazy_import() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_between_the_project_modules() -> None:
+    paths = [p for p in _py_files(*ALL_PACKAGES) if "migrations" not in p.parts]
+    assert import_cycles(import_graph(paths)) == []
+
+
+def test_no_module_registers_a_session_listener_at_import_time() -> None:
+    # The table of consequences (dispatch/subscribers.py) installs them all, once.
+    offenders = []
+    for path in _py_files(*ALL_PACKAGES):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            decorated = isinstance(node, ast.FunctionDef) and any(
+                "listens_for" in ast.unparse(d) for d in node.decorator_list)
+            called = isinstance(node, ast.Expr) and "event.listen" in ast.unparse(node)
+            if decorated or called:
+                offenders.append(f"{_rel(path)}:{node.lineno}")
+    assert offenders == []
+
+
 # ---------------------------------------------------------------- (b) one metadata
 
 

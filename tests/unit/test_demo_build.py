@@ -9,7 +9,6 @@ import re
 import sys
 from collections import Counter, defaultdict
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from dispatch.stats import rollups
+from dispatch import subscribers
 from dispatch.stats.metrics import METRICS
 from tests.conftest import cell_centre, cell_code, make_test_grid
 from tests.web.conftest import archived, dispatched, error_of, mismatches
@@ -30,11 +30,13 @@ RATES = [m for m in METRICS.values() if m.denominator is not None]
 
 @pytest.fixture(autouse=True)
 def installed():
-    rollups.install()
+    was = subscribers.running("statistics")
+    subscribers.resume("statistics")
     try:
         yield
     finally:
-        rollups.uninstall()
+        if not was:
+            subscribers.pause("statistics")
 
 
 @pytest.fixture

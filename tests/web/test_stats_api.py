@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from dispatch.stats import rollups
+from dispatch import subscribers
 from dispatch.stats.metrics import METRICS
 from tests.web.conftest import archived, dispatched, error_of, mismatches
 
@@ -20,13 +20,13 @@ STAT_TABLES = ("stat_pending", "stat_daily", "stat_tickets", "stat_assignments",
 
 @pytest.fixture(autouse=True)
 def installed():
-    was = rollups.installed()
-    rollups.install()
+    was = subscribers.running("statistics")
+    subscribers.resume("statistics")
     try:
         yield
     finally:
         if not was:
-            rollups.uninstall()
+            subscribers.pause("statistics")
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from dispatch.core import accounts
 from dispatch.core.commands import PAYLOADS, Code, Strict, TicketCreate, parse
 from dispatch.core.errors import InvalidInput, NotFound
 from dispatch.core.models import Category, Contact, Event, Ticket
-from dispatch.core.ports import PublishedEvent
 from dispatch.core.vocab import Role, Status
 from dispatch.intake.contacts import ContactCreate, ContactFilter, list_contacts, log_contact
 from dispatch.intake.pipeline import intake
@@ -119,18 +118,10 @@ def endpoint(rule: str, method: str, summary: str, *, body: type[BaseModel] | No
 
 
 def commit(events: Sequence[Event] = ()) -> None:
-    """Commit the unit of work, then hand its events to the publisher."""
+    """Commit the unit of work, then run its after-commit consequences
+    (`dispatch.subscribers.AFTER_COMMIT`)."""
     db.session.commit()
-    if events:
-        services().console.after_commit(db.session)  # number the console events, send them
-        services().publisher.publish([
-            PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action, e.from_status,
-                           e.to_status)
-            for e in events
-        ])
-        runner = services().runner
-        if runner is not None:  # embedded mode: deliver what the change queued at once
-            runner.poke()
+    services().after_commit(db.session, events)
 
 
 def _now():  # noqa: ANN202

@@ -1,4 +1,5 @@
-"""The `hotline` command (CONTRACT.md)."""
+"""The `hotline` command (CONTRACT.md): the group (`web.cli.common`) with its subcommands; each
+module of `web.cli` adds its own."""
 
 from __future__ import annotations
 
@@ -10,26 +11,12 @@ from datetime import date, datetime
 from typing import Any
 
 import click
-from flask import Flask
 
 from dispatch.core.errors import DomainError
 from dispatch.tickets.calendar import official_years, seed_calendar
+from web.cli.common import app_for_cli, fail, main
 
-
-def _app(overrides: dict | None = None) -> Flask:
-    from web.app import create_app
-
-    return create_app(overrides)
-
-
-def _fail(exc: DomainError) -> None:
-    field = f" ({exc.field})" if exc.field else ""
-    raise click.ClickException(f"{exc.message}{field}")
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """12345 热线与 110 联动工单派遣系统 — 12345 hotline × 110 linkage dispatch."""
+_app, _fail = app_for_cli, fail
 
 
 @main.command()
@@ -368,6 +355,8 @@ def stats_rebuild() -> None:
 
 
 from web.cli import simulate as simulate_cli  # noqa: E402,F401  (adds `hotline simulate`)
+
+__all__ = ["main"]
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -29,7 +29,9 @@ from dispatch.simulation.engine import (
 )
 from dispatch.tickets.calendar import LOCAL_TZ
 from grid.locator import GridCache
-from web.cli.main import _app, _fail, main
+from web.cli.common import app_for_cli as _app
+from web.cli.common import fail as _fail
+from web.cli.common import main
 
 NOT_LOADED = "the demo county is not loaded: run `hotline demo load` first"
 
