@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.core.commands import Code, Strict, parse
-from dispatch.core.db import utcnow
+from dispatch.core.db import affected_rows, utcnow
 from dispatch.core.errors import InvalidInput, NotFound
 from dispatch.core.memo import memo
 from dispatch.core.models import Category, User
@@ -80,10 +80,11 @@ class Catalogue:
 
     def category_chain(self, code: str) -> list[str]:
         """The category and its ancestors, most specific first."""
-        chain = []
-        while code is not None and code in self._categories and code not in chain:
-            chain.append(code)
-            code = self._categories[code][1]
+        chain: list[str] = []
+        current: str | None = code
+        while current is not None and current in self._categories and current not in chain:
+            chain.append(current)
+            current = self._categories[current][1]
         return chain
 
     def _label(self, code: str) -> str:
@@ -200,7 +201,7 @@ class RuleIn(Strict):
     active: bool = True
 
 
-def rule_view(rule: CatalogueRule) -> dict:
+def rule_view(rule: CatalogueRule) -> dict[str, Any]:
     """A rule as the API shows it."""
     return {"id": rule.id, "category": rule.category_code,
             "area": None if rule.area_code == ALL_AREAS else rule.area_code,
@@ -262,7 +263,7 @@ def _ancestors(index: GridIndex | None, area: str) -> list[str]:
     return [*out, ALL_AREAS]
 
 
-def create_rule(session: Session, data: dict, index: GridIndex | None) -> CatalogueRule:
+def create_rule(session: Session, data: dict[str, Any], index: GridIndex | None) -> CatalogueRule:
     """Validate and add a catalogue rule."""
     cmd = parse(RuleIn, data)
     _check_rule(session, cmd, index, None)
@@ -275,7 +276,7 @@ def create_rule(session: Session, data: dict, index: GridIndex | None) -> Catalo
     return rule
 
 
-def update_rule(session: Session, rule_id: int, data: dict,
+def update_rule(session: Session, rule_id: int, data: dict[str, Any],
                 index: GridIndex | None) -> CatalogueRule:
     """Validate and replace a catalogue rule."""
     rule = session.get(CatalogueRule, rule_id)
@@ -293,7 +294,8 @@ def update_rule(session: Session, rule_id: int, data: dict,
 
 def delete_rule(session: Session, rule_id: int) -> None:
     """Remove a catalogue rule (tickets keep the reasons they were routed with)."""
-    if session.execute(delete(CatalogueRule).where(CatalogueRule.id == rule_id)).rowcount == 0:
+    if affected_rows(session.execute(
+            delete(CatalogueRule).where(CatalogueRule.id == rule_id))) == 0:
         raise NotFound(f"no catalogue rule #{rule_id}")
 
 
@@ -316,14 +318,15 @@ class OnDuty:
     reason: str
 
 
-def roster_view(entry: RosterEntry, username: str) -> dict:
+def roster_view(entry: RosterEntry, username: str) -> dict[str, Any]:
     """A roster entry as the API shows it."""
     return {"id": entry.id, "cell": entry.cell_code, "username": username,
             "weekdays": entry.weekdays, "starts": entry.starts, "ends": entry.ends,
             "note": entry.note}
 
 
-def add_roster_entry(session: Session, data: dict, index: GridIndex | None) -> RosterEntry:
+def add_roster_entry(session: Session, data: dict[str, Any],
+                     index: GridIndex | None) -> RosterEntry:
     """Validate and add a duty for a grid worker in a cell."""
     cmd = parse(RosterIn, data)
     if index is None or cmd.cell not in index.areas or index.areas[cmd.cell].level != "cell":
@@ -345,7 +348,8 @@ def add_roster_entry(session: Session, data: dict, index: GridIndex | None) -> R
 
 def delete_roster_entry(session: Session, entry_id: int) -> None:
     """Remove a duty."""
-    if session.execute(delete(RosterEntry).where(RosterEntry.id == entry_id)).rowcount == 0:
+    if affected_rows(session.execute(
+            delete(RosterEntry).where(RosterEntry.id == entry_id))) == 0:
         raise NotFound(f"no roster entry #{entry_id}")
 
 

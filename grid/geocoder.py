@@ -230,8 +230,8 @@ class Gazetteer:
         # keeps that part (see _GENERIC_ENDINGS). So only names with such a piece in the text
         # are measured, instead of every name against every stretch of text.
         pieces: dict[str, list[str]] = defaultdict(list)
-        for key, entries in self._index.items():
-            if len(key) >= _FUZZY_MIN and entries[0].place.kind != DISTRICT:
+        for key, ranked in self._index.items():
+            if len(key) >= _FUZZY_MIN and ranked[0].place.kind != DISTRICT:
                 for piece in _pieces(key):
                     pieces[piece].append(key)
         self._pieces: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in pieces.items()}
@@ -495,7 +495,7 @@ class Gazetteer:
             # only candidates that agree with the named area may decide the fallback area
             shared = shared or inside
         if community is None and community_cands and len(community_cands) > 1 and (
-                landmark is None or landmark.community not in community_ctx):
+                landmark is None or landmark.community not in (community_ctx or ())):
             res.reasons.append(_ambiguous(self._areas, community_cands[0].name, community_cands))
 
         if landmark is not None and landmark_match is not None:
@@ -720,7 +720,7 @@ def _ambiguous(areas: Mapping[str, Place], name: str, candidates: Sequence[Place
     """The repeated-name reason, e.g. "地名不唯一：张庄村（恼里镇、常村镇）"."""
 
     def label(code: str | None) -> str:
-        return areas[code].name if code in areas else (code or "?")
+        return areas[code].name if code is not None and code in areas else (code or "?")
 
     streets = [label(p.street) for p in candidates]
     communities = [label(p.community) for p in candidates]

@@ -33,6 +33,7 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -94,7 +95,7 @@ class GridFeature:
     name: str
     level: str
     parent: str | None
-    geometry: shapely.Geometry
+    geometry: BaseGeometry
     lon: float
     lat: float
     area_m2: float
@@ -189,7 +190,8 @@ def _layers(path: Path, options: ImportOptions, warns: list[str]) -> list[_Layer
             raise GridFileError([f"{path.name} is not a valid zip archive"]) from None
         if not members:
             raise GridFileError([f"{path.name} holds no Shapefile (.shp)"])
-        found = [(Path(m).stem, f"/vsizip/{path.resolve()}/{m}", None) for m in members]
+        found: list[tuple[str, str, str | None]] = [
+            (Path(m).stem, f"/vsizip/{path.resolve()}/{m}", None) for m in members]
     else:
         try:
             listed = pyogrio.list_layers(str(path))
@@ -251,7 +253,7 @@ def _transform_for(layer: _Layer, file_crs: Any, declared: str | CRS | None,
     return _crs_label(crs), transformer.transform
 
 
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:
+def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
     """The polygonal part of a make_valid result, or None if it has none."""
     parts = shapely.get_parts(shapely.get_parts(geom))  # collection → (multi)polygons → polygons
     polygons = [p for p in parts if shapely.get_type_id(p) == 3 and not p.is_empty]
@@ -349,7 +351,9 @@ def _read_layer(layer: _Layer, options: ImportOptions, declared: str | CRS | Non
     if found is None or not usable.any():
         return
     crs_labels.append(found[0])
-    converted = shapely.transform(raw[usable], found[1], interleaved=False)  # also drops Z
+    # also drops Z (the stubs know only the interleaved form of the transformation)
+    converted = shapely.transform(raw[usable], found[1],  # type: ignore[arg-type]
+                                  interleaved=False)
     bounds = shapely.bounds(converted)
     outside = ~np.isfinite(bounds).all(axis=1) | (bounds[:, 0] < -180) | (bounds[:, 2] > 180) \
         | (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
@@ -492,7 +496,8 @@ def _measure(path: Path, crs_labels: list[str], codes: list[str | None],
 
 def _square_metres(geoms: np.ndarray, to_m: Transformer) -> np.ndarray:
     """Areas in m² of WGS-84 shapes, through the grid's equal-area projection."""
-    return shapely.area(shapely.transform(geoms, to_m.transform, interleaved=False))
+    return shapely.area(shapely.transform(geoms, to_m.transform,  # type: ignore[arg-type]
+                                          interleaved=False))
 
 
 def _overlaps(cells: np.ndarray, codes: list[str | None], to_m: Transformer,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import shapely
@@ -28,6 +28,8 @@ from dispatch.core.settings import load_setting, store_setting
 from grid.models import CELL, COMMUNITY, DISTRICT, STREET, Area, GridVersion
 
 LOCATOR_SETTINGS_KEY = "grid_locator"
+
+T = TypeVar("T")
 
 # Location flags (stored on the ticket, shown to the dispatcher).
 NEAREST_CELL = "nearest_cell"  # outside every cell: the nearest cell within the limit was taken
@@ -54,7 +56,8 @@ def get_locator_settings(session: Session) -> LocatorSettings:
     return load_setting(session, LOCATOR_SETTINGS_KEY, LocatorSettings)
 
 
-def set_locator_settings(session: Session, data: dict, actor_id: int | None) -> LocatorSettings:
+def set_locator_settings(session: Session, data: dict[str, Any],
+                         actor_id: int | None) -> LocatorSettings:
     """Validate and store the locator's distances."""
     return store_setting(session, LOCATOR_SETTINGS_KEY, LocatorSettings, data, actor_id)
 
@@ -261,14 +264,14 @@ class GridIndex:
         # Degrees per pixel of a 256-pixel tile at this zoom; half a pixel is invisible.
         tolerance = 360.0 / (256 * 2 ** zoom) / 2
         with self._lock:
-            geoms = shapely.simplify(self._wgs[self._by_level[level]], tolerance,
+            geoms: np.ndarray = shapely.simplify(self._wgs[self._by_level[level]], tolerance,
                                      preserve_topology=True)
             geoms = shapely.set_precision(geoms, 1e-6)
             self._simplified[key] = geoms
         return geoms
 
 
-def _index_from_rows(version: int, rows: list[Any]) -> GridIndex:
+def _index_from_rows(version: int, rows: Sequence[Any]) -> GridIndex:
     areas = [AreaInfo(r.code, r.name, r.level, r.parent_code, r.point_lon, r.point_lat)
              for r in rows]
     geoms = shapely.from_wkb([r.geometry for r in rows])
@@ -302,7 +305,7 @@ class GridCache:
         self._lock = threading.Lock()
         self._built: dict[tuple[str, int], Any] = {}
 
-    def get(self, kind: str, version: int, build: Callable[[], Any]) -> Any:
+    def get(self, kind: str, version: int, build: Callable[[], T]) -> T:
         """The cached structure of a kind for a version, building it once if missing.
 
         A kind may carry a revision after a colon ("catalogue:<rev>"): a new revision
@@ -310,14 +313,14 @@ class GridCache:
         key = (kind, version)
         with self._lock:
             if key in self._built:
-                return self._built[key]
+                return cast(T, self._built[key])
         value = build()  # outside the lock: a slow build must not stall other versions
         family = kind.split(":", 1)[0]
         with self._lock:
             for k in [k for k in self._built
                       if k[1] == version and k[0] != kind and k[0].split(":", 1)[0] == family]:
                 del self._built[k]
-            value = self._built.setdefault(key, value)
+            value = cast(T, self._built.setdefault(key, value))
             versions = sorted({v for _, v in self._built}, reverse=True)
             for old in versions[self._keep:]:
                 for k in [k for k in self._built if k[1] == old]:

@@ -28,10 +28,12 @@ class NameBook:
     def _load(self, session: Session) -> None:
         areas = dict(session.execute(
             select(Area.code, Area.name).join(GridVersion, GridVersion.id == Area.grid_version)
-            .order_by(GridVersion.active, GridVersion.id)).all())  # the active grid wins
+            .order_by(GridVersion.active, GridVersion.id)).tuples().all())  # the active grid wins
         self._names = {
-            "department": dict(session.execute(select(Department.code, Department.name)).all()),
-            "category": dict(session.execute(select(Category.code, Category.name)).all()),
+            "department": dict(session.execute(
+                select(Department.code, Department.name)).tuples().all()),
+            "category": dict(session.execute(
+                select(Category.code, Category.name)).tuples().all()),
             "area": areas,
         }
         self._loaded = time.monotonic()

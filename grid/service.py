@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dispatch.intake.pipeline import Location, Routing
+from dispatch.core.ports import Location, Routing
 from dispatch.intake.repeats import RepeatCandidate, find_repeats
 from grid.catalogue import Catalogue, catalogue_revision, load_catalogue, on_duty
 from grid.coords import to_wgs84
@@ -29,6 +29,9 @@ from grid.locator import (
     get_locator_settings,
 )
 from grid.models import GazetteerEntry
+
+if TYPE_CHECKING:
+    from grid.geocoder import Gazetteer
 
 # One cache per process: every request and task of the process shares the built indexes.
 PROCESS_CACHE = GridCache()
@@ -60,13 +63,13 @@ class GridRouting:
             return None
         return self.cache.index(self.session, self.version)
 
-    def _gazetteer(self) -> Any:
+    def _gazetteer(self) -> Gazetteer:
         from grid.geocoder import load_gazetteer
 
-        assert self.version is not None
+        version = self.version
+        assert version is not None
         key = f"gazetteer:{gazetteer_revision(self.session)}"
-        return self.cache.get(key, self.version,
-                              lambda: load_gazetteer(self.session, self.version))
+        return self.cache.get(key, version, lambda: load_gazetteer(self.session, version))
 
     def settings(self) -> LocatorSettings:
         """The locator's distances (read once per instance)."""
@@ -85,7 +88,8 @@ class GridRouting:
             point = to_wgs84(lon, lat, crs)
         index = self.index
         if index is None:
-            return Location(*(point or (None, None)), address, flags=(NO_GRID,),
+            lon, lat = point or (None, None)
+            return Location(lon, lat, address, flags=(NO_GRID,),
                             reasons=("未导入网格：无法定位网格",))
         flags: list[str] = []
         reasons: list[str] = []
@@ -129,10 +133,10 @@ class GridRouting:
                         reasons: list[str]) -> Location:
         g = self._gazetteer().geocode(address)
         reasons.extend(g.reasons)
-        keep = point or (None, None)
         if g.outcome != "matched" or g.lon is None or g.lat is None:
             flags.append(ADDRESS_NOT_FOUND)
-            return Location(*keep, address, grid_version=index.version, flags=tuple(flags),
+            lon, lat = point or (None, None)
+            return Location(lon, lat, address, grid_version=index.version, flags=tuple(flags),
                             reasons=tuple(reasons))
         if g.precision in AREA_PRECISIONS:
             # Only an area was named: its centre says nothing about the cell.

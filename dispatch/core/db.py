@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, CursorResult, DateTime, MetaData, Result, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -55,6 +55,11 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+    if TYPE_CHECKING:
+        # Every model here is declared with __tablename__, so its table is a Table (the base
+        # types it as any FromClause).
+        __table__: ClassVar[Table]
+
 
 def utcnow() -> datetime:
     """The current time, UTC, timezone-aware."""
@@ -71,7 +76,13 @@ def upsert_insert(session: Session, table: Any) -> Any:
     raise RuntimeError(f"unsupported database dialect {dialect!r}")  # pragma: no cover
 
 
-def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict]) -> None:
+def affected_rows(result: Result[Any]) -> int:
+    """The number of rows an executed INSERT, UPDATE or DELETE matched."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def insert_ignoring_duplicates(session: Session, table: Table,
+                               rows: list[dict[str, Any]]) -> None:
     """INSERT rows, skipping those whose primary key exists (PostgreSQL and SQLite)."""
     if rows:
         session.execute(upsert_insert(session, table).on_conflict_do_nothing(), rows)

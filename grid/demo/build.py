@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
+from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
 
 from grid.coords import gcj02_to_wgs84
@@ -237,19 +238,20 @@ class Warp:
             q = p - self.shift(q)
         return q
 
-    def apply(self, geom: shapely.Geometry, step: float = 120.0) -> shapely.Geometry:
+    def apply(self, geom: BaseGeometry, step: float = 120.0) -> BaseGeometry:
         """The warped image of a polygon, its edges first cut into `step`-metre pieces."""
         return shapely.transform(shapely.segmentize(geom, step), self.forward)
 
 
-def _power_cells(sites: np.ndarray, weights: np.ndarray, box: Polygon) -> list[Polygon]:
+def _power_cells(sites: np.ndarray, weights: np.ndarray,
+                 box: Polygon) -> list[BaseGeometry]:
     """The power diagram of weighted sites inside a box (each cell an intersection of
     half-planes |p - s_i|^2 - w_i <= |p - s_j|^2 - w_j)."""
     x0, y0, x1, y1 = box.bounds
     far = 4 * max(x1 - x0, y1 - y0)
     cells = []
     for i, si in enumerate(sites):
-        cell: shapely.Geometry = box
+        cell: BaseGeometry = box
         for j, sj in enumerate(sites):
             if i == j:
                 continue
@@ -282,7 +284,11 @@ def _capacity_weights(points: np.ndarray, areas: np.ndarray, sites: np.ndarray,
 def _lobes(rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
     terms = [(k, rng.uniform(low, high), rng.uniform(0, 2 * math.pi))
              for k, low, high in ((2, 0.10, 0.16), (3, 0.06, 0.10), (5, 0.02, 0.04))]
-    return lambda theta: 1.0 + sum(a * np.sin(k * theta + ph) for k, a, ph in terms)
+
+    def lobes(theta: np.ndarray) -> np.ndarray:
+        return np.asarray(1.0 + sum(a * np.sin(k * theta + ph) for k, a, ph in terms))
+
+    return lobes
 
 
 def split_streets(outline: Polygon, plans: Sequence[StreetPlan],
@@ -319,7 +325,7 @@ def split_streets(outline: Polygon, plans: Sequence[StreetPlan],
 
     # The city's 街道: power cells of their sites inside the disc (蒲西's site is the nearest
     # to the centre, so that it holds the centre).
-    pieces: dict[int, shapely.Geometry] = {}
+    pieces: dict[int, BaseGeometry] = {}
     city_sites = np.array([plans[i].site for i in urban])
     city_weights = _capacity_weights(q[in_city] / 1000.0, areas[in_city], city_sites,
                                      np.array([plans[i].share for i in urban]))
@@ -353,10 +359,11 @@ def split_streets(outline: Polygon, plans: Sequence[StreetPlan],
 # ---------------------------------------------------------------- partitions
 
 
-def _polygons(geom: shapely.Geometry) -> list[Polygon]:
-    parts = shapely.get_parts(shapely.make_valid(geom)) if geom is not None else []
+def _polygons(geom: BaseGeometry | None) -> list[Polygon]:
+    if geom is None:
+        return []
     out: list[Polygon] = []
-    for part in parts:
+    for part in shapely.get_parts(shapely.make_valid(geom)):
         if part.geom_type == "Polygon" and not part.is_empty:
             out.append(part)
         elif part.geom_type in ("MultiPolygon", "GeometryCollection"):
@@ -364,7 +371,7 @@ def _polygons(geom: shapely.Geometry) -> list[Polygon]:
     return out
 
 
-def tidy_partition(pieces: Sequence[shapely.Geometry], min_area: float) -> list[Polygon | None]:
+def tidy_partition(pieces: Sequence[BaseGeometry], min_area: float) -> list[Polygon | None]:
     """Make each piece of a partition one polygon: stray fragments, and whole pieces smaller
     than `min_area`, go to the neighbour they share the longest border with."""
     main: list[Polygon | None] = []
@@ -398,8 +405,8 @@ def tidy_partition(pieces: Sequence[shapely.Geometry], min_area: float) -> list[
     return main
 
 
-def node_partition(pieces: Sequence[shapely.Geometry], extent: shapely.Geometry | None,
-                   grid: float) -> list[shapely.Geometry]:
+def node_partition(pieces: Sequence[BaseGeometry], extent: BaseGeometry | None,
+                   grid: float) -> list[BaseGeometry]:
     """Rebuild a partition whose pieces nearly tile: all borders noded once on a `grid`, cut
     into faces, each face given to the piece it overlaps most (faces outside `extent` are
     dropped), so that neighbours share identical edges."""
@@ -428,7 +435,7 @@ def node_partition(pieces: Sequence[shapely.Geometry], extent: shapely.Geometry 
             owner[f] = near[int(np.argmax(overlap))]
         else:
             owner[f] = near[int(np.argmin(shapely.distance(arr[near], probe[f])))]
-    out: list[shapely.Geometry] = []
+    out: list[BaseGeometry] = []
     for i in range(len(arr)):
         mine = faces[owner == i]
         out.append(shapely.union_all(mine, grid_size=grid) if len(mine) else Polygon())
@@ -473,7 +480,7 @@ def blue_noise(poly: Polygon, n: int, rng: np.random.Generator,
     return np.array(chosen)
 
 
-def _voronoi(points: np.ndarray, extent: shapely.Geometry) -> np.ndarray:
+def _voronoi(points: np.ndarray, extent: BaseGeometry) -> np.ndarray:
     """Voronoi cells of the points, in the points' order, covering at least the extent."""
     if len(points) == 1:
         return np.array([shapely.box(*extent.bounds).buffer(1.0)])
@@ -665,14 +672,15 @@ def _anchor(poly: Polygon) -> np.ndarray:
     return np.array(polylabel(poly, tolerance=10.0).coords[0])
 
 
-def _fix_multiparts(cells: list[shapely.Geometry], group: Sequence[int]) -> list[Polygon]:
+def _fix_multiparts(cells: list[BaseGeometry], group: Sequence[int]) -> list[Polygon]:
     """After noding, give any stray part of a cell to the neighbouring cell of the same
     community (else any) that shares most border with it."""
     cells = list(cells)
     for _ in range(10):
-        bad = [i for i, c in enumerate(cells) if c.geom_type != "Polygon"]
-        if not bad:
-            return cells
+        polygons = [c for c in cells if isinstance(c, Polygon)]
+        if len(polygons) == len(cells):
+            return polygons
+        bad = [i for i, c in enumerate(cells) if not isinstance(c, Polygon)]
         tree = shapely.STRtree(cells)
         for i in bad:
             parts = sorted(_polygons(cells[i]), key=lambda p: -p.area)
@@ -739,8 +747,8 @@ def build_county(outline_wgs: Polygon, plans: Sequence[StreetPlan], rng: np.rand
     step("noding")
 
     # One noding of every cell edge on the output grid: the whole hierarchy is built from it.
-    cells_ll = node_partition([PLANE.to_lonlat(c) for c in cells], None, GRID_DEG)
-    cells_ll = _fix_multiparts(cells_ll, owner)
+    cells_ll = _fix_multiparts(
+        node_partition([PLANE.to_lonlat(c) for c in cells], None, GRID_DEG), owner)
     comm_ll = [shapely.union_all([c for c, o in zip(cells_ll, owner, strict=True) if o == i],
                                  grid_size=GRID_DEG) for i in range(len(communities))]
     street_ll = {p.code: shapely.union_all([g for g, (q, _) in zip(comm_ll, communities,
@@ -754,17 +762,17 @@ def build_county(outline_wgs: Polygon, plans: Sequence[StreetPlan], rng: np.rand
 
 
 def _name_county(outline_wgs: Polygon, plans: Sequence[StreetPlan], rng: np.random.Generator,
-                 district: shapely.Geometry, street_ll: dict[str, shapely.Geometry],
-                 communities: list[tuple[StreetPlan, Polygon]], comm_ll: list[shapely.Geometry],
-                 cells_ll: list[shapely.Geometry], owner: list[int]) -> County:
+                 district: BaseGeometry, street_ll: dict[str, BaseGeometry],
+                 communities: list[tuple[StreetPlan, Polygon]], comm_ll: list[BaseGeometry],
+                 cells_ll: Sequence[BaseGeometry], owner: list[int]) -> County:
     names = Names(rng)
     for plan in plans:
         names.reserve(plan.name)
     areas: dict[str, Area] = {}
 
-    def add(code: str, name: str, level: str, parent: str | None, geom: shapely.Geometry,
+    def add(code: str, name: str, level: str, parent: str | None, geom: BaseGeometry,
             anchor_xy: np.ndarray) -> None:
-        if geom.geom_type != "Polygon" or not shapely.is_valid(geom):
+        if not isinstance(geom, Polygon) or not shapely.is_valid(geom):
             raise RuntimeError(f"{level} {code} is not one valid polygon ({geom.geom_type})")
         lon, lat = PLANE.to_lonlat(anchor_xy[None, :])[0]
         areas[code] = Area(code, name, level, parent, shapely.orient_polygons(geom),
@@ -965,7 +973,7 @@ def build_gazetteer(county: County, rng: np.random.Generator) -> Gazetteer:
         suffix = "服务中心" if area.name.endswith("社区") else "村委会"
         put(area.name + suffix, "landmark", *area.anchor, None)
 
-    def near(centre: np.ndarray, radius: float, within: Polygon) -> tuple[float, float]:
+    def near(centre: np.ndarray, radius: float, within: BaseGeometry) -> tuple[float, float]:
         for _ in range(200):
             p = centre + rng.uniform(-radius, radius, 2)
             if np.hypot(*(p - centre)) <= radius and within.contains(Point(p)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +46,8 @@ class LoadReport:
     already_loaded: bool = False
 
 
-def _walk(nodes: list[dict[str, Any]], parent: str | None, level: int):  # noqa: ANN202
+def _walk(nodes: list[dict[str, Any]], parent: str | None,
+          level: int) -> Iterator[dict[str, Any]]:
     for order, node in enumerate(nodes):
         yield {"code": node["code"], "name": node["name"], "parent_code": parent,
                "level": level, "sort_order": order, "active": True}
@@ -120,6 +121,7 @@ def load_demo_grid(session: Session, hasher: PasswordHasher, now: datetime,
         return GridLoadReport(None, 0, 0, 0, 0, 0, already_loaded=True)
     report = import_grid(session, DATA / "demo_grid.geojson", actor_id=None, now=now,
                          progress=progress)
+    assert report.version_id is not None  # import_grid stores a version
     index = build_index(session, report.version_id)
     places = json.loads((DATA / "demo_gazetteer.json").read_text(encoding="utf-8"))
     session.execute(GazetteerEntry.__table__.insert(), [
