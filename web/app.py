@@ -60,7 +60,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         tickets,
     )
     from web.console import socket as console
-    from web.hooks import open311, police110, wechat
+    from web.hooks import open311, police110, sms, wechat
     from web.pages import staff
 
     errors.register(app)
@@ -72,6 +72,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(open311.bp)
     app.register_blueprint(wechat.bp)
     app.register_blueprint(police110.bp)
-    app.register_blueprint(callbacks.bp)
+    app.register_blueprint(sms.bp)
     app.register_blueprint(staff.bp)
     return app

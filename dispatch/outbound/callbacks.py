@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from dispatch.core.commands import CallbackPayload
 from dispatch.core.errors import InvalidInput
-from dispatch.core.models import Event, Ticket
+from dispatch.core.models import Contact, Event, Ticket
 from dispatch.core.ports import Directory
-from dispatch.core.vocab import Satisfaction, Status
+from dispatch.core.vocab import Channel, ContactKind, Satisfaction, Status
+from dispatch.intake.contacts import record_contact
 from dispatch.intake.phones import normalize_phone
 from dispatch.outbound import outbox
 from dispatch.tickets import lifecycle
@@ -257,3 +258,52 @@ def answer_note(text: str) -> str:
 def is_answer_note(note: str | None) -> bool:
     """Whether a contact's note says it carried a recorded callback answer."""
     return bool(note and note.startswith(ANSWER_NOTE))
+
+
+# ---------------------------------------------------------------- SMS replies
+
+
+@dataclass(frozen=True)
+class SmsReplyOutcome:
+    """What an SMS reply became: its result, whether it was seen before, the events."""
+
+    result: str  # recorded, unrecognised, no_ticket
+    duplicate: bool
+    events: list[Event] = field(default_factory=list)
+
+
+def _sms_contact(session: Session, external_id: str) -> Contact | None:
+    return session.scalar(select(Contact).where(Contact.channel == Channel.PHONE,
+                                                Contact.external_id == external_id))
+
+
+def sms_reply_seen(session: Session, external_id: str) -> SmsReplyOutcome | None:
+    """The outcome of a reply already recorded under this gateway id (None: new)."""
+    contact = _sms_contact(session, external_id)
+    if contact is None:
+        return None
+    if is_answer_note(contact.note):
+        result = "recorded"
+    else:
+        result = "unrecognised" if contact.ticket_id is not None else "no_ticket"
+    return SmsReplyOutcome(result, True)
+
+
+def record_sms_reply(session: Session, *, external_id: str, sender: str, text: str,
+                     now: datetime, directory: Directory) -> SmsReplyOutcome:
+    """A citizen's SMS reply: recorded as the callback answer when it is one, and always as a
+    contact (idempotent by the gateway's message id)."""
+    seen = sms_reply_seen(session, external_id)
+    if seen is not None:
+        return seen
+    outcome = record_citizen_answer(session, phone=sender, text=text, channel="sms", now=now,
+                                    directory=directory)
+    note = answer_note(text) if outcome.recorded else f"短信回复：{text.strip()[:200]}"
+    try:
+        phone: str | None = normalize_phone(sender, "from")
+    except InvalidInput:
+        phone = None
+    record_contact(session, channel=Channel.PHONE, kind=ContactKind.FOLLOW_UP,
+                   received_at=now, actor_id=None, ticket=outcome.ticket, phone=phone,
+                   external_id=external_id, note=note)
+    return SmsReplyOutcome(outcome.result, False, outcome.events)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 import web.api.callbacks  # registers GET /api/v1/callbacks before any app is created
+import web.hooks.sms
 import web.hooks.wechat
 from dispatch.core.models import Contact, Ticket
 from tests.web.conftest import dispatched, error_of, personal_reads
@@ -23,7 +24,7 @@ PHONE, OTHER = "13800138000", "13900139000"
 def cb_app(app):
     app.config.update(SMS_GATEWAY_TOKEN=GATEWAY, WECHAT_TOKEN=TOKEN, WECHAT_AES_KEY=AES_KEY,
                       WECHAT_APP_ID=APP_ID)
-    for bp in (web.api.callbacks.bp, web.hooks.wechat.bp):
+    for bp in (web.hooks.sms.bp, web.hooks.wechat.bp):
         if bp.name not in app.blueprints:  # until create_app registers them
             app.register_blueprint(bp)
     return app

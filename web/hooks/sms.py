@@ -1,0 +1,60 @@
+"""`POST /hooks/sms/replies`: the SMS gateway's inbound replies to the questionnaire, by
+bearer token, idempotent by the gateway's message id."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import UnsupportedMediaType
+
+from dispatch.outbound.callbacks import SmsReplyOutcome, record_sms_reply, sms_reply_seen
+from grid.directory import SqlDirectory
+from integrations.sms.inbound import gateway_authorised, parse_reply
+from web.api.tickets import commit
+from web.errors import error_response
+from web.extensions import db
+from web.services import services
+
+bp = Blueprint("sms_hooks", __name__)
+
+REPLIES = "/hooks/sms/replies"
+
+
+def _refuse(status: int, code: str, message: str) -> ResponseReturnValue:
+    db.session.rollback()
+    return error_response(status, code, message)
+
+
+def _answer(message_id: str, outcome: SmsReplyOutcome) -> ResponseReturnValue:
+    return jsonify({"id": message_id, "result": outcome.result, "duplicate": outcome.duplicate})
+
+
+@bp.post(REPLIES)
+def sms_reply() -> ResponseReturnValue:
+    """A citizen's SMS reply: recorded as the callback answer when it is one."""
+    token = current_app.config.get("SMS_GATEWAY_TOKEN")
+    if not token:
+        return _refuse(503, "unavailable",
+                       "the SMS gateway is not configured (HOTLINE_SMS_GATEWAY_TOKEN)")
+    if not gateway_authorised(token, request.headers.get("Authorization", "")):
+        return _refuse(401, "unauthorized", "a valid gateway bearer token is required")
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
+    body = parse_reply(request.get_data())
+    outcome = record_sms_reply(db.session, external_id=body.external_id, sender=body.sender,
+                               text=body.text, now=services().clock.now(),
+                               directory=SqlDirectory(db.session))
+    if outcome.duplicate:
+        db.session.rollback()
+        return _answer(body.id, outcome)
+    try:
+        commit(outcome.events)
+    except IntegrityError:
+        # The same reply twice at once: the other request recorded this id first.
+        db.session.rollback()
+        seen = sms_reply_seen(db.session, body.external_id)
+        if seen is None:
+            raise
+        return _answer(body.id, seen)
+    return _answer(body.id, outcome)
