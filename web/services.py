@@ -15,6 +15,7 @@ from dispatch.core.models import Event
 from dispatch.core.ports import Clock, LogPublisher, PublishedEvent, Publisher, SystemClock
 from dispatch.intake.pipeline import Classifier, IntakePorts
 from dispatch.triage.rules import ClassifierCache, SessionClassifier
+from grid.directory import SqlDirectory
 from grid.locator import GridCache
 from grid.service import GridRouting
 from integrations.sms import SmsSender
@@ -43,7 +44,8 @@ class Services:
         """Ports for one intake: they read the request's database at its moment."""
         grid = GridRouting(session, now, self.grid_cache)
         classifier = self.classifier or SessionClassifier(session, self.classifier_cache)
-        return IntakePorts(classifier, grid, grid)
+        # Demands logged through the app act on the judgement (alarms, 智能派单).
+        return IntakePorts(classifier, grid, grid, respond=True, directory=SqlDirectory(session))
 
     def after_commit(self, session: Session, events: Sequence[Event]) -> None:
         """The after-commit consequences of `dispatch.subscribers.AFTER_COMMIT`, in order:

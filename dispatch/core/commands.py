@@ -17,6 +17,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from dispatch.core.errors import InvalidInput
@@ -195,6 +196,43 @@ class RelocatePayload(Strict):
     _swapped = field_validator("lat", mode="before")(swapped_hint)
 
 
+class Transfer110Payload(Strict):
+    """A transfer to 110: a reason; after 110 rejected the ticket, only a supervisor may send
+    it again, with an arbitration (仲裁, 首接 in DOMAIN.md) that then stands as the reason."""
+
+    reason: Reason | None = None
+    arbitration: Reason | None = Field(
+        None, description="supervisor only, after 110 rejected the ticket: why it goes again")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reason_or_arbitration(cls, data: Any) -> Any:
+        # The arbitration is the reason of the event when no other is given (a missing reason
+        # is refused by the action, which names the field).
+        if isinstance(data, dict) and data.get("reason") is None \
+                and data.get("arbitration") is not None:
+            data = {**data, "reason": data["arbitration"]}
+        return data
+
+
+class AutoDispatchPayload(DispatchPayload):
+    """A dispatch by the system on a confident suggestion (智能派单); never sent by a client
+    (not in PAYLOADS): the intake pipeline builds it."""
+
+    confidence: float = Field(ge=0, le=1)
+    threshold: float = Field(ge=0, le=1)
+    setting: Code
+    source: Code
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class RaiseAlarmPayload(Strict):
+    """The emergency alarm of a demand on an unattended channel (system only)."""
+
+    numbers: list[Code] = Field(default_factory=lambda: ["110"])
+    reasons: list[Reason] = Field(default_factory=list)
+
+
 class PoliceAcceptPayload(Strict):
     incident_no: Code | None = None
     reason: Reason | None = None
@@ -208,7 +246,7 @@ class PoliceCompletePayload(Strict):
 PAYLOADS: dict[str, type[Strict]] = {
     "answer": AnswerPayload,
     "dispatch": DispatchPayload,
-    "transfer_110": ReasonRequired,
+    "transfer_110": Transfer110Payload,
     "merge": MergePayload,
     "void": ReasonRequired,
     "sign": NoPayload,
@@ -231,6 +269,10 @@ PAYLOADS: dict[str, type[Strict]] = {
     "close_without_callback": NoPayload,
     "follow_parent": NoPayload,
     "recompute_deadlines": NoPayload,
+    "raise_alarm": RaiseAlarmPayload,
+    "acknowledge_alarm": NoPayload,
+    "escalate_alarm": NoPayload,
+    "take_back": NoPayload,
 }
 
 

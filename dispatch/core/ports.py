@@ -192,3 +192,7 @@ class IntakePorts:
     classifier: Classifier = field(default_factory=NoClassifier)
     locator: Locator = field(default_factory=NoGrid)
     router: Router = field(default_factory=NoGrid)
+    # Act on the judgement at intake (alarm on an unattended channel, automatic 110 transfer,
+    # automatic dispatch) as the triage settings say; off for writers of the past (simulation).
+    respond: bool = False
+    directory: Directory | None = None

@@ -5,14 +5,15 @@ and a batch of actions in one transaction reads them once."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.core.commands import validation_error
 from dispatch.core.db import utcnow
+from dispatch.core.errors import InvalidInput
 from dispatch.core.memo import memo
 from dispatch.core.models import Setting
 
@@ -47,3 +48,79 @@ def store_setting(session: Session, key: str, model: type[M], data: dict,
         row.updated_by_id = actor_id
         row.updated_at = utcnow()
     return value
+
+
+# ---------------------------------------------------------------- triage (DOMAIN.md, Triage)
+
+TRIAGE_KEY = "triage_settings"
+ESCALATION_RANGE = (10, 3600)  # seconds an alarm may wait for a dispatcher before escalation
+
+
+class TriageSettings(BaseModel):
+    """What happens with the classifier's judgement at intake (admin-editable).
+
+    `auto_dispatch` maps a category code to the minimum confidence (0–1) at which a demand of
+    that category (or of a category under it) is dispatched without a dispatcher; a category
+    left out, with no ancestor listed either, is never dispatched automatically."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    auto_transfer_110: bool = False
+    alarm_escalation_seconds: int = 60
+    auto_dispatch: dict[str, float] = Field(default_factory=dict)
+
+    def threshold(self, chain: list[str]) -> tuple[str, float] | None:
+        """The setting that covers a category: the first of its chain (itself, then its
+        ancestors) that has one, as (code, minimum confidence)."""
+        for code in chain:
+            if code in self.auto_dispatch:
+                return code, self.auto_dispatch[code]
+        return None
+
+
+def check_triage_settings(data: Any) -> TriageSettings:
+    """Validate an admin's triage settings (fields left out take the defaults); a bad value
+    is refused in Chinese, naming the field."""
+    if not isinstance(data, dict):
+        raise InvalidInput("请求体须为 JSON 对象")
+    known = TriageSettings.model_fields
+    for key in data:
+        if key not in known:
+            raise InvalidInput(f"{key}: 不是可设置的项（可设置：{'、'.join(known)}）", field=key)
+    values = TriageSettings().model_dump()
+    if "auto_transfer_110" in data:
+        flag = data["auto_transfer_110"]
+        if not isinstance(flag, bool):
+            raise InvalidInput("auto_transfer_110: 须为 true 或 false", field="auto_transfer_110")
+        values["auto_transfer_110"] = flag
+    if "alarm_escalation_seconds" in data:
+        seconds, (low, high) = data["alarm_escalation_seconds"], ESCALATION_RANGE
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not low <= seconds <= high:
+            raise InvalidInput(f"alarm_escalation_seconds: 须为 {low} 到 {high} 之间的整数（秒），"
+                               f"收到 {seconds!r}", field="alarm_escalation_seconds")
+        values["alarm_escalation_seconds"] = seconds
+    if "auto_dispatch" in data:
+        values["auto_dispatch"] = _check_thresholds(data["auto_dispatch"])
+    return TriageSettings.model_validate(values)
+
+
+def _check_thresholds(raw: Any) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise InvalidInput("auto_dispatch: 须为“分类编码 → 最低置信度”的对象",
+                           field="auto_dispatch")
+    out: dict[str, float] = {}
+    for code, value in raw.items():
+        where = f"auto_dispatch.{code}"
+        if not code or len(code) > 80 or "\x00" in code:
+            raise InvalidInput(f"{where}: 分类编码无效", field=where)
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not 0.0 <= float(value) <= 1.0 or value != value:
+            raise InvalidInput(f"{where}: 最低置信度须为 0 到 1 之间的数，收到 {value!r}",
+                               field=where)
+        out[code] = float(value)
+    return out
+
+
+def get_triage_settings(session: Session) -> TriageSettings:
+    """The triage settings in force (defaults: nothing automatic, escalation after 60 s)."""
+    return load_setting(session, TRIAGE_KEY, TriageSettings)

@@ -1,4 +1,5 @@
-"""Intake, read top to bottom: normalise → classify → locate → route → repeats → number → open.
+"""Intake, read top to bottom: normalise → classify → locate → route → repeats → number → open
+→ respond (alarm on an unattended channel, automatic 110 transfer, automatic dispatch).
 
 Classification, grid location and routing come in through ports (`grid/` implements the
 locator and router); with no grid loaded, what the caller gave is kept as it is and nothing is
@@ -28,6 +29,8 @@ from dispatch.core.ports import (  # noqa: F401 - the pipeline's ports, re-expor
     Suggestion,
 )
 from dispatch.core.vocab import ContactKind, Urgency
+from dispatch.intake.alarms import Alarm, raise_at_intake
+from dispatch.intake.autodispatch import Decision, decide, dispatch_at_intake, get_settings
 from dispatch.intake.contacts import record_contact
 from dispatch.intake.numbering import next_ticket_number
 from dispatch.intake.phones import normalize_phone
@@ -51,6 +54,11 @@ class IntakeResult:
     event: Event
     contact: Contact
     repeats: tuple[RepeatCandidate, ...] = ()
+    # Every event intake wrote: the intake event, then what the judgement led to (alarm,
+    # transfer to 110, automatic dispatch). Publish these after the commit.
+    events: tuple[Event, ...] = ()
+    alarm: Alarm | None = None  # an emergency on an unattended channel: tell the citizen
+    auto_dispatch: Decision | None = None  # why it was (or was not) dispatched automatically
 
 
 def normalise_citizen(citizen: CitizenIn) -> Citizen:
@@ -136,4 +144,26 @@ def intake(
         actor_id=actor.id, ticket=ticket, phone=citizen.phone, openid=citizen.openid,
         external_id=contact_external_id,
     )
-    return IntakeResult(ticket, event, contact, tuple(repeats))
+    events: list[Event] = [event]
+    alarm, decision = None, None
+    if ports.respond:
+        alarm, decision, more = respond(session, ticket, suggestion, routing, ports, now,
+                                        repeats=len(repeats))
+        events += more
+    return IntakeResult(ticket, event, contact, tuple(repeats), tuple(events), alarm, decision)
+
+
+def respond(session: Session, ticket: Ticket, suggestion: Suggestion, routing: Routing,
+            ports: IntakePorts, now: datetime, *, repeats: int = 0,
+            ) -> tuple[Alarm | None, Decision | None, list[Event]]:
+    """Act on the judgement: an emergency on an unattended channel raises its alarm (and goes
+    to 110 at once when the settings say so); an ordinary, confident demand with a clear
+    catalogue rule is dispatched automatically where the settings allow it."""
+    settings = get_settings(session)
+    alarm, events = raise_at_intake(session, ticket, suggestion, settings, now)
+    if alarm is not None or ports.directory is None:
+        return alarm, None, events
+    decision = decide(session, ticket, suggestion, routing, settings, repeats=repeats)
+    if decision.dispatch:
+        events += dispatch_at_intake(session, ticket, decision, now, ports.directory, ports)
+    return None, decision, events

@@ -549,13 +549,17 @@ def _relocate(c: Context) -> Step:
     })
 
 
+SUPERVISOR_ONLY_AFTER_REJECTION = ("督办员只能在110退回后填写仲裁意见再次转110（transfer_110）；"
+                                  "其余转110由话务员或派单员办理")
+
+
 def first_receiver_refusal(ticket: Ticket, role: Role, arbitration: str | None) -> str | None:
     """Why 首接 forbids this transfer to 110 (None: it may go). After 110 rejected a ticket,
     12345 keeps it: only a supervisor may send it again, with an arbitration; a matter 110
     rejected again after an arbitration stays with 12345 for good."""
     rejected = [e for e in ticket.events if e.action == "police_reject"]
     if not rejected:
-        return None
+        return SUPERVISOR_ONLY_AFTER_REJECTION if role == R.SUPERVISOR else None
     cause = rejected[-1].reason or (rejected[-1].payload or {}).get("cause") or "未说明"
     arbitrated = [e for e in ticket.events
                   if e.action == "transfer_110" and (e.payload or {}).get("arbitration")]
@@ -575,6 +579,8 @@ def first_receiver_refusal(ticket: Ticket, role: Role, arbitration: str | None) 
 def _transfer_110(c: Context) -> Step:
     p, t = c.payload, c.ticket
     refusal = first_receiver_refusal(t, c.actor.role, p.arbitration)
+    if refusal == SUPERVISOR_ONLY_AFTER_REJECTION:
+        raise Forbidden(refusal)
     if refusal is not None:
         raise Conflict(refusal, field="arbitration" if c.actor.role == R.SUPERVISOR else None)
     if p.reason is None:

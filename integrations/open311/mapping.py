@@ -126,10 +126,11 @@ def service_request(t: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def created(number: str) -> dict[str, Any]:
-    """The answer to a POST: the new request's id and a notice for the citizen."""
+def created(number: str, notice: str | None = None) -> dict[str, Any]:
+    """The answer to a POST: the new request's id and a notice for the citizen (an emergency's
+    notice says to call 110 at once: `dispatch.intake.alarms.advice`)."""
     return {"service_request_id": str(number),
-            "service_notice": SERVICE_NOTICE.format(number=number), "account_id": None}
+            "service_notice": notice or SERVICE_NOTICE.format(number=number), "account_id": None}
 
 
 def token(number: str) -> dict[str, Any]:

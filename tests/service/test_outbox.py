@@ -192,7 +192,8 @@ def test_a_police_matter_transferred_owes_110_a_transfer_once_per_transfer(desk,
     assert p["caller"] == {"name": "张三", "phone": "13800138000"}
     assert p["remarks"] == [{"at": "2026-11-23T10:00:00+08:00", "text": "涉警事项，转110处置"}]
     desk.act(t, "police_reject", "police1", reason="非警情")
-    desk.act(t, "transfer_110", "dispatcher1", reason="确有人员受伤")
+    # 首接: after a rejection only a supervisor sends it again, with an arbitration.
+    desk.act(t, "transfer_110", "supervisor1", arbitration="确有人员受伤，协调后再次转110")
     assert [r.dedupe_key for r in _owed(session, TRANSFER)] == [
         f"{TRANSFER}:{t.number}:1", f"{TRANSFER}:{t.number}:2"]
     assert _owed(session, ACK) == []

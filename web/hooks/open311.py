@@ -187,15 +187,17 @@ def report(fmt: str) -> Response:
     now = services().clock.now()
     result = intake(db.session, data, OPEN311_ACTOR, now=now,
                     ports=services().intake_ports(db.session, now))
-    events: list[Event] = [result.event]
+    events: list[Event] = list(result.events)
     if media:  # kept on the ticket's history, where dispatchers and handlers see it
         noted = perform(db.session, result.ticket, "note", OPEN311_ACTOR,
                         {"text": mapping.media_note(media)}, now=now,
                         directory=SqlDirectory(db.session))
         events += noted.events
     number = result.ticket.number
+    # An emergency: the notice tells the citizen to call 110 (119, 120) now.
+    notice = result.alarm.advice(number) if result.alarm is not None else None
     commit(events)
-    return _answer(fmt, "service_requests", [mapping.created(number)])
+    return _answer(fmt, "service_requests", [mapping.created(number, notice)])
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST"])
