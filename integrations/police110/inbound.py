@@ -150,9 +150,9 @@ def verify(keys: Mapping[str, str], headers: Mapping[str, str], body: bytes,
 # ---------------------------------------------------------------- the JSON schemas
 
 
-def _text(max_length: int, min_length: int = 0) -> Any:
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length,
-                                            max_length=max_length)]
+def _text(max_length: int, min_length: int = 0) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length,
+                             max_length=max_length)
 
 
 class _Schema(BaseModel):
@@ -169,12 +169,12 @@ class _Schema(BaseModel):
 
 
 class _CallerIn(_Schema):
-    name: _text(60) | None = None
-    phone: _text(32) | None = None
+    name: Annotated[str, _text(60)] | None = None
+    phone: Annotated[str, _text(32)] | None = None
 
 
 class _LocationIn(_Schema):
-    address: _text(200) | None = None
+    address: Annotated[str, _text(200)] | None = None
     lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
     lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
     crs: Literal["WGS84", "GCJ02", "BD09"] = "WGS84"
@@ -190,7 +190,7 @@ class _LocationIn(_Schema):
 
 class _RemarkIn(_Schema):
     at: AwareDatetime
-    text: _text(2000, 1)
+    text: Annotated[str, _text(2000, 1)]
 
 
 IncidentNo = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-]{1,64}$")]
@@ -202,8 +202,8 @@ class _TransferIn(_Schema):
     received_at: AwareDatetime
     caller: _CallerIn = _CallerIn()
     location: _LocationIn
-    category_hint: _text(80) | None = None
-    summary: _text(4000, 1)
+    category_hint: Annotated[str, _text(80)] | None = None
+    summary: Annotated[str, _text(4000, 1)]
     urgency: Literal["normal", "urgent", "critical"] = "normal"
     remarks: list[_RemarkIn] = Field(default_factory=list, max_length=50)
 
@@ -212,8 +212,8 @@ class _AckIn(_Schema):
     ticket_no: TicketNo
     incident_no: IncidentNo | None = None
     status: Literal["accepted", "rejected", "completed"]
-    cause: _text(2000) | None = None
-    result: _text(4000) | None = None
+    cause: Annotated[str, _text(2000)] | None = None
+    result: Annotated[str, _text(4000)] | None = None
     at: AwareDatetime
 
     @model_validator(mode="after")
@@ -259,8 +259,8 @@ def _validate(model: type[BaseModel], body: bytes, content_type: str | None) -> 
         cause = (first.get("ctx") or {}).get("error")
         where = [str(p) for p in first["loc"]]
         if isinstance(cause, _Missing):
-            field = ".".join([*where, cause.field])
-            raise PoliceError(400, f"{field}: is required", field) from None
+            required = ".".join([*where, cause.field])
+            raise PoliceError(400, f"{required}: is required", required) from None
         field = ".".join(where) or None
         if first["type"].startswith("json"):
             raise PoliceError(400, "the body is not well-formed JSON") from None

@@ -53,7 +53,7 @@ class WeChatCrypto:
         self.key = aes_key(encoding_aes_key)
         self.app_id = app_id
 
-    def _cipher(self) -> Cipher:
+    def _cipher(self) -> Cipher[modes.CBC]:
         return Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16]))
 
     def encrypt(self, message: bytes, random: bytes | None = None) -> str:

@@ -32,7 +32,7 @@ class FakeWeChatServer:
     token: str
     aes_key: str | None = None
     app_id: str | None = None
-    _ids: count = field(default_factory=lambda: count(24_000_000_000_000_000))
+    _ids: count[int] = field(default_factory=lambda: count(24_000_000_000_000_000))
 
     def next_msg_id(self) -> str:
         """A fresh MsgId."""
