@@ -2,581 +2,581 @@
  * location and routing reasons, repeats, assignments and clocks, extensions, and the actions
  * this user may take now (the ticket's `actions`; a leader's console is read-only).
  *
- * Every user-provided text is put in the DOM as text (H.el), never as markup. */
-(function () {
-  "use strict";
+ * Every user-provided text is put in the DOM as text (el), never as markup. */
+import { api, ApiError, describe } from "./lib/api.js";
+import { countdown as countdownAt } from "./lib/clock.js";
+import { el, fill } from "./lib/dom.js";
+import { fmtTime } from "./lib/format.js";
+import { now, zh } from "./lib/page.js";
+import { busy, toast } from "./lib/ui.js";
 
-  const H = window.H;
-  const { el } = H;
-  // Roles for whom the console only reads (DOMAIN.md: leaders read and drill down).
-  const READ_ONLY_ROLES = ["leader"];
-  // The actions offered as buttons, in this order (extension decisions sit by the extension).
-  const BUTTON_ACTIONS = [
-    "dispatch", "review_accept", "review_reject", "merge", "transfer_110", "void", "urge",
-    "supervise", "note",
-  ];
-  const DANGER = new Set(["void", "transfer_110", "review_reject"]);
+// Roles for whom the console only reads (DOMAIN.md: leaders read and drill down).
+const READ_ONLY_ROLES = ["leader"];
+// The actions offered as buttons, in this order (extension decisions sit by the extension).
+const BUTTON_ACTIONS = [
+  "dispatch", "review_accept", "review_reject", "merge", "transfer_110", "void", "urge",
+  "supervise", "note",
+];
+const DANGER = new Set(["void", "transfer_110", "review_reject"]);
 
-  let departments = null; // Promise of [{code, name, kind, active}]
-  let categories = null; // Promise of [{code, name, depth}]
+let departments = null; // Promise of [{code, name, kind, active}]
+let categories = null; // Promise of [{code, name, depth}]
 
-  function loadDepartments() {
-    departments = departments || H.api("GET", "/api/v1/departments")
-      .then((d) => d.items.filter((x) => x.active))
-      .catch((e) => {
-        departments = null;
-        throw e;
-      });
-    return departments;
-  }
-
-  function loadCategories() {
-    categories = categories || H.api("GET", "/api/v1/categories").then((d) => {
-      const out = [];
-      const walk = (nodes, depth) => {
-        for (const n of nodes) {
-          out.push({ code: n.code, name: n.name, depth });
-          walk(n.children || [], depth + 1);
-        }
-      };
-      walk(d.items, 0);
-      return out;
-    }).catch((e) => {
-      categories = null;
+function loadDepartments() {
+  departments = departments || api("GET", "/api/v1/departments")
+    .then((d) => d.items.filter((x) => x.active))
+    .catch((e) => {
+      departments = null;
       throw e;
     });
-    return categories;
+  return departments;
+}
+
+function loadCategories() {
+  categories = categories || api("GET", "/api/v1/categories").then((d) => {
+    const out = [];
+    const walk = (nodes, depth) => {
+      for (const n of nodes) {
+        out.push({ code: n.code, name: n.name, depth });
+        walk(n.children || [], depth + 1);
+      }
+    };
+    walk(d.items, 0);
+    return out;
+  }).catch((e) => {
+    categories = null;
+    throw e;
+  });
+  return categories;
+}
+
+/** Names of departments and categories by code (empty when they cannot be read). */
+function refNames() {
+  const byCode = (items) => Object.fromEntries(items.map((x) => [x.code, x.name]));
+  return Promise.all([
+    loadDepartments().then(byCode, () => ({})),
+    loadCategories().then(byCode, () => ({})),
+  ]).then(([dept, cat]) => ({ ...cat, ...dept }));
+}
+
+// The console's countdown (on the clock the board last read: options.countdown).
+let countdown = (deadline, warnAt) => countdownAt(deadline, warnAt, now());
+
+function clock(deadline, warnAt) {
+  if (!deadline) return el("span", { class: "muted" }, "—");
+  const cd = countdown(deadline, warnAt);
+  return el("span", { class: "clock " + cd.state, dataset: { deadline, warn: warnAt || "" },
+    title: fmtTime(deadline, true) }, cd.text);
+}
+
+function field(label, control, hint) {
+  return el("label", { class: "field" }, el("span", {}, label), control,
+    hint ? el("small", { class: "muted" }, hint) : null);
+}
+
+function reasonInput(required, placeholder) {
+  return el("textarea", { name: "reason", rows: 2, maxlength: 2000, required,
+    placeholder: placeholder || (required ? "必填" : "选填") });
+}
+
+function trimmed(node) {
+  return node && node.value ? node.value.trim() : "";
+}
+
+function option(value, label, selected) {
+  return el("option", { value, selected: selected || false }, label);
+}
+
+function section(title, ...children) {
+  return el("section", { class: "drawer-section" }, el("h3", {}, title), ...children);
+}
+
+function dl(pairs) {
+  return el("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined &&
+    v !== "").map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+function list(items, cls) {
+  if (!items || !items.length) return el("p", { class: "muted" }, zh("ui", "empty"));
+  return el("ul", { class: cls || "reasons" }, items.map((r) => el("li", {}, r)));
+}
+
+/** A few payload fields a dispatcher wants to read on the timeline. */
+function payloadText(e, names) {
+  const p = e.payload || {};
+  const parts = [];
+  if (p.lead) parts.push("主办：" + (names[p.lead] || p.lead));
+  if (p.co_handlers && p.co_handlers.length) {
+    parts.push("协办：" + p.co_handlers.map((c) => names[c] || c).join("、"));
   }
+  if (p.grid_worker) parts.push("网格员：" + p.grid_worker);
+  if (p.days) parts.push(`天数：${p.days}`);
+  if (p.parent) parts.push("主单：" + p.parent);
+  if (p.repeat_linked) parts.push("并入：" + p.repeat_linked);
+  if (p.incident_no) parts.push("110 警情号：" + p.incident_no);
+  if (p.cause) parts.push("原因：" + p.cause);
+  if (p.satisfaction) parts.push(zh("satisfaction", p.satisfaction));
+  if (p.result) parts.push("结果：" + p.result);
+  if (p.answer) parts.push("答复：" + p.answer);
+  if (p.text) parts.push(p.text);
+  return parts.join("；");
+}
 
-  /** Names of departments and categories by code (empty when they cannot be read). */
-  function refNames() {
-    const byCode = (items) => Object.fromEntries(items.map((x) => [x.code, x.name]));
-    return Promise.all([
-      loadDepartments().then(byCode, () => ({})),
-      loadCategories().then(byCode, () => ({})),
-    ]).then(([dept, cat]) => ({ ...cat, ...dept }));
-  }
-
-  // The console's countdown (H.countdown on the clock the board last read).
-  let countdown = H.countdown;
-
-  function clock(deadline, warnAt) {
-    if (!deadline) return el("span", { class: "muted" }, "—");
-    const cd = countdown(deadline, warnAt);
-    return el("span", { class: "clock " + cd.state, dataset: { deadline, warn: warnAt || "" },
-      title: H.fmtTime(deadline, true) }, cd.text);
-  }
-
-  function field(label, control, hint) {
-    return el("label", { class: "field" }, el("span", {}, label), control,
-      hint ? el("small", { class: "muted" }, hint) : null);
-  }
-
-  function reasonInput(required, placeholder) {
-    return el("textarea", { name: "reason", rows: 2, maxlength: 2000, required,
-      placeholder: placeholder || (required ? "必填" : "选填") });
-  }
-
-  function trimmed(node) {
-    return node && node.value ? node.value.trim() : "";
-  }
-
-  function option(value, label, selected) {
-    return el("option", { value, selected: selected || false }, label);
-  }
-
-  function section(title, ...children) {
-    return el("section", { class: "drawer-section" }, el("h3", {}, title), ...children);
-  }
-
-  function dl(pairs) {
-    return el("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined &&
-      v !== "").map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
-  }
-
-  function list(items, cls) {
-    if (!items || !items.length) return el("p", { class: "muted" }, H.t("ui", "empty"));
-    return el("ul", { class: cls || "reasons" }, items.map((r) => el("li", {}, r)));
-  }
-
-  /** A few payload fields a dispatcher wants to read on the timeline. */
-  function payloadText(e, names) {
-    const p = e.payload || {};
-    const parts = [];
-    if (p.lead) parts.push("主办：" + (names[p.lead] || p.lead));
-    if (p.co_handlers && p.co_handlers.length) {
-      parts.push("协办：" + p.co_handlers.map((c) => names[c] || c).join("、"));
-    }
-    if (p.grid_worker) parts.push("网格员：" + p.grid_worker);
-    if (p.days) parts.push(`天数：${p.days}`);
-    if (p.parent) parts.push("主单：" + p.parent);
-    if (p.repeat_linked) parts.push("并入：" + p.repeat_linked);
-    if (p.incident_no) parts.push("110 警情号：" + p.incident_no);
-    if (p.cause) parts.push("原因：" + p.cause);
-    if (p.satisfaction) parts.push(H.t("satisfaction", p.satisfaction));
-    if (p.result) parts.push("结果：" + p.result);
-    if (p.answer) parts.push("答复：" + p.answer);
-    if (p.text) parts.push(p.text);
-    return parts.join("；");
-  }
-
-  /**
-   * The drawer. options: {node, body, title, role, summary(number) (the board's summary or
+/**
+ * The drawer. options: {node, body, title, role, summary(number) (the board's summary or
  * null), countdown(deadline, warnAt), onAction(number, view), onClose()}.
-   * Returns {open(number), close(), changed(summary), number()}.
-   */
-  function create(options) {
-    const { node, body, title } = options;
-    const readOnly = READ_ONLY_ROLES.includes(options.role);
-    if (options.countdown) countdown = options.countdown;
-    let current = null; // the ticket number shown
-    let ticket = null; // its full view
-    let openForm = null; // the action form that is open ("dispatch", "approve_extension:3", …)
-    let stale = false; // a live event changed the ticket while a form was open
-    let loading = 0;
-    let opener = null;
+ * Returns {open(number), close(), changed(summary), number()}.
+ */
+export function create(options) {
+  const { node, body, title } = options;
+  const readOnly = READ_ONLY_ROLES.includes(options.role);
+  if (options.countdown) countdown = options.countdown;
+  let current = null; // the ticket number shown
+  let ticket = null; // its full view
+  let openForm = null; // the action form that is open ("dispatch", "approve_extension:3", …)
+  let stale = false; // a live event changed the ticket while a form was open
+  let loading = 0;
+  let opener = null;
 
-    async function open(number) {
-      if (current !== number) {
-        openForm = null;
-        opener = document.activeElement;
-      }
-      current = number;
-      node.hidden = false;
-      node.dataset.number = number;
-      await load();
-    }
-
-    function close() {
-      current = null;
-      ticket = null;
+  async function open(number) {
+    if (current !== number) {
       openForm = null;
-      node.hidden = true;
-      delete node.dataset.number;
-      delete node.dataset.shown;
-      const back = opener;
-      opener = null;
-      if (back && document.contains(back) && !back.closest("#rows")) back.focus();
-      options.onClose(); // puts the focus back on the ticket's row when it came from there
+      opener = document.activeElement;
     }
-
-    async function load() {
-      const number = current;
-      const token = ++loading;
-      if (!ticket || ticket.number !== number) {
-        H.fill(title, number);
-        H.fill(body, el("p", { class: "muted" }, H.t("ui", "loading")));
-      }
-      try {
-        const view = await H.api("GET", `/api/v1/tickets/${encodeURIComponent(number)}`);
-        const names = await refNames();
-        if (token !== loading || current !== number) return;
-        ticket = view;
-        stale = false;
-        render(names);
-      } catch (e) {
-        if (token !== loading || current !== number) return;
-        ticket = null;
-        H.fill(body, el("p", { class: "error", role: "alert" },
-          e instanceof H.ApiError ? e.describe() : String(e)));
-      }
-    }
-
-    /** A live event about the ticket shown: reload it, or say so if a form is being filled. */
-    function changed(summary) {
-      if (!current || summary.number !== current || !ticket) return;
-      if (summary.version === ticket.version && summary.status === ticket.status) return;
-      if (openForm) {
-        markStale();
-        return;
-      }
-      load();
-    }
-
-    /** The ticket changed under an open form: what it would send is refused anyway (the
-     * version moved), so say so and hold the form until the user reloads. */
-    function markStale() {
-      stale = true;
-      const banner = body.querySelector(".stale");
-      if (banner) banner.hidden = false;
-      for (const b of body.querySelectorAll("form.action-form button[type=submit]")) {
-        b.disabled = true;
-        b.title = "工单已更新，请先刷新";
-      }
-    }
-
-    function render(names) {
-      const t = ticket;
-      H.fill(title, t.number);
-      node.dataset.shown = t.number; // rendered (data-number is set as soon as it opens)
-      node.dataset.status = t.status;
-      node.dataset.version = String(t.version);
-      const where = t.location || {};
-      const routing = t.routing || {};
-      const citizen = t.citizen || {};
-      const who = citizen.hidden ? "（保密）" : citizen.anonymous ? "（匿名）" :
-        [citizen.name, citizen.phone].filter(Boolean).join(" ") || "—";
-      const summary = options.summary(t.number) || {};
-      const place = [summary.street_name || where.street, summary.community_name ||
-        where.community, summary.cell_name || where.cell].filter(Boolean).join(" > ");
-      const pending = (t.extensions || []).filter((x) => x.status === "pending");
-      const actions = readOnly ? [] : (t.actions || []);
-
-      H.fill(body,
-        el("div", { class: "stale notice", role: "status", hidden: !stale },
-          "此工单刚被更新。",
-          el("button", { type: "button", onclick: () => { openForm = null; load(); } }, "刷新")),
-        el("div", { class: "drawer-badges" },
-          el("span", { class: "badge st-" + t.status, "data-testid": "drawer-status" },
-            H.t("status", t.status)),
-          el("span", { class: "badge " + t.urgency }, H.t("urgency", t.urgency)),
-          el("span", { class: "badge" }, H.t("channel", t.channel)),
-          t.type ? el("span", { class: "badge" }, H.t("type", t.type)) : null,
-          t.police_matter ? el("span", { class: "badge police110" }, "涉警") : null,
-          t.supervised ? el("span", { class: "badge supervised" }, "督办中") : null,
-          t.supervise_deadline ? clock(t.supervise_deadline, null) : null),
-        el("p", { class: "demand", "data-testid": "drawer-text" }, t.text),
-        dl([
-          ["分类", t.category ? names[t.category] || t.category : "未分类"],
-          ["诉求人", who],
-          ["地址", t.address],
-          ["网格", place],
-          ["受理", H.fmtTime(t.created_at, true)],
-          ["主单", t.parent],
-          ["子单", (t.children || []).join("、")],
-          ["110", t.police && t.police.state ? [t.police.state, t.police.incident_no,
-            t.police.cause].filter(Boolean).join(" · ") : null],
-        ]),
-        actions.length ? actionBar(actions, t) : null,
-        pending.length || (t.extensions || []).length ? extensionsSection(t, actions) : null,
-        section("定位依据",
-          (where.flags || []).length ? el("div", { class: "flags" },
-            where.flags.map((f) => el("span", { class: "badge flag" }, H.t("flag", f)))) : null,
-          list(where.reasons)),
-        section("派单依据",
-          dl([["推荐主办", names[routing.lead] || routing.lead],
-            ["推荐协办", (routing.co_handlers || []).map((c) => names[c] || c).join("、")],
-            ["值班网格员", routing.grid_worker]]),
-          list(routing.reasons)),
-        repeatsSection(t, actions),
-        assignmentsSection(t),
-        timelineSection(t, names),
-      );
-      const form = body.querySelector("form.action-form");
-      if (form) {
-        const first = form.querySelector("select, input, textarea, button");
-        if (first) first.focus();
-      }
-    }
-
-    function actionBar(actions, t) {
-      const buttons = BUTTON_ACTIONS.filter((a) => actions.includes(a));
-      if (!buttons.length) return null;
-      const bar = el("div", { class: "action-bar", role: "group", "aria-label": "操作" },
-        buttons.map((a) => el("button", {
-          type: "button", class: "action" + (openForm === a ? " active" : ""),
-          dataset: { action: a }, "aria-expanded": openForm === a ? "true" : "false",
-          onclick: () => toggle(a),
-        }, actionLabel(a, t))));
-      const [name] = (openForm || "").split(":");
-      return el("div", { class: "actions" }, bar,
-        buttons.includes(name) ? actionForm(name, t) : null);
-    }
-
-    function actionLabel(action, t) {
-      if (action === "dispatch" && t.status === "RETURNED") return "改派";
-      if (action === "dispatch" && t.status === "REOPENED") return "重新派单";
-      return H.t("action", action);
-    }
-
-    function toggle(key) {
-      openForm = openForm === key ? null : key;
-      rerender();
-    }
-
-    function rerender() {
-      refNames().then((names) => ticket && render(names));
-    }
-
-    /** Send an action with the version last read; on success show the new ticket. */
-    async function submit(button, action, payload) {
-      const number = current;
-      const label = H.t("action", action);
-      try {
-        await H.busy(button, async () => {
-          const view = await H.api("POST",
-            `/api/v1/tickets/${encodeURIComponent(number)}/actions/${action}`,
-            { version: ticket.version, ...payload });
-          if (current !== number) return;
-          ticket = view;
-          openForm = null;
-          stale = false;
-          H.toast(`${number}：${label}成功`, "ok");
-          rerender();
-          options.onAction(number, view);
-        });
-      } catch (e) {
-        if (e instanceof H.ApiError && (e.code === "stale_version" || e.status === 409)) {
-          markStale();
-        }
-      }
-    }
-
-    function formShell(action, key, fields, collect, submitLabel, danger) {
-      const button = el("button", { type: "submit", class: danger ? "danger" : "primary" },
-        submitLabel);
-      const form = el("form", { class: "action-form panel", dataset: { form: key },
-        "aria-label": H.t("action", action),
-        onsubmit: (ev) => {
-          ev.preventDefault();
-          if (!form.reportValidity()) return;
-          const payload = collect();
-          if (payload) submit(button, action, payload);
-        } },
-      fields,
-      el("div", { class: "form-buttons" }, button,
-        el("button", { type: "button", onclick: () => toggle(null) }, H.t("ui", "cancel"))));
-      form.addEventListener("keydown", (ev) => {
-        if (ev.key === "Escape") {
-          ev.stopPropagation();
-          toggle(null);
-        }
-      });
-      return form;
-    }
-
-    function actionForm(action, t) {
-      const label = actionLabel(action, t);
-      switch (action) {
-        case "dispatch": return dispatchForm(t, label);
-        case "review_accept":
-          return formShell(action, action,
-            [el("p", {}, "确认办结结果符合要求，进入回访。"), lastResult(t)],
-            () => ({}), "确认审核通过");
-        case "merge": {
-          const parent = el("input", { name: "parent", required: true, maxlength: 80,
-            list: "repeat-numbers", autocomplete: "off", placeholder: "12345-…" });
-          const candidates = el("datalist", { id: "repeat-numbers" },
-            (t.repeat_candidates || []).map((c) => el("option", { value: c.number })));
-          const preset = (openForm || "").split(":")[1];
-          if (preset) parent.value = preset;
-          const reason = reasonInput(false);
-          return formShell(action, action, [field("主单编号", parent), candidates,
-            field("说明", reason)],
-          () => ({ parent: trimmed(parent), ...opt("reason", trimmed(reason)) }), "确认并单");
-        }
-        case "supervise": {
-          const days = el("input", { name: "days", type: "number", min: 1, max: 60,
-            placeholder: "默认" });
-          const reason = reasonInput(true);
-          return formShell(action, action,
-            [field("督办理由", reason), field("督办时限（工作日）", days)],
-            () => ({ reason: trimmed(reason), ...opt("days", days.value ? +days.value : null) }),
-            "确认督办");
-        }
-        case "note": {
-          const text = el("textarea", { name: "text", rows: 3, required: true,
-            maxlength: 2000 });
-          return formShell(action, action, [field("备注内容", text)],
-            () => ({ text: trimmed(text) }), "保存备注");
-        }
-        case "urge": {
-          const reason = reasonInput(false);
-          return formShell(action, action, [field("催办说明", reason)],
-            () => opt("reason", trimmed(reason)), "确认催办");
-        }
-        default: { // review_reject, void, transfer_110: a reason is required
-          const reason = reasonInput(true);
-          return formShell(action, action, [field(label + "理由", reason)],
-            () => ({ reason: trimmed(reason) }), "确认" + label, DANGER.has(action));
-        }
-      }
-    }
-
-    function opt(key, value) {
-      return value === null || value === undefined || value === "" ? {} : { [key]: value };
-    }
-
-    function lastResult(t) {
-      const lead = (t.assignments || []).find((a) => a.role === "lead" && a.result);
-      return lead ? el("p", { class: "result" }, "办结结果：", lead.result) : null;
-    }
-
-    function dispatchForm(t, label) {
-      const routing = t.routing || {};
-      const returned = (t.assignments || []).filter((a) => a.status === "returned");
-      const lastReturn = returned.length ? returned[returned.length - 1] : null;
-      const lead = el("select", { name: "lead", required: true },
-        option("", H.t("ui", "loading")));
-      const co = el("select", { name: "co_handlers", multiple: true, size: 4 });
-      const worker = el("input", { name: "grid_worker", maxlength: 80, autocomplete: "off",
-        value: routing.grid_worker || "", placeholder: "网格员用户名（选填）" });
-      const category = el("select", { name: "category" }, option("", "（不变）"));
-      const reason = reasonInput(false);
-      const hints = el("ul", { class: "reasons suggest" });
-      const suggest = el("button", { type: "button", class: "small",
-        onclick: () => suggestRouting(t, category.value || t.category, lead, co, worker,
-          hints, suggest) }, "按分类推荐承办");
-      loadDepartments().then((ds) => {
-        const leadDefault = routing.lead || "";
-        H.fill(lead, option("", "请选择主办部门"),
-          ds.map((d) => option(d.code, d.name, d.code === leadDefault)));
-        H.fill(co, ds.map((d) => option(d.code, d.name,
-          (routing.co_handlers || []).includes(d.code))));
-      }).catch((e) => H.toast(e.describe ? e.describe() : String(e), "error"));
-      loadCategories().then((cs) => {
-        H.fill(category, option("", "（不变）"),
-          cs.map((c) => option(c.code, "\u3000".repeat(c.depth) + c.name,
-            c.code === t.category)));
-      }).catch((e) => H.toast(e.describe ? e.describe() : String(e), "error"));
-      return formShell("dispatch", "dispatch", [
-        lastReturn ? el("p", { class: "notice" }, `${lastReturn.department_name ||
-          lastReturn.department} 退单：`, lastReturn.return_reason || "") : null,
-        field("主办部门", lead),
-        field("协办部门", co, "按住 Ctrl 多选"),
-        field("事项分类", category),
-        el("div", { class: "inline-row" }, field("网格员", worker), suggest),
-        hints,
-        field("派单说明", reason),
-      ], () => {
-        const coCodes = Array.from(co.selectedOptions).map((o) => o.value)
-          .filter((c) => c && c !== lead.value);
-        return {
-          lead: lead.value, co_handlers: coCodes, ...opt("grid_worker", trimmed(worker)),
-          ...opt("category", category.value && category.value !== t.category ?
-            category.value : null),
-          ...opt("reason", trimmed(reason)),
-        };
-      }, "确认" + label);
-    }
-
-    /** Ask the grid where this ticket's matter goes for a category: lead, co, on-duty worker. */
-    async function suggestRouting(t, categoryCode, lead, co, worker, hints, button) {
-      const where = t.location || {};
-      const q = new URLSearchParams();
-      if (typeof where.lon === "number" && typeof where.lat === "number") {
-        q.set("lon", where.lon);
-        q.set("lat", where.lat);
-      } else if (t.address) {
-        q.set("address", t.address);
-      } else {
-        H.toast("工单没有位置，无法推荐", "error");
-        return;
-      }
-      if (categoryCode) q.set("category", categoryCode);
-      try {
-        await H.busy(button, async () => {
-          const r = await H.api("GET", "/api/v1/grid/locate?" + q.toString());
-          const routing = r.routing || {};
-          if (routing.lead) lead.value = routing.lead;
-          for (const o of co.options) o.selected = (routing.co_handlers || []).includes(o.value);
-          worker.value = routing.grid_worker || "";
-          H.fill(hints, (routing.reasons || []).map((x) => el("li", {}, x)));
-        });
-      } catch (e) {
-        // shown by H.busy
-      }
-    }
-
-    function extensionsSection(t, actions) {
-      const canApprove = actions.includes("approve_extension");
-      const canRefuse = actions.includes("refuse_extension");
-      const rows = (t.extensions || []).map((x) => {
-        const key = (a) => `${a}:${x.id}`;
-        const pending = x.status === "pending";
-        const item = el("li", { class: "extension " + x.status, dataset: { extension: x.id } },
-          el("div", {},
-            el("span", { class: "badge" }, H.t("extension_status", x.status)), " ",
-            `申请延期 ${x.days} 个工作日（${H.fmtTime(x.requested_at)}）`,
-            x.new_deadline ? `，新时限 ${H.fmtTime(x.new_deadline)}` :
-              x.old_deadline ? `，原时限 ${H.fmtTime(x.old_deadline)}` : ""),
-          el("div", { class: "muted" }, "理由：", x.reason || ""),
-          x.decision_reason ? el("div", { class: "muted" }, "批复：", x.decision_reason) : null);
-        if (pending && (canApprove || canRefuse)) {
-          item.appendChild(el("div", { class: "action-bar" },
-            canApprove ? el("button", { type: "button", class: "action",
-              dataset: { action: "approve_extension" },
-              onclick: () => toggle(key("approve_extension")) }, "批准延期") : null,
-            canRefuse ? el("button", { type: "button", class: "action",
-              dataset: { action: "refuse_extension" },
-              onclick: () => toggle(key("refuse_extension")) }, "驳回延期") : null));
-          if (openForm === key("approve_extension")) {
-            const days = el("input", { name: "days", type: "number", min: 1, max: 60,
-              value: String(x.days) });
-            const reason = reasonInput(false);
-            item.appendChild(formShell("approve_extension", openForm,
-              [field("批准天数（工作日）", days), field("批复意见", reason)],
-              () => ({ extension_id: x.id, ...opt("days", days.value ? +days.value : null),
-                ...opt("reason", trimmed(reason)) }), "确认批准"));
-          } else if (openForm === key("refuse_extension")) {
-            const reason = reasonInput(true);
-            item.appendChild(formShell("refuse_extension", openForm,
-              [field("驳回理由", reason)],
-              () => ({ extension_id: x.id, reason: trimmed(reason) }), "确认驳回", true));
-          }
-        }
-        return item;
-      });
-      return section("延期申请", el("ul", { class: "extensions" }, rows));
-    }
-
-    function repeatsSection(t, actions) {
-      const candidates = t.repeat_candidates || [];
-      const canMerge = actions.includes("merge");
-      return section("疑似重复",
-        candidates.length ? el("ul", { class: "repeats" }, candidates.map((c) => el("li", {},
-          el("button", { type: "button", class: "link-button",
-            onclick: () => open(c.number) }, c.number), " ",
-          H.t("status", c.status), " · ",
-          c.reason === "same_caller" ? "同一诉求人" :
-            `相距 ${Math.round(c.distance_m || 0)} 米`,
-          canMerge ? el("button", { type: "button", class: "small",
-            onclick: () => toggle("merge:" + c.number) }, "并入此单") : null)))
-          : el("p", { class: "muted" }, "无"));
-    }
-
-    function assignmentsSection(t) {
-      const rows = (t.assignments || []).map((a) => {
-        const active = a.status === "dispatched" || a.status === "signed";
-        return el("tr", { class: "as-" + a.status },
-          el("td", {}, a.department_name || a.department),
-          el("td", {}, H.t("assignment_role", a.role)),
-          el("td", {}, H.t("assignment_status", a.status)),
-          el("td", {}, a.grid_worker || ""),
-          el("td", {}, a.status === "dispatched" ? clock(a.sign_deadline, a.sign_warn_at) :
-            H.fmtTime(a.signed_at)),
-          el("td", {}, active ? clock(a.complete_deadline, a.complete_warn_at) :
-            H.fmtTime(a.completed_at)),
-          el("td", {}, a.extensions_used ? String(a.extensions_used) : ""));
-      });
-      return section("承办与时限", rows.length ? el("table", { class: "list compact" },
-        el("thead", {}, el("tr", {}, ["部门", "角色", "状态", "网格员", "签收", "办结", "延期"]
-          .map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, rows)) : el("p", { class: "muted" }, "尚未派单"));
-    }
-
-    function timelineSection(t, names) {
-      return section("处理记录",
-        el("ol", { class: "timeline", "data-testid": "timeline" }, (t.events || []).map((e) => {
-          const detail = payloadText(e, names);
-          return el("li", {},
-            el("div", { class: "tl-head" },
-              el("time", { datetime: e.at }, H.fmtTime(e.at, true)), " ",
-              el("strong", {}, H.t("action", e.action)), " ",
-              e.from !== e.to && e.to ? el("span", { class: "muted" },
-                (e.from ? H.t("status", e.from) + " → " : "") + H.t("status", e.to)) : null),
-            el("div", { class: "muted" }, `${e.actor}（${H.t("role", e.actor_role)}）`),
-            e.reason ? el("div", {}, "理由：", e.reason) : null,
-            detail ? el("div", { class: "tl-detail" }, detail) : null);
-        })));
-    }
-
-    node.addEventListener("keydown", (ev) => {
-      if (ev.key === "Escape") close();
-    });
-
-    return { open, close, changed, number: () => current, reload: load };
+    current = number;
+    node.hidden = false;
+    node.dataset.number = number;
+    await load();
   }
 
-  window.ConsoleDrawer = { create, READ_ONLY_ROLES };
-})();
+  function close() {
+    current = null;
+    ticket = null;
+    openForm = null;
+    node.hidden = true;
+    delete node.dataset.number;
+    delete node.dataset.shown;
+    const back = opener;
+    opener = null;
+    if (back && document.contains(back) && !back.closest("#rows")) back.focus();
+    options.onClose(); // puts the focus back on the ticket's row when it came from there
+  }
+
+  async function load() {
+    const number = current;
+    const token = ++loading;
+    if (!ticket || ticket.number !== number) {
+      fill(title, number);
+      fill(body, el("p", { class: "muted" }, zh("ui", "loading")));
+    }
+    try {
+      const view = await api("GET", `/api/v1/tickets/${encodeURIComponent(number)}`);
+      const names = await refNames();
+      if (token !== loading || current !== number) return;
+      ticket = view;
+      stale = false;
+      render(names);
+    } catch (e) {
+      if (token !== loading || current !== number) return;
+      ticket = null;
+      fill(body, el("p", { class: "error", role: "alert" },
+        describe(e)));
+    }
+  }
+
+  /** A live event about the ticket shown: reload it, or say so if a form is being filled. */
+  function changed(summary) {
+    if (!current || summary.number !== current || !ticket) return;
+    if (summary.version === ticket.version && summary.status === ticket.status) return;
+    if (openForm) {
+      markStale();
+      return;
+    }
+    load();
+  }
+
+  /** The ticket changed under an open form: what it would send is refused anyway (the
+   * version moved), so say so and hold the form until the user reloads. */
+  function markStale() {
+    stale = true;
+    const banner = body.querySelector(".stale");
+    if (banner) banner.hidden = false;
+    for (const b of body.querySelectorAll("form.action-form button[type=submit]")) {
+      b.disabled = true;
+      b.title = "工单已更新，请先刷新";
+    }
+  }
+
+  function render(names) {
+    const t = ticket;
+    fill(title, t.number);
+    node.dataset.shown = t.number; // rendered (data-number is set as soon as it opens)
+    node.dataset.status = t.status;
+    node.dataset.version = String(t.version);
+    const where = t.location || {};
+    const routing = t.routing || {};
+    const citizen = t.citizen || {};
+    const who = citizen.hidden ? "（保密）" : citizen.anonymous ? "（匿名）" :
+      [citizen.name, citizen.phone].filter(Boolean).join(" ") || "—";
+    const summary = options.summary(t.number) || {};
+    const place = [summary.street_name || where.street, summary.community_name ||
+      where.community, summary.cell_name || where.cell].filter(Boolean).join(" > ");
+    const pending = (t.extensions || []).filter((x) => x.status === "pending");
+    const actions = readOnly ? [] : (t.actions || []);
+
+    fill(body,
+      el("div", { class: "stale notice", role: "status", hidden: !stale },
+        "此工单刚被更新。",
+        el("button", { type: "button", onclick: () => { openForm = null; load(); } }, "刷新")),
+      el("div", { class: "drawer-badges" },
+        el("span", { class: "badge st-" + t.status, "data-testid": "drawer-status" },
+          zh("status", t.status)),
+        el("span", { class: "badge " + t.urgency }, zh("urgency", t.urgency)),
+        el("span", { class: "badge" }, zh("channel", t.channel)),
+        t.type ? el("span", { class: "badge" }, zh("type", t.type)) : null,
+        t.police_matter ? el("span", { class: "badge police110" }, "涉警") : null,
+        t.supervised ? el("span", { class: "badge supervised" }, "督办中") : null,
+        t.supervise_deadline ? clock(t.supervise_deadline, null) : null),
+      el("p", { class: "demand", "data-testid": "drawer-text" }, t.text),
+      dl([
+        ["分类", t.category ? names[t.category] || t.category : "未分类"],
+        ["诉求人", who],
+        ["地址", t.address],
+        ["网格", place],
+        ["受理", fmtTime(t.created_at, true)],
+        ["主单", t.parent],
+        ["子单", (t.children || []).join("、")],
+        ["110", t.police && t.police.state ? [t.police.state, t.police.incident_no,
+          t.police.cause].filter(Boolean).join(" · ") : null],
+      ]),
+      actions.length ? actionBar(actions, t) : null,
+      pending.length || (t.extensions || []).length ? extensionsSection(t, actions) : null,
+      section("定位依据",
+        (where.flags || []).length ? el("div", { class: "flags" },
+          where.flags.map((f) => el("span", { class: "badge flag" }, zh("flag", f)))) : null,
+        list(where.reasons)),
+      section("派单依据",
+        dl([["推荐主办", names[routing.lead] || routing.lead],
+          ["推荐协办", (routing.co_handlers || []).map((c) => names[c] || c).join("、")],
+          ["值班网格员", routing.grid_worker]]),
+        list(routing.reasons)),
+      repeatsSection(t, actions),
+      assignmentsSection(t),
+      timelineSection(t, names),
+    );
+    const form = body.querySelector("form.action-form");
+    if (form) {
+      const first = form.querySelector("select, input, textarea, button");
+      if (first) first.focus();
+    }
+  }
+
+  function actionBar(actions, t) {
+    const buttons = BUTTON_ACTIONS.filter((a) => actions.includes(a));
+    if (!buttons.length) return null;
+    const bar = el("div", { class: "action-bar", role: "group", "aria-label": "操作" },
+      buttons.map((a) => el("button", {
+        type: "button", class: "action" + (openForm === a ? " active" : ""),
+        dataset: { action: a }, "aria-expanded": openForm === a ? "true" : "false",
+        onclick: () => toggle(a),
+      }, actionLabel(a, t))));
+    const [name] = (openForm || "").split(":");
+    return el("div", { class: "actions" }, bar,
+      buttons.includes(name) ? actionForm(name, t) : null);
+  }
+
+  function actionLabel(action, t) {
+    if (action === "dispatch" && t.status === "RETURNED") return "改派";
+    if (action === "dispatch" && t.status === "REOPENED") return "重新派单";
+    return zh("action", action);
+  }
+
+  function toggle(key) {
+    openForm = openForm === key ? null : key;
+    rerender();
+  }
+
+  function rerender() {
+    refNames().then((names) => ticket && render(names));
+  }
+
+  /** Send an action with the version last read; on success show the new ticket. */
+  async function submit(button, action, payload) {
+    const number = current;
+    const label = zh("action", action);
+    try {
+      await busy(button, async () => {
+        const view = await api("POST",
+          `/api/v1/tickets/${encodeURIComponent(number)}/actions/${action}`,
+          { version: ticket.version, ...payload });
+        if (current !== number) return;
+        ticket = view;
+        openForm = null;
+        stale = false;
+        toast(`${number}：${label}成功`, "ok");
+        rerender();
+        options.onAction(number, view);
+      });
+    } catch (e) {
+      if (e instanceof ApiError && (e.code === "stale_version" || e.status === 409)) {
+        markStale();
+      }
+    }
+  }
+
+  function formShell(action, key, fields, collect, submitLabel, danger) {
+    const button = el("button", { type: "submit", class: danger ? "danger" : "primary" },
+      submitLabel);
+    const form = el("form", { class: "action-form panel", dataset: { form: key },
+      "aria-label": zh("action", action),
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        if (!form.reportValidity()) return;
+        const payload = collect();
+        if (payload) submit(button, action, payload);
+      } },
+    fields,
+    el("div", { class: "form-buttons" }, button,
+      el("button", { type: "button", onclick: () => toggle(null) }, zh("ui", "cancel"))));
+    form.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape") {
+        ev.stopPropagation();
+        toggle(null);
+      }
+    });
+    return form;
+  }
+
+  function actionForm(action, t) {
+    const label = actionLabel(action, t);
+    switch (action) {
+      case "dispatch": return dispatchForm(t, label);
+      case "review_accept":
+        return formShell(action, action,
+          [el("p", {}, "确认办结结果符合要求，进入回访。"), lastResult(t)],
+          () => ({}), "确认审核通过");
+      case "merge": {
+        const parent = el("input", { name: "parent", required: true, maxlength: 80,
+          list: "repeat-numbers", autocomplete: "off", placeholder: "12345-…" });
+        const candidates = el("datalist", { id: "repeat-numbers" },
+          (t.repeat_candidates || []).map((c) => el("option", { value: c.number })));
+        const preset = (openForm || "").split(":")[1];
+        if (preset) parent.value = preset;
+        const reason = reasonInput(false);
+        return formShell(action, action, [field("主单编号", parent), candidates,
+          field("说明", reason)],
+        () => ({ parent: trimmed(parent), ...opt("reason", trimmed(reason)) }), "确认并单");
+      }
+      case "supervise": {
+        const days = el("input", { name: "days", type: "number", min: 1, max: 60,
+          placeholder: "默认" });
+        const reason = reasonInput(true);
+        return formShell(action, action,
+          [field("督办理由", reason), field("督办时限（工作日）", days)],
+          () => ({ reason: trimmed(reason), ...opt("days", days.value ? +days.value : null) }),
+          "确认督办");
+      }
+      case "note": {
+        const text = el("textarea", { name: "text", rows: 3, required: true,
+          maxlength: 2000 });
+        return formShell(action, action, [field("备注内容", text)],
+          () => ({ text: trimmed(text) }), "保存备注");
+      }
+      case "urge": {
+        const reason = reasonInput(false);
+        return formShell(action, action, [field("催办说明", reason)],
+          () => opt("reason", trimmed(reason)), "确认催办");
+      }
+      default: { // review_reject, void, transfer_110: a reason is required
+        const reason = reasonInput(true);
+        return formShell(action, action, [field(label + "理由", reason)],
+          () => ({ reason: trimmed(reason) }), "确认" + label, DANGER.has(action));
+      }
+    }
+  }
+
+  function opt(key, value) {
+    return value === null || value === undefined || value === "" ? {} : { [key]: value };
+  }
+
+  function lastResult(t) {
+    const lead = (t.assignments || []).find((a) => a.role === "lead" && a.result);
+    return lead ? el("p", { class: "result" }, "办结结果：", lead.result) : null;
+  }
+
+  function dispatchForm(t, label) {
+    const routing = t.routing || {};
+    const returned = (t.assignments || []).filter((a) => a.status === "returned");
+    const lastReturn = returned.length ? returned[returned.length - 1] : null;
+    const lead = el("select", { name: "lead", required: true },
+      option("", zh("ui", "loading")));
+    const co = el("select", { name: "co_handlers", multiple: true, size: 4 });
+    const worker = el("input", { name: "grid_worker", maxlength: 80, autocomplete: "off",
+      value: routing.grid_worker || "", placeholder: "网格员用户名（选填）" });
+    const category = el("select", { name: "category" }, option("", "（不变）"));
+    const reason = reasonInput(false);
+    const hints = el("ul", { class: "reasons suggest" });
+    const suggest = el("button", { type: "button", class: "small",
+      onclick: () => suggestRouting(t, category.value || t.category, lead, co, worker,
+        hints, suggest) }, "按分类推荐承办");
+    loadDepartments().then((ds) => {
+      const leadDefault = routing.lead || "";
+      fill(lead, option("", "请选择主办部门"),
+        ds.map((d) => option(d.code, d.name, d.code === leadDefault)));
+      fill(co, ds.map((d) => option(d.code, d.name,
+        (routing.co_handlers || []).includes(d.code))));
+    }).catch((e) => toast(describe(e), "error"));
+    loadCategories().then((cs) => {
+      fill(category, option("", "（不变）"),
+        cs.map((c) => option(c.code, "\u3000".repeat(c.depth) + c.name,
+          c.code === t.category)));
+    }).catch((e) => toast(describe(e), "error"));
+    return formShell("dispatch", "dispatch", [
+      lastReturn ? el("p", { class: "notice" }, `${lastReturn.department_name ||
+        lastReturn.department} 退单：`, lastReturn.return_reason || "") : null,
+      field("主办部门", lead),
+      field("协办部门", co, "按住 Ctrl 多选"),
+      field("事项分类", category),
+      el("div", { class: "inline-row" }, field("网格员", worker), suggest),
+      hints,
+      field("派单说明", reason),
+    ], () => {
+      const coCodes = Array.from(co.selectedOptions).map((o) => o.value)
+        .filter((c) => c && c !== lead.value);
+      return {
+        lead: lead.value, co_handlers: coCodes, ...opt("grid_worker", trimmed(worker)),
+        ...opt("category", category.value && category.value !== t.category ?
+          category.value : null),
+        ...opt("reason", trimmed(reason)),
+      };
+    }, "确认" + label);
+  }
+
+  /** Ask the grid where this ticket's matter goes for a category: lead, co, on-duty worker. */
+  async function suggestRouting(t, categoryCode, lead, co, worker, hints, button) {
+    const where = t.location || {};
+    const q = new URLSearchParams();
+    if (typeof where.lon === "number" && typeof where.lat === "number") {
+      q.set("lon", where.lon);
+      q.set("lat", where.lat);
+    } else if (t.address) {
+      q.set("address", t.address);
+    } else {
+      toast("工单没有位置，无法推荐", "error");
+      return;
+    }
+    if (categoryCode) q.set("category", categoryCode);
+    try {
+      await busy(button, async () => {
+        const r = await api("GET", "/api/v1/grid/locate?" + q.toString());
+        const routing = r.routing || {};
+        if (routing.lead) lead.value = routing.lead;
+        for (const o of co.options) o.selected = (routing.co_handlers || []).includes(o.value);
+        worker.value = routing.grid_worker || "";
+        fill(hints, (routing.reasons || []).map((x) => el("li", {}, x)));
+      });
+    } catch (e) {
+      // shown by busy()
+    }
+  }
+
+  function extensionsSection(t, actions) {
+    const canApprove = actions.includes("approve_extension");
+    const canRefuse = actions.includes("refuse_extension");
+    const rows = (t.extensions || []).map((x) => {
+      const key = (a) => `${a}:${x.id}`;
+      const pending = x.status === "pending";
+      const item = el("li", { class: "extension " + x.status, dataset: { extension: x.id } },
+        el("div", {},
+          el("span", { class: "badge" }, zh("extension_status", x.status)), " ",
+          `申请延期 ${x.days} 个工作日（${fmtTime(x.requested_at)}）`,
+          x.new_deadline ? `，新时限 ${fmtTime(x.new_deadline)}` :
+            x.old_deadline ? `，原时限 ${fmtTime(x.old_deadline)}` : ""),
+        el("div", { class: "muted" }, "理由：", x.reason || ""),
+        x.decision_reason ? el("div", { class: "muted" }, "批复：", x.decision_reason) : null);
+      if (pending && (canApprove || canRefuse)) {
+        item.appendChild(el("div", { class: "action-bar" },
+          canApprove ? el("button", { type: "button", class: "action",
+            dataset: { action: "approve_extension" },
+            onclick: () => toggle(key("approve_extension")) }, "批准延期") : null,
+          canRefuse ? el("button", { type: "button", class: "action",
+            dataset: { action: "refuse_extension" },
+            onclick: () => toggle(key("refuse_extension")) }, "驳回延期") : null));
+        if (openForm === key("approve_extension")) {
+          const days = el("input", { name: "days", type: "number", min: 1, max: 60,
+            value: String(x.days) });
+          const reason = reasonInput(false);
+          item.appendChild(formShell("approve_extension", openForm,
+            [field("批准天数（工作日）", days), field("批复意见", reason)],
+            () => ({ extension_id: x.id, ...opt("days", days.value ? +days.value : null),
+              ...opt("reason", trimmed(reason)) }), "确认批准"));
+        } else if (openForm === key("refuse_extension")) {
+          const reason = reasonInput(true);
+          item.appendChild(formShell("refuse_extension", openForm,
+            [field("驳回理由", reason)],
+            () => ({ extension_id: x.id, reason: trimmed(reason) }), "确认驳回", true));
+        }
+      }
+      return item;
+    });
+    return section("延期申请", el("ul", { class: "extensions" }, rows));
+  }
+
+  function repeatsSection(t, actions) {
+    const candidates = t.repeat_candidates || [];
+    const canMerge = actions.includes("merge");
+    return section("疑似重复",
+      candidates.length ? el("ul", { class: "repeats" }, candidates.map((c) => el("li", {},
+        el("button", { type: "button", class: "link-button",
+          onclick: () => open(c.number) }, c.number), " ",
+        zh("status", c.status), " · ",
+        c.reason === "same_caller" ? "同一诉求人" :
+          `相距 ${Math.round(c.distance_m || 0)} 米`,
+        canMerge ? el("button", { type: "button", class: "small",
+          onclick: () => toggle("merge:" + c.number) }, "并入此单") : null)))
+        : el("p", { class: "muted" }, "无"));
+  }
+
+  function assignmentsSection(t) {
+    const rows = (t.assignments || []).map((a) => {
+      const active = a.status === "dispatched" || a.status === "signed";
+      return el("tr", { class: "as-" + a.status },
+        el("td", {}, a.department_name || a.department),
+        el("td", {}, zh("assignment_role", a.role)),
+        el("td", {}, zh("assignment_status", a.status)),
+        el("td", {}, a.grid_worker || ""),
+        el("td", {}, a.status === "dispatched" ? clock(a.sign_deadline, a.sign_warn_at) :
+          fmtTime(a.signed_at)),
+        el("td", {}, active ? clock(a.complete_deadline, a.complete_warn_at) :
+          fmtTime(a.completed_at)),
+        el("td", {}, a.extensions_used ? String(a.extensions_used) : ""));
+    });
+    return section("承办与时限", rows.length ? el("table", { class: "list compact" },
+      el("thead", {}, el("tr", {}, ["部门", "角色", "状态", "网格员", "签收", "办结", "延期"]
+        .map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows)) : el("p", { class: "muted" }, "尚未派单"));
+  }
+
+  function timelineSection(t, names) {
+    return section("处理记录",
+      el("ol", { class: "timeline", "data-testid": "timeline" }, (t.events || []).map((e) => {
+        const detail = payloadText(e, names);
+        return el("li", {},
+          el("div", { class: "tl-head" },
+            el("time", { datetime: e.at }, fmtTime(e.at, true)), " ",
+            el("strong", {}, zh("action", e.action)), " ",
+            e.from !== e.to && e.to ? el("span", { class: "muted" },
+              (e.from ? zh("status", e.from) + " → " : "") + zh("status", e.to)) : null),
+          el("div", { class: "muted" }, `${e.actor}（${zh("role", e.actor_role)}）`),
+          e.reason ? el("div", {}, "理由：", e.reason) : null,
+          detail ? el("div", { class: "tl-detail" }, detail) : null);
+      })));
+  }
+
+  node.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") close();
+  });
+
+  return { open, close, changed, number: () => current, reload: load };
+}
+

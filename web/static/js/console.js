@@ -7,540 +7,519 @@
  * board. On every connect the page asks `resume {after_seq}` with the highest seq it has
  * applied, so nothing is lost across a reconnect; an event older than what a ticket already
  * shows (per-ticket seq) and a duplicate (seen-set) are ignored. */
-(function () {
-  "use strict";
+import { create as createDrawer } from "./console-drawer.js";
+import { create as createMap } from "./console-map.js";
+import { api, describe } from "./lib/api.js";
+import { countdown as countdownAt } from "./lib/clock.js";
+import { el, fill } from "./lib/dom.js";
+import { fmtTime } from "./lib/format.js";
+import { BOOT, now, zh } from "./lib/page.js";
+import { openSocket } from "./lib/socket.js";
+import { boardOrder, STATUS_GROUPS } from "./lib/tickets.js";
 
-  const H = window.H;
-  const { el } = H;
-  const QUEUES = ["to_dispatch", "returned", "extension", "review", "overdue", "supervised",
-    "transfer"];
-  const URGENCY_RANK = { critical: 0, urgent: 1, normal: 2 };
-  const MAX_ROWS = 500; // rows drawn at once; the filters narrow the rest
-  const FEED_MAX = 60; // entries of the live feed kept on screen
-  const SEEN_MAX = 5000; // event seqs remembered for de-duplication
-  const RESUME_EVERY_MS = 60000; // the safety-net resume
-  const FLASH_MS = 4000;
-  const ALERT_URGENCY = new Set(["urgent", "critical"]);
+const QUEUES = ["to_dispatch", "returned", "extension", "review", "overdue", "supervised",
+  "transfer"];
+const MAX_ROWS = 500; // rows drawn at once; the filters narrow the rest
+const FEED_MAX = 60; // entries of the live feed kept on screen
+const SEEN_MAX = 5000; // event seqs remembered for de-duplication
+const RESUME_EVERY_MS = 60000; // the safety-net resume
+const FLASH_MS = 4000;
+const ALERT_URGENCY = new Set(["urgent", "critical"]);
 
-  const root = document.getElementById("console");
-  const rowsNode = document.getElementById("rows");
-  const noteNode = document.getElementById("board-note");
-  const tabsNode = document.getElementById("tabs");
-  const connNode = document.getElementById("conn");
-  const feedNode = document.getElementById("feed");
-  const soundButton = document.getElementById("sound");
-  const filters = {
-    street: document.getElementById("f-street"),
-    urgency: document.getElementById("f-urgency"),
-    text: document.getElementById("f-text"),
-  };
+const root = document.getElementById("console");
+const rowsNode = document.getElementById("rows");
+const noteNode = document.getElementById("board-note");
+const tabsNode = document.getElementById("tabs");
+const connNode = document.getElementById("conn");
+const feedNode = document.getElementById("feed");
+const soundButton = document.getElementById("sound");
+const filters = {
+  street: document.getElementById("f-street"),
+  urgency: document.getElementById("f-urgency"),
+  text: document.getElementById("f-text"),
+};
 
-  const state = {
-    tickets: new Map(), // number -> summary (with its own seq)
-    gone: new Map(), // number -> the seq at which it left the board (closed)
-    head: 0, // the highest feed seq applied: what `resume` asks after
-    seen: new Set(), // event seqs already handled
-    resuming: false,
-    resumeMax: 0,
-    queue: "all",
-    selected: null,
-    fresh: new Map(), // number -> {until, urgent}: rows to highlight
-    loaded: false,
-    truncated: false, // the board holds only the newest tickets (the server's limit)
-  };
-  const rowCache = new Map(); // number -> {ticket, fresh, tr}
-  let clockShift = 0; // ms the board's server_now says H.now() is behind
-  let renderTimer = null;
-  let socket = null;
+const state = {
+  tickets: new Map(), // number -> summary (with its own seq)
+  gone: new Map(), // number -> the seq at which it left the board (closed)
+  head: 0, // the highest feed seq applied: what `resume` asks after
+  seen: new Set(), // event seqs already handled
+  resuming: false,
+  resumeMax: 0,
+  queue: "all",
+  selected: null,
+  fresh: new Map(), // number -> {until, urgent}: rows to highlight
+  loaded: false,
+  truncated: false, // the board holds only the newest tickets (the server's limit)
+};
+const rowCache = new Map(); // number -> {ticket, fresh, tr}
+let clockShift = 0; // ms the board's server_now says now() is behind
+let renderTimer = null;
+let socket = null;
 
-  // ------------------------------------------------------------ clocks
+// ------------------------------------------------------------ clocks
 
-  function shifted(iso) {
-    return iso && clockShift ? new Date(Date.parse(iso) - clockShift).toISOString() : iso;
+/** A countdown on the server's clock as the board last read it. */
+function countdown(deadline, warnAt) {
+  return countdownAt(deadline, warnAt, now() + clockShift);
+}
+
+function tickClocks() {
+  for (const node of document.querySelectorAll(".clock[data-deadline]")) {
+    const cd = countdown(node.dataset.deadline, node.dataset.warn || null);
+    if (node.textContent !== cd.text) node.textContent = cd.text;
+    const cls = "clock " + cd.state;
+    if (node.className !== cls) node.className = cls;
   }
+}
 
-  /** H.countdown on the server's clock as the board last read it. */
-  function countdown(deadline, warnAt) {
-    return H.countdown(shifted(deadline), shifted(warnAt));
+// ------------------------------------------------------------ sound
+
+let audio = null;
+let lastBeep = 0;
+let soundOn = readSetting("console.sound") !== "off";
+
+function readSetting(key) {
+  try {
+    return window.localStorage.getItem(key);
+  } catch (e) {
+    return null; // storage disabled: the default
   }
+}
 
-  function tickClocks() {
-    for (const node of document.querySelectorAll(".clock[data-deadline]")) {
-      const cd = countdown(node.dataset.deadline, node.dataset.warn || null);
-      if (node.textContent !== cd.text) node.textContent = cd.text;
-      const cls = "clock " + cd.state;
-      if (node.className !== cls) node.className = cls;
+function writeSetting(key, value) {
+  try {
+    window.localStorage.setItem(key, value);
+  } catch (e) {
+    // storage disabled: the choice lasts for this page only
+  }
+}
+
+function showSound() {
+  soundButton.setAttribute("aria-pressed", soundOn ? "true" : "false");
+  soundButton.textContent = soundOn ? "提示音：开" : "提示音：关";
+}
+
+function audioContext() {
+  const Ctx = window.AudioContext || window.webkitAudioContext;
+  if (!Ctx) return null;
+  audio = audio || new Ctx();
+  if (audio.state === "suspended") audio.resume().catch(() => {});
+  return audio;
+}
+
+/** A short two-tone beep made by the Web Audio API (no sound file). */
+function beep(times) {
+  root.dataset.alerts = String(Number(root.dataset.alerts || 0) + 1);
+  if (!soundOn || Date.now() - lastBeep < 1500) return;
+  lastBeep = Date.now();
+  try {
+    const ctx = audioContext();
+    if (!ctx) return;
+    for (let i = 0; i < (times || 1); i++) {
+      const t0 = ctx.currentTime + i * 0.28;
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.type = "sine";
+      osc.frequency.setValueAtTime(i % 2 ? 660 : 880, t0);
+      gain.gain.setValueAtTime(0.0001, t0);
+      gain.gain.exponentialRampToValueAtTime(0.25, t0 + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.22);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(t0);
+      osc.stop(t0 + 0.25);
     }
+    root.dataset.beeps = String(Number(root.dataset.beeps || 0) + 1);
+  } catch (e) {
+    // No audio device: the highlight still shows.
   }
+}
 
-  // ------------------------------------------------------------ sound
-
-  let audio = null;
-  let lastBeep = 0;
-  let soundOn = readSetting("console.sound") !== "off";
-
-  function readSetting(key) {
-    try {
-      return window.localStorage.getItem(key);
-    } catch (e) {
-      return null; // storage disabled: the default
-    }
-  }
-
-  function writeSetting(key, value) {
-    try {
-      window.localStorage.setItem(key, value);
-    } catch (e) {
-      // storage disabled: the choice lasts for this page only
-    }
-  }
-
-  function showSound() {
-    soundButton.setAttribute("aria-pressed", soundOn ? "true" : "false");
-    soundButton.textContent = soundOn ? "提示音：开" : "提示音：关";
-  }
-
-  function audioContext() {
-    const Ctx = window.AudioContext || window.webkitAudioContext;
-    if (!Ctx) return null;
-    audio = audio || new Ctx();
-    if (audio.state === "suspended") audio.resume().catch(() => {});
-    return audio;
-  }
-
-  /** A short two-tone beep made by the Web Audio API (no sound file). */
-  function beep(times) {
-    root.dataset.alerts = String(Number(root.dataset.alerts || 0) + 1);
-    if (!soundOn || Date.now() - lastBeep < 1500) return;
-    lastBeep = Date.now();
-    try {
-      const ctx = audioContext();
-      if (!ctx) return;
-      for (let i = 0; i < (times || 1); i++) {
-        const t0 = ctx.currentTime + i * 0.28;
-        const osc = ctx.createOscillator();
-        const gain = ctx.createGain();
-        osc.type = "sine";
-        osc.frequency.setValueAtTime(i % 2 ? 660 : 880, t0);
-        gain.gain.setValueAtTime(0.0001, t0);
-        gain.gain.exponentialRampToValueAtTime(0.25, t0 + 0.02);
-        gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.22);
-        osc.connect(gain).connect(ctx.destination);
-        osc.start(t0);
-        osc.stop(t0 + 0.25);
-      }
-      root.dataset.beeps = String(Number(root.dataset.beeps || 0) + 1);
-    } catch (e) {
-      // No audio device: the highlight still shows.
-    }
-  }
-
-  soundButton.addEventListener("click", () => {
-    soundOn = !soundOn;
-    writeSetting("console.sound", soundOn ? "on" : "off");
-    showSound();
-    if (soundOn) audioContext(); // a click is the gesture that lets audio start
-  });
+soundButton.addEventListener("click", () => {
+  soundOn = !soundOn;
+  writeSetting("console.sound", soundOn ? "on" : "off");
   showSound();
+  if (soundOn) audioContext(); // a click is the gesture that lets audio start
+});
+showSound();
 
-  // ------------------------------------------------------------ filtering and rendering
+// ------------------------------------------------------------ filtering and rendering
 
-  function matches(t) {
-    if (filters.street.value && t.street !== filters.street.value) return false;
-    if (filters.urgency.value && t.urgency !== filters.urgency.value) return false;
-    const q = filters.text.value.trim().toLowerCase();
-    if (q) {
-      const hay = [t.number, t.text, t.address, t.category_name, t.street_name,
-        t.community_name, t.cell_name, t.department_name, t.grid_worker,
-        H.t("status", t.status)].filter(Boolean).join(" ").toLowerCase();
-      if (!hay.includes(q)) return false;
-    }
-    return true;
+function matches(t) {
+  if (filters.street.value && t.street !== filters.street.value) return false;
+  if (filters.urgency.value && t.urgency !== filters.urgency.value) return false;
+  const q = filters.text.value.trim().toLowerCase();
+  if (q) {
+    const hay = [t.number, t.text, t.address, t.category_name, t.street_name,
+      t.community_name, t.cell_name, t.department_name, t.grid_worker,
+      zh("status", t.status)].filter(Boolean).join(" ").toLowerCase();
+    if (!hay.includes(q)) return false;
   }
+  return true;
+}
 
-  function compare(a, b) {
-    const u = (URGENCY_RANK[a.urgency] ?? 3) - (URGENCY_RANK[b.urgency] ?? 3);
-    if (u) return u;
-    if (a.overdue !== b.overdue) return a.overdue ? -1 : 1;
-    // No clock yet (waiting for dispatch): newest first, above the running clocks.
-    if (!a.deadline !== !b.deadline) return a.deadline ? 1 : -1;
-    if (!a.deadline) return (b.created_at || "").localeCompare(a.created_at || "");
-    return a.deadline.localeCompare(b.deadline);
+function freshness(number) {
+  const f = state.fresh.get(number);
+  if (!f) return "";
+  if (f.until < Date.now()) {
+    state.fresh.delete(number);
+    return "";
   }
+  return f.urgent ? "flash flash-urgent" : "flash";
+}
 
-  function freshness(number) {
-    const f = state.fresh.get(number);
-    if (!f) return "";
-    if (f.until < Date.now()) {
-      state.fresh.delete(number);
-      return "";
-    }
-    return f.urgent ? "flash flash-urgent" : "flash";
-  }
+function buildRow(t, fresh) {
+  const open = (ev) => selectTicket(t.number, true, ev && ev.type === "keydown");
+  const place = [t.street_name, t.community_name].filter(Boolean).join(" · ");
+  const classes = ["ticket-row", "u-" + t.urgency, fresh,
+    t.number === state.selected ? "selected" : "", t.overdue ? "is-overdue" : ""];
+  return el("tr", {
+    class: classes.filter(Boolean).join(" "), tabindex: 0,
+    dataset: { number: t.number, status: t.status, queues: (t.queues || []).join(" ") },
+    onclick: () => open(null),
+    onkeydown: (ev) => {
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        open(ev);
+      } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        const next = ev.key === "ArrowDown" ? ev.currentTarget.nextElementSibling
+          : ev.currentTarget.previousElementSibling;
+        if (next) next.focus();
+      }
+    },
+  },
+  el("td", { class: "num" }, t.number,
+    t.channel === "police110" ? el("span", { class: "badge police110" }, "110") : null),
+  el("td", {}, el("span", { class: "badge st-" + t.status }, zh("status", t.status)),
+    t.supervised ? el("span", { class: "badge supervised" }, "督办") : null,
+    t.extension_pending ? el("span", { class: "badge ext" }, "延期") : null),
+  el("td", {}, el("span", { class: "badge " + t.urgency }, zh("urgency", t.urgency))),
+  el("td", { class: "text" },
+    el("div", { class: "cat" }, t.category_name || "未分类",
+      t.type ? el("span", { class: "muted" }, " · " + zh("type", t.type)) : null),
+    el("div", { class: "snippet", title: t.text || "" }, t.text || "")),
+  el("td", { class: "place", title: place },
+    t.street_name || t.community_name ? [el("div", {}, t.street_name || ""),
+      el("div", { class: "muted small" }, t.community_name || "")]
+      : el("span", { class: "muted" }, "未定位")),
+  el("td", { class: "dept", title: t.department_name || "" },
+    t.department_name || el("span", { class: "muted" }, "—"),
+    t.grid_worker ? el("div", { class: "muted small" }, "网格员 " + t.grid_worker) : null),
+  el("td", { class: "deadline" }, t.deadline ? [
+    el("span", { class: "clock " + countdown(t.deadline, t.warn_at).state,
+      dataset: { deadline: t.deadline, warn: t.warn_at || "" },
+      title: fmtTime(t.deadline, true) }, countdown(t.deadline, t.warn_at).text),
+    el("div", { class: "muted small" }, zh("clock", t.clock)),
+  ] : el("span", { class: "muted" }, "—")),
+  el("td", { class: "small" }, fmtTime(t.created_at)));
+}
 
-  function buildRow(t, fresh) {
-    const open = (ev) => selectTicket(t.number, true, ev && ev.type === "keydown");
-    const place = [t.street_name, t.community_name].filter(Boolean).join(" · ");
-    const classes = ["ticket-row", "u-" + t.urgency, fresh,
-      t.number === state.selected ? "selected" : "", t.overdue ? "is-overdue" : ""];
-    return el("tr", {
-      class: classes.filter(Boolean).join(" "), tabindex: 0,
-      dataset: { number: t.number, status: t.status, queues: (t.queues || []).join(" ") },
-      onclick: () => open(null),
+function row(t) {
+  const fresh = freshness(t.number);
+  const cached = rowCache.get(t.number);
+  if (cached && cached.ticket === t && cached.fresh === fresh &&
+      cached.selected === (t.number === state.selected)) return cached.tr;
+  const tr = buildRow(t, fresh);
+  rowCache.set(t.number, { ticket: t, fresh, selected: t.number === state.selected, tr });
+  return tr;
+}
+
+function rowFor(number) {
+  return rowsNode.querySelector(`tr[data-number="${CSS.escape(number)}"]`);
+}
+
+function renderTabs(counts) {
+  const tabs = [["all", "全部"], ...QUEUES.map((q) => [q, zh("queue", q)])];
+  if (!tabsNode.childElementCount) {
+    fill(tabsNode, tabs.map(([q, label]) => el("button", {
+      type: "button", role: "tab", id: "tab-" + q, dataset: { queue: q },
+      "aria-controls": "board",
+      onclick: () => {
+        state.queue = q;
+        render();
+      },
       onkeydown: (ev) => {
-        if (ev.key === "Enter" || ev.key === " ") {
-          ev.preventDefault();
-          open(ev);
-        } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
-          ev.preventDefault();
-          const next = ev.key === "ArrowDown" ? ev.currentTarget.nextElementSibling
-            : ev.currentTarget.previousElementSibling;
-          if (next) next.focus();
+        if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
+        const sib = ev.key === "ArrowRight" ? ev.currentTarget.nextElementSibling
+          : ev.currentTarget.previousElementSibling;
+        if (sib) {
+          sib.focus();
+          sib.click();
         }
       },
-    },
-    el("td", { class: "num" }, t.number,
-      t.channel === "police110" ? el("span", { class: "badge police110" }, "110") : null),
-    el("td", {}, el("span", { class: "badge st-" + t.status }, H.t("status", t.status)),
-      t.supervised ? el("span", { class: "badge supervised" }, "督办") : null,
-      t.extension_pending ? el("span", { class: "badge ext" }, "延期") : null),
-    el("td", {}, el("span", { class: "badge " + t.urgency }, H.t("urgency", t.urgency))),
-    el("td", { class: "text" },
-      el("div", { class: "cat" }, t.category_name || "未分类",
-        t.type ? el("span", { class: "muted" }, " · " + H.t("type", t.type)) : null),
-      el("div", { class: "snippet", title: t.text || "" }, t.text || "")),
-    el("td", { class: "place", title: place },
-      t.street_name || t.community_name ? [el("div", {}, t.street_name || ""),
-        el("div", { class: "muted small" }, t.community_name || "")]
-        : el("span", { class: "muted" }, "未定位")),
-    el("td", { class: "dept", title: t.department_name || "" },
-      t.department_name || el("span", { class: "muted" }, "—"),
-      t.grid_worker ? el("div", { class: "muted small" }, "网格员 " + t.grid_worker) : null),
-    el("td", { class: "deadline" }, t.deadline ? [
-      el("span", { class: "clock " + countdown(t.deadline, t.warn_at).state,
-        dataset: { deadline: t.deadline, warn: t.warn_at || "" },
-        title: H.fmtTime(t.deadline, true) }, countdown(t.deadline, t.warn_at).text),
-      el("div", { class: "muted small" }, H.t("clock", t.clock)),
-    ] : el("span", { class: "muted" }, "—")),
-    el("td", { class: "small" }, H.fmtTime(t.created_at)));
+    }, el("span", { class: "label" }, label), " ", el("span", { class: "count" }, "0"))));
   }
-
-  function row(t) {
-    const fresh = freshness(t.number);
-    const cached = rowCache.get(t.number);
-    if (cached && cached.ticket === t && cached.fresh === fresh &&
-        cached.selected === (t.number === state.selected)) return cached.tr;
-    const tr = buildRow(t, fresh);
-    rowCache.set(t.number, { ticket: t, fresh, selected: t.number === state.selected, tr });
-    return tr;
+  for (const button of tabsNode.children) {
+    const q = button.dataset.queue;
+    const on = q === state.queue;
+    button.setAttribute("aria-selected", on ? "true" : "false");
+    button.tabIndex = on ? 0 : -1;
+    button.classList.toggle("active", on);
+    const count = button.querySelector(".count");
+    count.textContent = String(counts[q] || 0);
+    button.classList.toggle("has-items", (counts[q] || 0) > 0);
   }
+}
 
-  function rowFor(number) {
-    return rowsNode.querySelector(`tr[data-number="${CSS.escape(number)}"]`);
+function render() {
+  clearTimeout(renderTimer);
+  renderTimer = null;
+  const visible = [];
+  const counts = { all: 0 };
+  for (const t of state.tickets.values()) {
+    if (!matches(t)) continue;
+    counts.all += 1;
+    for (const q of t.queues || []) counts[q] = (counts[q] || 0) + 1;
+    if (state.queue === "all" || (t.queues || []).includes(state.queue)) visible.push(t);
   }
+  visible.sort(boardOrder);
+  renderTabs(counts);
+  const shown = visible.slice(0, MAX_ROWS);
+  const focused = document.activeElement && document.activeElement.closest &&
+    document.activeElement.closest("tr[data-number]");
+  rowsNode.replaceChildren(...shown.map(row));
+  if (focused && !focused.isConnected) {
+    const again = rowFor(focused.dataset.number);
+    if (again) again.focus();
+  }
+  for (const number of rowCache.keys()) {
+    if (!state.tickets.has(number)) rowCache.delete(number);
+  }
+  if (!state.loaded) noteNode.textContent = zh("ui", "loading");
+  else if (!visible.length) noteNode.textContent = "暂无工单";
+  else if (visible.length > shown.length) {
+    noteNode.textContent = `共 ${visible.length} 条，仅显示前 ${MAX_ROWS} 条，请用筛选缩小范围`;
+  } else noteNode.textContent = `共 ${visible.length} 条`;
+  if (state.truncated) noteNode.textContent += "（看板只载入了最新的工单，更早的请在工单查询中查看）";
+  root.dataset.count = String(visible.length);
+  map.sync(visible);
+}
 
-  function renderTabs(counts) {
-    const tabs = [["all", "全部"], ...QUEUES.map((q) => [q, H.t("queue", q)])];
-    if (!tabsNode.childElementCount) {
-      H.fill(tabsNode, tabs.map(([q, label]) => el("button", {
-        type: "button", role: "tab", id: "tab-" + q, dataset: { queue: q },
-        "aria-controls": "board",
-        onclick: () => {
-          state.queue = q;
-          render();
-        },
-        onkeydown: (ev) => {
-          if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
-          const sib = ev.key === "ArrowRight" ? ev.currentTarget.nextElementSibling
-            : ev.currentTarget.previousElementSibling;
-          if (sib) {
-            sib.focus();
-            sib.click();
-          }
-        },
-      }, el("span", { class: "label" }, label), " ", el("span", { class: "count" }, "0"))));
-    }
-    for (const button of tabsNode.children) {
-      const q = button.dataset.queue;
-      const on = q === state.queue;
-      button.setAttribute("aria-selected", on ? "true" : "false");
-      button.tabIndex = on ? 0 : -1;
-      button.classList.toggle("active", on);
-      const count = button.querySelector(".count");
-      count.textContent = String(counts[q] || 0);
-      button.classList.toggle("has-items", (counts[q] || 0) > 0);
+function scheduleRender() {
+  if (renderTimer === null) renderTimer = setTimeout(render, 30);
+}
+
+// ------------------------------------------------------------ live events
+
+function setConnected(up) {
+  connNode.textContent = zh("ui", up ? "connected" : "disconnected");
+  connNode.classList.toggle("up", up);
+  connNode.classList.toggle("down", !up);
+  root.dataset.connected = up ? "true" : "false";
+}
+
+function remember(seq) {
+  state.seen.add(seq);
+  if (state.seen.size > SEEN_MAX) {
+    const drop = state.seen.size - SEEN_MAX;
+    let i = 0;
+    for (const s of state.seen) {
+      if (i++ >= drop) break;
+      state.seen.delete(s);
     }
   }
+}
 
-  function render() {
-    clearTimeout(renderTimer);
-    renderTimer = null;
-    const visible = [];
-    const counts = { all: 0 };
-    for (const t of state.tickets.values()) {
-      if (!matches(t)) continue;
-      counts.all += 1;
-      for (const q of t.queues || []) counts[q] = (counts[q] || 0) + 1;
-      if (state.queue === "all" || (t.queues || []).includes(state.queue)) visible.push(t);
-    }
-    visible.sort(compare);
-    renderTabs(counts);
-    const shown = visible.slice(0, MAX_ROWS);
-    const focused = document.activeElement && document.activeElement.closest &&
-      document.activeElement.closest("tr[data-number]");
-    rowsNode.replaceChildren(...shown.map(row));
-    if (focused && !focused.isConnected) {
-      const again = rowFor(focused.dataset.number);
-      if (again) again.focus();
-    }
-    for (const number of rowCache.keys()) {
-      if (!state.tickets.has(number)) rowCache.delete(number);
-    }
-    if (!state.loaded) noteNode.textContent = H.t("ui", "loading");
-    else if (!visible.length) noteNode.textContent = "暂无工单";
-    else if (visible.length > shown.length) {
-      noteNode.textContent = `共 ${visible.length} 条，仅显示前 ${MAX_ROWS} 条，请用筛选缩小范围`;
-    } else noteNode.textContent = `共 ${visible.length} 条`;
-    if (state.truncated) noteNode.textContent += "（看板只载入了最新的工单，更早的请在工单查询中查看）";
-    root.dataset.count = String(visible.length);
-    map.sync(visible);
+/** Apply one event to the board; true when it changed a ticket. */
+function apply(ev) {
+  const t = ev.ticket;
+  if (!t || !t.number) return false;
+  const current = state.tickets.get(t.number);
+  const before = current ? current.seq : state.gone.get(t.number);
+  if (before !== undefined && ev.seq <= before) return false; // older than what we show
+  const summary = { ...t, seq: ev.seq };
+  if (t.open === false) {
+    state.tickets.delete(t.number);
+    state.gone.set(t.number, ev.seq);
+    if (state.gone.size > SEEN_MAX) state.gone.delete(state.gone.keys().next().value);
+  } else {
+    state.tickets.set(t.number, summary);
+    state.gone.delete(t.number);
   }
-
-  function scheduleRender() {
-    if (renderTimer === null) renderTimer = setTimeout(render, 30);
+  const urgent = ALERT_URGENCY.has(t.urgency) || ev.type === "transfer";
+  if (t.open !== false && (!current || ["created", "transfer", "sla_warning",
+    "sla_overdue"].includes(ev.type))) {
+    state.fresh.set(t.number, { until: Date.now() + FLASH_MS, urgent });
+    setTimeout(scheduleRender, FLASH_MS + 50);
   }
-
-  // ------------------------------------------------------------ live events
-
-  function setConnected(up) {
-    connNode.textContent = H.t("ui", up ? "connected" : "disconnected");
-    connNode.classList.toggle("up", up);
-    connNode.classList.toggle("down", !up);
-    root.dataset.connected = up ? "true" : "false";
+  if ((ev.type === "created" && ALERT_URGENCY.has(t.urgency)) || ev.type === "transfer") {
+    const recent = !ev.at || now() - Date.parse(ev.at) < 120000;
+    if (recent) beep(t.urgency === "critical" || ev.type === "transfer" ? 2 : 1);
   }
+  drawer.changed(summary);
+  return true;
+}
 
-  function remember(seq) {
-    state.seen.add(seq);
-    if (state.seen.size > SEEN_MAX) {
-      const drop = state.seen.size - SEEN_MAX;
-      let i = 0;
-      for (const s of state.seen) {
-        if (i++ >= drop) break;
-        state.seen.delete(s);
-      }
-    }
-  }
+function logEvent(ev) {
+  const t = ev.ticket || {};
+  const item = el("li", { class: "feed-item ev-" + ev.type, dataset: { seq: ev.seq } },
+    el("time", { datetime: ev.at || "" }, fmtTime(ev.at || new Date(now()).toISOString())),
+    " ",
+    el("span", { class: "badge ev" }, zh("event_type", ev.type)), " ",
+    el("button", { type: "button", class: "link-button", onclick: () =>
+      selectTicket(t.number, true) }, t.number || ""), " ",
+    ev.action ? el("span", {}, zh("action", ev.action)) : null, " ",
+    el("span", { class: "muted snippet" }, (t.text || "").slice(0, 60)));
+  feedNode.prepend(item);
+  while (feedNode.childElementCount > FEED_MAX) feedNode.lastElementChild.remove();
+}
 
-  /** Apply one event to the board; true when it changed a ticket. */
-  function apply(ev) {
-    const t = ev.ticket;
-    if (!t || !t.number) return false;
-    const current = state.tickets.get(t.number);
-    const before = current ? current.seq : state.gone.get(t.number);
-    if (before !== undefined && ev.seq <= before) return false; // older than what we show
-    const summary = { ...t, seq: ev.seq };
-    if (t.open === false) {
-      state.tickets.delete(t.number);
-      state.gone.set(t.number, ev.seq);
-      if (state.gone.size > SEEN_MAX) state.gone.delete(state.gone.keys().next().value);
-    } else {
-      state.tickets.set(t.number, summary);
-      state.gone.delete(t.number);
-    }
-    const urgent = ALERT_URGENCY.has(t.urgency) || ev.type === "transfer";
-    if (t.open !== false && (!current || ["created", "transfer", "sla_warning",
-      "sla_overdue"].includes(ev.type))) {
-      state.fresh.set(t.number, { until: Date.now() + FLASH_MS, urgent });
-      setTimeout(scheduleRender, FLASH_MS + 50);
-    }
-    if ((ev.type === "created" && ALERT_URGENCY.has(t.urgency)) || ev.type === "transfer") {
-      const recent = !ev.at || H.now() - Date.parse(ev.at) < 120000;
-      if (recent) beep(t.urgency === "critical" || ev.type === "transfer" ? 2 : 1);
-    }
-    drawer.changed(summary);
-    return true;
-  }
-
-  function logEvent(ev) {
-    const t = ev.ticket || {};
-    const item = el("li", { class: "feed-item ev-" + ev.type, dataset: { seq: ev.seq } },
-      el("time", { datetime: ev.at || "" }, H.fmtTime(ev.at || new Date(H.now()).toISOString())),
-      " ",
-      el("span", { class: "badge ev" }, H.t("event_type", ev.type)), " ",
-      el("button", { type: "button", class: "link-button", onclick: () =>
-        selectTicket(t.number, true) }, t.number || ""), " ",
-      ev.action ? el("span", {}, H.t("action", ev.action)) : null, " ",
-      el("span", { class: "muted snippet" }, (t.text || "").slice(0, 60)));
-    feedNode.prepend(item);
-    while (feedNode.childElementCount > FEED_MAX) feedNode.lastElementChild.remove();
-  }
-
-  function onTicketEvent(ev) {
-    if (!ev || typeof ev.seq !== "number") return;
-    if (state.seen.has(ev.seq)) return; // a duplicate (replay and live overlap)
-    remember(ev.seq);
-    if (state.resuming) state.resumeMax = Math.max(state.resumeMax, ev.seq);
-    else state.head = Math.max(state.head, ev.seq);
-    if (apply(ev)) {
-      logEvent(ev);
-      scheduleRender();
-    }
-  }
-
-  function resume() {
-    if (!socket || !socket.connected) return;
-    state.resuming = true;
-    state.resumeMax = state.head;
-    socket.emit("resume", { after_seq: state.head });
-  }
-
-  function connect() {
-    if (typeof window.io !== "function") {
-      setConnected(false);
-      return;
-    }
-    socket = window.io("/console", { transports: ["websocket", "polling"] });
-    socket.on("connect", () => {
-      setConnected(true);
-      resume();
-    });
-    socket.on("disconnect", (reason) => {
-      state.resuming = false;
-      setConnected(false);
-      // The client reconnects by itself, except after the server's own disconnect.
-      if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
-    });
-    socket.on("connect_error", () => {
-      setConnected(false);
-      if (socket.active) return; // the client retries by itself
-      // Refused by the server (signed out?): H.api sends a signed-out user to the login page;
-      // otherwise try again a little later.
-      H.api("GET", "/api/v1/auth/me")
-        .then(() => setTimeout(() => socket.connect(), 5000))
-        .catch(() => {});
-    });
-    socket.on("ticket", onTicketEvent);
-    socket.on("resumed", (msg) => {
-      const seq = msg && typeof msg.seq === "number" ? msg.seq : 0;
-      state.resuming = false;
-      if (msg && msg.reset) {
-        // Too much missed (or a feed that is not ours): read the board afresh, then resume.
-        loadBoard(true).then((ok) => ok && resume());
-        return;
-      }
-      state.head = Math.max(state.head, seq, state.resumeMax);
-    });
-    setInterval(resume, RESUME_EVERY_MS);
-  }
-
-  // ------------------------------------------------------------ board
-
-  /** Read the board; `reset`: start the feed over from its seq (the old one is not ours). */
-  async function loadBoard(reset) {
-    try {
-      const board = await H.api("GET", "/api/v1/console/board");
-      if (reset) {
-        state.head = 0;
-        state.seen.clear();
-        state.gone.clear();
-      }
-      if (board.server_now) {
-        const shift = Date.parse(board.server_now) - H.now();
-        clockShift = Math.abs(shift) > 2000 ? shift : 0;
-      }
-      state.tickets = new Map();
-      for (const t of board.tickets || []) state.tickets.set(t.number, t);
-      state.head = Math.max(state.head, board.seq || 0);
-      state.loaded = true;
-      state.truncated = Boolean(board.truncated);
-      map.setTiles(board.map_tile_url);
-      render();
-      root.dataset.ready = "true";
-      return true;
-    } catch (e) {
-      noteNode.textContent = "看板加载失败：" + (e.describe ? e.describe() : e) + "（5 秒后重试）";
-      setTimeout(() => loadBoard(reset).then((ok) => ok && (socket ? resume() : connect())),
-        5000);
-      return false;
-    }
-  }
-
-  async function loadStreets() {
-    try {
-      const data = await H.api("GET", "/api/v1/grid/areas");
-      const streets = (data.items || []).filter((a) => a.level === "street");
-      filters.street.append(...streets.map((s) => el("option", { value: s.code }, s.name)));
-    } catch (e) {
-      // the street filter stays at 全部
-    }
-  }
-
-  // ------------------------------------------------------------ selection and drawer
-
-  /** Open a ticket in the drawer; from the keyboard, the focus goes into the drawer. */
-  function selectTicket(number, focusMap, focusDrawer) {
-    if (!number) return;
-    state.selected = number;
-    drawer.open(number);
-    if (focusDrawer) document.getElementById("drawer-close").focus();
-    if (focusMap) map.focus(number);
+function onTicketEvent(ev) {
+  if (!ev || typeof ev.seq !== "number") return;
+  if (state.seen.has(ev.seq)) return; // a duplicate (replay and live overlap)
+  remember(ev.seq);
+  if (state.resuming) state.resumeMax = Math.max(state.resumeMax, ev.seq);
+  else state.head = Math.max(state.head, ev.seq);
+  if (apply(ev)) {
+    logEvent(ev);
     scheduleRender();
   }
+}
 
-  const map = window.ConsoleMap.create(document.getElementById("map"), {
-    onSelect: (number) => selectTicket(number, false),
-  });
-  const drawer = window.ConsoleDrawer.create({
-    node: document.getElementById("drawer"),
-    body: document.getElementById("drawer-body"),
-    title: document.getElementById("drawer-title"),
-    role: H.BOOT.me ? H.BOOT.me.role : "",
-    summary: (number) => state.tickets.get(number) || null,
-    countdown,
-    // The feed brings the change to every console; ask now so this one sees it at once.
-    onAction: () => resume(),
-    onClose: () => {
-      const number = state.selected;
-      state.selected = null;
-      render();
-      // The focus was in the drawer (now hidden): give it back to the ticket's row.
-      const active = document.activeElement;
-      if (number && (!active || active === document.body ||
-          document.getElementById("drawer").contains(active))) {
-        const tr = rowFor(number);
-        if (tr) tr.focus();
-      }
+function resume() {
+  if (!socket || !socket.connected) return;
+  state.resuming = true;
+  state.resumeMax = state.head;
+  socket.emit("resume", { after_seq: state.head });
+}
+
+function connect() {
+  socket = openSocket("/console", {
+    onUp: () => {
+      setConnected(true);
+      resume();
+    },
+    onDown: () => {
+      state.resuming = false;
+      setConnected(false);
     },
   });
-  document.getElementById("drawer-close").addEventListener("click", () => drawer.close());
-
-  function legend() {
-    H.fill(document.getElementById("legend"), window.ConsoleMap.STATUS_GROUPS.map(
-      ([group, statuses]) => el("span", { class: "legend-item" },
-        el("i", { class: "tmarker sg-" + group }), statuses.map((s) => H.t("status", s))
-          .join("/"))));
+  if (!socket) {
+    setConnected(false);
+    return;
   }
-
-  for (const node of Object.values(filters)) {
-    node.addEventListener(node.tagName === "INPUT" ? "input" : "change", scheduleRender);
-  }
-  document.addEventListener("keydown", (ev) => {
-    const typing = ev.target.closest && ev.target.closest("input, textarea, select");
-    if (ev.key === "/" && !typing) {
-      ev.preventDefault();
-      filters.text.focus();
-    } else if (ev.key === "Escape" && drawer.number() && !typing) {
-      drawer.close();
+  socket.on("ticket", onTicketEvent);
+  socket.on("resumed", (msg) => {
+    const seq = msg && typeof msg.seq === "number" ? msg.seq : 0;
+    state.resuming = false;
+    if (msg && msg.reset) {
+      // Too much missed (or a feed that is not ours): read the board afresh, then resume.
+      loadBoard(true).then((ok) => ok && resume());
+      return;
     }
+    state.head = Math.max(state.head, seq, state.resumeMax);
   });
-  window.addEventListener("resize", () => map.invalidate());
+  setInterval(resume, RESUME_EVERY_MS);
+}
 
-  legend();
-  setConnected(false);
-  connNode.textContent = H.t("ui", "loading");
-  loadStreets();
-  loadBoard().then((ok) => {
-    if (ok) connect();
-  });
-  setInterval(tickClocks, 1000);
-})();
+// ------------------------------------------------------------ board
+
+/** Read the board; `reset`: start the feed over from its seq (the old one is not ours). */
+async function loadBoard(reset) {
+  try {
+    const board = await api("GET", "/api/v1/console/board");
+    if (reset) {
+      state.head = 0;
+      state.seen.clear();
+      state.gone.clear();
+    }
+    if (board.server_now) {
+      const shift = Date.parse(board.server_now) - now();
+      clockShift = Math.abs(shift) > 2000 ? shift : 0;
+    }
+    state.tickets = new Map();
+    for (const t of board.tickets || []) state.tickets.set(t.number, t);
+    state.head = Math.max(state.head, board.seq || 0);
+    state.loaded = true;
+    state.truncated = Boolean(board.truncated);
+    map.setTiles(board.map_tile_url);
+    render();
+    root.dataset.ready = "true";
+    return true;
+  } catch (e) {
+    noteNode.textContent = "看板加载失败：" + describe(e) + "（5 秒后重试）";
+    setTimeout(() => loadBoard(reset).then((ok) => ok && (socket ? resume() : connect())),
+      5000);
+    return false;
+  }
+}
+
+async function loadStreets() {
+  try {
+    const data = await api("GET", "/api/v1/grid/areas");
+    const streets = (data.items || []).filter((a) => a.level === "street");
+    filters.street.append(...streets.map((s) => el("option", { value: s.code }, s.name)));
+  } catch (e) {
+    // the street filter stays at 全部
+  }
+}
+
+// ------------------------------------------------------------ selection and drawer
+
+/** Open a ticket in the drawer; from the keyboard, the focus goes into the drawer. */
+function selectTicket(number, focusMap, focusDrawer) {
+  if (!number) return;
+  state.selected = number;
+  drawer.open(number);
+  if (focusDrawer) document.getElementById("drawer-close").focus();
+  if (focusMap) map.focus(number);
+  scheduleRender();
+}
+
+const map = createMap(document.getElementById("map"), {
+  onSelect: (number) => selectTicket(number, false),
+});
+const drawer = createDrawer({
+  node: document.getElementById("drawer"),
+  body: document.getElementById("drawer-body"),
+  title: document.getElementById("drawer-title"),
+  role: BOOT.me ? BOOT.me.role : "",
+  summary: (number) => state.tickets.get(number) || null,
+  countdown,
+  // The feed brings the change to every console; ask now so this one sees it at once.
+  onAction: () => resume(),
+  onClose: () => {
+    const number = state.selected;
+    state.selected = null;
+    render();
+    // The focus was in the drawer (now hidden): give it back to the ticket's row.
+    const active = document.activeElement;
+    if (number && (!active || active === document.body ||
+        document.getElementById("drawer").contains(active))) {
+      const tr = rowFor(number);
+      if (tr) tr.focus();
+    }
+  },
+});
+document.getElementById("drawer-close").addEventListener("click", () => drawer.close());
+
+function legend() {
+  fill(document.getElementById("legend"), STATUS_GROUPS.map(
+    ([group, statuses]) => el("span", { class: "legend-item" },
+      el("i", { class: "tmarker sg-" + group }), statuses.map((s) => zh("status", s))
+        .join("/"))));
+}
+
+for (const node of Object.values(filters)) {
+  node.addEventListener(node.tagName === "INPUT" ? "input" : "change", scheduleRender);
+}
+document.addEventListener("keydown", (ev) => {
+  const typing = ev.target.closest && ev.target.closest("input, textarea, select");
+  if (ev.key === "/" && !typing) {
+    ev.preventDefault();
+    filters.text.focus();
+  } else if (ev.key === "Escape" && drawer.number() && !typing) {
+    drawer.close();
+  }
+});
+window.addEventListener("resize", () => map.invalidate());
+
+legend();
+setConnected(false);
+connNode.textContent = zh("ui", "loading");
+loadStreets();
+loadBoard().then((ok) => {
+  if (ok) connect();
+});
+setInterval(tickClocks, 1000);

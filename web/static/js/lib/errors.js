@@ -1,0 +1,26 @@
+/* The house error of the API (pure: node tests import it). The server answers every refusal as
+ * {"error": {"code", "message", "field"}}; api.js turns it into an ApiError. */
+
+export class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.field = field || null;
+  }
+
+  /** What to show a user: the Chinese name of the error (`zh`: the page's translator), the
+   * field, then the server's detail. */
+  describe(zh) {
+    const head = zh ? zh("error", this.code) : this.code;
+    const where = this.field ? `（${this.field}）` : "";
+    return `${head}${where}：${this.message}`;
+  }
+}
+
+/** What to tell a user about any failure: an ApiError described, anything else by its message. */
+export function describeError(e, zh) {
+  if (e instanceof ApiError) return e.describe(zh);
+  return String((e && e.message) || e);
+}

@@ -1,0 +1,64 @@
+/* Reading tickets as the API gives them (pure: node tests import it): whose assignment is
+ * whose, which clock runs, the status groups of the console's map, the board's order. */
+
+/** Assignment statuses whose clocks still run. */
+export const OPEN_ASSIGNMENT = ["dispatched", "signed"];
+
+/** The assignment this user holds on a ticket: a grid worker's by name, a handler's by
+ * department; an open one before a completed one, the newest first; null if none. */
+export function myAssignment(ticket, me) {
+  const mine = (ticket.assignments || []).filter((a) => (me.role === "grid_worker"
+    ? a.grid_worker === me.username : a.department === me.department));
+  const rank = (a) => (OPEN_ASSIGNMENT.includes(a.status) ? 0 : a.status === "completed" ? 1 : 2);
+  mine.sort((a, b) => rank(a) - rank(b) || b.id - a.id);
+  return mine[0] || null;
+}
+
+/** The lead assignment of the current round: the open one, else the last. */
+export function leadAssignment(ticket) {
+  const leads = (ticket.assignments || []).filter((a) => a.role === "lead");
+  return leads.find((a) => OPEN_ASSIGNMENT.includes(a.status)) || leads[leads.length - 1] || null;
+}
+
+/** The clock an assignment runs now: sign-for while dispatched, completion once signed; null
+ * once it is done. */
+export function clockOf(a) {
+  if (!a) return null;
+  if (a.status === "dispatched") {
+    return { kind: "sign", deadline: a.sign_deadline, warnAt: a.sign_warn_at };
+  }
+  if (a.status === "signed") {
+    return { kind: "complete", deadline: a.complete_deadline, warnAt: a.complete_warn_at };
+  }
+  return null;
+}
+
+/** Status groups of the console's map markers and legend, in the legend's order. */
+export const STATUS_GROUPS = [
+  ["new", ["NEW"]],
+  ["returned", ["RETURNED", "REOPENED"]],
+  ["handling", ["DISPATCHED", "SIGNED"]],
+  ["review", ["COMPLETED", "REVIEWED"]],
+  ["police", ["TRANSFERRED_110"]],
+];
+const GROUP_OF = new Map(STATUS_GROUPS.flatMap(([group, statuses]) =>
+  statuses.map((s) => [s, group])));
+
+/** The map group of a ticket status ("other" for the closed ones). */
+export function statusGroup(status) {
+  return GROUP_OF.get(status) || "other";
+}
+
+const URGENCY_RANK = { critical: 0, urgent: 1, normal: 2 };
+
+/** The console board's order of two ticket summaries: the most urgent first, then the overdue;
+ * those without a clock (waiting for dispatch) newest first, above the running clocks; then the
+ * nearest deadline first. */
+export function boardOrder(a, b) {
+  const u = (URGENCY_RANK[a.urgency] ?? 3) - (URGENCY_RANK[b.urgency] ?? 3);
+  if (u) return u;
+  if (Boolean(a.overdue) !== Boolean(b.overdue)) return a.overdue ? -1 : 1;
+  if (!a.deadline !== !b.deadline) return a.deadline ? 1 : -1;
+  if (!a.deadline) return (b.created_at || "").localeCompare(a.created_at || "");
+  return a.deadline.localeCompare(b.deadline);
+}
