@@ -31,7 +31,7 @@ def load_setting(session: Session, key: str, model: type[M]) -> M:
     return memo(session, ("setting", key, model), (Setting,), read)
 
 
-def store_setting(session: Session, key: str, model: type[M], data: dict,
+def store_setting(session: Session, key: str, model: type[M], data: dict[str, Any],
                   actor_id: int | None) -> M:
     """Validate and store a new value (fields left out take their defaults); a bad value
     changes nothing and names the field."""

@@ -221,7 +221,8 @@ def awaiting_ticket(session: Session, *, phone: str | None = None, openid: str |
     ).all()
     quoted = set(TICKET_NUMBER.findall(_normalize(text)))
     named = [t for t in candidates if t.number in quoted]
-    return (named or list(candidates) or [None])[0]
+    chosen = named or list(candidates)
+    return chosen[0] if chosen else None
 
 
 def record_citizen_answer(session: Session, *, phone: str | None = None,

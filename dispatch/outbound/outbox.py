@@ -111,7 +111,7 @@ def deliver_due(sessions: Session | Callable[[], Session], senders: Mapping[str,
     delivered mark is committed before the next row is taken, so a crash loses none.
     """
     own = not isinstance(sessions, Session)
-    session = sessions() if own else sessions  # type: ignore[operator]
+    session = sessions if isinstance(sessions, Session) else sessions()
     delivered: list[int] = []
     retried: list[int] = []
     dead: list[int] = []
