@@ -33,7 +33,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from dispatch.core.db import Base, JSONType, UTCDateTime, insert_ignoring_duplicates, utcnow
+from dispatch.core.db import (
+    Base,
+    JSONType,
+    UTCDateTime,
+    affected_rows,
+    insert_ignoring_duplicates,
+    utcnow,
+)
 from dispatch.core.models import Assignment, Event, Ticket
 from dispatch.core.vocab import ALL_SEEING_ROLES, CLOSED_STATES, AssignmentStatus, Channel, Role
 from dispatch.core.vocab import Status as S
@@ -254,7 +261,8 @@ def _workers(session: Session, tickets: Iterable[Ticket]) -> dict[int, str]:
     ids = {a.grid_worker_id for t in tickets for a in t.assignments if a.grid_worker_id}
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+    return dict(session.execute(
+        select(User.id, User.username).where(User.id.in_(ids))).tuples().all())
 
 
 def record_events(session: Session, events: list[Event]) -> None:
@@ -276,8 +284,8 @@ def record_events(session: Session, events: list[Event]) -> None:
 
 
 def _lock_head(session: Session) -> int:
-    locked = session.execute(update(FeedHead).where(FeedHead.id == 1)
-                             .values(seq=FeedHead.seq)).rowcount
+    locked = affected_rows(session.execute(update(FeedHead).where(FeedHead.id == 1)
+                                           .values(seq=FeedHead.seq)))
     if not locked:  # the first event ever: create the head row (racing creators are fine)
         insert_ignoring_duplicates(session, FeedHead.__table__,
                                    [{"id": 1, "seq": 0, "updated_at": utcnow()}])
@@ -321,9 +329,9 @@ def number_pending(session: Session) -> int:
     top = _lock_head(session)
     order = (select(ConsoleEvent.id, func.row_number().over(order_by=ConsoleEvent.id).label("n"))
              .where(ConsoleEvent.seq.is_(None)).subquery())
-    numbered = session.execute(
+    numbered = affected_rows(session.execute(
         update(ConsoleEvent).where(ConsoleEvent.id == order.c.id)
-        .values(seq=top + order.c.n).execution_options(synchronize_session=False)).rowcount
+        .values(seq=top + order.c.n).execution_options(synchronize_session=False)))
     session.execute(update(FeedHead).where(FeedHead.id == 1)
                     .values(seq=top + numbered, updated_at=utcnow()))
     session.commit()
