@@ -133,7 +133,8 @@ def verify_image(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
 def _reencode(img: Image.Image, kind: str) -> CleanImage:
     content_type, extension = FORMATS[kind]
     upright = ImageOps.exif_transpose(img)  # a copy, turned as the camera held it
-    keep = {k: upright.info[k] for k in ("transparency",) if k in upright.info}
+    keep: dict[str | tuple[int, int], Any] = {
+        k: upright.info[k] for k in ("transparency",) if k in upright.info}
     upright.info = keep  # nothing else is carried over: no EXIF, XMP, comments, text
     if max(upright.size) > MAX_SIDE:
         upright.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
@@ -249,7 +250,7 @@ def claim(session: Session, ticket: Ticket, actor: Actor, ids: list[int]) -> lis
     return [rows[i] for i in ids]
 
 
-def reported_place(lon: float | None, lat: float | None) -> dict[str, float] | None:
+def reported_place(lon: float | None, lat: float | None) -> dict[str, float | str] | None:
     """Where the user reported from (WGS-84), both coordinates or neither."""
     if (lon is None) != (lat is None):
         missing = "lat" if lat is None else "lon"

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -55,9 +56,9 @@ def _chinese_name(english: str) -> str:
         return english
 
 
-def official_rows(year: int) -> list[dict]:
+def official_rows(year: int) -> list[dict[str, Any]]:
     """Calendar rows for a year the chinese-calendar package knows."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for day in _year_days(year):
         working = chinese_calendar.is_workday(day)
         name = None
@@ -69,10 +70,10 @@ def official_rows(year: int) -> list[dict]:
     return rows
 
 
-def provisional_rows(year: int) -> list[dict]:
+def provisional_rows(year: int) -> list[dict[str, Any]]:
     """Rule-based rows for a year not yet published: weekends and statutory holidays off."""
-    statutory = holidays_lib.China(years=year, language="zh_CN")
-    rows = []
+    statutory = holidays_lib.country_holidays("CN", years=year, language="zh_CN")
+    rows: list[dict[str, Any]] = []
     for day in _year_days(year):
         name = statutory.get(day)
         working = day.weekday() < 5 and name is None
@@ -80,7 +81,7 @@ def provisional_rows(year: int) -> list[dict]:
     return rows
 
 
-def rows_for_year(year: int) -> list[dict]:
+def rows_for_year(year: int) -> list[dict[str, Any]]:
     """The best rows this installation can produce for a year on its own."""
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise InvalidInput(f"calendar year {year} is outside {MIN_YEAR}–{MAX_YEAR}", field="year")
@@ -163,7 +164,7 @@ def load_calendar(session: Session, start: date, working_days: int) -> WorkingCa
         span *= 2
 
 
-def year_summary(session: Session, year: int) -> dict:
+def year_summary(session: Session, year: int) -> dict[str, Any]:
     """What the admin page shows for a year: its source and its days off and make-up days."""
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise InvalidInput(f"calendar year {year} is outside {MIN_YEAR}–{MAX_YEAR}", field="year")
@@ -210,7 +211,7 @@ def set_official_year(
         if day.weekday() < 5:
             raise InvalidInput(f"make-up working day {day.isoformat()} is not a weekend day",
                                field="makeup_workdays")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for day in _year_days(year):
         if day in holidays:
             working, name = False, holidays[day]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -79,7 +79,7 @@ def get_time_limits(session: Session) -> TimeLimits:
     return load_setting(session, TIME_LIMITS_KEY, TimeLimits)
 
 
-def set_time_limits(session: Session, data: dict, actor_id: int | None) -> TimeLimits:
+def set_time_limits(session: Session, data: dict[str, Any], actor_id: int | None) -> TimeLimits:
     """Validate and store new time limits; applies to clocks started from now on."""
     return store_setting(session, TIME_LIMITS_KEY, TimeLimits, data, actor_id)
 

@@ -91,8 +91,9 @@ def public_view(session: Session, tickets: Sequence[Ticket],
             Assignment.status.in_(tuple(ACTIVE_ASSIGNMENT))).order_by(Assignment.id)):
         leads[a.ticket_id] = a  # the latest active lead assignment wins
     codes = {t.category_code for t in tickets if t.category_code}
-    categories = dict(session.execute(select(Category.code, Category.name)
-                                      .where(Category.code.in_(codes))).all()) if codes else {}
+    categories: dict[str, str] = dict(session.execute(
+        select(Category.code, Category.name).where(Category.code.in_(codes))
+    ).tuples().all()) if codes else {}
     notes: dict[int, list[str]] = {}
     for ticket_id, payload in session.execute(select(Event.ticket_id, Event.payload).where(
             Event.ticket_id.in_(ids), Event.action == "note",

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import Exists, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.core.commands import Code, Strict
@@ -100,7 +100,7 @@ def _bound(value: date | datetime, *, end: bool) -> datetime:
     return datetime.combine(value, moment, tzinfo=LOCAL_TZ)
 
 
-def overdue_clause(now: datetime):  # noqa: ANN201 - a SQL expression
+def overdue_clause(now: datetime) -> Exists:
     """Tickets with an active assignment past its sign-for or completion deadline."""
     return exists(select(Assignment.id).where(
         Assignment.ticket_id == Ticket.id,

@@ -89,7 +89,8 @@ def _usernames(session: Session, ids: set[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
+    return dict(session.execute(
+        select(User.id, User.username).where(User.id.in_(wanted))).tuples().all())
 
 
 def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Directory,
