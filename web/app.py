@@ -10,6 +10,7 @@ from sqlalchemy import event
 
 from dispatch import subscribers
 from integrations.sms import sender_from_config
+from web.api.base import ApiBlueprint
 from web.config import from_environment
 from web.extensions import db, migrate
 from web.services import Services
@@ -45,11 +46,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
             db.engine.dispose()
 
-    # Each web.api module adds its routes to web.api.tickets.bp when imported.
     from web import errors, security
     from web.api import (  # noqa: F401
         attachments,
         callbacks,
+        classifier_admin,
         classify,
         dashboard,
         grid,
@@ -58,6 +59,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         reports,
         stats,
         tickets,
+        triage,
     )
     from web.console import socket as console
     from web.hooks import open311, police110, sms, wechat
@@ -68,7 +70,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     subscribers.install()  # the table of consequences (dispatch/subscribers.py)
     console.init_app(app)
     app.register_blueprint(health.bp)
-    app.register_blueprint(tickets.bp)
+    for api_area in ApiBlueprint.every:  # each module of web.api owns one
+        app.register_blueprint(api_area)
     app.register_blueprint(open311.bp)
     app.register_blueprint(wechat.bp)
     app.register_blueprint(police110.bp)

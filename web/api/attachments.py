@@ -25,12 +25,14 @@ from dispatch.tickets.attachments import (
 )
 from dispatch.tickets.lifecycle import Actor
 from dispatch.tickets.queries import get_ticket
-from web.api.tickets import STAFF, bp, commit, endpoint
+from web.api.base import STAFF, ApiBlueprint, commit
 from web.extensions import db
 from web.services import services
 
+bp = ApiBlueprint("attachments", __name__)
+
 UPLOADERS = (Role.HANDLER, Role.GRID_WORKER, Role.DISPATCHER, Role.OPERATOR)
-UPLOAD_ENDPOINT = "api.upload_attachment"
+UPLOAD_ENDPOINT = "attachments.upload_attachment"
 # The multipart framing around the file (boundaries, part headers) on top of the file limit.
 FRAMING_BYTES = 64 * 1024
 
@@ -65,7 +67,7 @@ def _uploaded_file() -> tuple[bytes, str | None]:
     return files[0].stream.read(limit + 1), files[0].filename
 
 
-@endpoint("/tickets/<number>/attachments", "POST",
+@bp.endpoint("/tickets/<number>/attachments", "POST",
           "Upload a photo for a ticket (multipart/form-data, field 'file'; JPEG, PNG or WebP, "
           "checked by content, re-encoded without EXIF); use its id in a complete or note "
           "action", roles=UPLOADERS, status=201)
@@ -80,7 +82,7 @@ def upload_attachment(actor: Actor, number: str) -> dict[str, Any]:
     return view
 
 
-@endpoint("/attachments/<int:attachment_id>", "GET",
+@bp.endpoint("/attachments/<int:attachment_id>", "GET",
           "A photo of a ticket the user may see (the stored image itself)", roles=STAFF)
 def read_attachment(actor: Actor, attachment_id: int) -> ResponseReturnValue:
     attachment = visible_attachment(db.session, actor, attachment_id)

@@ -15,9 +15,11 @@ from dispatch.outbound.callbacks import (
 )
 from dispatch.tickets.lifecycle import Actor
 from dispatch.tickets.readmodel import list_view
-from web.api.tickets import commit, endpoint
+from web.api.base import ApiBlueprint, commit
 from web.extensions import db
 from web.services import services
+
+bp = ApiBlueprint("callbacks", __name__)
 
 CALLBACK_ROLES = (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR)
 
@@ -32,7 +34,7 @@ class QueueQuery(Strict):
     offset: int = Field(0, ge=0)
 
 
-@endpoint("/callbacks", "GET", "The callback queue: reviewed tickets awaiting a callback, "
+@bp.endpoint("/callbacks", "GET", "The callback queue: reviewed tickets awaiting a callback, "
           "earliest callback deadline first", query=QueueQuery, roles=CALLBACK_ROLES)
 def callbacks(actor: Actor, query: QueueQuery) -> dict[str, Any]:
     now = services().clock.now()

@@ -34,9 +34,11 @@ from grid.models import (
     RosterEntry,
 )
 from grid.service import GridRouting, preview
-from web.api.tickets import STAFF, commit, endpoint
+from web.api.base import STAFF, ApiBlueprint, commit
 from web.extensions import db
 from web.services import services
+
+bp = ApiBlueprint("grid", __name__)
 
 ADMIN = (Role.ADMIN,)
 GRID_READERS = (Role.ADMIN, Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR, Role.OPERATOR)
@@ -81,7 +83,7 @@ def _grid() -> GridRouting:
 # ---------------------------------------------------------------- locate and map
 
 
-@endpoint("/grid/locate", "GET",
+@bp.endpoint("/grid/locate", "GET",
           "Where a point or address is: cell, community, street, flags, lead department, "
           "co-handlers, on-duty grid worker, candidate repeats (the intake preview)",
           query=LocateQuery, roles=STAFF)
@@ -142,7 +144,7 @@ def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     return minx, miny, maxx, maxy
 
 
-@endpoint("/grid/cells.geojson", "GET",
+@bp.endpoint("/grid/cells.geojson", "GET",
           "Cells or areas as GeoJSON, simplified for the map's zoom level", query=FeaturesQuery,
           roles=STAFF)
 def cells_geojson(actor: Actor, query: FeaturesQuery) -> Any:
@@ -167,7 +169,7 @@ def cells_geojson(actor: Actor, query: FeaturesQuery) -> Any:
     return response, 200
 
 
-@endpoint("/grid/areas", "GET", "Streets and communities of the active grid (names and tree)",
+@bp.endpoint("/grid/areas", "GET", "Streets and communities of the active grid (names and tree)",
           roles=STAFF)
 def areas(actor: Actor) -> dict[str, Any]:
     index = _grid().index
@@ -189,14 +191,14 @@ def _version_view(v: GridVersion) -> dict[str, Any]:
             "area_count": v.area_count, "cell_count": v.cell_count, "bbox": v.bbox}
 
 
-@endpoint("/grid/versions", "GET", "Grid versions, newest first", roles=GRID_READERS)
+@bp.endpoint("/grid/versions", "GET", "Grid versions, newest first", roles=GRID_READERS)
 def versions(actor: Actor) -> dict[str, Any]:
     rows = db.session.scalars(select(GridVersion).order_by(GridVersion.id.desc())).all()
     commit()
     return {"items": [_version_view(v) for v in rows]}
 
 
-@endpoint("/grid/versions/<int:version_id>", "GET", "One grid version with its import report",
+@bp.endpoint("/grid/versions/<int:version_id>", "GET", "One grid version with its import report",
           roles=GRID_READERS)
 def version(actor: Actor, version_id: int) -> dict[str, Any]:
     v = db.session.get(GridVersion, version_id)
@@ -219,7 +221,7 @@ class ImportQuery(Query):
     parent_field: Code = "parent"
 
 
-@endpoint("/admin/grid/imports", "POST",
+@bp.endpoint("/admin/grid/imports", "POST",
           "Import a grid file sent as the raw request body (GeoJSON, GeoPackage, zipped "
           "Shapefile); a new grid version", query=ImportQuery, roles=ADMIN, status=201)
 def import_file(actor: Actor, query: ImportQuery) -> dict[str, Any]:
@@ -251,7 +253,7 @@ def import_file(actor: Actor, query: ImportQuery) -> dict[str, Any]:
     return report.to_dict()
 
 
-@endpoint("/admin/grid/versions/<int:version_id>/activate", "POST",
+@bp.endpoint("/admin/grid/versions/<int:version_id>/activate", "POST",
           "Make a grid version the active one (e.g. roll back an import)", roles=ADMIN)
 def activate(actor: Actor, version_id: int) -> dict[str, Any]:
     target = db.session.get(GridVersion, version_id)
@@ -271,7 +273,7 @@ def _index() -> Any:
     return _grid().index
 
 
-@endpoint("/admin/catalogue", "GET", "The dispatch catalogue (派单目录)", roles=GRID_READERS)
+@bp.endpoint("/admin/catalogue", "GET", "The dispatch catalogue (派单目录)", roles=GRID_READERS)
 def catalogue(actor: Actor) -> dict[str, Any]:
     rules = db.session.scalars(select(CatalogueRule).order_by(
         CatalogueRule.category_code, CatalogueRule.area_code)).all()
@@ -279,7 +281,7 @@ def catalogue(actor: Actor) -> dict[str, Any]:
     return {"items": [cat.rule_view(r) for r in rules]}
 
 
-@endpoint("/admin/catalogue", "POST", "Add a catalogue rule", body=cat.RuleIn, roles=ADMIN,
+@bp.endpoint("/admin/catalogue", "POST", "Add a catalogue rule", body=cat.RuleIn, roles=ADMIN,
           status=201)
 def add_rule(actor: Actor, body: cat.RuleIn) -> dict[str, Any]:
     rule = cat.create_rule(db.session, body.model_dump(), _index())
@@ -287,7 +289,7 @@ def add_rule(actor: Actor, body: cat.RuleIn) -> dict[str, Any]:
     return cat.rule_view(rule)
 
 
-@endpoint("/admin/catalogue/<int:rule_id>", "PUT", "Replace a catalogue rule", body=cat.RuleIn,
+@bp.endpoint("/admin/catalogue/<int:rule_id>", "PUT", "Replace a catalogue rule", body=cat.RuleIn,
           roles=ADMIN)
 def edit_rule(actor: Actor, rule_id: int, body: cat.RuleIn) -> dict[str, Any]:
     rule = cat.update_rule(db.session, rule_id, body.model_dump(), _index())
@@ -295,7 +297,7 @@ def edit_rule(actor: Actor, rule_id: int, body: cat.RuleIn) -> dict[str, Any]:
     return cat.rule_view(rule)
 
 
-@endpoint("/admin/catalogue/<int:rule_id>", "DELETE", "Remove a catalogue rule", roles=ADMIN)
+@bp.endpoint("/admin/catalogue/<int:rule_id>", "DELETE", "Remove a catalogue rule", roles=ADMIN)
 def remove_rule(actor: Actor, rule_id: int) -> dict[str, Any]:
     cat.delete_rule(db.session, rule_id)
     commit()
@@ -305,7 +307,7 @@ def remove_rule(actor: Actor, rule_id: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- roster
 
 
-@endpoint("/admin/roster", "GET", "Grid workers' duty roster (filter by cell or username)",
+@bp.endpoint("/admin/roster", "GET", "Grid workers' duty roster (filter by cell or username)",
           query=RosterQuery, roles=GRID_READERS)
 def roster(actor: Actor, query: RosterQuery) -> dict[str, Any]:
     stmt = (select(RosterEntry, User.username).join(User, User.id == RosterEntry.user_id)
@@ -319,7 +321,7 @@ def roster(actor: Actor, query: RosterQuery) -> dict[str, Any]:
     return {"items": [cat.roster_view(e, u) for e, u in rows]}
 
 
-@endpoint("/admin/roster", "POST", "Add a duty for a grid worker in a cell", body=cat.RosterIn,
+@bp.endpoint("/admin/roster", "POST", "Add a duty for a grid worker in a cell", body=cat.RosterIn,
           roles=ADMIN, status=201)
 def add_duty(actor: Actor, body: cat.RosterIn) -> dict[str, Any]:
     entry = cat.add_roster_entry(db.session, body.model_dump(), _index())
@@ -327,7 +329,7 @@ def add_duty(actor: Actor, body: cat.RosterIn) -> dict[str, Any]:
     return cat.roster_view(entry, body.username)
 
 
-@endpoint("/admin/roster/<int:entry_id>", "DELETE", "Remove a duty", roles=ADMIN)
+@bp.endpoint("/admin/roster/<int:entry_id>", "DELETE", "Remove a duty", roles=ADMIN)
 def remove_duty(actor: Actor, entry_id: int) -> dict[str, Any]:
     cat.delete_roster_entry(db.session, entry_id)
     commit()
@@ -350,8 +352,8 @@ def _setting_routes(name: str, path: str, what: str, model: type[BaseModel],
         return value.model_dump(mode="json")
 
     show.__name__, replace.__name__ = f"read_{name}", f"write_{name}"
-    endpoint(path, "GET", f"The {what} in force", roles=GRID_READERS)(show)
-    endpoint(path, "PUT", f"Replace the {what} (fields left out take the shipped defaults)",
+    bp.endpoint(path, "GET", f"The {what} in force", roles=GRID_READERS)(show)
+    bp.endpoint(path, "PUT", f"Replace the {what} (fields left out take the shipped defaults)",
              body=model, roles=ADMIN)(replace)
 
 

@@ -11,9 +11,11 @@ from dispatch.core.commands import Code
 from dispatch.core.vocab import Role
 from dispatch.tickets.lifecycle import Actor
 from dispatch.triage import knowledge
-from web.api.tickets import commit, endpoint
+from web.api.base import ApiBlueprint, commit
 from web.extensions import db
 from web.services import services
+
+bp = ApiBlueprint("kb", __name__)
 
 READERS = (Role.OPERATOR, Role.DISPATCHER, Role.HANDLER, Role.ADMIN, Role.LEADER,
            Role.SUPERVISOR)
@@ -41,7 +43,7 @@ def _now():  # noqa: ANN202
     return services().clock.now()
 
 
-@endpoint("/kb/search", "GET",
+@bp.endpoint("/kb/search", "GET",
           "Search the knowledge base (current versions in force today, best match first)",
           query=SearchQuery, roles=READERS)
 def kb_search(actor: Actor, query: SearchQuery) -> dict[str, Any]:
@@ -53,7 +55,7 @@ def kb_search(actor: Actor, query: SearchQuery) -> dict[str, Any]:
             "tokens": knowledge.tokens(query.q)}
 
 
-@endpoint("/kb/articles/<int:article_id>", "GET", "Read an article (any version)",
+@bp.endpoint("/kb/articles/<int:article_id>", "GET", "Read an article (any version)",
           query=VersionQuery, roles=READERS)
 def kb_read(actor: Actor, article_id: int, query: VersionQuery) -> dict[str, Any]:
     view = knowledge.get_article(db.session, article_id, query.version)
@@ -61,7 +63,7 @@ def kb_read(actor: Actor, article_id: int, query: VersionQuery) -> dict[str, Any
     return view.as_dict()
 
 
-@endpoint("/kb/articles", "POST", "Add an article (its version 1)", body=knowledge.ArticleIn,
+@bp.endpoint("/kb/articles", "POST", "Add an article (its version 1)", body=knowledge.ArticleIn,
           roles=WRITERS, status=201)
 def kb_create(actor: Actor, body: knowledge.ArticleIn) -> dict[str, Any]:
     view = knowledge.create_article(db.session, body, actor, _now())
@@ -69,7 +71,7 @@ def kb_create(actor: Actor, body: knowledge.ArticleIn) -> dict[str, Any]:
     return view.as_dict()
 
 
-@endpoint("/kb/articles/<int:article_id>", "PUT",
+@bp.endpoint("/kb/articles/<int:article_id>", "PUT",
           "Give an article a new version (category and department kept unless given)",
           body=knowledge.ArticleIn, roles=WRITERS)
 def kb_revise(actor: Actor, article_id: int, body: knowledge.ArticleIn) -> dict[str, Any]:
@@ -78,7 +80,7 @@ def kb_revise(actor: Actor, article_id: int, body: knowledge.ArticleIn) -> dict[
     return view.as_dict()
 
 
-@endpoint("/kb/articles/<int:article_id>/retire", "POST",
+@bp.endpoint("/kb/articles/<int:article_id>/retire", "POST",
           "Retire an article: out of search and new answers; its versions stay readable",
           roles=WRITERS)
 def kb_retire(actor: Actor, article_id: int) -> dict[str, Any]:

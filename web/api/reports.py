@@ -18,7 +18,7 @@ from dispatch.core.vocab import Role
 from dispatch.stats.reports import PeriodKind, period_for
 from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.lifecycle import Actor
-from web.api.tickets import commit, endpoint
+from web.api.base import ApiBlueprint, commit
 from web.extensions import db
 from web.services import services
 from workers.reports import (
@@ -33,6 +33,8 @@ from workers.reports import (
     stored_period,
 )
 
+bp = ApiBlueprint("reports", __name__)
+
 READERS = (Role.ADMIN, Role.LEADER, Role.SUPERVISOR)
 
 
@@ -45,13 +47,13 @@ class ReportIn(Strict):
                                                "(default: today)")
 
 
-@endpoint("/admin/reports", "GET", "The generated periodic lists (周巡检, 月点评, 季通报)",
+@bp.endpoint("/admin/reports", "GET", "The generated periodic lists (周巡检, 月点评, 季通报)",
           roles=READERS)
 def reports(actor: Actor) -> dict[str, Any]:
     return {"items": list_reports(reports_dir(current_app))}
 
 
-@endpoint("/admin/reports/<kind>/<start>.xlsx", "GET", "Download a periodic list (xlsx)",
+@bp.endpoint("/admin/reports/<kind>/<start>.xlsx", "GET", "Download a periodic list (xlsx)",
           roles=READERS)
 def download_report(actor: Actor, kind: str, start: str) -> ResponseReturnValue:
     period = stored_period(kind, start)
@@ -66,7 +68,7 @@ def download_report(actor: Actor, kind: str, start: str) -> ResponseReturnValue:
                      download_name=name), 200
 
 
-@endpoint("/admin/reports", "POST", "Generate a periodic list now (overwrites the same period)",
+@bp.endpoint("/admin/reports", "POST", "Generate a periodic list now (overwrites the same period)",
           body=ReportIn, roles=(Role.ADMIN,), status=201)
 def create_report(actor: Actor, body: ReportIn) -> dict[str, Any]:
     now = services().clock.now()

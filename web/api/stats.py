@@ -16,9 +16,11 @@ from dispatch.core.vocab import Channel, RequestType, Role
 from dispatch.stats import metrics, rollups
 from dispatch.stats.metrics import DateRange, Filters, Summary
 from dispatch.tickets.lifecycle import Actor
-from web.api.tickets import commit, endpoint
+from web.api.base import ApiBlueprint, commit
 from web.extensions import db
 from web.services import services
+
+bp = ApiBlueprint("stats", __name__)
 
 READERS = (Role.LEADER, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
 # Changes a statistics request brings into the rollups itself before reading (the workers
@@ -64,9 +66,9 @@ class TicketsQuery(StatsQuery):
     per_page: int = Field(20, ge=1, le=metrics.MAX_PER_PAGE)
 
 
-def _period(query: StatsQuery) -> tuple[DateRange, Filters, datetime]:
-    """The period, filters and moment of the figures (InvalidInput before anything is
-    written)."""
+def period(query: StatsQuery) -> tuple[DateRange, Filters, datetime]:
+    """The period, filters and moment of the figures: `to` defaults to today, `from` to the
+    1st of `to`'s month (InvalidInput before anything is written)."""
     now = services().clock.now()
     end = query.date_to or metrics.local_day(now)
     start = query.date_from or end.replace(day=1)
@@ -75,50 +77,49 @@ def _period(query: StatsQuery) -> tuple[DateRange, Filters, datetime]:
     return DateRange(start, end), filters, now
 
 
-def _catch_up() -> int:
+def catch_up() -> int:
     """Take committed changes into the rollups; how many are still waiting."""
     return rollups.refresh(db.session, wait=False, max_rounds=CATCH_UP_ROUNDS).pending
 
 
 def _head(span: DateRange, filters: Filters, now: datetime, pending: int) -> dict[str, Any]:
-    given = {d: getattr(filters, d) for d in metrics.DIMENSIONS if getattr(filters, d)}
     return {"from": span.start.isoformat(), "to": span.end.isoformat(),
-            "as_of": now.isoformat(), "filters": given, "pending": pending}
+            "as_of": now.isoformat(), "filters": filters.given(), "pending": pending}
 
 
 def _metrics(s: Summary) -> dict[str, Any]:
     return {name: fig.as_dict() for name, fig in s.figures.items()}
 
 
-@endpoint("/stats/summary", "GET",
+@bp.endpoint("/stats/summary", "GET",
           "The leadership metrics of a period (rates as fractions 0–1, with their counts)",
           query=StatsQuery, roles=READERS)
 def stats_summary(actor: Actor, query: StatsQuery) -> dict[str, Any]:
-    span, filters, now = _period(query)
-    pending = _catch_up()
+    span, filters, now = period(query)
+    pending = catch_up()
     result = metrics.summary(db.session, span, filters, now)
     commit()
     return {**_head(span, filters, now, pending), **_metrics(result)}
 
 
-@endpoint("/stats/breakdown", "GET",
+@bp.endpoint("/stats/breakdown", "GET",
           "The metrics by department, street, cell, channel, type or category, ranked",
           query=BreakdownQuery, roles=READERS)
 def stats_breakdown(actor: Actor, query: BreakdownQuery) -> dict[str, Any]:
-    span, filters, now = _period(query)
-    pending = _catch_up()
+    span, filters, now = period(query)
+    pending = catch_up()
     rows = metrics.breakdown(db.session, span, filters, now, query.by, sort=query.sort)
     commit()
     return {**_head(span, filters, now, pending), "by": query.by, "sort": query.sort,
             "items": [{"key": r.key, "rank": r.rank, **_metrics(r)} for r in rows]}
 
 
-@endpoint("/stats/trend", "GET", "The metrics for each day, week or month of a period",
+@bp.endpoint("/stats/trend", "GET", "The metrics for each day, week or month of a period",
           query=TrendQuery, roles=READERS)
 def stats_trend(actor: Actor, query: TrendQuery) -> dict[str, Any]:
-    span, filters, now = _period(query)
+    span, filters, now = period(query)
     metrics.buckets(span, query.every)  # too many points: refused before anything is written
-    pending = _catch_up()
+    pending = catch_up()
     points = metrics.trend(db.session, span, filters, now, query.every)
     commit()
     return {**_head(span, filters, now, pending), "every": query.every,
@@ -126,13 +127,13 @@ def stats_trend(actor: Actor, query: TrendQuery) -> dict[str, Any]:
                        **_metrics(p)} for p in points]}
 
 
-@endpoint("/stats/tickets", "GET",
+@bp.endpoint("/stats/tickets", "GET",
           "The tickets behind a figure: the units of its numerator or denominator, paged",
           query=TicketsQuery, roles=READERS)
 def stats_tickets(actor: Actor, query: TicketsQuery) -> dict[str, Any]:
-    span, filters, now = _period(query)
+    span, filters, now = period(query)
     metrics.drill_part(query.metric, query.part, query.page, query.per_page)
-    pending = _catch_up()
+    pending = catch_up()
     page = metrics.drill_down(db.session, span, filters, now, query.metric, query.part,
                               page=query.page, per_page=query.per_page)
     commit()

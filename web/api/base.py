@@ -1,0 +1,113 @@
+"""What every REST module under /api/v1 shares: `ApiBlueprint` (each area owns one; a route
+declared with `bp.endpoint` gets its OpenAPI operation, role check and body/query parsing), and
+`commit`, which commits the unit of work and runs its after-commit consequences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, ClassVar, get_args, get_origin
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel
+from werkzeug.exceptions import UnsupportedMediaType
+
+from dispatch.core.commands import parse
+from dispatch.core.errors import InvalidInput
+from dispatch.core.models import Event
+from dispatch.core.vocab import Role
+from web.api import openapi
+from web.auth import current_actor
+from web.extensions import db
+from web.services import services
+
+PREFIX = "/api/v1"
+STAFF = tuple(r.value for r in Role if r not in (Role.SYSTEM,))
+ALL_SEEING = (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER, Role.ADMIN)
+
+
+def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
+    """Query-string values typed as the schema expects (lists, booleans, integers)."""
+    out: dict[str, Any] = {}
+    fields = {f.alias or name: f for name, f in model.model_fields.items()}
+    for key in request.args:
+        values = request.args.getlist(key)
+        info = fields.get(key)
+        annotation = info.annotation if info else None
+        if get_origin(annotation) is list:
+            out[key] = [v for raw in values for v in raw.split(",") if v]
+            continue
+        value: Any = values[-1]
+        kinds = set(get_args(annotation)) | {annotation}
+        if bool in kinds and value.lower() in ("true", "false", "1", "0"):
+            value = value.lower() in ("true", "1")
+        elif int in kinds and value.lstrip("-").isdigit():
+            value = int(value)
+        out[key] = value
+    return out
+
+
+def json_body(model: type[BaseModel]) -> Any:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
+    raw = request.get_data(cache=True)
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the body is not UTF-8 text") from None
+    return parse(model, raw)
+
+
+class ApiBlueprint(Blueprint):
+    """The blueprint of one area of the REST API, under /api/v1."""
+
+    every: ClassVar[list[ApiBlueprint]] = []
+
+    def __init__(self, name: str, import_name: str) -> None:
+        super().__init__(name, import_name, url_prefix=PREFIX)
+        ApiBlueprint.every.append(self)
+
+    def endpoint(self, rule: str, method: str, summary: str, *,  # type: ignore[override]
+                 body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+                 roles: Sequence[str] = (), public: bool = False, status: int = 200,
+                 document: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a route, its OpenAPI operation, its role check and its body/query
+        parsing."""
+        path = rule
+        params = []
+        while "<" in path:
+            start, end = path.index("<"), path.index(">")
+            name = path[start + 1:end].split(":")[-1]
+            params.append(name)
+            path = path[:start] + "{" + name + "}" + path[end + 1:]
+        if document:
+            openapi.REGISTRY.append(openapi.Operation(
+                PREFIX + path, method.lower(), summary, body, query, tuple(roles), public,
+                status, tuple(params)))
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            @wraps(fn)
+            def view(**kwargs: Any) -> ResponseReturnValue:
+                if not public:
+                    kwargs["actor"] = current_actor(tuple(roles))
+                if query is not None:
+                    kwargs["query"] = parse(query, _query_dict(query))
+                if body is not None:
+                    kwargs["body"] = json_body(body)
+                result = fn(**kwargs)
+                if isinstance(result, tuple):
+                    return result
+                return jsonify(result), status
+
+            self.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=[method])
+            return view
+
+        return decorate
+
+
+def commit(events: Sequence[Event] = ()) -> None:
+    """Commit the unit of work, then run its after-commit consequences
+    (`dispatch.subscribers.AFTER_COMMIT`)."""
+    db.session.commit()
+    services().after_commit(db.session, events)
