@@ -61,6 +61,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         tickets,
         triage,
     )
+    from web.console import board  # noqa: F401
     from web.console import socket as console
     from web.hooks import open311, police110, sms, wechat
     from web.pages import staff

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from dispatch.core.models import Event
 from dispatch.core.ports import Clock, LogPublisher, PublishedEvent, Publisher, SystemClock
 from dispatch.intake.pipeline import Classifier, IntakePorts
-from dispatch.triage.rules import ClassifierCache, SessionClassifier
+from dispatch.triage.classifier import ModelCache, SessionTriage
+from dispatch.triage.rules import ClassifierCache
 from grid.directory import SqlDirectory
 from grid.locator import GridCache
 from grid.service import GridRouting
@@ -28,24 +29,30 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     publisher: Publisher = field(default_factory=LogPublisher)
-    # None: the admin-editable rule classifier of the database (cached per rules revision).
+    # None: the admin-editable rules of the database (cached per rules revision) beside the
+    # active learned model (loaded once per version): dispatch/triage/classifier.py.
     classifier: Classifier | None = None
     classifier_cache: ClassifierCache = field(default_factory=ClassifierCache)
+    model_cache: ModelCache = field(default_factory=ModelCache)
     # The SMS backend (None: chosen from the configuration when the app is built).
     sms: SmsSender | None = None
     # Embedded mode's in-process runner (started by `hotline serve` without Redis).
     runner: Any = None
     # Grid indexes built once per version and shared by the requests of this application.
     grid_cache: GridCache = field(default_factory=GridCache)
-    # The live console's relay (web/console/socket.py), set when the app is built.
+    # The live console's relay (web/console/relay.py), set when the app is built.
     console: Any = None
 
     def intake_ports(self, session: Session, now: datetime) -> IntakePorts:
         """Ports for one intake: they read the request's database at its moment."""
         grid = GridRouting(session, now, self.grid_cache)
-        classifier = self.classifier or SessionClassifier(session, self.classifier_cache)
+        classifier = self.triage(session)
         # Demands logged through the app act on the judgement (alarms, 智能派单).
         return IntakePorts(classifier, grid, grid, respond=True, directory=SqlDirectory(session))
+
+    def triage(self, session: Session) -> Classifier:
+        """The classifier for one request: rules and active model of its database."""
+        return self.classifier or SessionTriage(session, self.classifier_cache, self.model_cache)
 
     def after_commit(self, session: Session, events: Sequence[Event]) -> None:
         """The after-commit consequences of `dispatch.subscribers.AFTER_COMMIT`, in order:

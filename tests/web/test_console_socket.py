@@ -224,7 +224,7 @@ def test_a_page_of_another_site_cannot_open_a_console_with_the_users_cookie(app,
 
 
 def test_a_stopped_background_relay_ends_its_thread_and_starts_no_other(app):
-    from web.console.socket import ConsoleRelay
+    from web.console.relay import ConsoleRelay
     from web.extensions import db
 
     class Emitter:
