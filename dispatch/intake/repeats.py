@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
@@ -39,7 +40,7 @@ def get_repeat_rules(session: Session) -> RepeatRules:
     return load_setting(session, REPEAT_RULES_KEY, RepeatRules)
 
 
-def set_repeat_rules(session: Session, data: dict, actor_id: int | None) -> RepeatRules:
+def set_repeat_rules(session: Session, data: dict[str, Any], actor_id: int | None) -> RepeatRules:
     """Validate and store the repeat rules."""
     return store_setting(session, REPEAT_RULES_KEY, RepeatRules, data, actor_id)
 
@@ -53,7 +54,7 @@ class RepeatCandidate:
     reason: str  # "nearby" | "same_caller"
     distance_m: float | None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored in the intake event, shown by the API)."""
         return {"number": self.number, "status": self.status, "category": self.category,
                 "created_at": self.created_at.isoformat(), "reason": self.reason,
@@ -125,10 +126,12 @@ def find_repeats(session: Session, *, category: str | None, lon: float | None,
         )).all()
         for row in same:
             if row.number not in found:
-                d = (round(distance_m(lon, lat, row.lon, row.lat), 1)
-                     if None not in (lon, lat, row.lon, row.lat) else None)
+                apart = None
+                if (lon is not None and lat is not None and row.lon is not None
+                        and row.lat is not None):
+                    apart = round(distance_m(lon, lat, row.lon, row.lat), 1)
                 found[row.number] = RepeatCandidate(row.number, row.status, row.category_code,
-                                                    row.created_at, "same_caller", d)
+                                                    row.created_at, "same_caller", apart)
     ordered = sorted(found.values(), key=lambda c: (c.reason != "nearby",
                                                     c.distance_m if c.distance_m is not None
                                                     else math.inf, -c.created_at.timestamp()))
