@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Test processes for `make test` (pytest-xdist): one more than the 2 cores, so that a core is
+# not idle while a worker waits on PostgreSQL, a browser or a subprocess. `make test
+# TEST_WORKERS=0` runs in one process; PYTEST_ARGS adds options (`PYTEST_ARGS='-x tests/web'`).
+TEST_WORKERS ?= 3
+PYTEST_ARGS ?=
 
 .PHONY: run test bench lint install clean
 
@@ -19,8 +24,11 @@ run: install
 	$(BIN)/hotline demo load --if-empty
 	$(BIN)/hotline serve --host 127.0.0.1 --port 5000
 
+# Tests that share a costly fixture run in one worker (--dist loadgroup, groups in
+# tests/conftest.py); then the JavaScript unit tests, when there are any.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	if [ -d tests/js ]; then node --test tests/js/; fi
 
 bench: install
 	$(BIN)/python -m pytest tests/bench -p no:cacheprovider -q -s -o addopts="--import-mode=importlib" --timeout=0
