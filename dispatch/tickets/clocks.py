@@ -64,12 +64,14 @@ class TimeLimits(BaseModel):
     supervision_days: int = Field(3, ge=1, le=60)
     callback_max_attempts: int = Field(3, ge=1, le=10)
 
-    def complete_limit(self, request_type: RequestType, urgency: Urgency) -> Limit:
-        """The completion limit for a request type and urgency."""
+    def complete_limit(self, request_type: RequestType | str | None,
+                       urgency: Urgency | str) -> Limit:
+        """The completion limit for a request type and urgency (a ticket's stored values: no
+        type yet counts as a long one)."""
         table = self.complete_short if request_type in self.short_types else self.complete_long
         return getattr(table, urgency)
 
-    def sign_limit(self, urgency: Urgency) -> Limit:
+    def sign_limit(self, urgency: Urgency | str) -> Limit:
         """The sign-for limit for an urgency."""
         return getattr(self.sign, urgency)
 
