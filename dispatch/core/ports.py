@@ -107,6 +107,14 @@ class Suggestion:
     urgency: str | None = None
     police_matter: bool = False
     reasons: tuple[str, ...] = ()
+    # Added with the learned model (all optional; older callers ignore them): each field's
+    # confidence 0–1 (type, category, urgency, police_matter), whether it is an emergency
+    # (police matter or critical), which classifier spoke (a model version such as "v3", or
+    # "rules") and the notes that ask the operator to look again ("疑似涉警，请确认").
+    confidence: dict[str, float] = field(default_factory=dict)
+    emergency: bool = False
+    model: str = "rules"
+    doubts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -244,7 +244,8 @@ class RuleClassifier:
                 or doubtful_negation:
             reasons.append(DOUBT)
         return Suggestion(type=type_, category=category, urgency=urgency, police_matter=police,
-                          reasons=tuple(dict.fromkeys(reasons)))
+                          reasons=tuple(dict.fromkeys(reasons)),
+                          emergency=police or urgency == Urgency.CRITICAL.value)
 
     @staticmethod
     def _pick(field: str, scores: dict[str, float], reasons: list[str],

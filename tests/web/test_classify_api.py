@@ -23,7 +23,10 @@ def test_classify_suggests_with_reasons(api, rules) -> None:
     r = api.post("operator1", "/api/v1/classify", json={"text": "楼下饭店油烟太大，投诉一下"})
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert set(body) == {"type", "category", "urgency", "police_matter", "reasons"}
+    assert set(body) == {"type", "category", "urgency", "police_matter", "reasons",
+                         "confidence", "emergency", "model", "doubts"}
+    assert body["model"] == "rules" and body["emergency"] is False  # no model trained here
+    assert set(body["confidence"]) == {"type", "category", "urgency", "police_matter"}
     assert (body["type"], body["category"], body["police_matter"]) == (
         "complaint", "environment", False)
     assert any("油烟" in reason for reason in body["reasons"])

@@ -64,7 +64,8 @@ def test_healthz_is_ok_in_embedded_mode(app, client):
     app.config["REDIS_URL"] = None
     r = client.get("/healthz")
     assert r.status_code == 200
-    assert r.get_json() == {"status": "ok", "database": "ok", "queue": "embedded"}
+    assert r.get_json() == {"status": "ok", "database": "ok", "queue": "embedded",
+                            "classifier": "rules"}
 
 
 def test_healthz_reports_the_queue_ok_with_a_reachable_redis(app, db_url, other_app):
@@ -73,14 +74,16 @@ def test_healthz_reports_the_queue_ok_with_a_reachable_redis(app, db_url, other_
         require_service("Redis (HOTLINE_TEST_REDIS_URL)")
     r = other_app(db_url, REDIS_URL=url).test_client().get("/healthz")
     assert r.status_code == 200
-    assert r.get_json() == {"status": "ok", "database": "ok", "queue": "ok"}
+    assert r.get_json() == {"status": "ok", "database": "ok", "queue": "ok",
+                            "classifier": "rules"}
 
 
 def test_healthz_is_503_naming_the_queue_when_redis_is_down(app, db_url, other_app):
     url = f"redis://127.0.0.1:{_unused_port()}/0"
     r = other_app(db_url, REDIS_URL=url).test_client().get("/healthz")
     assert r.status_code == 503
-    assert r.get_json() == {"status": "down", "database": "ok", "queue": "down"}
+    assert r.get_json() == {"status": "down", "database": "ok", "queue": "down",
+                            "classifier": "rules"}
 
 
 def test_healthz_is_503_naming_the_database_when_it_cannot_be_reached(tmp_path, other_app):

@@ -1,5 +1,6 @@
-"""Classifier routes under /api/v1: suggestions for a demand text (the intake screen) and the
-administration of the classifier's weighted phrases."""
+"""Classifier routes under /api/v1: suggestions for a demand text (the intake screen: the rules
+and the active learned model together) and the administration of the classifier's weighted
+phrases (the model's versions: web/api/classifier_admin.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch.core.commands import Strict, Text
+from dispatch.core.ports import Suggestion
 from dispatch.core.vocab import Role
 from dispatch.tickets.lifecycle import Actor
 from dispatch.triage.rules import (
@@ -57,15 +59,23 @@ def current_classifier() -> RuleClassifier:
     return classifier_cache().get(db.session)
 
 
+def suggestion_view(s: Suggestion) -> dict[str, Any]:
+    """A suggestion as the API gives it."""
+    return {"type": s.type, "category": s.category, "urgency": s.urgency,
+            "police_matter": s.police_matter, "reasons": list(s.reasons),
+            "confidence": dict(s.confidence), "emergency": s.emergency, "model": s.model,
+            "doubts": list(s.doubts)}
+
+
 @endpoint("/classify", "POST",
-          "Suggested type, top-level category, urgency and police matter for a demand text, "
-          "with the phrases that decided", body=ClassifyIn, roles=READERS)
+          "Suggested type, category (to the second level when the model is sure), urgency and "
+          "police matter for a demand text, each with a confidence, whether it is an "
+          "emergency, the classifier that spoke (model version or rules) and the words that "
+          "weighed most", body=ClassifyIn, roles=READERS)
 def classify(actor: Actor, body: ClassifyIn) -> dict[str, Any]:
-    suggestion = current_classifier().suggest(body.text)
-    commit()  # ends the read transaction of the revision check
-    return {"type": suggestion.type, "category": suggestion.category,
-            "urgency": suggestion.urgency, "police_matter": suggestion.police_matter,
-            "reasons": list(suggestion.reasons)}
+    suggestion = services().triage(db.session).suggest(body.text)
+    commit()  # ends the read transaction of the revision checks
+    return suggestion_view(suggestion)
 
 
 @endpoint("/admin/classifier-rules", "GET", "The classifier's weighted phrases",

@@ -1,4 +1,6 @@
-"""`GET /healthz`: the database and the queue, each named when down."""
+"""`GET /healthz`: the database and the queue, each named when down; and the classifier in use
+(the active model version, or "rules" with `classifier_error` when the model cannot be loaded:
+intake goes on with the rules, so this is reported, not a failure)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from web.extensions import db
+from web.services import services
 
 bp = Blueprint("health", __name__)
 
@@ -29,6 +32,14 @@ def healthz() -> ResponseReturnValue:
     except Exception:  # noqa: BLE001 - any failure means the database is down for us
         db.session.rollback()
         body["database"] = "down"
+    else:
+        try:
+            body.update(services().model_cache.status(db.session))
+        except Exception:  # noqa: BLE001 - a classifier fault never makes the service down
+            db.session.rollback()
+            body.update(classifier="rules", classifier_error="无法读取分类模型状态")
+        finally:
+            db.session.rollback()  # end the read transaction
     url = current_app.config.get("REDIS_URL")
     if url:
         body["queue"] = "ok" if _redis_ok(url) else "down"
