@@ -35,6 +35,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check dispatch grid integrations web workers tests
+	$(BIN)/mypy dispatch grid integrations
 
 clean:
 	rm -rf $(VENV) instance
