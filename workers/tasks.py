@@ -10,6 +10,7 @@ anything left after that.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
@@ -24,6 +25,7 @@ SWEEP_CLOCKS = "hotline.sweep_clocks"
 PERIODIC_REPORTS = "hotline.periodic_reports"
 REFRESH_STATS = "hotline.refresh_stats"
 
+TRAIN_CLASSIFIER = "hotline.train_classifier"
 TRANSIENT = (OperationalError, TransientError, RedisConnectionError)
 RETRY: dict[str, Any] = {
     "bind": True,
@@ -71,3 +73,42 @@ def register(celery: Celery) -> None:
     celery.task(name=SWEEP_CLOCKS, **RETRY)(sweep_clocks)
     celery.task(name=PERIODIC_REPORTS, **RETRY)(periodic_reports)
     celery.task(name=REFRESH_STATS, **RETRY)(refresh_stats)
+def train_in_app(app: Any, version: int,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train classifier version `version` (begun by `begin_training`) in the app's database:
+    seed examples (config `CLASSIFIER_SEED_DIR`, default the shipped set; "" for none) and
+    confirmed tickets; figures of the rules in force beside it. Nothing happens to a version
+    that is no longer `training` (a redelivered task)."""
+    from pathlib import Path
+
+    from dispatch.core.models import ClassifierModel
+    from dispatch.triage.classifier import active_categories, combiner
+    from dispatch.triage.training import SEED_DIR, run_training
+
+    with app.app_context():
+        services, session = app.extensions["hotline"], app.extensions["sqlalchemy"].session
+        try:
+            row = session.get(ClassifierModel, version)
+            if row is None or row.status != "training":
+                return {"version": version, "skipped": True}
+            configured = app.config.get("CLASSIFIER_SEED_DIR")
+            seed_dir = SEED_DIR if configured is None else (Path(configured) if configured
+                                                            else None)
+            rules = services.classifier_cache.get(session)
+            mix = combiner(rules, active_categories(session))
+            row = run_training(session, version, now=services.clock.now, combiner=mix,
+                               seed_dir=seed_dir, progress=progress)
+            return {"version": version, "status": row.status, "score": row.score}
+        finally:
+            session.remove()
+
+
+def train_classifier(task: Task, version: int) -> dict[str, Any]:
+    """Train one classifier version (started by an admin; failures are recorded on it)."""
+    return train_in_app(task.app.flask_app, int(version))  # type: ignore[attr-defined]
+
+
+    # Long and recorded on its version either way: acknowledged late (a killed worker's
+    # training runs again), never retried.
+    celery.task(name=TRAIN_CLASSIFIER, bind=True, acks_late=True, ignore_result=True,
+                max_retries=0)(train_classifier)
