@@ -2,7 +2,7 @@
 
 The slices of stat_daily changed (pairs of dimensions were added): the facts and rollups are
 emptied, and `hotline db upgrade` builds them again right after the migrations
-(`web.cli.main._build_rollups_once`; after a bare `flask db upgrade`, run `hotline stats rebuild`).
+(`web.cli.data._build_rollups_once`; after a bare `flask db upgrade`, run `hotline stats rebuild`).
 The facts' day indexes become (day, ticket, unit), the order a drill-down page is read in, with
 (PostgreSQL) the columns its parts are told apart by included: a far page is skipped in the
 index. The facts lose their foreign keys: they are derived data, rebuilt from the raw tables.
