@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { citizenText, isMasked, normalizePhone, phoneView } from "../../web/static/js/lib/phones.js";
+import {
+  citizenText, isMasked, normalizePhone, phoneView,
+} from "../../web/static/js/lib/phones.js";
 
 test("a mobile number is kept as its 11 digits, separators and +86 dropped", () => {
   assert.equal(normalizePhone("138 0013 8000"), "13800138000");

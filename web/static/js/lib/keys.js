@@ -24,7 +24,8 @@ export function resolveKey(map, ev, context) {
   const value = (map[context] && map[context][name]) || (map["*"] && map["*"][name]);
   if (!value) return null;
   const i = value.indexOf(":");
-  return i < 0 ? { action: value, arg: null } : { action: value.slice(0, i), arg: value.slice(i + 1) };
+  if (i < 0) return { action: value, arg: null };
+  return { action: value.slice(0, i), arg: value.slice(i + 1) };
 }
 
 /** The index an arrow key moves to in a row of `length` tabs, wrapping around; null for other
