@@ -20,11 +20,17 @@ log = logging.getLogger("hotline.embedded")
 class EmbeddedRunner:
     """A daemon thread delivering the outbox when poked and on a timer."""
 
-    def __init__(self, app: Flask, interval: float = 15.0, sweep_interval: float = 60.0) -> None:
+    def __init__(self, app: Flask, interval: float = 15.0, sweep_interval: float = 60.0,
+                 alarm_interval: float = 5.0) -> None:
         self.app = app
         self.interval = interval
         self.sweep_interval = sweep_interval
+        # Alarms escalate 60 s after they are raised: swept every few seconds on their own,
+        # while the rest of the round keeps its pace.
+        self.alarm_interval = alarm_interval
         self._last_sweep = float("-inf")
+        self._last_round = float("-inf")
+        self._poked = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -40,6 +46,7 @@ class EmbeddedRunner:
 
     def poke(self) -> None:
         """Run a round now (called after a commit that queued something)."""
+        self._poked = True
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -51,13 +58,21 @@ class EmbeddedRunner:
             self._thread = None
 
     def _run(self) -> None:
-        from workers.rounds import deliver_round, stats_round, sweep_round
+        from workers.rounds import alarm_round, deliver_round, stats_round, sweep_round
 
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            self._wake.wait(min(self.interval, self.alarm_interval))
             self._wake.clear()
             if self._stop.is_set():
                 break
+            try:
+                alarm_round(self.app)
+            except Exception:
+                log.exception("alarm sweep failed")
+            if not self._poked and time.monotonic() - self._last_round < self.interval:
+                continue
+            self._poked = False
+            self._last_round = time.monotonic()
             # Each part on its own: a failing sweep must not hold back deliveries, and no
             # failure may end the thread.
             if time.monotonic() - self._last_sweep >= self.sweep_interval:

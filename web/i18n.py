@@ -34,6 +34,8 @@ ZH: dict[str, dict[str, str]] = {
         "relocate": "重新定位", "police_accept": "110 已接收", "police_reject": "110 退回",
         "police_complete": "110 办结", "follow_parent": "随主单归档",
         "recompute_deadlines": "重算时限", "reopen": "重办",
+        "raise_alarm": "紧急警报", "acknowledge_alarm": "确认警报", "escalate_alarm": "警报升级",
+        "take_back": "收回",
     },
     "channel": {
         "phone": "电话", "wechat": "微信", "police110": "110 转来", "web": "网站",
@@ -56,12 +58,15 @@ ZH: dict[str, dict[str, str]] = {
     "queue": {
         "to_dispatch": "待派单", "returned": "退单待改派", "extension": "延期申请",
         "review": "办结待审核", "overdue": "超期", "supervised": "督办中",
-        "transfer": "110 转来",
+        "transfer": "110 转来", "alarm": "紧急警报",
     },
     "event_type": {
         "created": "新工单", "updated": "更新", "sla_warning": "临期预警",
-        "sla_overdue": "已超期", "transfer": "110 转来",
+        "sla_overdue": "已超期", "transfer": "110 转来", "alarm": "紧急警报",
+        "alarm_escalated": "警报升级",
     },
+    "alarm": {"raised": "待确认", "escalated": "已升级督办员", "acknowledged": "已确认"},
+    "dispatched_by": {"auto": "智能派单", "dispatcher": "人工派单"},
     "clock": {"sign": "签收时限", "complete": "办结时限", "supervise": "督办时限",
               "callback": "回访时限"},
     "extension_status": {"pending": "待审批", "approved": "已批准", "refused": "已驳回"},

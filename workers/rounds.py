@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.outbound.outbox import DeliveryReport, Sender, deliver_due
 from dispatch.stats import rollups
-from dispatch.tickets.sweeps import SweepReport, sweep_clocks
+from dispatch.tickets.sweeps import AlarmSweepReport, SweepReport, sweep_alarms, sweep_clocks
 from grid.directory import SqlDirectory
 from integrations.police110.client import desk_client_from_config
 
@@ -65,6 +65,22 @@ def sweep_round(app: Flask) -> SweepReport:
                 services.publisher.publish(list(report.events))
             if services.console is not None:  # and anything a crashed process left unsent
                 services.console.relay(session)
+            return report
+        finally:
+            session.remove()
+
+
+def alarm_round(app: Flask) -> AlarmSweepReport:
+    """Escalate the emergency alarms nobody acknowledged in time (every few seconds)."""
+    with app.app_context():
+        services, session = _parts(app)
+        try:
+            report = sweep_alarms(session, services.clock.now(),
+                                  directory=SqlDirectory(session))
+            if report.events:  # committed: the consoles hear the escalations
+                services.publisher.publish(list(report.events))
+                if services.console is not None:
+                    services.console.relay(session)
             return report
         finally:
             session.remove()

@@ -43,6 +43,10 @@ from dispatch.intake.repeats import category_tree
 from dispatch.tickets.lifecycle import Actor, perform
 
 AUTO_ACTOR = Actor(None, Role.SYSTEM, username="auto")
+# An on-site rule whose place is unknown names no grid worker: the lead department still
+# acts (a dispatcher may add a worker later); anything else a router leaves to a dispatcher
+# ("请派单员…") keeps the ticket for one.
+NO_WORKER = "请派单员指定网格员"
 DOUBT_MARK = "疑似涉警"  # the rule classifier's doubt note (疑似涉警/紧急，请话务员确认)
 # Location flags that leave a territorial lead in doubt.
 UNSURE_PLACE = frozenset({"outside_grid", "nearest_cell", "near_boundary", "no_grid",
@@ -86,8 +90,10 @@ def set_settings(session: Session, data: Any, actor_id: int | None) -> TriageSet
 def settings_view(session: Session, value: TriageSettings) -> dict[str, Any]:
     """The settings with the categories' names, as the admin page shows them."""
     codes = list(value.auto_dispatch)
-    names = dict(session.execute(select(Category.code, Category.name)
-                                 .where(Category.code.in_(codes))).all()) if codes else {}
+    names: dict[str, str] = {}
+    if codes:
+        names = {code: name for code, name in session.execute(
+            select(Category.code, Category.name).where(Category.code.in_(codes)))}
     return {**value.model_dump(mode="json"),
             "category_names": {code: names.get(code, code) for code in codes}}
 
@@ -125,9 +131,10 @@ def category_confidence(suggestion: Any) -> tuple[float, str]:
 def _chain(session: Session, code: str) -> list[str]:
     tree = category_tree(session)
     chain: list[str] = []
-    while code and code in tree and code not in chain:
-        chain.append(code)
-        code = tree[code][0]  # type: ignore[assignment]
+    current: str | None = code
+    while current and current in tree and current not in chain:
+        chain.append(current)
+        current = tree[current][0]
     return chain
 
 
@@ -172,7 +179,7 @@ def decide(session: Session, ticket: Ticket, suggestion: Any, routing: Routing,
         why_not.append("未定类型")
     if routing.rule is None or routing.lead is None:
         why_not.append("派单目录未明确主办部门")
-    elif any("请派单员" in r for r in routing.reasons):
+    elif any("请派单员" in r and NO_WORKER not in r for r in routing.reasons):
         why_not.append("派单目录需派单员确认")
     elif any("属地主办" in r for r in routing.reasons) and \
             UNSURE_PLACE & set(ticket.location_flags or ()):

@@ -150,6 +150,8 @@ def intake(
         alarm, decision, more = respond(session, ticket, suggestion, routing, ports, now,
                                         repeats=len(repeats))
         events += more
+        if more:
+            session.flush()  # the ticket's version as the caller shows it
     return IntakeResult(ticket, event, contact, tuple(repeats), tuple(events), alarm, decision)
 
 

@@ -68,7 +68,8 @@ class Rule:
     roles: frozenset[Role]
 
 
-def _rule(frm: set[Status] | frozenset[Status], to: set[Status | None], roles: set[Role]) -> Rule:
+def _rule(frm: set[Status] | frozenset[Status], to: set[Status | None],
+          roles: set[Role] | frozenset[Role]) -> Rule:
     return Rule(frozenset(frm), frozenset(to), frozenset(roles))
 
 
@@ -105,10 +106,10 @@ TABLE: dict[str, Rule] = {
     "follow_parent": _rule({S.MERGED}, {S.ARCHIVED}, {R.SYSTEM}),
     "recompute_deadlines": _rule(OPEN_STATES, {SAME}, {R.SYSTEM}),
     # The emergency alarm of an unattended channel (DOMAIN.md, Triage): raised at intake,
-    # acknowledged by a dispatcher (in any state: the danger is the citizen's, not the
-    # ticket's), escalated to supervisors by the sweep when not acknowledged in time.
+    # acknowledged by a dispatcher, escalated to supervisors by the sweep when not
+    # acknowledged in time.
     "raise_alarm": _rule(OPEN_STATES, {SAME}, {R.SYSTEM}),
-    "acknowledge_alarm": _rule(frozenset(Status), {SAME}, {R.DISPATCHER, R.SUPERVISOR}),
+    "acknowledge_alarm": _rule(OPEN_STATES, {SAME}, {R.DISPATCHER, R.SUPERVISOR}),
     "escalate_alarm": _rule(OPEN_STATES, {SAME}, {R.SYSTEM}),
     # 智能派单 taken back to the dispatcher's queue.
     "take_back": _rule(HANDLING, {S.NEW}, {R.DISPATCHER}),

@@ -147,6 +147,28 @@ def load_demo_grid(session: Session, hasher: PasswordHasher, now: datetime,
     rules = json.loads((DATA / "demo_catalogue.json").read_text(encoding="utf-8"))
     for rule in rules:
         create_rule(session, rule, index)
+    load_demo_triage_settings(session)
     load_demo_knowledge(session, now)
     return GridLoadReport(report.version_id, len(index.cell_codes), len(places),
                           len(new_workers), len(staff["roster"]), len(rules))
+
+
+# The demo county dispatches these categories automatically (智能派单) when the suggestion is
+# at least this confident: faults with one clear functional department each.
+DEMO_AUTO_DISPATCH = {
+    "utilities.water": 0.8,
+    "utilities.electricity": 0.8,
+    "urban.municipal_facilities": 0.85,
+    "transport.public_transit": 0.85,
+}
+
+
+def load_demo_triage_settings(session: Session) -> None:
+    """Turn 智能派单 on for a few categories (alarms escalate after 60 s; auto_transfer_110
+    stays off, as everywhere by default)."""
+    from dispatch.intake.autodispatch import get_settings, set_settings
+
+    current = get_settings(session)
+    if current.auto_dispatch:  # an admin set them already
+        return
+    set_settings(session, {**current.model_dump(), "auto_dispatch": DEMO_AUTO_DISPATCH}, None)

@@ -35,8 +35,10 @@ EXPECTED: dict[str, tuple[frozenset, frozenset, frozenset]] = {
     "answer": (frozenset({S.NEW}), frozenset({S.ARCHIVED}), frozenset({R.OPERATOR})),
     "dispatch": (frozenset({S.NEW, S.RETURNED, S.REOPENED}), frozenset({S.DISPATCHED}),
                  frozenset({R.DISPATCHER, R.SYSTEM})),
+    # 首接: a supervisor sends again what 110 rejected, with an arbitration; the system sends
+    # an emergency of an unattended channel when auto_transfer_110 is on (DOMAIN.md, Triage).
     "transfer_110": (frozenset({S.NEW}), frozenset({S.TRANSFERRED_110}),
-                     frozenset({R.OPERATOR, R.DISPATCHER})),
+                     frozenset({R.OPERATOR, R.DISPATCHER, R.SUPERVISOR, R.SYSTEM})),
     "merge": (frozenset({S.NEW}), frozenset({S.MERGED}), frozenset({R.DISPATCHER})),
     "void": (frozenset({S.NEW}), frozenset({S.VOID}), frozenset({R.OPERATOR, R.DISPATCHER})),
     # The lead's move changes the ticket; a co-handler's leaves it as it is.
@@ -74,8 +76,16 @@ EXPECTED: dict[str, tuple[frozenset, frozenset, frozenset]] = {
     "follow_parent": (frozenset({S.MERGED}), frozenset({S.ARCHIVED}), frozenset({R.SYSTEM})),
     # After the calendar changes, open deadlines are recomputed by the system.
     "recompute_deadlines": (OPEN, frozenset({SAME}), frozenset({R.SYSTEM})),
+    # The alarm of an emergency on an unattended channel: raised at intake, acknowledged by a
+    # dispatcher within 60 s, else escalated to supervisors.
+    "raise_alarm": (OPEN, frozenset({SAME}), frozenset({R.SYSTEM})),
+    "acknowledge_alarm": (OPEN, frozenset({SAME}), frozenset({R.DISPATCHER, R.SUPERVISOR})),
+    "escalate_alarm": (OPEN, frozenset({SAME}), frozenset({R.SYSTEM})),
+    # 智能派单 taken back to the dispatcher's queue.
+    "take_back": (HANDLING, frozenset({S.NEW}), frozenset({R.DISPATCHER})),
 }
-SYSTEM_ONLY = {"close_without_callback", "follow_parent", "recompute_deadlines"}
+SYSTEM_ONLY = {"close_without_callback", "follow_parent", "recompute_deadlines",
+               "raise_alarm", "escalate_alarm"}
 
 ACTIONS = sorted(set(TABLE) | set(EXPECTED))
 STATES = sorted(ALL_STATES)
