@@ -23,16 +23,20 @@ here; the process-wide caches (the grid index, the classifier) stay keyed by rev
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, scoped_session
+
+if TYPE_CHECKING:
+    from dispatch.core.db import Base
 
 T = TypeVar("T")
 
 _INFO_KEY = "reference_memo"
 
 
-def memo(session: Session, key: Hashable, models: tuple[type, ...], load: Callable[[], T]) -> T:
+def memo(session: Session, key: Hashable, models: tuple[type[Base], ...],
+         load: Callable[[], T]) -> T:
     """`load()`'s value, read at most once per transaction while no row of `models` changes;
     `load` reads only the tables of `models`."""
     if isinstance(session, scoped_session):  # the web's request session: the one behind it
@@ -45,7 +49,7 @@ def memo(session: Session, key: Hashable, models: tuple[type, ...], load: Callab
     with session.no_autoflush:  # only changes to `models` matter here: flushed above
         value = load()
     if session.in_transaction():
-        tables = frozenset(m.__table__.name for m in models)  # type: ignore[attr-defined]
+        tables = frozenset(m.__table__.name for m in models)
         session.info.setdefault(_INFO_KEY, {})[key] = (tables, value)
     return value
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from sqlalchemy import Exists, and_, exists, func, or_, select
@@ -37,7 +37,10 @@ def _parse_bound(value: str) -> date | datetime:
     return moment
 
 
-Bound = Annotated[str, StringConstraints(max_length=40), AfterValidator(_parse_bound)]
+if TYPE_CHECKING:
+    Bound = date | datetime  # what the field holds once validated
+else:
+    Bound = Annotated[str, StringConstraints(max_length=40), AfterValidator(_parse_bound)]
 
 
 class TicketRead(Strict):
@@ -140,8 +143,8 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, now: datetime)
         conds.append(clause if f.overdue else ~clause)
     if f.supervised is not None:
         conds.append(Ticket.supervised.is_(f.supervised))
-    start = _bound(f.created_from, end=False) if f.created_from else None  # type: ignore[arg-type]
-    stop = _bound(f.created_to, end=True) if f.created_to else None  # type: ignore[arg-type]
+    start = _bound(f.created_from, end=False) if f.created_from else None
+    stop = _bound(f.created_to, end=True) if f.created_to else None
     if start and stop and start > stop:
         raise InvalidInput("to: is before from", field="to")
     if start:

@@ -12,7 +12,7 @@ from itertools import count
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from dispatch.core.ports import Clock, SystemClock
@@ -47,10 +47,12 @@ class FakeSmsGateway:
         self._by_key: dict[str, str] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._app, threaded=True,
-                                                   request_handler=_QuietHandler)
+        server = make_server("127.0.0.1", 0, self._app, threaded=True,
+                             request_handler=_QuietHandler)
+        assert isinstance(server, ThreadedWSGIServer)  # threaded=True makes one
+        self._server = server
         # Handler threads are joined on close, so none outlives the test.
-        self._server.daemon_threads = False  # type: ignore[attr-defined]
+        self._server.daemon_threads = False
         self.url = f"http://127.0.0.1:{self._server.server_port}/sms/send"
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05},
