@@ -1,0 +1,183 @@
+"""The handling department's actions: sign for, return, complete, extensions, and the
+recomputation of provisional deadlines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dispatch.core.errors import Conflict, InvalidInput
+from dispatch.core.models import Assignment, Extension
+from dispatch.core.vocab import (
+    AssignmentStatus,
+)
+from dispatch.tickets import attachments
+from dispatch.tickets.clocks import (
+    Limit,
+    add_working_days,
+    deadline_after,
+    warning_time,
+)
+from dispatch.tickets.lifecycle.assignments import (
+    assignment_payload,
+    close_assignment,
+    moves_ticket,
+    own_assignment,
+    rearm_completion_clock,
+)
+from dispatch.tickets.lifecycle.context import (
+    Context,
+    Step,
+)
+from dispatch.tickets.lifecycle.table import (
+    HANDLING_ASSIGNMENT,
+    SAME,
+    S,
+)
+
+
+def _sign(c: Context) -> Step:
+    a = own_assignment(c)
+    if a.status != AssignmentStatus.DISPATCHED:
+        raise Conflict(f"the assignment of {a.department_code} is {a.status}, not awaiting "
+                       "sign-for")
+    a.status = AssignmentStatus.SIGNED
+    a.signed_at = c.now
+    return Step(moves_ticket(a, S.SIGNED),
+                {**assignment_payload(a), "on_time": c.now <= a.sign_deadline})
+
+
+def _return(c: Context) -> Step:
+    a = own_assignment(c)
+    if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
+        raise Conflict(f"the assignment of {a.department_code} is {a.status}; it cannot be "
+                       "returned")
+    close_assignment(a, AssignmentStatus.RETURNED, c.now)
+    a.returned_at = c.now
+    a.return_reason = c.payload.reason
+    return Step(moves_ticket(a, S.RETURNED), assignment_payload(a))
+
+
+def _complete(c: Context) -> Step:
+    a = own_assignment(c)
+    if a.status != AssignmentStatus.SIGNED:
+        raise Conflict(f"the assignment of {a.department_code} is {a.status}; sign for it "
+                       "before completing")
+    # The photos and the place are checked before anything changes.
+    reported = attachments.evidence(c.session, c.ticket, c.actor, c.payload)
+    a.status = AssignmentStatus.COMPLETED
+    a.completed_at = c.now
+    a.result = c.payload.result
+    return Step(moves_ticket(a, S.COMPLETED), {
+        **assignment_payload(a), "result": c.payload.result,
+        "on_time": c.now <= a.complete_deadline, **reported,
+    })
+
+
+def _extension(c: Context, ext_id: int | None) -> Extension:
+    pending = [e for e in c.ticket.extensions if e.status == "pending"]
+    if ext_id is not None:
+        pending = [e for e in pending if e.id == ext_id]
+        if not pending:
+            raise InvalidInput(f"extension_id: no pending extension request {ext_id}",
+                               field="extension_id")
+    if not pending:
+        raise Conflict(f"ticket {c.ticket.number} has no pending extension request")
+    if len(pending) > 1:
+        raise InvalidInput("extension_id: several requests are pending; name one",
+                           field="extension_id")
+    return pending[0]
+
+
+def _request_extension(c: Context) -> Step:
+    a, p = own_assignment(c), c.payload
+    if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
+        raise Conflict(f"the assignment of {a.department_code} is {a.status}")
+    if c.now >= a.complete_deadline:
+        raise Conflict("the completion deadline has passed; an extension must be asked "
+                       "for before it")
+    if p.days > c.limits.max_extension_days:
+        raise InvalidInput(f"days: at most {c.limits.max_extension_days} working days",
+                           field="days")
+    if a.extensions_used >= c.limits.max_extensions:
+        raise Conflict(f"this assignment already had {a.extensions_used} extensions, "
+                       f"the most allowed")
+    if any(e.status == "pending" and e.assignment_id == a.id for e in c.ticket.extensions):
+        raise Conflict("an extension request for this assignment is already pending")
+    ext = Extension(ticket=c.ticket, assignment_id=a.id, status="pending", days=p.days,
+                    reason=p.reason, requested_at=c.now, requested_by_id=c.actor.id,
+                    old_deadline=a.complete_deadline)
+    c.session.add(ext)
+    c.session.flush()
+    return Step(SAME, {**assignment_payload(a), "extension_id": ext.id, "days": p.days})
+
+
+def _approve_extension(c: Context) -> Step:
+    ext = _extension(c, c.payload.extension_id)
+    days = c.payload.days or ext.days
+    if days > ext.days:
+        raise InvalidInput(f"days: the request asked for {ext.days} working days",
+                           field="days")
+    a = c.session.get(Assignment, ext.assignment_id)
+    assert a is not None
+    if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
+        raise Conflict(f"the assignment of {a.department_code} is {a.status}")
+    if a.extensions_used >= c.limits.max_extensions:
+        raise Conflict("this assignment already had the most extensions allowed")
+    moved = add_working_days(c.session, a.complete_deadline, days)
+    ext.status, ext.decided_at, ext.decided_by_id = "approved", c.now, c.actor.id
+    ext.days, ext.new_deadline = days, moved.at
+    ext.decision_reason = c.payload.reason
+    a.complete_deadline = moved.at
+    a.complete_warn_at = warning_time(a.dispatched_at, moved.at, c.limits.warning_ratio)
+    rearm_completion_clock(a)
+    a.deadline_provisional = a.deadline_provisional or moved.provisional
+    a.extensions_used += 1
+    return Step(SAME, {**assignment_payload(a), "extension_id": ext.id, "days": days,
+                       "old_deadline": ext.old_deadline.isoformat(),
+                       "new_deadline": moved.at.isoformat()})
+
+
+def _refuse_extension(c: Context) -> Step:
+    ext = _extension(c, c.payload.extension_id)
+    ext.status, ext.decided_at, ext.decided_by_id = "refused", c.now, c.actor.id
+    ext.decision_reason = c.payload.reason
+    return Step(SAME, {"extension_id": ext.id})
+
+
+def _recompute_deadlines(c: Context) -> Step:
+    changed = []
+    for a in c.ticket.assignments:
+        if a.status not in HANDLING_ASSIGNMENT or not a.deadline_provisional:
+            continue
+        sign = deadline_after(c.session, a.dispatched_at, Limit.model_validate(a.sign_limit))
+        done = deadline_after(c.session, a.dispatched_at,
+                              Limit.model_validate(a.complete_limit))
+        at, provisional = done.at, sign.provisional or done.provisional
+        approved = [e for e in c.ticket.extensions
+                    if e.assignment_id == a.id and e.status == "approved"]
+        for ext in sorted(approved, key=lambda e: (e.decided_at, e.id)):
+            moved = add_working_days(c.session, at, ext.days)
+            at, provisional = moved.at, provisional or moved.provisional
+        old = a.complete_deadline
+        a.sign_deadline = sign.at
+        a.sign_warn_at = warning_time(a.dispatched_at, sign.at, c.limits.warning_ratio)
+        a.complete_deadline = at
+        a.complete_warn_at = warning_time(a.dispatched_at, at, c.limits.warning_ratio)
+        if at != old:
+            rearm_completion_clock(a)
+        a.deadline_provisional = provisional
+        changed.append({**assignment_payload(a), "old_deadline": old.isoformat(),
+                        "new_deadline": at.isoformat(), "provisional": provisional})
+    return Step(SAME, {"assignments": changed})
+
+
+# action → its handler (the handling department's part of the state table)
+HANDLING_HANDLERS: dict[str, Callable[[Context], Step]] = {
+    "sign": _sign,
+    "return": _return,
+    "complete": _complete,
+    "request_extension": _request_extension,
+    "approve_extension": _approve_extension,
+    "refuse_extension": _refuse_extension,
+    "recompute_deadlines": _recompute_deadlines,
+}
