@@ -84,3 +84,14 @@ test("a missing overdue flag orders like false", () => {
   assert.ok(boardOrder(a, b) < 0);
   assert.ok(boardOrder(b, a) > 0);
 });
+
+test("an alarm nobody acknowledged sits on top, the oldest first", () => {
+  const rows = [
+    { number: "critical", urgency: "critical" },
+    { number: "acknowledged", urgency: "critical", alarm: "acknowledged" },
+    { number: "late", urgency: "normal", alarm: "raised", alarm_raised_at: "2026-03-03T10:01:00Z" },
+    { number: "early", urgency: "urgent", alarm: "escalated",
+      alarm_raised_at: "2026-03-03T10:00:00Z" },
+  ];
+  assert.deepEqual(rows.sort(boardOrder).map((r) => r.number).slice(0, 2), ["early", "late"]);
+});

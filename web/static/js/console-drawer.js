@@ -14,8 +14,8 @@ import { busy, toast } from "./lib/ui.js";
 const READ_ONLY_ROLES = ["leader"];
 // The actions offered as buttons, in this order (extension decisions sit by the extension).
 const BUTTON_ACTIONS = [
-  "dispatch", "review_accept", "review_reject", "merge", "transfer_110", "void", "urge",
-  "supervise", "note",
+  "acknowledge_alarm", "dispatch", "take_back", "review_accept", "review_reject", "merge",
+  "transfer_110", "void", "urge", "supervise", "note",
 ];
 const DANGER = new Set(["void", "transfer_110", "review_reject"]);
 
@@ -119,6 +119,10 @@ function payloadText(e, names) {
   if (p.result) parts.push("结果：" + p.result);
   if (p.answer) parts.push("答复：" + p.answer);
   if (p.text) parts.push(p.text);
+  if (p.dispatched_by === "auto") parts.push("智能派单：" + (p.reasons || []).join("，"));
+  if (p.arbitration) parts.push(`仲裁（${p.arbitrated_by || ""}）：${p.arbitration}`);
+  if (p.numbers) parts.push("提示诉求人拨打：" + p.numbers.join("、"));
+  if (p.waited_s !== undefined) parts.push(`警报等待 ${Math.round(p.waited_s)} 秒`);
   return parts.join("；");
 }
 
@@ -349,8 +353,25 @@ export function create(options) {
 
   function actionForm(action, t) {
     const label = actionLabel(action, t);
+    if (action === "transfer_110" && t.police && t.police.state === "rejected") {
+      // 首接: what 110 rejected goes again only with a supervisor's arbitration.
+      const arbitration = reasonInput(true);
+      return formShell(action, action, [
+        el("p", { class: "muted" }, "110 已退回：" + (t.police.cause || "")),
+        field("仲裁意见", arbitration)],
+      () => ({ arbitration: trimmed(arbitration) }), "仲裁后转110", true);
+    }
     switch (action) {
       case "dispatch": return dispatchForm(t, label);
+      case "acknowledge_alarm":
+        return formShell(action, action, [el("p", {}, "确认已看到此紧急警报并着手处置。")],
+          () => ({}), "确认警报");
+      case "take_back": {
+        const reason = reasonInput(false);
+        return formShell(action, action,
+          [el("p", {}, "收回智能派单，工单回到待派单队列。"), field("收回理由", reason)],
+          () => opt("reason", trimmed(reason)), "确认收回", true);
+      }
       case "review_accept":
         return formShell(action, action,
           [el("p", {}, "确认办结结果符合要求，进入回访。"), lastResult(t)],

@@ -7,6 +7,7 @@
  * board. On every connect the page asks `resume {after_seq}` with the highest seq it has
  * applied, so nothing is lost across a reconnect; an event older than what a ticket already
  * shows (per-ticket seq) and a duplicate (seen-set) are ignored. */
+import { create as createAlarms } from "./console-alarms.js";
 import { create as createDrawer } from "./console-drawer.js";
 import { create as createMap } from "./console-map.js";
 import { api, describe } from "./lib/api.js";
@@ -17,8 +18,8 @@ import { BOOT, now, zh } from "./lib/page.js";
 import { openSocket } from "./lib/socket.js";
 import { boardOrder, STATUS_GROUPS } from "./lib/tickets.js";
 
-const QUEUES = ["to_dispatch", "returned", "extension", "review", "overdue", "supervised",
-  "transfer"];
+const QUEUES = ["alarm", "to_dispatch", "returned", "extension", "review", "overdue",
+  "supervised", "transfer"];
 const MAX_ROWS = 500; // rows drawn at once; the filters narrow the rest
 const FEED_MAX = 60; // entries of the live feed kept on screen
 const SEEN_MAX = 5000; // event seqs remembered for de-duplication
@@ -190,7 +191,11 @@ function buildRow(t, fresh) {
     },
   },
   el("td", { class: "num" }, t.number,
-    t.channel === "police110" ? el("span", { class: "badge police110" }, "110") : null),
+    t.channel === "police110" ? el("span", { class: "badge police110" }, "110") : null,
+    t.alarm === "raised" || t.alarm === "escalated"
+      ? el("span", { class: "badge alarm" }, "警报") : null,
+    t.auto_dispatched ? el("span", { class: "badge auto", title: "系统按置信度自动派单，可收回" },
+      "智能派单") : null),
   el("td", {}, el("span", { class: "badge st-" + t.status }, zh("status", t.status)),
     t.supervised ? el("span", { class: "badge supervised" }, "督办") : null,
     t.extension_pending ? el("span", { class: "badge ext" }, "延期") : null),
@@ -348,6 +353,7 @@ function apply(ev) {
     if (recent) beep(t.urgency === "critical" || ev.type === "transfer" ? 2 : 1);
   }
   drawer.changed(summary);
+  alarms.changed(summary);
   return true;
 }
 
@@ -435,6 +441,7 @@ async function loadBoard(reset) {
     state.truncated = Boolean(board.truncated);
     map.setTiles(board.map_tile_url);
     render();
+    alarms.sync(state.tickets.values());
     root.dataset.ready = "true";
     return true;
   } catch (e) {
@@ -493,6 +500,13 @@ const drawer = createDrawer({
   },
 });
 document.getElementById("drawer-close").addEventListener("click", () => drawer.close());
+const alarms = createAlarms({
+  node: document.getElementById("alarms"),
+  canAcknowledge: ["dispatcher", "supervisor"].includes(BOOT.me ? BOOT.me.role : ""),
+  beep,
+  open: (number) => selectTicket(number, true),
+  acknowledged: () => resume(),
+});
 
 function legend() {
   fill(document.getElementById("legend"), STATUS_GROUPS.map(

@@ -51,10 +51,15 @@ export function statusGroup(status) {
 
 const URGENCY_RANK = { critical: 0, urgent: 1, normal: 2 };
 
-/** The console board's order of two ticket summaries: the most urgent first, then the overdue;
- * those without a clock (waiting for dispatch) newest first, above the running clocks; then the
- * nearest deadline first. */
+const ALARM_WAITING = ["raised", "escalated"];
+
+/** The console board's order of two ticket summaries: an alarm nobody acknowledged first (the
+ * oldest first), then the most urgent, then the overdue; those without a clock (waiting for
+ * dispatch) newest first, above the running clocks; then the nearest deadline first. */
 export function boardOrder(a, b) {
+  const alarmA = ALARM_WAITING.includes(a.alarm);
+  if (alarmA !== ALARM_WAITING.includes(b.alarm)) return alarmA ? -1 : 1;
+  if (alarmA) return (a.alarm_raised_at || "").localeCompare(b.alarm_raised_at || "");
   const u = (URGENCY_RANK[a.urgency] ?? 3) - (URGENCY_RANK[b.urgency] ?? 3);
   if (u) return u;
   if (Boolean(a.overdue) !== Boolean(b.overdue)) return a.overdue ? -1 : 1;
