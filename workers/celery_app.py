@@ -22,6 +22,7 @@ from celery.schedules import crontab
 from flask import Flask
 
 SWEEP_EVERY = 30.0  # seconds between clock sweeps
+ALARM_EVERY = 5.0  # seconds between alarm sweeps (an alarm escalates 60 s after it is raised)
 DELIVER_EVERY = 15.0  # seconds between outbox rounds (retries with back-off)
 STATS_EVERY = 60.0  # seconds between rollup refreshes (a stats request also catches up)
 # Longer than the longest task (50 deliveries × a 5 s client timeout, a large sweep): a task
@@ -51,6 +52,7 @@ def make_celery(app: Flask) -> HotlineCelery:
     celery.flask_app = app
     visibility = _setting(app, "CELERY_VISIBILITY_TIMEOUT", VISIBILITY_TIMEOUT)
     sweep_every = _setting(app, "SWEEP_INTERVAL", SWEEP_EVERY)
+    alarm_every = _setting(app, "ALARM_SWEEP_INTERVAL", ALARM_EVERY)
     deliver_every = _setting(app, "DELIVER_INTERVAL", DELIVER_EVERY)
     stats_every = _setting(app, "STATS_INTERVAL", STATS_EVERY)
     celery.conf.update(
@@ -84,6 +86,8 @@ def make_celery(app: Flask) -> HotlineCelery:
             # dropped, not replayed, since the next round does the same work.
             "sweep-clocks": {"task": tasks.SWEEP_CLOCKS, "schedule": sweep_every,
                              "options": {"expires": sweep_every}},
+            "sweep-alarms": {"task": tasks.SWEEP_ALARMS, "schedule": alarm_every,
+                             "options": {"expires": alarm_every}},
             "deliver-outbox": {"task": tasks.DELIVER_OUTBOX, "schedule": deliver_every,
                                "options": {"expires": deliver_every}},
             "refresh-stats": {"task": tasks.REFRESH_STATS, "schedule": stats_every,

@@ -18,10 +18,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
 from dispatch.outbound.outbox import TransientError
-from workers.rounds import deliver_round, stats_round, sweep_round
+from workers.rounds import alarm_round, deliver_round, stats_round, sweep_round
 
 DELIVER_OUTBOX = "hotline.deliver_outbox"
 SWEEP_CLOCKS = "hotline.sweep_clocks"
+SWEEP_ALARMS = "hotline.sweep_alarms"
 PERIODIC_REPORTS = "hotline.periodic_reports"
 REFRESH_STATS = "hotline.refresh_stats"
 
@@ -53,6 +54,12 @@ def sweep_clocks(task: Task) -> dict[str, int]:
             "failed": len(report.failed_tickets)}
 
 
+def sweep_alarms(task: Task) -> dict[str, int]:
+    """Escalate the emergency alarms not acknowledged in time (one sweep)."""
+    report = alarm_round(task.app.flask_app)  # type: ignore[attr-defined]
+    return {"escalated": len(report.escalated), "failed": len(report.failed_tickets)}
+
+
 def refresh_stats(task: Task) -> dict[str, int]:
     """Fold the tickets changed since the last round into the statistics' rollups."""
     report = stats_round(task.app.flask_app)  # type: ignore[attr-defined]
@@ -71,6 +78,7 @@ def register(celery: Celery) -> None:
     """Register the named tasks on a Celery application."""
     celery.task(name=DELIVER_OUTBOX, **RETRY)(deliver_outbox)
     celery.task(name=SWEEP_CLOCKS, **RETRY)(sweep_clocks)
+    celery.task(name=SWEEP_ALARMS, **RETRY)(sweep_alarms)
     celery.task(name=PERIODIC_REPORTS, **RETRY)(periodic_reports)
     celery.task(name=REFRESH_STATS, **RETRY)(refresh_stats)
 def train_in_app(app: Any, version: int,
