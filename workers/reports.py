@@ -15,13 +15,13 @@ from typing import Any
 from flask import Flask
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
 from dispatch.core.errors import NotFound
 from dispatch.core.vocab import Status
+from dispatch.stats.export import write_table
 from dispatch.stats.reports import (
     Clock,
     Ending,
@@ -89,20 +89,7 @@ def period_label(period: Period) -> str:
 
 def _sheet(ws: Worksheet, headers: list[str], widths: list[int],
            rows: list[list[Any]]) -> None:
-    bold = Font(bold=True)
-    fill = PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7")
-    ws.append(headers)
-    for cell in ws[1]:
-        cell.font, cell.fill = bold, fill
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-    for row in rows:
-        ws.append(row)
-    for i, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-        for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-            if isinstance(cell.value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-    ws.freeze_panes = "A2"
+    write_table(ws, headers, rows, widths)  # the statistics' one table writer
 
 
 def _status(code: str) -> str:
