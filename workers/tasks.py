@@ -25,8 +25,8 @@ SWEEP_CLOCKS = "hotline.sweep_clocks"
 SWEEP_ALARMS = "hotline.sweep_alarms"
 PERIODIC_REPORTS = "hotline.periodic_reports"
 REFRESH_STATS = "hotline.refresh_stats"
-
 TRAIN_CLASSIFIER = "hotline.train_classifier"
+
 TRANSIENT = (OperationalError, TransientError, RedisConnectionError)
 RETRY: dict[str, Any] = {
     "bind": True,
@@ -74,24 +74,15 @@ def periodic_reports(task: Task) -> dict[str, list[str]]:
     return {"generated": [p.name for p in run_due(app, app.extensions["hotline"].clock.now())]}
 
 
-def register(celery: Celery) -> None:
-    """Register the named tasks on a Celery application."""
-    celery.task(name=DELIVER_OUTBOX, **RETRY)(deliver_outbox)
-    celery.task(name=SWEEP_CLOCKS, **RETRY)(sweep_clocks)
-    celery.task(name=SWEEP_ALARMS, **RETRY)(sweep_alarms)
-    celery.task(name=PERIODIC_REPORTS, **RETRY)(periodic_reports)
-    celery.task(name=REFRESH_STATS, **RETRY)(refresh_stats)
 def train_in_app(app: Any, version: int,
                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train classifier version `version` (begun by `begin_training`) in the app's database:
-    seed examples (config `CLASSIFIER_SEED_DIR`, default the shipped set; "" for none) and
+    seed examples (`seed_dir_of`: the shipped set unless configured otherwise) and
     confirmed tickets; figures of the rules in force beside it. Nothing happens to a version
     that is no longer `training` (a redelivered task)."""
-    from pathlib import Path
-
     from dispatch.core.models import ClassifierModel
     from dispatch.triage.classifier import active_categories, combiner
-    from dispatch.triage.training import SEED_DIR, run_training
+    from dispatch.triage.training import run_training, seed_dir_of
 
     with app.app_context():
         services, session = app.extensions["hotline"], app.extensions["sqlalchemy"].session
@@ -99,9 +90,7 @@ def train_in_app(app: Any, version: int,
             row = session.get(ClassifierModel, version)
             if row is None or row.status != "training":
                 return {"version": version, "skipped": True}
-            configured = app.config.get("CLASSIFIER_SEED_DIR")
-            seed_dir = SEED_DIR if configured is None else (Path(configured) if configured
-                                                            else None)
+            seed_dir = seed_dir_of(app.config)
             rules = services.classifier_cache.get(session)
             mix = combiner(rules, active_categories(session))
             row = run_training(session, version, now=services.clock.now, combiner=mix,
@@ -116,6 +105,13 @@ def train_classifier(task: Task, version: int) -> dict[str, Any]:
     return train_in_app(task.app.flask_app, int(version))  # type: ignore[attr-defined]
 
 
+def register(celery: Celery) -> None:
+    """Register the named tasks on a Celery application."""
+    celery.task(name=DELIVER_OUTBOX, **RETRY)(deliver_outbox)
+    celery.task(name=SWEEP_CLOCKS, **RETRY)(sweep_clocks)
+    celery.task(name=SWEEP_ALARMS, **RETRY)(sweep_alarms)
+    celery.task(name=PERIODIC_REPORTS, **RETRY)(periodic_reports)
+    celery.task(name=REFRESH_STATS, **RETRY)(refresh_stats)
     # Long and recorded on its version either way: acknowledged late (a killed worker's
     # training runs again), never retried.
     celery.task(name=TRAIN_CLASSIFIER, bind=True, acks_late=True, ignore_result=True,

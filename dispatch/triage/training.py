@@ -19,8 +19,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -110,6 +111,17 @@ def read_tsv(path: Path) -> list[Example]:
             raise InvalidInput(f"file: {path.name} 不是有效的 TSV 文件（{exc}）",
                                field="file") from None
     return out
+
+
+def seed_dir_of(config: Mapping[str, Any]) -> Path | None:
+    """The seed set's folder: `CLASSIFIER_SEED_DIR` of the configuration, else the environment
+    variable `HOTLINE_CLASSIFIER_SEED_DIR`, else the shipped one; empty means no seed set."""
+    configured = config.get("CLASSIFIER_SEED_DIR")
+    if configured is None:
+        configured = os.environ.get("HOTLINE_CLASSIFIER_SEED_DIR")
+    if configured is None:
+        return SEED_DIR
+    return Path(configured) if configured else None
 
 
 def seed_examples(seed_dir: Path | None = SEED_DIR) -> list[Example]:

@@ -21,6 +21,7 @@ from dispatch.triage.training import (
     label,
     list_versions,
     parse_version,
+    seed_dir_of,
     version_view,
 )
 from web.api.tickets import commit, endpoint
@@ -36,18 +37,6 @@ class ActivateIn(Strict):
     """`force`: activate even a version that scores below the active one."""
 
     force: bool = False
-
-
-def seed_dir() -> Any:
-    """The seed examples' folder from the configuration (None: none; default: shipped)."""
-    from pathlib import Path
-
-    from dispatch.triage.training import SEED_DIR
-
-    configured = current_app.config.get("CLASSIFIER_SEED_DIR")
-    if configured is None:
-        return SEED_DIR
-    return Path(configured) if configured else None
 
 
 def start(app: Flask, version: int) -> str:
@@ -86,7 +75,7 @@ def read_models(actor: Actor) -> dict[str, Any]:
           roles=ADMIN, status=202)
 def train_model(actor: Actor) -> dict[str, Any]:
     # The check (empty or one-class examples) reads the labels only; training reads them again.
-    examples = collect_examples(db.session, seed_dir())
+    examples = collect_examples(db.session, seed_dir_of(current_app.config))
     row = begin_training(db.session, now=services().clock.now(), trained_by_id=actor.id,
                          examples=examples)
     view = version_view(row)

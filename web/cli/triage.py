@@ -7,20 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
 from sqlalchemy import select
 
 from dispatch.core.errors import DomainError
 from web.cli.common import app_for_cli, fail, main
-
-
-def _seed_dir(app: Flask) -> Path | None:
-    from dispatch.triage.training import SEED_DIR
-
-    configured = app.config.get("CLASSIFIER_SEED_DIR")
-    if configured is None:
-        return SEED_DIR
-    return Path(configured) if configured else None
 
 
 @main.group()
@@ -43,6 +33,7 @@ def classifier_train(then_activate: bool, force: bool, if_none: bool) -> None:
         collect_examples,
         figures_table,
         label,
+        seed_dir_of,
     )
     from web.extensions import db
     from web.services import services
@@ -56,7 +47,7 @@ def classifier_train(then_activate: bool, force: bool, if_none: bool) -> None:
             if ready is not None:
                 click.echo(f"已有可用的模型版本 {label(ready)}，不再训练")
                 return
-        examples = collect_examples(db.session, _seed_dir(app))
+        examples = collect_examples(db.session, seed_dir_of(app.config))
         try:
             row = begin_training(db.session, now=services().clock.now(), trained_by_id=None,
                                  examples=examples)
