@@ -22,6 +22,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/hotline db upgrade
 	$(BIN)/hotline demo load --if-empty
+	$(BIN)/hotline classifier train --activate --if-none
 	$(BIN)/hotline serve --host 127.0.0.1 --port 5000
 
 # Tests that share a costly fixture run in one worker (--dist loadgroup, groups in
