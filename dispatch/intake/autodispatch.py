@@ -167,7 +167,8 @@ def decide(session: Session, ticket: Ticket, suggestion: Any, routing: Routing,
         why_not.append("涉警事项")
     if ticket.urgency == Urgency.CRITICAL or getattr(suggestion, "emergency", False):
         why_not.append("特急事项")
-    if any(DOUBT_MARK in str(r) for r in getattr(suggestion, "reasons", ())):
+    if getattr(suggestion, "doubts", ()) or \
+            any(DOUBT_MARK in str(r) for r in getattr(suggestion, "reasons", ())):
         why_not.append("系统提示疑似涉警或紧急")
     if ticket.confidential:
         why_not.append("保密诉求")
