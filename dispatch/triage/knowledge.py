@@ -4,6 +4,12 @@ An article keeps every version it ever had: a direct answer points at the versio
 old versions stay readable forever. Search segments Chinese text with jieba (search mode) and
 ranks the current, valid versions with BM25F (title weighted above body), computed in Python
 over an index cached per database revision.
+
+A caller's question is not weighed word for word: the words of how it is asked (怎么办, 在哪,
+什么时候) count for nothing, its key nouns (社保卡, 身份证, 公积金) count double, and a few
+colloquial words bring the service's own word along (丢了 → 补办/补领/挂失, 坏了 → 故障); an
+article whose title holds the key nouns gets a bonus in proportion, so "社保卡丢了怎么补办" finds
+社保卡申领、补换及挂失 first, not an article that merely shares "怎么办" or "补办".
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from dispatch.core.errors import Forbidden, InvalidInput, NotFound
 from dispatch.core.models import Category
 from dispatch.core.vocab import Role
 from dispatch.tickets.calendar import LOCAL_TZ
-from dispatch.triage.segmenter import segmenter
+from dispatch.triage.segmenter import segmenter, tagger
 
 if TYPE_CHECKING:
     from dispatch.core.actors import Actor
@@ -207,6 +213,56 @@ STOPWORDS = frozenset(
     "可以 怎么 怎样 怎么样 如何 什么 哪里 哪些 哪个 多少 一下 这个 那个 这 那 就 都 也 还 "
     "需要 应该 是否 吗 么 个 为 对 把 被 给 让 从 到 去 来 上 下 中 等 该".split())
 
+
+
+# How a question is asked, not what it is about: dropped from queries (articles keep them).
+QUESTION_WORDS = frozenset(
+    "怎么办 怎么弄 怎么搞 怎么整 咋办 咋弄 咋整 咋 啥 哪 哪儿 在哪 在哪里 去哪 去哪里 哪领 哪开 "
+    "时候 什么时候 多久 办法 一下 了 吗 呢 啊 吧 能 能不能 可不可以 行不行".split())
+# What citizens say when they mean a service's own words (added at a lower weight).
+EXPANSIONS: dict[str, tuple[str, ...]] = {
+    "丢": ("补办", "补领", "补换", "挂失"), "丢失": ("补办", "补领", "补换", "挂失"),
+    "遗失": ("补办", "补领", "补换", "挂失"), "掉": ("补办", "补领", "挂失"),
+    "坏": ("故障",), "坏了": ("故障",), "取": ("提取",), "取出": ("提取",),
+    "补贴": ("津贴",), "津贴": ("补贴",), "领": ("申领", "领取"), "看病": ("就医",),
+}
+# Nouns of what any errand needs, never what the question is about: they count as plain words.
+GENERIC_NOUNS = frozenset(
+    "材料 手续 流程 条件 方式 办理 问题 事情 事儿 情况 地方 时间 部门 电话 东西 政策 规定 "
+    "标准 要求 费用 资料 证件 服务 业务 窗口 地址 网上".split())
+NOUN_WEIGHT, WORD_WEIGHT, MINOR_WEIGHT, EXPANSION_WEIGHT = 2.0, 1.0, 0.5, 0.6
+# The bonus for an article whose title holds the query's key nouns (all of them: +TITLE_COVER
+# times the query's best single-term score).
+TITLE_COVER = 1.5
+
+
+def query_weights(query: str) -> dict[str, float]:
+    """The query's search tokens with how much each counts: key nouns double, the words of
+    asking nothing, pronouns and particles half, expansions a little."""
+    value = unicodedata.normalize("NFKC", query).lower()
+    out: dict[str, float] = {}
+
+    def add(token: str, weight: float) -> None:
+        if token and token not in STOPWORDS and token not in QUESTION_WORDS \
+                and any(ch.isalnum() for ch in token):
+            out[token] = max(out.get(token, 0.0), weight)
+
+    for pair in tagger().cut(value):
+        word, flag = pair.word.strip(), pair.flag
+        if not word or word in QUESTION_WORDS:
+            continue
+        noun = flag.startswith("n") or flag in ("vn", "j")  # j: an abbreviation (医保)
+        if noun and len(word) >= 2 and word not in GENERIC_NOUNS:
+            weight = NOUN_WEIGHT  # a single character (水, 人) is too vague to be key
+        elif noun or flag[:1] in ("v", "a", "m", "q", "s", "f", "t", "l", "x", "e"):
+            weight = WORD_WEIGHT
+        else:
+            weight = MINOR_WEIGHT
+        for piece in [word, *tokens(word)]:
+            add(piece, weight)
+        for extra in EXPANSIONS.get(word, ()):
+            add(extra, EXPANSION_WEIGHT)
+    return out
 
 
 def tokens(value: str) -> list[str]:
@@ -448,9 +504,9 @@ def _index(session: Session) -> _Index:
         return index
 
 
-def _score(index: _Index, doc: _Doc, query: Counter[str]) -> float:
+def _score(index: _Index, doc: _Doc, query: dict[str, float]) -> float:
     score = 0.0
-    for token in query:
+    for token, importance in query.items():
         weighted = 0.0
         for name, (weight, b) in FIELDS.items():
             tf = doc.tf[name].get(token, 0)
@@ -458,7 +514,15 @@ def _score(index: _Index, doc: _Doc, query: Counter[str]) -> float:
                 norm = 1 - b + b * doc.length[name] / index.avg[name]
                 weighted += weight * tf / norm
         if weighted:
-            score += index.idf(token) * weighted / (K1 + weighted)
+            score += importance * index.idf(token) * weighted / (K1 + weighted)
+    if score <= 0:
+        return score
+    # The title's cover of the key nouns, each by its rarity.
+    key = {t: w * index.idf(t) for t, w in query.items() if w >= NOUN_WEIGHT}
+    total = sum(key.values())
+    if total:
+        covered = sum(v for t, v in key.items() if doc.tf["title"].get(t))
+        score += TITLE_COVER * max(key.values()) * covered / total
     return score
 
 
@@ -473,10 +537,9 @@ def _snippet(body: str, query: list[str]) -> str:
 def search(session: Session, query: str, *, on: date, category: str | None = None,
            department: str | None = None, limit: int = 10) -> list[Hit]:
     """Current versions valid on `on`, best match first (BM25F over jieba tokens)."""
-    words = tokens(query)
-    if not words:
+    wanted = query_weights(query)
+    if not wanted:
         return []
-    wanted = Counter(words)
     index = _index(session)
     hits = []
     for doc in index.docs:

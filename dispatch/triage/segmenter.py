@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 _tokenizer: Any = None
+_tagger: Any = None
 _lock = threading.Lock()
 
 
@@ -25,3 +26,17 @@ def segmenter() -> Any:
                 tokenizer.initialize()
                 _tokenizer = tokenizer
     return _tokenizer
+
+
+def tagger() -> Any:
+    """jieba's part-of-speech tagger over the same dictionary (`cut` yields word and flag:
+    n… nouns, v verbs, vn verbal nouns, r pronouns, …), built once per process."""
+    global _tagger
+    if _tagger is None:
+        tokenizer = segmenter()
+        with _lock:
+            if _tagger is None:
+                import jieba.posseg
+
+                _tagger = jieba.posseg.POSTokenizer(tokenizer)
+    return _tagger

@@ -154,3 +154,33 @@ def test_every_demo_article_names_a_known_category_and_department(bare: Session)
         kb.ArticleIn.model_validate_json(json.dumps(item, ensure_ascii=False))
         assert item["category"] in categories, item["title"]
         assert item["department"] in departments, item["title"]
+
+
+@pytest.fixture
+def demo(bare: Session) -> Session:
+    """The demo county's knowledge base (44 articles)."""
+    kb.load_demo_knowledge(bare, NOW)
+    bare.commit()
+    return bare
+
+
+@pytest.mark.parametrize(("query", "first", "not_first"), [
+    ("社保卡丢了怎么补办", "社保卡申领、补换及挂失", "门诊慢特病认定申请"),
+    ("身份证丢了怎么办", "身份证补领、换领和异地办理", "农民工工资被拖欠怎么办"),
+    ("停水了什么时候来水", "停水通知和计划停水查询", "水费缴纳和用水报装"),
+    ("电梯坏了把人关里面了", "电梯故障困人应急处理", None),
+    ("公积金怎么取出来", "住房公积金提取条件和办理方式", "住房公积金贷款申请条件"),
+])
+def test_the_key_nouns_of_a_question_decide_not_how_it_is_asked(
+        demo: Session, query: str, first: str, not_first: str | None) -> None:
+    ranked = titles(kb.search(demo, query, on=TODAY))
+    assert ranked[0] == first, ranked[:3]
+    assert not_first is None or not_first != ranked[0]
+
+
+def test_question_words_weigh_nothing_and_key_nouns_double() -> None:
+    weights = kb.query_weights("社保卡丢了怎么补办")
+    assert weights["社保卡"] == kb.NOUN_WEIGHT > weights["补办"]
+    assert "怎么" not in weights and "了" not in weights
+    assert weights["挂失"] == kb.EXPANSION_WEIGHT  # 丢了 brings the service's own word
+    assert kb.query_weights("怎么办 在哪 什么时候") == {}
