@@ -48,17 +48,10 @@ ON_ACTION: tuple[lifecycle.OnAction, ...] = (
     _questionnaire,  # the SMS 回访 questionnaire after a review is accepted
 )
 
-def _statistics(session: Session, events: list[Event]) -> None:
-    ids = sorted({e.ticket_id for e in events
-                  if e.action not in rollups.IDLE_ACTIONS and e.ticket_id is not None})
-    if ids:
-        rollups.mark_changed(session, ids)
-
-
 # transaction about to commit → (session, the ticket events it wrote)
 ON_COMMIT: dict[str, Callable[[Session, list[Event]], None]] = {
     "console feed": feed.record_events,  # a console event per ticket event, to be numbered
-    "statistics": _statistics,  # the tickets whose facts and rollups are refreshed
+    "statistics": rollups.record_events,  # the tickets whose facts and rollups are refreshed
 }
 
 

@@ -21,9 +21,9 @@ Each slice has daily rows and monthly rows (slice name + "/m", dated the month's
 The modules, in the order a change travels:
 
 - `tables`: the tables above, their counters and slices;
-- `changes`: which tickets must be recomputed (`record_events`, called before a commit with the
-  transaction's ticket events; `install()` hooks every session until the table of consequences
-  calls it; `mark_changed` for bulk writers);
+- `changes`: which tickets must be recomputed (`record_events`, called by the table of
+  consequences before a commit with the transaction's ticket events; `mark_changed` for bulk
+  writers);
 - `facts`: a ticket's facts (`compute_facts`) and what they add to stat_daily (`contributions`);
 - `refresh`: takes the pending tickets in batches under the one lock row `stat_head`,
   recomputes their facts and adds the difference to stat_daily (the workers, the embedded
@@ -34,14 +34,8 @@ The modules, in the order a change travels:
 
 from dispatch.stats.rollups.changes import (
     IDLE_ACTIONS,
-    collect,
-    forget,
-    install,
-    installed,
     mark_changed,
-    record,
     record_events,
-    uninstall,
 )
 from dispatch.stats.rollups.facts import FactSet, compute_facts, contributions, facts_of
 from dispatch.stats.rollups.read import (
@@ -82,12 +76,6 @@ __all__ = [
     "ROLLUPS",
     "RollupSource",
     "record_events",
-    "collect",
-    "record",
-    "forget",
-    "install",
-    "installed",
-    "uninstall",
     "mark_changed",
     "refresh",
     "rebuild",
