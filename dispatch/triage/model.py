@@ -588,12 +588,11 @@ def fit(examples: Sequence[Example], *, seed: int = 0, folds: int = FOLDS,
     started = time.perf_counter()
     say = progress or (lambda _: None)
     say("提取特征")
-    docs = [features(normalise(e.text)) for e in examples]
     min_df = MIN_DF if len(examples) >= 50 else 1
-    vectorizer = CountVectorizer(analyzer=_identity, min_df=min_df, max_features=MAX_FEATURES,
+    vectorizer = CountVectorizer(analyzer=_analyse, min_df=min_df, max_features=MAX_FEATURES,
                                  dtype=np.float32)
     try:
-        counts = vectorizer.fit_transform(docs)
+        counts = vectorizer.fit_transform(e.text for e in examples)  # one text at a time
     except ValueError:
         raise TrainingError("训练样本的文本没有可用的特征（文本为空或过短）") from None
     vocabulary = [str(v) for v in vectorizer.get_feature_names_out()]
@@ -710,8 +709,8 @@ def _quantise(w: NDArray[np.float64]) -> tuple[NDArray[np.int8], NDArray[np.floa
     return q, scale.astype(np.float32)
 
 
-def _identity(doc: list[str]) -> list[str]:
-    return doc
+def _analyse(text: str) -> list[str]:
+    return features(normalise(text))
 
 
 def _ratio(a: float, b: float) -> float:
