@@ -7,7 +7,7 @@ document says exactly what the endpoints accept.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -24,16 +24,62 @@ from dispatch.core.errors import InvalidInput
 from dispatch.core.vocab import Channel, RequestType, Satisfaction, Urgency
 
 MAX_TEXT = 4000
+# The largest value of a database integer column (PostgreSQL `integer`): every id, version,
+# offset or count taken from a client is bounded by it, so a larger one is refused as input
+# rather than failing in the database.
+MAX_INT = 2**31 - 1
 
 M = TypeVar("M", bound=BaseModel)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Id = Annotated[int, Field(ge=1, le=MAX_INT)]
+Offset = Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+def kinds_of(annotation: Any) -> set[Any]:
+    """Every type a field's annotation names, through unions, lists and `Annotated`."""
+    kinds: set[Any] = set()
+    stack = [annotation]
+    while stack:
+        kind = stack.pop()
+        try:
+            kinds.add(kind)
+        except TypeError:  # an unhashable annotation argument (a FieldInfo's constraints)
+            continue
+        stack.extend(get_args(kind))
+    return kinds
+
+
+def _admits_int_not_float(annotation: Any) -> bool:
+    """Whether a field's type takes integers (directly, optionally or as list items) and no
+    floats."""
+    kinds = kinds_of(annotation)
+    return int in kinds and float not in kinds
+
+
+def _integral(value: Any) -> Any:
+    """85.0 as 85: JSON Schema counts a number with a zero fraction as an integer."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _integral_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """Take 85.0 where an integer is expected (valid per the OpenAPI schema's
+        `integer`); 85.5 and "85" stay refused."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _admits_int_not_float(field.annotation):
+            return _integral(value)
+        return value
 
     @field_validator("*", mode="after")
     @classmethod
@@ -99,8 +145,8 @@ class ReasonRequired(Strict):
 
 class AnswerPayload(Strict):
     answer: Text
-    article_id: int | None = Field(None, ge=1)
-    article_version: int | None = Field(None, ge=1)
+    article_id: Id | None = None
+    article_version: Id | None = None
     reason: Reason | None = None
 
 
@@ -120,7 +166,7 @@ class MergePayload(Strict):
 
 
 MAX_ATTACHMENTS = 9
-AttachmentIds = Annotated[list[Annotated[int, Field(ge=1)]], Field(
+AttachmentIds = Annotated[list[Id], Field(
     max_length=MAX_ATTACHMENTS,
     description="ids of photos uploaded to this ticket by the same user "
     "(POST /api/v1/tickets/{number}/attachments), not yet used by another action")]
@@ -156,13 +202,13 @@ class ExtensionRequestPayload(Strict):
 
 
 class ExtensionDecisionPayload(Strict):
-    extension_id: int | None = Field(None, ge=1, description="default: the only pending one")
+    extension_id: Id | None = Field(None, description="default: the only pending one")
     days: int | None = Field(None, ge=1, le=60, description="approve fewer days than asked")
     reason: Reason | None = None
 
 
 class ExtensionRefusalPayload(Strict):
-    extension_id: int | None = Field(None, ge=1)
+    extension_id: Id | None = None
     reason: Reason
 
 
@@ -200,15 +246,15 @@ class Transfer110Payload(Strict):
     """A transfer to 110: a reason; after 110 rejected the ticket, only a supervisor may send
     it again, with an arbitration (仲裁, 首接 in DOMAIN.md) that then stands as the reason."""
 
-    reason: Reason | None = None
+    reason: Reason = Field(description="why it goes to 110 (may be left out when an "
+                                       "arbitration is given: the arbitration is the reason)")
     arbitration: Reason | None = Field(
         None, description="supervisor only, after 110 rejected the ticket: why it goes again")
 
     @model_validator(mode="before")
     @classmethod
     def _reason_or_arbitration(cls, data: Any) -> Any:
-        # The arbitration is the reason of the event when no other is given (a missing reason
-        # is refused by the action, which names the field).
+        # The arbitration is the reason of the event when no other is given.
         if isinstance(data, dict) and data.get("reason") is None \
                 and data.get("arbitration") is not None:
             data = {**data, "reason": data["arbitration"]}

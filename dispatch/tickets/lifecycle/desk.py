@@ -222,8 +222,6 @@ def _transfer_110(c: Context) -> Step:
         raise Forbidden(refusal)
     if refusal is not None:
         raise Conflict(refusal, field="arbitration" if c.actor.role == R.SUPERVISOR else None)
-    if p.reason is None:
-        raise InvalidInput("reason: 请填写转110的理由", field="reason")
     payload: dict[str, Any] = {"direction": "to_110"}
     if p.arbitration is not None:
         if t.police_state != "rejected":
