@@ -169,3 +169,39 @@ def test_the_admin_page_is_for_admins(app, client) -> None:
     page = r.get_data(as_text=True)
     assert "分类模型" in page and "训练新模型" in page and "classifier-admin.js" in page
     assert signed_in("operator1").get("/admin/classifier").status_code == 403
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_in_distributed_mode_training_goes_to_a_worker_through_the_broker(
+        app, api, rules, tmp_path: Path) -> None:
+    import base64
+    import json
+    import os
+
+    import redis
+
+    from tests.conftest import require_service
+    from workers.celery_app import make_celery
+    from workers.tasks import TRAIN_CLASSIFIER, train_in_app
+
+    url = os.environ.get("HOTLINE_TEST_REDIS_URL")
+    if not url:
+        require_service("Redis (HOTLINE_TEST_REDIS_URL)")
+    task = make_celery(app).tasks[TRAIN_CLASSIFIER]
+    assert task.acks_late and task.max_retries == 0
+    client = redis.Redis.from_url(url)
+    client.delete("celery")
+    app.config["REDIS_URL"] = url
+    app.config["CLASSIFIER_SEED_DIR"] = str(small_seed(tmp_path / "seed"))
+    try:
+        r = api.post("admin1", TRAIN)
+        assert r.status_code == 202 and r.get_json()["started"] == "queued", r.get_json()
+        queued = [json.loads(m) for m in client.lrange("celery", 0, -1)]
+        assert [m["headers"]["task"] for m in queued] == [TRAIN_CLASSIFIER]
+        assert json.loads(base64.b64decode(queued[0]["body"]))[0] == [1]  # args: version 1
+    finally:
+        client.delete("celery")
+    # What the worker runs; a second delivery of the same message does nothing.
+    assert train_in_app(app, 1)["status"] == "ready"
+    assert train_in_app(app, 1) == {"version": 1, "skipped": True}
+    assert [(v, status) for v, status, *_ in stored(app)] == [(1, "ready")]
