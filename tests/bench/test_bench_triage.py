@@ -137,6 +137,12 @@ def latency_through_the_api(artefact: bytes, tmp: Path) -> dict[str, float]:
             "p99_ms": round(quantile(timings, 0.99) * 1000, 2)}
 
 
+def save(report: dict[str, Any]) -> None:
+    """Write what has been measured so far (a later stage that fails loses nothing)."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "triage.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+
+
 def test_triage_benchmark(tmp_path: Path) -> None:
     rules = RuleClassifier(rules_from_file())
     seed = seed_examples()
@@ -177,7 +183,7 @@ def test_triage_benchmark(tmp_path: Path) -> None:
     report["latency_in_process"] = {"calls": len(texts),
                                     "p50_ms": round(statistics.median(timings) * 1000, 2),
                                     "p99_ms": round(quantile(timings, 0.99) * 1000, 2)}
-    report["latency_api"] = latency_through_the_api(outcome.artefact, tmp_path)
+    save(report)
 
     # 4. Training at scale: the seed set and N synthetic confirmed tickets (made from the seed
     # set's training slice only, so the held-out fifth stays unseen).
@@ -194,9 +200,9 @@ def test_triage_benchmark(tmp_path: Path) -> None:
             "features": big.figures["training"]["features"],
             "estimator": big.figures["training"]["estimator"],
             "independent_model": evaluate_model(big_model, independent)}
-
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "triage.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        save(report)
+    report["latency_api"] = latency_through_the_api(outcome.artefact, tmp_path)
+    save(report)
 
     names = {"rules": "规则", "model": "模型", "combined": "规则+模型"}
     print(f"\n== 种子集留出五分之一（{outcome.heldout} 条，训练 {outcome.examples} 条）")
