@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dispatch.core.actors import Actor
 from dispatch.core.ports import Location, Routing
 from dispatch.intake.repeats import RepeatCandidate, find_repeats
 from grid.catalogue import Catalogue, catalogue_revision, load_catalogue, on_duty
@@ -193,11 +194,11 @@ class Preview:
 
 def preview(session: Session, now: datetime, *, lon: float | None, lat: float | None,
             crs: str, address: str | None, category: str | None, phone: str | None,
-            openid: str | None, cache: GridCache | None = None) -> Preview:
-    """Locate, route and find repeats without writing anything."""
+            openid: str | None, actor: Actor, cache: GridCache | None = None) -> Preview:
+    """Locate, route and find the repeats `actor` may know of, without writing anything."""
     grid = GridRouting(session, now, cache)
     location = grid.locate(lon, lat, crs, address)
     routing = grid.route(category, location)
     repeats = find_repeats(session, category=category, lon=location.lon, lat=location.lat,
-                           phone=phone, openid=openid, now=now)
+                           phone=phone, openid=openid, now=now, actor=actor)
     return Preview(location, routing, tuple(repeats))

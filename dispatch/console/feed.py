@@ -44,6 +44,7 @@ from dispatch.core.db import (
 from dispatch.core.models import Assignment, Event, Ticket
 from dispatch.core.vocab import ALL_SEEING_ROLES, CLOSED_STATES, AssignmentStatus, Channel, Role
 from dispatch.core.vocab import Status as S
+from dispatch.intake.phones import mask_text
 
 TEXT_MAX = 120
 REPLAY_LIMIT = 5000  # more missed than this: the console reloads its board instead
@@ -139,9 +140,18 @@ def _open_lead(t: Ticket) -> Assignment | None:
     return None
 
 
+def shown_text(text: str) -> str:
+    """A demand's text as consoles show it: numbers typed into it (phone, ID card) masked,
+    since consoles of several departments share the events and no console shows the citizen;
+    cut to TEXT_MAX characters."""
+    masked = mask_text(text)
+    return masked if len(masked) <= TEXT_MAX else masked[:TEXT_MAX - 1] + "…"
+
+
 def summarise(t: Ticket, now: datetime, workers: dict[int, str] | None = None) -> dict[str, Any]:
     """A ticket as the console board and its live events show it (codes; names are added by
-    the relay). No citizen data: consoles of several departments share the events."""
+    the relay). No citizen data, and the text's numbers masked: consoles of several
+    departments share the events."""
     lead = _open_lead(t)
     clock, deadline, warn_at = _current_clock(t, lead)
     active = [a for a in t.assignments if a.closed_at is None and a.status in HANDLING]
@@ -170,7 +180,7 @@ def summarise(t: Ticket, now: datetime, workers: dict[int, str] | None = None) -
     if alarm in ("raised", "escalated"):
         queues.insert(0, "alarm")
     worker_id = lead.grid_worker_id if lead is not None else None
-    text_ = t.text if len(t.text) <= TEXT_MAX else t.text[:TEXT_MAX - 1] + "…"
+    text_ = shown_text(t.text)
     return {
         "number": t.number, "status": t.status, "version": t.version, "channel": t.channel,
         "type": t.type, "category": t.category_code, "urgency": t.urgency,
@@ -358,6 +368,8 @@ Decorate = Callable[[dict[str, Any]], dict[str, Any]]
 def message(row: ConsoleEvent, decorate: Decorate | None = None) -> dict[str, Any]:
     """A feed row as the `ticket` event of CONTRACT.md."""
     summary = dict(row.summary)
+    if isinstance(summary.get("text"), str):  # rows recorded before texts were masked
+        summary["text"] = mask_text(summary["text"])
     return {"seq": row.seq, "type": row.type, "action": row.action, "at": _iso(row.at),
             "ticket": decorate(summary) if decorate else summary}
 

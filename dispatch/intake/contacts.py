@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, StringConstraints
 from sqlalchemy import func, insert, select
@@ -15,10 +15,11 @@ from dispatch.core.commands import Code, NotePayload, Strict, Text, parse
 from dispatch.core.errors import Conflict, InvalidInput, NotFound
 from dispatch.core.models import Contact, Ticket
 from dispatch.core.ports import Directory
-from dispatch.core.vocab import CLOSED_STATES, Channel, ContactKind
+from dispatch.core.vocab import ALL_SEEING_ROLES, CLOSED_STATES, Channel, ContactKind
 from dispatch.intake.phones import normalize_phone
-from dispatch.tickets.access import can_see
+from dispatch.tickets.access import can_see, visible_tickets
 from dispatch.tickets.lifecycle import Actor, perform
+from dispatch.tickets.readmodel import contact_views
 
 
 class ContactCreate(Strict):
@@ -136,14 +137,30 @@ class ContactFilter(Strict):
     per_page: int = Field(50, ge=1, le=200)
 
 
-def list_contacts(session: Session, f: ContactFilter) -> tuple[list[Contact], int]:
-    """A page of contacts, newest first, and how many match."""
+def list_contacts(session: Session, actor: Actor, f: ContactFilter,
+                  ) -> tuple[list[Contact], int]:
+    """A page of the contacts this actor may see, newest first, and how many match: those of
+    the tickets it may see (dispatch/tickets/access.py), and those of no ticket for the
+    all-seeing roles; a ticket it may not see is not found, as a direct read says."""
     stmt = select(Contact)
     if f.kind:
         stmt = stmt.where(Contact.kind.in_(f.kind))
     if f.ticket:
-        stmt = stmt.join(Ticket, Ticket.id == Contact.ticket_id).where(Ticket.number == f.ticket)
+        ticket = session.scalar(select(Ticket).where(Ticket.number == f.ticket))
+        if ticket is None or not can_see(session, actor, ticket):
+            raise NotFound(f"ticket {f.ticket} not found", field="ticket")
+        stmt = stmt.where(Contact.ticket_id == ticket.id)
+    elif actor.role not in ALL_SEEING_ROLES:
+        stmt = stmt.where(Contact.ticket_id.in_(select(Ticket.id).where(visible_tickets(actor))))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Contact.received_at.desc(), Contact.id.desc())
                            .limit(f.per_page).offset((f.page - 1) * f.per_page)).all()
     return list(rows), total
+
+
+def find_contacts(session: Session, actor: Actor, f: ContactFilter, now: datetime,
+                  ) -> tuple[list[dict[str, Any]], int]:
+    """A page of contacts as this actor may read them (scoped, masked like their ticket's
+    citizen, unmasked reads logged: dispatch/tickets/readmodel.py), and how many match."""
+    rows, total = list_contacts(session, actor, f)
+    return contact_views(session, rows, actor, now), total

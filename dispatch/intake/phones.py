@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from dispatch.core.errors import InvalidInput
@@ -36,3 +38,57 @@ def mask_phone(phone: str) -> str:
 def mask_name(name: str) -> str:
     """张** : the family name stays."""
     return name[:1] + "*" * max(len(name) - 1, 1)
+
+
+# Full-width digits (１３８…) and X read as their ASCII forms, one character for one, so the
+# places found in the translation are the places in the text.
+_WIDE = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "Ｘ": "X", "ｘ": "x"})
+# Resident ID cards: 18 characters (region, birth date, sequence, check digit) or the old 15.
+_ID_CARD = re.compile(
+    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+    r"\d{3}[0-9Xx](?![0-9A-Za-z])"
+    r"|(?<!\d)[1-9]\d{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?!\d)", re.ASCII)
+_DIGITS = re.compile(r"\d", re.ASCII)
+_MIN_DIGITS = 7  # fewer digits than this in a text: no phone or ID number can be in it
+
+
+def _national(number: phonenumbers.PhoneNumber) -> str:
+    digits = phonenumbers.national_significant_number(number)
+    if number.country_code != 86:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return digits if digits.startswith("1") else "0" + digits
+
+
+def personal_numbers(text: str) -> list[tuple[int, int, str]]:
+    """The phone and ID-card numbers in a free text: (start, end, masked form), in order."""
+    if not text:
+        return []
+    plain = text.translate(_WIDE)
+    if len(_DIGITS.findall(plain)) < _MIN_DIGITS:
+        return []
+    found = [(m.start(), m.end(), mask_phone(m.group(0))) for m in _ID_CARD.finditer(plain)]
+    taken = [(s, e) for s, e, _ in found]
+    for m in phonenumbers.PhoneNumberMatcher(plain, "CN"):
+        if not any(s < m.end and m.start < e for s, e in taken):
+            found.append((m.start, m.end, mask_phone(_national(m.number))))
+    return sorted(found)
+
+
+def has_personal_numbers(text: str | None) -> bool:
+    """Whether a free text holds a phone or ID-card number."""
+    return bool(text) and bool(personal_numbers(text or ""))
+
+
+def mask_text(text: str) -> str:
+    """A free text (a demand, a note) with every phone and ID-card number in it masked as the
+    citizen's own phone is (138****1234, 410***********1234): the one masker of typed
+    numbers, used wherever the citizen is masked."""
+    spans = personal_numbers(text)
+    if not spans:
+        return text
+    out, at = [], 0
+    for start, end, masked in spans:
+        out += [text[at:start], masked]
+        at = end
+    out.append(text[at:])
+    return "".join(out)

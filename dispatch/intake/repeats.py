@@ -9,16 +9,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from dispatch.core.memo import memo
 from dispatch.core.models import Category, Ticket
 from dispatch.core.settings import load_setting, store_setting
 from dispatch.core.vocab import OPEN_STATES
+from dispatch.tickets.access import unmasked_citizen, visible_tickets
+
+if TYPE_CHECKING:
+    from dispatch.core.actors import Actor
 
 REPEAT_RULES_KEY = "repeat_rules"
 EARTH_RADIUS_M = 6_371_008.8
@@ -94,8 +98,11 @@ def related_categories(session: Session, code: str) -> set[str]:
 def find_repeats(session: Session, *, category: str | None, lon: float | None,
                  lat: float | None, phone: str | None, openid: str | None, now: datetime,
                  exclude_id: int | None = None, rules: RepeatRules | None = None,
-                 ) -> list[RepeatCandidate]:
-    """Open tickets this demand may repeat, nearest and newest first."""
+                 actor: Actor | None = None) -> list[RepeatCandidate]:
+    """Open tickets this demand may repeat, nearest and newest first. Asked for an `actor`
+    (a preview), only tickets that actor may see (dispatch/tickets/access.py), and a match
+    by caller only among those whose caller it sees unmasked: the same caller must not tell
+    whose a masked or hidden ticket is."""
     if category is None:
         return []
     rules = rules or get_repeat_rules(session)
@@ -105,6 +112,8 @@ def find_repeats(session: Session, *, category: str | None, lon: float | None,
                   Ticket.citizen_openid).where(
         Ticket.status.in_(OPEN_STATES), Ticket.category_code.in_(cats),
         Ticket.id != (exclude_id or -1))
+    if actor is not None:
+        base = base.where(visible_tickets(actor))
     found: dict[str, RepeatCandidate] = {}
     if lon is not None and lat is not None:
         dlat = rules.radius_m / 111_000
@@ -121,6 +130,7 @@ def find_repeats(session: Session, *, category: str | None, lon: float | None,
     callers = [c for c in ((Ticket.citizen_phone, phone), (Ticket.citizen_openid, openid)) if c[1]]
     if callers:
         same = session.execute(base.where(
+            unmasked_citizen(actor) if actor is not None else true(),
             Ticket.created_at >= now - timedelta(days=rules.same_caller_days),
             or_(*(col == value for col, value in callers)),
         )).all()

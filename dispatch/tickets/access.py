@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from dispatch.core.models import Assignment, Ticket
@@ -47,3 +48,45 @@ def can_see(session: Session, actor: Actor, ticket: Ticket) -> bool:
     if actor.role == Role.POLICE_DESK:
         return ticket.channel == Channel.POLICE110 or ticket.police_state is not None
     return False
+
+
+# ---------------------------------------------------------------- the citizen's exposure
+
+# Department users and grid workers see the citizen masked unless the ticket needs a direct
+# contact (DOMAIN.md, Privacy); a confidential ticket hides the citizen from all but operators.
+MASKED_ROLES = frozenset({Role.HANDLER, Role.GRID_WORKER})
+FULL, MASKED, HIDDEN = "full", "masked", "hidden"
+
+
+def exposure(actor: Actor, ticket: Ticket, *, masked: bool = False) -> str:
+    """How this actor may see the citizen of a ticket it may see: `full` (unmasked, a read
+    to log), `masked` (138****1234) or `hidden` (confidential); `masked` asks for no more
+    than masked. Phone and ID-card numbers typed into the text follow the citizen."""
+    if ticket.confidential and actor.role != Role.OPERATOR:
+        return HIDDEN
+    if masked or (actor.role in MASKED_ROLES and not ticket.direct_contact):
+        return MASKED
+    return FULL
+
+
+def unmasked_citizen(actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause selecting the tickets whose citizen this actor sees unmasked (the
+    `full` exposure): the only tickets a search by phone or by a typed number may match."""
+    if actor.role == Role.OPERATOR:
+        return true()
+    if actor.role in MASKED_ROLES:
+        return and_(Ticket.direct_contact.is_(True), Ticket.confidential.is_(False))
+    return Ticket.confidential.is_(False)
+
+
+def visible_numbers(session: Session, actor: Actor, numbers: Iterable[str], *,
+                    unmasked: bool = False) -> set[str]:
+    """Which of these ticket numbers this actor may see (`unmasked`: and sees the citizen of
+    unmasked), by the same rule as every ticket read."""
+    wanted = set(numbers)
+    if not wanted:
+        return set()
+    conds = [Ticket.number.in_(wanted), visible_tickets(actor)]
+    if unmasked:
+        conds.append(unmasked_citizen(actor))
+    return set(session.scalars(select(Ticket.number).where(*conds)))

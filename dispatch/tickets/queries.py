@@ -15,7 +15,7 @@ from dispatch.core.errors import InvalidInput, NotFound
 from dispatch.core.models import Assignment, Ticket
 from dispatch.core.vocab import Channel, RequestType, Status, Urgency
 from dispatch.intake.phones import normalize_phone
-from dispatch.tickets.access import can_see, visible_tickets
+from dispatch.tickets.access import can_see, unmasked_citizen, visible_tickets
 from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.lifecycle import Actor
 
@@ -153,11 +153,17 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, now: datetime)
         conds.append(Ticket.created_at <= stop)
     if f.q:
         pattern = _like(f.q)
-        conds.append(or_(Ticket.text.like(pattern, escape="\\"),
-                         Ticket.address.like(pattern, escape="\\"),
+        in_text = Ticket.text.like(pattern, escape="\\")
+        if any(c.isdigit() for c in f.q):
+            # Digits may be part of a number typed into the text: found only where the text
+            # reads unmasked, or a search would tell what the masking hides.
+            in_text = and_(in_text, unmasked_citizen(actor))
+        conds.append(or_(in_text, Ticket.address.like(pattern, escape="\\"),
                          Ticket.number.like(pattern, escape="\\")))
     if f.phone:
-        conds.append(Ticket.citizen_phone == normalize_phone(f.phone, "phone"))
+        # By the caller's phone only where it is shown unmasked (else: whose is this ticket?).
+        conds.append(and_(Ticket.citizen_phone == normalize_phone(f.phone, "phone"),
+                          unmasked_citizen(actor)))
     where = and_(*conds)
     total = session.scalar(select(func.count()).select_from(Ticket).where(where)) or 0
     items = session.scalars(

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.core.models import Assignment, Event, PersonalDataRead, Ticket, User
+from dispatch.core.models import Assignment, Contact, Event, PersonalDataRead, Ticket, User
 from dispatch.core.ports import Directory
-from dispatch.core.vocab import Role
-from dispatch.intake.phones import mask_name, mask_phone
+from dispatch.core.vocab import ALL_SEEING_ROLES, Role
+from dispatch.intake.phones import has_personal_numbers, mask_name, mask_phone, mask_text
+from dispatch.tickets.access import (
+    FULL,
+    HIDDEN,
+    MASKED,
+    MASKED_ROLES,
+    exposure,
+    visible_numbers,
+)
 from dispatch.tickets.lifecycle import Actor, available_actions
 
-MASKED_ROLES = frozenset({Role.HANDLER, Role.GRID_WORKER})
+__all__ = ["MASKED_ROLES", "citizen_view", "contact_views", "list_view", "log_personal_reads",
+           "shown_text", "summary_fields", "ticket_view", "visible_candidates"]
+
+# Free-text fields of an event's payload, where a citizen's number may have been typed.
+FREE_TEXT_KEYS = ("text", "note", "result", "reason", "remark", "comment", "message",
+                  "answer", "summary", "cause")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -29,10 +42,11 @@ def citizen_view(ticket: Ticket, actor: Actor, *,
     screens that need no contact details), and whether unmasked personal data was shown."""
     base = {"anonymous": ticket.anonymous, "confidential": ticket.confidential,
             "direct_contact": ticket.direct_contact}
-    if ticket.confidential and actor.role != Role.OPERATOR:
+    level = exposure(actor, ticket, masked=masked)
+    if level == HIDDEN:
         return {**base, "name": None, "phone": None, "openid": None, "hidden": True}, False
     name, phone, openid = ticket.citizen_name, ticket.citizen_phone, ticket.citizen_openid
-    if masked or (actor.role in MASKED_ROLES and not ticket.direct_contact):
+    if level == MASKED:
         name = mask_name(name) if name else None
         phone = mask_phone(phone) if phone else None
         openid = None
@@ -42,19 +56,62 @@ def citizen_view(ticket: Ticket, actor: Actor, *,
     return {**base, "name": name, "phone": phone, "openid": openid, "hidden": False}, unmasked
 
 
-def log_personal_reads(session: Session, actor: Actor, ticket_ids: Iterable[int],
-                       now: datetime) -> None:
-    """Record that this user read unmasked personal data of these tickets."""
+def shown_text(text: str | None, level: str) -> str | None:
+    """A free text as a user of this exposure sees it: numbers typed into it (phone, ID
+    card) masked unless the citizen is shown unmasked."""
+    if text is None or level == FULL:
+        return text
+    return mask_text(text)
+
+
+def _read_fields(ticket: Ticket, citizen_unmasked: bool, level: str) -> str | None:
+    """The personal fields an unmasked read of this ticket showed (None: nothing)."""
+    fields = ["citizen"] if citizen_unmasked else []
+    if level == FULL and has_personal_numbers(ticket.text):
+        fields.append("text")
+    return ",".join(fields) or None
+
+
+def log_personal_reads(session: Session, actor: Actor,
+                       reads: Iterable[tuple[int, str]], now: datetime) -> None:
+    """Record that this user read unmasked personal data: `(ticket id, fields)` each."""
     if actor.id is None:
         return
-    rows = [{"user_id": actor.id, "ticket_id": tid, "at": now, "fields": "citizen"}
-            for tid in ticket_ids]
+    rows = [{"user_id": actor.id, "ticket_id": tid, "at": now, "fields": fields}
+            for tid, fields in reads]
     if rows:
         session.execute(PersonalDataRead.__table__.insert(), rows)
 
 
+def visible_candidates(session: Session, actor: Actor, ticket: Ticket,
+                       candidates: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The repeat candidates of a ticket this user may know of: tickets they may see, and a
+    match by caller only where they see both callers unmasked (else it says who called)."""
+    if not candidates:
+        return []
+    numbers = [str(c.get("number")) for c in candidates]
+    if actor.role in ALL_SEEING_ROLES:
+        seen = set(numbers)
+    else:
+        seen = visible_numbers(session, actor, numbers)
+    callers = [str(c.get("number")) for c in candidates if c.get("reason") == "same_caller"]
+    known: set[str] = set()
+    if callers and exposure(actor, ticket) == FULL:
+        known = visible_numbers(session, actor, callers, unmasked=True)
+    return [c for c in candidates if str(c.get("number")) in seen
+            and (c.get("reason") != "same_caller" or str(c.get("number")) in known)]
+
+
+def _masked_payload(payload: Any, level: str) -> Any:
+    if level == FULL or not isinstance(payload, dict):
+        return payload
+    return {k: shown_text(v, level) if k in FREE_TEXT_KEYS and isinstance(v, str) else v
+            for k, v in payload.items()}
+
+
 def assignment_view(a: Assignment, directory: Directory, now: datetime,
-                    workers: dict[int, str]) -> dict[str, Any]:
+                    workers: dict[int, str], level: str = FULL) -> dict[str, Any]:
+    """An assignment as the API shows it (free texts masked for this exposure)."""
     dept = directory.department(a.department_code)
     active = a.status in ("dispatched", "signed")
     return {
@@ -70,18 +127,25 @@ def assignment_view(a: Assignment, directory: Directory, now: datetime,
         "completed_at": _iso(a.completed_at),
         "deadline_provisional": a.deadline_provisional,
         "extensions_used": a.extensions_used,
-        "result": a.result, "return_reason": a.return_reason,
+        "result": shown_text(a.result, level),
+        "return_reason": shown_text(a.return_reason, level),
         "sign_overdue": a.status == "dispatched" and now > a.sign_deadline,
         "complete_overdue": active and now > a.complete_deadline,
     }
 
 
-def event_view(e: Event, users: dict[int, str]) -> dict[str, Any]:
+def event_view(e: Event, users: dict[int, str], level: str = FULL,
+               candidates: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An event of the history as the API shows it: free texts masked for this exposure,
+    an intake's repeat candidates as `candidates` (those this user may know of)."""
+    payload = _masked_payload(e.payload, level)
+    if candidates is not None and isinstance(payload, dict) and "repeat_candidates" in payload:
+        payload = {**payload, "repeat_candidates": candidates}
     return {
         "id": e.id, "at": _iso(e.at), "action": e.action,
         "from": e.from_status, "to": e.to_status,
         "actor": users.get(e.actor_id) if e.actor_id else "system",
-        "actor_role": e.actor_role, "reason": e.reason, "payload": e.payload,
+        "actor_role": e.actor_role, "reason": shown_text(e.reason, level), "payload": payload,
     }
 
 
@@ -97,40 +161,48 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
                 now: datetime, *, full: bool = True, masked: bool = False) -> dict[str, Any]:
     """A ticket as the API shows it (CONTRACT.md), masked for this user (or for everyone with
     `masked`); logs unmasked reads."""
+    level = exposure(actor, ticket, masked=masked)
     citizen, unmasked = citizen_view(ticket, actor, masked=masked)
-    if unmasked:
-        log_personal_reads(session, actor, [ticket.id], now)
-    view = summary_fields(ticket, citizen)
+    fields = _read_fields(ticket, unmasked, level)
+    if fields:
+        log_personal_reads(session, actor, [(ticket.id, fields)], now)
+    view = summary_fields(ticket, citizen, level)
     if not full:
         return view
     workers = _usernames(session, {a.grid_worker_id for a in ticket.assignments})
     users = _usernames(session, {e.actor_id for e in ticket.events})
+    intake = next((e.payload or {} for e in ticket.events if e.action == "intake"), {})
+    candidates = visible_candidates(session, actor, ticket,
+                                    intake.get("repeat_candidates") or [])
     view.update({
-        "assignments": [assignment_view(a, directory, now, workers) for a in ticket.assignments],
+        "assignments": [assignment_view(a, directory, now, workers, level)
+                        for a in ticket.assignments],
         "extensions": [
             {"id": x.id, "assignment_id": x.assignment_id, "status": x.status, "days": x.days,
-             "reason": x.reason, "requested_at": _iso(x.requested_at),
+             "reason": shown_text(x.reason, level), "requested_at": _iso(x.requested_at),
              "old_deadline": _iso(x.old_deadline), "new_deadline": _iso(x.new_deadline),
-             "decision_reason": x.decision_reason}
+             "decision_reason": shown_text(x.decision_reason, level)}
             for x in ticket.extensions
         ],
-        "events": [event_view(e, users) for e in ticket.events],
+        "events": [event_view(e, users, level, candidates) for e in ticket.events],
         "children": [c.number for c in ticket.children],
         "actions": available_actions(ticket, actor),
     })
-    intake = next((e.payload or {} for e in ticket.events if e.action == "intake"), {})
     view["location"]["reasons"] = (intake.get("location") or {}).get("reasons", [])
-    view["repeat_candidates"] = intake.get("repeat_candidates", [])
+    view["repeat_candidates"] = candidates
     return view
 
 
-def summary_fields(ticket: Ticket, citizen: dict[str, Any]) -> dict[str, Any]:
-    """The fields a ticket shows in lists and in full."""
+def summary_fields(ticket: Ticket, citizen: dict[str, Any],
+                   level: str = MASKED) -> dict[str, Any]:
+    """The fields a ticket shows in lists and in full (free texts as this exposure shows
+    them; masked unless said otherwise)."""
     return {
         "number": ticket.number, "status": ticket.status, "version": ticket.version,
         "channel": ticket.channel, "type": ticket.type, "category": ticket.category_code,
         "urgency": ticket.urgency, "police_matter": ticket.police_matter,
-        "text": ticket.text, "outcome": ticket.outcome, "citizen": citizen,
+        "text": shown_text(ticket.text, level), "outcome": ticket.outcome,
+        "citizen": citizen,
         "address": ticket.address,
         "location": {"lon": ticket.lon, "lat": ticket.lat, "cell": ticket.cell_code,
                      "community": ticket.community_code, "street": ticket.street_code,
@@ -138,7 +210,8 @@ def summary_fields(ticket: Ticket, citizen: dict[str, Any]) -> dict[str, Any]:
                      "flags": list(ticket.location_flags or [])},
         "routing": ticket.routing or {},
         "parent": ticket.parent.number if ticket.parent is not None else None,
-        "police": {"state": ticket.police_state, "cause": ticket.police_cause,
+        "police": {"state": ticket.police_state,
+                   "cause": shown_text(ticket.police_cause, level),
                    "incident_no": ticket.external_ref},
         "supervised": ticket.supervised,
         "supervise_deadline": _iso(ticket.supervise_deadline),
@@ -153,11 +226,42 @@ def summary_fields(ticket: Ticket, citizen: dict[str, Any]) -> dict[str, Any]:
 def list_view(session: Session, tickets: list[Ticket], actor: Actor,
               now: datetime) -> list[dict[str, Any]]:
     """Summaries for a page of tickets, masked, with one audit insert for the page."""
-    out, unmasked_ids = [], []
+    out, reads = [], []
     for t in tickets:
+        level = exposure(actor, t)
         citizen, unmasked = citizen_view(t, actor)
-        if unmasked:
-            unmasked_ids.append(t.id)
-        out.append(summary_fields(t, citizen))
-    log_personal_reads(session, actor, unmasked_ids, now)
+        fields = _read_fields(t, unmasked, level)
+        if fields:
+            reads.append((t.id, fields))
+        out.append(summary_fields(t, citizen, level))
+    log_personal_reads(session, actor, reads, now)
+    return out
+
+
+def contact_views(session: Session, contacts: Sequence[Contact], actor: Actor,
+                  now: datetime) -> list[dict[str, Any]]:
+    """Contacts as the API shows them, by the rule of their ticket's citizen (hidden for a
+    confidential ticket, masked for department users); a contact without a ticket shows its
+    caller to operators only. Unmasked reads of a ticket's contacts are logged."""
+    ids = {c.ticket_id for c in contacts if c.ticket_id}
+    tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))
+               } if ids else {}
+    out, reads = [], {}
+    for c in contacts:
+        ticket = tickets.get(c.ticket_id) if c.ticket_id else None
+        if ticket is not None:
+            level = exposure(actor, ticket)
+        else:
+            level = FULL if actor.role == Role.OPERATOR else MASKED
+        phone = (c.phone if level == FULL else mask_phone(c.phone) if level == MASKED
+                 else None) if c.phone else None
+        if ticket is not None and level == FULL and (
+                c.phone or c.openid or has_personal_numbers(c.note)):
+            reads[ticket.id] = "contact"
+        out.append({"id": c.id, "channel": c.channel, "kind": c.kind,
+                    "received_at": c.received_at.isoformat(), "phone": phone,
+                    "hidden": level == HIDDEN,
+                    "ticket": ticket.number if ticket is not None else None,
+                    "note": shown_text(c.note, level)})
+    log_personal_reads(session, actor, reads.items(), now)
     return out

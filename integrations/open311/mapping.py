@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dispatch.core.vocab import CLOSED_STATES, Status
-from dispatch.intake.phones import mask_phone
+from dispatch.intake.phones import mask_text
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # Void (prank, test) and merged (repeat) tickets are not demands of their own: never listed.
@@ -22,7 +21,6 @@ STATUS_NAMES: dict[str, str] = {
 HIDDEN_DESCRIPTION = "（保密诉求，内容不公开）"
 MEDIA_NOTE_PREFIX = "Open311 图片链接："
 SERVICE_NOTICE = "您的诉求已受理，工单编号 {number}，可凭编号查询办理进度。"
-_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -79,8 +77,9 @@ def service_definition(code: str) -> dict[str, Any]:
 
 
 def mask_phones(text: str) -> str:
-    """Mobile numbers in free text masked as 138****1234 (descriptions are public)."""
-    return _MOBILE.sub(lambda m: mask_phone(m.group(0)), text)
+    """Phone and ID-card numbers in free text masked as 138****1234 (descriptions are
+    public): the same masker as every other reader's (`dispatch.intake.phones.mask_text`)."""
+    return mask_text(text)
 
 
 def media_note(url: str) -> str:
@@ -117,7 +116,7 @@ def service_request(t: Mapping[str, Any]) -> dict[str, Any]:
         "requested_datetime": iso(t.get("created_at")),
         "updated_datetime": iso(t.get("updated_at")),
         "expected_datetime": iso(t.get("expected")),
-        "address": None if private else t.get("address"),
+        "address": None if private else mask_phones(t.get("address") or "") or None,
         "address_id": None,
         "zipcode": None,
         "lat": None if private else t.get("lat"),

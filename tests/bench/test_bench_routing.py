@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
 from dispatch.core.accounts import actor_for
+from dispatch.core.actors import SYSTEM
 from dispatch.core.models import User
 from dispatch.intake.pipeline import IntakePorts, intake
 from grid.demo.reference import DATA, load_demo, load_demo_grid
@@ -74,11 +75,13 @@ def test_bench_preview_and_located_intake(engine):
 
         def by_point(p: tuple[float, float]) -> None:
             preview(s, now, lon=p[0], lat=p[1], crs="WGS84", address=None,
-                    category=CATEGORIES[0], phone=None, openid=None, cache=cache)
+                    category=CATEGORIES[0], phone=None, openid=None, actor=SYSTEM,
+                    cache=cache)
 
         def by_address(a: str) -> None:
             preview(s, now, lon=None, lat=None, crs="WGS84", address=a,
-                    category=CATEGORIES[0], phone=None, openid=None, cache=cache)
+                    category=CATEGORIES[0], phone=None, openid=None, actor=SYSTEM,
+                    cache=cache)
 
         by_point(points[0])  # build the index and gazetteer once, outside the timing
         by_address(addresses[0])

@@ -101,7 +101,7 @@ def locate(actor: Actor, query: LocateQuery) -> dict[str, Any]:
     grid = _grid()
     result = preview(db.session, grid.now, lon=query.lon, lat=query.lat, crs=query.crs,
                      address=query.address, category=query.category, phone=phone,
-                     openid=query.openid, cache=grid.cache)
+                     openid=query.openid, actor=actor, cache=grid.cache)
     loc, routing = result.location, result.routing
     index = grid.index
     names = {}

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from dispatch.core import accounts
 from dispatch.core.commands import PAYLOADS, Code, Strict, TicketCreate
 from dispatch.core.errors import NotFound
-from dispatch.core.models import Category, Contact, Ticket
+from dispatch.core.models import Category, Contact
 from dispatch.core.vocab import Role, Status
-from dispatch.intake.contacts import ContactCreate, ContactFilter, list_contacts, log_contact
+from dispatch.intake.contacts import ContactCreate, ContactFilter, log_contact
+from dispatch.intake.contacts import find_contacts as list_contacts
 from dispatch.intake.pipeline import intake
 from dispatch.tickets import calendar, clocks
 from dispatch.tickets.lifecycle import (
@@ -198,15 +199,14 @@ def create_contact(actor: Actor, body: ContactCreate) -> dict[str, Any]:
     return view
 
 
-@endpoint("/contacts", "GET", "List contacts", query=ContactFilter,
+@endpoint("/contacts", "GET",
+          "List contacts, scoped and masked like their tickets (a confidential ticket's "
+          "caller is hidden); unmasked reads are logged", query=ContactFilter,
           roles=(Role.OPERATOR, Role.DISPATCHER, Role.LEADER, Role.ADMIN))
 def find_contacts(actor: Actor, query: ContactFilter) -> dict[str, Any]:
-    rows, total = list_contacts(db.session, query)
-    ids = {c.ticket_id for c in rows if c.ticket_id}
-    numbers = dict(db.session.execute(select(Ticket.id, Ticket.number)
-                                      .where(Ticket.id.in_(ids))).all()) if ids else {}
-    return {"items": [_contact_view(c, numbers) for c in rows], "total": total,
-            "page": query.page, "per_page": query.per_page}
+    items, total = list_contacts(db.session, actor, query, _now())
+    commit()  # the audit of unmasked reads
+    return {"items": items, "total": total, "page": query.page, "per_page": query.per_page}
 
 
 # ---------------------------------------------------------------- reference data
