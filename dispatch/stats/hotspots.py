@@ -186,7 +186,8 @@ def clusters(points: Sequence[tuple[float, float]], order: Sequence[tuple[Any, .
     taken = [False] * len(points)
     found: list[tuple[int, list[int]]] = []
     while True:
-        best, best_members = -1, []
+        best = -1
+        best_members: list[int] = []
         for i in range(len(points)):
             if taken[i]:
                 continue

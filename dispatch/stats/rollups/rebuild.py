@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from dispatch.core.db import utcnow
+from dispatch.core.db import affected_rows, utcnow
 from dispatch.core.models import Assignment, Event, Extension, Ticket
 from dispatch.core.sqldates import local_date, month_start
 from dispatch.core.vocab import Outcome, Status
@@ -141,7 +141,6 @@ def _review_facts() -> Any:
     (ticket, dispatches so far) the dispatch's lead and per (ticket, reviews so far) the first
     concluding callback."""
     e = Event
-    so_far = {"partition_by": e.ticket_id, "order_by": e.id}
     steps = (
         select(
             e.id,
@@ -150,8 +149,10 @@ def _review_facts() -> Any:
             e.at,
             e.payload,
             e.to_status,
-            func.count(case((e.action == "dispatch", 1))).over(**so_far).label("dispatches"),
-            func.count(case((e.action == "review_accept", 1))).over(**so_far).label("reviews"),
+            func.count(case((e.action == "dispatch", 1)))
+            .over(partition_by=e.ticket_id, order_by=e.id).label("dispatches"),
+            func.count(case((e.action == "review_accept", 1)))
+            .over(partition_by=e.ticket_id, order_by=e.id).label("reviews"),
         )
         .where(e.action.in_(FACT_EVENTS))
         .subquery()
@@ -216,7 +217,7 @@ def _insert_from(session: Session, table: Any, query: Any) -> int:
         table.insert().from_select(list(query.selected_columns.keys()), query),
         execution_options={"preserve_rowcount": True},
     )
-    return result.rowcount
+    return affected_rows(result)
 
 
 def _rebuild_facts(session: Session) -> int:

@@ -47,8 +47,12 @@ def _apply(session: Session, ids: Sequence[int]) -> int:
     for table in FACT_TABLES:
         session.execute(delete(table).where(table.c.ticket_id.in_(changed)))
     fresh = [new[tid] for tid in changed if tid in new]
-    for i, table in enumerate(FACT_TABLES):
-        rows = [f.ticket for f in fresh] if i == 0 else [r for f in fresh for r in f[i]]
+    batches = (
+        [f.ticket for f in fresh if f.ticket is not None],  # computed facts always have one
+        [r for f in fresh for r in f.assignments],
+        [r for f in fresh for r in f.reviews],
+    )
+    for table, rows in zip(FACT_TABLES, batches, strict=True):
         if rows:
             session.execute(table.insert(), rows)
     _add_to_slices(session, delta)
@@ -64,12 +68,12 @@ def _add_to_slices(session: Session, delta: dict[Contribution, int]) -> None:
             values = tuple(getattr(dims, d) if d in kept else "" for d in DIMENSIONS)
             for key in ((name, day, *values), (name + MONTHLY, day.replace(day=1), *values)):
                 rows.setdefault(key, dict.fromkeys(COUNTERS, 0))[counter] += n
-    values = [
+    slices = [
         dict(zip(("slice", "day", *DIMENSIONS), key, strict=True)) | counts
         for key, counts in sorted(rows.items())
         if any(counts.values())
     ]
-    if not values:
+    if not slices:
         return
     ins = upsert_insert(session, stat_daily)
     stmt = ins.on_conflict_do_update(
@@ -80,7 +84,7 @@ def _add_to_slices(session: Session, delta: dict[Contribution, int]) -> None:
         ],
         set_={c: stat_daily.c[c] + ins.excluded[c] for c in COUNTERS},
     )
-    session.execute(stmt, values)
+    session.execute(stmt, slices)
 
 
 def lock_head(session: Session, *, wait: bool) -> bool:
