@@ -46,7 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
             db.engine.dispose()
 
-    from web import errors, security
+    from web import auth, errors, security
     from web.api import (  # noqa: F401
         attachments,
         callbacks,
@@ -69,6 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     errors.register(app)
     security.init_app(app)
+    auth.init_app(app)  # the login throttle (CONTRACT.md: 429 after 5 failures in 15 min)
     subscribers.install()  # the table of consequences (dispatch/subscribers.py)
     console.init_app(app)
     app.register_blueprint(health.bp)

@@ -40,6 +40,10 @@ def from_environment() -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "GRID_UPLOAD_MAX_BYTES": int(os.environ.get("HOTLINE_GRID_UPLOAD_MAX_MB", "200")) << 20,
         "TOKEN_TTL_HOURS": int(os.environ.get("HOTLINE_TOKEN_TTL_HOURS", "12")),
+        # Login throttling, per account and per address: this many failures within the window
+        # lock both until the oldest failure leaves it (429 + Retry-After; an admin unlocks).
+        "LOGIN_MAX_FAILURES": int(os.environ.get("HOTLINE_LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_WINDOW_SECONDS": int(os.environ.get("HOTLINE_LOGIN_WINDOW_SECONDS", "900")),
         "JSON_AS_ASCII": False,
         # The console map draws the grid from our own GeoJSON; a tile layer is optional
         # (e.g. an intranet tile server: https://tiles.example/{z}/{x}/{y}.png).

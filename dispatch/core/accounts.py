@@ -75,21 +75,39 @@ def authenticate(session: Session, hasher: PasswordHasher, username: str,
     except (VerificationError, InvalidHashError):
         user = None
     if user is None or not user.active:
-        raise Unauthorized("wrong username or password")
+        raise Unauthorized("用户名或密码错误")
     return user
+
+
+def end_sessions(session: Session, user: User, now: datetime) -> None:
+    """End every session and bearer token of a user at once (logout, a password change, a
+    disabling): the session epoch goes up, so every cookie signed in before is refused on every
+    process, and the user's live tokens are revoked."""
+    user.session_epoch = User.session_epoch + 1  # one UPDATE, safe against a concurrent one
+    session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
+                                           ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=now))
+    session.flush()
 
 
 def set_password(session: Session, hasher: PasswordHasher, user: User, old: str,
                  new: str, now: datetime) -> None:
-    """Change a user's password after checking the old one; revokes the user's tokens."""
+    """Change a user's password after checking the old one; ends the user's sessions and
+    tokens (the caller signs the current person in again)."""
     authenticate(session, hasher, user.username, old)
     if len(new or "") < MIN_PASSWORD:
         raise InvalidInput(f"new_password: at least {MIN_PASSWORD} characters",
                            field="new_password")
     user.password_hash = hasher.hash(new)
-    session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
-                                           ApiToken.revoked_at.is_(None))
-                    .values(revoked_at=now))
+    end_sessions(session, user, now)
+
+
+def set_active(session: Session, user: User, active: bool, now: datetime) -> None:
+    """Enable or disable a user; disabling ends every session and token at once."""
+    user.active = active
+    if not active:
+        end_sessions(session, user, now)
+    session.flush()
 
 
 def _digest(token: str) -> str:
@@ -110,8 +128,8 @@ def user_for_token(session: Session, token: str, now: datetime) -> User:
     """The active user a valid, unexpired token belongs to, or Unauthorized."""
     row = session.scalar(select(ApiToken).where(ApiToken.digest == _digest(token)))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
-        raise Unauthorized("invalid or expired token")
+        raise Unauthorized("令牌无效或已过期")
     user = session.get(User, row.user_id)
     if user is None or not user.active:
-        raise Unauthorized("invalid or expired token")
+        raise Unauthorized("令牌无效或已过期")
     return user

@@ -280,6 +280,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Raised by logout, a password change and a disabling: every session cookie carries the
+    # epoch it was signed in under, and one from an older epoch is refused on every process.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):

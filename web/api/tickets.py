@@ -3,6 +3,7 @@ commit, and publish what happened."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from dispatch.core import accounts
 from dispatch.core.commands import PAYLOADS, Code, Strict, TicketCreate
 from dispatch.core.errors import NotFound
-from dispatch.core.models import Category, Contact
+from dispatch.core.models import Category, Contact, User
 from dispatch.core.vocab import Role, Status
 from dispatch.intake.contacts import ContactCreate, ContactFilter, log_contact
 from dispatch.intake.contacts import find_contacts as list_contacts
@@ -33,10 +34,11 @@ from grid.directory import SqlDirectory
 from grid.models import Department
 from web.api import openapi
 from web.api.base import STAFF, ApiBlueprint, commit, json_body
-from web.auth import current_user, sign_in
+from web.auth import current_user, log_in, login_throttle, sign_in, signed_in_user
 from web.extensions import db
 from web.services import services
 
+log = logging.getLogger("hotline.auth")
 # The tickets' area; `endpoint` for the modules that still declare their routes here.
 bp = ApiBlueprint("api", __name__)
 endpoint = bp.endpoint
@@ -73,13 +75,18 @@ def _me(user: Any, csrf: bool = False) -> dict[str, Any]:
 
 @endpoint("/auth/login", "POST", "Sign in a person (session cookie)", body=LoginIn, public=True)
 def login(body: LoginIn) -> dict[str, Any]:
-    user = accounts.authenticate(db.session, services().hasher, body.username, body.password)
+    user = log_in(body.username, body.password)  # throttled: 429 after too many failures
     sign_in(user)
     return _me(user, csrf=True)
 
 
-@endpoint("/auth/logout", "POST", "Sign out", public=True)
+@endpoint("/auth/logout", "POST", "Sign out: ends every session and token of the user",
+          public=True)
 def logout() -> dict[str, Any]:
+    user = signed_in_user()
+    if user is not None:
+        accounts.end_sessions(db.session, user, _now())
+        commit()
     session.clear()
     return {"signed_out": True}
 
@@ -92,7 +99,7 @@ def me(actor: Actor) -> dict[str, Any]:
 @endpoint("/auth/token", "POST", "A bearer token for a machine client", body=LoginIn,
           public=True)
 def token(body: LoginIn) -> dict[str, Any]:
-    user = accounts.authenticate(db.session, services().hasher, body.username, body.password)
+    user = log_in(body.username, body.password)  # throttled: 429 after too many failures
     ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
     value, expires = accounts.issue_token(db.session, user, _now(), ttl)
     commit()
@@ -252,6 +259,19 @@ def add_user(actor: Actor, body: UserCreate) -> dict[str, Any]:
         department=body.department, phone=body.phone)
     commit()
     return _me(user)
+
+
+@endpoint("/admin/users/<username>/unlock", "POST",
+          "Clear a user's login lock (failed logins of the account and of its addresses)",
+          roles=(Role.ADMIN,))
+def unlock_user(actor: Actor, username: str) -> dict[str, Any]:
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"用户 '{username}' 不存在")
+    was_locked = login_throttle().unlock(user.username)
+    log.info("login unlocked: account=%r by=%s was_locked=%s", user.username, actor.username,
+             was_locked)
+    return {"username": user.username, "unlocked": True, "was_locked": was_locked}
 
 
 @endpoint("/admin/time-limits", "GET", "The time limits in force",

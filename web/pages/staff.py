@@ -20,7 +20,7 @@ from dispatch.core.errors import DomainError, Unauthorized
 from dispatch.core.models import User
 from dispatch.core.vocab import Role
 from grid.directory import SqlDirectory
-from web.auth import current_user, sign_in
+from web.auth import LoginThrottled, current_user, log_in, sign_in, signed_in_user
 from web.extensions import db
 from web.i18n import ZH, t
 from web.services import services
@@ -126,7 +126,11 @@ def login() -> ResponseReturnValue:
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
         try:
-            user = accounts.authenticate(db.session, services().hasher, username, password)
+            user = log_in(username, password)
+        except LoginThrottled as exc:  # the form again, with the wait, as 429 + Retry-After
+            html = render_template("login.html", error=exc.message, username=username,
+                                   me=None, nav=[])
+            return html, 429, {"Retry-After": str(exc.retry_after)}
         except DomainError:
             error = "用户名或密码错误"
         else:
@@ -139,6 +143,10 @@ def login() -> ResponseReturnValue:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    user = signed_in_user()
+    if user is not None:  # every session and token of the user ends, on every process
+        accounts.end_sessions(db.session, user, services().clock.now())
+        db.session.commit()
     session.clear()
     return redirect(url_for("pages.login"))
 
