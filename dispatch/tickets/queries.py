@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
-from sqlalchemy import Exists, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Exists, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.core.commands import Code, Strict
@@ -153,7 +153,7 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, now: datetime)
         conds.append(Ticket.created_at <= stop)
     if f.q:
         pattern = _like(f.q)
-        in_text = Ticket.text.like(pattern, escape="\\")
+        in_text: ColumnElement[bool] = Ticket.text.like(pattern, escape="\\")
         if any(c.isdigit() for c in f.q):
             # Digits may be part of a number typed into the text: found only where the text
             # reads unmasked, or a search would tell what the masking hides.

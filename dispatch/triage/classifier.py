@@ -127,6 +127,7 @@ def combine(rules: Suggestion, p: Prediction | None, version: str,
 
     # Type: the model's when confident or when the rules found no type phrase.
     rules_found_type = not any(r.startswith(_NO_TYPE) for r in rules.reasons)
+    type_: str | None
     if p.type.value and (p.type.probability >= MODEL_MIN or not rules_found_type):
         type_, type_conf = p.type.value, p.type.probability
         reasons.append(_why(f"类型 {type_}", type_conf, p.type.reasons))

@@ -169,7 +169,8 @@ def is_held_out(text: str) -> bool:
 
 def split(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:
     """(training, held-out)."""
-    train, held = [], []
+    train: list[Example] = []
+    held: list[Example] = []
     for e in examples:
         (held if is_held_out(e.text) else train).append(e)
     return train, held
