@@ -50,14 +50,25 @@ def current_user() -> User:
             raise Unauthorized("Authorization 请求头须为 'Bearer <令牌>'")
         user = user_for_token(db.session, token.strip(), services().clock.now())
     elif "user_id" in session:
-        user = db.session.get(User, session["user_id"])
-        if (user is None or not user.active or session.get("epoch") != user.session_epoch
-                or session.get("pw") != user.password_hash[-16:]):
+        user = session_user()
+        if user is None:
             session.clear()  # signed out, disabled or password changed since: on every process
             raise Unauthorized("登录已失效，请重新登录")
     if user is None:
         raise Unauthorized("请先登录，或发送 Bearer 令牌")
     g.user = user
+    return user
+
+
+def session_user() -> User | None:
+    """The user of this request's session cookie while that session is current: the user
+    active, the cookie signed in under the user's present session epoch and password."""
+    if "user_id" not in session:
+        return None
+    user = db.session.get(User, session["user_id"])
+    if (user is None or not user.active or session.get("epoch") != user.session_epoch
+            or session.get("pw") != user.password_hash[-16:]):
+        return None
     return user
 
 

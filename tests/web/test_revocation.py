@@ -168,3 +168,21 @@ def test_two_processes_on_one_database_both_refuse_the_old_cookie(app, db_url, t
         with second.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_the_console_socket_refuses_an_old_cookie_and_drops_a_signed_out_viewer(app):
+    client, csrf = _session(app, "dispatcher1")
+    old = _cookie(client)
+    socketio = app.extensions["socketio"]
+    live = socketio.test_client(app, namespace="/console", flask_test_client=client)
+    other = socketio.test_client(app, namespace="/console",
+                                 flask_test_client=_session(app, "supervisor1")[0])
+    assert live.is_connected("/console") and other.is_connected("/console")
+    assert client.post("/api/v1/auth/logout", headers=csrf).status_code == 200
+    for console in (live, other):  # the next ask of a live page
+        console.emit("resume", {"after_seq": 0}, namespace="/console")
+    assert not live.is_connected("/console")
+    assert any(m["name"] == "resumed" for m in other.get_received("/console"))
+    again = socketio.test_client(app, namespace="/console",
+                                 flask_test_client=_with_cookie(app, old))
+    assert not again.is_connected("/console")  # the old cookie opens no console

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request, session
-from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, emit, join_room
+from flask import Flask, request
+from flask_socketio import (
+    ConnectionRefusedError,
+    Namespace,
+    SocketIO,
+    disconnect,
+    emit,
+    join_room,
+)
 
 from dispatch.console import feed
 from dispatch.core.accounts import user_for_token
@@ -21,6 +28,7 @@ from dispatch.core.errors import DomainError
 from dispatch.core.models import User
 from dispatch.core.vocab import Role
 from grid.catalogue import duty_cells
+from web.auth import session_user
 from web.console.relay import CHANNEL, NAMESPACE, ConsoleRelay, RedisEmitter
 from web.extensions import db
 from web.services import services
@@ -39,8 +47,8 @@ def _authenticate(auth: Any) -> User:
             return user_for_token(db.session, str(token), services().clock.now())
         except DomainError as exc:
             raise ConnectionRefusedError("unauthorized: " + exc.message) from None
-    user = db.session.get(User, session.get("user_id")) if "user_id" in session else None
-    if user is None or not user.active or session.get("pw") != user.password_hash[-16:]:
+    user = session_user()  # a cookie from before a logout or password change: refused
+    if user is None:
         raise ConnectionRefusedError("unauthorized: sign in, or pass auth={'token': ...}")
     return user
 
@@ -51,6 +59,7 @@ class ConsoleNamespace(Namespace):
     def __init__(self, namespace: str) -> None:
         super().__init__(namespace)
         self.viewers: dict[str, feed.Viewer] = {}
+        self.epochs: dict[str, tuple[int, int]] = {}  # sid -> (user id, session epoch)
 
     def on_connect(self, auth: Any = None) -> None:
         user = _authenticate(auth)
@@ -58,6 +67,7 @@ class ConsoleNamespace(Namespace):
             raise ConnectionRefusedError("the 110 desk has no console")
         viewer = _viewer(user)
         self.viewers[request.sid] = viewer  # type: ignore[attr-defined]
+        self.epochs[request.sid] = (user.id, user.session_epoch)  # type: ignore[attr-defined]
         for room in viewer.rooms():
             join_room(room)
         emit("welcome", {"seq": feed.head(db.session), "rooms": viewer.rooms()})
@@ -65,11 +75,19 @@ class ConsoleNamespace(Namespace):
 
     def on_disconnect(self, reason: Any = None) -> None:
         self.viewers.pop(request.sid, None)  # type: ignore[attr-defined]
+        self.epochs.pop(request.sid, None)  # type: ignore[attr-defined]
 
     def on_resume(self, data: Any = None) -> None:
         viewer = self.viewers.get(request.sid)  # type: ignore[attr-defined]
         after = data.get("after_seq") if isinstance(data, dict) else None
         if viewer is None:
+            return
+        user_id, epoch = self.epochs[request.sid]  # type: ignore[attr-defined]
+        user = db.session.get(User, user_id)
+        if user is None or not user.active or user.session_epoch != epoch:
+            db.session.rollback()  # signed out, disabled or password changed since connecting
+            emit("error", {"error": {"code": "unauthorized", "message": "登录已失效，请重新登录"}})
+            disconnect()
             return
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             emit("error", {"error": {"code": "bad_request", "field": "after_seq",
