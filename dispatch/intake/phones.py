@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -66,12 +67,17 @@ def personal_numbers(text: str) -> list[tuple[int, int, str]]:
     plain = text.translate(_WIDE)
     if len(_DIGITS.findall(plain)) < _MIN_DIGITS:
         return []
+    return list(_numbers_in(plain))
+
+
+@lru_cache(maxsize=4096)  # the console board reads the same texts again and again
+def _numbers_in(plain: str) -> tuple[tuple[int, int, str], ...]:
     found = [(m.start(), m.end(), mask_phone(m.group(0))) for m in _ID_CARD.finditer(plain)]
     taken = [(s, e) for s, e, _ in found]
     for m in phonenumbers.PhoneNumberMatcher(plain, "CN"):
         if not any(s < m.end and m.start < e for s, e in taken):
             found.append((m.start, m.end, mask_phone(_national(m.number))))
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def has_personal_numbers(text: str | None) -> bool:
