@@ -24,6 +24,7 @@ from flask.typing import ResponseReturnValue
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage, RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dispatch.core.accounts import actor_for, authenticate, user_for_token
 from dispatch.core.errors import Forbidden, Unauthorized
@@ -251,10 +252,14 @@ def throttled_response(exc: LoginThrottled) -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
-    """Create the login throttle (Redis in distributed mode, memory embedded) and its 429."""
+    """Create the login throttle (Redis in distributed mode, memory embedded) and its 429;
+    trust X-Forwarded-For from `PROXY_COUNT` proxies, so each client counts as itself."""
     app.config.setdefault("LOGIN_MAX_FAILURES", 5)
     app.config.setdefault("LOGIN_WINDOW_SECONDS", 15 * 60)
     app.extensions["hotline_login_throttle"] = LoginThrottle(
         app.config.get("REDIS_URL") or "memory://", int(app.config["LOGIN_MAX_FAILURES"]),
         int(app.config["LOGIN_WINDOW_SECONDS"]))
     app.register_error_handler(LoginThrottled, throttled_response)
+    proxies = int(app.config.get("PROXY_COUNT") or 0)
+    if proxies:  # behind N reverse proxies: the client is the Nth address from the right
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]

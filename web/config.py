@@ -44,6 +44,9 @@ def from_environment() -> dict[str, Any]:
         # lock both until the oldest failure leaves it (429 + Retry-After; an admin unlocks).
         "LOGIN_MAX_FAILURES": int(os.environ.get("HOTLINE_LOGIN_MAX_FAILURES", "5")),
         "LOGIN_WINDOW_SECONDS": int(os.environ.get("HOTLINE_LOGIN_WINDOW_SECONDS", "900")),
+        # Reverse proxies in front of the web processes (nginx: 1); their X-Forwarded-For
+        # gives the client's address (login throttling), otherwise the header is ignored.
+        "PROXY_COUNT": int(os.environ.get("HOTLINE_PROXY_COUNT", "0")),
         "JSON_AS_ASCII": False,
         # The console map draws the grid from our own GeoJSON; a tile layer is optional
         # (e.g. an intranet tile server: https://tiles.example/{z}/{x}/{y}.png).

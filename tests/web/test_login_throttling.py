@@ -152,3 +152,34 @@ def test_with_redis_unreachable_failures_are_still_counted_in_memory(app, caplog
     assert throttle.unlock("operator1") is True
     assert throttle.retry_after("operator1", "10.6.0.1") is None
     assert any("storage unreachable" in r.getMessage() for r in caplog.records)
+
+
+def _spray(client, forwarded: str) -> list[int]:
+    """Five accounts fail from five forwarded addresses; then a sixth signs in from a new one."""
+    statuses = [client.post(TOKEN, json={"username": user, "password": WRONG},
+                            headers={"X-Forwarded-For": f"10.7.0.{i}"}).status_code
+                for i, user in enumerate(("dispatcher1", "handler1", "leader1", "worker1",
+                                          "street1"))]
+    return statuses + [client.post(TOKEN, json={"username": "operator1", "password": RIGHT},
+                                   headers={"X-Forwarded-For": forwarded}).status_code]
+
+
+def test_x_forwarded_for_counts_only_behind_a_configured_proxy(app, db_url, tmp_path, clock,
+                                                              publisher):
+    from tests.conftest import FAST_HASHER
+    from web.app import create_app
+    from web.extensions import db
+    from web.services import Services
+
+    assert _spray(app.test_client(), "10.7.0.99") == [401] * 5 + [429]  # a forged header
+    proxied = create_app({
+        "TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": "test",
+        "INSTANCE_PATH": str(tmp_path / "proxied"), "PROXY_COUNT": 1,
+        "SERVICES": Services(clock=clock, hasher=FAST_HASHER, publisher=publisher),
+    })
+    try:
+        assert _spray(proxied.test_client(), "10.7.0.99") == [401] * 5 + [200]
+    finally:
+        with proxied.app_context():
+            db.session.remove()
+            db.engine.dispose()
