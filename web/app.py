@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
 from sqlalchemy import event
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import LimitedStream
 
 from dispatch import subscribers
 from integrations.sms import sender_from_config
-from web.api.base import ApiBlueprint
+from web.api.base import ApiBlueprint, BoundedIntConverter
 from web.config import from_environment
 from web.extensions import db, migrate
 from web.services import Services
@@ -25,11 +27,43 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+class _BoundedStream(LimitedStream):
+    """A body without Content-Length (chunked) read up to the limit: one more byte waiting
+    behind it means the body is over the limit (413), never a body silently cut short."""
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted and self._stream.read(1):
+            raise RequestEntityTooLarge()
+        return data
+
+
+class BoundedRequest(Request):
+    """Flask's request whose chunked bodies over `max_content_length` are refused (413) like
+    those whose Content-Length is over it (Werkzeug's own stream stops at the limit)."""
+
+    @property
+    def stream(self):  # noqa: ANN201 — the same type as Werkzeug's
+        """The input stream, bounded by this request's `max_content_length`."""
+        if "_bounded_stream" not in self.__dict__:
+            limit = self.max_content_length
+            if (limit is not None and self.content_length is None
+                    and "wsgi.input_terminated" in self.environ
+                    and self.environ.get("REQUEST_METHOD") not in ("GET", "HEAD")):
+                self.__dict__["_bounded_stream"] = _BoundedStream(
+                    self.environ["wsgi.input"], limit, is_max=True)
+            else:
+                self.__dict__["_bounded_stream"] = Request.stream.__get__(self)  # type: ignore[attr-defined]
+        return self.__dict__["_bounded_stream"]
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build an application; `overrides` replaces configuration (tests, CLI)."""
     config = from_environment()
     config.update(overrides or {})
     app = Flask(__name__, instance_path=config["INSTANCE_PATH"])
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
+    app.request_class = BoundedRequest
     app.config.update(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     uri = app.config["SQLALCHEMY_DATABASE_URI"]

@@ -52,34 +52,14 @@ def kinds_of(annotation: Any) -> set[Any]:
     return kinds
 
 
-def _admits_int_not_float(annotation: Any) -> bool:
-    """Whether a field's type takes integers (directly, optionally or as list items) and no
-    floats."""
-    kinds = kinds_of(annotation)
-    return int in kinds and float not in kinds
-
-
-def _integral(value: Any) -> Any:
-    """85.0 as 85: JSON Schema counts a number with a zero fraction as an integer."""
-    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
-        return int(value)
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
+def _integral_float(text: str) -> float | int:
+    """A JSON number with a zero fraction (85.0, 8.5e1) as the integer it is."""
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) <= 2**53 else value
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _integral_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        """Take 85.0 where an integer is expected (valid per the OpenAPI schema's
-        `integer`); 85.5 and "85" stay refused."""
-        field = cls.model_fields.get(info.field_name or "")
-        if field is not None and _admits_int_not_float(field.annotation):
-            return _integral(value)
-        return value
 
     @field_validator("*", mode="after")
     @classmethod
@@ -334,11 +314,27 @@ def validation_error(exc: ValidationError) -> InvalidInput:
     return InvalidInput(f"{field}: {message}" if field else message, field=field)
 
 
+def _integral_floats_refused(exc: ValidationError) -> bool:
+    """Whether an integer field was refused a number with a zero fraction (85.0)."""
+    return any(e["type"] in ("int_type", "int_from_float") and isinstance(e.get("input"), float)
+               and e["input"].is_integer() for e in exc.errors())
+
+
 def parse(model: type[M], data: Any) -> M:
-    """Validate JSON-shaped data (a dict, or raw JSON text) against a schema."""
+    """Validate JSON-shaped data (a dict, or raw JSON text) against a schema. A number with a
+    zero fraction counts as an integer, as in JSON Schema (`"version": 85.0` is 85); "85"
+    and 85.5 stay refused."""
+    text = data if isinstance(data, str | bytes) else json.dumps(data, ensure_ascii=False)
     try:
-        if isinstance(data, str | bytes):
-            return model.model_validate_json(data)
-        return model.model_validate_json(json.dumps(data, ensure_ascii=False))
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        if not _integral_floats_refused(exc):
+            raise validation_error(exc) from exc
+        first = exc
+    try:
+        again = json.dumps(json.loads(text, parse_float=_integral_float), ensure_ascii=False)
+        return model.model_validate_json(again)
     except ValidationError as exc:
         raise validation_error(exc) from exc
+    except ValueError:
+        raise validation_error(first) from first

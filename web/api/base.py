@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import Any, ClassVar, get_args, get_origin
+from typing import Any, ClassVar, get_origin
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import NotFound, UnsupportedMediaType
+from werkzeug.routing import IntegerConverter, Map
 
-from dispatch.core.commands import parse
+from dispatch.core.commands import MAX_INT, kinds_of, parse
 from dispatch.core.errors import InvalidInput
 from dispatch.core.models import Event
 from dispatch.core.vocab import Role
@@ -25,6 +26,26 @@ from web.services import services
 PREFIX = "/api/v1"
 STAFF = tuple(r.value for r in Role if r not in (Role.SYSTEM,))
 ALL_SEEING = (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER, Role.ADMIN)
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` in a URL within a database integer (1 to 2³¹−1 by default): a larger or
+    zero id is not found (404, whatever the method) instead of failing in the database."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = 1,  # noqa: A002
+                 max: int | None = MAX_INT, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, signed=signed)
+        self.bounds = (min, max)
+
+    def to_python(self, value: str) -> int:
+        """The integer, or 404 when it is beyond the bounds. (A converter's ValidationError
+        would let Werkzeug's matcher answer 405 with the methods of the route it skipped.)"""
+        number = super().to_python(value) if len(value) <= 20 else None
+        low, high = self.bounds
+        if (number is None or (low is not None and number < low)
+                or (high is not None and number > high)):
+            raise NotFound(f"编号 {value[:20]} 超出范围，未找到")
+        return number
 
 
 def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
@@ -39,10 +60,10 @@ def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
             out[key] = [v for raw in values for v in raw.split(",") if v]
             continue
         value: Any = values[-1]
-        kinds = set(get_args(annotation)) | {annotation}
+        kinds = kinds_of(annotation)
         if bool in kinds and value.lower() in ("true", "false", "1", "0"):
             value = value.lower() in ("true", "1")
-        elif int in kinds and value.lstrip("-").isdigit():
+        elif int in kinds and value.lstrip("-").isdigit() and len(value) <= 20:
             value = int(value)
         out[key] = value
     return out

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from dispatch.core.commands import Strict
+from dispatch.core.commands import Offset, Strict
 from dispatch.core.vocab import Role
 from dispatch.outbound.callbacks import (
     callback_queue,
@@ -31,7 +31,7 @@ class QueueQuery(Strict):
     """Paging of the callback queue."""
 
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 @bp.endpoint("/callbacks", "GET", "The callback queue: reviewed tickets awaiting a callback, "

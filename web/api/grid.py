@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import UnsupportedMediaType
 
-from dispatch.core.commands import Code
+from dispatch.core.commands import Code, Id
 from dispatch.core.errors import InvalidInput, NotFound
 from dispatch.core.models import User
 from dispatch.core.vocab import Role
@@ -68,7 +68,7 @@ class FeaturesQuery(Query):
     zoom: int = Field(14, ge=0, le=22)
     level: Literal["street", "community", "cell"] | None = Field(
         None, description="default: streets below zoom 12, communities to 13, cells from 14")
-    version: int | None = Field(None, ge=1, description="default: the active version")
+    version: Id | None = Field(None, description="default: the active version")
 
 
 class RosterQuery(Query):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from dispatch.core.commands import Code
+from dispatch.core.commands import Code, Id
 from dispatch.core.vocab import Role
 from dispatch.tickets.lifecycle import Actor
 from dispatch.triage import knowledge
@@ -36,7 +36,7 @@ class SearchQuery(Query):
 
 
 class VersionQuery(Query):
-    version: int | None = Field(None, ge=1, description="default: the current version")
+    version: Id | None = Field(None, description="default: the current version")
 
 
 def _now():  # noqa: ANN202

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints, create_model
 from sqlalchemy import select
 
 from dispatch.core import accounts
-from dispatch.core.commands import PAYLOADS, Code, Strict, TicketCreate
+from dispatch.core.commands import PAYLOADS, Code, Id, Strict, TicketCreate
 from dispatch.core.errors import NotFound
 from dispatch.core.models import Category, Contact, User
 from dispatch.core.vocab import Role, Status
@@ -156,7 +156,7 @@ for _action in PUBLIC_ACTIONS:
     _name = "".join(part.capitalize() for part in _action.split("_")) + "Action"
     _ACTION_BODIES[_action] = create_model(
         _name, __base__=_payload,
-        version=(int, Field(ge=1, description="the ticket version the client last read")),
+        version=(Id, Field(description="the ticket version the client last read")),
     )
     _rule = TABLE[_action]
     openapi.REGISTRY.append(openapi.Operation(

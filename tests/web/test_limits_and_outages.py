@@ -1,0 +1,235 @@
+"""Limits and outages answer 4xx or 503, never 500: integers beyond a database integer in
+paths and queries, bodies over the limit whether chunked or not, integral numbers such as
+85.0, 405 with `Allow`, and a database or queue outage (503 with `Retry-After`)."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.web.conftest import TICKETS, error_of
+
+TOO_BIG = 2**31  # one past PostgreSQL's integer
+LARGEST = 2**31 - 1
+JSON = "application/json"
+INTAKE = {"channel": "phone", "text": "小区门口有人占道经营，堵住了出口",
+          "citizen": {"name": "张三", "phone": "13800138000"},
+          "type": "complaint", "category": "urban", "urgency": "normal"}
+
+# (method, path with {id}, body): every route with an integer id in its path.
+ID_ROUTES = [
+    ("GET", "/api/v1/attachments/{id}", None),
+    ("GET", "/api/v1/kb/articles/{id}", None),
+    ("PUT", "/api/v1/kb/articles/{id}", {"title": "标题", "body": "正文"}),
+    ("POST", "/api/v1/kb/articles/{id}/retire", {}),
+    ("GET", "/api/v1/grid/versions/{id}", None),
+    ("POST", "/api/v1/admin/grid/versions/{id}/activate", {}),
+    ("PUT", "/api/v1/admin/catalogue/{id}", {}),
+    ("DELETE", "/api/v1/admin/catalogue/{id}", None),
+    ("PUT", "/api/v1/admin/classifier-rules/{id}", {}),
+    ("DELETE", "/api/v1/admin/classifier-rules/{id}", None),
+    ("DELETE", "/api/v1/admin/roster/{id}", None),
+]
+
+
+def _unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _send(api, user: str, method: str, url: str, body):
+    kw = {"json": body} if body is not None else {}
+    return api.client.open(url, method=method, headers=api.headers(user), **kw)
+
+
+# ---------------------------------------------------------------- integers
+
+
+@pytest.mark.parametrize("value", [TOO_BIG, 10**30])
+def test_ids_beyond_a_database_integer_in_a_path_are_404_and_write_nothing(api, unchanged,
+                                                                           value):
+    wrong = []
+    with unchanged():
+        for method, path, body in ID_ROUTES:
+            r = _send(api, "admin1", method, path.format(id=value), body)
+            if r.status_code != 404 or r.get_json()["error"]["code"] != "not_found":
+                wrong.append((method, path, r.status_code))
+    assert wrong == []
+
+
+def test_the_largest_database_integer_in_a_path_is_looked_up_and_not_found(api, unchanged):
+    with unchanged():
+        answers = [(m, p, _send(api, "admin1", m, p.format(id=LARGEST), b).status_code)
+                   for m, p, b in ID_ROUTES]
+    # Not found, or refused for its body or role: anything but a server error.
+    assert [a for a in answers if a[2] >= 500] == []
+    assert {status for _, _, status in answers} <= {400, 403, 404}
+
+
+@pytest.mark.parametrize(("user", "url", "field"), [
+    ("operator1", f"/api/v1/callbacks?offset={TOO_BIG}", "offset"),
+    ("dispatcher1", f"/api/v1/grid/cells.geojson?version={TOO_BIG}", "version"),
+    ("operator1", f"/api/v1/kb/articles/7?version={TOO_BIG}", "version"),
+    ("operator1", "/api/v1/callbacks?offset=" + "9" * 5000, "offset"),
+])
+def test_integers_beyond_a_database_integer_in_a_query_are_400_naming_the_field(
+        api, unchanged, user, url, field):
+    with unchanged():
+        r = api.get(user, url)
+    error_of(r, 400, "invalid", field)
+
+
+def test_the_largest_offset_is_an_empty_page(api):
+    r = api.get("operator1", f"/api/v1/callbacks?offset={LARGEST}")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["items"] == [] and r.get_json()["offset"] == LARGEST
+
+
+def test_an_action_version_beyond_a_database_integer_is_400_naming_it(api, unchanged):
+    ticket = api.create()
+    n = ticket["number"]
+    with unchanged(n):
+        r = api.post("dispatcher1", f"{TICKETS}/{n}/actions/urge", json={"version": TOO_BIG})
+    error_of(r, 400, "invalid", "version")
+
+
+def test_an_integral_number_such_as_85_0_is_taken_as_an_integer(api):
+    ticket = api.create()
+    n, v = ticket["number"], ticket["version"]
+    half = api.post("dispatcher1", f"{TICKETS}/{n}/actions/urge", json={"version": v + 0.5})
+    error_of(half, 400, "invalid", "version")
+    r = api.post("dispatcher1", f"{TICKETS}/{n}/actions/urge", json={"version": float(v)})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["version"] == v + 1
+
+
+# ---------------------------------------------------------------- bodies
+
+
+def _chunked(api, user: str, url: str, body: bytes, content_type: str = JSON, **kw):
+    """A body sent without Content-Length, as a server hands on a chunked request."""
+    headers = {**(api.headers(user) if user else {}), "Transfer-Encoding": "chunked",
+               "Content-Type": content_type}
+    return api.client.post(url, input_stream=io.BytesIO(body), headers=headers,
+                           environ_overrides={"wsgi.input_terminated": True}, **kw)
+
+
+def test_a_chunked_intake_within_the_limit_is_stored(api):
+    r = _chunked(api, "operator1", TICKETS, json.dumps(INTAKE).encode())
+    assert r.status_code == 201, r.get_json()
+
+
+@pytest.mark.parametrize("size", [200 * 1024, 1024 * 1024])
+def test_a_chunked_intake_over_the_limit_is_413_not_cut_short(api, unchanged, size):
+    # Valid JSON, padded: cut at 64 KiB it would still parse and be stored.
+    body = json.dumps(INTAKE).encode() + b" " * size
+    with unchanged():
+        r = _chunked(api, "operator1", TICKETS, body)
+    error_of(r, 413, "too_large")
+
+
+def test_a_chunked_body_of_exactly_the_limit_is_read_whole(api, app):
+    body = json.dumps(INTAKE).encode()
+    body += b" " * (app.config["MAX_CONTENT_LENGTH"] - len(body))
+    r = _chunked(api, "operator1", TICKETS, body)
+    assert r.status_code == 201, r.get_json()
+
+
+def test_a_chunked_110_push_over_the_limit_is_413_not_a_bad_signature(app, api, unchanged):
+    import web.hooks.police110  # noqa: F401 - the hooks are registered by the app
+
+    app.config.update(POLICE110_KEYS={"desk-1": "secret"})
+    with unchanged():
+        r = _chunked(api, None, "/hooks/police110/transfers", b"{" + b" " * (1024 * 1024) + b"}")
+    assert r.status_code == 413, r.get_data(as_text=True)
+
+
+def test_a_chunked_photo_upload_keeps_the_larger_upload_limit(api, app):
+    from tests.web.test_attachments_api import jpeg
+
+    t = api.create()
+    photo = jpeg((240, 240), noise=True)
+    assert len(photo) > app.config["MAX_CONTENT_LENGTH"]
+    boundary = "hotlineboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").encode() + photo + (
+        f"\r\n--{boundary}--\r\n").encode()
+    r = _chunked(api, "operator1", f"{TICKETS}/{t['number']}/attachments", body,
+                 content_type=f"multipart/form-data; boundary={boundary}")
+    assert r.status_code != 413, r.get_json()
+
+
+# ---------------------------------------------------------------- methods
+
+
+def test_405_names_the_allowed_methods(api, unchanged):
+    with unchanged():
+        r = api.client.delete(TICKETS, headers=api.headers("operator1"))
+    error_of(r, 405, "method_not_allowed")
+    assert set(r.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+# ---------------------------------------------------------------- outages
+
+
+@pytest.fixture
+def unreachable_database_app(tmp_path: Path):
+    """An app whose PostgreSQL server is not there."""
+    from web.app import create_app
+    from web.extensions import db
+
+    application = create_app({
+        "TESTING": True, "SECRET_KEY": "test", "REDIS_URL": None,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SQLALCHEMY_DATABASE_URI":
+            f"postgresql+psycopg://postgres@127.0.0.1:{_unused_port()}/hotline",
+    })
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _unavailable(r) -> None:
+    error_of(r, 503, "unavailable")
+    assert int(r.headers["Retry-After"]) > 0
+
+
+def test_a_database_outage_answers_503_with_retry_after_on_the_api(unreachable_database_app):
+    client = unreachable_database_app.test_client()
+    for r in (client.get(TICKETS, headers={"Authorization": "Bearer x" * 8}),
+              client.post("/api/v1/auth/token",
+                          json={"username": "operator1", "password": "demo12345"}),
+              client.get("/api/v1/tickets/12345-20261123-000001",
+                         headers={"Authorization": "Bearer abc"})):
+        _unavailable(r)
+
+
+def test_a_database_outage_answers_503_on_the_hooks(unreachable_database_app):
+    unreachable_database_app.config.update(POLICE110_KEYS={"desk-1": "secret"},
+                                           OPEN311_API_KEYS={"k": "test"})
+    client = unreachable_database_app.test_client()
+    r = client.get("/open311/v2/services.json")
+    assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0, r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("error", ["redis", "kombu", "pool"])
+def test_a_queue_or_pool_outage_inside_a_request_answers_503(app, client, error):
+    import redis
+    from kombu.exceptions import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    raised = {"redis": redis.ConnectionError("Error 111 connecting"),
+              "kombu": OperationalError("Connection refused"),
+              "pool": PoolTimeout("QueuePool limit reached")}[error]
+
+    def failing():
+        raise raised
+
+    app.add_url_rule("/test-outage", "test_outage", failing)
+    _unavailable(client.get("/test-outage"))
