@@ -116,7 +116,7 @@ class LoginThrottled(Exception):
         """What the person is told (zh-CN)."""
         wait = (f"{math.ceil(self.retry_after / 60)} 分钟" if self.retry_after >= 60
                 else f"{self.retry_after} 秒")
-        return f"登录失败次数过多，账号或地址已被暂时锁定，请 {wait} 后再试，或请管理员解锁"
+        return f"登录失败次数过多，账号或地址已被暂时锁定，请在 {wait}后再试，或请管理员解锁"
 
 
 class LoginThrottle:
