@@ -29,6 +29,8 @@ __all__ = ["MASKED_ROLES", "citizen_view", "contact_views", "list_view", "log_pe
 # Free-text fields of an event's payload, where a citizen's number may have been typed.
 FREE_TEXT_KEYS = ("text", "note", "result", "reason", "remark", "comment", "message",
                   "answer", "summary", "cause")
+# Payload keys that name a linked ticket (a merge), shown only to those who may see it.
+LINK_KEYS = ("repeat_linked", "parent")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -135,12 +137,18 @@ def assignment_view(a: Assignment, directory: Directory, now: datetime,
 
 
 def event_view(e: Event, users: dict[int, str], level: str = FULL,
-               candidates: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               candidates: list[dict[str, Any]] | None = None,
+               unknown: frozenset[str] = frozenset()) -> dict[str, Any]:
     """An event of the history as the API shows it: free texts masked for this exposure,
-    an intake's repeat candidates as `candidates` (those this user may know of)."""
+    an intake's repeat candidates as `candidates` (those this user may know of), and the
+    `unknown` numbers of linked tickets (merges) left out."""
     payload = _masked_payload(e.payload, level)
     if candidates is not None and isinstance(payload, dict) and "repeat_candidates" in payload:
         payload = {**payload, "repeat_candidates": candidates}
+    if unknown and isinstance(payload, dict) and any(
+            payload.get(k) in unknown for k in LINK_KEYS):
+        payload = {k: None if k in LINK_KEYS and v in unknown else v
+                   for k, v in payload.items()}
     return {
         "id": e.id, "at": _iso(e.at), "action": e.action,
         "from": e.from_status, "to": e.to_status,
@@ -174,6 +182,11 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
     intake = next((e.payload or {} for e in ticket.events if e.action == "intake"), {})
     candidates = visible_candidates(session, actor, ticket,
                                     intake.get("repeat_candidates") or [])
+    linked = [c.number for c in ticket.children]
+    if ticket.parent is not None:
+        linked.append(ticket.parent.number)
+    known = _known(session, actor, linked)
+    unknown = frozenset(linked) - set(known)
     view.update({
         "assignments": [assignment_view(a, directory, now, workers, level)
                         for a in ticket.assignments],
@@ -184,13 +197,24 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
              "decision_reason": shown_text(x.decision_reason, level)}
             for x in ticket.extensions
         ],
-        "events": [event_view(e, users, level, candidates) for e in ticket.events],
-        "children": [c.number for c in ticket.children],
+        "events": [event_view(e, users, level, candidates, unknown) for e in ticket.events],
+        "children": [c.number for c in ticket.children if c.number not in unknown],
         "actions": available_actions(ticket, actor),
     })
     view["location"]["reasons"] = (intake.get("location") or {}).get("reasons", [])
     view["repeat_candidates"] = candidates
+    if view["parent"] in unknown:
+        view["parent"] = None
     return view
+
+
+def _known(session: Session, actor: Actor, numbers: list[str]) -> list[str]:
+    """Those of these linked tickets' numbers this user may see (a merge links tickets of
+    other departments: their numbers are not shown by a side door)."""
+    if not numbers or actor.role in ALL_SEEING_ROLES:
+        return numbers
+    seen = visible_numbers(session, actor, numbers)
+    return [n for n in numbers if n in seen]
 
 
 def summary_fields(ticket: Ticket, citizen: dict[str, Any],
@@ -227,13 +251,18 @@ def list_view(session: Session, tickets: list[Ticket], actor: Actor,
               now: datetime) -> list[dict[str, Any]]:
     """Summaries for a page of tickets, masked, with one audit insert for the page."""
     out, reads = [], []
+    parents = set(_known(session, actor, sorted({t.parent.number for t in tickets
+                                                 if t.parent is not None})))
     for t in tickets:
         level = exposure(actor, t)
         citizen, unmasked = citizen_view(t, actor)
         fields = _read_fields(t, unmasked, level)
         if fields:
             reads.append((t.id, fields))
-        out.append(summary_fields(t, citizen, level))
+        view = summary_fields(t, citizen, level)
+        if view["parent"] not in parents:
+            view["parent"] = None
+        out.append(view)
     log_personal_reads(session, actor, reads, now)
     return out
 

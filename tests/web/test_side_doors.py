@@ -244,3 +244,21 @@ def test_open311_masks_landlines_and_id_numbers_too(api, client, tokens):
     n = api.create(text=f"路灯坏了，座机0373-8888888，身份证{ID_CARD}")["number"]
     body = client.get(f"/open311/v2/requests/{n}.json").get_json()
     assert body[0]["description"] == f"路灯坏了，座机037****8888，身份证{MASKED_ID}"
+
+
+# ---------------------------------------------------------------- linked tickets
+
+
+def test_merged_repeats_numbers_follow_the_same_rule(api, app, tokens):
+    parent = dispatched(api, lead="urban_management")["number"]
+    child = api.create(citizen={"name": "王五", "phone": PHONE, "confidential": True})
+    r = api.act("dispatcher1", child["number"], "merge", version=child["version"],
+                parent=parent)
+    assert r.status_code == 200, r.get_json()
+    before = counts(app)
+    assert api.get("handler1", f"{TICKETS}/{child['number']}").status_code == 404
+    view = api.get("handler1", f"{TICKETS}/{parent}").get_json()
+    assert view["children"] == [] and leaked(view, child["number"]) == []
+    assert counts(app) == before
+    assert api.get("dispatcher1", f"{TICKETS}/{parent}").get_json()["children"] == [
+        child["number"]]
