@@ -3,7 +3,9 @@ shell and its script, which reads and acts through /api/v1.
 
 - /admin/classifier: the learned classifier's versions with their held-out figures (rules,
   model, both), training a new one, activating one (a worse one only when forced), and the
-  state of the classifier in use (the rules alone when the model cannot be loaded)."""
+  state of the classifier in use (the rules alone when the model cannot be loaded).
+- /admin/triage: emergencies on unattended channels (auto_transfer_110, when an alarm is
+  escalated) and the per-category thresholds of automatic dispatch (智能派单)."""
 
 from __future__ import annotations
 
@@ -19,3 +21,8 @@ ADMIN_ROLES = (Role.ADMIN,)
 @page("/admin/classifier", ADMIN_ROLES)
 def classifier_admin(user: User) -> dict[str, Any]:
     return {"template": "classifier_admin.html"}
+
+
+@page("/admin/triage", ADMIN_ROLES)
+def triage_admin(user: User) -> dict[str, Any]:
+    return {"template": "triage_admin.html"}

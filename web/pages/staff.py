@@ -46,6 +46,8 @@ NAV = (
     ("pages.department", "department", DEPARTMENT_ROLES),
     ("pages.worker", "worker", WORKER_ROLES),
     ("pages.dashboard", "dashboard", DASHBOARD_ROLES),
+    ("pages.classifier_admin", "classifier_admin", (Role.ADMIN,)),
+    ("pages.triage_admin", "triage_admin", (Role.ADMIN,)),
 )
 
 
