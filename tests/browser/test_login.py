@@ -6,7 +6,8 @@ from tests.browser.conftest import login, screenshot
 
 
 def test_each_role_lands_on_its_page_and_logout_ends_the_session(new_page, live_server):
-    page = new_page()
+    # A logout ends the session at once: requests the page still had in flight are refused (401).
+    page = new_page(allow_refusals=True)
     for user, path in (("operator1", "/intake"), ("dispatcher1", "/console"),
                        ("handler1", "/department"), ("worker1", "/worker")):
         login(page, user)

@@ -5,10 +5,17 @@ import { csrfToken, zh } from "./page.js";
 
 export { ApiError };
 
+// A navigation under way (a form sent, e.g. 退出): the requests it leaves in flight may come
+// back 401 (a logout ends the session at once) and must not redirect over it.
+let leaving = false;
+window.addEventListener("beforeunload", () => { leaving = true; });
+
 async function send(url, init) {
   const response = await fetch(url, { credentials: "same-origin", ...init });
   if (response.status === 401) {
-    window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+    if (!leaving) {
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+    }
     throw new ApiError(401, "unauthorized", "请先登录");
   }
   return response;
