@@ -20,6 +20,7 @@ from dispatch.core.errors import (
     StaleVersion,
     Unauthorized,
 )
+from dispatch.core.idempotency import KeyReused
 from web.extensions import db
 
 log = logging.getLogger("hotline.web")
@@ -34,6 +35,7 @@ STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     StaleVersion: 409,
+    KeyReused: 422,
 }
 
 HTTP_CODES = {

@@ -331,3 +331,20 @@ class ClassifierModel(Base):
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class IdempotencyKey(Base):
+    """A client's `Idempotency-Key` on intake or an action, with the first answer it got:
+    claimed in the transaction of the writes it guards, kept 24 hours
+    (`dispatch.core.idempotency`)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body
+    http_status: Mapped[int] = mapped_column(Integer, default=0)  # 0 until the answer is stored
+    response: Mapped[Any] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -18,6 +18,7 @@ from dispatch.core.commands import MAX_INT, kinds_of, parse
 from dispatch.core.errors import InvalidInput
 from dispatch.core.models import Event
 from dispatch.core.vocab import Role
+from web import idempotency
 from web.api import openapi
 from web.auth import current_actor
 from web.extensions import db
@@ -92,9 +93,11 @@ class ApiBlueprint(Blueprint):
     def endpoint(self, rule: str, method: str, summary: str, *,  # type: ignore[override]
                  body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
                  roles: Sequence[str] = (), public: bool = False, status: int = 200,
-                 document: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                 document: bool = True, idempotent: bool = False,
+                 errors: Sequence[int] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register a route, its OpenAPI operation, its role check and its body/query
-        parsing."""
+        parsing; `idempotent` routes honour `Idempotency-Key` (web/idempotency.py), `errors`
+        are the statuses it answers beyond the common ones (documented)."""
         path = rule
         params = []
         while "<" in path:
@@ -105,7 +108,8 @@ class ApiBlueprint(Blueprint):
         if document:
             openapi.REGISTRY.append(openapi.Operation(
                 PREFIX + path, method.lower(), summary, body, query, tuple(roles), public,
-                status, tuple(params)))
+                status, tuple(params), tuple(errors), idempotent,
+                tuple(p for p in params if f"<int:{p}>" in rule)))
 
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(fn)
@@ -114,12 +118,17 @@ class ApiBlueprint(Blueprint):
                     kwargs["actor"] = current_actor(tuple(roles))
                 if query is not None:
                     kwargs["query"] = parse(query, _query_dict(query))
-                if body is not None:
-                    kwargs["body"] = json_body(body)
-                result = fn(**kwargs)
+                if idempotent and idempotency.requested() is not None:
+                    return idempotency.guarded(kwargs["actor"], lambda: run(kwargs), status)
+                result = run(kwargs)
                 if isinstance(result, tuple):
                     return result
                 return jsonify(result), status
+
+            def run(kwargs: dict[str, Any]) -> Any:
+                if body is not None:
+                    kwargs["body"] = json_body(body)
+                return fn(**kwargs)
 
             self.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=[method])
             return view
@@ -129,6 +138,12 @@ class ApiBlueprint(Blueprint):
 
 def commit(events: Sequence[Event] = ()) -> None:
     """Commit the unit of work, then run its after-commit consequences
-    (`dispatch.subscribers.AFTER_COMMIT`)."""
+    (`dispatch.subscribers.AFTER_COMMIT`). Under an idempotency key only flushed: the key's
+    answer is stored first, then web/idempotency.py commits."""
+    held_back = idempotency.deferred_events()
+    if held_back is not None:
+        db.session.flush()
+        held_back.extend(events)
+        return
     db.session.commit()
     services().after_commit(db.session, events)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from flask import current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -74,6 +74,8 @@ class FeaturesQuery(Query):
 class RosterQuery(Query):
     cell: Code | None = None
     username: Code | None = None
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: int = Field(100, ge=1, le=500)
 
 
 def _grid() -> GridRouting:
@@ -307,18 +309,22 @@ def remove_rule(actor: Actor, rule_id: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- roster
 
 
-@bp.endpoint("/admin/roster", "GET", "Grid workers' duty roster (filter by cell or username)",
+@bp.endpoint("/admin/roster", "GET",
+          "Grid workers' duty roster (filter by cell or username), a page at a time",
           query=RosterQuery, roles=GRID_READERS)
 def roster(actor: Actor, query: RosterQuery) -> dict[str, Any]:
-    stmt = (select(RosterEntry, User.username).join(User, User.id == RosterEntry.user_id)
-            .order_by(RosterEntry.cell_code, RosterEntry.id))
+    stmt = select(RosterEntry, User.username).join(User, User.id == RosterEntry.user_id)
     if query.cell:
         stmt = stmt.where(RosterEntry.cell_code == query.cell)
     if query.username:
         stmt = stmt.where(User.username == query.username)
-    rows = db.session.execute(stmt.limit(5000)).all()
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.execute(stmt.order_by(RosterEntry.cell_code, RosterEntry.id)
+                              .limit(query.per_page)
+                              .offset((query.page - 1) * query.per_page)).all()
     commit()
-    return {"items": [cat.roster_view(e, u) for e, u in rows]}
+    return {"items": [cat.roster_view(e, u) for e, u in rows], "total": total,
+            "page": query.page, "per_page": query.per_page}
 
 
 @bp.endpoint("/admin/roster", "POST", "Add a duty for a grid worker in a cell", body=cat.RosterIn,

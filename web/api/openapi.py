@@ -31,9 +31,50 @@ class Operation:
     status: int = 200
     path_params: tuple[str, ...] = ()
     extra_errors: tuple[int, ...] = field(default_factory=tuple)
+    idempotent: bool = False  # honours Idempotency-Key (web/idempotency.py)
+    int_params: tuple[str, ...] = ()  # path parameters declared <int:...>
 
 
 REGISTRY: list[Operation] = []
+
+MAX_INT = 2**31 - 1  # the bounded <int:...> converter (web/api/base.py)
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
+                               "schema": {"type": "integer", "minimum": 1}}}
+# Statuses with something to say beyond "error".
+ERROR_WORDS = {
+    400: "invalid input (the field is named in `error.field`)",
+    401: "not signed in, or a wrong username or password",
+    403: "the role may not do this",
+    404: "not found, or not visible to this user",
+    405: "method not allowed (the `Allow` header lists those allowed)",
+    409: "not allowed in the ticket's state, or someone else changed it (`stale_version`)",
+    413: "the body is over the limit (64 KiB; uploads: the upload limit), chunked or not",
+    415: "wrong content type",
+    422: "the Idempotency-Key was used with another request",
+    429: "too many failed logins: wait `Retry-After` seconds",
+    503: "the database or the queue is unavailable for a moment: retry after `Retry-After`",
+}
+# Limits checked beyond each parameter's schema, said where they apply.
+YEAR_RANGE = (2000, 2100)
+MAX_PERIOD_DAYS = 3660
+PERIOD_NOTE = (f"the period from `from` to `to` (both included) spans at most "
+               f"{MAX_PERIOD_DAYS} days, and `to` is not before `from` (400 otherwise)")
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "the same key with the same request within 24 hours gives the first answer "
+                   "again (header `Idempotent-Replayed: true`) and writes nothing; the same key "
+                   "with another request: 422",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+}
+
+
+def _path_parameter(op: Operation, name: str) -> dict[str, Any]:
+    """A path parameter: integers within their bounds (years within the calendar's)."""
+    schema: dict[str, Any] = {"type": "string"}
+    if name in op.int_params:
+        low, high = YEAR_RANGE if name == "year" else (1, MAX_INT)
+        schema = {"type": "integer", "minimum": low, "maximum": high}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def _query_parameters(model: type[BaseModel], defs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -41,11 +82,15 @@ def _query_parameters(model: type[BaseModel], defs: dict[str, Any]) -> list[dict
     defs.update(schema.get("$defs", {}))
     required = set(schema.get("required", []))
     params = []
+    period = {"from", "to"} <= set(schema["properties"])
     for name, prop in schema["properties"].items():
         explode = prop.get("type") == "array"
+        description = prop.get("description")
+        if period and name == "to":
+            description = f"{description}; {PERIOD_NOTE}" if description else PERIOD_NOTE
         params.append({"name": name, "in": "query", "required": name in required,
                        "schema": prop, "explode": explode,
-                       **({"description": prop["description"]} if "description" in prop else {})})
+                       **({"description": description} if description else {})})
     return params
 
 
@@ -63,9 +108,7 @@ def document(base_path: str) -> dict[str, Any]:
             "summary": op.summary,
             "operationId": op.method + "_" + "_".join(
                 part.strip("{}") for part in op.path.strip("/").split("/")),
-            "parameters": [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                for p in op.path_params],
+            "parameters": [_path_parameter(op, p) for p in op.path_params],
             "responses": {str(op.status): {"description": "success"}},
         }
         if op.roles:
@@ -75,13 +118,19 @@ def document(base_path: str) -> dict[str, Any]:
         if op.body is not None:
             entry["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
-        errors = {400, 404} | ({401, 403} if not op.public else set()) | set(op.extra_errors)
-        if op.body is not None:
+        if op.idempotent:
+            entry["parameters"].append(IDEMPOTENCY_HEADER)
+        errors = ({400, 404, 503} | ({401, 403} if not op.public else set())
+                  | set(op.extra_errors))
+        if op.body is not None or op.method in ("post", "put", "patch"):
             errors |= {413, 415}
+        if op.idempotent:
+            errors.add(422)
         for status in sorted(errors):
             entry["responses"][str(status)] = {
-                "description": "error",
+                "description": ERROR_WORDS.get(status, "error"),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                **({"headers": RETRY_AFTER} if status in (429, 503) else {}),
             }
         if not op.public:
             entry["security"] = [{"bearer": []}, {"session": []}]

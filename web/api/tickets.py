@@ -73,7 +73,8 @@ def _me(user: Any, csrf: bool = False) -> dict[str, Any]:
     return me
 
 
-@endpoint("/auth/login", "POST", "Sign in a person (session cookie)", body=LoginIn, public=True)
+@endpoint("/auth/login", "POST", "Sign in a person (session cookie)", body=LoginIn, public=True,
+          errors=(401, 429))
 def login(body: LoginIn) -> dict[str, Any]:
     user = log_in(body.username, body.password)  # throttled: 429 after too many failures
     sign_in(user)
@@ -97,7 +98,7 @@ def me(actor: Actor) -> dict[str, Any]:
 
 
 @endpoint("/auth/token", "POST", "A bearer token for a machine client", body=LoginIn,
-          public=True)
+          public=True, errors=(401, 429))
 def token(body: LoginIn) -> dict[str, Any]:
     user = log_in(body.username, body.password)  # throttled: 429 after too many failures
     ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
@@ -120,7 +121,7 @@ def change_password(actor: Actor, body: PasswordChange) -> dict[str, Any]:
 
 
 @endpoint("/tickets", "POST", "Log a demand (intake)", body=TicketCreate,
-          roles=(Role.OPERATOR,), status=201)
+          roles=(Role.OPERATOR,), status=201, idempotent=True)
 def create_ticket(actor: Actor, body: TicketCreate) -> dict[str, Any]:
     now = _now()
     result = intake(db.session, body, actor, now=now,
@@ -163,11 +164,11 @@ for _action in PUBLIC_ACTIONS:
         f"/api/v1/tickets/{{number}}/actions/{_action}", "post",
         f"Action '{_action}' (from {', '.join(sorted(_rule.from_states))})",
         body=_ACTION_BODIES[_action], roles=tuple(sorted(_rule.roles - {Role.SYSTEM})),
-        path_params=("number",), extra_errors=(409,)))
+        path_params=("number",), extra_errors=(409,), idempotent=True))
 
 
 @endpoint("/tickets/<number>/actions/<action>", "POST", "Take an action", roles=STAFF,
-          document=False)
+          document=False, idempotent=True)
 def act(actor: Actor, number: str, action: str) -> dict[str, Any]:
     model = _ACTION_BODIES.get(action)
     if model is None:
