@@ -15,9 +15,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, current_app, g, jsonify, request, session
 from flask.typing import ResponseReturnValue
@@ -36,7 +35,6 @@ from web.extensions import db
 from web.services import services
 
 log = logging.getLogger("hotline.auth")
-T = TypeVar("T")
 
 
 def current_user() -> User:
@@ -137,16 +135,19 @@ class LoginThrottle:
         # account -> {address: last failure (epoch seconds)}, for an unlock (memory mode).
         self._addresses: dict[str, dict[str, float]] = {}
         self._lock = threading.Lock()
+        self._warned = -math.inf
 
-    def _run(self, what: Callable[[MovingWindowRateLimiter], T]) -> T:
+    def _run(self, operation: str, kind: str, key: str) -> Any:
+        """`test`, `hit` or `get_window_stats` of the limit for (kind, key), in the shared
+        storage, or in this process's memory while that storage fails."""
         try:
-            return what(self._shared)
+            return getattr(self._shared, operation)(self.limit, kind, key)
         except Exception:  # noqa: BLE001  (any storage failure: count in memory meanwhile)
-            if self._shared is self._local:
-                raise
-            log.warning("login throttle: storage unreachable, counting in memory",
-                        exc_info=True)
-            return what(self._local)
+            if time.monotonic() - self._warned > 60:  # once a minute, not per login
+                self._warned = time.monotonic()
+                log.warning("login throttle: storage unreachable, counting in memory",
+                            exc_info=True)
+            return getattr(self._local, operation)(self.limit, kind, key)
 
     @staticmethod
     def _keys(username: str, address: str) -> list[tuple[str, str]]:
@@ -156,16 +157,15 @@ class LoginThrottle:
         """Seconds until this account and address may try again, or None if they may now."""
         waits = []
         for kind, key in self._keys(username, address):
-            if not self._run(lambda lim, k=kind, v=key: lim.test(self.limit, k, v)):
-                stats = self._run(lambda lim, k=kind, v=key: lim.get_window_stats(
-                    self.limit, k, v))
+            if not self._run("test", kind, key):
+                stats = self._run("get_window_stats", kind, key)
                 waits.append(max(1, math.ceil(stats.reset_time - time.time())))
         return max(waits) if waits else None
 
     def failed(self, username: str, address: str) -> None:
         """Count one failure against the account and the address."""
         for kind, key in self._keys(username, address):
-            self._run(lambda lim, k=kind, v=key: lim.hit(self.limit, k, v))
+            self._run("hit", kind, key)
         account = self._keys(username, address)[0][1]
         if isinstance(self._storage, RedisStorage):
             try:
@@ -200,7 +200,7 @@ class LoginThrottle:
         """Clear the account's failures and those of the addresses that failed on it within
         the window; whether the account was locked."""
         account = self._keys(username, "")[0][1]
-        was_locked = not self._run(lambda lim: lim.test(self.limit, "account", account))
+        was_locked = not self._run("test", "account", account)
         for address in self._recent_addresses(account):
             for lim in (self._shared, self._local):
                 try:
