@@ -262,3 +262,43 @@ def test_merged_repeats_numbers_follow_the_same_rule(api, app, tokens):
     assert counts(app) == before
     assert api.get("dispatcher1", f"{TICKETS}/{parent}").get_json()["children"] == [
         child["number"]]
+
+
+# ---------------------------------------------------------------- the live console
+
+
+@pytest.fixture
+def console_url(app):
+    from tests.browser.conftest import start_server
+
+    http, url = start_server(app)
+    yield url
+    http.shutdown()
+
+
+def test_live_console_events_and_replays_mask_typed_numbers(api, app, console_url):
+    import threading
+
+    from tests.web.test_console_socket import Console
+
+    def console(user: str) -> Console:
+        token = api.headers(user)["Authorization"].split()[1]
+        return Console(console_url, auth={"token": token}).connect()
+
+    dispatcher, handler = console("dispatcher1"), console("handler1")
+    try:
+        n = dispatched(api, text=TYPED)["number"]
+        dispatcher.wait(lambda: len(dispatcher.events) == 2)  # intake, dispatch
+        handler.wait(lambda: len(handler.events) == 1)  # the dispatch to its department
+        before = counts(app)
+        assert handler.resume(0)["replayed"] == 1  # the events it may see, from the database
+        handler.wait(lambda: len(handler.events) == 2)
+        for c in (dispatcher, handler):
+            assert {e["ticket"]["number"] for e in c.events} == {n}
+            assert all(MASKED_PHONE in e["ticket"]["text"] and MASKED_ID in e["ticket"]["text"]
+                       for e in c.events)
+            assert leaked(c.events, PHONE, ID_CARD) == []
+        assert counts(app) == before
+    finally:
+        for c in (dispatcher, handler):
+            threading.Thread(target=c.client.disconnect, daemon=True).start()
