@@ -438,3 +438,16 @@ def test_the_events_of_the_judgement_are_in_the_console_feed(desk):
     assert last.summary["alarm"] == "acknowledged" and "alarm" not in last.summary["queues"]
     assert desk.session.scalar(select(func.count()).select_from(Event).where(
         Event.ticket_id == t.id)) == 3
+
+
+def test_the_intake_event_keeps_the_judgement_with_its_confidence_and_model(desk):
+    """What the classifier said (and how sure it was, and which version) stays on the intake
+    event: the labelled examples of training compare it with what people confirmed."""
+    result = log(desk, channel="phone", text=WATER,
+                 classifier=Says(water(0.93, model="v7", doubts=("疑似涉警，请确认",))))
+    suggested = desk.events(result.ticket)[0].payload["suggested"]
+    assert suggested["category"] == "utilities.water"
+    assert suggested["confidence"] == {"category": 0.93, "type": 0.9}
+    assert suggested["model"] == "v7"
+    assert suggested["doubts"] == ["疑似涉警，请确认"]
+    assert suggested["emergency"] is False
