@@ -55,6 +55,17 @@ ALWAYS_RAW = frozenset((*AUTO_DISPATCH_PARTS, *ALARM_PARTS))
 
 # ---------------------------------------------------------------- SQL helpers
 
+# The aliases the queries use, made once: an alias of a wide table computes its columns the
+# first time it is used, which took most of the time spent building each query. A statement
+# uses each in one subquery at most.
+_LEAD = aliased(Assignment)  # a ticket's latest lead
+_DISPATCH = aliased(Event)  # the dispatch before a review or an answer
+_REOPEN = aliased(Event)  # a callback that reopened the ticket
+_CONCLUDING = aliased(Event)  # the callback that concluded a review
+FIRST_LEAD = aliased(Assignment)  # a ticket's first lead assignment
+_MOVED = aliased(Assignment)  # a later lead assignment elsewhere
+_TAKEN = aliased(Event)  # the dispatcher took an automatic dispatch back
+
 
 class seconds_after(FunctionElement[Any]):  # noqa: N801 (an SQL function)
     """SQL: a UTC timestamp plus a number of seconds: `seconds_after(column, 60)`."""
@@ -97,13 +108,13 @@ def dim_columns(department: Any) -> list[Any]:
 
 def latest_lead(ticket_id: Any) -> Any:
     """SQL: the department of a ticket's latest lead assignment."""
-    a = aliased(Assignment)
+    a = _LEAD
     return (select(a.department_code).where(a.ticket_id == ticket_id, a.role == "lead")
             .order_by(a.id.desc()).limit(1).scalar_subquery())
 
 
 def _lead_before(event: Any) -> Any:
-    d = aliased(Event)
+    d = _DISPATCH
     return (select(d.payload["lead"].as_string())
             .where(d.ticket_id == event.ticket_id, d.action == "dispatch", d.id < event.id)
             .order_by(d.id.desc()).limit(1).scalar_subquery())
@@ -130,7 +141,7 @@ def auto_accuracy(auto: Any) -> tuple[Any, Any]:
     """SQL: (auto-dispatched, accurate) of a ticket whose first lead assignment is `auto` (an
     alias of assignments): accurate when that assignment was not returned, the dispatcher did
     not take the ticket back, and no later lead assignment went to another department."""
-    moved, taken = aliased(Assignment), aliased(Event)
+    moved, taken = _MOVED, _TAKEN
     rerouted = exists(select(moved.id).where(
         moved.ticket_id == auto.ticket_id, moved.role == "lead", moved.id > auto.id,
         moved.department_code != auto.department_code))
@@ -186,11 +197,11 @@ def raw_sets(span: DateRange, now: datetime) -> list[UnitSet]:
     first = (select(a.ticket_id, func.min(a.dispatched_at).label("first_at"),
                     func.min(case((a.role == "lead", a.id))).label("first_lead_id"))
              .group_by(a.ticket_id).subquery())
-    reopen = aliased(Event)
+    reopen = _REOPEN
     reopened = exists(select(reopen.id).where(
         reopen.ticket_id == t.id, reopen.action == "callback",
         reopen.to_status == Status.REOPENED))
-    first_lead = aliased(Assignment)
+    first_lead = FIRST_LEAD
     auto, accurate = auto_accuracy(first_lead)
     dispatched = select(
         t.id.label("ref"), t.id.label("ticket_id"), local_date(first.c.first_at).label("day"),
@@ -221,7 +232,7 @@ def raw_sets(span: DateRange, now: datetime) -> list[UnitSet]:
             flag(state == ON_TIME).label(f"{name}_on_time"),
         ).join(t, t.id == a.ticket_id).where(within(deadline, span))
 
-    c = aliased(Event)
+    c = _CONCLUDING
     concluded = exists(select(c.id).where(c.ticket_id == e.ticket_id, c.action == "callback",
                                           c.id > e.id, c.to_status.in_(CONCLUDED)))
     needed = func.coalesce(e.payload["callback_needed"].as_boolean(), True).is_(True)
@@ -363,6 +374,6 @@ class SqlRawSource:
 RAW = SqlRawSource()
 
 
-__all__ = ["RAW", "SqlRawSource", "UnitSet", "ALWAYS_RAW", "raw_sets", "tally_sets",
+__all__ = ["RAW", "SqlRawSource", "UnitSet", "ALWAYS_RAW", "FIRST_LEAD", "raw_sets", "tally_sets",
            "set_units", "set_of", "alarm_rows", "auto_accuracy", "flag", "dim_columns",
            "latest_lead", "within", "seconds_after"]

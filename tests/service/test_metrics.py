@@ -11,8 +11,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from dispatch import subscribers
+from dispatch.core.commands import AutoDispatchPayload, RaiseAlarmPayload
 from dispatch.core.errors import InvalidInput
+from dispatch.core.models import Ticket
 from dispatch.core.ports import ManualClock
+from dispatch.intake.alarms import ALARM_ACTOR
+from dispatch.intake.autodispatch import AUTO_ACTOR
 from dispatch.stats import rollups
 from dispatch.stats.metrics import (
     RAW,
@@ -26,6 +30,7 @@ from dispatch.stats.metrics import (
     trend,
 )
 from dispatch.tickets.calendar import LOCAL_TZ
+from dispatch.tickets.lifecycle import perform
 from tests.service.conftest import PUDONG, URBAN, VENDING
 
 MON, TUE, WED, THU, FRI = (date(2026, 11, d) for d in (23, 24, 25, 26, 27))
@@ -288,6 +293,115 @@ def test_callback_satisfaction_and_resolution_rates(desk, clock, stats):
     assert stats.fig("satisfaction_rate", TUE) == (1, 1)
     assert stats.fig("satisfaction_rate", MON) == (2, 3)  # the first answer still counts
     assert stats.fig("satisfaction_rate", MON, TUE) == (3, 4)
+
+
+# ---------------------------------------------------------------- 智能派单 and alarms
+
+
+def auto_dispatch(desk, ticket: Ticket, lead: str = URBAN) -> None:
+    """Dispatch by the system, as intake does on a confident suggestion (智能派单)."""
+    payload = AutoDispatchPayload(lead=lead, confidence=0.93, threshold=0.8, setting=VENDING,
+                                  source="test-model", reasons=["分类置信度 0.93 ≥ 0.80"])
+    perform(desk.session, ticket, "dispatch", AUTO_ACTOR, payload, now=desk.clock.now(),
+            directory=desk.directory)
+    desk.session.commit()
+
+
+def raise_alarm(desk, ticket: Ticket) -> None:
+    """The emergency alarm of an unattended channel, raised now."""
+    perform(desk.session, ticket, "raise_alarm", ALARM_ACTOR, RaiseAlarmPayload(),
+            now=desk.clock.now(), directory=desk.directory)
+    desk.session.commit()
+
+
+def test_auto_dispatch_rate_and_accuracy_count_tickets_first_dispatched_in_the_period(
+        desk, clock, stats):
+    kept, returned, taken_back, waiting = (desk.intake() for _ in range(4))
+    for t in (kept, returned, taken_back, waiting):
+        auto_dispatch(desk, t)
+    desk.act(kept, "sign", "handler1")
+    desk.act(kept, "complete", "handler1", result="已清理占道摊点")
+    desk.act(returned, "return", "handler1", reason="属于街道职责")
+    desk.act(returned, "dispatch", "dispatcher1", lead=PUDONG)  # re-routed after the return
+    desk.act(taken_back, "take_back", "dispatcher1")
+    desk.act(taken_back, "dispatch", "dispatcher1", lead=URBAN)  # the same department again
+    by_hand = desk.dispatched()
+    desk.intake()  # never dispatched: in neither figure
+    clock.advance(days=1)
+    tuesday = desk.intake()
+    auto_dispatch(desk, tuesday, lead=PUDONG)
+
+    assert stats.fig("auto_dispatch_rate", MON) == (4, 5)
+    assert stats.fig("auto_dispatch_accuracy", MON) == (2, 4)
+    assert stats.numbers("auto_dispatch_accuracy", "numerator", MON) == [kept.number,
+                                                                         waiting.number]
+    assert stats.numbers("auto_dispatch_accuracy", "denominator", MON) == [
+        kept.number, returned.number, taken_back.number, waiting.number]
+    assert by_hand.number in stats.numbers("auto_dispatch_rate", "denominator", MON)
+    assert by_hand.number not in stats.numbers("auto_dispatch_rate", "numerator", MON)
+    # A ticket counts for its latest lead department, as every ticket figure does.
+    assert stats.fig("auto_dispatch_rate", MON, department=URBAN) == (3, 4)
+    assert stats.fig("auto_dispatch_accuracy", MON, department=PUDONG) == (0, 1)
+    assert stats.fig("auto_dispatch_rate", TUE) == (1, 1)
+    assert stats.fig("auto_dispatch_accuracy", MON, TUE) == (3, 5)
+    # By day and by department the figures add up to the period's.
+    session, now, span = stats.session, clock.now(), DateRange(MON, TUE)
+    days = trend(session, span, Filters(), now, "day")
+    assert [p.figures["auto_dispatch_rate"].numerator for p in days] == [4, 1]
+    assert days == trend(session, span, Filters(), now, "day", source=RAW)
+    rows = breakdown(session, span, Filters(), now, "department", sort="auto_dispatch_accuracy")
+    assert rows == breakdown(session, span, Filters(), now, "department",
+                             sort="auto_dispatch_accuracy", source=RAW)
+    assert {r.key: (r.figures["auto_dispatch_accuracy"].numerator,
+                    r.figures["auto_dispatch_accuracy"].denominator) for r in rows} == {
+        URBAN: (2, 3), PUDONG: (1, 2), None: (0, 0)}
+
+
+def test_a_later_dispatch_elsewhere_makes_an_auto_dispatch_inaccurate_even_without_a_return(
+        desk, stats):
+    t = desk.intake()
+    auto_dispatch(desk, t)
+    desk.act(t, "sign", "handler1")
+    desk.act(t, "complete", "handler1", result="已处理")
+    desk.act(t, "review_accept", "dispatcher1")
+    assert stats.fig("auto_dispatch_accuracy", MON) == (1, 1)
+    desk.act(t, "callback", "operator1", satisfaction="dissatisfied", resolved=False)
+    desk.act(t, "dispatch", "dispatcher1", lead=PUDONG)  # reopened and sent elsewhere
+    assert stats.fig("auto_dispatch_accuracy", MON) == (0, 1)
+    assert stats.fig("auto_dispatch_rate", MON) == (1, 1)
+
+
+def test_alarm_ack_rate_counts_alarms_acknowledged_within_60_seconds(desk, clock, stats):
+    set_local(clock, 2026, 11, 23, 10, 0, 0)
+    clock.current = clock.current.replace(microsecond=500_000)  # the boundary to the µs
+    on_the_minute, a_moment_late, never, no_alarm = (desk.intake(channel="wechat")
+                                                     for _ in range(4))
+    for t in (on_the_minute, a_moment_late, never):
+        raise_alarm(desk, t)
+    clock.advance(seconds=60)
+    desk.act(on_the_minute, "acknowledge_alarm", "dispatcher1")  # 60 s: in time
+    clock.advance(microseconds=1)
+    desk.act(a_moment_late, "acknowledge_alarm", "supervisor1")  # 60.000001 s: late
+    clock.advance(minutes=5)
+
+    assert stats.fig("alarm_ack_rate", MON) == (1, 3)
+    assert stats.numbers("alarm_ack_rate", "numerator", MON) == [on_the_minute.number]
+    assert stats.numbers("alarm_ack_rate", "denominator", MON) == [
+        on_the_minute.number, a_moment_late.number, never.number]
+    assert no_alarm.alarm_raised_at is None
+    assert stats.fig("alarm_ack_rate", TUE) == (0, 0)
+    assert stats.figures(TUE)["alarm_ack_rate"].rate is None
+    assert stats.fig("alarm_ack_rate", MON, channel="phone") == (0, 0)
+
+    # An alarm still within its 60 s is not counted yet; once they pass unanswered, it is.
+    fresh = desk.intake(channel="wechat")
+    raise_alarm(desk, fresh)
+    clock.advance(seconds=30)
+    assert stats.fig("alarm_ack_rate", MON) == (1, 3)
+    clock.advance(seconds=31)
+    assert stats.fig("alarm_ack_rate", MON) == (1, 4)
+    desk.act(fresh, "acknowledge_alarm", "dispatcher1")
+    assert stats.fig("alarm_ack_rate", MON) == (1, 4)
 
 
 # ---------------------------------------------------------------- dimensions

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, null, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from dispatch.core.models import Assignment, Ticket
 from dispatch.stats.definitions import (
@@ -36,6 +36,7 @@ from dispatch.stats.raw import (
     ALARM_PARTS,
     ALWAYS_RAW,
     AUTO_DISPATCH_PARTS,
+    FIRST_LEAD,
     UnitSet,
     alarm_rows,
     auto_accuracy,
@@ -156,7 +157,7 @@ def live_sets(span: DateRange, now: datetime) -> list[UnitSet]:
     assignment read from the raw table), the alarms from the tickets."""
     st = StatTicket
     columns = st.__table__.c
-    first_lead = aliased(Assignment)
+    first_lead = FIRST_LEAD
     lead = (
         select(func.min(Assignment.id))
         .where(Assignment.ticket_id == st.ticket_id, Assignment.role == "lead")
