@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
-from dispatch.simulation.engine import SEED_COUNTY
+from dispatch.simulation.parameters import SEED_COUNTY
 from dispatch.tickets.calendar import LOCAL_TZ
 from tests.bench.conftest import scratch_database
 

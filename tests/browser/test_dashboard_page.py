@@ -38,7 +38,7 @@ def installed():
 
 def simulate_week(live: Any) -> None:
     """A week of the county's history up to the live clock's now (a light `small` run)."""
-    from dispatch.simulation.engine import SMALL
+    from dispatch.simulation.parameters import SMALL
     from web.cli.simulate import run_simulation
     from web.extensions import db
 

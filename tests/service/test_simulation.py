@@ -1,4 +1,4 @@
-"""`dispatch.simulation.engine`: a synthetic history over the demo county, made through the domain.
+"""`dispatch.simulation`: a synthetic history over the demo county, made through the domain.
 
 The same seed gives the same history; every ticket's event log is a path of the state table,
 walked by the users whose job each step is; the draws land near the stated distributions; the
@@ -28,19 +28,22 @@ from dispatch.core.db import Base
 from dispatch.core.models import Assignment, Contact, Event, Ticket, User
 from dispatch.core.vocab import ContactKind, Role, Status
 from dispatch.outbound.outbox import OutboxMessage
-from dispatch.simulation.engine import (
+from dispatch.simulation.engine import Simulation
+from dispatch.simulation.parameters import (
     PRESETS,
     SEED_COUNTY,
     SMALL,
     Lognormal,
     Parameters,
-    SimulationError,
-    SimulationReport,
     day_weight,
+)
+from dispatch.simulation.report import SimulationReport
+from dispatch.simulation.words import poisson, weighted
+from dispatch.simulation.world import (
+    SimulationError,
+    build_world,
     ensure_handlers,
     handler_username,
-    poisson,
-    weighted,
 )
 from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.lifecycle import TABLE
@@ -499,7 +502,6 @@ def test_every_department_gets_a_demo_handler_once(county) -> None:
 def test_a_department_without_a_handler_stops_the_run_and_names_it(county) -> None:
     engine = county.engine()
     with Session(engine, expire_on_commit=False) as s:
-        from dispatch.simulation.engine import Simulation, build_world
         from grid.directory import SqlDirectory
         from web.cli.simulate import GridPlaces
 

@@ -1,5 +1,5 @@
 """`hotline simulate`: a realistic synthetic history over the demo county, made through the
-domain (`dispatch/simulation/engine.py`), with the county's grid as its places and routing."""
+domain (`dispatch/simulation/`), with the county's grid as its places and routing."""
 
 from __future__ import annotations
 
@@ -16,17 +16,11 @@ from sqlalchemy.orm import Session
 from dispatch.core.errors import DomainError
 from dispatch.core.ports import DepartmentRef, IntakePorts
 from dispatch.intake.pipeline import Classifier
-from dispatch.simulation.engine import (
-    PRESETS,
-    Parameters,
-    Progress,
-    Rate,
-    Simulation,
-    SimulationReport,
-    Spot,
-    build_world,
-    ensure_handlers,
-)
+from dispatch.simulation.clockwork import Progress
+from dispatch.simulation.engine import Simulation
+from dispatch.simulation.parameters import PRESETS, Parameters
+from dispatch.simulation.report import Rate, SimulationReport
+from dispatch.simulation.world import Spot, build_world, ensure_handlers
 from dispatch.tickets.calendar import LOCAL_TZ
 from grid.locator import GridCache
 from web.cli.common import app_for_cli as _app
@@ -254,7 +248,7 @@ def simulate(
     from tqdm import tqdm
 
     from dispatch.core.models import User
-    from dispatch.simulation.engine import SimulationError
+    from dispatch.simulation.world import SimulationError
     from grid.demo.reference import DEMO_PASSWORD
     from web.extensions import db as database
     from web.services import services

@@ -1,0 +1,454 @@
+"""The stories of simulated tickets: what happens to each after intake, step by step, as the
+users whose job it is, with the waits between the steps drawn from `Parameters`."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from dispatch.core.commands import (
+    AnswerPayload,
+    CallbackPayload,
+    CallTransferPayload,
+    CompletePayload,
+    DispatchPayload,
+    ExtensionDecisionPayload,
+    ExtensionRefusalPayload,
+    ExtensionRequestPayload,
+    MergePayload,
+    NoPayload,
+    NotePayload,
+    PoliceAcceptPayload,
+    PoliceCompletePayload,
+    ReasonRequired,
+    Transfer110Payload,
+)
+from dispatch.core.models import (
+    Assignment,
+    Ticket,
+)
+from dispatch.core.vocab import (
+    CLOSED_STATES,
+    AssignmentStatus,
+    Channel,
+    ContactKind,
+    RequestType,
+    Role,
+    Satisfaction,
+    Status,
+    Urgency,
+)
+from dispatch.intake.contacts import record_contact
+from dispatch.outbound.callbacks import answer_note, record_citizen_answer
+from dispatch.simulation.clockwork import (
+    Case,
+    Clockwork,
+)
+from dispatch.simulation.parameters import HANDLING, Lognormal
+from dispatch.simulation.words import (
+    ANSWER,
+    EXTENSION_REASONS,
+    RESULTS,
+    RETURN_REASONS,
+    REVIEW_REJECTS,
+    SITE_NOTES,
+    VOID_REASONS,
+    weighted,
+)
+from dispatch.simulation.world import (
+    POLICE_DESK,
+    SimulationError,
+)
+from dispatch.tickets.calendar import LOCAL_TZ
+from dispatch.tickets.lifecycle import Actor, lead_assignment, ticket_location
+
+
+class Stories(Clockwork):
+    """The life of each ticket after intake: void, direct answer, 110, or handling (dispatch,
+    sign-for, returns, extensions, completion, review, callback), as the users whose job it
+    is."""
+
+    def _minutes(self, dist: Lognormal) -> float:
+        return dist.draw(self.rng) / 60
+
+    def _office(self, hours: float, urgency: str = Urgency.NORMAL) -> datetime:
+        """`hours` from now, moved into office hours for normal-urgency work."""
+        at = self.now + timedelta(hours=hours)
+        if urgency != Urgency.NORMAL:
+            return at
+        opens, closes = self.p.office_hours
+        local = at.astimezone(LOCAL_TZ)
+        if opens <= local.hour < closes:
+            return at
+        day = local.date() + timedelta(days=1) if local.hour >= closes else local.date()
+        start = datetime.combine(day, datetime.min.time(), tzinfo=LOCAL_TZ)
+        return start + timedelta(hours=opens, minutes=self.rng.uniform(0, 90))
+
+    def _dispatcher(self) -> Actor:
+        return self.rng.choice(self.world.staff.dispatchers)
+
+    def _operator(self) -> Actor:
+        return self.rng.choice(self.world.staff.operators)
+
+    def _story(self, case: Case) -> Iterator[float | datetime]:
+        """The life of a ticket after intake."""
+        p, rng, t = self.p, self.rng, case.ticket
+        try:
+            if case.path == "void":
+                yield self._minutes(p.desk_minutes)
+                self.act(
+                    t, "void", self._operator(), ReasonRequired(reason=rng.choice(VOID_REASONS))
+                )
+                return
+            if case.path == "answer":
+                yield self._minutes(p.desk_minutes)
+                self.act(t, "answer", self._operator(), AnswerPayload(answer=ANSWER))
+                return
+            if case.path == "police":
+                handled = yield from self._police(case)
+                if handled:
+                    return
+            if case.parent is not None:
+                yield self._minutes(p.dispatch_minutes)
+                parent = case.parent.ticket
+                if (
+                    t.status == Status.NEW
+                    and parent.status not in CLOSED_STATES
+                    and not t.children
+                    and parent.parent_id is None
+                ):
+                    self.act(
+                        t,
+                        "merge",
+                        self._dispatcher(),
+                        MergePayload(parent=parent.number, reason="重复诉求，并单处理"),
+                    )
+                    return
+                self._remember(case)
+            yield from self._handle(case)
+        finally:
+            self._forget(case)
+
+    def _police(self, case: Case) -> Generator[float, None, bool]:
+        """A police matter: out to 110, which accepts and handles it, or rejects it back."""
+        p, rng, t = self.p, self.rng, case.ticket
+        operator = self._operator()
+        yield self._minutes(p.desk_minutes)
+        if t.channel == Channel.PHONE and rng.random() < p.call_transfer_share:
+            self.act(
+                t,
+                "call_transfer",
+                operator,
+                CallTransferPayload(kind="one_key", to="110", reason="涉警事项，一键转110"),
+            )
+        self.act(t, "transfer_110", operator, Transfer110Payload(reason="涉警事项，转110处置"))
+        yield self._minutes(p.police_answer_minutes)
+        if rng.random() < p.police_reject_share:
+            self.act(
+                t, "police_reject", POLICE_DESK, ReasonRequired(reason="非警情，请12345按职责办理")
+            )
+            case.path = "handle"
+            self._remember(case)
+            return False
+        self.act(t, "police_accept", POLICE_DESK, PoliceAcceptPayload(incident_no=self._incident()))
+        yield p.police_handling.draw(rng)
+        self.act(
+            t, "police_complete", POLICE_DESK, PoliceCompletePayload(result="110已出警处置完毕")
+        )
+        return True
+
+    def _handle(self, case: Case) -> Iterator[float | datetime]:
+        """Dispatch, handling (returns, extensions, lateness), review and callback; again
+        after a reopen."""
+        p, rng, t = self.p, self.rng, case.ticket
+        while True:
+            case.rounds += 1
+            yield self._minutes(p.dispatch_minutes)
+            self._dispatch(case)
+            returns = 0
+            while True:
+                lead = lead_assignment(t)
+                assert lead is not None
+                assignee = self._assignee(lead)
+                for co in [a for a in t.assignments if a.role == "co" and a.closed_at is None]:
+                    self._advance(self._co_story(case, co))
+                if returns < p.max_returns and rng.random() < p.return_share:
+                    returns += 1
+                    yield self._office(p.sign[case.urgency].draw(rng), case.urgency)
+                    if rng.random() >= p.return_before_sign_share:
+                        self.act(t, "sign", assignee, NoPayload())
+                        yield self._office(rng.uniform(0.5, 8.0), case.urgency)
+                    self.act(
+                        t, "return", assignee, ReasonRequired(reason=rng.choice(RETURN_REASONS))
+                    )
+                    yield self._minutes(p.dispatch_minutes)
+                    self._redispatch(case, lead.department_code)
+                    continue
+                yield self._office(p.sign[case.urgency].draw(rng), case.urgency)
+                self.act(t, "sign", assignee, NoPayload())
+                break
+            yield from self._work(case, lead, assignee)
+            while True:
+                yield self._office(p.review_hours.draw(rng), case.urgency)
+                if rng.random() < p.review_reject_share:
+                    self.act(
+                        t,
+                        "review_reject",
+                        self._dispatcher(),
+                        ReasonRequired(reason=rng.choice(REVIEW_REJECTS)),
+                    )
+                    yield self._office(p.rework_hours.draw(rng), case.urgency)
+                    self.act(t, "complete", assignee, self._result(t, assignee))
+                    continue
+                self.act(t, "review_accept", self._dispatcher(), NoPayload())
+                break
+            if t.status != Status.REVIEWED:
+                return  # archived at once: nobody to call back
+            yield from self._callback(case)
+            if t.status != Status.REOPENED:
+                return
+
+    def _dispatch(self, case: Case) -> None:
+        t = case.ticket
+        fields: dict[str, Any] = {}
+        ports = None
+        if not case.classified:  # the dispatcher classifies what a channel left open
+            fields = {
+                "category": case.category,
+                "type": RequestType(case.type),
+                "urgency": Urgency(case.urgency),
+            }
+            case.classified = True
+            ports = self.ports_for(self.session, self.now)
+            routing = ports.router.route(case.category, ticket_location(t))
+            if routing.lead is None:
+                fields["lead"] = self._territorial(t)
+        elif t.status != Status.REOPENED and not (t.routing or {}).get("lead"):
+            fields["lead"] = self._territorial(t)
+        self.act(t, "dispatch", self._dispatcher(), DispatchPayload(**fields), ports=ports)
+
+    def _redispatch(self, case: Case, returned_by: str) -> None:
+        t, rng = case.ticket, self.rng
+        lead = returned_by
+        if rng.random() >= self.p.return_same_share:
+            office = self._territorial(t)
+            suggested = (t.routing or {}).get("lead")
+            choices = [
+                c for c in (office, suggested, self.world.fallback_lead) if c and c != returned_by
+            ]
+            lead = choices[0] if choices else returned_by
+        self.act(
+            t,
+            "dispatch",
+            self._dispatcher(),
+            DispatchPayload(
+                lead=lead,
+                reason="退单改派" if lead != returned_by else "经核实属于贵单位职责，请继续办理",
+            ),
+        )
+
+    def _territorial(self, t: Ticket) -> str:
+        return self.world.offices.get(t.street_code or "", self.world.fallback_lead)
+
+    def _assignee(self, a: Assignment) -> Actor:
+        """Who works an assignment: its grid worker (mostly) or a handler of the department."""
+        staff = self.world.staff
+        if (
+            a.grid_worker_id is not None
+            and a.grid_worker_id in staff.workers
+            and self.rng.random() < 0.8
+        ):
+            return staff.workers[a.grid_worker_id]
+        handlers = staff.handlers.get(a.department_code)
+        if not handlers:
+            raise SimulationError(
+                f"department {a.department_code} has no handler: run ensure_handlers first"
+            )
+        return self.rng.choice(handlers)
+
+    def _result(self, t: Ticket, actor: Actor) -> CompletePayload:
+        text = self.rng.choice(RESULTS)
+        if actor.role == Role.GRID_WORKER and t.lon is not None and t.lat is not None:
+            return CompletePayload(result=text, lon=t.lon, lat=t.lat)
+        return CompletePayload(result=text)
+
+    def _work(self, case: Case, lead: Assignment, assignee: Actor) -> Iterator[float | datetime]:
+        """From signing to completion: on time, late, extended or a long hard case."""
+        p, rng, t = self.p, self.rng, case.ticket
+        u = rng.random()
+        kind = (
+            "hard"
+            if u < p.hard_share
+            else "late"
+            if u < p.hard_share + p.late_share
+            else "extend"
+            if u < p.hard_share + p.late_share + p.extension_share
+            else "normal"
+        )
+        if case.rounds > 1 and kind == "hard":
+            kind = "normal"
+        key = (
+            case.urgency
+            if case.urgency != Urgency.NORMAL
+            else (
+                "normal_short"
+                if case.type in (RequestType.CONSULT, RequestType.HELP, RequestType.PRAISE)
+                else "normal_long"
+            )
+        )
+        target = self.now + timedelta(hours=p.complete[key].draw(rng))
+        if kind in ("late", "extend"):  # more time than the clock gives
+            target = lead.complete_deadline + timedelta(hours=p.late_by.draw(rng))
+        elif kind == "hard":
+            target = self.now + timedelta(days=p.hard_days.draw(rng))
+        if assignee.role == Role.GRID_WORKER and rng.random() < p.site_note_share:
+            yield min(target, self.now + timedelta(hours=rng.uniform(0.5, 6)))
+            if t.status == Status.SIGNED:
+                self.act(
+                    t,
+                    "note",
+                    assignee,
+                    NotePayload(text=rng.choice(SITE_NOTES), lon=t.lon, lat=t.lat),
+                )
+        asks = 2 if kind == "hard" else 1 if kind == "extend" else 0
+        for _ in range(asks):
+            deadline = lead.complete_deadline
+            if target <= deadline or lead.extensions_used >= self._max_extensions:
+                break
+            ask_at = self.now + (deadline - self.now) * rng.uniform(0.5, 0.9)
+            yield ask_at
+            if self.now >= lead.complete_deadline or t.status != Status.SIGNED:
+                break
+            days = rng.randint(*p.extension_days)
+            self.act(
+                t,
+                "request_extension",
+                assignee,
+                ExtensionRequestPayload(days=days, reason=rng.choice(EXTENSION_REASONS)),
+            )
+            yield self._office(p.decision_hours.draw(rng))
+            if rng.random() < p.extension_approve_share:
+                self.act(t, "approve_extension", self._dispatcher(), ExtensionDecisionPayload())
+                if kind == "extend":  # mostly done within the new deadline
+                    span = (lead.complete_deadline - deadline).total_seconds()
+                    target = deadline + timedelta(seconds=span * rng.uniform(0.1, 1.05))
+            else:
+                self.act(
+                    t,
+                    "refuse_extension",
+                    self._dispatcher(),
+                    ExtensionRefusalPayload(reason="事项较简单，请按时办结"),
+                )
+        yield max(target, self.now + timedelta(minutes=10))
+        self.act(t, "complete", assignee, self._result(t, assignee))
+
+    def _co_story(self, case: Case, a: Assignment) -> Iterator[float | datetime]:
+        """A co-handler signs and reports its part before the lead, when it gets to it."""
+        p, rng, t = self.p, self.rng, case.ticket
+        if rng.random() >= p.co_sign_share:
+            return
+        handlers = self.world.staff.handlers.get(a.department_code)
+        if not handlers:
+            return
+        actor = rng.choice(handlers)
+        yield self._office(p.sign[case.urgency].draw(rng), case.urgency)
+        if (
+            a.closed_at is not None
+            or a.status != AssignmentStatus.DISPATCHED
+            or t.status not in HANDLING
+        ):
+            return
+        self.act(t, "sign", actor, NoPayload())
+        if rng.random() >= p.co_complete_share:
+            return
+        yield self._office(p.complete["normal_short"].draw(rng) / 2, case.urgency)
+        if (
+            a.closed_at is not None
+            or a.status != AssignmentStatus.SIGNED
+            or t.status not in HANDLING
+        ):
+            return
+        self.act(t, "complete", actor, CompletePayload(result="协办部分已办理完毕"))
+
+    def _answer(self, round_no: int) -> tuple[str, bool]:
+        p, rng = self.p, self.rng
+        mix = dict(p.satisfaction_mix)
+        dissatisfied = Satisfaction.DISSATISFIED
+        mix[dissatisfied] = mix.get(dissatisfied, 0.0) * p.reopen_dissatisfied_factor ** (
+            round_no - 1
+        )
+        satisfaction = weighted(rng, mix)
+        resolved = rng.random() < p.resolved_given.get(satisfaction, 1.0)
+        return satisfaction, resolved
+
+    def _callback(self, case: Case) -> Iterator[float | datetime]:
+        """The citizen answers the SMS or WeChat questionnaire, or an operator calls (three
+        tries, then unreachable)."""
+        p, rng, t = self.p, self.rng, case.ticket
+        questionnaire = bool(t.citizen_phone) and (not t.confidential or t.direct_contact)
+        wechat_only = not t.citizen_phone and bool(t.citizen_openid)
+        if (questionnaire and rng.random() < p.sms_reply_share) or (
+            wechat_only and rng.random() < p.wechat_reply_share
+        ):
+            yield p.sms_reply_hours.draw(rng)
+            if t.status == Status.REVIEWED and self._reply(
+                case, "wechat" if wechat_only else "sms"
+            ):
+                return
+        operator = self._operator()
+        for attempt in range(3):
+            wait = p.callback_hours if attempt == 0 else p.callback_retry_hours
+            yield self._office(wait.draw(rng))
+            if t.status != Status.REVIEWED:
+                return
+            via: Literal["wechat", "phone"] = "wechat" if wechat_only else "phone"
+            if rng.random() < p.reach_share:
+                satisfaction, resolved = self._answer(case.rounds)
+                self.act(
+                    t,
+                    "callback",
+                    operator,
+                    CallbackPayload(
+                        reached=True,
+                        satisfaction=Satisfaction(satisfaction),
+                        resolved=resolved,
+                        via=via,
+                    ),
+                )
+                return
+            self.act(t, "callback", operator, CallbackPayload(reached=False, via=via))
+
+    def _reply(self, case: Case, via: Literal["sms", "wechat"]) -> bool:
+        """The citizen's questionnaire reply, recorded as the SMS and WeChat hooks do."""
+        t = case.ticket
+        satisfaction, resolved = self._answer(case.rounds)
+        digit = {
+            Satisfaction.SATISFIED: "1",
+            Satisfaction.BASICALLY_SATISFIED: "2",
+            Satisfaction.DISSATISFIED: "3",
+        }[Satisfaction(satisfaction)]
+        text = f"工单{t.number}：{digit}，{'4' if resolved else '5'}"
+        # The citizen answers by SMS from their phone, or by WeChat from their OpenID.
+        sender = {"phone": t.citizen_phone} if via == "sms" else {"openid": t.citizen_openid}
+        outcome = record_citizen_answer(
+            self.session, text=text, channel=via, now=self.now, directory=self.directory, **sender
+        )
+        record_contact(
+            self.session,
+            channel=Channel.PHONE if via == "sms" else Channel.WECHAT,
+            kind=ContactKind.FOLLOW_UP,
+            received_at=self.now,
+            actor_id=None,
+            ticket=outcome.ticket,
+            note=answer_note(text),
+            **sender,
+        )
+        self.counters.contacts += 1
+        self._actions(1)
+        if outcome.recorded and outcome.ticket is not t:
+            raise SimulationError(
+                f"the reply quoting {t.number} was recorded on "
+                f"{outcome.ticket.number if outcome.ticket else None}"
+            )
+        return outcome.recorded
