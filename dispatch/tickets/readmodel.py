@@ -28,7 +28,7 @@ __all__ = ["MASKED_ROLES", "citizen_view", "contact_views", "list_view", "log_pe
 
 # Free-text fields of an event's payload, where a citizen's number may have been typed.
 FREE_TEXT_KEYS = ("text", "note", "result", "reason", "remark", "comment", "message",
-                  "answer", "summary", "cause")
+                  "answer", "summary", "cause", "reasons", "remarks")
 # Payload keys that name a linked ticket (a merge), shown only to those who may see it.
 LINK_KEYS = ("repeat_linked", "parent")
 
@@ -104,11 +104,18 @@ def visible_candidates(session: Session, actor: Actor, ticket: Ticket,
             and (c.get("reason") != "same_caller" or str(c.get("number")) in known)]
 
 
-def _masked_payload(payload: Any, level: str) -> Any:
-    if level == FULL or not isinstance(payload, dict):
+def _masked_payload(payload: Any, level: str, free: bool = False) -> Any:
+    """A payload with the strings under its free-text keys (at any depth) masked."""
+    if level == FULL:
         return payload
-    return {k: shown_text(v, level) if k in FREE_TEXT_KEYS and isinstance(v, str) else v
-            for k, v in payload.items()}
+    if isinstance(payload, str):
+        return shown_text(payload, level) if free else payload
+    if isinstance(payload, dict):
+        return {k: _masked_payload(v, level, free or k in FREE_TEXT_KEYS)
+                for k, v in payload.items()}
+    if isinstance(payload, list):
+        return [_masked_payload(v, level, free) for v in payload]
+    return payload
 
 
 def assignment_view(a: Assignment, directory: Directory, now: datetime,
