@@ -35,6 +35,8 @@ class EmbeddedRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
+        # Its heartbeat for /healthz: when the loop last went round (time.monotonic()).
+        self.heartbeat: float | None = None
 
     def start(self) -> EmbeddedRunner:
         """Start the thread (once)."""
@@ -43,6 +45,13 @@ class EmbeddedRunner:
                                             daemon=True)
             self._thread.start()
         return self
+
+    def health(self) -> str:
+        """"ok" while the loop goes round, "stale" once silent for two sweep intervals,
+        "starting" before its first round."""
+        if self.heartbeat is None:
+            return "starting" if self._thread is not None else "stopped"
+        return "ok" if time.monotonic() - self.heartbeat <= 2 * self.sweep_interval else "stale"
 
     def poke(self) -> None:
         """Run a round now (called after a commit that queued something)."""
@@ -65,6 +74,7 @@ class EmbeddedRunner:
             self._wake.clear()
             if self._stop.is_set():
                 break
+            self.heartbeat = time.monotonic()
             try:
                 alarm_round(self.app)
             except Exception:

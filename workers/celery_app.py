@@ -80,7 +80,7 @@ def make_celery(app: Flask) -> HotlineCelery:
         task_always_eager=not url,
         # In memory: nothing to share or corrupt between beats (the rounds are periodic,
         # so a restarted beat simply starts again).
-        beat_scheduler="celery.beat:Scheduler",
+        beat_scheduler="workers.heartbeats:HeartbeatScheduler",  # writes its heartbeat
         beat_schedule={
             # Each message expires after one period: a backlog while workers are down is
             # dropped, not replayed, since the next round does the same work.

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from dispatch.core import idempotency
 from dispatch.outbound.outbox import DeliveryReport, Sender, deliver_due
 from dispatch.stats import rollups
 from dispatch.tickets.sweeps import AlarmSweepReport, SweepReport, sweep_alarms, sweep_clocks
@@ -65,6 +66,8 @@ def sweep_round(app: Flask) -> SweepReport:
                 services.publisher.publish(list(report.events))
             if services.console is not None:  # and anything a crashed process left unsent
                 services.console.relay(session)
+            idempotency.purge(session, services.clock.now())  # keys older than 24 hours
+            session.commit()
             return report
         finally:
             session.remove()

@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
 from dispatch.outbound.outbox import TransientError
+from workers import heartbeats
 from workers.rounds import alarm_round, deliver_round, stats_round, sweep_round
 
 DELIVER_OUTBOX = "hotline.deliver_outbox"
@@ -40,8 +41,15 @@ RETRY: dict[str, Any] = {
 }
 
 
+def _alive(task: Task) -> None:
+    """This worker's heartbeat (`/healthz`), written by every periodic round it runs."""
+    heartbeats.write(task.app.flask_app.config.get("REDIS_URL"),  # type: ignore[attr-defined]
+                     "worker", task.request.hostname or "worker")
+
+
 def deliver_outbox(task: Task) -> dict[str, int]:
     """Deliver what the outbox has due now (one round)."""
+    _alive(task)
     report = deliver_round(task.app.flask_app)  # type: ignore[attr-defined]
     return {"delivered": len(report.delivered), "retried": len(report.retried),
             "dead": len(report.dead)}
@@ -49,6 +57,7 @@ def deliver_outbox(task: Task) -> dict[str, int]:
 
 def sweep_clocks(task: Task) -> dict[str, int]:
     """Fire the ticket clock steps due now (one sweep)."""
+    _alive(task)
     report: Any = sweep_round(task.app.flask_app)  # type: ignore[attr-defined]
     return {"fired": len(report.fired), "notices": report.notices,
             "failed": len(report.failed_tickets)}
@@ -56,12 +65,14 @@ def sweep_clocks(task: Task) -> dict[str, int]:
 
 def sweep_alarms(task: Task) -> dict[str, int]:
     """Escalate the emergency alarms not acknowledged in time (one sweep)."""
+    _alive(task)
     report = alarm_round(task.app.flask_app)  # type: ignore[attr-defined]
     return {"escalated": len(report.escalated), "failed": len(report.failed_tickets)}
 
 
 def refresh_stats(task: Task) -> dict[str, int]:
     """Fold the tickets changed since the last round into the statistics' rollups."""
+    _alive(task)
     report = stats_round(task.app.flask_app)  # type: ignore[attr-defined]
     return {"tickets": report.tickets, "changed": report.changed, "pending": report.pending}
 

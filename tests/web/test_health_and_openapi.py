@@ -65,17 +65,23 @@ def test_healthz_is_ok_in_embedded_mode(app, client):
     r = client.get("/healthz")
     assert r.status_code == 200
     assert r.get_json() == {"status": "ok", "database": "ok", "queue": "embedded",
-                            "classifier": "rules"}
+                            "classifier": "rules", "workers": "embedded", "beat": "embedded"}
 
 
 def test_healthz_reports_the_queue_ok_with_a_reachable_redis(app, db_url, other_app):
     url = os.environ.get("HOTLINE_TEST_REDIS_URL")
     if not url:
         require_service("Redis (HOTLINE_TEST_REDIS_URL)")
+    import redis
+
+    from workers.heartbeats import KEY
+
+    redis.Redis.from_url(url).delete(KEY)  # no worker or beat has run on this Redis db
     r = other_app(db_url, REDIS_URL=url).test_client().get("/healthz")
     assert r.status_code == 200
     assert r.get_json() == {"status": "ok", "database": "ok", "queue": "ok",
-                            "classifier": "rules"}
+                            "classifier": "rules", "workers": "none", "beat": "none",
+                            "heartbeats": {}}
 
 
 def test_healthz_is_503_naming_the_queue_when_redis_is_down(app, db_url, other_app):
@@ -83,7 +89,7 @@ def test_healthz_is_503_naming_the_queue_when_redis_is_down(app, db_url, other_a
     r = other_app(db_url, REDIS_URL=url).test_client().get("/healthz")
     assert r.status_code == 503
     assert r.get_json() == {"status": "down", "database": "ok", "queue": "down",
-                            "classifier": "rules"}
+                            "classifier": "rules", "workers": "unknown", "beat": "unknown"}
 
 
 def test_healthz_is_503_naming_the_database_when_it_cannot_be_reached(tmp_path, other_app):
@@ -92,7 +98,8 @@ def test_healthz_is_503_naming_the_database_when_it_cannot_be_reached(tmp_path, 
                 f"postgresql+psycopg://postgres@127.0.0.1:{_unused_port()}/hotline"):
         r = other_app(url).test_client().get("/healthz")
         assert r.status_code == 503, url
-        assert r.get_json() == {"status": "down", "database": "down", "queue": "embedded"}, url
+        assert r.get_json() == {"status": "down", "database": "down", "queue": "embedded",
+                                "workers": "embedded", "beat": "embedded"}, url
 
 
 def test_healthz_names_both_when_database_and_queue_are_down(tmp_path, other_app):
@@ -100,7 +107,8 @@ def test_healthz_names_both_when_database_and_queue_are_down(tmp_path, other_app
                             REDIS_URL=f"redis://127.0.0.1:{_unused_port()}/0")
     r = application.test_client().get("/healthz")
     assert r.status_code == 503
-    assert r.get_json() == {"status": "down", "database": "down", "queue": "down"}
+    assert r.get_json() == {"status": "down", "database": "down", "queue": "down",
+                            "workers": "unknown", "beat": "unknown"}
 
 
 # ---------------------------------------------------------------- OpenAPI: coverage

@@ -168,3 +168,14 @@ def test_two_intakes_with_one_key_at_once_store_one_ticket_and_give_both_its_ans
     assert answers[0][0] == 201
     assert counts(app)["tickets"] == before + 1
     assert _keys(app) == 1
+
+
+def test_the_clock_sweep_forgets_keys_older_than_24_hours(app, api, clock, long_tokens, tokens):
+    from workers.rounds import sweep_round
+
+    _post(api, "operator1", TICKETS, INTAKE, "intake-0005")
+    sweep_round(app)
+    assert _keys(app) == 1
+    clock.advance(hours=24, minutes=1)
+    sweep_round(app)
+    assert _keys(app) == 0

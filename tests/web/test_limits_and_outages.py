@@ -233,3 +233,91 @@ def test_a_queue_or_pool_outage_inside_a_request_answers_503(app, client, error)
 
     app.add_url_rule("/test-outage", "test_outage", failing)
     _unavailable(client.get("/test-outage"))
+
+
+# ---------------------------------------------------------------- heartbeats on /healthz
+
+
+def _redis_url() -> str:
+    import os
+
+    from tests.conftest import require_service
+
+    url = os.environ.get("HOTLINE_TEST_REDIS_URL")
+    if not url:
+        require_service("Redis (HOTLINE_TEST_REDIS_URL)")
+    return url
+
+
+def test_healthz_reports_workers_and_beat_from_their_heartbeats(app, client):
+    import time
+
+    import redis
+
+    from workers import heartbeats
+
+    url = _redis_url()
+    redis.Redis.from_url(url).delete(heartbeats.KEY)
+    app.config.update(REDIS_URL=url, SWEEP_INTERVAL=30)
+    now = time.time()
+    heartbeats.write(url, "worker", "celery@a", now - 5)
+    heartbeats.write(url, "worker", "celery@b", now - 300)  # stopped long ago
+    heartbeats.write(url, "beat", "host-a", now - 61)  # two sweep intervals and more
+    body = client.get("/healthz").get_json()
+    assert (body["status"], body["workers"], body["beat"]) == ("ok", "ok", "stale")
+    assert set(body["heartbeats"]) == {"worker:celery@a", "worker:celery@b", "beat:host-a"}
+    assert body["heartbeats"]["worker:celery@b"] >= 300
+    heartbeats.write(url, "beat", "host-a")
+    assert client.get("/healthz").get_json()["beat"] == "ok"
+    redis.Redis.from_url(url).delete(heartbeats.KEY)
+    body = client.get("/healthz")
+    assert body.status_code == 200  # no worker is reported, not a failure of this process
+    assert (body.get_json()["workers"], body.get_json()["beat"]) == ("none", "none")
+
+
+def test_a_celery_round_and_a_beat_tick_write_their_heartbeats(app):
+    import redis
+    from celery import Celery
+
+    from workers import heartbeats
+    from workers.celery_app import make_celery
+
+    url = _redis_url()
+    redis.Redis.from_url(url).delete(heartbeats.KEY)
+    app.config["REDIS_URL"] = url
+    celery = make_celery(app)
+    celery.conf.task_always_eager = True
+    celery.tasks["hotline.sweep_alarms"].apply().get()
+    scheduler = heartbeats.HeartbeatScheduler(app=celery, lazy=True)
+    assert isinstance(scheduler.app, Celery)
+    scheduler.tick()
+    kinds = {k.decode().split(":")[0] for k in redis.Redis.from_url(url).hkeys(heartbeats.KEY)}
+    assert kinds == {"worker", "beat"}
+    assert heartbeats.read(url, 60)["workers"] == "ok"
+
+
+def test_in_embedded_mode_healthz_reports_the_runner_without_failing(app, client):
+    from web.embedded import EmbeddedRunner
+    from web.services import services
+
+    app.config["REDIS_URL"] = None
+    with app.app_context():
+        runner = services().runner = EmbeddedRunner(app, sweep_interval=0.05)
+    try:
+        assert client.get("/healthz").get_json()["runner"] == "stopped"
+        runner.heartbeat = 0.0  # silent since the monotonic clock began: stale
+        r = client.get("/healthz")
+        assert r.status_code == 200
+        assert r.get_json()["runner"] == "stale" and r.get_json()["status"] == "ok"
+        runner.start()
+        runner.poke()
+        import time
+
+        deadline = time.monotonic() + 10
+        while client.get("/healthz").get_json()["runner"] != "ok":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+        with app.app_context():
+            services().runner = None
