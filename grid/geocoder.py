@@ -31,7 +31,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -440,117 +440,149 @@ class Gazetteer:
     # ------------------------------------------------------------------ resolving
 
     def _resolve(self, body: str, matches: list[_Match]) -> Geocoded:
+        """The point of an address from its matches, in steps: the street and the community
+        it names, then the most precise place that settles: a landmark, roads (a crossing or
+        a point on a road), the community, the street."""
         res = _Resolution(body)
         streets = [m for m in matches if m.kind == STREET]
-        communities = [m for m in matches if m.kind == COMMUNITY]
-        roads = [m for m in matches if m.kind == ROAD]
-        landmarks = sorted((m for m in matches if m.kind == LANDMARK),
-                           key=lambda m: (m.start - m.end, m.start))
+        named = _Named()
+        self._name_streets(res, named, streets)
+        self._name_community(res, named, [m for m in matches if m.kind == COMMUNITY])
+        self._find_landmark(res, named, sorted((m for m in matches if m.kind == LANDMARK),
+                                               key=lambda m: (m.start - m.end, m.start)))
+        found = (self._at_landmark(res, named, streets)
+                 or self._on_roads(res, named, [m for m in matches if m.kind == ROAD], streets)
+                 or self._at_community(res, named, streets)
+                 or self._at_street(res, named, streets))
+        return found if found is not None else _no_match(*(res.reasons or ["未匹配到地名"]))
 
-        street_ctx: set[str] | None = None
-        if streets:
-            street_ctx = {p.code for m in streets for p in m.places if p.code}
-            if len(street_ctx) > 1:
-                res.reasons.append("地址中出现多个街道/乡镇：" + "、".join(
-                    sorted({p.name for m in streets for p in m.places})))
-        named_street = self._areas.get(next(iter(street_ctx))) if street_ctx and len(
-            street_ctx) == 1 else None
+    def _name_streets(self, res: _Resolution, named: _Named, streets: list[_Match]) -> None:
+        """The streets (街道/乡镇) the address names: one, or several (a reason)."""
+        if not streets:
+            return
+        named.street_ctx = {p.code for m in streets for p in m.places if p.code}
+        if len(named.street_ctx) > 1:
+            res.reasons.append("地址中出现多个街道/乡镇：" + "、".join(
+                sorted({p.name for m in streets for p in m.places})))
+        elif len(named.street_ctx) == 1:
+            named.street = self._areas.get(next(iter(named.street_ctx)))
 
-        community: Place | None = None
-        community_cands: list[Place] = []
-        community_match: _Match | None = None
+    def _name_community(self, res: _Resolution, named: _Named,
+                        communities: list[_Match]) -> None:
+        """The community (社区/村) the address names, within the streets named; a community
+        outside them that is the only one of its name wins over the street."""
         for m in communities:
-            inside = [p for p in m.places if street_ctx is None or p.street in street_ctx]
+            inside = [p for p in m.places
+                      if named.street_ctx is None or p.street in named.street_ctx]
             if not inside and len(m.places) == 1:
                 only = m.places[0]
-                where = _names(self._areas, street_ctx)
+                where = _names(self._areas, named.street_ctx)
                 res.reasons.append(f"{only.name}不在{where}内，以{only.name}为准")
                 inside = m.places
-                street_ctx = {only.street} if only.street else None
-                named_street = self._areas.get(only.street) if only.street else None
+                named.street_ctx = {only.street} if only.street else None
+                named.street = self._areas.get(only.street) if only.street else None
             inside = inside or m.places
-            if community_match is None or (len(inside) == 1 and community is None):
-                community_match, community_cands = m, inside
-                community = inside[0] if len(inside) == 1 else None
-        community_ctx = {p.code for p in community_cands if p.code} or None
-        if street_ctx is None and community_cands and all(p.street for p in community_cands):
-            street_ctx = {p.street for p in community_cands if p.street}
+            if named.community_match is None or (len(inside) == 1 and named.community is None):
+                named.community_match, named.community_cands = m, inside
+                named.community = inside[0] if len(inside) == 1 else None
+        named.community_ctx = {p.code for p in named.community_cands if p.code} or None
+        if named.street_ctx is None and named.community_cands and all(
+                p.street for p in named.community_cands):
+            named.street_ctx = {p.street for p in named.community_cands if p.street}
 
-        # Landmarks: the longest spelling first, the first one that settles on one place wins.
-        landmark: Place | None = None
-        landmark_match: _Match | None = None
-        shared: list[Place] = []  # candidates of a repeated landmark, for the fallback
+    def _find_landmark(self, res: _Resolution, named: _Named, landmarks: list[_Match]) -> None:
+        """The landmark, the longest spelling first: the first one that settles on one place
+        (within the areas named, or the only one of its name) wins."""
         for m in landmarks:
-            inside = [p for p in m.places if _inside(p, street_ctx, community_ctx)]
+            inside = [p for p in m.places
+                      if _inside(p, named.street_ctx, named.community_ctx)]
             if len(inside) == 1:
-                landmark, landmark_match = inside[0], m
+                named.landmark, named.landmark_match = inside[0], m
                 break
             if not inside and len(m.places) == 1:
-                landmark, landmark_match = m.places[0], m
-                area = community if community is not None else named_street
-                where = area.name if area is not None else _names(self._areas, street_ctx)
+                landmark = named.landmark = m.places[0]
+                named.landmark_match = m
+                area = named.community if named.community is not None else named.street
+                where = area.name if area is not None else _names(self._areas,
+                                                                  named.street_ctx)
                 res.reasons.append(f"{landmark.name}不在{where}内，以地标为准")
                 break
             res.reasons.append(_ambiguous(self._areas, m.places[0].name, inside or m.places))
             # only candidates that agree with the named area may decide the fallback area
-            shared = shared or inside
-        if community is None and community_cands and len(community_cands) > 1 and (
-                landmark is None or landmark.community not in (community_ctx or ())):
-            res.reasons.append(_ambiguous(self._areas, community_cands[0].name, community_cands))
+            named.shared = named.shared or inside
+        cands = named.community_cands
+        if named.community is None and len(cands) > 1 and (
+                named.landmark is None
+                or named.landmark.community not in (named.community_ctx or ())):
+            res.reasons.append(_ambiguous(self._areas, cands[0].name, cands))
 
-        if landmark is not None and landmark_match is not None:
-            res.use(landmark_match)
-            for m in streets:
-                if landmark.street in {p.code for p in m.places}:
-                    res.use(m)
-            if community_match is not None and landmark.community in (community_ctx or ()):
-                res.use(community_match)
-            res.reasons.insert(0, f"匹配地标：{landmark.name}")
-            return res.done(landmark.lon, landmark.lat, LANDMARK, landmark.street,
-                            landmark.community)
+    def _at_landmark(self, res: _Resolution, named: _Named,
+                     streets: list[_Match]) -> Geocoded | None:
+        """The landmark's point, when one settled."""
+        landmark, match = named.landmark, named.landmark_match
+        if landmark is None or match is None:
+            return None
+        res.use(match)
+        for m in streets:
+            if landmark.street in {p.code for p in m.places}:
+                res.use(m)
+        if named.community_match is not None and landmark.community in (
+                named.community_ctx or ()):
+            res.use(named.community_match)
+        res.reasons.insert(0, f"匹配地标：{landmark.name}")
+        return res.done(landmark.lon, landmark.lat, LANDMARK, landmark.street,
+                        landmark.community)
 
+    def _on_roads(self, res: _Resolution, named: _Named, roads: list[_Match],
+                  streets: list[_Match]) -> Geocoded | None:
+        """A crossing of two roads, or a point on one road (the nearest to the area named),
+        counted for the area named when there is one."""
         # The area the address names, as a point: for a road alone and for several crossings.
         areas = self._areas
-        area_place = (community or _common_area(areas, shared, COMMUNITY) or named_street
-                      or _common_area(areas, shared, STREET)
-                      or _common_area(areas, community_cands, STREET))
-        area_street = area_place.street if area_place is not None else None
-        area_community = area_place.community if area_place is not None else None
+        area_place = (named.community or _common_area(areas, named.shared, COMMUNITY)
+                      or named.street or _common_area(areas, named.shared, STREET)
+                      or _common_area(areas, named.community_cands, STREET))
+        road_result = self._roads(res, roads, named.street_ctx, area_place)
+        if road_result is None:
+            return None
+        lon, lat, precision, road_street, road_community = road_result
+        if area_place is not None:
+            res.use_area(area_place, streets, named.community_match)
+            return res.done(lon, lat, precision, area_place.street, area_place.community)
+        return res.done(lon, lat, precision, road_street, road_community)
 
-        road_result = self._roads(res, roads, street_ctx, area_place)
-        if road_result is not None:
-            lon, lat, precision, road_street, road_community = road_result
-            if area_place is not None:
-                res.use_area(area_place, streets, community_match)
-                return res.done(lon, lat, precision, area_street, area_community)
-            return res.done(lon, lat, precision, road_street, road_community)
-
-        if community is not None and community_match is not None:
-            res.use(community_match)
+    def _at_community(self, res: _Resolution, named: _Named,
+                      streets: list[_Match]) -> Geocoded | None:
+        """The centre of the community named, or of the one the candidates share."""
+        community = named.community
+        if community is not None and named.community_match is not None:
+            res.use(named.community_match)
             res.use_area(community, streets, None)
             res.reasons.insert(0, f"匹配社区/村：{community.name}")
             res.reasons.append("仅匹配到社区，使用社区中心点")
             return res.done(community.lon, community.lat, COMMUNITY, community.street,
                             community.code)
+        common = _common_area(self._areas, named.shared, COMMUNITY)
+        if common is None:
+            return None
+        res.use_area(common, streets, None)
+        res.reasons.append(f"使用共同所在社区/村的中心点：{common.name}")
+        return res.done(common.lon, common.lat, COMMUNITY, common.street, common.code)
 
-        common = _common_area(self._areas, shared, COMMUNITY)
-        if common is not None:
-            res.use_area(common, streets, None)
-            res.reasons.append(f"使用共同所在社区/村的中心点：{common.name}")
-            return res.done(common.lon, common.lat, COMMUNITY, common.street, common.code)
-
-        street = named_street or _common_area(self._areas, shared, STREET) or _common_area(
-            self._areas, community_cands, STREET)
-        if street is not None:
-            res.use_area(street, streets, None)
-            if named_street is not None:
-                res.reasons.insert(0, f"匹配街道/乡镇：{street.name}")
-                res.reasons.append("仅匹配到街道，使用街道中心点")
-            else:
-                res.reasons.append(f"使用共同所在街道/乡镇的中心点：{street.name}")
-            return res.done(street.lon, street.lat, STREET, street.code, None)
-
-        return _no_match(*(res.reasons or ["未匹配到地名"]))
+    def _at_street(self, res: _Resolution, named: _Named,
+                   streets: list[_Match]) -> Geocoded | None:
+        """The centre of the street named, or of the one the candidates share."""
+        street = named.street or _common_area(self._areas, named.shared, STREET) or _common_area(
+            self._areas, named.community_cands, STREET)
+        if street is None:
+            return None
+        res.use_area(street, streets, None)
+        if named.street is not None:
+            res.reasons.insert(0, f"匹配街道/乡镇：{street.name}")
+            res.reasons.append("仅匹配到街道，使用街道中心点")
+        else:
+            res.reasons.append(f"使用共同所在街道/乡镇的中心点：{street.name}")
+        return res.done(street.lon, street.lat, STREET, street.code, None)
 
     def _roads(self, res: _Resolution, roads: list[_Match], street_ctx: set[str] | None,
                area: Place | None) -> tuple[float, float, str, str | None, str | None] | None:
@@ -629,6 +661,23 @@ class Gazetteer:
                   for g in shapely.get_parts(meet)]
         # "the first" crossing is the first along the first road named
         return sorted(points, key=line.project)
+
+
+@dataclass
+class _Named:
+    """What an address names, as its resolution finds out: the streets (codes) and the one
+    street, the community and its candidates, the landmark, and the candidates a repeated
+    landmark leaves for the fallback."""
+
+    street_ctx: set[str] | None = None
+    street: Place | None = None
+    community: Place | None = None
+    community_cands: list[Place] = field(default_factory=list)
+    community_match: _Match | None = None
+    community_ctx: set[str] | None = None
+    landmark: Place | None = None
+    landmark_match: _Match | None = None
+    shared: list[Place] = field(default_factory=list)
 
 
 class _Resolution:

