@@ -1,0 +1,596 @@
+"""Grid importer: areas and cells from GeoJSON, GeoPackage or Shapefile (.shp or a .zip of one),
+validated, repaired where safe, converted to WGS-84 and written as a new grid version.
+
+Decisions worth knowing:
+- An invalid polygon is repaired with `shapely.make_valid`, keeping its polygonal part, when
+  that part is non-empty and keeps at least half of the area the rings describe (GEOS's area of
+  the invalid polygon: shoelace area of the shell minus its holes). A bow-tie's lobes cancel in
+  that sum, so any non-empty repair passes; a polygon that collapses to lines or points (zero
+  width) or loses most of its area (a multipolygon of one part drawn three times) is refused.
+- Overlaps and gaps are found on the stored WGS-84 shapes (what the locator tests points
+  against) and measured in a cylindrical equal-area projection (+proj=cea) centred on the grid.
+  Equal-area gives exact square metres anywhere, with no UTM zone edge to cross; being linear
+  in longitude and monotonic in latitude, it keeps a rounding sliver between vertices on one
+  parallel or meridian a sliver (an azimuthal projection bends parallels, and measured such
+  slivers at tens of m²).
+- A feature's parent level is the nearest level above it present in the file (a file without
+  communities hangs its cells under the streets); `area_count` counts every area, cells included.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyogrio
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from dispatch.core.errors import InvalidInput
+from grid.coords import to_wgs84
+from grid.models import CELL, LEVELS, Area, GridVersion
+
+Progress = Callable[[str, int, int], None]
+XY = Callable[[Any, Any], tuple[Any, Any]]
+
+MAX_CODE, MAX_NAME = 40, 80
+KEEP_SHARE = 0.5  # share of the rings' area a repair must keep
+MIN_M2 = 1.0  # overlaps and gaps below this are rounding, not drawing
+DEG2_M2_MAX = 111_700.0**2  # no square degree of lon × lat holds more square metres
+LIST_CAP = 100  # overlaps, gaps and warnings kept in the report
+BATCH = 1000
+SHOWN = 10  # problems spelled out in the refusal message
+_WEB_CRS = ("GCJ02", "BD09")
+_POLYGONAL = (3, 6)  # shapely type ids of Polygon and MultiPolygon
+# Layer names and level values the importer understands, to a level of `LEVELS`.
+_LEVEL_WORDS = {
+    "district": "district", "districts": "district", "区": "district", "县": "district",
+    "区县": "district", "street": "street", "streets": "street", "街道": "street",
+    "乡镇": "street", "镇": "street", "乡": "street", "community": "community",
+    "communities": "community", "社区": "community", "村": "community", "cell": "cell",
+    "cells": "cell", "网格": "cell",
+}
+
+
+class GridFileError(InvalidInput):
+    """The grid file was refused; `problems` lists every reason, naming features by code."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = "; ".join(problems[:SHOWN])
+        more = f"; … and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
+        super().__init__(f"grid file refused ({len(problems)} problem(s)): {shown}{more}",
+                         field="file")
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """Where the importer finds codes, names, levels and parents, and how to treat the file."""
+
+    code_field: str = "code"
+    name_field: str = "name"
+    level_field: str = "level"
+    parent_field: str = "parent"
+    layer: str | None = None  # one layer of a multi-layer file
+    source_crs: str | None = None  # "EPSG:4547", or GCJ02 / BD09 web-map coordinates
+    activate: bool = True  # make the new version the only active one
+
+
+@dataclass(frozen=True)
+class GridFeature:
+    """One area or cell ready to store: WGS-84 geometry, a point inside it, its area."""
+
+    code: str
+    name: str
+    level: str
+    parent: str | None
+    geometry: BaseGeometry
+    lon: float
+    lat: float
+    area_m2: float
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import wrote, repaired and found (also stored in `GridVersion.report`)."""
+
+    version_id: int | None  # None until written
+    counts: dict[str, int]
+    repaired: tuple[dict[str, str], ...]
+    overlaps: tuple[dict[str, Any], ...]
+    overlap_count: int
+    gaps: tuple[dict[str, float], ...]
+    gap_count: int
+    gap_area_m2: float
+    warnings: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready values."""
+        return {"version_id": self.version_id, "counts": dict(self.counts),
+                "repaired": [dict(r) for r in self.repaired],
+                "overlaps": [dict(o) for o in self.overlaps], "overlap_count": self.overlap_count,
+                "gaps": [dict(g) for g in self.gaps], "gap_count": self.gap_count,
+                "gap_area_m2": self.gap_area_m2, "warnings": list(self.warnings)}
+
+
+@dataclass(frozen=True)
+class GridData:
+    """A grid file read and validated, with its report; nothing written yet."""
+
+    source: str  # the file's name
+    source_crs: str
+    features: tuple[GridFeature, ...]
+    bbox: tuple[float, float, float, float]  # WGS-84 min lon, min lat, max lon, max lat
+    report: ImportReport
+
+
+@dataclass(frozen=True)
+class _Layer:
+    name: str  # as the admin sees it
+    path: str  # what GDAL opens
+    layer: str | None
+    level: str | None  # from the layer's name, in multi-layer files
+
+
+def _nothing(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _text(value: Any) -> str | None:
+    """A field value as stripped text; None for null, NaN and blanks."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # numeric codes read from a DBF come back as floats
+    text = str(value).strip()
+    return text or None
+
+
+def _declared_crs(source_crs: str | None) -> str | CRS | None:
+    """The CRS the admin declared: a web-map name, a pyproj CRS, or None."""
+    if source_crs is None:
+        return None
+    key = source_crs.strip().upper().replace("-", "").replace("_", "")
+    if key in _WEB_CRS:
+        return key
+    try:
+        return CRS.from_user_input(source_crs.strip())
+    except CRSError as exc:
+        raise InvalidInput(f"unknown CRS {source_crs!r}: {exc}", field="source_crs") from exc
+
+
+def _crs_label(crs: CRS) -> str:
+    authority = crs.to_authority()
+    return ":".join(authority) if authority else (crs.name or "custom")[:80]
+
+
+def _layers(path: Path, options: ImportOptions, warns: list[str]) -> list[_Layer]:
+    """The layers to read, each with the level its name gives in a multi-layer file."""
+    if not path.is_file():
+        raise GridFileError([f"file not found: {path}"])
+    if path.stat().st_size == 0:
+        raise GridFileError([f"{path.name} is empty"])
+    if path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in archive.namelist()
+                           if m.lower().endswith(".shp") and not m.startswith("__MACOSX")]
+        except zipfile.BadZipFile:
+            raise GridFileError([f"{path.name} is not a valid zip archive"]) from None
+        if not members:
+            raise GridFileError([f"{path.name} holds no Shapefile (.shp)"])
+        found: list[tuple[str, str, str | None]] = [
+            (Path(m).stem, f"/vsizip/{path.resolve()}/{m}", None) for m in members]
+    else:
+        try:
+            listed = pyogrio.list_layers(str(path))
+        except (RuntimeError, ValueError, OSError) as exc:  # pyogrio's errors are RuntimeErrors
+            raise GridFileError([f"{path.name} is not a geodata file that can be read "
+                                 f"(GeoJSON, GeoPackage, Shapefile): {exc}"]) from None
+        found = [(str(name), str(path), str(name)) for name, _ in listed]
+    if not found:
+        raise GridFileError([f"{path.name} has no layers"])
+    if options.layer is not None:
+        picked = [f for f in found if f[0].lower() == options.layer.lower()]
+        if not picked:
+            names = ", ".join(f[0] for f in found)
+            raise GridFileError([f"no layer {options.layer!r} in {path.name} (layers: {names})"])
+        return [_Layer(*picked[0], level=None)]
+    if len(found) == 1:
+        return [_Layer(*found[0], level=None)]
+    chosen = []
+    for name, where, layer in found:
+        level = _LEVEL_WORDS.get(name.strip().lower())
+        if level is None:
+            warns.append(f"layer {name!r} ignored: its name is not a level")
+        else:
+            chosen.append(_Layer(name, where, layer, level))
+    if not chosen:
+        names = ", ".join(f[0] for f in found)
+        raise GridFileError([f"{path.name} has several layers ({names}) but none is named by "
+                             "level (districts, streets, communities, cells); rename them or "
+                             "pick one with --layer"])
+    return chosen
+
+
+def _column(columns: list[str], wanted: str) -> str | None:
+    """The column named `wanted`, ignoring case (Shapefile tools often upper-case names)."""
+    return next((c for c in columns if c.lower() == wanted.lower()), None)
+
+
+def _transform_for(layer: _Layer, file_crs: Any, declared: str | CRS | None,
+                   problems: list[str], warns: list[str]) -> tuple[str, XY] | None:
+    """How to bring this layer's coordinates to WGS-84, or None (problem noted) if unknown."""
+    if isinstance(declared, str):
+        web = declared
+        if file_crs is not None and not CRS.from_user_input(file_crs).is_geographic:
+            warns.append(f"layer {layer.name!r}: its projected CRS was overridden by {web}")
+        return web, lambda x, y: to_wgs84(x, y, web)
+    crs = declared
+    if crs is None:
+        if file_crs is None:
+            problems.append(f"layer {layer.name!r} has no coordinate reference system; declare "
+                            "it with --crs (e.g. --crs EPSG:4547 for Gauss-Krüger metres, "
+                            "--crs EPSG:4326 for longitude/latitude)")
+            return None
+        crs = CRS.from_user_input(file_crs)
+    elif file_crs is not None and not CRS.from_user_input(file_crs).equals(crs):
+        warns.append(f"layer {layer.name!r}: its CRS {_crs_label(CRS.from_user_input(file_crs))}"
+                     f" was overridden by the declared {_crs_label(crs)}")
+    # CGCS2000 → WGS-84 is a null transformation in PROJ, as intended (centimetres apart).
+    transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return _crs_label(crs), transformer.transform
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
+    """The polygonal part of a make_valid result, or None if it has none."""
+    parts = shapely.get_parts(shapely.get_parts(geom))  # collection → (multi)polygons → polygons
+    polygons = [p for p in parts if shapely.get_type_id(p) == 3 and not p.is_empty]
+    if not polygons:
+        return None
+    return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
+
+
+def read_grid(path: str | Path, options: ImportOptions = ImportOptions(),
+              progress: Progress | None = None) -> GridData:
+    """Read and validate a grid file into WGS-84 features; raise GridFileError on any problem."""
+    tick = progress or _nothing
+    path = Path(path)
+    declared = _declared_crs(options.source_crs)
+    problems: list[str] = []
+    warns: list[str] = []
+    layers = _layers(path, options, warns)
+    labels: list[str] = []
+    codes: list[str | None] = []
+    names: list[str | None] = []
+    levels: list[str | None] = []
+    parents: list[str | None] = []
+    geoms: list[Any] = []
+    crs_labels: list[str] = []
+    tick("read", 0, len(layers))
+    for k, layer in enumerate(layers):
+        _read_layer(layer, options, declared, problems, warns, crs_labels,
+                    (labels, codes, names, levels, parents, geoms))
+        tick("read", k + 1, len(layers))
+    if not labels and not problems:
+        problems.append(f"{path.name} has no features")
+    geometry = np.array(geoms, dtype=object)
+    _check_features(labels, codes, names, levels, problems, tick)
+    repaired = _repair(labels, geometry, problems)
+    parents_out = _hierarchy(labels, codes, levels, parents, geometry, problems, warns)
+    if problems:
+        raise GridFileError(problems)
+    return _measure(path, crs_labels, codes, names, levels, parents_out, geometry, repaired,
+                    warns, tick)
+
+
+def _read_layer(layer: _Layer, options: ImportOptions, declared: str | CRS | None,
+                problems: list[str], warns: list[str], crs_labels: list[str],
+                out: tuple[list[Any], ...]) -> None:
+    """Append one layer's features (geometry converted to WGS-84, None where unusable)."""
+    labels, codes, names, levels, parents, geoms = out
+    with warnings.catch_warnings(record=True) as caught:
+        # GDAL's remarks about the file belong in the report, not on stderr.
+        warnings.simplefilter("always")
+        try:
+            frame = pyogrio.read_dataframe(layer.path, layer=layer.layer)
+        except (RuntimeError, ValueError, OSError) as exc:
+            problems.append(f"layer {layer.name!r} cannot be read: {exc}")
+            return
+    warns.extend(f"layer {layer.name!r}: {w.message}" for w in caught)
+    if "geometry" not in frame.columns:
+        problems.append(f"layer {layer.name!r} has no geometry")
+        return
+    columns = [c for c in frame.columns if c != "geometry"]
+    code_col = _column(columns, options.code_field)
+    name_col = _column(columns, options.name_field)
+    level_col = None if layer.level else _column(columns, options.level_field)
+    parent_col = _column(columns, options.parent_field)
+    n = len(frame)
+    if code_col is None and n:
+        problems.append(f"layer {layer.name!r} has no {options.code_field!r} field "
+                        f"(fields: {', '.join(columns) or 'none'})")
+        return
+    if name_col is None and n:
+        warns.append(f"layer {layer.name!r} has no {options.name_field!r} field; "
+                     "codes are used as names")
+
+    def values(col: str | None) -> list[str | None]:
+        return [_text(v) for v in frame[col].tolist()] if col else [None] * n
+
+    layer_codes = values(code_col)
+    default_level = layer.level or (None if level_col else CELL)
+    raw = np.asarray(frame.geometry, dtype=object)
+    kinds = shapely.get_type_id(raw)
+    usable = np.isin(kinds, _POLYGONAL) & ~shapely.is_empty(raw)
+    start = len(labels)
+    for i in range(n):
+        label = layer_codes[i] or f"feature #{i + 1} of layer {layer.name!r}"
+        labels.append(label)
+        if kinds[i] < 0 or (kinds[i] in _POLYGONAL and not usable[i]):
+            problems.append(f"{label}: empty or missing geometry")
+        elif not usable[i]:
+            problems.append(f"{label}: a {raw[i].geom_type} is not a polygon")
+    codes.extend(layer_codes)
+    names.extend(values(name_col))
+    levels.extend(values(level_col) if level_col else [default_level] * n)
+    parents.extend(values(parent_col))
+    geoms.extend([None] * n)
+    found = _transform_for(layer, frame.crs, declared, problems, warns)
+    if found is None or not usable.any():
+        return
+    crs_labels.append(found[0])
+    # also drops Z (the stubs know only the interleaved form of the transformation)
+    converted = shapely.transform(raw[usable], found[1],  # type: ignore[arg-type]
+                                  interleaved=False)
+    bounds = shapely.bounds(converted)
+    outside = ~np.isfinite(bounds).all(axis=1) | (bounds[:, 0] < -180) | (bounds[:, 2] > 180) \
+        | (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
+    index = np.flatnonzero(usable)
+    if outside.any():
+        named = [labels[start + j] for j in index[outside][:5]]
+        problems.append(f"layer {layer.name!r}: {int(outside.sum())} feature(s) "
+                        f"({', '.join(named)}{', …' if outside.sum() > 5 else ''}) fall outside "
+                        f"lon -180..180 / lat -90..90 after conversion from {found[0]}; the "
+                        "coordinates look like metres of a projected CRS — declare the file's "
+                        "real CRS with --crs (e.g. --crs EPSG:4547)")
+    for j, geom in zip(index[~outside], converted[~outside], strict=True):
+        geoms[start + j] = geom
+
+
+def _check_features(labels: list[str], codes: list[str | None], names: list[str | None],
+                    levels: list[str | None], problems: list[str], tick: Progress) -> None:
+    """Codes present, unique and short; names short; levels known (levels normalised in place)."""
+    n = len(labels)
+    uses = Counter(codes)
+    tick("validate", 0, n)
+    for i in range(n):
+        code, label = codes[i], labels[i]
+        if code is None:
+            problems.append(f"{label}: no code")
+        elif len(code) > MAX_CODE:
+            problems.append(f"{label}: code longer than {MAX_CODE} characters")
+        elif uses[code] > 1:
+            problems.append(f"{label}: duplicate code ({uses[code]} features)")
+            uses[code] = 0  # one problem per code
+        if len(names[i] or "") > MAX_NAME:
+            problems.append(f"{label}: name longer than {MAX_NAME} characters")
+        raw = levels[i]
+        levels[i] = _LEVEL_WORDS.get(raw.lower()) if raw else None
+        if levels[i] is None:
+            problems.append(f"{label}: unknown level {raw!r} (expected one of "
+                            f"{', '.join(LEVELS)})" if raw else f"{label}: no level")
+        if (i + 1) % 1000 == 0 or i + 1 == n:
+            tick("validate", i + 1, n)
+
+
+def _repair(labels: list[str], geometry: np.ndarray, problems: list[str]) -> list[dict[str, str]]:
+    """Make invalid polygons valid where the repair keeps a sensible area (see module doc)."""
+    present = np.array([g is not None for g in geometry], dtype=bool)
+    invalid = np.zeros(len(geometry), dtype=bool)
+    if present.any():
+        invalid[present] = ~shapely.is_valid(geometry[present])
+    repaired: list[dict[str, str]] = []
+    for i in np.flatnonzero(invalid):
+        original = geometry[i]
+        reason = shapely.is_valid_reason(original)
+        fixed = _polygonal(shapely.make_valid(original))
+        if fixed is None or fixed.area <= 0 or fixed.area < KEEP_SHARE * original.area:
+            kept = "nothing" if fixed is None else f"{fixed.area / original.area:.0%}"
+            problems.append(f"{labels[i]}: invalid geometry ({reason}) cannot be repaired "
+                            f"(the repair keeps {kept} of its area)")
+            continue
+        geometry[i] = fixed
+        repaired.append({"code": labels[i], "problem": reason})
+    return repaired
+
+
+def _hierarchy(labels: list[str], codes: list[str | None], levels: list[str | None],
+               parents: list[str | None], geometry: np.ndarray, problems: list[str],
+               warns: list[str]) -> list[str | None]:
+    """Each feature's parent: the one it names, else the area above containing its point."""
+    present = [lv for lv in LEVELS if lv in set(levels)]
+    above = {lv: (present[k - 1] if k else None) for k, lv in enumerate(present)}
+    level_of = {c: lv for c, lv in zip(codes, levels, strict=True) if c is not None}
+    result: list[str | None] = [None] * len(labels)
+    if CELL not in present and levels and all(levels):
+        problems.append("the file has no cells (level 'cell')")
+    for i, (level, parent) in enumerate(zip(levels, parents, strict=True)):
+        if level is None or parent is None:
+            continue
+        if level == LEVELS[0]:
+            warns.append(f"{labels[i]}: parent {parent!r} of a district ignored")
+        elif level_of.get(parent) != above[level]:
+            wanted = above[level] or LEVELS[LEVELS.index(level) - 1]
+            problems.append(f"{labels[i]}: parent {parent!r} is not a {wanted} in the file")
+        else:
+            result[i] = parent
+    for level, upper in above.items():
+        if upper is None:
+            continue
+        up = [j for j, lv in enumerate(levels) if lv == upper and geometry[j] is not None]
+        todo = [i for i, lv in enumerate(levels) if lv == level and parents[i] is None
+                and geometry[i] is not None]
+        if not up or not todo:
+            continue
+        tree = shapely.STRtree(geometry[up])
+        points = shapely.point_on_surface(geometry[todo])
+        hit_in, hit_tree = tree.query(points, predicate="intersects")
+        order = np.lexsort((hit_tree, hit_in))  # lowest tree index wins where areas overlap
+        first: dict[int, int] = {}
+        for a, b in zip(hit_in[order], hit_tree[order], strict=True):
+            first.setdefault(int(a), int(b))
+        for k, i in enumerate(todo):
+            if k in first:
+                result[i] = codes[up[first[k]]]
+            else:
+                warns.append(f"{labels[i]}: no {upper} contains it; parent left empty")
+    return result
+
+
+def _measure(path: Path, crs_labels: list[str], codes: list[str | None],
+             names: list[str | None], levels: list[str | None], parents: list[str | None],
+             geometry: np.ndarray, repaired: list[dict[str, str]], warns: list[str],
+             tick: Progress) -> GridData:
+    """Areas, points, overlaps between cells and gaps in the cover, in metres."""
+    lon_min, lat_min, lon_max, lat_max = (float(v) for v in shapely.total_bounds(geometry))
+    cea = CRS.from_proj4(f"+proj=cea +lat_ts={(lat_min + lat_max) / 2} "
+                         f"+lon_0={(lon_min + lon_max) / 2} +datum=WGS84 +units=m +no_defs")
+    to_m = Transformer.from_crs("EPSG:4326", cea, always_xy=True)
+    areas = _square_metres(geometry, to_m)
+    points = shapely.get_coordinates(shapely.point_on_surface(geometry))
+    level_arr = np.array(levels, dtype=object)
+    cells = np.flatnonzero(level_arr == CELL)
+    overlaps, overlap_count = _overlaps(geometry[cells], [codes[i] for i in cells], to_m, tick)
+    tops = [lv for lv in LEVELS[:-1] if lv in set(levels)]
+    cover = geometry[level_arr == tops[0]] if tops else None
+    gaps, gap_count, gap_area, outside = _gaps(geometry[cells], cover, to_m, tick)
+    if outside > MIN_M2:
+        warns.append(f"cells reach {outside:.0f} m² outside the {tops[0]} areas")
+    if len(warns) > LIST_CAP:
+        warns[LIST_CAP:] = [f"… and {len(warns) - LIST_CAP} more warnings"]
+    features = tuple(
+        GridFeature(code=str(codes[i]), name=names[i] or str(codes[i]), level=str(levels[i]),
+                    parent=parents[i], geometry=geometry[i], lon=float(points[i, 0]),
+                    lat=float(points[i, 1]), area_m2=float(areas[i]))
+        for i in range(len(geometry)))
+    report = ImportReport(
+        version_id=None, counts={lv: int((level_arr == lv).sum()) for lv in LEVELS},
+        repaired=tuple(repaired), overlaps=tuple(overlaps), overlap_count=overlap_count,
+        gaps=tuple(gaps), gap_count=gap_count, gap_area_m2=round(gap_area, 1),
+        warnings=tuple(warns))
+    return GridData(source=path.name, source_crs=", ".join(dict.fromkeys(crs_labels)),
+                    features=features, bbox=(lon_min, lat_min, lon_max, lat_max), report=report)
+
+
+def _square_metres(geoms: np.ndarray, to_m: Transformer) -> np.ndarray:
+    """Areas in m² of WGS-84 shapes, through the grid's equal-area projection."""
+    return shapely.area(shapely.transform(geoms, to_m.transform,  # type: ignore[arg-type]
+                                          interleaved=False))
+
+
+def _overlaps(cells: np.ndarray, codes: list[str | None], to_m: Transformer,
+              tick: Progress) -> tuple[list[dict[str, Any]], int]:
+    """Pairs of cells sharing more than MIN_M2, largest first (capped), and how many in all."""
+    tree = shapely.STRtree(cells)
+    bounds = shapely.bounds(cells)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    n, step = len(cells), 5000
+    tick("overlaps", 0, n)
+    for start in range(0, n, step):
+        # Prepared "intersects" is fast; the "overlaps" predicate (a full relate per candidate)
+        # would be several times slower and would miss a cell lying inside another.
+        a, b = tree.query(cells[start:start + step], predicate="intersects")
+        a = a + start
+        a, b = a[a < b], b[a < b]
+        # Shared area cannot exceed the envelopes' common part: drop pairs where that is
+        # under MIN_M2 (neighbours meeting along an edge, give or take rounding).
+        width = np.minimum(bounds[a, 2], bounds[b, 2]) - np.maximum(bounds[a, 0], bounds[b, 0])
+        height = np.minimum(bounds[a, 3], bounds[b, 3]) - np.maximum(bounds[a, 1], bounds[b, 1])
+        big = np.clip(width, 0, None) * np.clip(height, 0, None) * DEG2_M2_MAX > MIN_M2
+        a, b = a[big], b[big]
+        inner = shapely.relate_pattern(cells[a], cells[b], "T********")  # interiors meet
+        a, b = a[inner], b[inner]
+        shared = _square_metres(shapely.intersection(cells[a], cells[b]), to_m)
+        found.append((a, b, shared))
+        tick("overlaps", min(start + step, n), n)
+    a, b, shared = (np.concatenate(parts) for parts in zip(*found, strict=True)) if found \
+        else (np.empty(0, int), np.empty(0, int), np.empty(0))
+    keep = np.flatnonzero(shared > MIN_M2)
+    keep = keep[np.argsort(-shared[keep], kind="stable")]
+    return [{"a": codes[a[k]], "b": codes[b[k]], "area_m2": round(float(shared[k]), 1)}
+            for k in keep[:LIST_CAP]], int(len(keep))
+
+
+def _gaps(cells: np.ndarray, cover: np.ndarray | None, to_m: Transformer,
+          tick: Progress) -> tuple[list[dict[str, float]], int, float, float]:
+    """Pieces of the top areas no cell covers (or holes among the cells), largest first."""
+    tick("gaps", 0, 1)
+    union = shapely.union_all(cells)
+    outside = 0.0
+    if cover is not None and len(cover):
+        whole = shapely.union_all(cover)
+        gap = shapely.difference(whole, union)
+        outside = float(_square_metres(np.array([shapely.difference(union, whole)]), to_m)[0])
+    else:
+        holes = [shapely.Polygon(ring) for part in shapely.get_parts(union)
+                 for ring in shapely.get_rings(part)[1:]]
+        # A hole may hold an island of cells: only what no cell covers is a gap.
+        gap = shapely.difference(shapely.union_all(holes), union) if holes else shapely.Polygon()
+    pieces = shapely.get_parts(gap)
+    sizes = _square_metres(pieces, to_m) if len(pieces) else np.empty(0)
+    keep = np.flatnonzero(sizes > MIN_M2)
+    keep = keep[np.argsort(-sizes[keep], kind="stable")]
+    tick("gaps", 1, 1)
+    if not len(keep):
+        return [], 0, 0.0, outside
+    inside = shapely.get_coordinates(shapely.point_on_surface(pieces[keep[:LIST_CAP]]))
+    gaps = [{"lon": round(float(x), 7), "lat": round(float(y), 7),
+             "area_m2": round(float(sizes[k]), 1)}
+            for (x, y), k in zip(inside, keep, strict=False)]
+    return gaps, int(len(keep)), float(sizes[keep].sum()), outside
+
+
+def import_grid(session: Session, path: str | Path, options: ImportOptions = ImportOptions(),
+                *, actor_id: int | None, now: datetime, progress: Progress | None = None,
+                source_name: str | None = None) -> ImportReport:
+    """Import a grid file as a new grid version (flushed, not committed); nothing on refusal.
+
+    `source_name` names the file in the version's record when `path` is a temporary copy."""
+    tick = progress or _nothing
+    data = read_grid(path, options, progress)
+    if options.activate:
+        session.execute(update(GridVersion).where(GridVersion.active.is_(True))
+                        .values(active=False))
+    source = (source_name or data.source)[:200]
+    version = GridVersion(source=source, source_crs=data.source_crs[:80],
+                          imported_at=now, imported_by_id=actor_id, active=options.activate,
+                          area_count=len(data.features), cell_count=data.report.counts[CELL],
+                          bbox=[round(v, 7) for v in data.bbox], report={})
+    session.add(version)
+    session.flush()
+    report = replace(data.report, version_id=version.id)
+    version.report = report.to_dict()
+    wkb = shapely.to_wkb([f.geometry for f in data.features], output_dimension=2)
+    # Same keys in every row, so each batch is one executemany statement.
+    rows = [{"grid_version": version.id, "code": f.code, "name": f.name, "level": f.level,
+             "parent_code": f.parent, "geometry": bytes(blob), "point_lon": f.lon,
+             "point_lat": f.lat, "area_m2": round(f.area_m2, 2)}
+            for f, blob in zip(data.features, wkb, strict=True)]
+    tick("write", 0, len(rows))
+    for start in range(0, len(rows), BATCH):
+        session.execute(Area.__table__.insert(), rows[start:start + BATCH])
+        tick("write", min(start + BATCH, len(rows)), len(rows))
+    session.flush()
+    return report
