@@ -186,3 +186,17 @@ def test_the_console_socket_refuses_an_old_cookie_and_drops_a_signed_out_viewer(
     again = socketio.test_client(app, namespace="/console",
                                  flask_test_client=_with_cookie(app, old))
     assert not again.is_connected("/console")  # the old cookie opens no console
+
+
+def test_the_password_page_ends_the_other_sessions_but_keeps_its_own(app):
+    mine, _ = _session(app, "leader1")
+    other, _ = _session(app, "leader1")
+    token = _token(app, "leader1")
+    html = mine.get("/password").get_data(as_text=True)
+    csrf = html.split('name="csrf_token" value="')[1].split('"')[0]
+    r = mine.post("/password", data={"old_password": "demo12345", "new_password": "leader-pass-2",
+                                     "confirm_password": "leader-pass-2", "csrf_token": csrf})
+    assert r.status_code == 200 and "密码已修改" in r.get_data(as_text=True)
+    assert mine.get(ME).status_code == 200
+    error_of(other.get(ME), 401, "unauthorized")
+    error_of(app.test_client().get(ME, headers=token), 401, "unauthorized")
