@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -90,9 +91,45 @@ WORKER_DATABASE = pytest.StashKey[str]()
 # Tests that share something costly built once per process (a module- or session-scoped
 # fixture) run in one worker: `--dist loadgroup` sends a group to a single worker.
 GROUPS = {
-    "tests/browser/": "browser",  # the demo county template and one Chromium
     "tests/service/test_simulation.py": "simulation",  # the county and a simulated history
 }
+# The slow files, collected first so that the workers start on them and the run does not end
+# with one worker still busy on a long test while the others wait (pytest orders the tests
+# within a file as before).
+SLOW_FIRST = ("tests/browser/", "tests/workers/", "tests/cli/", "tests/service/test_rollups.py",
+              "tests/service/test_demo_county.py", "tests/service/test_triage_models.py")
+
+
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder shared by every process of this run (the workers' base folders' parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def shared_database(suffix: str) -> str:
+    """The name of a PostgreSQL database shared by every process of this run: named after
+    this run's databases (`test_3f9a0c1e_<suffix>`), or after the configured one without
+    xdist (`test_<suffix>`)."""
+    url = pg_url()
+    assert url is not None
+    name = make_url(url).database or ""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and name.endswith(f"_{worker}"):
+        name = name.removesuffix(f"_{worker}")
+    return f"{name}_{suffix}"
+
+
+@contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` among this run's processes (one builds, others wait)."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _admin(url: str) -> Any:
@@ -148,14 +185,19 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["hotline_run"] = node.config.stash[RUN_ID]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put the tests of GROUPS in their xdist group."""
+    """Put the tests of GROUPS in their xdist group; the SLOW_FIRST files first."""
     root = Path(str(config.rootpath))
+
+    def where(item: pytest.Item) -> str:
+        return Path(str(item.path)).relative_to(root).as_posix()
+
     for item in items:
-        where = Path(str(item.path)).relative_to(root).as_posix()
         for prefix, group in GROUPS.items():
-            if where.startswith(prefix):
+            if where(item).startswith(prefix):
                 item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: not where(item).startswith(SLOW_FIRST))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

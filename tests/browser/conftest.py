@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session
 
 from dispatch.core.db import Base
 from dispatch.core.ports import ManualClock, RecordingPublisher
-from tests.conftest import FAST_HASHER, START, pg_url, require_service
+from tests.conftest import (
+    FAST_HASHER,
+    START,
+    pg_url,
+    require_service,
+    run_lock,
+    shared_database,
+    shared_tmp,
+)
 
 CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -86,21 +94,32 @@ def _pg_admin(url: str) -> Any:
 
 @pytest.fixture(scope="session")
 def county_template(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database with the demo county, built once per run; each test gets a copy (loading the
-    county takes seconds, copying it a fraction of one)."""
+    """A database with the demo county, built once per run by the first test process that
+    needs it (the others wait for it); each test gets a copy (loading the county takes
+    seconds, copying it a fraction of one)."""
+    shared = shared_tmp(tmp_path_factory)
     url = pg_url()
-    if url is None:
-        if os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1":
-            require_service("PostgreSQL (HOTLINE_TEST_DATABASE_URL)")
-        path = tmp_path_factory.mktemp("county") / "template.db"
-        _load_county(f"sqlite:///{path}")
-        return str(path)
-    template = f"{make_url(url).database}_browser_tmpl"
-    with _pg_admin(url) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {template}")
-    _load_county(make_url(url).set(database=template).render_as_string(hide_password=False))
-    return template
+    with run_lock(shared / "county.lock"):
+        if url is None:
+            if os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1":
+                require_service("PostgreSQL (HOTLINE_TEST_DATABASE_URL)")
+            path = shared / "county.db"
+            if not path.exists():
+                building = shared / "county.db.part"
+                building.unlink(missing_ok=True)
+                _load_county(f"sqlite:///{building}")
+                building.rename(path)
+            return str(path)
+        template = shared_database("browser_tmpl")
+        built = shared / f"{template}.built"
+        if not built.exists():
+            with _pg_admin(url) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+                admin.execute(f"CREATE DATABASE {template}")
+            _load_county(make_url(url).set(database=template)
+                         .render_as_string(hide_password=False))
+            built.touch()
+        return template
 
 
 @pytest.fixture
