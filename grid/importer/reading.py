@@ -1,30 +1,13 @@
-"""Grid importer: areas and cells from GeoJSON, GeoPackage or Shapefile (.shp or a .zip of one),
-validated, repaired where safe, converted to WGS-84 and written as a new grid version.
-
-Decisions worth knowing:
-- An invalid polygon is repaired with `shapely.make_valid`, keeping its polygonal part, when
-  that part is non-empty and keeps at least half of the area the rings describe (GEOS's area of
-  the invalid polygon: shoelace area of the shell minus its holes). A bow-tie's lobes cancel in
-  that sum, so any non-empty repair passes; a polygon that collapses to lines or points (zero
-  width) or loses most of its area (a multipolygon of one part drawn three times) is refused.
-- Overlaps and gaps are found on the stored WGS-84 shapes (what the locator tests points
-  against) and measured in a cylindrical equal-area projection (+proj=cea) centred on the grid.
-  Equal-area gives exact square metres anywhere, with no UTM zone edge to cross; being linear
-  in longitude and monotonic in latitude, it keeps a rounding sliver between vertices on one
-  parallel or meridian a sliver (an azimuthal projection bends parallels, and measured such
-  slivers at tens of m²).
-- A feature's parent level is the nearest level above it present in the file (a file without
-  communities hangs its cells under the streets); `area_count` counts every area, cells included.
-"""
+"""Reading a grid file (GeoJSON, GeoPackage, Shapefile or a .zip of one): its layers and
+coordinate system, each feature's code, name, level and parent, checked, repaired where safe,
+converted to WGS-84 and measured (`read_grid`); nothing is written."""
 
 from __future__ import annotations
 
 import warnings
 import zipfile
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,23 +17,23 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import update
-from sqlalchemy.orm import Session
 
 from dispatch.core.errors import InvalidInput
 from grid.coords import to_wgs84
-from grid.models import CELL, LEVELS, Area, GridVersion
-
-Progress = Callable[[str, int, int], None]
-XY = Callable[[Any, Any], tuple[Any, Any]]
+from grid.importer.coverage import measure
+from grid.importer.values import (
+    DEFAULT_OPTIONS,
+    XY,
+    GridData,
+    GridFileError,
+    ImportOptions,
+    Progress,
+    nothing,
+)
+from grid.models import CELL, LEVELS
 
 MAX_CODE, MAX_NAME = 40, 80
 KEEP_SHARE = 0.5  # share of the rings' area a repair must keep
-MIN_M2 = 1.0  # overlaps and gaps below this are rounding, not drawing
-DEG2_M2_MAX = 111_700.0**2  # no square degree of lon × lat holds more square metres
-LIST_CAP = 100  # overlaps, gaps and warnings kept in the report
-BATCH = 1000
-SHOWN = 10  # problems spelled out in the refusal message
 _WEB_CRS = ("GCJ02", "BD09")
 _POLYGONAL = (3, 6)  # shapely type ids of Polygon and MultiPolygon
 # Layer names and level values the importer understands, to a level of `LEVELS`.
@@ -63,88 +46,12 @@ _LEVEL_WORDS = {
 }
 
 
-class GridFileError(InvalidInput):
-    """The grid file was refused; `problems` lists every reason, naming features by code."""
-
-    def __init__(self, problems: list[str]) -> None:
-        shown = "; ".join(problems[:SHOWN])
-        more = f"; … and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
-        super().__init__(f"grid file refused ({len(problems)} problem(s)): {shown}{more}",
-                         field="file")
-        self.problems = list(problems)
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """Where the importer finds codes, names, levels and parents, and how to treat the file."""
-
-    code_field: str = "code"
-    name_field: str = "name"
-    level_field: str = "level"
-    parent_field: str = "parent"
-    layer: str | None = None  # one layer of a multi-layer file
-    source_crs: str | None = None  # "EPSG:4547", or GCJ02 / BD09 web-map coordinates
-    activate: bool = True  # make the new version the only active one
-
-
-@dataclass(frozen=True)
-class GridFeature:
-    """One area or cell ready to store: WGS-84 geometry, a point inside it, its area."""
-
-    code: str
-    name: str
-    level: str
-    parent: str | None
-    geometry: BaseGeometry
-    lon: float
-    lat: float
-    area_m2: float
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """What an import wrote, repaired and found (also stored in `GridVersion.report`)."""
-
-    version_id: int | None  # None until written
-    counts: dict[str, int]
-    repaired: tuple[dict[str, str], ...]
-    overlaps: tuple[dict[str, Any], ...]
-    overlap_count: int
-    gaps: tuple[dict[str, float], ...]
-    gap_count: int
-    gap_area_m2: float
-    warnings: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report as plain JSON-ready values."""
-        return {"version_id": self.version_id, "counts": dict(self.counts),
-                "repaired": [dict(r) for r in self.repaired],
-                "overlaps": [dict(o) for o in self.overlaps], "overlap_count": self.overlap_count,
-                "gaps": [dict(g) for g in self.gaps], "gap_count": self.gap_count,
-                "gap_area_m2": self.gap_area_m2, "warnings": list(self.warnings)}
-
-
-@dataclass(frozen=True)
-class GridData:
-    """A grid file read and validated, with its report; nothing written yet."""
-
-    source: str  # the file's name
-    source_crs: str
-    features: tuple[GridFeature, ...]
-    bbox: tuple[float, float, float, float]  # WGS-84 min lon, min lat, max lon, max lat
-    report: ImportReport
-
-
 @dataclass(frozen=True)
 class _Layer:
     name: str  # as the admin sees it
     path: str  # what GDAL opens
     layer: str | None
     level: str | None  # from the layer's name, in multi-layer files
-
-
-def _nothing(stage: str, done: int, total: int) -> None:
-    return None
 
 
 def _text(value: Any) -> str | None:
@@ -262,10 +169,10 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
     return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
 
 
-def read_grid(path: str | Path, options: ImportOptions = ImportOptions(),
+def read_grid(path: str | Path, options: ImportOptions = DEFAULT_OPTIONS,
               progress: Progress | None = None) -> GridData:
     """Read and validate a grid file into WGS-84 features; raise GridFileError on any problem."""
-    tick = progress or _nothing
+    tick = progress or nothing
     path = Path(path)
     declared = _declared_crs(options.source_crs)
     problems: list[str] = []
@@ -291,7 +198,7 @@ def read_grid(path: str | Path, options: ImportOptions = ImportOptions(),
     parents_out = _hierarchy(labels, codes, levels, parents, geometry, problems, warns)
     if problems:
         raise GridFileError(problems)
-    return _measure(path, crs_labels, codes, names, levels, parents_out, geometry, repaired,
+    return measure(path, crs_labels, codes, names, levels, parents_out, geometry, repaired,
                     warns, tick)
 
 
@@ -457,140 +364,3 @@ def _hierarchy(labels: list[str], codes: list[str | None], levels: list[str | No
             else:
                 warns.append(f"{labels[i]}: no {upper} contains it; parent left empty")
     return result
-
-
-def _measure(path: Path, crs_labels: list[str], codes: list[str | None],
-             names: list[str | None], levels: list[str | None], parents: list[str | None],
-             geometry: np.ndarray, repaired: list[dict[str, str]], warns: list[str],
-             tick: Progress) -> GridData:
-    """Areas, points, overlaps between cells and gaps in the cover, in metres."""
-    lon_min, lat_min, lon_max, lat_max = (float(v) for v in shapely.total_bounds(geometry))
-    cea = CRS.from_proj4(f"+proj=cea +lat_ts={(lat_min + lat_max) / 2} "
-                         f"+lon_0={(lon_min + lon_max) / 2} +datum=WGS84 +units=m +no_defs")
-    to_m = Transformer.from_crs("EPSG:4326", cea, always_xy=True)
-    areas = _square_metres(geometry, to_m)
-    points = shapely.get_coordinates(shapely.point_on_surface(geometry))
-    level_arr = np.array(levels, dtype=object)
-    cells = np.flatnonzero(level_arr == CELL)
-    overlaps, overlap_count = _overlaps(geometry[cells], [codes[i] for i in cells], to_m, tick)
-    tops = [lv for lv in LEVELS[:-1] if lv in set(levels)]
-    cover = geometry[level_arr == tops[0]] if tops else None
-    gaps, gap_count, gap_area, outside = _gaps(geometry[cells], cover, to_m, tick)
-    if outside > MIN_M2:
-        warns.append(f"cells reach {outside:.0f} m² outside the {tops[0]} areas")
-    if len(warns) > LIST_CAP:
-        warns[LIST_CAP:] = [f"… and {len(warns) - LIST_CAP} more warnings"]
-    features = tuple(
-        GridFeature(code=str(codes[i]), name=names[i] or str(codes[i]), level=str(levels[i]),
-                    parent=parents[i], geometry=geometry[i], lon=float(points[i, 0]),
-                    lat=float(points[i, 1]), area_m2=float(areas[i]))
-        for i in range(len(geometry)))
-    report = ImportReport(
-        version_id=None, counts={lv: int((level_arr == lv).sum()) for lv in LEVELS},
-        repaired=tuple(repaired), overlaps=tuple(overlaps), overlap_count=overlap_count,
-        gaps=tuple(gaps), gap_count=gap_count, gap_area_m2=round(gap_area, 1),
-        warnings=tuple(warns))
-    return GridData(source=path.name, source_crs=", ".join(dict.fromkeys(crs_labels)),
-                    features=features, bbox=(lon_min, lat_min, lon_max, lat_max), report=report)
-
-
-def _square_metres(geoms: np.ndarray, to_m: Transformer) -> np.ndarray:
-    """Areas in m² of WGS-84 shapes, through the grid's equal-area projection."""
-    return shapely.area(shapely.transform(geoms, to_m.transform,  # type: ignore[arg-type]
-                                          interleaved=False))
-
-
-def _overlaps(cells: np.ndarray, codes: list[str | None], to_m: Transformer,
-              tick: Progress) -> tuple[list[dict[str, Any]], int]:
-    """Pairs of cells sharing more than MIN_M2, largest first (capped), and how many in all."""
-    tree = shapely.STRtree(cells)
-    bounds = shapely.bounds(cells)
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    n, step = len(cells), 5000
-    tick("overlaps", 0, n)
-    for start in range(0, n, step):
-        # Prepared "intersects" is fast; the "overlaps" predicate (a full relate per candidate)
-        # would be several times slower and would miss a cell lying inside another.
-        a, b = tree.query(cells[start:start + step], predicate="intersects")
-        a = a + start
-        a, b = a[a < b], b[a < b]
-        # Shared area cannot exceed the envelopes' common part: drop pairs where that is
-        # under MIN_M2 (neighbours meeting along an edge, give or take rounding).
-        width = np.minimum(bounds[a, 2], bounds[b, 2]) - np.maximum(bounds[a, 0], bounds[b, 0])
-        height = np.minimum(bounds[a, 3], bounds[b, 3]) - np.maximum(bounds[a, 1], bounds[b, 1])
-        big = np.clip(width, 0, None) * np.clip(height, 0, None) * DEG2_M2_MAX > MIN_M2
-        a, b = a[big], b[big]
-        inner = shapely.relate_pattern(cells[a], cells[b], "T********")  # interiors meet
-        a, b = a[inner], b[inner]
-        shared = _square_metres(shapely.intersection(cells[a], cells[b]), to_m)
-        found.append((a, b, shared))
-        tick("overlaps", min(start + step, n), n)
-    a, b, shared = (np.concatenate(parts) for parts in zip(*found, strict=True)) if found \
-        else (np.empty(0, int), np.empty(0, int), np.empty(0))
-    keep = np.flatnonzero(shared > MIN_M2)
-    keep = keep[np.argsort(-shared[keep], kind="stable")]
-    return [{"a": codes[a[k]], "b": codes[b[k]], "area_m2": round(float(shared[k]), 1)}
-            for k in keep[:LIST_CAP]], int(len(keep))
-
-
-def _gaps(cells: np.ndarray, cover: np.ndarray | None, to_m: Transformer,
-          tick: Progress) -> tuple[list[dict[str, float]], int, float, float]:
-    """Pieces of the top areas no cell covers (or holes among the cells), largest first."""
-    tick("gaps", 0, 1)
-    union = shapely.union_all(cells)
-    outside = 0.0
-    if cover is not None and len(cover):
-        whole = shapely.union_all(cover)
-        gap = shapely.difference(whole, union)
-        outside = float(_square_metres(np.array([shapely.difference(union, whole)]), to_m)[0])
-    else:
-        holes = [shapely.Polygon(ring) for part in shapely.get_parts(union)
-                 for ring in shapely.get_rings(part)[1:]]
-        # A hole may hold an island of cells: only what no cell covers is a gap.
-        gap = shapely.difference(shapely.union_all(holes), union) if holes else shapely.Polygon()
-    pieces = shapely.get_parts(gap)
-    sizes = _square_metres(pieces, to_m) if len(pieces) else np.empty(0)
-    keep = np.flatnonzero(sizes > MIN_M2)
-    keep = keep[np.argsort(-sizes[keep], kind="stable")]
-    tick("gaps", 1, 1)
-    if not len(keep):
-        return [], 0, 0.0, outside
-    inside = shapely.get_coordinates(shapely.point_on_surface(pieces[keep[:LIST_CAP]]))
-    gaps = [{"lon": round(float(x), 7), "lat": round(float(y), 7),
-             "area_m2": round(float(sizes[k]), 1)}
-            for (x, y), k in zip(inside, keep, strict=False)]
-    return gaps, int(len(keep)), float(sizes[keep].sum()), outside
-
-
-def import_grid(session: Session, path: str | Path, options: ImportOptions = ImportOptions(),
-                *, actor_id: int | None, now: datetime, progress: Progress | None = None,
-                source_name: str | None = None) -> ImportReport:
-    """Import a grid file as a new grid version (flushed, not committed); nothing on refusal.
-
-    `source_name` names the file in the version's record when `path` is a temporary copy."""
-    tick = progress or _nothing
-    data = read_grid(path, options, progress)
-    if options.activate:
-        session.execute(update(GridVersion).where(GridVersion.active.is_(True))
-                        .values(active=False))
-    source = (source_name or data.source)[:200]
-    version = GridVersion(source=source, source_crs=data.source_crs[:80],
-                          imported_at=now, imported_by_id=actor_id, active=options.activate,
-                          area_count=len(data.features), cell_count=data.report.counts[CELL],
-                          bbox=[round(v, 7) for v in data.bbox], report={})
-    session.add(version)
-    session.flush()
-    report = replace(data.report, version_id=version.id)
-    version.report = report.to_dict()
-    wkb = shapely.to_wkb([f.geometry for f in data.features], output_dimension=2)
-    # Same keys in every row, so each batch is one executemany statement.
-    rows = [{"grid_version": version.id, "code": f.code, "name": f.name, "level": f.level,
-             "parent_code": f.parent, "geometry": bytes(blob), "point_lon": f.lon,
-             "point_lat": f.lat, "area_m2": round(f.area_m2, 2)}
-            for f, blob in zip(data.features, wkb, strict=True)]
-    tick("write", 0, len(rows))
-    for start in range(0, len(rows), BATCH):
-        session.execute(Area.__table__.insert(), rows[start:start + BATCH])
-        tick("write", min(start + BATCH, len(rows)), len(rows))
-    session.flush()
-    return report
