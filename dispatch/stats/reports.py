@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import and_, or_, select
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from dispatch.core.models import Assignment, CalendarDay, Category, Event, Ticket
 from dispatch.core.ports import Directory
 from dispatch.core.vocab import Status
+from dispatch.stats.definitions import DateRange
 from dispatch.tickets.calendar import LOCAL_TZ, ensure_years
 
 NO_DEPARTMENT = ""  # supervised before any dispatch: listed under 未派单
@@ -35,22 +36,11 @@ class PeriodKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class Period:
-    """A complete local period: `start` and `end` are Asia/Shanghai dates, both included."""
+class Period(DateRange):
+    """A complete local period of a kind: `start` and `end` are Asia/Shanghai dates, both
+    included (the first and the last instant: `starts_at`, `ends_before`)."""
 
-    kind: PeriodKind
-    start: date
-    end: date
-
-    @property
-    def starts_at(self) -> datetime:
-        """The first instant of the period (aware, local zone)."""
-        return datetime.combine(self.start, time(0), tzinfo=LOCAL_TZ)
-
-    @property
-    def ends_before(self) -> datetime:
-        """The first instant after the period (aware, local zone)."""
-        return datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=LOCAL_TZ)
+    kind: PeriodKind = PeriodKind.WEEK
 
     def contains(self, at: datetime) -> bool:
         """Whether an instant lies in the period."""
@@ -72,11 +62,11 @@ def period_starting(kind: str, start: date) -> Period:
     if kind == PeriodKind.WEEK:
         if start.weekday() != 0:
             raise ValueError(f"a week starts on a Monday, not on {start.isoformat()}")
-        return Period(kind, start, start + timedelta(days=6))
+        return Period(start, start + timedelta(days=6), kind)
     months = 1 if kind == PeriodKind.MONTH else 3
     if start.day != 1 or (kind == PeriodKind.QUARTER and start.month % 3 != 1):
         raise ValueError(f"no {kind} starts on {start.isoformat()}")
-    return Period(kind, start, _next_month(start, months) - timedelta(days=1))
+    return Period(start, _next_month(start, months) - timedelta(days=1), kind)
 
 
 def period_for(kind: str, day: date) -> Period:
