@@ -18,11 +18,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-import dispatch.console.feed
 import dispatch.core.models  # noqa: F401
 import dispatch.outbound.outbox  # noqa: F401
 import dispatch.outbound.police  # noqa: F401
-import dispatch.stats.rollups
+import dispatch.subscribers
 import dispatch.tickets.attachments  # noqa: F401
 import dispatch.triage.knowledge  # noqa: F401
 import dispatch.triage.rules  # noqa: F401
@@ -34,8 +33,7 @@ from dispatch.core.ports import ManualClock, RecordingPublisher
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 REQUIRE = os.environ.get("HOTLINE_REQUIRE_SERVICES") == "1"
-dispatch.console.feed.install()  # as the app does: committed ticket events feed the console
-dispatch.stats.rollups.install()  # and queue their tickets for the statistics' rollups
+dispatch.subscribers.install()  # as the app does: the table of consequences
 
 
 def pg_url() -> str | None:
@@ -92,6 +90,8 @@ WORKER_DATABASE = pytest.StashKey[str]()
 # fixture) run in one worker: `--dist loadgroup` sends a group to a single worker.
 GROUPS = {
     "tests/service/test_simulation.py": "simulation",  # the county and a simulated history
+    "tests/cli/test_simulate_command.py": "cli-simulate",  # an upgraded county database
+    "tests/cli/test_classifier_command.py": "cli-classifier",  # an upgraded database
 }
 # The slow files, collected first so that the workers start on them and the run does not end
 # with one worker still busy on a long test while the others wait (pytest orders the tests
