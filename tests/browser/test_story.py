@@ -45,6 +45,20 @@ def worker1_place(live) -> tuple[str, str, str, float, float]:
         return community.code, office, landmark.name, landmark.lon, landmark.lat
 
 
+# Installed in the console page: records, by ticket number, when each board row first appears.
+SEEN_ROWS = """() => {
+  window.rowSeenAt = {};
+  const note = () => {
+    for (const tr of document.querySelectorAll("#rows tr[data-number]")) {
+      window.rowSeenAt[tr.dataset.number] ??= Date.now();
+    }
+  };
+  note();
+  new MutationObserver(note).observe(document.querySelector("#rows"),
+                                     {childList: true, subtree: true});
+}"""
+
+
 def photo() -> dict:
     out = io.BytesIO()
     Image.new("RGB", (640, 480), "olive").save(out, "JPEG")
@@ -74,7 +88,10 @@ def test_a_call_from_intake_to_archive_across_the_four_pages(new_page, demo_coun
     expect(located).to_have_attribute("data-code", re.compile(r"."))
     assert located.get_attribute("data-code").startswith(community + "-")
     screenshot(intake, "story-1-intake")
-    started = time.monotonic()
+    # The console notes the moment each row appears (Date.now(), the clock time.time() reads),
+    # so the latency below is the system's, not Playwright's polling interval.
+    console.evaluate(SEEN_ROWS)
+    started = time.time()
     intake.keyboard.press("Control+Enter")
     expect(intake.get_by_test_id("result-number")).to_have_text(
         re.compile(r"^12345-\d{8}-\d{6}$"))
@@ -83,7 +100,7 @@ def test_a_call_from_intake_to_archive_across_the_four_pages(new_page, demo_coun
     # 2. It appears on the console within a second.
     row = console.locator(f"#rows tr[data-number='{number}']")
     expect(row).to_have_count(1, timeout=5000)
-    latency = time.monotonic() - started
+    latency = console.evaluate("n => window.rowSeenAt[n]", number) / 1000 - started
     assert latency < 1.0, f"the console showed the new ticket after {latency:.2f} s"
     assert row.get_attribute("data-queues") == "to_dispatch"
     screenshot(console, "story-2-console")
