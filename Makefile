@@ -34,6 +34,14 @@ test: install
 bench: install
 	$(BIN)/python -m pytest tests/bench -p no:cacheprovider -q -s -o addopts="--import-mode=importlib" --timeout=0
 
+# A bounded schemathesis run against /api/v1/openapi.json as operator, dispatcher and admin
+# (tests/web/test_fuzz.py; about two minutes): zero 5xx and zero schema violations. On
+# PostgreSQL when HOTLINE_TEST_DATABASE_URL is set, else SQLite.
+.PHONY: fuzz
+fuzz: install
+	HOTLINE_FUZZ_EXAMPLES=5 HOTLINE_FUZZ_PHASES=examples,coverage,fuzzing HOTLINE_FUZZ_SECONDS=35 \
+		$(BIN)/python -m pytest tests/web/test_fuzz.py -q -s --timeout=300
+
 lint: install
 	$(BIN)/ruff check dispatch grid integrations web workers tests
 	$(BIN)/mypy dispatch grid integrations

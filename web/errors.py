@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -102,8 +102,11 @@ def register(app: Flask) -> None:
         if "database is locked" in str(exc.orig) or sqlstate in ("40P01", "40001"):
             return error_response(409, StaleVersion.code,
                                   "数据已被他人同时修改，请重试")
-        if sqlstate in OUT_OF_RANGE:
-            return error_response(400, "bad_request", "请求中的数值超出允许范围")
+        if isinstance(exc, DataError) or sqlstate in OUT_OF_RANGE:
+            # A value the input checks let through and the database refuses (out of range,
+            # a NUL character): the request's fault, never a server error.
+            log.warning("database refused a value: %s", exc.orig)
+            return error_response(400, "bad_request", "请求中有数据库无法接受的值（超出范围或含 NUL 字符）")
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             log.warning("database unavailable: %s", exc.orig)
             return unavailable("数据库")

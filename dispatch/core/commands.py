@@ -320,20 +320,21 @@ def _integral_floats_refused(exc: ValidationError) -> bool:
                and e["input"].is_integer() for e in exc.errors())
 
 
-def parse(model: type[M], data: Any) -> M:
-    """Validate JSON-shaped data (a dict, or raw JSON text) against a schema. A number with a
-    zero fraction counts as an integer, as in JSON Schema (`"version": 85.0` is 85); "85"
-    and 85.5 stay refused."""
+def parse(model: type[M], data: Any, *, strict: bool | None = None) -> M:
+    """Validate JSON-shaped data (a dict, or raw JSON text) against a schema (`strict`: no
+    coercion even where the schema's own configuration would allow it, as for a request
+    body: `false` is no number). A number with a zero fraction counts as an integer, as in
+    JSON Schema (`"version": 85.0` is 85); "85" and 85.5 stay refused."""
     text = data if isinstance(data, str | bytes) else json.dumps(data, ensure_ascii=False)
     try:
-        return model.model_validate_json(text)
+        return model.model_validate_json(text, strict=strict)
     except ValidationError as exc:
         if not _integral_floats_refused(exc):
             raise validation_error(exc) from exc
         first = exc
     try:
         again = json.dumps(json.loads(text, parse_float=_integral_float), ensure_ascii=False)
-        return model.model_validate_json(again)
+        return model.model_validate_json(again, strict=strict)
     except ValidationError as exc:
         raise validation_error(exc) from exc
     except ValueError:

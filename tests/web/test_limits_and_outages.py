@@ -321,3 +321,18 @@ def test_in_embedded_mode_healthz_reports_the_runner_without_failing(app, client
         runner.stop()
         with app.app_context():
             services().runner = None
+
+
+def test_a_nul_character_in_a_query_is_400_naming_the_parameter(api, unchanged):
+    # Found by the fuzz run: PostgreSQL refused the text and the answer was a 500.
+    with unchanged():
+        r = api.get("admin1", "/api/v1/admin/classifier-rules?phrase=a%00b")
+    error_of(r, 400, "invalid", "phrase")
+
+
+@pytest.mark.parametrize("value", ["0", "1700000000", "2026-1-5"])
+def test_a_day_in_a_query_is_yyyy_mm_dd_and_not_a_unix_time(api, unchanged, value):
+    # Found by the fuzz run: `to=0` was read as 1970-01-01.
+    with unchanged():
+        r = api.get("leader1", f"/api/v1/stats/summary?to={value}")
+    error_of(r, 400, "invalid", "to")

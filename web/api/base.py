@@ -4,7 +4,9 @@ declared with `bp.endpoint` gets its OpenAPI operation, role check and body/quer
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from datetime import date
 from functools import wraps
 from typing import Any, ClassVar, get_origin
 
@@ -25,6 +27,7 @@ from web.extensions import db
 from web.services import services
 
 PREFIX = "/api/v1"
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 STAFF = tuple(r.value for r in Role if r not in (Role.SYSTEM,))
 ALL_SEEING = (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER, Role.ADMIN)
 
@@ -55,6 +58,9 @@ def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
     fields = {f.alias or name: f for name, f in model.model_fields.items()}
     for key in request.args:
         values = request.args.getlist(key)
+        if any("\x00" in v for v in values) or "\x00" in key:
+            # PostgreSQL can neither store nor compare text holding NUL.
+            raise InvalidInput(f"{key}: must not contain NUL characters", field=key)
         info = fields.get(key)
         annotation = info.annotation if info else None
         if get_origin(annotation) is list:
@@ -62,6 +68,9 @@ def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
             continue
         value: Any = values[-1]
         kinds = kinds_of(annotation)
+        if date in kinds and str not in kinds and not ISO_DAY.fullmatch(value):
+            # pydantic would read "0" as a Unix time (1970-01-01): a day is YYYY-MM-DD.
+            raise InvalidInput(f"{key}: must be a date YYYY-MM-DD", field=key)
         if bool in kinds and value.lower() in ("true", "false", "1", "0"):
             value = value.lower() in ("true", "1")
         elif int in kinds and value.lstrip("-").isdigit() and len(value) <= 20:
@@ -78,7 +87,7 @@ def json_body(model: type[BaseModel]) -> Any:
         raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("the body is not UTF-8 text") from None
-    return parse(model, raw)
+    return parse(model, raw, strict=True)  # a body's types as its schema says
 
 
 class ApiBlueprint(Blueprint):
