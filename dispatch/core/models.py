@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    LargeBinary,
     Date,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
