@@ -336,3 +336,34 @@ def test_a_day_in_a_query_is_yyyy_mm_dd_and_not_a_unix_time(api, unchanged, valu
     with unchanged():
         r = api.get("leader1", f"/api/v1/stats/summary?to={value}")
     error_of(r, 400, "invalid", "to")
+
+
+# ---------------------------------------------------------------- large admin lists
+
+
+def test_the_duty_roster_is_listed_a_page_at_a_time(app, api):
+    from grid import catalogue as cat
+    from grid.locator import build_index
+    from tests.conftest import cell_code, make_test_grid
+    from web.extensions import db
+
+    with app.app_context():
+        index = build_index(db.session, make_test_grid(db.session))
+        cells = [cell_code(s, c, n) for s in (0, 1) for c in (0, 1) for n in (0, 1)]
+        made = 0
+        for cell in cells:
+            try:
+                cat.add_roster_entry(db.session, {"cell": cell, "username": "worker1"}, index)
+                db.session.commit()
+                made += 1
+            except Exception:  # noqa: BLE001 - a cell the small test grid does not have
+                db.session.rollback()
+        db.session.commit()
+    assert made >= 3
+    first = api.get("dispatcher1", "/api/v1/admin/roster?per_page=2").get_json()
+    second = api.get("dispatcher1", "/api/v1/admin/roster?per_page=2&page=2").get_json()
+    assert (first["total"], first["page"], first["per_page"]) == (made, 1, 2)
+    assert len(first["items"]) == 2 and second["page"] == 2 and second["items"]
+    assert not {e["id"] for e in first["items"]} & {e["id"] for e in second["items"]}
+    error_of(api.get("dispatcher1", "/api/v1/admin/roster?per_page=501"), 400, "invalid",
+             "per_page")
