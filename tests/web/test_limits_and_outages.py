@@ -216,6 +216,13 @@ def test_a_database_outage_answers_503_on_the_hooks(unreachable_database_app):
     client = unreachable_database_app.test_client()
     r = client.get("/open311/v2/services.json")
     assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0, r.get_data(as_text=True)
+    # A signed 110 transfer: the desk retries on 503 (its nonce was not recorded).
+    from integrations.police110.fake import FakePoliceDesk
+
+    desk = FakePoliceDesk({"desk-1": "secret"})
+    sent = desk.send_transfer(client, "110-20261207-0001")
+    assert sent.status == 503, sent
+    assert sent.body["error"]["code"] == "unavailable"
 
 
 @pytest.mark.parametrize("error", ["redis", "kombu", "pool"])
