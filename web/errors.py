@@ -106,7 +106,8 @@ def register(app: Flask) -> None:
             # A value the input checks let through and the database refuses (out of range,
             # a NUL character): the request's fault, never a server error.
             log.warning("database refused a value: %s", exc.orig)
-            return error_response(400, "bad_request", "请求中有数据库无法接受的值（超出范围或含 NUL 字符）")
+            return error_response(400, "bad_request",
+                                  "请求中有数据库无法接受的值（超出范围或含 NUL 字符）")
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             log.warning("database unavailable: %s", exc.orig)
             return unavailable("数据库")
