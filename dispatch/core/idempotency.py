@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from dispatch.core.errors import InvalidInput
+from dispatch.core.errors import Conflict, InvalidInput
 from dispatch.core.models import IdempotencyKey
 
 KEPT = timedelta(hours=24)
@@ -78,6 +78,8 @@ def stored_answer(session: Session, user_id: int, key: str, print_: str,
         return None
     if row.fingerprint != print_:
         raise KeyReused(f"{HEADER} 已用于另一个请求；新的请求请换一个新的 key", field=HEADER)
+    if row.http_status == 0:  # never committed so (claim and answer commit together)
+        raise Conflict(f"使用此 {HEADER} 的请求尚未完成，请稍后重试", field=HEADER)
     return StoredAnswer(row.http_status, row.response)
 
 
