@@ -54,6 +54,18 @@ def recorded_reply(session: Session, message: Message) -> str | None:
     return None if contact is None else reply_for(session, contact, message)
 
 
+def retry_reply(session: Session, message: Message) -> str | None:
+    """The reply to a push whose nonce was used already, when it is WeChat retrying a recorded
+    message of the same citizen (None: a replay, to refuse)."""
+    if message.msg_id is None:
+        return None
+    contact = session.scalar(select(Contact).where(Contact.channel == Channel.WECHAT,
+                                                   Contact.external_id == message.msg_id))
+    if contact is None or contact.openid != message.from_user:
+        return None
+    return reply_for(session, contact, message)
+
+
 def reply_for(session: Session, contact: Contact, message: Message) -> str:
     """The reply a recorded message gets, the same every time it is pushed."""
     ticket = session.get(Ticket, contact.ticket_id) if contact.ticket_id else None

@@ -1,5 +1,9 @@
-"""What arrives from the WeChat server: signatures checked, safe mode decrypted, XML parsed
-with defusedxml (no DTDs, no entities), sizes and UTF-8 checked, into a frozen `Message`."""
+"""What arrives from the WeChat server: signatures checked, the timestamp within 300 s of our
+clock, plain mode refused once the AES key is configured, safe mode decrypted, XML parsed with
+defusedxml (no DTDs, no entities), sizes and UTF-8 checked, into a frozen `Message`.
+
+The nonce is only checked for shape here; remembering it (10 minutes, shared by every process)
+is the hook's, in the transaction of what the push writes."""
 
 from __future__ import annotations
 
@@ -20,6 +24,11 @@ MAX_FIELD = 16_384
 # OpenIDs and account ids are short ASCII; anything else is not from WeChat.
 ACCOUNT = re.compile(r"^[A-Za-z0-9_\-@.]{1,64}$")
 MSG_ID = re.compile(r"^[0-9]{1,64}$")
+# WeChat's nonces are short digit strings; what we remember must fit the nonce table.
+NONCE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+# A push whose timestamp is further than this from our clock is refused (CONTRACT.md).
+WINDOW_SECONDS = 300
 # Messages (not events) always carry a MsgId: it is what makes a retried push harmless.
 MESSAGE_TYPES = frozenset({"text", "voice", "image", "location"})
 FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "Recognition",
@@ -80,11 +89,13 @@ class Push:
     message: Message
     encrypted: bool
     nonce: str
+    timestamp: int
 
 
-def verify_url(creds: Credentials, args: Mapping[str, str]) -> str:
-    """The GET check: the echostr to send back when the signature is right."""
+def verify_url(creds: Credentials, args: Mapping[str, str], *, now: float) -> str:
+    """The GET check: the echostr to send back when the signature is right and fresh."""
     _check_plain_signature(creds, args)
+    check_fresh(args, now)
     echostr = args.get("echostr")
     if not echostr or len(echostr) > 512:
         raise WeChatError(400, "echostr is missing")
@@ -127,13 +138,34 @@ def parse_xml(raw: bytes, what: str = "body") -> dict[str, str]:
     return fields
 
 
-def read_push(creds: Credentials, args: Mapping[str, str], body: bytes) -> Push:
-    """Verify and parse one POST (plain or safe mode) into a message."""
+def check_fresh(args: Mapping[str, str], now: float) -> int:
+    """The push's timestamp, or 401 when it is malformed or more than 300 s from `now`."""
+    raw = args.get("timestamp", "")
+    if not TIMESTAMP.match(raw):
+        raise WeChatError(401, "timestamp：缺失或格式错误")
+    if abs(int(raw) - now) > WINDOW_SECONDS:
+        raise WeChatError(401, f"timestamp：与服务器时间相差超过 {WINDOW_SECONDS} 秒，"
+                               "可能是重放的请求")
+    if not NONCE.match(args.get("nonce", "")):
+        raise WeChatError(401, "nonce：缺失或格式错误")
+    return int(raw)
+
+
+def read_push(creds: Credentials, args: Mapping[str, str], body: bytes, *,
+              now: float) -> Push:
+    """Verify and parse one POST (plain or safe mode) into a message; `now` is our clock
+    (unix seconds): a timestamp more than 300 s away is refused, as is plain mode when the
+    AES key is configured (safe and compatible mode both carry the encrypted body)."""
     if len(body) > MAX_BODY:
         raise WeChatError(413, "the body is over 64 KiB")
     _check_plain_signature(creds, args)
-    fields = parse_xml(body)
+    timestamp = check_fresh(args, now)
     encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+    if not encrypted and creds.aes_key:
+        # In plain mode the signature does not cover the body: with the key configured, only
+        # the encrypted body (signed by msg_signature) is believed.
+        raise WeChatError(401, "encrypt_type：已配置消息加密密钥，只接受安全模式（aes）推送")
+    fields = parse_xml(body)
     if encrypted:
         crypto = creds.crypto()
         payload = fields.get("Encrypt")
@@ -147,7 +179,7 @@ def read_push(creds: Credentials, args: Mapping[str, str], body: bytes) -> Push:
         except CryptoError as exc:
             raise WeChatError(400, f"cannot decrypt the message: {exc}") from None
         fields = parse_xml(inner, "decrypted message")
-    return Push(to_message(fields), encrypted, args["nonce"])
+    return Push(to_message(fields), encrypted, args["nonce"], timestamp)
 
 
 def _optional(fields: dict[str, str], name: str) -> str | None:

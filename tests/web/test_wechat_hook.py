@@ -16,6 +16,7 @@ from grid.coords import from_wgs84
 from integrations.wechat.fake import message_xml
 from tests.conftest import cell_centre, cell_code, make_test_grid
 from tests.web.conftest import counts
+from web.services import services
 
 HOOK = "/hooks/wechat"
 TOKEN = "hotline-token"
@@ -60,12 +61,18 @@ class Server:
         return str(self.next_id)
 
     def post(self, xml: str | bytes, *, safe: bool = False, args: dict | None = None,
-             **kw):
+             keyed: bool | None = None, **kw):
+        app = self.client.application
+        # Plain mode is accepted only from an account without the AES key: the double
+        # configures the key for safe pushes and removes it for plain ones (unless `keyed`).
+        app.config["WECHAT_AES_KEY"] = AES_KEY if (safe if keyed is None else keyed) else None
+        with app.app_context():
+            ts = str(int(services().clock.now().timestamp()))  # within the 300 s window
         nonce = secrets.token_hex(4)
-        query = {"signature": _sign(TOKEN, TS, nonce), "timestamp": TS, "nonce": nonce}
+        query = {"signature": _sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
         body = xml.encode() if isinstance(xml, str) else xml
         if safe:
-            envelope = self.peer.encrypt_message(body.decode(), nonce, TS)
+            envelope = self.peer.encrypt_message(body.decode(), nonce, ts)
             fields = wechatpy.utils.to_text(envelope)
             import xmltodict
 
@@ -376,8 +383,8 @@ def test_wrong_or_missing_signatures_are_refused_and_write_nothing(server, wecha
                  {"signature": "0" * 40}):
         assert server.post(xml, safe=True, args=args).status_code == 401
     # Safe mode named but the body is plain: no Encrypt.
-    assert server.post(xml, args={"encrypt_type": "aes", "msg_signature": "x"}).status_code \
-        == 400
+    assert server.post(xml, args={"encrypt_type": "aes", "msg_signature": "x"},
+                       keyed=True).status_code == 400
     assert counts(wechat_app) == before
 
 

@@ -4,6 +4,12 @@ Everything happens inside the request and nothing calls out, so the passive repl
 WeChat's 5 seconds; on PostgreSQL lock and statement timeouts keep a stuck row from holding
 the request. A MsgId is a contact's external id: a retried push changes nothing and gets the
 same reply.
+
+Replays: inbound refuses a timestamp more than 300 s from our clock (and plain mode once the
+AES key is set); here the nonce is remembered for 10 minutes in the 110 desk's nonce table
+(key `wechat:<appid>`, shared by every process), in the transaction of what the push writes,
+or alone when it writes nothing. A used nonce is refused with 401, unless the push is WeChat
+retrying a recorded message of the same citizen: that gets the recorded reply, writing nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dispatch.outbound.police import remember_nonce
 from grid.directory import SqlDirectory
 from integrations.wechat import conversation, mapping
 from integrations.wechat.inbound import (
     Credentials,
-    Message,
+    Push,
     WeChatError,
     read_push,
     verify_url,
@@ -52,6 +59,12 @@ def _plain(body: str, status: int = 200) -> Response:
 
 
 UNCONFIGURED = "the WeChat account is not configured"
+NONCE_USED = "nonce：10 分钟内已使用过，可能是重放的请求"
+
+
+def nonce_key(creds: Credentials) -> str:
+    """The key id this account's nonces are remembered under in the shared nonce table."""
+    return f"wechat:{creds.app_id or 'plain'}"[:64]
 
 
 @bp.get(HOOK)
@@ -61,7 +74,7 @@ def verify() -> Response:
     if creds is None:
         return _plain(UNCONFIGURED, 503)
     try:
-        return _plain(verify_url(creds, request.args))
+        return _plain(verify_url(creds, request.args, now=services().clock.now().timestamp()))
     except WeChatError as exc:
         return _plain(exc.message, exc.http_status)
 
@@ -72,16 +85,18 @@ def receive() -> Response:
     creds = credentials()
     if creds is None:
         return _plain(UNCONFIGURED, 503)
+    now = services().clock.now()
     try:
         body = request.get_data(cache=False)
-        push = read_push(creds, request.args, body)
+        push = read_push(creds, request.args, body, now=now.timestamp())
     except RequestEntityTooLarge:
         return _plain("the body is over 64 KiB", 413)
     except WeChatError as exc:
         return _plain(exc.message, exc.http_status)
-    now = services().clock.now()
     try:
-        content = handle(push.message, now)
+        content = handle(push, nonce_key(creds), now)
+    except WeChatError as exc:  # a used nonce: a replay
+        return _plain(exc.message, exc.http_status)
     except (OperationalError, StaleDataError):
         # Busy or locked: answer an error so WeChat retries; the MsgId keeps it harmless.
         db.session.rollback()
@@ -96,15 +111,25 @@ def receive() -> Response:
     return Response(reply, 200, mimetype="application/xml")
 
 
-def handle(message: Message, now: datetime) -> str | None:
-    """Act on one message and give the reply text (None: answer `success`): what the message
-    means is decided by `integrations.wechat.conversation`; here it is committed."""
+def handle(push: Push, key_id: str, now: datetime) -> str | None:
+    """Remember the push's nonce, act on its message and give the reply text (None: answer
+    `success`): what the message means is decided by `integrations.wechat.conversation`; here
+    it is committed. A used nonce raises a 401 `WeChatError`, unless the push is a retry."""
+    message = push.message
+    _bound_waits()
+    if not remember_nonce(db.session, key_id, push.nonce, now):
+        # WeChat retries a push it got no answer to within 5 s; if it resends the same query
+        # string, the MsgId (and the citizen) tell the retry from a replay.
+        seen = conversation.retry_reply(db.session, message)
+        db.session.rollback()
+        if seen is None:
+            raise WeChatError(401, NONCE_USED)
+        return seen
     if message.msg_type in ("text", "voice", "image", "location"):
         assert message.msg_id is not None  # inbound refuses messages without one
-        _bound_waits()
         seen = conversation.recorded_reply(db.session, message)
         if seen is not None:
-            db.session.rollback()
+            commit()  # the nonce: a retry with a fresh one
             return seen
     try:
         outcome = conversation.answer(
@@ -113,6 +138,7 @@ def handle(message: Message, now: datetime) -> str | None:
             directory=lambda: SqlDirectory(db.session))
         if not outcome.changed:
             db.session.rollback()
+            _remember_alone(push, key_id, now)
             return outcome.reply
         commit(outcome.events)
     except IntegrityError:
@@ -121,8 +147,19 @@ def handle(message: Message, now: datetime) -> str | None:
         seen = conversation.recorded_reply(db.session, message)
         if seen is None:
             raise
+        _remember_alone(push, key_id, now)
         return seen
     return outcome.reply
+
+
+def _remember_alone(push: Push, key_id: str, now: datetime) -> None:
+    """Commit the nonce of a push that wrote nothing else, so it cannot carry another body."""
+    _bound_waits()
+    if not remember_nonce(db.session, key_id, push.nonce, now):
+        # Another request with this nonce committed meanwhile: one of them was a replay.
+        db.session.rollback()
+        raise WeChatError(401, NONCE_USED)
+    commit()
 
 
 def _bound_waits() -> None:
