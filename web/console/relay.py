@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from flask import Flask
@@ -18,6 +19,66 @@ log = logging.getLogger("hotline.console")
 NAMESPACE = "/console"
 # The Socket.IO channel on Redis (Flask-SocketIO's default), shared by web processes and workers.
 CHANNEL = "flask-socketio"
+
+
+# Server -> client: "ask `resume` from what you have" (this process's subscriber was cut off
+# from Redis, so events published meanwhile by other processes never reached its sockets).
+RESYNC_EVENT = "resync"
+
+
+def make_queue(url: str) -> Any:
+    """The Socket.IO client manager of a serving process: Flask-SocketIO's Redis manager, which
+    after each (re)subscription to the channel tells this process's consoles to resume.
+
+    Redis pub/sub keeps nothing for a subscriber that is away: while Redis is down, or until
+    the subscriber's back-off lets it subscribe again, events that other processes publish
+    are gone for this process's sockets. They are in the database, numbered; once subscribed
+    again, the consoles here are told (`resync`, sent to this process's sockets only) to
+    replay from the last seq they hold, and everything published after the subscription
+    arrives live (duplicates of the two are dropped by seq on the page).
+    """
+    import socketio
+
+    class ResyncingRedisManager(socketio.RedisManager):  # type: ignore[misc]
+        """`socketio.RedisManager` whose listener announces every subscription."""
+
+        subscriptions = 0
+
+        def _redis_listen_with_retries(self) -> Iterator[dict[str, Any]]:
+            # The library's loop (python-socketio 5.x), with the announcement after subscribing.
+            # (Back-off capped at 8 s, not 60: a console waits no longer than that.)
+            retry_sleep = 1
+            while True:
+                try:
+                    self._redis_connect()
+                    pubsub = self.pubsub  # (a failed publish may replace self.pubsub)
+                    pubsub.subscribe(self.channel)
+                    retry_sleep = 1
+                    # Read the confirmation: from here on, every publish reaches us.
+                    first = pubsub.get_message(timeout=1.0)
+                    self.subscribed_again()
+                    if first is not None:
+                        yield first
+                    yield from pubsub.listen()
+                except Exception as exc:
+                    log.warning("console queue: cannot receive from Redis (%s); retrying in %s s",
+                                exc, retry_sleep)
+                    time.sleep(retry_sleep)
+                    retry_sleep = min(retry_sleep * 2, 8)
+
+        def subscribed_again(self) -> None:
+            """Subscribed (again): this process's consoles resume from what they hold."""
+            self.subscriptions += 1
+            if self.subscriptions == 1:
+                return  # the first subscription, at start: the consoles resume on connect
+            log.warning("console queue: subscribed to Redis again; consoles told to resume")
+            try:
+                self.emit(RESYNC_EVENT, {"reason": "queue_reconnected"}, namespace=NAMESPACE,
+                          ignore_queue=True)
+            except Exception:
+                log.exception("console queue: telling the consoles to resume failed")
+
+    return ResyncingRedisManager(url, channel=CHANNEL)
 
 
 class RedisEmitter:

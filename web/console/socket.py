@@ -29,7 +29,7 @@ from dispatch.core.models import User
 from dispatch.core.vocab import Role
 from grid.catalogue import duty_cells
 from web.auth import session_user
-from web.console.relay import CHANNEL, NAMESPACE, ConsoleRelay, RedisEmitter
+from web.console.relay import CHANNEL, NAMESPACE, ConsoleRelay, RedisEmitter, make_queue
 from web.extensions import db
 from web.services import services
 
@@ -107,9 +107,12 @@ def init_app(app: Flask) -> None:
     url = app.config.get("REDIS_URL")
     emitter: Any = None
     if app.config.get("SOCKETIO_SERVER", True):
+        queue: dict[str, Any] = {}
+        if url and url.startswith(("redis://", "rediss://")):
+            queue["client_manager"] = make_queue(url)  # tells consoles to resume after a cut
         socketio = SocketIO(app, async_mode="threading", message_queue=url,
                             channel=CHANNEL, logger=False, engineio_logger=False,
-                            ping_interval=20, ping_timeout=20)
+                            ping_interval=20, ping_timeout=20, **queue)
         socketio.on_namespace(ConsoleNamespace(NAMESPACE))
         emitter = socketio
     elif url:
