@@ -4,15 +4,21 @@
  *
  * Live data: GET /api/v1/console/board gives every open ticket the user may see and the feed
  * head `seq`; then the socket's `ticket` events ({seq, type, action, at, ticket}) change the
- * board. On every connect the page asks `resume {after_seq}` with the highest seq it has
- * applied, so nothing is lost across a reconnect; an event older than what a ticket already
- * shows (per-ticket seq) and a duplicate (seen-set) are ignored. */
+ * board. The seqs held are tracked (lib/feedseq.js): a duplicate is dropped; a hole (41 held,
+ * 43 arrives) is filled by `resume` from the lowest missing seq, half a second later if it has
+ * not arrived meanwhile; on every connect, on the server's `resync` (its Redis subscriber was
+ * away) and every minute the page resumes from there too, so nothing is lost across a
+ * reconnect or a Redis restart. An event older than what a ticket already shows (per-ticket
+ * seq) changes nothing; the live feed list is kept in seq order. */
 import { create as createAlarms } from "./console-alarms.js";
 import { create as createDrawer } from "./console-drawer.js";
 import { create as createMap } from "./console-map.js";
 import { api, describe } from "./lib/api.js";
 import { countdown as countdownAt } from "./lib/clock.js";
 import { el, fill } from "./lib/dom.js";
+import {
+  accept, createTracker, insertionIndex, lowestMissing, reset as resetFeed, resumeAfter, settle,
+} from "./lib/feedseq.js";
 import { fmtTime } from "./lib/format.js";
 import { BOOT, now, zh } from "./lib/page.js";
 import { openSocket } from "./lib/socket.js";
@@ -22,8 +28,9 @@ const QUEUES = ["alarm", "to_dispatch", "returned", "extension", "review", "over
   "supervised", "transfer"];
 const MAX_ROWS = 500; // rows drawn at once; the filters narrow the rest
 const FEED_MAX = 60; // entries of the live feed kept on screen
-const SEEN_MAX = 5000; // event seqs remembered for de-duplication
+const SEEN_MAX = 5000; // closed tickets remembered (their last seq)
 const RESUME_EVERY_MS = 60000; // the safety-net resume
+const GAP_WAIT_MS = 500; // a missing seq may still come live (another process's relay)
 const FLASH_MS = 4000;
 const ALERT_URGENCY = new Set(["urgent", "critical"]);
 
@@ -43,10 +50,8 @@ const filters = {
 const state = {
   tickets: new Map(), // number -> summary (with its own seq)
   gone: new Map(), // number -> the seq at which it left the board (closed)
-  head: 0, // the highest feed seq applied: what `resume` asks after
-  seen: new Set(), // event seqs already handled
-  resuming: false,
-  resumeMax: 0,
+  feed: createTracker(0), // the seqs held: what `resume` asks after, which are missing
+  gapTimer: null,
   queue: "all",
   selected: null,
   fresh: new Map(), // number -> {until, urgent}: rows to highlight
@@ -314,18 +319,6 @@ function setConnected(up) {
   root.dataset.connected = up ? "true" : "false";
 }
 
-function remember(seq) {
-  state.seen.add(seq);
-  if (state.seen.size > SEEN_MAX) {
-    const drop = state.seen.size - SEEN_MAX;
-    let i = 0;
-    for (const s of state.seen) {
-      if (i++ >= drop) break;
-      state.seen.delete(s);
-    }
-  }
-}
-
 /** Apply one event to the board; true when it changed a ticket. */
 function apply(ev) {
   const t = ev.ticket;
@@ -367,27 +360,34 @@ function logEvent(ev) {
       selectTicket(t.number, true) }, t.number || ""), " ",
     ev.action ? el("span", {}, zh("action", ev.action)) : null, " ",
     el("span", { class: "muted snippet" }, (t.text || "").slice(0, 60)));
-  feedNode.prepend(item);
+  // Newest first, in seq order: an event that filled a hole goes below the newer ones.
+  const seqs = [...feedNode.children].map((node) => Number(node.dataset.seq));
+  feedNode.insertBefore(item, feedNode.children[insertionIndex(seqs, ev.seq)] || null);
   while (feedNode.childElementCount > FEED_MAX) feedNode.lastElementChild.remove();
 }
 
 function onTicketEvent(ev) {
   if (!ev || typeof ev.seq !== "number") return;
-  if (state.seen.has(ev.seq)) return; // a duplicate (replay and live overlap)
-  remember(ev.seq);
-  if (state.resuming) state.resumeMax = Math.max(state.resumeMax, ev.seq);
-  else state.head = Math.max(state.head, ev.seq);
+  if (!accept(state.feed, ev.seq)) return; // a duplicate (replay and live overlap)
   if (apply(ev)) {
     logEvent(ev);
     scheduleRender();
   }
+  if (lowestMissing(state.feed) !== null) fillGap();
+}
+
+/** A seq is missing below one held: resume from it, unless it arrives meanwhile. */
+function fillGap() {
+  if (state.gapTimer) return;
+  state.gapTimer = setTimeout(() => {
+    state.gapTimer = null;
+    if (lowestMissing(state.feed) !== null) resume();
+  }, GAP_WAIT_MS);
 }
 
 function resume() {
   if (!socket || !socket.connected) return;
-  state.resuming = true;
-  state.resumeMax = state.head;
-  socket.emit("resume", { after_seq: state.head });
+  socket.emit("resume", { after_seq: resumeAfter(state.feed) });
 }
 
 function connect() {
@@ -397,7 +397,6 @@ function connect() {
       resume();
     },
     onDown: () => {
-      state.resuming = false;
       setConnected(false);
     },
   });
@@ -408,14 +407,16 @@ function connect() {
   socket.on("ticket", onTicketEvent);
   socket.on("resumed", (msg) => {
     const seq = msg && typeof msg.seq === "number" ? msg.seq : 0;
-    state.resuming = false;
     if (msg && msg.reset) {
       // Too much missed (or a feed that is not ours): read the board afresh, then resume.
       loadBoard(true).then((ok) => ok && resume());
       return;
     }
-    state.head = Math.max(state.head, seq, state.resumeMax);
+    settle(state.feed, seq); // every event up to seq was replayed, or is not ours
+    if (lowestMissing(state.feed) !== null) fillGap();
   });
+  // This web process's Redis subscriber was away: events may have passed it by.
+  socket.on("resync", () => resume());
   setInterval(resume, RESUME_EVERY_MS);
 }
 
@@ -426,8 +427,7 @@ async function loadBoard(reset) {
   try {
     const board = await api("GET", "/api/v1/console/board");
     if (reset) {
-      state.head = 0;
-      state.seen.clear();
+      resetFeed(state.feed, board.seq || 0);
       state.gone.clear();
     }
     if (board.server_now) {
@@ -436,7 +436,7 @@ async function loadBoard(reset) {
     }
     state.tickets = new Map();
     for (const t of board.tickets || []) state.tickets.set(t.number, t);
-    state.head = Math.max(state.head, board.seq || 0);
+    settle(state.feed, board.seq || 0);
     state.loaded = true;
     state.truncated = Boolean(board.truncated);
     map.setTiles(board.map_tile_url);
