@@ -45,13 +45,20 @@ class Server(BaseApplication):
         return self.application
 
 
+def options(app: Flask, host: str, port: int, threads: int) -> dict[str, Any]:
+    """gunicorn's settings for `hotline serve`."""
+    return {
+        "bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread",
+        "threads": threads, "timeout": 60, "graceful_timeout": 10, "keepalive": 5,
+        "accesslog": "-", "errorlog": "-", "loglevel": "warning",
+        # The hooks' query strings (signatures, nonces, OpenIDs) never reach the access log.
+        "logger_class": "web.access_log.RedactingLogger",
+        "post_worker_init": lambda worker: _start_background_work(app),
+    }
+
+
 def run(app: Flask, host: str, port: int, threads: int) -> None:
     """Serve until stopped."""
     mode = "distributed" if app.config.get("REDIS_URL") else "embedded"
     click.echo(f"serving on http://{host}:{port} ({mode} mode, {threads} threads)")
-    Server(app, {
-        "bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread",
-        "threads": threads, "timeout": 60, "graceful_timeout": 10, "keepalive": 5,
-        "accesslog": "-", "errorlog": "-", "loglevel": "warning",
-        "post_worker_init": lambda worker: _start_background_work(app),
-    }).run()
+    Server(app, options(app, host, port, threads)).run()

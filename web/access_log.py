@@ -1,0 +1,48 @@
+"""The access log without secrets: the query strings of the hooks (`/hooks/*`, where WeChat
+puts its signature, timestamp, nonce and the citizen's OpenID, and `/open311/*`, where an
+`api_key` may ride) are replaced before a line is written."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+# Paths whose query strings may carry signatures, keys or personal data.
+REDACTED_PREFIXES = ("/hooks/", "/open311/")
+REDACTED = "[redacted]"
+# gunicorn atoms that can hold the query string.
+_URI_ATOMS = ("r", "q", "{raw_uri}e", "{query_string}e", "{request_uri}e")
+
+
+def redacts(path: str) -> bool:
+    """True when the query string of a request to `path` must not be logged."""
+    return any(prefix in path for prefix in REDACTED_PREFIXES)
+
+
+def redact_target(target: str) -> str:
+    """A request target (`/path?query`) as the access log may show it."""
+    path, sep, _ = target.partition("?")
+    return f"{path}?{REDACTED}" if sep and redacts(path) else target
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with the query strings of the hooks redacted in every access atom."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any],
+              request_time: timedelta) -> dict[str, Any]:
+        """gunicorn's atoms, the request line and query string of a hook redacted."""
+        atoms = super().atoms(resp, req, environ, request_time)
+        raw = str(environ.get("RAW_URI") or "")
+        if not (redacts(str(environ.get("PATH_INFO") or "")) or redacts(raw.partition("?")[0])):
+            return atoms
+        atoms["r"] = (f"{environ.get('REQUEST_METHOD', '-')} {redact_target(raw)} "
+                      f"{environ.get('SERVER_PROTOCOL', '-')}")
+        for key in _URI_ATOMS[1:]:
+            if atoms.get(key):
+                atoms[key] = (redact_target(atoms[key]) if "?" in atoms[key] else REDACTED)
+        # A Referer could repeat the address; a hook's caller has no reason to send one.
+        if "?" in str(atoms.get("f", "")):
+            atoms["f"] = redact_target(atoms["f"])
+        return atoms
