@@ -50,17 +50,17 @@ Decisions (DOMAIN.md leaves them open):
   raised in P and acknowledged within 60 s (`alarm_acknowledged_at`, both ends included) ÷
   alarms raised in P. Like a clock, an alarm still unacknowledged within its 60 s at `now` is
   not counted yet.
-- These three are read from the raw tables in both sources (`dispatch.stats.raw`; the rollups
-  add them from their ticket facts and the raw rows: `dispatch.stats.rollups.read`), not kept
-  in the daily rollups: the rollups' tables predate the columns, and alarms are few.
+- Like the others, the three are kept in the facts and daily rollups (`stat_tickets`:
+  auto_dispatched, auto_accurate, the alarm's day, moment and state; alarms still open are
+  counted from the facts at `now`) and computed again from the raw tables by `RAW`.
 - overdue_now: tickets with an active assignment past its sign-for or completion deadline at
   `now` (as `dispatch.tickets.queries.overdue_clause`), whatever the period; it is not in trends. By
   department, a ticket counts for each department holding an overdue assignment on it.
 - Breakdowns use each ticket's current channel, type, category, street and cell. The department
   is the one the unit belongs to: a ticket's (intake, direct answer, repeat, dispatched,
-  completed, reopened) is its latest lead department; an assignment's is its own; a review's
-  and a callback's is the lead department of the round reviewed. Tickets never dispatched have
-  no department (shown as `none`).
+  completed, reopened, auto-dispatched, alarm) is its latest lead department; an assignment's
+  is its own; a review's and a callback's is the lead department of the round reviewed.
+  Tickets never dispatched have no department (shown as `none`).
 - Filters: `category` takes its subtree; the value `none` selects units where the dimension is
   not set (no department yet, no cell, …). Rates with a zero denominator are `None`.
 """

@@ -6,8 +6,7 @@ is slow on big data.
 
 A query here reads *unit sets*: one subquery per moment the parts are dated by, a row per unit
 with its day, its dimensions and a 0/1 column per part. `tally_sets` and `set_units` count and
-list the units of any such sets; the rollups use them too for the parts they read from the raw
-tables (auto-dispatch and alarms: `ALWAYS_RAW`).
+list the units of any such sets.
 """
 
 from __future__ import annotations
@@ -47,10 +46,8 @@ from dispatch.stats.definitions import (
     empty_tally,
 )
 
-# The parts both sources count from the raw tables (definitions: not kept in the rollups).
 AUTO_DISPATCH_PARTS = ("auto_dispatched", "auto_accurate")
 ALARM_PARTS = ("alarms", "alarm_acknowledged")
-ALWAYS_RAW = frozenset((*AUTO_DISPATCH_PARTS, *ALARM_PARTS))
 
 
 # ---------------------------------------------------------------- SQL helpers
@@ -62,7 +59,7 @@ _LEAD = aliased(Assignment)  # a ticket's latest lead
 _DISPATCH = aliased(Event)  # the dispatch before a review or an answer
 _REOPEN = aliased(Event)  # a callback that reopened the ticket
 _CONCLUDING = aliased(Event)  # the callback that concluded a review
-FIRST_LEAD = aliased(Assignment)  # a ticket's first lead assignment
+_FIRST_LEAD = aliased(Assignment)  # a ticket's first lead assignment
 _MOVED = aliased(Assignment)  # a later lead assignment elsewhere
 _TAKEN = aliased(Event)  # the dispatcher took an automatic dispatch back
 
@@ -201,7 +198,7 @@ def raw_sets(span: DateRange, now: datetime) -> list[UnitSet]:
     reopened = exists(select(reopen.id).where(
         reopen.ticket_id == t.id, reopen.action == "callback",
         reopen.to_status == Status.REOPENED))
-    first_lead = FIRST_LEAD
+    first_lead = _FIRST_LEAD
     auto, accurate = auto_accuracy(first_lead)
     dispatched = select(
         t.id.label("ref"), t.id.label("ticket_id"), local_date(first.c.first_at).label("day"),
@@ -374,6 +371,6 @@ class SqlRawSource:
 RAW = SqlRawSource()
 
 
-__all__ = ["RAW", "SqlRawSource", "UnitSet", "ALWAYS_RAW", "FIRST_LEAD", "raw_sets", "tally_sets",
+__all__ = ["RAW", "SqlRawSource", "UnitSet", "raw_sets", "tally_sets",
            "set_units", "set_of", "alarm_rows", "auto_accuracy", "flag", "dim_columns",
            "latest_lead", "within", "seconds_after"]

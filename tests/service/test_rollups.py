@@ -45,6 +45,7 @@ from grid.locator import GridCache
 from grid.service import GridRouting
 from tests.conftest import cell_centre, cell_code, make_test_grid
 from tests.service.conftest import PUDONG, URBAN, VENDING, demand
+from tests.service.test_metrics import auto_dispatch, raise_alarm
 
 HOLDERS = {URBAN: "handler1", PUDONG: "street1"}
 CATEGORIES = (
@@ -505,6 +506,39 @@ def test_a_rebuild_gives_the_facts_of_every_edge_case(session, desk, clock, inst
     assert reviews(anonymous) == [(URBAN, False, False, False, False, False)]
     assert clocks(late_return) == [(URBAN, True, False, "late", None)]
     assert clocks(still_open) == [(URBAN, False, False, "open", "open")]
+
+
+def test_a_rebuild_gives_the_auto_dispatch_and_alarm_facts(session, desk, clock, installed):
+    """智能派单 kept, returned, taken back, re-routed after a reopen; alarms acknowledged in
+    time, late, not yet: the set-based rebuild gives the rows `compute_facts` gives."""
+    kept, returned, taken_back, reopened = (desk.intake() for _ in range(4))
+    for t in (kept, returned, taken_back, reopened):
+        auto_dispatch(desk, t)
+    desk.act(returned, "return", "handler1", reason="属于街道职责")
+    desk.act(taken_back, "take_back", "dispatcher1")
+    desk.act(taken_back, "dispatch", "dispatcher1", lead=URBAN)
+    desk.act(reopened, "sign", "handler1")
+    desk.act(reopened, "complete", "handler1", result="已处理")
+    desk.act(reopened, "review_accept", "dispatcher1")
+    desk.act(reopened, "callback", "operator1", satisfaction="dissatisfied", resolved=False)
+    desk.act(reopened, "dispatch", "dispatcher1", lead=PUDONG)
+    in_time, late, waiting = (desk.intake(channel="wechat") for _ in range(3))
+    for t in (in_time, late, waiting):
+        raise_alarm(desk, t)
+    clock.advance(seconds=30)
+    desk.act(in_time, "acknowledge_alarm", "dispatcher1")
+    clock.advance(seconds=60)
+    desk.act(late, "acknowledge_alarm", "supervisor1")
+    assert_rebuild_gives_the_same_rows(session, 7)
+
+    def ticket(t):
+        fact = rollups.facts_of(session, t.id).ticket
+        return fact["auto_dispatched"], fact["auto_accurate"], fact["alarm_state"]
+
+    assert ticket(kept) == (True, True, None)
+    assert [ticket(t) for t in (returned, taken_back, reopened)] == [(True, False, None)] * 3
+    assert [ticket(t)[2] for t in (in_time, late, waiting)] == ["on_time", "late", "open"]
+    assert ticket(in_time)[:2] == (False, False)
 
 
 def _figures(session: Session, now: datetime) -> dict:

@@ -3,14 +3,16 @@ the ticket events, so that figures over years read a few thousand rows instead o
 
 Facts, one row per unit (each holds its dimensions and what the metrics count of it):
 - `stat_tickets`: a ticket (created day, void, direct answer, repeat; first dispatch day,
-  completed, reopened; department = its latest lead department);
+  completed, reopened, auto-dispatched and whether that stood; the alarm's day, moment and
+  state: on_time, late, open; department = its latest lead department);
 - `stat_assignments`: an assignment (dispatch day, returned, extended; for the sign-for and
   the completion clock: the deadline, its day and how the clock ended: on_time, late, open,
   or NULL when it stopped before its deadline);
 - `stat_reviews`: an accepted review (callback needed, concluded) and the callback that
   concluded it (the answer's day, satisfied, resolved).
 Facts hold no `now`: a clock still running is `open`, and whether it was missed is decided when
-the figures are read (its deadline's day before today: missed; today: the fact's deadline says).
+the figures are read (its deadline's day before today: missed; today: the fact's deadline says);
+an alarm not acknowledged is `open`, counted from the facts once its 60 s are up.
 
 `stat_daily` sums the facts' counts by local day in several *slices*: the whole key (day ×
 channel × type × category × department × street × cell) and smaller ones that the usual
@@ -41,7 +43,6 @@ from dispatch.stats.rollups.facts import FactSet, compute_facts, contributions, 
 from dispatch.stats.rollups.read import (
     ROLLUPS,
     RollupSource,
-    live_sets,
     month_split,
     slice_for,
     slice_rows,
@@ -83,7 +84,6 @@ __all__ = [
     "compute_facts",
     "contributions",
     "facts_of",
-    "live_sets",
     "slice_for",
     "slice_rows",
     "month_split",

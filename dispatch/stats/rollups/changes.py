@@ -17,6 +17,7 @@ from dispatch.stats.rollups.tables import StatPending
 # Actions that change nothing a metric counts: their tickets are not recomputed.
 IDLE_ACTIONS = frozenset({"urge", "supervise", "note", "call_transfer", "police_accept"})
 
+
 def record_events(session: Session, events: Iterable[Event]) -> None:
     """Queue the tickets of these ticket events (written in this transaction) for `refresh`,
     but for actions that change nothing a metric counts."""
@@ -31,4 +32,3 @@ def mark_changed(session: Session, ticket_ids: Iterable[int]) -> None:
     rows = [{"ticket_id": tid} for tid in sorted(set(ticket_ids))]
     if rows:
         session.execute(StatPending.__table__.insert(), rows)
-

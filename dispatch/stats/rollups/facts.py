@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from dispatch.core.models import Assignment, Event, Extension, Ticket
 from dispatch.core.vocab import Outcome, Status
 from dispatch.stats.definitions import (
+    ALARM_ACK_SECONDS,
     COMPLETED_OR_LATER,
     CONCLUDED,
     DIMENSIONS,
@@ -28,6 +29,8 @@ from dispatch.stats.definitions import (
     local_day,
 )
 from dispatch.stats.rollups.tables import FACT_TABLES
+
+ALARM_ACK = timedelta(seconds=ALARM_ACK_SECONDS)
 
 
 class FactSet(NamedTuple):
@@ -53,11 +56,34 @@ def _clock(deadline: datetime, done: datetime | None, a: Any) -> str | None:
     return OPEN
 
 
+def _alarm(t: Any) -> str | None:
+    """How a ticket's alarm was acknowledged: on_time, late, open (not yet), None (no alarm)."""
+    raised, acknowledged = t.alarm_raised_at, t.alarm_acknowledged_at
+    if raised is None:
+        return None
+    if acknowledged is None:
+        return OPEN
+    return ON_TIME if acknowledged <= raised + ALARM_ACK else LATE
+
+
+def _auto(leads: Sequence[Any], events: Sequence[Any]) -> tuple[bool, bool]:
+    """(auto-dispatched, accurate) of a ticket by its lead assignments (by id) and events:
+    its first lead assignment was automatic; and it was not returned, not taken back, and no
+    later lead went to another department."""
+    first = leads[0] if leads else None
+    if first is None or not first.auto_dispatched:
+        return False, False
+    rerouted = any(a.department_code != first.department_code for a in leads[1:])
+    taken_back = any(e.action == "take_back" for e in events)
+    return True, first.returned_at is None and not taken_back and not rerouted
+
+
 def compute_facts(
     t: Any, assignments: Sequence[Any], approved: set[int], events: Sequence[Any]
 ) -> FactSet:
     """A ticket's facts from its row, its assignments (by id), the ids of its assignments with
-    an approved extension, and its dispatch, review_accept and callback events (by id)."""
+    an approved extension, and its dispatch, review_accept, callback and take_back events (by
+    id)."""
     base = {
         "channel": t.channel or "",
         "type": t.type or "",
@@ -80,6 +106,11 @@ def compute_facts(
         "completed": first is not None and t.status in COMPLETED_OR_LATER,
         "reopened": any(e.action == "callback" and e.to_status == Status.REOPENED for e in events),
     }
+    ticket["auto_dispatched"], ticket["auto_accurate"] = _auto(leads, events)
+    raised = t.alarm_raised_at
+    ticket["alarm_day"] = local_day(raised) if raised is not None else None
+    ticket["alarm_raised_at"] = raised
+    ticket["alarm_state"] = _alarm(t)
     rows = []
     for a in assignments:
         rows.append(
@@ -153,9 +184,10 @@ def contributions(facts: FactSet) -> dict[Contribution, int]:
             add(t["created_day"], dims, "void")
         else:
             add(t["created_day"], dims, "intake", *(c for c in ("direct_answer", "repeat") if t[c]))
-        add(
-            t["dispatched_day"], dims, "dispatched", *(c for c in ("completed", "reopened") if t[c])
-        )
+        dispatched = ("completed", "reopened", "auto_dispatched", "auto_accurate")
+        add(t["dispatched_day"], dims, "dispatched", *(c for c in dispatched if t[c]))
+        if t["alarm_state"] in (ON_TIME, LATE):  # open alarms are read from the facts
+            add(t["alarm_day"], dims, f"alarm_{t['alarm_state']}")
     for a in facts.assignments:
         dims = _dims_of(a)
         add(a["dispatched_day"], dims, "dispatches", *(c for c in ("returned", "extended") if a[c]))
@@ -176,8 +208,9 @@ def contributions(facts: FactSet) -> dict[Contribution, int]:
     return out
 
 
-
 FACT_EVENTS = ("dispatch", "review_accept", "callback")
+# The events a ticket's facts are computed from (a take_back undoes an automatic dispatch).
+_COMPUTED_FROM = (*FACT_EVENTS, "take_back")
 
 
 def compute(session: Session, ids: Sequence[int]) -> dict[int, FactSet]:
@@ -193,6 +226,8 @@ def compute(session: Session, ids: Sequence[int]) -> dict[int, FactSet]:
             Ticket.street_code,
             Ticket.cell_code,
             Ticket.created_at,
+            Ticket.alarm_raised_at,
+            Ticket.alarm_acknowledged_at,
         ).where(Ticket.id.in_(ids))
     ).all()
     a = Assignment
@@ -210,6 +245,7 @@ def compute(session: Session, ids: Sequence[int]) -> dict[int, FactSet]:
             a.completed_at,
             a.returned_at,
             a.closed_at,
+            a.auto_dispatched,
         )
         .where(a.ticket_id.in_(ids))
         .order_by(a.id)
@@ -225,7 +261,7 @@ def compute(session: Session, ids: Sequence[int]) -> dict[int, FactSet]:
     events: dict[int, list[Any]] = defaultdict(list)
     for row in session.execute(
         select(Event.id, Event.ticket_id, Event.action, Event.at, Event.to_status, Event.payload)
-        .where(Event.ticket_id.in_(ids), Event.action.in_(FACT_EVENTS))
+        .where(Event.ticket_id.in_(ids), Event.action.in_(_COMPUTED_FROM))
         .order_by(Event.id)
     ):
         events[row.ticket_id].append(row)
@@ -250,4 +286,3 @@ def stored(session: Session, ids: Sequence[int]) -> dict[int, FactSet]:
 def facts_of(session: Session, ticket_id: int) -> FactSet:
     """The stored facts of one ticket (for tests and inspection)."""
     return stored(session, [ticket_id]).get(ticket_id, NO_FACTS)
-

@@ -2,8 +2,8 @@
 a query reads the smallest slice of stat_daily that holds its filters and its grouping, the
 whole months of its period that ended before the current month from the monthly rows, the other
 days from the daily rows; clocks open today and `overdue_now` from the facts. A drill-down lists
-the facts themselves, a page cut in index order before its tickets are joined. The parts the
-rollups do not keep (`dispatch.stats.raw.ALWAYS_RAW`) are read from the raw tables."""
+the facts themselves, a page cut in index order before its tickets are joined. Alarms not
+acknowledged are counted from the facts too, once their time is up at `now`."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import and_, case, func, null, or_, select, true
 from sqlalchemy.orm import Session
 
-from dispatch.core.models import Assignment, Ticket
+from dispatch.core.models import Ticket
 from dispatch.stats.definitions import (
+    ALARM_ACK_SECONDS,
     DIMENSIONS,
     LATE,
     ON_TIME,
@@ -31,20 +32,6 @@ from dispatch.stats.definitions import (
     Unit,
     empty_tally,
     local_day,
-)
-from dispatch.stats.raw import (
-    ALARM_PARTS,
-    ALWAYS_RAW,
-    AUTO_DISPATCH_PARTS,
-    FIRST_LEAD,
-    UnitSet,
-    alarm_rows,
-    auto_accuracy,
-    flag,
-    latest_lead,
-    set_of,
-    set_units,
-    tally_sets,
 )
 from dispatch.stats.rollups.tables import (
     COUNTERS,
@@ -103,6 +90,14 @@ def _overdue(now: datetime) -> Any:
     )
 
 
+def _open_alarm(now: datetime) -> Any:
+    """SQL: a ticket fact's alarm is not acknowledged and its time to be is up at `now`."""
+    t = StatTicket
+    return and_(
+        t.alarm_state == OPEN, t.alarm_raised_at <= now - timedelta(seconds=ALARM_ACK_SECONDS)
+    )
+
+
 def _unit_query(part: str, now: datetime) -> tuple[Any, Any, Any, Any, Unit] | None:
     """(fact model, day column, condition, reference column, unit) of a part."""
     t, a, r = StatTicket, StatAssignment, StatReview
@@ -118,9 +113,17 @@ def _unit_query(part: str, now: datetime) -> tuple[Any, Any, Any, Any, Unit] | N
         "dispatched": true(),
         "completed": t.completed.is_(True),
         "reopened": t.reopened.is_(True),
+        "auto_dispatched": t.auto_dispatched.is_(True),
+        "auto_accurate": t.auto_accurate.is_(True),
     }
     if part in dispatched:
         return t, t.dispatched_day, dispatched[part], t.ticket_id, Unit.TICKET
+    alarmed = {
+        "alarms": or_(t.alarm_state.in_((ON_TIME, LATE)), _open_alarm(now)),
+        "alarm_acknowledged": t.alarm_state == ON_TIME,
+    }
+    if part in alarmed:
+        return t, t.alarm_day, alarmed[part], t.ticket_id, Unit.TICKET
     dispatches = {
         "dispatches": true(),
         "returned": a.returned.is_(True),
@@ -151,37 +154,6 @@ def _unit_query(part: str, now: datetime) -> tuple[Any, Any, Any, Any, Unit] | N
     return None
 
 
-def live_sets(span: DateRange, now: datetime) -> list[UnitSet]:
-    """The parts the rollups do not keep (`ALWAYS_RAW`), as unit sets: the auto-dispatch parts
-    of the tickets whose facts say they were first dispatched in the period (their first lead
-    assignment read from the raw table), the alarms from the tickets."""
-    st = StatTicket
-    columns = st.__table__.c
-    first_lead = FIRST_LEAD
-    lead = (
-        select(func.min(Assignment.id))
-        .where(Assignment.ticket_id == st.ticket_id, Assignment.role == "lead")
-        .scalar_subquery()
-    )
-    auto, accurate = auto_accuracy(first_lead)
-    dispatched = (
-        select(
-            st.ticket_id.label("ref"),
-            st.ticket_id,
-            st.dispatched_day.label("day"),
-            *(columns[d] for d in DIMENSIONS),
-            flag(auto).label("auto_dispatched"),
-            flag(accurate).label("auto_accurate"),
-        )
-        .outerjoin(first_lead, first_lead.id == lead)
-        .where(st.dispatched_day >= span.start, st.dispatched_day <= span.end)
-    )
-    return [
-        UnitSet(dispatched.subquery(), Unit.TICKET, AUTO_DISPATCH_PARTS),
-        UnitSet(alarm_rows(span, now, latest_lead(Ticket.id)).subquery(), Unit.TICKET, ALARM_PARTS),
-    ]
-
-
 class RollupSource:
     """Figures from stat_daily (and, for clocks open today and overdue_now, the facts)."""
 
@@ -194,10 +166,8 @@ class RollupSource:
         group: Group,
         *,
         overdue: bool = True,
-        live: bool = True,
     ) -> dict[Any, Tally]:
-        """The parts' counts (`overdue=False`: without overdue_now, which is of no period;
-        `live=False`: without the parts read from the raw tables)."""
+        """The parts' counts (`overdue=False`: without overdue_now, which is of no period)."""
         needed = [d for d, _ in filters.items()] + ([group] if group in DIMENSIONS else [])
         today = local_day(now)
         name = slice_for(needed)
@@ -253,9 +223,22 @@ class RollupSource:
                 n = row[-1]
                 if n:
                     out[row[0] if fkey is not None else None]["overdue_now"] += n
-        # The parts kept out of the rollups, from the raw tables (and the ticket facts).
-        if live:
-            tally_sets(session, live_sets(span, now), filters, group, out)
+        # Alarms not acknowledged (yet), counted once their time is up: from the facts.
+        t = StatTicket
+        tcols = t.__table__.c
+        akey: Any = t.alarm_day if group == "day" else tcols[group] if group else None
+        q = select(*(() if akey is None else (akey,)), func.count()).where(
+            t.alarm_day >= span.start,
+            t.alarm_day <= span.end,
+            _open_alarm(now),
+            *filters.where(tcols),
+        )
+        if akey is not None:
+            q = q.group_by(akey)
+        for row in session.execute(q):
+            n = row[-1]
+            if n:
+                out[row[0] if akey is not None else None]["alarms"] += n
         # Deltas can bring a row back to zero; such a key has nothing to show.
         return {k: tally for k, tally in out.items() if any(tally.values())}
 
@@ -271,9 +254,6 @@ class RollupSource:
     ) -> DrillPage:
         if part == "overdue_now":
             return self._overdue_units(session, filters, now, page, per_page)
-        if part in ALWAYS_RAW:
-            unit_set = set_of(live_sets(span, now), part)
-            return set_units(session, unit_set, part, filters, page, per_page)
         spec = _unit_query(part, now)
         if spec is None:
             raise ValueError(f"unknown part {part!r}")
@@ -282,7 +262,7 @@ class RollupSource:
         where = and_(day >= span.start, day <= span.end, cond, *filters.where(columns))
         # How many: the part's figure, read from the rollups (the same units the page lists:
         # counting the facts would visit every one of them).
-        counted = self.tally(session, span, filters, now, None, overdue=False, live=False)
+        counted = self.tally(session, span, filters, now, None, overdue=False)
         total = counted.get(None, empty_tally())[part]
         # The page's keys are cut from the drill-down index alone (without a filter on a
         # dimension, an index-only scan on PostgreSQL), then its facts and tickets are joined:
@@ -334,6 +314,8 @@ def _add_counts(tally: Tally, row: Any) -> None:
         tally[f"{clock}_due"] += (
             counts[f"{clock}_on_time"] + counts[f"{clock}_late"] + counts[f"{clock}_open"]
         )
+    tally["alarm_acknowledged"] += counts["alarm_on_time"]
+    tally["alarms"] += counts["alarm_on_time"] + counts["alarm_late"]
 
 
 def _with_tickets(session: Session, page_rows: Any, unit: Unit) -> list[DrillItem]:
@@ -370,4 +352,3 @@ def slice_rows(session: Session) -> dict[tuple[Any, ...], tuple[int, ...]]:
         if any(counts):
             out[tuple(getattr(row, k) for k in keys)] = counts
     return out
-

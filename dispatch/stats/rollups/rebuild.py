@@ -36,6 +36,7 @@ from dispatch.core.models import Assignment, Event, Extension, Ticket
 from dispatch.core.sqldates import local_date, month_start
 from dispatch.core.vocab import Outcome, Status
 from dispatch.stats.definitions import (
+    ALARM_ACK_SECONDS,
     COMPLETED_OR_LATER,
     CONCLUDED,
     DIMENSIONS,
@@ -44,7 +45,7 @@ from dispatch.stats.definitions import (
     OPEN,
     SATISFIED,
 )
-from dispatch.stats.raw import dim_columns, flag
+from dispatch.stats.raw import auto_accuracy, dim_columns, flag, seconds_after
 from dispatch.stats.rollups.facts import FACT_EVENTS
 from dispatch.stats.rollups.refresh import check_clean, lock_head
 from dispatch.stats.rollups.tables import (
@@ -68,11 +69,13 @@ from dispatch.stats.rollups.tables import (
 def _ticket_facts() -> Any:
     """SQL: a stat_tickets row per ticket."""
     t, a, lead, e = Ticket, Assignment, aliased(Assignment), aliased(Event)
+    first = aliased(Assignment)
     per_ticket = (
         select(
             a.ticket_id,
             func.min(a.dispatched_at).label("first_at"),
             func.max(case((a.role == "lead", a.id))).label("lead_id"),
+            func.min(case((a.role == "lead", a.id))).label("first_lead_id"),
         )
         .group_by(a.ticket_id)
         .subquery()
@@ -80,6 +83,13 @@ def _ticket_facts() -> Any:
     not_void = t.status != Status.VOID
     reopened = exists().where(
         e.ticket_id == t.id, e.action == "callback", e.to_status == Status.REOPENED
+    )
+    auto, accurate = auto_accuracy(first)
+    raised, acknowledged = t.alarm_raised_at, t.alarm_acknowledged_at
+    alarm_state = case(
+        (and_(raised.is_not(None), acknowledged.is_(None)), OPEN),
+        (acknowledged <= seconds_after(raised, ALARM_ACK_SECONDS), ON_TIME),
+        (raised.is_not(None), LATE),
     )
     return (
         select(
@@ -96,9 +106,15 @@ def _ticket_facts() -> Any:
                 "completed"
             ),
             reopened.label("reopened"),
+            auto.label("auto_dispatched"),
+            accurate.label("auto_accurate"),
+            local_date(raised).label("alarm_day"),
+            raised.label("alarm_raised_at"),
+            alarm_state.label("alarm_state"),
         )
         .outerjoin(per_ticket, per_ticket.c.ticket_id == t.id)
         .outerjoin(lead, lead.id == per_ticket.c.lead_id)
+        .outerjoin(first, first.id == per_ticket.c.first_lead_id)
     )
 
 
@@ -150,9 +166,11 @@ def _review_facts() -> Any:
             e.payload,
             e.to_status,
             func.count(case((e.action == "dispatch", 1)))
-            .over(partition_by=e.ticket_id, order_by=e.id).label("dispatches"),
+            .over(partition_by=e.ticket_id, order_by=e.id)
+            .label("dispatches"),
             func.count(case((e.action == "review_accept", 1)))
-            .over(partition_by=e.ticket_id, order_by=e.id).label("reviews"),
+            .over(partition_by=e.ticket_id, order_by=e.id)
+            .label("reviews"),
         )
         .where(e.action.in_(FACT_EVENTS))
         .subquery()
@@ -273,6 +291,15 @@ def _contribution_rows() -> Any:
             dispatched=literal(1),
             completed=flag(t.completed.is_(True)),
             reopened=flag(t.reopened.is_(True)),
+            auto_dispatched=flag(t.auto_dispatched.is_(True)),
+            auto_accurate=flag(t.auto_accurate.is_(True)),
+        ),
+        _contributed(  # open alarms are read from the facts
+            t,
+            t.alarm_day,
+            t.alarm_state.in_((ON_TIME, LATE)),
+            alarm_on_time=flag(t.alarm_state == ON_TIME),
+            alarm_late=flag(t.alarm_state == LATE),
         ),
         _contributed(
             a,
@@ -383,4 +410,3 @@ def rebuild(session: Session) -> int:
     session.execute(update(StatHead).where(StatHead.id == 1).values(rebuilt_at=utcnow()))
     session.commit()
     return count
-

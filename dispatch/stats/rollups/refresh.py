@@ -142,4 +142,3 @@ def refresh(
 def pending_count(session: Session) -> int:
     """How many committed changes the rollups have not taken yet."""
     return session.scalar(select(func.count()).select_from(StatPending)) or 0
-

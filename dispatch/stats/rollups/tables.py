@@ -49,11 +49,16 @@ COUNTERS = (
     "answered",
     "satisfied",
     "resolved",
+    "auto_dispatched",
+    "auto_accurate",
+    "alarm_on_time",
+    "alarm_late",
 )
 OPEN_COUNTERS = ("sign_open", "complete_open")
 PLAIN_COUNTERS = tuple(c for c in COUNTERS if c not in OPEN_COUNTERS)
-# The counters that are parts of a tally as they are (the clocks' parts are made of three).
-TALLIED = tuple(c for c in COUNTERS if not c.startswith(("sign_", "complete_")))
+# The counters that are parts of a tally as they are (the clocks' parts are made of three, the
+# alarms' of two and the open alarms the facts hold).
+TALLIED = tuple(c for c in COUNTERS if not c.startswith(("sign_", "complete_", "alarm_")))
 
 # The slices of stat_daily: name → the dimensions kept (the others are ''). Besides the totals,
 # one slice per dimension and the full key, the pairs the dashboard asks (a filter on street,
@@ -118,6 +123,9 @@ def _fact_id(**kwargs: Any) -> Any:
     return mapped_column(Integer, autoincrement=False, **kwargs)
 
 
+_ALARMED = "alarm_day IS NOT NULL"
+
+
 class StatTicket(_Dimensions, Base):
     """What the metrics count of one ticket."""
 
@@ -125,6 +133,15 @@ class StatTicket(_Dimensions, Base):
     __table_args__ = (
         _drill_order("stat_tickets", "created_day", (), ("void", "direct_answer", "repeat")),
         _drill_order("stat_tickets", "dispatched_day", (), ("completed", "reopened")),
+        # The few tickets with an alarm: their drill-down, and the open alarms read at `now`.
+        Index(
+            "ix_stat_tickets_alarm_day",
+            "alarm_day",
+            "ticket_id",
+            postgresql_include=["alarm_state", "alarm_raised_at"],
+            postgresql_where=text(_ALARMED),
+            sqlite_where=text(_ALARMED),
+        ),
     )
 
     ticket_id: Mapped[int] = _fact_id(primary_key=True)
@@ -135,6 +152,15 @@ class StatTicket(_Dimensions, Base):
     dispatched_day: Mapped[date | None] = mapped_column(Date)
     completed: Mapped[bool] = mapped_column(Boolean)
     reopened: Mapped[bool] = mapped_column(Boolean)
+    # 智能派单: the first lead assignment was automatic; and it stood (not returned, not taken
+    # back, the lead not moved elsewhere). Counted on the dispatched day.
+    auto_dispatched: Mapped[bool] = mapped_column(Boolean)
+    auto_accurate: Mapped[bool] = mapped_column(Boolean)
+    # The emergency alarm: raised when (and its local day), and how its acknowledgement went:
+    # on_time (within ALARM_ACK_SECONDS), late, or open (not acknowledged yet).
+    alarm_day: Mapped[date | None] = mapped_column(Date)
+    alarm_raised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    alarm_state: Mapped[str | None] = mapped_column(String(8))
 
 
 _SIGN_OPEN = "sign_state = 'open'"
@@ -241,7 +267,6 @@ stat_daily = Table(
     *(Column(d, String(DIM_SIZES[d]), primary_key=True) for d in DIMENSIONS),
     *(Column(c, Integer, nullable=False) for c in COUNTERS),
 )
-
 
 
 FACT_TABLES = (StatTicket.__table__, StatAssignment.__table__, StatReview.__table__)
