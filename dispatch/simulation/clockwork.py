@@ -64,6 +64,7 @@ class Case:
     path: str  # void | answer | police | handle
     parent: Case | None = None
     classified: bool = True  # False: the dispatcher sets category, type and urgency
+    auto_dispatched: bool = False  # 智能派单 at intake: no dispatcher's first dispatch
     rounds: int = 0
 
 

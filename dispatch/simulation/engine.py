@@ -55,6 +55,7 @@ from dispatch.core.vocab import (
     Channel,
     ContactKind,
     RequestType,
+    Status,
     Urgency,
 )
 from dispatch.intake.contacts import ContactCreate, log_contact
@@ -235,7 +236,12 @@ class Simulation(Stories):
         self._actions(1)
 
         # What becomes of it.
-        if rng.random() < p.void_share and parent is None and channel != Channel.POLICE110:
+        auto = result.ticket.status == Status.DISPATCHED  # 智能派单 at intake
+        if result.ticket.alarm_raised_at is not None:  # an emergency: the console's alarm
+            self._advance(self._alarm(result.ticket))
+        if auto:
+            path = "handle"
+        elif rng.random() < p.void_share and parent is None and channel != Channel.POLICE110:
             path = "void"
         elif police:
             path = "police"
@@ -253,7 +259,9 @@ class Simulation(Stories):
             if parent is not None and parent.ticket.number in found and rng.random() < p.merge_share
             else None
         )
-        case = Case(result.ticket, category, rtype, urgency, path, merge_into, classified)
+        case = Case(result.ticket, category, rtype, urgency, path, None if auto else merge_into,
+                    classified or auto, auto_dispatched=auto)
+        merge_into = case.parent
         if path == "handle" and merge_into is None:
             self._remember(case)
         self._advance(self._story(case))

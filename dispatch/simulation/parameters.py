@@ -209,6 +209,13 @@ class Parameters:
     call_transfer_share: float = 0.5  # of phone police matters: a one-key transfer first
     police_reject_share: float = 0.1  # 110 says it is not a police matter: back to NEW
     police_answer_minutes: Lognormal = Lognormal(8.0, 0.6)
+    # An emergency from an unattended channel raises an alarm on the console: a dispatcher
+    # acknowledges it after this many seconds (about one in six takes over a minute, when the
+    # sweep has escalated it to the supervisors first).
+    alarm_ack_seconds: Lognormal = Lognormal(25.0, 0.9)
+    # Of tickets dispatched automatically (智能派单): taken back by a dispatcher and dispatched
+    # by hand.
+    take_back_share: float = 0.03
     police_handling: Lognormal = Lognormal(3.0, 0.8)
     repeat_share: float = 0.05  # a demand repeating an open one (same caller or nearby)
     repeat_same_caller_share: float = 0.6

@@ -7,6 +7,7 @@ from collections.abc import Generator, Iterator
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from dispatch.core.actors import SYSTEM
 from dispatch.core.commands import (
     AnswerPayload,
     CallbackPayload,
@@ -28,6 +29,7 @@ from dispatch.core.models import (
     Assignment,
     Ticket,
 )
+from dispatch.core.settings import get_triage_settings
 from dispatch.core.vocab import (
     CLOSED_STATES,
     AssignmentStatus,
@@ -158,6 +160,20 @@ class Stories(Clockwork):
         )
         return True
 
+    def _alarm(self, t: Ticket) -> Iterator[float | datetime]:
+        """The console's alarm of an emergency: a dispatcher acknowledges it; one left more
+        than the setting's seconds is escalated to the supervisors first (the alarm sweep)."""
+        wait = self.p.alarm_ack_seconds.draw(self.rng)
+        limit = get_triage_settings(self.session).alarm_escalation_seconds
+        if wait > limit:
+            yield limit / 3600
+            if t.status not in CLOSED_STATES and t.alarm_acknowledged_at is None:
+                self.act(t, "escalate_alarm", SYSTEM, NoPayload())
+            wait -= limit
+        yield wait / 3600
+        if t.status not in CLOSED_STATES and t.alarm_acknowledged_at is None:
+            self.act(t, "acknowledge_alarm", self._dispatcher(), NoPayload())
+
     def _handle(self, case: Case) -> Iterator[float | datetime]:
         """Dispatch, handling (returns, extensions, lateness), review and callback; again
         after a reopen."""
@@ -165,7 +181,12 @@ class Stories(Clockwork):
         while True:
             case.rounds += 1
             yield self._minutes(p.dispatch_minutes)
-            self._dispatch(case)
+            if case.auto_dispatched and case.rounds == 1:
+                if rng.random() < p.take_back_share:  # not for the system: back to the desk
+                    self.act(t, "take_back", self._dispatcher(), NoPayload())
+                    self._dispatch(case)
+            else:
+                self._dispatch(case)
             returns = 0
             while True:
                 lead = lead_assignment(t)

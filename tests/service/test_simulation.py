@@ -519,3 +519,26 @@ def test_a_department_without_a_handler_stops_the_run_and_names_it(county) -> No
         with pytest.raises(SimulationError, match="has no handler"):
             run.run()
         s.rollback()
+
+
+def test_emergencies_on_unattended_channels_raise_alarms_that_dispatchers_acknowledge(county):
+    """WeChat and the other unattended channels raise the console's alarm for an emergency (as
+    the app's intake does); a dispatcher acknowledges it, after the supervisors were told when
+    it waited longer than the setting's 60 s."""
+    engine = county.engine()
+    simulate(engine, replace(SMALL, police_share=0.4), days=2)
+    with Session(engine) as s:
+        alarmed = list(s.scalars(select(Ticket).where(Ticket.alarm_raised_at.is_not(None))))
+        wechat_police = s.scalar(select(func.count()).select_from(Ticket).where(
+            Ticket.channel == "wechat", Ticket.police_matter.is_(True)))
+        assert alarmed, f"no alarm; police matters by WeChat: {wechat_police}"
+        assert all(t.channel != "phone" for t in alarmed)
+        late = 0
+        for t in alarmed:
+            by_action = {e.action: e for e in t.events}
+            ack = by_action["acknowledge_alarm"]
+            assert ack.actor_role == Role.DISPATCHER
+            waited = (ack.at - t.alarm_raised_at).total_seconds()
+            assert ("escalate_alarm" in by_action) == (waited > 60), (t.number, waited)
+            late += waited > 60
+        assert late < len(alarmed)  # most are acknowledged within the minute

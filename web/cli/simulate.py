@@ -22,6 +22,7 @@ from dispatch.simulation.parameters import PRESETS, Parameters
 from dispatch.simulation.report import Rate, SimulationReport
 from dispatch.simulation.world import Spot, build_world, ensure_handlers
 from dispatch.tickets.calendar import LOCAL_TZ
+from grid.directory import SqlDirectory
 from grid.locator import GridCache
 from web.cli.common import app_for_cli as _app
 from web.cli.common import fail as _fail
@@ -86,15 +87,19 @@ class SimulationPorts:
         cache: GridCache | None = None,
         classifier: Classifier | None = None,
     ) -> None:
-        from dispatch.triage.rules import ClassifierCache, SessionClassifier
+        from dispatch.triage.classifier import ModelCache, SessionTriage
+        from dispatch.triage.rules import ClassifierCache
         from grid.service import GridRouting
 
         self.grid = GridRouting(session, now, cache or GridCache())
-        self.classifier = classifier or SessionClassifier(session, ClassifierCache())
+        # The app's classifier: the rules in force and the active model, if any.
+        self.classifier = classifier or SessionTriage(session, ClassifierCache(), ModelCache())
 
     def __call__(self, session: Session, now: datetime) -> IntakePorts:
         self.grid.now = now
-        return IntakePorts(self.classifier, self.grid, self.grid)
+        # As the app's intake does: alarms of emergencies and 智能派单 act on the judgement.
+        return IntakePorts(self.classifier, self.grid, self.grid, respond=True,
+                           directory=SqlDirectory(session))
 
 
 def departments(session: Session) -> list[DepartmentRef]:
