@@ -1,9 +1,12 @@
-"""The access log without secrets: the query strings of the hooks (`/hooks/*`, where WeChat
+"""gunicorn's logs without secrets: the query strings of the hooks (`/hooks/*`, where WeChat
 puts its signature, timestamp, nonce and the citizen's OpenID, and `/open311/*`, where an
-`api_key` may ride) are replaced before a line is written."""
+`api_key` may ride) are replaced before a line is written, in the access log and in the error
+log (gunicorn names the request target when a request fails)."""
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +15,8 @@ from gunicorn.glogging import Logger
 # Paths whose query strings may carry signatures, keys or personal data.
 REDACTED_PREFIXES = ("/hooks/", "/open311/")
 REDACTED = "[redacted]"
+# A hook's target inside free text (the error log's "Error handling request /hooks/…?…").
+_IN_TEXT = re.compile(r"((?:/hooks/|/open311/)[^\s?\"']*)\?[^\s\"']*")
 # gunicorn atoms that can hold the query string.
 _URI_ATOMS = ("r", "q", "{raw_uri}e", "{query_string}e", "{request_uri}e")
 
@@ -27,8 +32,32 @@ def redact_target(target: str) -> str:
     return f"{path}?{REDACTED}" if sep and redacts(path) else target
 
 
+def redact_text(text: str) -> str:
+    """Free text with the query string of every hook target in it replaced."""
+    return _IN_TEXT.sub(rf"\1?{REDACTED}", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record whose message names a hook target with its query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, its message redacted."""
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
 class RedactingLogger(Logger):
-    """gunicorn's logger, with the query strings of the hooks redacted in every access atom."""
+    """gunicorn's logger, with the query strings of the hooks redacted in every access atom
+    and in the error log."""
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's handlers, and the redacting filter on the error log."""
+        super().setup(cfg)
+        if not any(isinstance(f, RedactingFilter) for f in self.error_log.filters):
+            self.error_log.addFilter(RedactingFilter())
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any],
               request_time: timedelta) -> dict[str, Any]:

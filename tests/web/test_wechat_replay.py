@@ -265,3 +265,25 @@ def test_the_access_log_of_hotline_serve_shows_no_hook_query_string(tmp_path: Pa
             assert value not in line, line
     # Other queries are kept: the redaction is for the hooks only.
     assert any("/api/v1/tickets?page=2" in line for line in lines), lines
+
+
+def test_the_error_log_of_hotline_serve_redacts_a_failed_hook_request(tmp_path: Path):
+    from gunicorn.config import Config
+
+    from web.access_log import RedactingLogger
+
+    cfg = Config()
+    cfg.set("errorlog", str(tmp_path / "error.log"))
+    cfg.set("loglevel", "info")
+    logger = RedactingLogger(cfg)
+    try:
+        raise RuntimeError("worker failed")
+    except RuntimeError:
+        # What gunicorn's worker writes when a request fails outside the app.
+        logger.exception("Error handling request %s",
+                         "/hooks/wechat?signature=feedface0001&timestamp=1795399200&nonce=77")
+    logger.info("Error handling request %s", "/api/v1/tickets?page=3")
+    text = (tmp_path / "error.log").read_text()
+    assert "Error handling request /hooks/wechat?[redacted]" in text
+    assert "feedface0001" not in text and "1795399200" not in text and "nonce=77" not in text
+    assert "/api/v1/tickets?page=3" in text
