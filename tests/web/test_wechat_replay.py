@@ -191,6 +191,32 @@ def test_retries_of_a_genuine_push_get_the_same_reply_and_write_nothing(wx, wech
     assert _tickets_of(wechat_app, CITIZEN) == 1
 
 
+# Concurrent writers: PostgreSQL only (SQLite serialises them).
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_retry_with_the_same_nonce_while_the_first_is_running_gets_the_same_reply(
+        wx, wechat_app):
+    import threading
+
+    args, body = wx.signed(wx.xml("同时到达的同一推送（同一 nonce）"))
+    clients = [wechat_app.test_client() for _ in range(4)]
+    barrier = threading.Barrier(len(clients))
+    answers: list[tuple[int, bytes]] = []
+
+    def push(client) -> None:
+        barrier.wait()
+        r = client.post(HOOK, query_string=args, data=body, content_type="text/xml")
+        answers.append((r.status_code, r.get_data()))
+
+    threads = [threading.Thread(target=push, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    assert [status for status, _ in answers] == [200] * len(clients), answers
+    assert len({data for _, data in answers}) == 1
+    assert _tickets_of(wechat_app, CITIZEN) == 1 and counts(wechat_app)["contacts"] == 1
+
+
 def test_get_verification_refuses_a_stale_timestamp(wx, clock):
     args = wx.server.query(wx.stamp(), "echo") | {"echostr": "hello"}
     r = wx.client.get(HOOK, query_string=args)
