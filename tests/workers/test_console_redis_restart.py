@@ -102,6 +102,15 @@ class Console:
             return sorted(self.events)
 
 
+def _expected(app) -> list[int]:
+    with app.app_context():
+        seqs = list(db.session.scalars(select(ConsoleEvent.seq)
+                                       .where(ConsoleEvent.seq.is_not(None))
+                                       .order_by(ConsoleEvent.seq)))
+        db.session.remove()
+    return seqs
+
+
 def test_every_console_gets_every_event_once_in_order_across_a_redis_restart(
         app, db_url: str, private_redis: PrivateRedis, tmp_path) -> None:  # noqa: F811
     webs = [WebProcess(f"web{i}", db_url, private_redis.url, tmp_path) for i in (1, 2)]
@@ -111,10 +120,10 @@ def test_every_console_gets_every_event_once_in_order_across_a_redis_restart(
         operators = [{"Authorization": "Bearer " + w.token("operator1")} for w in webs]
         created: list[str] = []
         refused: list[int] = []
-        stop = threading.Event()
+        figures: list[str] = []
 
-        def create() -> None:
-            i = 0
+        def create(stop: threading.Event) -> None:
+            i = len(created) + len(refused)
             while not stop.is_set():
                 web, headers = webs[i % 2], operators[i % 2]
                 try:
@@ -129,44 +138,61 @@ def test_every_console_gets_every_event_once_in_order_across_a_redis_restart(
                 i += 1
                 time.sleep(0.05)
 
-        creator = threading.Thread(target=create, daemon=True)
-        creator.start()
-        wait_for(lambda: len(created) >= 6, 20, "tickets before the restart")
-        private_redis.stop()
-        before_down = len(created)
-        time.sleep(3)
-        private_redis.start()  # the same port
-        # Keep creating into the first moments after Redis is back, when the subscribers are
-        # still backing off, then stop: no later event reveals what is missing.
-        time.sleep(1.5)
-        stop.set()
-        creator.join(15)
-        during = len(created) - before_down
-        assert during > 0, f"no ticket created around the restart (refused: {refused})"
+        def restart(keep_after: float) -> None:
+            """Create tickets through both processes while Redis is stopped and started again
+            on its port, and `keep_after` seconds after; then stop creating and wait until
+            every console holds every event."""
+            resyncs = [c.resyncs for c in consoles]
+            stop = threading.Event()
+            creator = threading.Thread(target=create, args=(stop,), daemon=True)
+            creator.start()
+            start = len(created)
+            wait_for(lambda: len(created) >= start + 4, 20, "tickets before the restart")
+            private_redis.stop()
+            before_down = len(created)
+            time.sleep(3)
+            if keep_after == 0:
+                stop.set()
+                creator.join(15)
+            down = len(created) - before_down
+            private_redis.start()  # the same port
+            time.sleep(keep_after)
+            stop.set()
+            creator.join(15)
+            assert down > 0, f"no ticket created while Redis was down (refused: {refused})"
+            expected = _expected(app)
+            assert expected == list(range(1, len(expected) + 1))
+            for console in consoles:
+                wait_for(lambda c=console: c.seqs() == expected, 30,
+                         "every event on every console")
+            # Each process tells its consoles to resume once its subscriber is back (maybe
+            # after they caught up by the holes that later events showed).
+            for console, before in zip(consoles, resyncs, strict=True):
+                wait_for(lambda c=console, b=before: c.resyncs > b, 30, "a resync")
+            figures.append(f"keep_after={keep_after}s: events {len(expected)}, "
+                           f"tickets created while Redis was down {down}, "
+                           f"after it {len(created) - before_down - down}")
 
+        # Tickets keep coming in the first seconds after Redis is back, while the subscribers
+        # are still backing off: their holes show, and the resync closes the tail.
+        restart(keep_after=1.5)
+        # Tickets only while Redis is down, none after: no later event shows a hole, so only
+        # the server's resync brings each console what the other process raised meanwhile.
+        restart(keep_after=0)
+
+        expected = _expected(app)
         with app.app_context():
-            expected = list(db.session.scalars(select(ConsoleEvent.seq)
-                                               .where(ConsoleEvent.seq.is_not(None))
-                                               .order_by(ConsoleEvent.seq)))
             numbers = set(db.session.scalars(select(Ticket.number)))
         assert set(created) <= numbers
-        assert expected == list(range(1, len(expected) + 1))
-
-        for console in consoles:
-            wait_for(lambda c=console: c.seqs() == expected, 30,
-                     "every event on every console")
+        time.sleep(1)  # anything late (a duplicate) would show now
         for console in consoles:
             with console.lock:
                 assert console.seqs() == expected  # every event exactly once, in seq order
                 assert console.floor == expected[-1] and not console.above
-                per_ticket: dict[str, list[int]] = {}
-                for seq in console.seqs():
-                    per_ticket.setdefault(console.events[seq]["ticket"]["number"], []).append(seq)
-                assert {n for n in per_ticket} >= set(created)
-                assert console.resyncs >= 1  # the server asked this console to resume
-        print(f"events {len(expected)}, tickets created around the restart {during}, "
-              f"refused {len(refused)}; per console: received, resyncs, resumes "
-              f"{[(c.received, c.resyncs, c.resumes) for c in consoles]}")
+                numbers_seen = {console.events[s]["ticket"]["number"] for s in expected}
+                assert numbers_seen >= set(created)
+        print(f"{'; '.join(figures)}; refused {len(refused)}; per console: messages received, "
+              f"resyncs, resumes {[(c.received, c.resyncs, c.resumes) for c in consoles]}")
     finally:
         for console in consoles:
             threading.Thread(target=console.client.disconnect, daemon=True).start()
