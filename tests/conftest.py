@@ -93,11 +93,13 @@ GROUPS = {
     "tests/cli/test_simulate_command.py": "cli-simulate",  # an upgraded county database
     "tests/cli/test_classifier_command.py": "cli-classifier",  # an upgraded database
 }
-# The slow files, collected first so that the workers start on them and the run does not end
-# with one worker still busy on a long test while the others wait (pytest orders the tests
-# within a file as before).
-SLOW_FIRST = ("tests/browser/", "tests/workers/", "tests/cli/", "tests/service/test_rollups.py",
-              "tests/service/test_demo_county.py", "tests/service/test_triage_models.py")
+# The slow files, collected first, the longest tests first, so that the workers start on them
+# and the run does not end with one worker still busy on a long test while the others wait
+# (pytest orders the tests within a file as before).
+SLOW_FIRST = ("tests/service/test_rollups.py", "tests/web/test_fuzz.py",
+              "tests/service/test_triage_models.py", "tests/service/test_demo_county.py",
+              "tests/workers/", "tests/cli/", "tests/browser/", "tests/unit/test_architecture.py",
+              "tests/service/test_concurrency.py", "tests/web/test_concurrent_actions_http.py")
 
 
 def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -202,7 +204,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for prefix, group in GROUPS.items():
             if where(item).startswith(prefix):
                 item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: not where(item).startswith(SLOW_FIRST))
+    def rank(item: pytest.Item) -> int:
+        path = where(item)
+        return next((i for i, p in enumerate(SLOW_FIRST) if path.startswith(p)), len(SLOW_FIRST))
+
+    items.sort(key=rank)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
