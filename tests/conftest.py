@@ -81,11 +81,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # HOTLINE_TEST_REDIS_URL in its environment before any test runs, so every fixture, every
 # database a test names after the configured one (`<db>_browser`, `<db>_sim_tmpl`, ...) and
 # every process a test starts (live servers, `hotline serve`, Celery workers) follow it. The
-# names carry a run id (`test_3f9a0c1e_gw0`): two runs on one server never meet. Without xdist
-# the configured database is used as it is.
+# database names carry a run id (`test_3f9a0c1e_gw0`) and each Redis db is claimed by one
+# worker at a time: two runs on one server never meet. Without xdist the configured database
+# and Redis db are used as they are.
 
 RUN_ID = pytest.StashKey[str]()
 WORKER_DATABASE = pytest.StashKey[str]()
+REDIS_OWNER = pytest.StashKey[str]()
 # Tests that share something costly built once per process (a module- or session-scoped
 # fixture) run in one worker: `--dist loadgroup` sends a group to a single worker.
 GROUPS = {
@@ -152,11 +154,38 @@ def _drop_databases(url: str, prefix: str, name: str = "") -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _worker_redis_url(url: str, index: int) -> str:
-    """The worker's own Redis db: counted down from the configured one (15, 14, 13, ...)."""
+REDIS_CLAIM = "hotline-test:claimed-by"
+
+
+def _claim_redis_db(url: str, owner: str) -> str:
+    """The worker's own Redis db: the first, counting down from the configured one (15, 14,
+    ...), that no other test process holds. Held by a key naming the run and the worker (it
+    expires after a day should a run be killed), let go at the end."""
+    import redis
+
     parsed = make_url(url)
     base = int(parsed.database or 0)
-    return parsed.set(database=str((base - index) % 16)).render_as_string(hide_password=False)
+    candidates = [parsed.set(database=str((base - step) % 16)).render_as_string(
+        hide_password=False) for step in range(16)]
+    try:
+        for candidate in candidates:
+            with redis.Redis.from_url(candidate) as client:
+                if client.set(REDIS_CLAIM, owner, nx=True, ex=86_400):
+                    return candidate
+    except redis.ConnectionError:
+        pass  # no server: the Redis tests fail on it, as they do without xdist
+    return candidates[0]
+
+
+def _release_redis_db(url: str, owner: str) -> None:
+    import redis
+
+    try:
+        with redis.Redis.from_url(url) as client:
+            if client.get(REDIS_CLAIM) == owner.encode():
+                client.delete(REDIS_CLAIM)
+    except redis.ConnectionError:
+        pass
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -182,8 +211,8 @@ def pytest_configure(config: pytest.Config) -> None:
             database=name).render_as_string(hide_password=False)
     redis_url = os.environ.get("HOTLINE_TEST_REDIS_URL")
     if redis_url:
-        os.environ["HOTLINE_TEST_REDIS_URL"] = _worker_redis_url(
-            redis_url, int(worker.removeprefix("gw")))
+        os.environ["HOTLINE_TEST_REDIS_URL"] = _claim_redis_db(redis_url, f"{run}_{worker}")
+        config.stash[REDIS_OWNER] = f"{run}_{worker}"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -212,8 +241,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """A worker drops its databases (and those named after them); the controller drops any a
-    crashed worker left behind."""
+    """A worker drops its databases (and those named after them) and lets go of its Redis db;
+    the controller drops any database a crashed worker left behind."""
+    if REDIS_OWNER in config.stash:
+        _release_redis_db(os.environ["HOTLINE_TEST_REDIS_URL"], config.stash[REDIS_OWNER])
     base = os.environ.get("HOTLINE_TEST_DATABASE_URL")
     if not base:
         return
