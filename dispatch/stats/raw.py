@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, not_, null, or_, select
+from sqlalchemy import and_, case, exists, false, func, literal, not_, null, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -145,8 +145,9 @@ def auto_accuracy(auto: Any) -> tuple[Any, Any]:
     taken_back = exists(select(taken.id).where(taken.ticket_id == auto.ticket_id,
                                                taken.action == "take_back"))
     dispatched = auto.auto_dispatched.is_(True)
-    return dispatched, and_(dispatched, auto.returned_at.is_(None), not_(taken_back),
-                            not_(rerouted))
+    # CASE: the subqueries run for the auto-dispatched tickets only.
+    stood = and_(auto.returned_at.is_(None), not_(taken_back), not_(rerouted))
+    return dispatched, case((dispatched, stood), else_=false())
 
 
 def alarm_rows(span: DateRange, now: datetime, department: Any) -> Any:
