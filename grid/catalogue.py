@@ -325,9 +325,9 @@ def roster_view(entry: RosterEntry, username: str) -> dict[str, Any]:
             "note": entry.note}
 
 
-def add_roster_entry(session: Session, data: dict[str, Any],
-                     index: GridIndex | None) -> RosterEntry:
-    """Validate and add a duty for a grid worker in a cell."""
+def _roster_row(data: dict[str, Any], index: GridIndex | None,
+                users: dict[str, User | None]) -> dict[str, Any]:
+    """A duty checked against the grid and the grid workers (`users` by username)."""
     cmd = parse(RosterIn, data)
     if index is None or cmd.cell not in index.areas or index.areas[cmd.cell].level != "cell":
         raise InvalidInput(f"cell: no cell '{cmd.cell}' in the active grid", field="cell")
@@ -336,14 +336,37 @@ def add_roster_entry(session: Session, data: dict[str, Any],
                            field="weekdays")
     if cmd.starts == cmd.ends:
         raise InvalidInput("ends: must differ from starts", field="ends")
-    user = session.scalar(select(User).where(User.username == cmd.username))
+    user = users.get(cmd.username)
     if user is None or user.role != Role.GRID_WORKER or not user.active:
         raise InvalidInput(f"username: no active grid worker '{cmd.username}'", field="username")
-    entry = RosterEntry(cell_code=cmd.cell, user_id=user.id, weekdays=cmd.weekdays,
-                        starts=cmd.starts, ends=cmd.ends, note=cmd.note)
+    return {"cell_code": cmd.cell, "user_id": user.id, "weekdays": cmd.weekdays,
+            "starts": cmd.starts, "ends": cmd.ends, "note": cmd.note}
+
+
+def add_roster_entry(session: Session, data: dict[str, Any],
+                     index: GridIndex | None) -> RosterEntry:
+    """Validate and add a duty for a grid worker in a cell."""
+    name = data.get("username") if isinstance(data, dict) else None
+    user = session.scalar(select(User).where(User.username == name)) \
+        if isinstance(name, str) else None
+    row = _roster_row(data, index, {name: user} if isinstance(name, str) else {})
+    entry = RosterEntry(**row)
     session.add(entry)
     session.flush()
     return entry
+
+
+def add_roster_entries(session: Session, entries: list[dict[str, Any]],
+                       index: GridIndex | None) -> int:
+    """Validate every duty, then add them all in one INSERT (a refused one adds none)."""
+    names = {e.get("username") for e in entries if isinstance(e, dict)}
+    users: dict[str, User | None] = {
+        u.username: u for u in session.scalars(select(User).where(User.username.in_(
+            [n for n in names if isinstance(n, str)])))}
+    rows = [_roster_row(e, index, users) for e in entries]
+    if rows:
+        session.execute(RosterEntry.__table__.insert(), rows)
+    return len(rows)
 
 
 def delete_roster_entry(session: Session, entry_id: int) -> None:

@@ -113,7 +113,7 @@ def load_demo_grid(session: Session, hasher: PasswordHasher, now: datetime,
     and knowledge base (the committed files under grid/data/), unless a grid is already
     there."""
     from dispatch.triage.knowledge import load_demo_knowledge
-    from grid.catalogue import add_roster_entry, create_rule
+    from grid.catalogue import add_roster_entries, create_rule
     from grid.importer import import_grid
     from grid.locator import build_index
 
@@ -140,10 +140,9 @@ def load_demo_grid(session: Session, hasher: PasswordHasher, now: datetime,
         for w in staff["workers"] if w["username"] not in present]
     if new_workers:
         session.execute(User.__table__.insert(), new_workers)
-    for i, entry in enumerate(staff["roster"]):
-        add_roster_entry(session, entry, index)
-        if progress and i % 500 == 0:
-            progress("roster", i, len(staff["roster"]))
+    if progress:
+        progress("roster", 0, len(staff["roster"]))
+    add_roster_entries(session, staff["roster"], index)
     rules = json.loads((DATA / "demo_catalogue.json").read_text(encoding="utf-8"))
     for rule in rules:
         create_rule(session, rule, index)

@@ -123,6 +123,11 @@ def test_the_dashboard_shows_the_figures_of_the_api_and_opens_the_tickets_behind
         expect(tile(page, metric).locator(".tile-value")).to_have_text(pct(fig["rate"]))
         expect(tile(page, metric).locator(".tile-counts")).to_have_text(
             f"{fig['numerator']:,} / {fig['denominator']:,}")
+    # The three of DOMAIN.md's "More metrics" the triage adds, with their counts.
+    for metric in ("auto_dispatch_rate", "auto_dispatch_accuracy", "alarm_ack_rate"):
+        fig = summary[metric]
+        expect(tile(page, metric).locator(".tile-counts")).to_have_text(
+            f"{fig['numerator']:,} / {fig['denominator']:,}")
 
     # A figure opens the list of the tickets behind it, paged.
     completed = summary["completion_rate"]

@@ -252,7 +252,7 @@ def test_a_rule_can_be_edited_and_removed(session, grid):
         cat.delete_rule(session, rule.id)
 
 
-@pytest.mark.parametrize(("data", "field"), [
+BAD_DUTIES = [
     ({"cell": "no-cell", "username": "worker1"}, "cell"),
     ({"cell": "street_pudong", "username": "worker1"}, "cell"),  # a street, not a cell
     ({"cell": PUDONG_CELL, "username": "handler1"}, "username"),  # not a grid worker
@@ -260,7 +260,10 @@ def test_a_rule_can_be_edited_and_removed(session, grid):
     ({"cell": PUDONG_CELL, "username": "worker1", "weekdays": "112"}, "weekdays"),
     ({"cell": PUDONG_CELL, "username": "worker1", "starts": "25:00"}, "starts"),
     ({"cell": PUDONG_CELL, "username": "worker1", "starts": "08:00", "ends": "08:00"}, "ends"),
-])
+]
+
+
+@pytest.mark.parametrize(("data", "field"), BAD_DUTIES)
 def test_bad_roster_entries_are_refused_and_nothing_is_written(session, grid, data, field):
     before = session.scalar(select(func.count()).select_from(RosterEntry))
     with pytest.raises(InvalidInput) as caught:
@@ -268,6 +271,30 @@ def test_bad_roster_entries_are_refused_and_nothing_is_written(session, grid, da
     session.rollback()
     assert caught.value.field == field
     assert session.scalar(select(func.count()).select_from(RosterEntry)) == before
+
+
+@pytest.mark.parametrize(("data", "field"), BAD_DUTIES)
+def test_a_batch_of_duties_with_one_bad_entry_adds_none(session, grid, data, field):
+    before = session.scalar(select(func.count()).select_from(RosterEntry))
+    good = {"cell": PUDONG_CELL, "username": "worker1", "weekdays": "67"}
+    with pytest.raises(InvalidInput) as caught:
+        cat.add_roster_entries(session, [good, data, good], build_index(session, grid))
+    session.rollback()
+    assert caught.value.field == field
+    assert session.scalar(select(func.count()).select_from(RosterEntry)) == before
+
+
+def test_a_batch_of_duties_is_added_in_one_go(session, grid):
+    index = build_index(session, grid)
+    before = session.scalar(select(func.count()).select_from(RosterEntry))
+    added = cat.add_roster_entries(session, [
+        {"cell": PUDONG_CELL, "username": "worker1", "weekdays": "12345"},
+        {"cell": PUDONG_CELL, "username": "worker1", "weekdays": "67", "starts": "20:00",
+         "ends": "08:00"},
+    ], index)
+    session.commit()
+    assert added == 2
+    assert session.scalar(select(func.count()).select_from(RosterEntry)) == before + 2
 
 
 def test_on_duty_follows_weekdays_and_overnight_windows(session, grid):

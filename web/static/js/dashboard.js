@@ -21,10 +21,12 @@ const STATS = "/api/v1/stats";
 const DRILL_PER_PAGE = 20;
 const BREAKDOWN_SHOWN = 20; // bars drawn; the export holds every row
 const HOTSPOT_EVERY_MS = 60000; // "right now": the list refreshes itself every minute
-// The headline tiles, in the order of DOMAIN.md's table.
+// The headline tiles, in the order of DOMAIN.md's tables.
 const TILES = ["intake", "direct_answer_rate", "on_time_sign_rate", "completion_rate",
   "on_time_completion_rate", "callback_rate", "satisfaction_rate", "resolution_rate",
-  "repeat_rate", "return_rate", "extension_rate", "reopen_rate", "overdue_now"];
+  "repeat_rate", "return_rate", "extension_rate", "reopen_rate", "overdue_now",
+  // DOMAIN.md "More metrics": 智能派单 and the emergency alarms of unattended channels.
+  "auto_dispatch_rate", "auto_dispatch_accuracy", "alarm_ack_rate"];
 // Lower is better for these: their tiles do not turn green when high.
 const LOWER_IS_BETTER = new Set(["repeat_rate", "return_rate", "extension_rate",
   "reopen_rate", "overdue_now"]);
