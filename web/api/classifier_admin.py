@@ -24,9 +24,11 @@ from dispatch.triage.training import (
     seed_dir_of,
     version_view,
 )
-from web.api.tickets import commit, endpoint
+from web.api.base import ApiBlueprint, commit
 from web.extensions import db
 from web.services import services
+
+bp = ApiBlueprint("classifier_admin", __name__)
 
 log = logging.getLogger("hotline.triage")
 ADMIN = (Role.ADMIN,)
@@ -60,7 +62,7 @@ def start(app: Flask, version: int) -> str:
     return "thread"
 
 
-@endpoint(MODELS, "GET", "The classifier's model versions with their held-out figures per "
+@bp.endpoint(MODELS, "GET", "The classifier's model versions with their held-out figures per "
           "field, and the classifier in use", roles=ADMIN)
 def read_models(actor: Actor) -> dict[str, Any]:
     rows = list_versions(db.session)
@@ -70,7 +72,7 @@ def read_models(actor: Actor) -> dict[str, Any]:
             "training": any(r.status == "training" for r in rows)}
 
 
-@endpoint("/admin/classifier/train", "POST", "Train a new model version from the seed "
+@bp.endpoint("/admin/classifier/train", "POST", "Train a new model version from the seed "
           "examples and the confirmed tickets (in the background; 202 with its version)",
           roles=ADMIN, status=202)
 def train_model(actor: Actor) -> dict[str, Any]:
@@ -94,7 +96,7 @@ def _optional_body() -> ActivateIn:
     return parse(ActivateIn, raw)
 
 
-@endpoint(MODELS + "/<version>/activate", "POST", "Activate a model version (refused when it "
+@bp.endpoint(MODELS + "/<version>/activate", "POST", "Activate a model version (refused when it "
           "scores below the active one on the held-out slice, unless `force`; the body "
           "`{\"force\": true}` is optional)", roles=ADMIN)
 def activate_model(actor: Actor, version: str) -> dict[str, Any]:

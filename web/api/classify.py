@@ -23,9 +23,11 @@ from dispatch.triage.rules import (
     list_rules,
     update_rule,
 )
-from web.api.tickets import commit, endpoint
+from web.api.base import ApiBlueprint, commit
 from web.extensions import db
 from web.services import services
+
+bp = ApiBlueprint("classify", __name__)
 
 READERS = (Role.OPERATOR, Role.DISPATCHER, Role.ADMIN, Role.SUPERVISOR, Role.LEADER)
 ADMIN = (Role.ADMIN,)
@@ -67,7 +69,7 @@ def suggestion_view(s: Suggestion) -> dict[str, Any]:
             "doubts": list(s.doubts)}
 
 
-@endpoint("/classify", "POST",
+@bp.endpoint("/classify", "POST",
           "Suggested type, category (to the second level when the model is sure), urgency and "
           "police matter for a demand text, each with a confidence, whether it is an "
           "emergency, the classifier that spoke (model version or rules) and the words that "
@@ -78,14 +80,14 @@ def classify(actor: Actor, body: ClassifyIn) -> dict[str, Any]:
     return suggestion_view(suggestion)
 
 
-@endpoint("/admin/classifier-rules", "GET", "The classifier's weighted phrases",
+@bp.endpoint("/admin/classifier-rules", "GET", "The classifier's weighted phrases",
           query=RuleQuery, roles=READERS)
 def read_classifier_rules(actor: Actor, query: RuleQuery) -> dict[str, Any]:
     rows = list_rules(db.session, field=query.field, value=query.value, phrase=query.phrase)
     return {"items": [r.as_dict() for r in rows], "total": len(rows)}
 
 
-@endpoint("/admin/classifier-rules", "POST", "Add a classifier phrase", body=RuleCreate,
+@bp.endpoint("/admin/classifier-rules", "POST", "Add a classifier phrase", body=RuleCreate,
           roles=ADMIN, status=201)
 def add_classifier_rule(actor: Actor, body: RuleCreate) -> dict[str, Any]:
     rule = create_rule(db.session, body, now=services().clock.now())
@@ -93,7 +95,7 @@ def add_classifier_rule(actor: Actor, body: RuleCreate) -> dict[str, Any]:
     return rule.as_dict()
 
 
-@endpoint("/admin/classifier-rules/<int:rule_id>", "PUT", "Change a classifier phrase",
+@bp.endpoint("/admin/classifier-rules/<int:rule_id>", "PUT", "Change a classifier phrase",
           body=RuleUpdate, roles=ADMIN)
 def change_classifier_rule(actor: Actor, rule_id: int, body: RuleUpdate) -> dict[str, Any]:
     rule = update_rule(db.session, rule_id, body, now=services().clock.now())
@@ -101,7 +103,7 @@ def change_classifier_rule(actor: Actor, rule_id: int, body: RuleUpdate) -> dict
     return rule.as_dict()
 
 
-@endpoint("/admin/classifier-rules/<int:rule_id>", "DELETE", "Remove a classifier phrase",
+@bp.endpoint("/admin/classifier-rules/<int:rule_id>", "DELETE", "Remove a classifier phrase",
           roles=ADMIN)
 def remove_classifier_rule(actor: Actor, rule_id: int) -> dict[str, Any]:
     delete_rule(db.session, rule_id)

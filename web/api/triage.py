@@ -12,13 +12,15 @@ from dispatch.core.actors import Actor
 from dispatch.core.errors import InvalidInput
 from dispatch.core.vocab import Role
 from dispatch.intake import autodispatch
-from web.api.tickets import commit, endpoint
+from web.api.base import ApiBlueprint, commit
 from web.extensions import db
+
+bp = ApiBlueprint("triage", __name__)
 
 READERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER)
 
 
-@endpoint("/admin/triage-settings", "GET",
+@bp.endpoint("/admin/triage-settings", "GET",
           "The triage settings: auto_transfer_110, alarm escalation, 智能派单 thresholds",
           roles=READERS)
 def read_triage_settings(actor: Actor) -> dict[str, Any]:
@@ -26,7 +28,7 @@ def read_triage_settings(actor: Actor) -> dict[str, Any]:
     return autodispatch.settings_view(db.session, value)
 
 
-@endpoint("/admin/triage-settings", "PUT",
+@bp.endpoint("/admin/triage-settings", "PUT",
           "Replace the triage settings (fields left out take the defaults: nothing automatic)",
           roles=(Role.ADMIN,))
 def write_triage_settings(actor: Actor) -> dict[str, Any]:

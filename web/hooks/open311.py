@@ -20,7 +20,7 @@ from dispatch.tickets.lifecycle import Actor, perform
 from dispatch.tickets.public import PublicQuery, PublicTicket, find_public, get_public
 from grid.directory import SqlDirectory
 from integrations.open311 import PermanentError, formats, inbound, mapping
-from web.api.tickets import commit
+from web.api.base import commit
 from web.extensions import db
 from web.services import services
 

@@ -38,7 +38,7 @@ from integrations.police110.inbound import (
     read_transfer,
     verify,
 )
-from web.api.tickets import commit
+from web.api.base import commit
 from web.errors import HTTP_CODES, error_response
 from web.extensions import db
 from web.services import services

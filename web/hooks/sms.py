@@ -11,7 +11,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from dispatch.outbound.callbacks import SmsReplyOutcome, record_sms_reply, sms_reply_seen
 from grid.directory import SqlDirectory
 from integrations.sms.inbound import gateway_authorised, parse_reply
-from web.api.tickets import commit
+from web.api.base import commit
 from web.errors import error_response
 from web.extensions import db
 from web.services import services

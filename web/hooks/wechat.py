@@ -33,7 +33,7 @@ from integrations.wechat.inbound import (
     read_push,
     verify_url,
 )
-from web.api.tickets import commit
+from web.api.base import commit
 from web.extensions import db
 from web.services import services
 
