@@ -39,9 +39,8 @@ from web.extensions import db
 from web.services import services
 
 log = logging.getLogger("hotline.auth")
-# The tickets' area; `endpoint` for the modules that still declare their routes here.
+# The tickets' area (auth, tickets, contacts, categories, departments, calendar, time limits).
 bp = ApiBlueprint("api", __name__)
-endpoint = bp.endpoint
 
 
 def _now():  # noqa: ANN202
@@ -73,7 +72,7 @@ def _me(user: Any, csrf: bool = False) -> dict[str, Any]:
     return me
 
 
-@endpoint("/auth/login", "POST", "Sign in a person (session cookie)", body=LoginIn, public=True,
+@bp.endpoint("/auth/login", "POST", "Sign in a person (session cookie)", body=LoginIn, public=True,
           errors=(401, 429))
 def login(body: LoginIn) -> dict[str, Any]:
     user = log_in(body.username, body.password)  # throttled: 429 after too many failures
@@ -81,7 +80,7 @@ def login(body: LoginIn) -> dict[str, Any]:
     return _me(user, csrf=True)
 
 
-@endpoint("/auth/logout", "POST", "Sign out: ends every session and token of the user",
+@bp.endpoint("/auth/logout", "POST", "Sign out: ends every session and token of the user",
           public=True)
 def logout() -> dict[str, Any]:
     user = signed_in_user()
@@ -92,12 +91,12 @@ def logout() -> dict[str, Any]:
     return {"signed_out": True}
 
 
-@endpoint("/auth/me", "GET", "Who is signed in")
+@bp.endpoint("/auth/me", "GET", "Who is signed in")
 def me(actor: Actor) -> dict[str, Any]:
     return _me(current_user(), csrf="user_id" in session)
 
 
-@endpoint("/auth/token", "POST", "A bearer token for a machine client", body=LoginIn,
+@bp.endpoint("/auth/token", "POST", "A bearer token for a machine client", body=LoginIn,
           public=True, errors=(401, 429))
 def token(body: LoginIn) -> dict[str, Any]:
     user = log_in(body.username, body.password)  # throttled: 429 after too many failures
@@ -107,7 +106,7 @@ def token(body: LoginIn) -> dict[str, Any]:
     return {"token": value, "expires_at": expires.isoformat()}
 
 
-@endpoint("/auth/password", "POST", "Change one's password", body=PasswordChange)
+@bp.endpoint("/auth/password", "POST", "Change one's password", body=PasswordChange)
 def change_password(actor: Actor, body: PasswordChange) -> dict[str, Any]:
     user = current_user()
     accounts.set_password(db.session, services().hasher, user, body.old_password,
@@ -120,7 +119,7 @@ def change_password(actor: Actor, body: PasswordChange) -> dict[str, Any]:
 # ---------------------------------------------------------------- tickets
 
 
-@endpoint("/tickets", "POST", "Log a demand (intake)", body=TicketCreate,
+@bp.endpoint("/tickets", "POST", "Log a demand (intake)", body=TicketCreate,
           roles=(Role.OPERATOR,), status=201, idempotent=True)
 def create_ticket(actor: Actor, body: TicketCreate) -> dict[str, Any]:
     now = _now()
@@ -131,7 +130,7 @@ def create_ticket(actor: Actor, body: TicketCreate) -> dict[str, Any]:
     return view
 
 
-@endpoint("/tickets", "GET", "List tickets (filters, paging), scoped to the user",
+@bp.endpoint("/tickets", "GET", "List tickets (filters, paging), scoped to the user",
           query=TicketFilter, roles=STAFF)
 def find_tickets(actor: Actor, query: TicketFilter) -> dict[str, Any]:
     now = _now()
@@ -142,7 +141,7 @@ def find_tickets(actor: Actor, query: TicketFilter) -> dict[str, Any]:
             "per_page": page.per_page}
 
 
-@endpoint("/tickets/<number>", "GET", "Read a ticket with its assignments, clocks and history",
+@bp.endpoint("/tickets/<number>", "GET", "Read a ticket with its assignments, clocks and history",
           query=TicketRead, roles=STAFF)
 def read_ticket(actor: Actor, number: str, query: TicketRead) -> dict[str, Any]:
     ticket = get_ticket(db.session, number, actor)
@@ -167,7 +166,7 @@ for _action in PUBLIC_ACTIONS:
         path_params=("number",), extra_errors=(409,), idempotent=True))
 
 
-@endpoint("/tickets/<number>/actions/<action>", "POST", "Take an action", roles=STAFF,
+@bp.endpoint("/tickets/<number>/actions/<action>", "POST", "Take an action", roles=STAFF,
           document=False, idempotent=True)
 def act(actor: Actor, number: str, action: str) -> dict[str, Any]:
     model = _ACTION_BODIES.get(action)
@@ -195,7 +194,7 @@ def _contact_view(c: Contact, numbers: dict[int, str]) -> dict[str, Any]:
             "ticket": numbers.get(c.ticket_id) if c.ticket_id else None, "note": c.note}
 
 
-@endpoint("/contacts", "POST", "Record a contact: a follow-up, or a silent, prank or hang-up",
+@bp.endpoint("/contacts", "POST", "Record a contact: a follow-up, or a silent, prank or hang-up",
           body=ContactCreate, roles=(Role.OPERATOR,), status=201)
 def create_contact(actor: Actor, body: ContactCreate) -> dict[str, Any]:
     contact, ticket = log_contact(db.session, body, actor=actor, now=_now(),
@@ -207,7 +206,7 @@ def create_contact(actor: Actor, body: ContactCreate) -> dict[str, Any]:
     return view
 
 
-@endpoint("/contacts", "GET",
+@bp.endpoint("/contacts", "GET",
           "List contacts, scoped and masked like their tickets (a confidential ticket's "
           "caller is hidden); unmasked reads are logged", query=ContactFilter,
           roles=(Role.OPERATOR, Role.DISPATCHER, Role.LEADER, Role.ADMIN))
@@ -220,7 +219,7 @@ def find_contacts(actor: Actor, query: ContactFilter) -> dict[str, Any]:
 # ---------------------------------------------------------------- reference data
 
 
-@endpoint("/categories", "GET", "The category tree", roles=STAFF)
+@bp.endpoint("/categories", "GET", "The category tree", roles=STAFF)
 def categories(actor: Actor) -> dict[str, Any]:
     rows = db.session.scalars(select(Category).where(Category.active.is_(True))
                               .order_by(Category.level, Category.sort_order)).all()
@@ -232,7 +231,7 @@ def categories(actor: Actor) -> dict[str, Any]:
     return {"items": roots}
 
 
-@endpoint("/departments", "GET", "Departments", roles=STAFF)
+@bp.endpoint("/departments", "GET", "Departments", roles=STAFF)
 def departments(actor: Actor) -> dict[str, Any]:
     rows = db.session.scalars(select(Department).order_by(Department.kind, Department.code))
     return {"items": [{"code": d.code, "name": d.name, "kind": d.kind,
@@ -251,7 +250,7 @@ class UserCreate(Strict):
     phone: Annotated[str, StringConstraints(max_length=32)] | None = None
 
 
-@endpoint("/admin/users", "POST", "Add a user", body=UserCreate, roles=(Role.ADMIN,),
+@bp.endpoint("/admin/users", "POST", "Add a user", body=UserCreate, roles=(Role.ADMIN,),
           status=201)
 def add_user(actor: Actor, body: UserCreate) -> dict[str, Any]:
     user = accounts.create_user(
@@ -262,7 +261,7 @@ def add_user(actor: Actor, body: UserCreate) -> dict[str, Any]:
     return _me(user)
 
 
-@endpoint("/admin/users/<username>/unlock", "POST",
+@bp.endpoint("/admin/users/<username>/unlock", "POST",
           "Clear a user's login lock (failed logins of the account and of its addresses)",
           roles=(Role.ADMIN,))
 def unlock_user(actor: Actor, username: str) -> dict[str, Any]:
@@ -275,13 +274,13 @@ def unlock_user(actor: Actor, username: str) -> dict[str, Any]:
     return {"username": user.username, "unlocked": True, "was_locked": was_locked}
 
 
-@endpoint("/admin/time-limits", "GET", "The time limits in force",
+@bp.endpoint("/admin/time-limits", "GET", "The time limits in force",
           roles=(Role.ADMIN, Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR))
 def read_time_limits(actor: Actor) -> dict[str, Any]:
     return clocks.get_time_limits(db.session).model_dump(mode="json")
 
 
-@endpoint("/admin/time-limits", "PUT",
+@bp.endpoint("/admin/time-limits", "PUT",
           "Replace the time limits (fields left out take the shipped defaults)",
           body=clocks.TimeLimits, roles=(Role.ADMIN,))
 def write_time_limits(actor: Actor, body: clocks.TimeLimits) -> dict[str, Any]:
@@ -301,7 +300,7 @@ class CalendarYearIn(Strict):
     makeup_workdays: list[CalendarEntry] = Field(default_factory=list, max_length=30)
 
 
-@endpoint("/admin/calendar/<int:year>", "GET", "A calendar year: holidays, make-up days, source",
+@bp.endpoint("/admin/calendar/<int:year>", "GET", "A calendar year: holidays, make-up days, source",
           roles=(Role.ADMIN, Role.DISPATCHER, Role.LEADER))
 def read_calendar(actor: Actor, year: int) -> dict[str, Any]:
     summary = calendar.year_summary(db.session, year)
@@ -309,7 +308,7 @@ def read_calendar(actor: Actor, year: int) -> dict[str, Any]:
     return summary
 
 
-@endpoint("/admin/calendar/<int:year>", "PUT",
+@bp.endpoint("/admin/calendar/<int:year>", "PUT",
           "Enter the official arrangement for a year; open deadlines are recomputed",
           body=CalendarYearIn, roles=(Role.ADMIN,))
 def write_calendar(actor: Actor, year: int, body: CalendarYearIn) -> dict[str, Any]:
@@ -321,7 +320,7 @@ def write_calendar(actor: Actor, year: int, body: CalendarYearIn) -> dict[str, A
     return {**summary, "tickets_recomputed": len({e.ticket_id for e in events})}
 
 
-@endpoint("/openapi.json", "GET", "This document", public=True)
+@bp.endpoint("/openapi.json", "GET", "This document", public=True)
 def openapi_json() -> dict[str, Any]:
     return openapi.document("/")
 
