@@ -11,6 +11,7 @@ import heapq
 import math
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -79,7 +80,7 @@ SWEPT_TICKET = [*(c.key for c in inspect(Ticket).column_attrs), "events"]
 HANDLING_ASSIGNMENT = (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED)
 
 
-class Clockwork:
+class Clockwork(ABC):
     """The running of a simulation: the heap of what is due on a manual clock, the batches and
     their commits, the production sweep at the ticks a clock can step, the open cases, and
     `act`, the one way a story changes a ticket. What arrives (`_plan_day`, `_contact`,
@@ -371,18 +372,18 @@ class Clockwork:
 
     # ------------------------------------------------------------ the subclass's
 
+    @abstractmethod
     def _plan_day(self, day: date) -> None:
         """Draw the day's arrivals."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _contact(self, kind: str) -> None:
         """A contact that makes no ticket."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _demand(self) -> None:
         """A new demand."""
-        raise NotImplementedError
 
+    @abstractmethod
     def report(self, wall_seconds: float) -> SimulationReport:
         """What the run made."""
-        raise NotImplementedError
