@@ -201,16 +201,24 @@ class AnswerOutcome:
         return self.result == "recorded"
 
 
+def _phone_or_none(raw: str | None) -> str | None:
+    """The sender's number normalised, or None when it is not a valid phone number."""
+    if not raw:
+        return None
+    try:
+        return normalize_phone(raw, "from")
+    except InvalidInput:
+        return None
+
+
 def awaiting_ticket(session: Session, *, phone: str | None = None, openid: str | None = None,
                     text: str = "") -> Ticket | None:
     """The citizen's ticket awaiting a callback: the one whose number the reply quotes, else
     the most recently reviewed."""
     who = []
-    if phone:
-        try:
-            who.append(Ticket.citizen_phone == normalize_phone(phone, "from"))
-        except InvalidInput:
-            pass
+    number = _phone_or_none(phone)
+    if number:
+        who.append(Ticket.citizen_phone == number)
     if openid:
         who.append(Ticket.citizen_openid == openid)
     if not who:
@@ -300,10 +308,7 @@ def record_sms_reply(session: Session, *, external_id: str, sender: str, text: s
     outcome = record_citizen_answer(session, phone=sender, text=text, channel="sms", now=now,
                                     directory=directory)
     note = answer_note(text) if outcome.recorded else f"短信回复：{text.strip()[:200]}"
-    try:
-        phone: str | None = normalize_phone(sender, "from")
-    except InvalidInput:
-        phone = None
+    phone = _phone_or_none(sender)
     record_contact(session, channel=Channel.PHONE, kind=ContactKind.FOLLOW_UP,
                    received_at=now, actor_id=None, ticket=outcome.ticket, phone=phone,
                    external_id=external_id, note=note)
