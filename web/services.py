@@ -3,12 +3,14 @@ and `services()`, which finds them for the current request."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dispatch.core.models import Event
@@ -20,6 +22,8 @@ from grid.directory import SqlDirectory
 from grid.locator import GridCache
 from grid.service import GridRouting
 from integrations.sms import SmsSender
+
+log = logging.getLogger("hotline.web")
 
 
 @dataclass
@@ -61,11 +65,22 @@ class Services:
             return
         if self.console is not None:
             self.console.after_commit(session)  # number the console events, send them
-        self.publisher.publish([
-            PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action, e.from_status,
-                           e.to_status)
-            for e in events
-        ])
+        try:
+            published = [
+                PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action, e.from_status,
+                               e.to_status)
+                for e in events
+            ]
+        except SQLAlchemyError as exc:
+            # The events expired at the commit and are read again; the database went away
+            # just after the commit. The write stands: an error answer now (503) would make the
+            # client send it again, and a channel without an idempotency key (Open311, an
+            # intake without `Idempotency-Key`) would store it twice.
+            session.rollback()
+            log.warning("events committed but not published (database unavailable): %s",
+                        str(exc.orig if hasattr(exc, "orig") else exc).strip())
+        else:
+            self.publisher.publish(published)
         if self.runner is not None:  # deliver what the change queued now
             self.runner.poke()
 
