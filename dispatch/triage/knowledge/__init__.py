@@ -1,0 +1,53 @@
+"""The knowledge base (知识库): versioned answers kept by departments, searched by operators.
+
+An article keeps every version it ever had: a direct answer points at the version it gave, so
+old versions stay readable forever. Search segments Chinese text with jieba (search mode) and
+ranks the current, valid versions with BM25F (title weighted above body), computed in Python
+over an index cached per database revision.
+
+A caller's question is not weighed word for word: the words of how it is asked (怎么办, 在哪,
+什么时候) count for nothing, its key nouns (社保卡, 身份证, 公积金) count double, and a few
+colloquial words bring the service's own word along (丢了 → 补办/补领/挂失, 坏了 → 故障); an
+article whose title holds the key nouns gets a bonus in proportion, so "社保卡丢了怎么补办" finds
+社保卡申领、补换及挂失 first, not an article that merely shares "怎么办" or "补办".
+
+The package: `tables` (articles and their versions), `words` (tokens and query weights),
+`articles` (writing, reading, the version an answer gives, the demo data) and `ranking`
+(search).
+"""
+
+from dispatch.triage.knowledge.articles import (
+    DEMO_FILE,
+    ArticleIn,
+    ArticleView,
+    answer_version,
+    create_article,
+    get_article,
+    load_demo_knowledge,
+    local_date,
+    retire_article,
+    revise_article,
+)
+from dispatch.triage.knowledge.ranking import FIELDS, K1, SNIPPET, Hit, search
+from dispatch.triage.knowledge.tables import MAX_BODY, MAX_TITLE, Article, ArticleVersion
+from dispatch.triage.knowledge.words import (
+    EXPANSION_WEIGHT,
+    EXPANSIONS,
+    GENERIC_NOUNS,
+    MINOR_WEIGHT,
+    NOUN_WEIGHT,
+    QUESTION_WORDS,
+    STOPWORDS,
+    TITLE_COVER,
+    WORD_WEIGHT,
+    query_weights,
+    tokens,
+)
+
+__all__ = [
+    "DEMO_FILE", "EXPANSIONS", "EXPANSION_WEIGHT", "FIELDS", "GENERIC_NOUNS", "K1", "MAX_BODY",
+    "MAX_TITLE", "MINOR_WEIGHT", "NOUN_WEIGHT", "QUESTION_WORDS", "SNIPPET", "STOPWORDS",
+    "TITLE_COVER", "WORD_WEIGHT", "Article", "ArticleIn", "ArticleVersion", "ArticleView", "Hit",
+    "answer_version", "create_article", "get_article", "load_demo_knowledge", "local_date",
+    "query_weights", "retire_article", "revise_article", "search", "tokens",
+]

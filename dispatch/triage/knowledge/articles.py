@@ -1,0 +1,284 @@
+"""Writing and reading articles: create, revise (a new current version), retire; one version
+as a view; the version a direct answer may give on a day; the demo county's articles."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field, StringConstraints, ValidationError, ValidationInfo, field_validator
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from dispatch.core.commands import Code, Strict, validation_error
+from dispatch.core.errors import Forbidden, InvalidInput, NotFound
+from dispatch.core.models import Category
+from dispatch.core.vocab import Role
+from dispatch.tickets.calendar import LOCAL_TZ
+from dispatch.triage.knowledge.tables import MAX_BODY, MAX_TITLE, Article, ArticleVersion
+from dispatch.triage.knowledge.words import tokens
+
+if TYPE_CHECKING:
+    from dispatch.core.actors import Actor
+
+DEMO_FILE = Path(__file__).resolve().parents[3] / "grid" / "data" / "demo_knowledge.json"
+
+
+# ---------------------------------------------------------------- input
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY)]
+
+
+class ArticleIn(Strict):
+    """A new article, or a new version of one (fields left out of a revision are kept)."""
+
+    title: Title
+    body: Body
+    category: Code | None = Field(None, description="category code (事项分类)")
+    department: Code | None = Field(
+        None, description="department code; a handler's own department by default")
+    valid_from: date | None = Field(None, description="first day the answer holds")
+    valid_to: date | None = Field(None, description="last day the answer holds")
+
+    @field_validator("valid_to", mode="after")
+    @classmethod
+    def _period(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("valid_from")
+        if value is not None and start is not None and value < start:
+            raise ValueError("must not be before valid_from")
+        return value
+
+
+def _parse(data: ArticleIn | dict[str, Any]) -> ArticleIn:
+    if isinstance(data, ArticleIn):
+        return data
+    try:
+        raw = json.dumps(data, ensure_ascii=False,
+                         default=lambda v: v.isoformat() if isinstance(v, date) else str(v))
+        return ArticleIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+# ---------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """One version of an article, with what the article says about all its versions."""
+
+    id: int
+    version: int
+    current_version: int
+    versions: tuple[int, ...]
+    title: str
+    body: str
+    category: str | None
+    department: str | None
+    valid_from: date | None
+    valid_to: date | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    def valid_on(self, day: date) -> bool:
+        """Whether this version holds on a given (local) day."""
+        return holds_on(self.valid_from, self.valid_to, day)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"id": self.id, "version": self.version, "current_version": self.current_version,
+                "versions": list(self.versions), "title": self.title, "body": self.body,
+                "category": self.category, "department": self.department,
+                "valid_from": iso_day(self.valid_from), "valid_to": iso_day(self.valid_to),
+                "active": self.active, "created_at": self.created_at.isoformat(),
+                "updated_at": self.updated_at.isoformat()}
+
+
+def iso_day(d: date | None) -> str | None:
+    """A day in ISO form, or None."""
+    return d.isoformat() if d else None
+
+
+def holds_on(valid_from: date | None, valid_to: date | None, day: date) -> bool:
+    """Whether a validity period (either end open) holds on `day`."""
+    return (valid_from is None or valid_from <= day) and (valid_to is None or day <= valid_to)
+
+
+def local_date(moment: datetime) -> date:
+    """The Asia/Shanghai calendar day of a UTC moment."""
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _department_exists(session: Session, code: str) -> bool:
+    # departments belong to grid/, which the domain does not import: ask the table itself.
+    row = session.execute(text("SELECT active FROM departments WHERE code = :code"),
+                          {"code": code}).first()
+    return row is not None and bool(row[0])
+
+
+def _check_refs(session: Session, category: str | None, department: str | None) -> None:
+    if category is not None:
+        found = session.get(Category, category)
+        if found is None or not found.active:
+            raise InvalidInput(f"category: unknown category '{category}'", field="category")
+    if department is not None and not _department_exists(session, department):
+        raise InvalidInput(f"department: no active department '{department}'",
+                           field="department")
+
+
+def _may_write(actor: Actor, department: str | None) -> None:
+    if actor.role == Role.ADMIN:
+        return
+    if actor.role == Role.HANDLER and actor.department_code and \
+            department == actor.department_code:
+        return
+    if actor.role == Role.HANDLER:
+        raise Forbidden("a handler may only write their own department's articles")
+    raise Forbidden(f"role '{actor.role}' may not write the knowledge base")
+
+
+def _add_version(session: Session, article: Article, number: int, body: ArticleIn,
+                 actor_id: int | None, now: datetime) -> ArticleVersion:
+    version = ArticleVersion(
+        article_id=article.id, version=number, title=body.title, body=body.body,
+        keywords=" ".join(tokens(body.title) + tokens(body.body)),
+        valid_from=body.valid_from, valid_to=body.valid_to, created_at=now,
+        created_by_id=actor_id)
+    session.add(version)
+    return version
+
+
+def create_article(session: Session, data: ArticleIn | dict[str, Any], actor: Actor,
+                   now: datetime) -> ArticleView:
+    """Add an article with its first version; nothing is written when refused."""
+    body = _parse(data)
+    department = body.department
+    if department is None and actor.role == Role.HANDLER:
+        department = actor.department_code
+    _may_write(actor, department)
+    _check_refs(session, body.category, department)
+    article = Article(department_code=department, category_code=body.category,
+                      current_version=1, active=True, created_at=now, updated_at=now,
+                      created_by_id=actor.id)
+    session.add(article)
+    session.flush()
+    _add_version(session, article, 1, body, actor.id, now)
+    session.flush()
+    return get_article(session, article.id)
+
+
+def _article(session: Session, article_id: int) -> Article:
+    article = session.get(Article, article_id)
+    if article is None:
+        raise NotFound(f"no knowledge-base article {article_id}", field="article_id")
+    return article
+
+
+def revise_article(session: Session, article_id: int, data: ArticleIn | dict[str, Any],
+                   actor: Actor, now: datetime) -> ArticleView:
+    """Give an article a new current version (older versions stay readable forever)."""
+    body = _parse(data)
+    article = _article(session, article_id)
+    _may_write(actor, article.department_code)
+    given = body.model_fields_set
+    category = body.category if "category" in given else article.category_code
+    department = body.department if "department" in given else article.department_code
+    _may_write(actor, department)
+    _check_refs(session, category if category != article.category_code else None,
+                department if department != article.department_code else None)
+    number = article.current_version + 1
+    _add_version(session, article, number, body, actor.id, now)
+    article.current_version = number
+    article.category_code = category
+    article.department_code = department
+    article.updated_at = now
+    session.flush()
+    return get_article(session, article.id)
+
+
+def retire_article(session: Session, article_id: int, actor: Actor,
+                   now: datetime) -> ArticleView:
+    """Take an article out of search and out of new answers; its versions stay readable."""
+    article = _article(session, article_id)
+    _may_write(actor, article.department_code)
+    if not article.active:
+        return get_article(session, article.id)
+    article.active = False
+    article.updated_at = now
+    session.flush()
+    return get_article(session, article.id)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def get_article(session: Session, article_id: int, version: int | None = None) -> ArticleView:
+    """One version of an article (default: the current one)."""
+    article = _article(session, article_id)
+    number = version if version is not None else article.current_version
+    versions = tuple(session.scalars(
+        select(ArticleVersion.version).where(ArticleVersion.article_id == article.id)
+        .order_by(ArticleVersion.version)))
+    row = session.scalar(select(ArticleVersion).where(
+        ArticleVersion.article_id == article.id, ArticleVersion.version == number))
+    if row is None:
+        raise NotFound(f"article {article_id} has no version {number}", field="version")
+    return ArticleView(
+        id=article.id, version=row.version, current_version=article.current_version,
+        versions=versions, title=row.title, body=row.body, category=article.category_code,
+        department=article.department_code, valid_from=row.valid_from, valid_to=row.valid_to,
+        active=article.active, created_at=row.created_at, updated_at=article.updated_at)
+
+
+def answer_version(session: Session, article_id: int, version: int | None,
+                   day: date) -> ArticleView:
+    """The article version a direct answer gives: it must exist, be in force and hold on
+    `day`; refusals name the payload field at fault."""
+    article = session.get(Article, article_id)
+    if article is None:
+        raise InvalidInput(f"article_id: no knowledge-base article {article_id}",
+                           field="article_id")
+    if not article.active:
+        raise InvalidInput(f"article_id: article {article_id} is retired", field="article_id")
+    try:
+        view = get_article(session, article_id, version)
+    except NotFound:
+        raise InvalidInput(f"article_version: article {article_id} has no version {version}",
+                           field="article_version") from None
+    if not view.valid_on(day):
+        raise InvalidInput(
+            f"article_version: version {view.version} of article {article_id} does not hold "
+            f"on {day.isoformat()} (valid {iso_day(view.valid_from) or '…'} to "
+            f"{iso_day(view.valid_to) or '…'})", field="article_version")
+    return view
+
+
+# ---------------------------------------------------------------- demo data
+
+
+def load_demo_knowledge(session: Session, now: datetime, path: Path = DEMO_FILE) -> int:
+    """Load the demo county's knowledge base where its titles are missing; how many added."""
+    from dispatch.core.actors import Actor
+
+    items = json.loads(path.read_text(encoding="utf-8"))
+    present = set(session.scalars(
+        select(ArticleVersion.title).join(Article, (Article.id == ArticleVersion.article_id)
+                                          & (Article.current_version
+                                             == ArticleVersion.version))))
+    admin = Actor(None, Role.ADMIN, username="demo")
+    added = 0
+    for item in items:
+        if item["title"] in present:
+            continue
+        create_article(session, item, admin, now)
+        added += 1
+    return added

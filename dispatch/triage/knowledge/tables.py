@@ -1,0 +1,49 @@
+"""The knowledge base's tables: an article (who keeps it, which version is current) and its
+versions, never changed once written."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dispatch.core.db import Base, UTCDateTime, utcnow
+
+MAX_TITLE = 100
+MAX_BODY = 4000
+
+
+class Article(Base):
+    """A knowledge-base article (知识条目): who keeps it and which version is current."""
+
+    __tablename__ = "kb_articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # A plain code, checked against `departments` when written (departments belong to grid/).
+    department_code: Mapped[str | None] = mapped_column(String(40), index=True)
+    category_code: Mapped[str | None] = mapped_column(ForeignKey("categories.code"), index=True)
+    current_version: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ArticleVersion(Base):
+    """One version of an article; never changed once written."""
+
+    __tablename__ = "kb_article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(MAX_TITLE))
+    body: Mapped[str] = mapped_column(Text)
+    # jieba tokens (search mode) of title and body, space-joined.
+    keywords: Mapped[str] = mapped_column(Text)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
