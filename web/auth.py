@@ -32,6 +32,7 @@ from dispatch.core.vocab import Role
 from dispatch.tickets.lifecycle import Actor
 from grid.catalogue import duty_cells
 from web.extensions import db
+from web.i18n import t
 from web.services import services
 
 log = logging.getLogger("hotline.auth")
@@ -84,7 +85,7 @@ def current_actor(roles: tuple[str, ...] = ()) -> Actor:
     user = current_user()
     actor = actor_for(user)
     if roles and actor.role not in roles:
-        raise Forbidden(f"role '{actor.role}' may not do this")
+        raise Forbidden(f"当前角色（{t('role', actor.role)}）无权执行此操作")
     if actor.role == Role.GRID_WORKER:
         actor = replace(actor, cells=duty_cells(db.session, user.id))
     return actor

@@ -14,7 +14,7 @@ from flask import Flask, request, session
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from web.errors import error_response
+from web.errors import answer
 
 csrf = CSRFProtect()
 
@@ -60,7 +60,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
-        return error_response(400, "csrf", f"{exc.description} Reload the page and try again.")
+        return answer(400, "csrf", "页面已过期或缺少安全令牌（CSRF），请刷新页面后重试")
 
     @app.after_request
     def _headers(response):  # noqa: ANN001, ANN202

@@ -273,11 +273,11 @@ def list_reports(directory: Path) -> list[dict[str, Any]]:
 def stored_period(kind: str, start: str) -> Period:
     """The period a download names; NotFound unless kind and start name a real period."""
     if kind not in PeriodKind.__members__.values() or not _DAY.match(start):
-        raise NotFound("no such report: the kind is week, month or quarter and the start a "
-                       "date YYYY-MM-DD")
+        raise NotFound("没有这份清单：类型须为 week、month 或 quarter，开始日期须为 "
+                       "YYYY-MM-DD")
     try:
         return period_starting(kind, date.fromisoformat(start))
     except ValueError:
-        raise NotFound(f"no {kind} report starts on {start}") from None
+        raise NotFound(f"没有从 {start} 开始的 {kind} 清单") from None
 
 

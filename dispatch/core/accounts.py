@@ -43,20 +43,20 @@ def create_user(session: Session, hasher: PasswordHasher, directory: Directory, 
                 demo: bool = False) -> User:
     """Add a user after checking every field; nothing is written when one is wrong."""
     if not USERNAME.match(username or ""):
-        raise InvalidInput("username: 3–40 lowercase letters, digits, '_', '.', '-', "
-                           "starting with a letter", field="username")
+        raise InvalidInput("username: 须为 3–40 个小写字母、数字、“_”“.”“-”，"
+                           "以字母开头", field="username")
     if role not in {r.value for r in Role} or role == Role.SYSTEM:
-        raise InvalidInput(f"role: unknown role '{role}'", field="role")
+        raise InvalidInput(f"role: 没有“{role}”这个角色", field="role")
     if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(f"password: at least {MIN_PASSWORD} characters", field="password")
+        raise InvalidInput(f"password: 至少 {MIN_PASSWORD} 个字符", field="password")
     if role in DEPARTMENT_ROLES and not department:
-        raise InvalidInput(f"department: a {role} belongs to a department", field="department")
+        raise InvalidInput(f"department: 角色“{role}”须属于一个部门", field="department")
     if department is not None:
         dept = directory.department(department)
         if dept is None:
-            raise InvalidInput(f"department: no department '{department}'", field="department")
+            raise InvalidInput(f"department: 没有编码为“{department}”的部门", field="department")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise InvalidInput(f"username: '{username}' is taken", field="username")
+        raise InvalidInput(f"username: 用户名“{username}”已被占用", field="username")
     user = User(username=username, display_name=display_name or username, role=role,
                 department_code=department,
                 phone=normalize_phone(phone, "phone") if phone else None,
@@ -96,7 +96,7 @@ def set_password(session: Session, hasher: PasswordHasher, user: User, old: str,
     tokens (the caller signs the current person in again)."""
     authenticate(session, hasher, user.username, old)
     if len(new or "") < MIN_PASSWORD:
-        raise InvalidInput(f"new_password: at least {MIN_PASSWORD} characters",
+        raise InvalidInput(f"new_password: 至少 {MIN_PASSWORD} 个字符",
                            field="new_password")
     user.password_hash = hasher.hash(new)
     end_sessions(session, user, now)

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from dispatch.core.errors import InvalidInput
+from dispatch.core.validation import first_error
 from dispatch.core.vocab import Channel, RequestType, Satisfaction, Urgency
 
 MAX_TEXT = 4000
@@ -67,7 +68,7 @@ class Strict(BaseModel):
         """Refuse NUL characters in any text: PostgreSQL cannot store or compare them."""
         items = value if isinstance(value, list | tuple | set | frozenset) else (value,)
         if any(isinstance(v, str) and "\x00" in v for v in items):
-            raise ValueError("must not contain NUL characters")
+            raise ValueError("不能含 NUL 字符")
         return value
 
 
@@ -91,7 +92,7 @@ def swapped_hint(value: Any, info: ValidationInfo) -> Any:
     lon = info.data.get("lon")
     if (isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > 90
             and isinstance(lon, int | float) and abs(lon) <= 90):
-        raise ValueError(f"must be between -90 and 90 (got {value}); are lon and lat swapped?")
+        raise ValueError(f"须在 -90 到 90 之间（收到 {value}），经度和纬度是否填反了？")
     return value
 
 
@@ -303,15 +304,9 @@ PAYLOADS: dict[str, type[Strict]] = {
 
 
 def validation_error(exc: ValidationError) -> InvalidInput:
-    """The first pydantic error as an InvalidInput naming its field."""
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "missing":
-        message = "is required"
-    elif first["type"] == "extra_forbidden":
-        message = "is not a known field"
-    return InvalidInput(f"{field}: {message}" if field else message, field=field)
+    """The first pydantic error as an InvalidInput naming its field, in Chinese."""
+    field, message = first_error(exc)
+    return InvalidInput(message, field=field)
 
 
 def _integral_floats_refused(exc: ValidationError) -> bool:

@@ -69,24 +69,24 @@ def _check(session: Session, data: object, actor: Actor, now: datetime,
     """A hand-logged contact, checked: what `log_contact` would write, or the refusal."""
     body = data if isinstance(data, ContactCreate) else parse(ContactCreate, data)
     if body.kind == ContactKind.NEW_DEMAND:
-        raise InvalidInput("kind: a new demand is logged by creating a ticket", field="kind")
+        raise InvalidInput("kind: 新诉求请通过创建工单登记", field="kind")
     phone = normalize_phone(body.phone, "phone") if body.phone else None
     ticket = None
     if body.kind == ContactKind.FOLLOW_UP:
         if body.ticket is None:
-            raise InvalidInput("ticket: a follow-up names its ticket", field="ticket")
+            raise InvalidInput("ticket: 追加诉求须指明所属工单", field="ticket")
         ticket = (held if held is not None and held.number == body.ticket
                   else session.scalar(select(Ticket).where(Ticket.number == body.ticket)))
         if ticket is None or not can_see(session, actor, ticket):
-            raise NotFound(f"ticket {body.ticket} not found", field="ticket")
+            raise NotFound(f"ticket: 工单 {body.ticket} 不存在", field="ticket")
         if ticket.status in CLOSED_STATES:
-            raise Conflict(f"ticket {ticket.number} is {ticket.status}; log a new demand")
+            raise Conflict(f"工单 {ticket.number} 已结束（{ticket.status}），请登记为新诉求")
     elif body.ticket is not None:
-        raise InvalidInput(f"ticket: only a follow-up names a ticket, not a {body.kind}",
+        raise InvalidInput(f"ticket: 只有追加诉求才指明工单，{body.kind} 不需要",
                            field="ticket")
     received = body.received_at or now
     if received > now:
-        raise InvalidInput("received_at: is in the future", field="received_at")
+        raise InvalidInput("received_at: 不能晚于当前时间", field="received_at")
     return _Checked(body, phone, ticket, received)
 
 
@@ -116,7 +116,7 @@ def log_contacts(session: Session, entries: Sequence[tuple[object, Actor, dateti
     for data, actor, now in entries:
         body = data if isinstance(data, ContactCreate) else parse(ContactCreate, data)
         if body.kind == ContactKind.FOLLOW_UP:
-            raise InvalidInput("kind: a follow-up is logged on its own, with its ticket's note",
+            raise InvalidInput("kind: 追加诉求须单独登记，并记入所属工单的备注",
                                field="kind")
         c = _check(session, body, actor, now)
         rows.append({"channel": c.body.channel, "kind": c.body.kind,
@@ -148,7 +148,7 @@ def list_contacts(session: Session, actor: Actor, f: ContactFilter,
     if f.ticket:
         ticket = session.scalar(select(Ticket).where(Ticket.number == f.ticket))
         if ticket is None or not can_see(session, actor, ticket):
-            raise NotFound(f"ticket {f.ticket} not found", field="ticket")
+            raise NotFound(f"ticket: 工单 {f.ticket} 不存在", field="ticket")
         stmt = stmt.where(Contact.ticket_id == ticket.id)
     elif actor.role not in ALL_SEEING_ROLES:
         stmt = stmt.where(Contact.ticket_id.in_(select(Ticket.id).where(visible_tickets(actor))))

@@ -17,9 +17,9 @@ def normalize_phone(raw: str, field: str = "citizen.phone") -> str:
     try:
         parsed = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException as exc:
-        raise InvalidInput(f"{field}: '{raw}' is not a phone number", field=field) from exc
+        raise InvalidInput(f"{field}: “{raw}”不是电话号码", field=field) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidInput(f"{field}: '{raw}' is not a valid phone number", field=field)
+        raise InvalidInput(f"{field}: “{raw}”不是有效的电话号码", field=field)
     if parsed.country_code != 86:
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     national = phonenumbers.national_significant_number(parsed)

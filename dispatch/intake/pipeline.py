@@ -77,7 +77,7 @@ def check_category(session: Session, code: str | None) -> str | None:
         return None
     node = category_tree(session).get(code)
     if node is None or not node[1]:
-        raise InvalidInput(f"category: unknown category '{code}'", field="category")
+        raise InvalidInput(f"category: 没有启用中的分类“{code}”", field="category")
     return code
 
 
@@ -96,7 +96,7 @@ def intake(
     cmd = data if isinstance(data, TicketCreate) else parse(TicketCreate, data)
     if (cmd.lon is None) != (cmd.lat is None):
         missing = "lat" if cmd.lat is None else "lon"
-        raise InvalidInput(f"{missing}: give both lon and lat, or neither", field=missing)
+        raise InvalidInput(f"{missing}: lon 和 lat 须同时提供或都不提供", field=missing)
     citizen = normalise_citizen(cmd.citizen)
     category = check_category(session, cmd.category)
 

@@ -204,9 +204,9 @@ class DateRange:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise InvalidInput("to: is before from", field="to")
+            raise InvalidInput("to: 结束日期早于开始日期", field="to")
         if (self.end - self.start).days >= MAX_DAYS:
-            raise InvalidInput(f"to: a period spans at most {MAX_DAYS} days", field="to")
+            raise InvalidInput(f"to: 统计期间最长 {MAX_DAYS} 天", field="to")
 
     @property
     def starts_at(self) -> datetime:

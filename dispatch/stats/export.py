@@ -260,15 +260,15 @@ def _tickets_sheet(ws: Worksheet, items: list[DrillItem], names: Names) -> None:
 def check_export(span: DateRange, request: ExportRequest) -> None:
     """Refuse a request that cannot be answered (InvalidInput, before anything is written)."""
     if request.table not in TABLES:
-        raise InvalidInput(f"table: one of {', '.join(TABLES)}", field="table")
+        raise InvalidInput(f"table: 须为以下之一：{'、'.join(TABLES)}", field="table")
     if request.table == "breakdown" and request.by is None:
-        raise InvalidInput("by: the dimension of a breakdown (one of "
-                           f"{', '.join(metrics.BREAKDOWNS)})", field="by")
+        raise InvalidInput("by: 分组导出须指明分组维度（以下之一："
+                           f"{'、'.join(metrics.BREAKDOWNS)}）", field="by")
     if request.table == "trend":
         metrics.buckets(span, request.every)
     if request.table == "tickets":
         if request.metric is None:
-            raise InvalidInput("metric: the figure whose tickets to list", field="metric")
+            raise InvalidInput("metric: 须指明要列出哪项指标的工单", field="metric")
         metrics.drill_part(request.metric, request.part)
 
 

@@ -53,15 +53,15 @@ class HotspotRules:
 
     def __post_init__(self) -> None:
         if not 2 <= self.min_count <= 1000:
-            raise InvalidInput("min_count: 2 to 1000", field="min_count")
+            raise InvalidInput("min_count: 须在 2 到 1000 之间", field="min_count")
         if not 10 <= self.radius_m <= 20_000:
-            raise InvalidInput("radius_m: 10 to 20000 metres", field="radius_m")
+            raise InvalidInput("radius_m: 须在 10 到 20000 米之间", field="radius_m")
         if not timedelta(minutes=5) <= self.window <= timedelta(days=31):
-            raise InvalidInput("window: 5 minutes to 31 days", field="window")
+            raise InvalidInput("window: 须在 5 分钟到 31 天之间", field="window")
         if not 1 <= self.category_level <= 5:
-            raise InvalidInput("category_level: 1 to 5", field="category_level")
+            raise InvalidInput("category_level: 须在 1 到 5 之间", field="category_level")
         if self.max_tickets < 1:
-            raise InvalidInput("max_tickets: at least 1", field="max_tickets")
+            raise InvalidInput("max_tickets: 至少为 1", field="max_tickets")
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,9 @@ def breakdown(session: Session, span: DateRange, filters: Filters, now: datetime
     """The metrics by department, street, cell, channel, type or category (one level below
     the category filtered on), ranked by `sort` (highest first; rates with no base last)."""
     if by not in BREAKDOWNS:
-        raise InvalidInput(f"by: one of {', '.join(BREAKDOWNS)}", field="by")
+        raise InvalidInput(f"by: 须为以下之一：{'、'.join(BREAKDOWNS)}", field="by")
     if sort not in METRICS:
-        raise InvalidInput(f"sort: one of {', '.join(METRICS)}", field="sort")
+        raise InvalidInput(f"sort: 须为以下之一：{'、'.join(METRICS)}", field="sort")
     src = source or _default_source()
     groups = src.tally(session, span, filters, now, by)
     if by == "category":
@@ -112,7 +112,7 @@ EVERY = ("day", "week", "month")
 def buckets(span: DateRange, every: str) -> list[DateRange]:
     """The period cut into days, weeks (Monday to Sunday) or months, clipped to it."""
     if every not in EVERY:
-        raise InvalidInput(f"every: one of {', '.join(EVERY)}", field="every")
+        raise InvalidInput(f"every: 须为以下之一：{'、'.join(EVERY)}", field="every")
     out: list[DateRange] = []
     start = span.start
     while start <= span.end:
@@ -127,8 +127,8 @@ def buckets(span: DateRange, every: str) -> list[DateRange]:
         out.append(DateRange(start, end))
         start = end + timedelta(days=1)
         if len(out) > MAX_BUCKETS:
-            raise InvalidInput(f"every: a trend has at most {MAX_BUCKETS} points; choose a "
-                               "longer step or a shorter period", field="every")
+            raise InvalidInput(f"every: 趋势最多 {MAX_BUCKETS} 个点；请选更长的间隔或更短的"
+                               "期间", field="every")
     return out
 
 
@@ -163,14 +163,14 @@ def drill_part(metric: str, part: str, page: int = 1, per_page: int = 20) -> str
     """The part a drill-down lists (InvalidInput for an unknown metric, part or page)."""
     m = METRICS.get(metric)
     if m is None:
-        raise InvalidInput(f"metric: one of {', '.join(METRICS)}", field="metric")
+        raise InvalidInput(f"metric: 须为以下之一：{'、'.join(METRICS)}", field="metric")
     if part not in (NUMERATOR, DENOMINATOR) or (part == DENOMINATOR and m.denominator is None):
-        allowed = NUMERATOR if m.denominator is None else f"{NUMERATOR} or {DENOMINATOR}"
-        raise InvalidInput(f"part: {allowed} for {metric}", field="part")
+        allowed = NUMERATOR if m.denominator is None else f"{NUMERATOR} 或 {DENOMINATOR}"
+        raise InvalidInput(f"part: 指标 {metric} 只能取 {allowed}", field="part")
     if page < 1:
-        raise InvalidInput("page: at least 1", field="page")
+        raise InvalidInput("page: 至少为 1", field="page")
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise InvalidInput(f"per_page: 1 to {MAX_PER_PAGE}", field="per_page")
+        raise InvalidInput(f"per_page: 须在 1 到 {MAX_PER_PAGE} 之间", field="per_page")
     name = m.numerator if part == NUMERATOR else m.denominator
     assert name is not None
     return name

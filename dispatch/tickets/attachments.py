@@ -103,9 +103,9 @@ def verify_image(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
     """Check an upload by its content (JPEG, PNG or WebP; size; pixel count) and re-encode
     it upright and without metadata (EXIF, GPS, XMP, text chunks); InvalidInput otherwise."""
     if not data:
-        raise _refuse("the file is empty")
+        raise _refuse("文件为空")
     if len(data) > max_bytes:
-        raise _refuse(f"the file is {len(data)} bytes, over the limit of {max_bytes} bytes")
+        raise _refuse(f"文件大小 {len(data)} 字节，超过上限 {max_bytes} 字节")
     try:
         with warnings.catch_warnings():
             # Pillow warns, then refuses, past its own pixel limit: both are a refusal here.
@@ -115,18 +115,18 @@ def verify_image(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
                 # depth map): its first picture is the photo.
                 kind = "JPEG" if img.format == "MPO" else img.format
                 if kind not in FORMATS:  # pragma: no cover - `formats` already limits this
-                    raise _refuse("only JPEG, PNG and WebP photos are accepted")
+                    raise _refuse("只接受 JPEG、PNG 和 WebP 格式的照片")
                 width, height = img.size
                 if width < 1 or height < 1 or width * height > max_pixels:
-                    raise _refuse(f"the image is {width}×{height} pixels, over the limit of "
-                                  f"{max_pixels} pixels")
+                    raise _refuse(f"图片为 {width}×{height} 像素，超过上限 "
+                                  f"{max_pixels} 像素")
                 img.load()
                 clean = _reencode(img, kind)
     except (UnidentifiedImageError, Image.DecompressionBombError,
             Image.DecompressionBombWarning):
-        raise _refuse("not a JPEG, PNG or WebP image, or too large to decode") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise _refuse(f"the image cannot be read ({type(exc).__name__})") from None
+        raise _refuse("不是 JPEG、PNG 或 WebP 图片，或图片过大无法解码") from None
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise _refuse("图片无法读取，文件可能已损坏") from None
     return clean
 
 
@@ -178,7 +178,7 @@ def store_image(image: CleanImage, storage_dir: Path) -> str:
 def stored_path(storage_dir: Path, storage_key: str) -> Path:
     """The file of a storage key, refusing any key this module did not make."""
     if not _KEY.match(storage_key):
-        raise NotFound("attachment file not found")
+        raise NotFound("附件文件不存在")
     return storage_dir / storage_key
 
 
@@ -198,15 +198,14 @@ def add_attachment(session: Session, ticket: Ticket, actor: Actor, data: bytes,
     """Verify, store and record a photo for a ticket this user may see and that is open;
     nothing is written when it is refused."""
     if not can_see(session, actor, ticket):
-        raise NotFound(f"ticket {ticket.number} not found")
+        raise NotFound(f"工单 {ticket.number} 不存在")
     if ticket.status in CLOSED_STATES:
-        raise Conflict(f"ticket {ticket.number} is {ticket.status}; nothing can be added")
+        raise Conflict(f"工单 {ticket.number} 已结束（{ticket.status}），不能再添加照片")
     unused = session.scalar(select(func.count()).select_from(Attachment).where(
         Attachment.ticket_id == ticket.id, Attachment.uploaded_by_id == actor.id,
         Attachment.event_id.is_(None))) or 0
     if unused >= MAX_UNUSED_PER_TICKET:
-        raise Conflict(f"you already have {unused} photos on this ticket not yet used in an "
-                       "action; use them first")
+        raise Conflict(f"你在此工单上已有 {unused} 张照片尚未用于办理操作，请先使用这些照片")
     image = verify_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
     key = store_image(image, storage_dir)
     attachment = Attachment(
@@ -224,7 +223,7 @@ def visible_attachment(session: Session, actor: Actor, attachment_id: int) -> At
     found = session.get(Attachment, attachment_id)
     ticket = session.get(Ticket, found.ticket_id) if found is not None else None
     if found is None or ticket is None or not can_see(session, actor, ticket):
-        raise NotFound(f"attachment {attachment_id} not found")
+        raise NotFound(f"附件 {attachment_id} 不存在")
     return found
 
 
@@ -232,9 +231,9 @@ def claim(session: Session, ticket: Ticket, actor: Actor, ids: list[int]) -> lis
     """The attachments an action reports: each of this ticket, uploaded by this user and not
     used by another action; InvalidInput naming `attachments` otherwise."""
     if len(set(ids)) != len(ids):
-        raise InvalidInput("attachments: each photo may be named once", field="attachments")
+        raise InvalidInput("attachments: 每张照片只能列出一次", field="attachments")
     if len(ids) > MAX_PER_ACTION:
-        raise InvalidInput(f"attachments: at most {MAX_PER_ACTION} photos per action",
+        raise InvalidInput(f"attachments: 每次操作最多 {MAX_PER_ACTION} 张照片",
                            field="attachments")
     if not ids:
         return []
@@ -242,10 +241,10 @@ def claim(session: Session, ticket: Ticket, actor: Actor, ids: list[int]) -> lis
     for i in ids:
         a = rows.get(i)
         if a is None or a.ticket_id != ticket.id or a.uploaded_by_id != actor.id:
-            raise InvalidInput(f"attachments: no photo {i} of yours on ticket {ticket.number}",
+            raise InvalidInput(f"attachments: 工单 {ticket.number} 上没有你上传的照片 {i}",
                                field="attachments")
         if a.event_id is not None:
-            raise InvalidInput(f"attachments: photo {i} was already reported",
+            raise InvalidInput(f"attachments: 照片 {i} 已用于其他操作",
                                field="attachments")
     return [rows[i] for i in ids]
 
@@ -254,7 +253,7 @@ def reported_place(lon: float | None, lat: float | None) -> dict[str, float | st
     """Where the user reported from (WGS-84), both coordinates or neither."""
     if (lon is None) != (lat is None):
         missing = "lat" if lat is None else "lon"
-        raise InvalidInput(f"{missing}: give both lon and lat, or neither", field=missing)
+        raise InvalidInput(f"{missing}: lon 和 lat 须同时提供或都不提供", field=missing)
     if lon is None or lat is None:
         return None
     return {"lon": lon, "lat": lat, "crs": "WGS84"}
@@ -285,5 +284,5 @@ def link_reported(session: Session, flush_context: Any, instances: Any) -> None:
                 attachment = session.get(Attachment, attachment_id)
                 if attachment is None or attachment.event is not None \
                         or attachment.event_id is not None:
-                    raise Conflict(f"photo {attachment_id} was reported by another action")
+                    raise Conflict(f"照片 {attachment_id} 已被另一个操作使用")
                 attachment.event = obj

@@ -84,7 +84,7 @@ def provisional_rows(year: int) -> list[dict[str, Any]]:
 def rows_for_year(year: int) -> list[dict[str, Any]]:
     """The best rows this installation can produce for a year on its own."""
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise InvalidInput(f"calendar year {year} is outside {MIN_YEAR}–{MAX_YEAR}", field="year")
+        raise InvalidInput(f"year: 日历年份 {year} 不在 {MIN_YEAR}–{MAX_YEAR} 之内", field="year")
     return official_rows(year) if year in official_years() else provisional_rows(year)
 
 
@@ -167,7 +167,7 @@ def load_calendar(session: Session, start: date, working_days: int) -> WorkingCa
 def year_summary(session: Session, year: int) -> dict[str, Any]:
     """What the admin page shows for a year: its source and its days off and make-up days."""
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise InvalidInput(f"calendar year {year} is outside {MIN_YEAR}–{MAX_YEAR}", field="year")
+        raise InvalidInput(f"year: 日历年份 {year} 不在 {MIN_YEAR}–{MAX_YEAR} 之内", field="year")
     ensure_years(session, [year])
     rows = session.execute(
         select(CalendarDay).where(
@@ -197,19 +197,19 @@ def set_official_year(
     """Replace a year with the official arrangement: `holidays` off, `makeup_workdays` on,
     other weekdays working, other weekends off."""
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise InvalidInput(f"calendar year {year} is outside {MIN_YEAR}–{MAX_YEAR}", field="year")
+        raise InvalidInput(f"year: 日历年份 {year} 不在 {MIN_YEAR}–{MAX_YEAR} 之内", field="year")
     for field, days in (("holidays", holidays), ("makeup_workdays", makeup_workdays)):
         for day in days:
             if day.year != year:
-                raise InvalidInput(f"{day.isoformat()} is not in {year}", field=field)
+                raise InvalidInput(f"{field}: {day.isoformat()} 不在 {year} 年内", field=field)
     both = set(holidays) & set(makeup_workdays)
     if both:
         first = min(both).isoformat()
-        raise InvalidInput(f"{first} is both a holiday and a make-up working day",
+        raise InvalidInput(f"makeup_workdays: {first} 不能既是节假日又是调休上班日",
                            field="makeup_workdays")
     for day in makeup_workdays:
         if day.weekday() < 5:
-            raise InvalidInput(f"make-up working day {day.isoformat()} is not a weekend day",
+            raise InvalidInput(f"makeup_workdays: 调休上班日 {day.isoformat()} 不是周末",
                                field="makeup_workdays")
     rows: list[dict[str, Any]] = []
     for day in _year_days(year):

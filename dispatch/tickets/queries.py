@@ -31,9 +31,9 @@ def _parse_bound(value: str) -> date | datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError("is neither a date (YYYY-MM-DD) nor an ISO datetime") from None
+        raise ValueError("须为日期（YYYY-MM-DD）或 ISO 时间") from None
     if moment.tzinfo is None:
-        raise ValueError("a datetime needs its time zone, e.g. 2026-11-23T08:00:00+08:00")
+        raise ValueError("时间须带时区，如 2026-11-23T08:00:00+08:00")
     return moment
 
 
@@ -88,11 +88,11 @@ class Page:
 def get_ticket(session: Session, number: str, actor: Actor) -> Ticket:
     """The ticket with this number if this user may see it; otherwise NotFound."""
     if "\x00" in number:  # no ticket has one, and PostgreSQL cannot compare it
-        raise NotFound(f"ticket {number!r} not found")
+        raise NotFound("工单不存在")
     stmt = select(Ticket).where(Ticket.number == number)
     ticket = session.scalar(stmt)
     if ticket is None or not can_see(session, actor, ticket):
-        raise NotFound(f"ticket {number} not found")
+        raise NotFound(f"工单 {number} 不存在")
     return ticket
 
 
@@ -146,7 +146,7 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, now: datetime)
     start = _bound(f.created_from, end=False) if f.created_from else None
     stop = _bound(f.created_to, end=True) if f.created_to else None
     if start and stop and start > stop:
-        raise InvalidInput("to: is before from", field="to")
+        raise InvalidInput("to: 结束时间早于开始时间", field="to")
     if start:
         conds.append(Ticket.created_at >= start)
     if stop:

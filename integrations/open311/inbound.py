@@ -30,18 +30,21 @@ def parse_keys(raw: str | Collection[str] | None) -> tuple[str, ...]:
     return tuple(k.strip() for k in items if k and k.strip())
 
 
+NOT_ENABLED = "本服务器未开放 POST（未配置 API 密钥）"
+
+
 def check_api_key(given: str | None, keys: Collection[str]) -> None:
     """Refuse (403) when no key is configured, or the given key is missing or unknown."""
     if not keys:
-        raise PermanentError(403, "POST is not enabled on this server (no API keys configured)")
+        raise PermanentError(403, NOT_ENABLED)
     if not given:
-        raise PermanentError(403, "api_key is required")
+        raise PermanentError(403, "api_key: 必填，不能缺少")
     # Compare with every key in constant time, so timing does not tell how close a guess was.
     matched = False
     for key in keys:
         matched |= hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
     if not matched:
-        raise PermanentError(403, "api_key is not valid")
+        raise PermanentError(403, "api_key: 无效的 API 密钥")
 
 
 def _text(form: Mapping[str, str], name: str) -> str | None:
@@ -59,9 +62,9 @@ def _coordinate(form: Mapping[str, str], name: str, limit: float) -> float | Non
     try:
         value = float(raw)
     except ValueError:
-        raise PermanentError(400, f"{name} is not a number") from None
+        raise PermanentError(400, f"{name}: 须为数字") from None
     if not math.isfinite(value) or not -limit <= value <= limit:
-        raise PermanentError(400, f"{name} must be between {-limit:g} and {limit:g}")
+        raise PermanentError(400, f"{name}: 须在 {-limit:g} 到 {limit:g} 之间")
     return value
 
 
@@ -84,21 +87,22 @@ def parse_request(form: Mapping[str, str], services: Collection[str]) -> dict[st
     """
     code = _text(form, "service_code")
     if code is None:
-        raise PermanentError(400, "service_code is required")
+        raise PermanentError(400, "service_code: 必填，不能缺少")
     if code not in services:
-        raise PermanentError(404, f"service_code '{code}' not found")
+        raise PermanentError(404, f"service_code: 没有编码为“{code}”的服务")
     description = _text(form, "description")
     if description is None:
-        raise PermanentError(400, "description is required")
+        raise PermanentError(400, "description: 必填，不能为空")
     if len(description) > MAX_TEXT:
-        raise PermanentError(400, f"description is longer than {MAX_TEXT} characters")
+        raise PermanentError(400, f"description: 不能超过 {MAX_TEXT} 个字符")
     lat = _coordinate(form, "lat", 90)
     lon = _coordinate(form, "long", 180)
     if (lat is None) != (lon is None):
-        raise PermanentError(400, "give both lat and long, or neither")
+        missing = "lat" if lat is None else "long"
+        raise PermanentError(400, f"{missing}: lat 和 long 须同时提供或都不提供")
     address = _text(form, "address_string")
     if lat is None and address is None:
-        raise PermanentError(400, "a location is required: lat and long, or address_string")
+        raise PermanentError(400, "address_string: 须提供位置：lat 和 long，或 address_string")
     name = citizen_name(_text(form, "first_name"), _text(form, "last_name"))
     phone = _text(form, "phone")
     data: dict[str, Any] = {
@@ -136,7 +140,7 @@ def media_url(form: Mapping[str, str]) -> str | None:
     if url is None:
         return None
     if len(url) > MAX_MEDIA_URL or not re.match(r"https?://[^\s\x00-\x1f]+$", url):
-        raise PermanentError(400, "media_url must be an http or https URL")
+        raise PermanentError(400, "media_url: 须为 http 或 https 网址")
     return url
 
 
@@ -166,8 +170,8 @@ def _moment(raw: str | None, name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise PermanentError(400, f"{name} is not a W3C date/time "
-                                  "(e.g. 2026-11-23T08:00:00+08:00)") from None
+        raise PermanentError(400, f"{name}: 不是 W3C 日期时间格式"
+                                  "（如 2026-11-23T08:00:00+08:00）") from None
     # A time without its offset is read as local time: the only sensible guess here.
     return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
 
@@ -177,16 +181,16 @@ def parse_query(args: Mapping[str, str], now: datetime) -> RequestQuery:
     ids = _list(args.get("service_request_id"))
     if ids:  # the specification: with ids, every other parameter is ignored
         if len(ids) > MAX_IDS:
-            raise PermanentError(400, f"at most {MAX_IDS} service_request_id values at once")
+            raise PermanentError(400, f"service_request_id: 一次最多 {MAX_IDS} 个")
         return RequestQuery(ids=ids)
     states = frozenset(s.lower() for s in _list(args.get("status")))
     if states - {"open", "closed"}:
-        raise PermanentError(400, "status must be open, closed or both (comma-separated)")
+        raise PermanentError(400, "status: 须为 open、closed 或两者（逗号分隔）")
     start, end = _moment(args.get("start_date"), "start_date"), _moment(args.get("end_date"),
                                                                          "end_date")
     if start is None and end is None:
         start, end = now - DEFAULT_WINDOW, None
     if start is not None and end is not None and end < start:
-        raise PermanentError(400, "end_date is before start_date")
+        raise PermanentError(400, "end_date: 早于 start_date")
     return RequestQuery(service_codes=_list(args.get("service_code")), states=states,
                         start=start, end=end)

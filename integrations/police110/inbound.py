@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from dispatch.core.validation import MESSAGES, message_of
 from integrations.police110 import signing
 
 MAX_BODY = 64 * 1024
@@ -131,19 +132,19 @@ def verify(keys: Mapping[str, str], headers: Mapping[str, str], body: bytes,
         missing = next(h for h, v in ((signing.KEY, key_id), (signing.TIMESTAMP, stamp),
                                       (signing.NONCE, nonce), (signing.SIGNATURE, given))
                        if not v)
-        raise PoliceError(401, f"the {missing} header is missing", missing)
+        raise PoliceError(401, f"{missing}：缺少此请求头", missing)
     if not KEY_ID.match(key_id) or key_id not in keys:
-        raise PoliceError(401, "unknown key id", signing.KEY)
+        raise PoliceError(401, f"{signing.KEY}：未知的密钥编号", signing.KEY)
     if not TIMESTAMP.match(stamp):
-        raise PoliceError(401, "the timestamp is not unix seconds", signing.TIMESTAMP)
+        raise PoliceError(401, f"{signing.TIMESTAMP}：须为 Unix 秒数", signing.TIMESTAMP)
     if abs(int(stamp) - now) > TIME_WINDOW:
-        raise PoliceError(401, f"the timestamp is more than {TIME_WINDOW} s off",
+        raise PoliceError(401, f"{signing.TIMESTAMP}：与服务器时间相差超过 {TIME_WINDOW} 秒",
                           signing.TIMESTAMP)
     if not NONCE.match(nonce):
-        raise PoliceError(401, "the nonce is malformed (8–128 letters, digits, - or _)",
+        raise PoliceError(401, f"{signing.NONCE}：格式错误（须为 8–128 个字母、数字、- 或 _）",
                           signing.NONCE)
     if not signing.signature_ok(keys[key_id], stamp, nonce, body, given):
-        raise PoliceError(401, "bad signature", signing.SIGNATURE)
+        raise PoliceError(401, f"{signing.SIGNATURE}：签名不正确", signing.SIGNATURE)
     return SignedBy(key_id, nonce, int(stamp))
 
 
@@ -164,7 +165,7 @@ class _Schema(BaseModel):
     def _no_nul(cls, value: Any) -> Any:
         """PostgreSQL cannot store NUL characters."""
         if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
+            raise ValueError("不能含 NUL 字符")
         return value
 
 
@@ -242,16 +243,16 @@ def _status_of(error_type: str) -> int:
 
 def _validate(model: type[BaseModel], body: bytes, content_type: str | None) -> Any:
     if len(body) > MAX_BODY:
-        raise PoliceError(413, "the body is over 64 KiB")
+        raise PoliceError(413, "请求内容超过 64 KiB 上限")
     mimetype, _, params = (content_type or "").partition(";")
     charset = dict(p.strip().lower().partition("=")[::2] for p in params.split(";") if p.strip())
     if mimetype.strip().lower() != "application/json" or \
             charset.get("charset", "utf-8").strip('"') not in ("utf-8", "utf8"):
-        raise PoliceError(415, "the body must be application/json in UTF-8")
+        raise PoliceError(415, "请求内容须为 UTF-8 编码的 application/json")
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
-        raise PoliceError(400, "the body is not UTF-8") from None
+        raise PoliceError(400, "请求内容不是 UTF-8 编码") from None
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
@@ -260,14 +261,13 @@ def _validate(model: type[BaseModel], body: bytes, content_type: str | None) -> 
         where = [str(p) for p in first["loc"]]
         if isinstance(cause, _Missing):
             required = ".".join([*where, cause.field])
-            raise PoliceError(400, f"{required}: is required", required) from None
+            raise PoliceError(400, f"{required}: {MESSAGES['missing']}", required) from None
         field = ".".join(where) or None
         if first["type"].startswith("json"):
-            raise PoliceError(400, "the body is not well-formed JSON") from None
+            raise PoliceError(400, "请求内容不是格式正确的 JSON") from None
         if first["type"] == "model_type" and field is None:
-            raise PoliceError(400, "the body must be a JSON object") from None
-        message = "is required" if first["type"] == "missing" else \
-            first["msg"].removeprefix("Value error, ")
+            raise PoliceError(400, "请求内容须为 JSON 对象") from None
+        message = message_of(first)
         raise PoliceError(_status_of(first["type"]), f"{field}: {message}", field) from None
 
 

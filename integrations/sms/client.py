@@ -54,14 +54,14 @@ def check_message(phone: str, text: str, ref: str) -> str:
     """The mobile number in national digits; refuses a bad phone, text or ref (no I/O)."""
     number = normalize_phone(phone, field="phone")
     if not MOBILE.match(number):
-        raise InvalidInput(f"phone: '{mask_phone(number)}' is not a mainland mobile number",
+        raise InvalidInput(f"phone: {mask_phone(number)} 不是中国大陆手机号码",
                            field="phone")
     if not text or not text.strip():
-        raise InvalidInput("text: an SMS needs a text", field="text")
+        raise InvalidInput("text: 短信内容不能为空", field="text")
     if len(text) > MAX_TEXT:
-        raise InvalidInput(f"text: over {MAX_TEXT} characters", field="text")
+        raise InvalidInput(f"text: 不能超过 {MAX_TEXT} 个字符", field="text")
     if not REF.match(ref) or len(ref) > MAX_REF:
-        raise InvalidInput(f"ref: 1–{MAX_REF} printable ASCII characters", field="ref")
+        raise InvalidInput(f"ref: 须为 1–{MAX_REF} 个可见 ASCII 字符", field="ref")
     return number
 
 

@@ -28,7 +28,7 @@ class SmsReply(BaseModel):
     def _no_nul(cls, value: str) -> str:
         """PostgreSQL cannot store NUL characters."""
         if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
+            raise ValueError("不能含 NUL 字符")
         return value
 
     @property

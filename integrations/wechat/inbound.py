@@ -56,11 +56,11 @@ class Credentials:
     def crypto(self) -> WeChatCrypto:
         """The safe-mode crypto, or 503 when the key or appid is not configured."""
         if not self.aes_key or not self.app_id:
-            raise WeChatError(503, "safe mode is not configured")
+            raise WeChatError(503, "安全模式未配置（缺少 EncodingAESKey 或 AppID）")
         try:
             return WeChatCrypto(self.aes_key, self.app_id)
-        except CryptoError as exc:
-            raise WeChatError(503, f"safe mode is misconfigured: {exc}") from None
+        except CryptoError:
+            raise WeChatError(503, "安全模式配置有误（EncodingAESKey 或 AppID 无效）") from None
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def verify_url(creds: Credentials, args: Mapping[str, str], *, now: float) -> st
     check_fresh(args, now)
     echostr = args.get("echostr")
     if not echostr or len(echostr) > 512:
-        raise WeChatError(400, "echostr is missing")
+        raise WeChatError(400, "echostr：缺失或过长")
     return echostr
 
 
@@ -106,17 +106,17 @@ def _check_plain_signature(creds: Credentials, args: Mapping[str, str]) -> None:
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
     if not timestamp or not nonce or not signature_ok(args.get("signature"), creds.token,
                                                       timestamp, nonce):
-        raise WeChatError(401, "bad or missing signature")
+        raise WeChatError(401, "signature：签名缺失或不正确")
 
 
 def _text(raw: bytes, what: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise WeChatError(400, f"the {what} is not UTF-8") from None
+        raise WeChatError(400, f"{what}不是 UTF-8 编码") from None
 
 
-def parse_xml(raw: bytes, what: str = "body") -> dict[str, str]:
+def parse_xml(raw: bytes, what: str = "请求内容") -> dict[str, str]:
     """The top-level fields of a `<xml>` document; refuses DTDs, entities, malformed XML."""
     # Parsed as decoded text, so a declaration naming another encoding changes nothing.
     text = _text(raw, what)
@@ -124,16 +124,16 @@ def parse_xml(raw: bytes, what: str = "body") -> dict[str, str]:
         root: Element = fromstring(text, forbid_dtd=True, forbid_entities=True,
                                    forbid_external=True)
     except DefusedXmlException:
-        raise WeChatError(400, f"the {what} has a DTD or entities") from None
+        raise WeChatError(400, f"{what}含有 DTD 或实体声明，不予接受") from None
     except ParseError:
-        raise WeChatError(400, f"the {what} is not well-formed XML") from None
+        raise WeChatError(400, f"{what}不是格式正确的 XML") from None
     if root.tag != "xml":
-        raise WeChatError(400, f"the {what} is not a WeChat <xml> message")
+        raise WeChatError(400, f"{what}不是微信的 <xml> 消息")
     fields: dict[str, str] = {}
     for child in root:
         if child.tag in FIELDS and len(child) == 0:
             if child.tag in fields:
-                raise WeChatError(400, f"{child.tag} is given twice")
+                raise WeChatError(400, f"{child.tag}：重复出现")
             fields[child.tag] = child.text or ""
     return fields
 
@@ -157,7 +157,7 @@ def read_push(creds: Credentials, args: Mapping[str, str], body: bytes, *,
     (unix seconds): a timestamp more than 300 s away is refused, as is plain mode when the
     AES key is configured (safe and compatible mode both carry the encrypted body)."""
     if len(body) > MAX_BODY:
-        raise WeChatError(413, "the body is over 64 KiB")
+        raise WeChatError(413, "请求内容超过 64 KiB 上限")
     _check_plain_signature(creds, args)
     timestamp = check_fresh(args, now)
     encrypted = args.get("encrypt_type", "raw").lower() == "aes"
@@ -170,15 +170,15 @@ def read_push(creds: Credentials, args: Mapping[str, str], body: bytes, *,
         crypto = creds.crypto()
         payload = fields.get("Encrypt")
         if not payload:
-            raise WeChatError(400, "safe mode without <Encrypt>")
+            raise WeChatError(400, "Encrypt：安全模式的消息缺少 <Encrypt>")
         if not signature_ok(args.get("msg_signature"), creds.token, args["timestamp"],
                             args["nonce"], payload):
-            raise WeChatError(401, "bad or missing msg_signature")
+            raise WeChatError(401, "msg_signature：签名缺失或不正确")
         try:
             inner = crypto.decrypt(payload)
-        except CryptoError as exc:
-            raise WeChatError(400, f"cannot decrypt the message: {exc}") from None
-        fields = parse_xml(inner, "decrypted message")
+        except CryptoError:
+            raise WeChatError(400, "Encrypt：无法解密消息") from None
+        fields = parse_xml(inner, "解密后的消息")
     return Push(to_message(fields), encrypted, args["nonce"], timestamp)
 
 
@@ -187,7 +187,7 @@ def _optional(fields: dict[str, str], name: str) -> str | None:
     if value is None or value == "":
         return None
     if len(value) > MAX_FIELD:
-        raise WeChatError(400, f"{name} is too long")
+        raise WeChatError(400, f"{name}：内容过长")
     return value
 
 
@@ -198,7 +198,7 @@ def _float(fields: dict[str, str], name: str, limit: float) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or abs(value) > limit:
-        raise WeChatError(400, f"{name} is not a coordinate")
+        raise WeChatError(400, f"{name}：不是有效的坐标")
     return value
 
 
@@ -206,28 +206,28 @@ def to_message(fields: dict[str, str]) -> Message:
     """Check the fields of one message and give it a shape."""
     for name in ("ToUserName", "FromUserName"):
         if not ACCOUNT.match(fields.get(name, "")):
-            raise WeChatError(400, f"{name} is missing or malformed")
+            raise WeChatError(400, f"{name}：缺失或格式错误")
     msg_type = fields.get("MsgType", "").strip().lower()
     if not re.match(r"^[a-z_]{1,32}$", msg_type):
-        raise WeChatError(400, "MsgType is missing or malformed")
+        raise WeChatError(400, "MsgType：缺失或格式错误")
     created = fields.get("CreateTime", "0").strip() or "0"
     if not created.isascii() or not created.isdigit() or len(created) > 12:
-        raise WeChatError(400, "CreateTime is malformed")
+        raise WeChatError(400, "CreateTime：格式错误")
     msg_id = _optional(fields, "MsgId")
     if msg_id is not None and not MSG_ID.match(msg_id.strip()):
-        raise WeChatError(400, "MsgId is malformed")
+        raise WeChatError(400, "MsgId：格式错误")
     if msg_id is None and msg_type in MESSAGE_TYPES:
-        raise WeChatError(400, "MsgId is missing")
+        raise WeChatError(400, "MsgId：缺失")
     lat = lon = None
     if msg_type == "location":
         lat = _float(fields, "Location_X", 90)
         lon = _float(fields, "Location_Y", 180)
     pic_url = _optional(fields, "PicUrl")
     if pic_url is not None and (len(pic_url) > 1000 or not re.match(r"^https?://\S+$", pic_url)):
-        raise WeChatError(400, "PicUrl is not an http(s) address")
+        raise WeChatError(400, "PicUrl：不是 http(s) 地址")
     event = _optional(fields, "Event")
     if "\x00" in "".join(fields.values()):
-        raise WeChatError(400, "NUL characters are not allowed")
+        raise WeChatError(400, "消息中不能含 NUL 字符")
     return Message(
         to_user=fields["ToUserName"], from_user=fields["FromUserName"],
         create_time=int(created), msg_type=msg_type,

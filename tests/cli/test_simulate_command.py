@@ -150,7 +150,7 @@ def test_simulate_refuses_a_database_with_real_users_and_writes_nothing(template
     before = counts(env)
     refused = run(env, "simulate", "--preset", "small", "--days", "1")
     assert refused.exit_code != 0
-    assert "1 real users" in refused.output and "--force" in refused.output
+    assert "1 个真实用户" in refused.output and "--force" in refused.output
     assert counts(env) == before
     forced = run(
         env,

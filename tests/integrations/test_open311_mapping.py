@@ -49,8 +49,8 @@ def refusal(fn, *args) -> tuple[int, str]:
 
 def test_api_key_refusals_are_403_and_a_configured_key_passes() -> None:
     assert refusal(inbound.check_api_key, "k1", ())[0] == 403
-    assert refusal(inbound.check_api_key, None, ("k1",)) == (403, "api_key is required")
-    assert refusal(inbound.check_api_key, "k2", ("k1",)) == (403, "api_key is not valid")
+    assert refusal(inbound.check_api_key, None, ("k1",)) == (403, "api_key: 必填，不能缺少")
+    assert refusal(inbound.check_api_key, "k2", ("k1",)) == (403, "api_key: 无效的 API 密钥")
     inbound.check_api_key("k2", inbound.parse_keys(" k1 , k2,,"))
 
 
@@ -88,18 +88,18 @@ def test_names_follow_their_script() -> None:
 
 
 @pytest.mark.parametrize(("fields", "status", "says"), [
-    ({"service_code": ""}, 400, "service_code is required"),
-    ({"service_code": "urban"}, 404, "not found"),  # a branch, not a leaf
-    ({"service_code": "nope"}, 404, "not found"),
-    ({"description": "   "}, 400, "description is required"),
-    ({"description": "长" * 4001}, 400, "longer than"),
-    ({"lat": "91"}, 400, "lat must be between"),
-    ({"long": "-180.5"}, 400, "long must be between"),
-    ({"lat": "nan"}, 400, "lat must be between"),
-    ({"lat": "north"}, 400, "lat is not a number"),
-    ({"lat": None}, 400, "give both lat and long"),
-    ({"long": None}, 400, "give both lat and long"),
-    ({"lat": None, "long": None}, 400, "a location is required"),
+    ({"service_code": ""}, 400, "service_code: 必填"),
+    ({"service_code": "urban"}, 404, "service_code: 没有编码为“urban”的服务"),  # a branch
+    ({"service_code": "nope"}, 404, "service_code: 没有编码为“nope”的服务"),
+    ({"description": "   "}, 400, "description: 必填"),
+    ({"description": "长" * 4001}, 400, "description: 不能超过 4000 个字符"),
+    ({"lat": "91"}, 400, "lat: 须在 -90 到 90 之间"),
+    ({"long": "-180.5"}, 400, "long: 须在 -180 到 180 之间"),
+    ({"lat": "nan"}, 400, "lat: 须在 -90 到 90 之间"),
+    ({"lat": "north"}, 400, "lat: 须为数字"),
+    ({"lat": None}, 400, "lat: lat 和 long 须同时提供"),
+    ({"long": None}, 400, "long: lat 和 long 须同时提供"),
+    ({"lat": None, "long": None}, 400, "address_string: 须提供位置"),
     ({"phone": "12"}, 400, "phone"),
     ({"first_name": "名" * 70}, 400, "first_name/last_name"),
 ])

@@ -213,8 +213,9 @@ def test_a_direct_answer_with_a_bad_article_is_refused_and_writes_nothing(
         ({"article_version": 1}, "article_id"),
     ]
     for payload, field in cases:
+        # dispatch/triage/knowledge's refusals are not zh-CN yet (its owners translate them).
         error = desk.refused(ticket, "answer", "operator1", InvalidInput, answer="答复",
-                             **payload)
+                             chinese=False, **payload)
         assert error.field == field, payload
     assert desk.snapshot(ticket).status == "NEW"
 
@@ -225,6 +226,7 @@ def test_validity_is_judged_on_the_tickets_local_day(desk: Any, admin: Actor) ->
     b = kb.create_article(desk.session, article(valid_from="2026-11-23"), admin, desk.clock.now())
     desk.session.commit()
     ticket = desk.intake(type="consult")
-    desk.refused(ticket, "answer", "operator1", InvalidInput, answer="答复", article_id=a.id)
+    desk.refused(ticket, "answer", "operator1", InvalidInput, answer="答复", article_id=a.id,
+                 chinese=False)  # dispatch/triage/knowledge's message is not zh-CN yet
     desk.act(ticket, "answer", "operator1", answer="答复", article_id=b.id)
     assert answer_event(desk, ticket).payload["article_version"] == 1

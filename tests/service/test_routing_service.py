@@ -94,7 +94,7 @@ def test_swapped_coordinates_in_china_are_out_of_range_and_refused_with_a_hint(
     with pytest.raises(InvalidInput) as caught:
         log(session, actors, clock, cache, lon=lat, lat=lon)
     session.rollback()
-    assert caught.value.field == "lat" and "swapped" in caught.value.message
+    assert caught.value.field == "lat" and "填反" in caught.value.message
     assert session.scalar(select(func.count()).select_from(Ticket)) == 0
 
 

@@ -158,7 +158,7 @@ def test_return_without_a_reason_is_refused(desk):
 def test_complete_before_sign_for_is_refused_and_changes_nothing(desk):
     t = desk.dispatched()
     err = desk.refused(t, "complete", "handler1", Conflict, result="办好了")
-    assert "sign for it" in err.message
+    assert "请先签收" in err.message
     assert t.status == "DISPATCHED"
     assert desk.assignments(t)[0].completed_at is None
 
@@ -313,7 +313,7 @@ def test_at_most_two_extensions_are_approved(desk):
     assert lead.extensions_used == 2
     assert local(lead.complete_deadline) == end_of(2026, 12, 4)
     err = desk.refused(t, "request_extension", "handler1", Conflict, days=1, reason="第三次")
-    assert "2 extensions" in err.message
+    assert "已延期 2 次" in err.message
 
 
 def test_extension_of_more_than_seven_working_days_is_refused(desk):
@@ -328,7 +328,7 @@ def test_extension_request_after_the_deadline_is_refused(desk):
     deadline = desk.assignments(t)[0].complete_deadline
     desk.clock.current = deadline + timedelta(seconds=1)
     err = desk.refused(t, "request_extension", "handler1", Conflict, days=2, reason="来不及")
-    assert "deadline has passed" in err.message
+    assert "办结时限已过" in err.message
 
 
 def test_refused_extension_keeps_the_deadline(desk):
@@ -448,8 +448,9 @@ def test_direct_answer_archives_from_new(desk):
 
 def test_a_direct_answer_naming_no_such_article_is_refused(desk):
     t = desk.intake(type="consult", text="请问身份证在哪里办理？")
+    # The article check is dispatch/triage/knowledge's, whose message is not zh-CN yet.
     err = desk.refused(t, "answer", "operator1", InvalidInput, answer="请到政务中心办理",
-                       article_id=7, article_version=2)
+                       article_id=7, article_version=2, chinese=False)
     assert err.field == "article_id"
 
 
@@ -562,7 +563,7 @@ def test_former_assignee_sees_the_ticket_but_may_no_longer_act_on_it(desk):
     desk.act(t, "return", "handler1", reason="不属于城管职责")
     desk.act(t, "dispatch", "dispatcher1", lead=PUDONG)
     err = desk.refused(t, "sign", "handler1", Forbidden)
-    assert "no active assignment" in err.message
+    assert "没有正在办理的派单" in err.message
     desk.act(t, "sign", "street1")
     assert t.status == "SIGNED"
 

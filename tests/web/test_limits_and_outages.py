@@ -238,8 +238,8 @@ def test_a_queue_or_pool_outage_inside_a_request_answers_503(app, client, error)
     def failing():
         raise raised
 
-    app.add_url_rule("/test-outage", "test_outage", failing)
-    _unavailable(client.get("/test-outage"))
+    app.add_url_rule("/api/v1/test-outage", "test_outage", failing)
+    _unavailable(client.get("/api/v1/test-outage"))
 
 
 # ---------------------------------------------------------------- heartbeats on /healthz

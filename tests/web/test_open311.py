@@ -130,6 +130,7 @@ def error(r, status: int, fmt: str = "json") -> str:
         assert root == "errors"
     assert set(e) == {"code", "description"} and int(e["code"]) == status
     assert e["description"]
+    assert any("\u3400" <= ch <= "\u9fff" for ch in e["description"]), e  # zh-CN
     return e["description"]
 
 
@@ -229,7 +230,7 @@ def test_posts_are_refused_when_no_key_is_configured(app, o311, grid) -> None:
     app.config["OPEN311_API_KEYS"] = ()
     before = counts(app)
     lon, lat = cell_centre(0, 0, 0)
-    assert "not enabled" in error(o311.report(LEAF, "占道", lat=lat, long=lon), 403)
+    assert "未开放" in error(o311.report(LEAF, "占道", lat=lat, long=lon), 403)
     assert counts(app) == before
 
 

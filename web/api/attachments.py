@@ -56,11 +56,11 @@ def _lift_body_limit(endpoint_name: str | None, values: dict[str, Any] | None) -
 
 def _uploaded_file() -> tuple[bytes, str | None]:
     if request.mimetype != "multipart/form-data":
-        raise UnsupportedMediaType(f"send the photo as multipart/form-data in the field "
-                                   f"'{FIELD}'")
+        raise UnsupportedMediaType(f"请以 multipart/form-data 上传照片，字段名为"
+                                   f"“{FIELD}”")
     files = request.files.getlist(FIELD)
     if len(files) != 1:
-        raise InvalidInput(f"{FIELD}: send exactly one photo per request (got {len(files)})",
+        raise InvalidInput(f"{FIELD}: 每次请求只能上传一张照片（收到 {len(files)} 张）",
                            field=FIELD)
     limit = current_app.config["UPLOAD_MAX_BYTES"]
     # One byte past the limit is enough to know it is over (verify_image names the limit).
@@ -88,7 +88,7 @@ def read_attachment(actor: Actor, attachment_id: int) -> ResponseReturnValue:
     attachment = visible_attachment(db.session, actor, attachment_id)
     path = stored_path(storage_dir(), attachment.storage_key)
     if not path.is_file():
-        raise NotFound(f"attachment {attachment_id} not found")
+        raise NotFound(f"附件 {attachment_id} 不存在")
     db.session.commit()
     extension = attachment.storage_key.rsplit(".", 1)[-1]
     response = send_file(path, mimetype=attachment.content_type, as_attachment=False,

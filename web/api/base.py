@@ -60,7 +60,7 @@ def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
         values = request.args.getlist(key)
         if any("\x00" in v for v in values) or "\x00" in key:
             # PostgreSQL can neither store nor compare text holding NUL.
-            raise InvalidInput(f"{key}: must not contain NUL characters", field=key)
+            raise InvalidInput(f"{key}: 不能含 NUL 字符", field=key)
         info = fields.get(key)
         annotation = info.annotation if info else None
         if get_origin(annotation) is list:
@@ -70,7 +70,7 @@ def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
         kinds = kinds_of(annotation)
         if date in kinds and str not in kinds and not ISO_DAY.fullmatch(value):
             # pydantic would read "0" as a Unix time (1970-01-01): a day is YYYY-MM-DD.
-            raise InvalidInput(f"{key}: must be a date YYYY-MM-DD", field=key)
+            raise InvalidInput(f"{key}: 须为日期（YYYY-MM-DD）", field=key)
         if bool in kinds and value.lower() in ("true", "false", "1", "0"):
             value = value.lower() in ("true", "1")
         elif int in kinds and value.lstrip("-").isdigit() and len(value) <= 20:
@@ -81,12 +81,12 @@ def _query_dict(model: type[BaseModel]) -> dict[str, Any]:
 
 def json_body(model: type[BaseModel]) -> Any:
     if request.mimetype != "application/json":
-        raise UnsupportedMediaType("send the body as application/json")
+        raise UnsupportedMediaType("请以 application/json 发送请求内容")
     raw = request.get_data(cache=True)
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput("the body is not UTF-8 text") from None
+        raise InvalidInput("请求内容不是 UTF-8 文本") from None
     return parse(model, raw, strict=True)  # a body's types as its schema says
 
 

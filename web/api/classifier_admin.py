@@ -92,7 +92,7 @@ def _optional_body() -> ActivateIn:
     if not raw.strip():
         return ActivateIn()
     if request.mimetype != "application/json":
-        raise UnsupportedMediaType("send the body as application/json")
+        raise UnsupportedMediaType("请以 application/json 发送请求内容")
     return parse(ActivateIn, raw)
 
 

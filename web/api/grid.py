@@ -92,9 +92,9 @@ def _grid() -> GridRouting:
 def locate(actor: Actor, query: LocateQuery) -> dict[str, Any]:
     if (query.lon is None) != (query.lat is None):
         missing = "lat" if query.lat is None else "lon"
-        raise InvalidInput(f"{missing}: give both lon and lat, or neither", field=missing)
+        raise InvalidInput(f"{missing}: lon 和 lat 须同时提供或都不提供", field=missing)
     if query.lon is None and query.address is None:
-        raise InvalidInput("address: give lon and lat, or an address", field="address")
+        raise InvalidInput("address: 须提供 lon 和 lat，或提供地址", field="address")
     if query.category is not None:
         from dispatch.intake.pipeline import check_category
 
@@ -139,10 +139,10 @@ def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     except ValueError:
         parts = []
     if len(parts) != 4 or not all(abs(v) <= 180 for v in parts):
-        raise InvalidInput("bbox: four numbers 'min lon,min lat,max lon,max lat'", field="bbox")
+        raise InvalidInput("bbox: 须为四个数“最小经度,最小纬度,最大经度,最大纬度”", field="bbox")
     minx, miny, maxx, maxy = parts
     if minx > maxx or miny > maxy or abs(miny) > 90 or abs(maxy) > 90:
-        raise InvalidInput("bbox: min must not exceed max, latitudes within ±90", field="bbox")
+        raise InvalidInput("bbox: 最小值不能大于最大值，纬度须在 ±90 之内", field="bbox")
     return minx, miny, maxx, maxy
 
 
@@ -154,9 +154,9 @@ def cells_geojson(actor: Actor, query: FeaturesQuery) -> Any:
     grid = _grid()
     version = query.version or grid.version
     if version is None:
-        raise NotFound("no grid has been imported yet")
+        raise NotFound("尚未导入任何网格")
     if db.session.get(GridVersion, version) is None:
-        raise NotFound(f"no grid version {version}")
+        raise NotFound(f"没有第 {version} 版网格")
     index = grid.cache.index(db.session, version)
     level = query.level or (STREET if query.zoom < 12 else
                             COMMUNITY if query.zoom < 14 else CELL)
@@ -205,7 +205,7 @@ def versions(actor: Actor) -> dict[str, Any]:
 def version(actor: Actor, version_id: int) -> dict[str, Any]:
     v = db.session.get(GridVersion, version_id)
     if v is None:
-        raise NotFound(f"no grid version {version_id}")
+        raise NotFound(f"没有第 {version_id} 版网格")
     commit()
     return {**_version_view(v), "report": v.report}
 
@@ -230,19 +230,19 @@ def import_file(actor: Actor, query: ImportQuery) -> dict[str, Any]:
     # A raw body with a non-form content type: no cross-site form can send it (CSRF).
     if request.mimetype not in UPLOAD_TYPES:
         raise UnsupportedMediaType(
-            "send the file as the body with Content-Type application/octet-stream")
+            "请将文件作为请求内容发送，Content-Type 为 application/octet-stream")
     suffix = Path(query.filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
-        raise InvalidInput("filename: the suffix must be one of "
-                           + ", ".join(sorted(UPLOAD_SUFFIXES)), field="filename")
+        raise InvalidInput("filename: 扩展名须为以下之一："
+                           + "、".join(sorted(UPLOAD_SUFFIXES)), field="filename")
     if suffix == ".shp":
-        raise InvalidInput("filename: send a Shapefile as a .zip with its .shp, .shx, .dbf "
-                           "and .prj", field="filename")
+        raise InvalidInput("filename: Shapefile 请打包为 .zip（含 .shp、.shx、.dbf "
+                           "和 .prj）上传", field="filename")
     # Grid files are large: this endpoint alone lifts the 64 KiB body limit.
     request.max_content_length = current_app.config["GRID_UPLOAD_MAX_BYTES"]
     data = request.get_data(cache=False)
     if not data:
-        raise InvalidInput("file: the body is empty", field="file")
+        raise InvalidInput("file: 请求内容为空，请上传网格文件", field="file")
     options = ImportOptions(code_field=query.code_field, name_field=query.name_field,
                             level_field=query.level_field, parent_field=query.parent_field,
                             layer=query.layer, source_crs=query.crs, activate=query.activate)
@@ -260,7 +260,7 @@ def import_file(actor: Actor, query: ImportQuery) -> dict[str, Any]:
 def activate(actor: Actor, version_id: int) -> dict[str, Any]:
     target = db.session.get(GridVersion, version_id)
     if target is None:
-        raise NotFound(f"no grid version {version_id}")
+        raise NotFound(f"没有第 {version_id} 版网格")
     for v in db.session.scalars(select(GridVersion).where(GridVersion.active.is_(True))):
         v.active = False
     target.active = True

@@ -61,8 +61,8 @@ def download_report(actor: Actor, kind: str, start: str) -> ResponseReturnValue:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise NotFound(f"the {KIND_NAMES[period.kind]} of {period_label(period)} has not been "
-                       "generated") from None
+        raise NotFound(f"{period_label(period)}的{KIND_NAMES[period.kind]}"
+                       "尚未生成") from None
     name = f"{KIND_NAMES[period.kind]}-{period.start.isoformat()}.xlsx"
     return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True,
                      download_name=name), 200

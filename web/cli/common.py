@@ -17,7 +17,7 @@ def app_for_cli(overrides: dict | None = None) -> Flask:
 
 def fail(exc: DomainError) -> None:
     """Exit with the domain error's message (and field), as click prints errors."""
-    field = f" ({exc.field})" if exc.field else ""
+    field = f"（字段：{exc.field}）" if exc.field else ""
     raise click.ClickException(f"{exc.message}{field}")
 
 

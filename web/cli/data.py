@@ -145,7 +145,7 @@ def demo_police_desk(port: int, key_spec: str, hotline: str, incident: str | Non
 
     key_id, sep, secret = key_spec.partition(":")
     if not sep or not key_id or not secret:
-        raise click.BadParameter("KEY_ID:SECRET", param_hint="--key")
+        raise click.BadParameter("格式须为 KEY_ID:SECRET", param_hint="--key")
     desk = FakePoliceDesk({key_id: secret}, _port=port).start()
     click.echo(f"fake 110 desk on {desk.url}; start the hotline with\n"
                f"  HOTLINE_POLICE110_URL={desk.url} "

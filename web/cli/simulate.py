@@ -269,8 +269,8 @@ def simulate(
         )
         if real and not force:
             raise click.ClickException(
-                f"this database has {real} real users: a simulated history is not made in a "
-                "production database (use --force to make it anyway)"
+                f"此数据库已有 {real} 个真实用户：不在生产数据库中生成模拟历史"
+                "（确需生成请加 --force）"
             )
         problem = county_problem(session)
         if problem:
@@ -324,7 +324,7 @@ def simulate(
             )
         except SimulationError as exc:
             session.rollback()
-            raise click.ClickException(f"{exc} (the history up to then was kept)") from exc
+            raise click.ClickException(f"{exc}（此前已生成的历史已保留）") from exc
         except DomainError as exc:
             session.rollback()
             _fail(exc)

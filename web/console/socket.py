@@ -46,10 +46,10 @@ def _authenticate(auth: Any) -> User:
         try:
             return user_for_token(db.session, str(token), services().clock.now())
         except DomainError as exc:
-            raise ConnectionRefusedError("unauthorized: " + exc.message) from None
+            raise ConnectionRefusedError("未授权：" + exc.message) from None
     user = session_user()  # a cookie from before a logout or password change: refused
     if user is None:
-        raise ConnectionRefusedError("unauthorized: sign in, or pass auth={'token': ...}")
+        raise ConnectionRefusedError("未授权：请先登录，或在 auth 中提供 token")
     return user
 
 
@@ -64,7 +64,7 @@ class ConsoleNamespace(Namespace):
     def on_connect(self, auth: Any = None) -> None:
         user = _authenticate(auth)
         if user.role == Role.POLICE_DESK:
-            raise ConnectionRefusedError("the 110 desk has no console")
+            raise ConnectionRefusedError("110 报警服务台没有调度台")
         viewer = _viewer(user)
         self.viewers[request.sid] = viewer  # type: ignore[attr-defined]
         self.epochs[request.sid] = (user.id, user.session_epoch)  # type: ignore[attr-defined]

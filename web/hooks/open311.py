@@ -21,6 +21,7 @@ from dispatch.tickets.public import PublicQuery, PublicTicket, find_public, get_
 from grid.directory import SqlDirectory
 from integrations.open311 import PermanentError, formats, inbound, mapping
 from web.api.base import commit
+from web.errors import http_message
 from web.extensions import db
 from web.services import services
 
@@ -41,7 +42,7 @@ def _format(fmt: str | None) -> str:
     fmt = (fmt or "").lower()
     if fmt not in formats.FORMATS:
         g.open311_format = "json"
-        raise PermanentError(404, "unknown format: use .json or .xml")
+        raise PermanentError(404, "未知的格式：请用 .json 或 .xml")
     g.open311_format = fmt
     return fmt
 
@@ -73,7 +74,7 @@ def _domain(exc: DomainError) -> Response:
 @bp.errorhandler(HTTPException)
 def _http(exc: HTTPException) -> Response:
     db.session.rollback()
-    return _error(exc.code or 500, exc.description or exc.name)
+    return _error(exc.code or 500, http_message(exc))
 
 
 def _api_keys() -> tuple[str, ...]:
@@ -119,7 +120,7 @@ def service_definition(name: str) -> Response:
     code, fmt = formats.split_format(name)
     fmt = _format(fmt)
     if code not in {s["service_code"] for s in _services()}:
-        raise PermanentError(404, f"service_code '{code}' not found")
+        raise PermanentError(404, f"service_code: 没有编码为“{code}”的服务")
     return _answer(fmt, "service_definition", mapping.service_definition(code))
 
 
@@ -150,7 +151,7 @@ def request_list(fmt: str) -> Response:
 def _one(number: str) -> PublicTicket:
     ticket = get_public(db.session, number, SqlDirectory(db.session))
     if ticket is None:
-        raise PermanentError(404, f"service_request_id '{number}' not found")
+        raise PermanentError(404, f"service_request_id: 没有编号为“{number}”的诉求")
     return ticket
 
 
@@ -176,9 +177,9 @@ def report(fmt: str) -> Response:
     fmt = _format(fmt)
     keys = _api_keys()
     if not keys:
-        raise PermanentError(403, "POST is not enabled on this server (no API keys configured)")
+        raise PermanentError(403, inbound.NOT_ENABLED)
     if request.mimetype not in inbound.FORM_TYPES:
-        raise PermanentError(400, "send the request as application/x-www-form-urlencoded")
+        raise PermanentError(400, "请以 application/x-www-form-urlencoded 发送请求")
     form = request.form
     inbound.check_api_key(form.get("api_key"), keys)
     codes = {s["service_code"] for s in _services()}
@@ -204,4 +205,4 @@ def report(fmt: str) -> Response:
 def unknown(rest: str) -> Response:
     """Any other path under /open311/v2: the protocol's 404."""
     g.open311_format = formats.split_format(rest.rsplit("/", 1)[-1])[1] or "json"
-    raise PermanentError(404, f"no such resource: {rest}")
+    raise PermanentError(404, f"没有这个资源：{rest}")

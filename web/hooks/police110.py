@@ -49,7 +49,7 @@ HOOKS = "/hooks/police110"
 T = TypeVar("T")
 # The desk is a machine client: it opens tickets (its transfers) and answers ours.
 POLICE_DESK = Actor(None, Role.POLICE_DESK, username="police110")
-UNCONFIGURED = "the 110 desk link is not configured (HOTLINE_POLICE110_KEYS)"
+UNCONFIGURED = "110 报警服务台接入尚未配置（HOTLINE_POLICE110_KEYS）"
 
 
 def desk_keys() -> dict[str, str] | None:
@@ -84,13 +84,13 @@ def _read(now: datetime, reader: Callable[[bytes, str | None], T]
     try:
         body = request.get_data(cache=False)
     except RequestEntityTooLarge:
-        return _refuse(413, "the body is over 64 KiB")
+        return _refuse(413, "请求内容超过 64 KiB 上限")
     try:
         signed = verify(keys, request.headers, body, now.timestamp())
     except PoliceError as exc:
         return _refuse(exc.http_status, exc.message, exc.field)
     if not remember_nonce(db.session, signed.key_id, signed.nonce, now):
-        return _refuse(401, "the nonce was used within the last 10 minutes",
+        return _refuse(401, "X-Hotline-Nonce：10 分钟内已使用过，可能是重放的请求",
                        "X-Hotline-Nonce")
     try:
         return reader(body, request.content_type), signed
@@ -146,7 +146,7 @@ def receive_ack() -> ResponseReturnValue:
     ack, _ = read
     ticket = db.session.scalar(select(Ticket).where(Ticket.number == ack.ticket_no))
     if ticket is None or not can_see(db.session, POLICE_DESK, ticket):
-        return _refuse(404, f"ticket_no: no ticket numbered '{ack.ticket_no}'", "ticket_no")
+        return _refuse(404, f"ticket_no: 没有编号为“{ack.ticket_no}”的工单", "ticket_no")
     if mapping.already_applied(ack, ticket.police_state, ticket.police_cause):
         status = ticket.status
         commit()  # the nonce

@@ -36,11 +36,11 @@ def sms_reply() -> ResponseReturnValue:
     token = current_app.config.get("SMS_GATEWAY_TOKEN")
     if not token:
         return _refuse(503, "unavailable",
-                       "the SMS gateway is not configured (HOTLINE_SMS_GATEWAY_TOKEN)")
+                       "短信网关接入尚未配置（HOTLINE_SMS_GATEWAY_TOKEN）")
     if not gateway_authorised(token, request.headers.get("Authorization", "")):
-        return _refuse(401, "unauthorized", "a valid gateway bearer token is required")
+        return _refuse(401, "unauthorized", "Authorization: 须提供有效的短信网关令牌（Bearer）")
     if request.mimetype != "application/json":
-        raise UnsupportedMediaType("send the body as application/json")
+        raise UnsupportedMediaType("请以 application/json 发送请求内容")
     body = parse_reply(request.get_data())
     outcome = record_sms_reply(db.session, external_id=body.external_id, sender=body.sender,
                                text=body.text, now=services().clock.now(),

@@ -34,6 +34,7 @@ from integrations.wechat.inbound import (
     verify_url,
 )
 from web.api.base import commit
+from web.errors import RETRY_AFTER
 from web.extensions import db
 from web.services import services
 
@@ -55,10 +56,15 @@ def credentials() -> Credentials | None:
 
 
 def _plain(body: str, status: int = 200) -> Response:
-    return Response(body, status, mimetype="text/plain")
+    response = Response(body, status, mimetype="text/plain")
+    if status == 503:  # like every 503 of the system: when to try again
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
-UNCONFIGURED = "the WeChat account is not configured"
+UNCONFIGURED = "微信公众号接入尚未配置"
+TOO_LARGE = "请求内容超过 64 KiB 上限"
+BUSY = "系统繁忙（数据库暂时不可用或数据被锁定），请稍后重试"
 NONCE_USED = "nonce：10 分钟内已使用过，可能是重放的请求"
 
 
@@ -90,7 +96,7 @@ def receive() -> Response:
         body = request.get_data(cache=False)
         push = read_push(creds, request.args, body, now=now.timestamp())
     except RequestEntityTooLarge:
-        return _plain("the body is over 64 KiB", 413)
+        return _plain(TOO_LARGE, 413)
     except WeChatError as exc:
         return _plain(exc.message, exc.http_status)
     try:
@@ -100,7 +106,7 @@ def receive() -> Response:
     except (OperationalError, StaleDataError):
         # Busy or locked: answer an error so WeChat retries; the MsgId keeps it harmless.
         db.session.rollback()
-        return _plain("busy, try again", 503)
+        return _plain(BUSY, 503)
     if content is None:
         return _plain("success")
     stamp = int(now.timestamp())

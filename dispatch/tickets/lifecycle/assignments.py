@@ -47,7 +47,7 @@ def own_assignment(ctx: Context) -> Assignment:
     held = held_assignment(ctx.ticket, ctx.actor)
     if held is not None:
         return held
-    raise Forbidden(f"you hold no active assignment on ticket {ctx.ticket.number}")
+    raise Forbidden(f"你在工单 {ctx.ticket.number} 上没有正在办理的派单")
 
 
 def lead_assignment(ticket: Ticket) -> Assignment | None:

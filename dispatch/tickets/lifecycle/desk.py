@@ -67,7 +67,7 @@ def _answer(c: Context) -> Step:
                                          knowledge.local_date(c.ticket.created_at))
         payload |= {"article_version": given.version, "article_title": given.title}
     elif p.article_version is not None:
-        raise InvalidInput("article_id: name the article whose version was given",
+        raise InvalidInput("article_id: 给了 article_version 就须同时给出知识库条目编号",
                            field="article_id")
     return Step(S.ARCHIVED, payload, Outcome.DIRECT_ANSWER)
 
@@ -75,7 +75,7 @@ def _answer(c: Context) -> Step:
 def _department(c: Context, code: str, field_name: str) -> str:
     dept = c.directory.department(code)
     if dept is None or not dept.active:
-        raise InvalidInput(f"{field_name}: no active department '{code}'", field=field_name)
+        raise InvalidInput(f"{field_name}: 没有启用中的部门“{code}”", field=field_name)
     return dept.code
 
 
@@ -89,7 +89,7 @@ def _dispatch(c: Context) -> Step:
     if p.category is not None:
         category = category_tree(c.session).get(p.category)
         if category is None or not category[1]:
-            raise InvalidInput(f"category: unknown category '{p.category}'", field="category")
+            raise InvalidInput(f"category: 没有启用中的分类“{p.category}”", field="category")
         if p.category != t.category_code and p.lead is None:
             # The suggested lead was for the old category: route the new one.
             t.routing = c.ports.router.route(p.category, ticket_location(t)).as_dict()
@@ -99,15 +99,15 @@ def _dispatch(c: Context) -> Step:
     if p.urgency is not None:
         t.urgency = p.urgency
     if t.type is None:
-        raise InvalidInput("type: the request type must be set before dispatch", field="type")
+        raise InvalidInput("type: 派单前须先确定诉求类型", field="type")
     if t.category_code is None:
-        raise InvalidInput("category: the category must be set before dispatch",
+        raise InvalidInput("category: 派单前须先确定诉求分类",
                            field="category")
     routing = t.routing or {}
     suggested = routing.get("lead")
     lead_code = p.lead or (_previous_lead(t) if t.status == S.REOPENED else None) or suggested
     if lead_code is None:
-        raise InvalidInput("lead: a lead department is required", field="lead")
+        raise InvalidInput("lead: 须指定主办单位", field="lead")
     # Taking the routing's lead takes its co-handlers and grid worker too, unless given.
     follows_routing = p.lead is None and lead_code == suggested
     given = p.model_fields_set
@@ -118,14 +118,14 @@ def _dispatch(c: Context) -> Step:
     lead = _department(c, lead_code, "lead")
     co = [_department(c, code, "co_handlers") for code in co_codes]
     if lead in co or len(set(co)) != len(co):
-        raise InvalidInput("co_handlers: each department may appear once, apart from the lead",
+        raise InvalidInput("co_handlers: 每个协办单位只能出现一次，且不能与主办单位重复",
                            field="co_handlers")
     worker = None
     if worker_name is not None:
         worker = memo(c.session, ("user", worker_name), (User,), lambda: c.session.scalar(
             select(User).where(User.username == worker_name)))
         if worker is None or worker.role != R.GRID_WORKER or not worker.active:
-            raise InvalidInput(f"grid_worker: no active grid worker '{worker_name}'",
+            raise InvalidInput(f"grid_worker: 没有在岗的网格员“{worker_name}”",
                                field="grid_worker")
     close_round(t, c.now)
     made = [start_assignment(c, lead, "lead", worker)]
@@ -165,9 +165,9 @@ def _relocate(c: Context) -> Step:
     p, t = c.payload, c.ticket
     if (p.lon is None) != (p.lat is None):
         missing = "lat" if p.lat is None else "lon"
-        raise InvalidInput(f"{missing}: give both lon and lat, or neither", field=missing)
+        raise InvalidInput(f"{missing}: lon 和 lat 须同时提供或都不提供", field=missing)
     if p.lon is None and p.address is None:
-        raise InvalidInput("address: give lon and lat, or an address", field="address")
+        raise InvalidInput("address: 须提供 lon 和 lat，或提供地址", field="address")
     before = {"location": {"lon": t.lon, "lat": t.lat, "address": t.address,
                            "cell": t.cell_code, "street": t.street_code},
               "routing": t.routing}
@@ -301,22 +301,23 @@ def _merge(c: Context) -> Step:
     t = c.ticket
     parent = c.session.scalar(select(Ticket).where(Ticket.number == c.payload.parent))
     if parent is None or not can_see(c.session, c.actor, parent):
-        raise InvalidInput(f"parent: no ticket numbered '{c.payload.parent}'", field="parent")
+        raise InvalidInput(f"parent: 没有编号为“{c.payload.parent}”的工单", field="parent")
     if parent.id == t.id:
-        raise InvalidInput("parent: a ticket cannot be merged into itself", field="parent")
+        raise InvalidInput("parent: 工单不能并入自身", field="parent")
     lock_ticket(c.session, parent)
     if parent.status in CLOSED_STATES:
-        raise Conflict(f"ticket {parent.number} is {parent.status}; merge into an open ticket")
+        raise Conflict(f"工单 {parent.number} 已结束（{parent.status}），请并入未结束的工单")
     if t.children:
-        raise Conflict(f"ticket {t.number} has repeats merged into it; it cannot be merged")
+        raise Conflict(f"工单 {t.number} 已有其他工单并入，不能再并入别的工单")
     t.parent = parent
-    write_change(c, parent, "note", Step(SAME, {"repeat_linked": t.number}), reason="repeat merged")
+    write_change(c, parent, "note", Step(SAME, {"repeat_linked": t.number}),
+                 reason="重复诉求已并入本工单")
     return Step(S.MERGED, {"parent": parent.number})
 
 
 def _void(c: Context) -> Step:
     if c.ticket.children:
-        raise Conflict(f"ticket {c.ticket.number} has repeats merged into it; it cannot be void")
+        raise Conflict(f"工单 {c.ticket.number} 已有其他工单并入，不能作废")
     return Step(S.VOID)
 
 
@@ -346,10 +347,10 @@ def _callback(c: Context) -> Step:
             return Step(S.ARCHIVED, {**payload, "unreachable": True}, Outcome.UNREACHABLE)
         return Step(SAME, payload)
     if p.satisfaction is None:
-        raise InvalidInput("satisfaction: is required when the citizen was reached",
+        raise InvalidInput("satisfaction: 联系上市民时须填写满意度",
                            field="satisfaction")
     if p.resolved is None:
-        raise InvalidInput("resolved: is required when the citizen was reached",
+        raise InvalidInput("resolved: 联系上市民时须填写是否已解决",
                            field="resolved")
     t.satisfaction, t.resolved = p.satisfaction, p.resolved
     payload = {"reached": True, "satisfaction": p.satisfaction, "resolved": p.resolved,

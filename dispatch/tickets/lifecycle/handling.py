@@ -38,8 +38,7 @@ from dispatch.tickets.lifecycle.table import (
 def _sign(c: Context) -> Step:
     a = own_assignment(c)
     if a.status != AssignmentStatus.DISPATCHED:
-        raise Conflict(f"the assignment of {a.department_code} is {a.status}, not awaiting "
-                       "sign-for")
+        raise Conflict(f"{a.department_code} 的派单状态为 {a.status}，不是待签收")
     a.status = AssignmentStatus.SIGNED
     a.signed_at = c.now
     return Step(moves_ticket(a, S.SIGNED),
@@ -49,8 +48,7 @@ def _sign(c: Context) -> Step:
 def _return(c: Context) -> Step:
     a = own_assignment(c)
     if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
-        raise Conflict(f"the assignment of {a.department_code} is {a.status}; it cannot be "
-                       "returned")
+        raise Conflict(f"{a.department_code} 的派单状态为 {a.status}，不能退单")
     close_assignment(a, AssignmentStatus.RETURNED, c.now)
     a.returned_at = c.now
     a.return_reason = c.payload.reason
@@ -60,8 +58,7 @@ def _return(c: Context) -> Step:
 def _complete(c: Context) -> Step:
     a = own_assignment(c)
     if a.status != AssignmentStatus.SIGNED:
-        raise Conflict(f"the assignment of {a.department_code} is {a.status}; sign for it "
-                       "before completing")
+        raise Conflict(f"{a.department_code} 的派单状态为 {a.status}，请先签收再办结")
     # The photos and the place are checked before anything changes.
     reported = attachments.evidence(c.session, c.ticket, c.actor, c.payload)
     a.status = AssignmentStatus.COMPLETED
@@ -78,12 +75,12 @@ def _extension(c: Context, ext_id: int | None) -> Extension:
     if ext_id is not None:
         pending = [e for e in pending if e.id == ext_id]
         if not pending:
-            raise InvalidInput(f"extension_id: no pending extension request {ext_id}",
+            raise InvalidInput(f"extension_id: 没有待审批的延期申请 {ext_id}",
                                field="extension_id")
     if not pending:
-        raise Conflict(f"ticket {c.ticket.number} has no pending extension request")
+        raise Conflict(f"工单 {c.ticket.number} 没有待审批的延期申请")
     if len(pending) > 1:
-        raise InvalidInput("extension_id: several requests are pending; name one",
+        raise InvalidInput("extension_id: 有多个待审批的延期申请，请指明其中一个",
                            field="extension_id")
     return pending[0]
 
@@ -91,18 +88,16 @@ def _extension(c: Context, ext_id: int | None) -> Extension:
 def _request_extension(c: Context) -> Step:
     a, p = own_assignment(c), c.payload
     if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
-        raise Conflict(f"the assignment of {a.department_code} is {a.status}")
+        raise Conflict(f"{a.department_code} 的派单状态为 {a.status}，不能延期")
     if c.now >= a.complete_deadline:
-        raise Conflict("the completion deadline has passed; an extension must be asked "
-                       "for before it")
+        raise Conflict("办结时限已过；延期须在时限届满前申请")
     if p.days > c.limits.max_extension_days:
-        raise InvalidInput(f"days: at most {c.limits.max_extension_days} working days",
+        raise InvalidInput(f"days: 最多 {c.limits.max_extension_days} 个工作日",
                            field="days")
     if a.extensions_used >= c.limits.max_extensions:
-        raise Conflict(f"this assignment already had {a.extensions_used} extensions, "
-                       f"the most allowed")
+        raise Conflict(f"此派单已延期 {a.extensions_used} 次，已达上限")
     if any(e.status == "pending" and e.assignment_id == a.id for e in c.ticket.extensions):
-        raise Conflict("an extension request for this assignment is already pending")
+        raise Conflict("此派单已有一个待审批的延期申请")
     ext = Extension(ticket=c.ticket, assignment_id=a.id, status="pending", days=p.days,
                     reason=p.reason, requested_at=c.now, requested_by_id=c.actor.id,
                     old_deadline=a.complete_deadline)
@@ -115,14 +110,14 @@ def _approve_extension(c: Context) -> Step:
     ext = _extension(c, c.payload.extension_id)
     days = c.payload.days or ext.days
     if days > ext.days:
-        raise InvalidInput(f"days: the request asked for {ext.days} working days",
+        raise InvalidInput(f"days: 批准天数不能超过申请的 {ext.days} 个工作日",
                            field="days")
     a = c.session.get(Assignment, ext.assignment_id)
     assert a is not None
     if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
-        raise Conflict(f"the assignment of {a.department_code} is {a.status}")
+        raise Conflict(f"{a.department_code} 的派单状态为 {a.status}，不能延期")
     if a.extensions_used >= c.limits.max_extensions:
-        raise Conflict("this assignment already had the most extensions allowed")
+        raise Conflict("此派单的延期次数已达上限")
     moved = add_working_days(c.session, a.complete_deadline, days)
     ext.status, ext.decided_at, ext.decided_by_id = "approved", c.now, c.actor.id
     ext.days, ext.new_deadline = days, moved.at

@@ -24,8 +24,8 @@ def lock_ticket(session: Session, ticket: Ticket) -> None:
         return
     current = session.execute(_LOCK, {"id": ticket.id}).scalar_one()
     if current != ticket.version:
-        raise StaleVersion(f"ticket {ticket.number} was changed by someone else just now; "
-                           "reload it and try again", field="version")
+        raise StaleVersion(f"工单 {ticket.number} 刚被他人修改，请刷新后重试",
+                           field="version")
     if session.get_bind().dialect.name == "postgresql":  # SQLite takes no row locks
         session.info.setdefault(_LOCKED, WeakSet()).add(ticket)
 

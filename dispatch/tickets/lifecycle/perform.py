@@ -70,14 +70,14 @@ def perform(
     """Take one action of the state table on a ticket; raises a DomainError and writes
     nothing when refused. `ports` locate and route again (relocate, a changed category)."""
     if action not in TABLE or action not in PAYLOADS:
-        raise NotFound(f"unknown action '{action}'", field="action")
+        raise NotFound(f"action: 没有“{action}”这个操作", field="action")
     body = payload if isinstance(payload, Strict) else parse(PAYLOADS[action], payload or {})
     if not can_see(session, actor, ticket):
-        raise NotFound(f"ticket {ticket.number} not found")
+        raise NotFound(f"工单 {ticket.number} 不存在")
     if expected_version is not None and expected_version != ticket.version:
         raise StaleVersion(
-            f"ticket {ticket.number} is at version {ticket.version}, not {expected_version}; "
-            "reload it and try again",
+            f"version: 工单 {ticket.number} 已是第 {ticket.version} 版，不是第 "
+            f"{expected_version} 版；请刷新后重试",
             field="version",
         )
     check(action, Status(ticket.status), actor.role)

@@ -100,11 +100,11 @@ def check(rule_action: str, status: Status, role: Role) -> None:
     """Refuse an action not in the table, not for this role, or not from this state."""
     rule = TABLE.get(rule_action)
     if rule is None:
-        raise NotFound(f"unknown action '{rule_action}'", field="action")
+        raise NotFound(f"action: 没有“{rule_action}”这个操作", field="action")
     if role not in rule.roles:
-        raise Forbidden(f"role '{role}' may not '{rule_action}'")
+        raise Forbidden(f"角色 {role} 无权执行“{rule_action}”操作")
     if status not in rule.from_states:
-        raise Conflict(f"'{rule_action}' is not allowed while the ticket is {status}")
+        raise Conflict(f"工单当前状态为 {status}，不能执行“{rule_action}”操作")
 
 
 # What an assignee's own assignment must be in for each of their actions.
