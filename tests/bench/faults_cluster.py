@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -175,7 +176,8 @@ class Process:
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
         self.name = name
-        self.log: IO[bytes] = open(logs / f"{name}.log", "ab")  # noqa: SIM115 — closed in stop
+        self.log_path = logs / f"{name}.log"
+        self.log: IO[bytes] = open(self.log_path, "ab")  # noqa: SIM115 — closed in stop
         self.log.write(f"\n=== start {time.strftime('%H:%M:%S')} {' '.join(args)}\n".encode())
         self.log.flush()
         self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log,
@@ -234,6 +236,10 @@ class Cluster:
         self.webs: list[Process | None] = [None] * len(web_ports)
         self.worker: Process | None = None
         self._starts: dict[str, int] = {}
+        self.lock = threading.RLock()  # the faults and the supervisor start and stop processes
+        # The worker's exits that no fault caused: (seconds since `t0`, log name, exit code,
+        # the log's last "Unrecoverable error" line).
+        self.worker_exits: list[tuple[float, str, int | None, str]] = []
 
     def url(self, i: int) -> str:
         return f"http://127.0.0.1:{self.web_ports[i]}"
@@ -261,16 +267,53 @@ class Cluster:
             self.webs[i] = None
 
     def start_worker(self, concurrency: int = 2) -> None:
-        self.worker = Process(self._name("worker"), hotline_command(
-            "worker", "--beat", "--concurrency", str(concurrency), "--loglevel", "info"),
-            self.env, self.logs)
+        with self.lock:
+            self.worker = Process(self._name("worker"), hotline_command(
+                "worker", "--beat", "--concurrency", str(concurrency), "--loglevel", "info"),
+                self.env, self.logs)
+
+    def worker_ready(self, timeout: float = 120) -> None:
+        worker = self.worker
+        assert worker is not None
+        wait_until(lambda: " ready." in worker.log_path.read_text(errors="replace"), timeout,
+                   f"{worker.name} to be ready", every=0.5)
 
     def kill_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.kill()
-            self.worker = None
+        with self.lock:
+            if self.worker is not None:
+                self.worker.kill()
+                self.worker = None
+
+    def supervise(self, t0: float, stop: threading.Event) -> threading.Thread:
+        """Start the worker again when it exits by itself, as a process supervisor (systemd's
+        Restart=always) would, and note why it exited."""
+
+        def watch() -> None:
+            pause = 1.0
+            while not stop.wait(pause):
+                pause = 1.0
+                with self.lock:
+                    worker = self.worker
+                    if worker is None or worker.popen.poll() is None:
+                        continue
+                    log = worker.log_path.read_text(errors="replace").splitlines()
+                    why = next((line for line in reversed(log) if "Unrecoverable error" in line),
+                               log[-1] if log else "")
+                    self.worker_exits.append((time.monotonic() - t0, worker.name,
+                                              worker.popen.returncode, why[-240:]))
+                    worker.stop()  # the pool children it left
+                    self.start_worker()
+                    pause = 5.0  # a supervisor's back-off between restarts
+
+        thread = threading.Thread(target=watch, name="supervisor", daemon=True)
+        thread.start()
+        return thread
 
     def stop_all(self) -> None:
+        with self.lock:
+            self._stop_all()
+
+    def _stop_all(self) -> None:
         for i, web in enumerate(self.webs):
             if web is not None:
                 web.stop()

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import engineio
 import requests
 import socketio
 
@@ -69,6 +70,7 @@ class Try:
     web: int
     outcome: str  # "ok", "http 503", "refused", "timeout", "reset", …
     ms: float
+    marker: str
 
 
 @dataclass
@@ -92,14 +94,22 @@ class Recorder:
         self.tries: list[Try] = []
         self.demands: list[Demand] = []
         self.crashes: list[str] = []
+        # Answers no outage should give (5xx other than 503): (s, channel, web, status, body).
+        self.odd: list[tuple[float, str, int, int, str]] = []
 
     def now(self) -> float:
         return time.monotonic() - self.t0
 
-    def note(self, channel: str, web: int, outcome: str, started: float) -> None:
+    def note(self, channel: str, web: int, outcome: str, started: float, marker: str) -> None:
         at = self.now()
         with self.lock:
-            self.tries.append(Try(at, channel, web, outcome, (at - started) * 1000))
+            self.tries.append(Try(at, channel, web, outcome, (at - started) * 1000, marker))
+
+    def odd_answer(self, channel: str, web: int, response: requests.Response) -> None:
+        if response.status_code >= 500 and response.status_code != 503:
+            with self.lock:
+                self.odd.append((round(self.now(), 2), channel, web, response.status_code,
+                                 response.text[:300]))
 
     def add(self, demand: Demand) -> None:
         with self.lock:
@@ -192,15 +202,16 @@ class ApiClient(Client):
                 r = self.session.post(url + "/api/v1/tickets", json=body, headers=headers,
                                       timeout=(3, 20))
             except requests.RequestException as exc:
-                self.rec.note(self.channel, web, outcome_of(exc), started)
+                self.rec.note(self.channel, web, outcome_of(exc), started, demand.marker)
             else:
                 if r.status_code in (200, 201):
-                    self.rec.note(self.channel, web, "ok", started)
+                    self.rec.note(self.channel, web, "ok", started, demand.marker)
                     demand.acked = True
                     demand.replayed = r.headers.get("Idempotent-Replayed") == "true"
                     demand.number = r.json().get("number")
                     return
-                self.rec.note(self.channel, web, f"http {r.status_code}", started)
+                self.rec.note(self.channel, web, f"http {r.status_code}", started, demand.marker)
+                self.rec.odd_answer(self.channel, web, r)
                 if r.status_code < 500 and r.status_code != 429:
                     demand.given_up = f"http {r.status_code}: {r.text[:200]}"
                     return
@@ -240,21 +251,23 @@ class WeChatClient(Client):
                                       headers={"Content-Type": "text/xml"},
                                       timeout=(self.timeout, self.timeout))
             except requests.RequestException as exc:
-                self.rec.note(self.channel, web, outcome_of(exc), started)
+                self.rec.note(self.channel, web, outcome_of(exc), started, demand.marker)
             else:
                 if r.status_code == 200:
                     reply = self.peer.open_reply(r.content, safe=True).get("Content", "")
                     found = NUMBER.search(reply)
                     if found is not None:
-                        self.rec.note(self.channel, web, "ok", started)
+                        self.rec.note(self.channel, web, "ok", started, demand.marker)
                         demand.acked = True
                         demand.replayed = attempt > 0
                         demand.number = found.group(0)
                         return
-                    self.rec.note(self.channel, web, "http 200 without a number", started)
+                    self.rec.note(self.channel, web, "http 200 without a number", started,
+                                  demand.marker)
                     demand.given_up = f"answered {reply[:100]!r}"
                     return
-                self.rec.note(self.channel, web, f"http {r.status_code}", started)
+                self.rec.note(self.channel, web, f"http {r.status_code}", started, demand.marker)
+                self.rec.odd_answer(self.channel, web, r)
             # The next try comes when WeChat's 5 s for this one are over.
             self._sleep(self.timeout - (self.rec.now() - started))
         demand.given_up = "no answer after 4 tries"
@@ -294,15 +307,16 @@ class PoliceClient(Client):
                 r = self.session.post(url + "/hooks/police110/transfers", data=body,
                                       headers=headers, timeout=(3, 20))
             except requests.RequestException as exc:
-                self.rec.note(self.channel, web, outcome_of(exc), started)
+                self.rec.note(self.channel, web, outcome_of(exc), started, demand.marker)
             else:
                 if r.status_code in (200, 202):
-                    self.rec.note(self.channel, web, "ok", started)
+                    self.rec.note(self.channel, web, "ok", started, demand.marker)
                     demand.acked = True
                     demand.replayed = r.status_code == 200
                     demand.number = (r.json() or {}).get("ticket_no")
                     return
-                self.rec.note(self.channel, web, f"http {r.status_code}", started)
+                self.rec.note(self.channel, web, f"http {r.status_code}", started, demand.marker)
+                self.rec.odd_answer(self.channel, web, r)
                 if r.status_code < 500 and r.status_code != 429:
                     demand.given_up = f"http {r.status_code}: {r.text[:200]}"
                     return
@@ -341,18 +355,19 @@ class Open311Client(Client):
                                       headers={"Content-Type": FORM}, timeout=(3, 20))
             except requests.RequestException as exc:
                 outcome = outcome_of(exc)
-                self.rec.note(self.channel, web, outcome, started)
+                self.rec.note(self.channel, web, outcome, started, demand.marker)
                 if outcome != "refused":  # it may have been written: no safe retry
                     demand.given_up = f"unknown outcome ({outcome})"
                     return
             else:
                 if r.status_code in (200, 201):
-                    self.rec.note(self.channel, web, "ok", started)
+                    self.rec.note(self.channel, web, "ok", started, demand.marker)
                     answer = r.json()
                     demand.acked = True
                     demand.number = answer[0].get("service_request_id") if answer else None
                     return
-                self.rec.note(self.channel, web, f"http {r.status_code}", started)
+                self.rec.note(self.channel, web, f"http {r.status_code}", started, demand.marker)
+                self.rec.odd_answer(self.channel, web, r)
                 if r.status_code != 503:
                     demand.given_up = f"http {r.status_code}: {r.text[:200]}"
                     return
@@ -364,6 +379,23 @@ class Open311Client(Client):
 
 
 # ---------------------------------------------------------------- the console
+
+
+class _InOrderEngineIO(engineio.Client):
+    """Messages taken one at a time in the order they arrive, as a page's single JavaScript
+    thread takes them: python-engineio runs each message's handler in a thread of its own, so
+    a `resumed` could be taken before the replayed events sent ahead of it, settle the floor
+    over them, and drop them as duplicates when they come."""
+
+    def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "message":
+            kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+class InOrderClient(socketio.Client):
+    def _engineio_client_class(self) -> type[engineio.Client]:
+        return _InOrderEngineIO
 
 
 class Console:
@@ -397,7 +429,7 @@ class Console:
         self.resets = 0
         self._gap_timer: threading.Timer | None = None
         self._stop = threading.Event()
-        self.client = socketio.Client(reconnection=True, reconnection_attempts=0,
+        self.client = InOrderClient(reconnection=True, reconnection_attempts=0,
                                       reconnection_delay=1, reconnection_delay_max=5)
         self.client.on("connect", self._connected, namespace=NS)
         self.client.on("disconnect", self._disconnected, namespace=NS)

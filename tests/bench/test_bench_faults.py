@@ -26,7 +26,8 @@ event once. Run:
     HOTLINE_BENCH_FAULTS=1 .venv/bin/python -m pytest tests/bench/test_bench_faults.py \
         -p no:cacheprovider -q -s -o addopts="--import-mode=importlib" --timeout=0
 
-Figures go to tests/bench/results/faults.json too.
+Figures go to tests/bench/results/faults.json too, the processes' logs to
+tests/bench/results/faults-logs/.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import threading
 import time
 from collections import Counter
@@ -120,19 +122,22 @@ def _token(url: str, user: str) -> str:
     return r.json()["token"]
 
 
-def _stored(conninfo: str, run_id: str) -> tuple[Counter[str], Counter[str]]:
-    """Tickets per marker of this run, and contacts (of those tickets) per marker."""
+def _stored(conninfo: str, run_id: str) -> tuple[Counter[str], Counter[str], set[str]]:
+    """Tickets per marker of this run, contacts (of those tickets) per marker, and the
+    tickets' numbers."""
     marker = re.compile(rf"FX{run_id}-[a-z0-9]+-\d{{5}}")
     tickets: Counter[str] = Counter()
     contacts: Counter[str] = Counter()
-    rows = _query(conninfo, "SELECT t.text, (SELECT count(*) FROM contacts c "
+    numbers: set[str] = set()
+    rows = _query(conninfo, "SELECT t.number, t.text, (SELECT count(*) FROM contacts c "
                             "WHERE c.ticket_id = t.id) FROM tickets t WHERE t.text LIKE %s",
                   f"%FX{run_id}-%")
-    for text, n_contacts in rows:
+    for number, text, n_contacts in rows:
+        numbers.add(number)
         for found in set(marker.findall(text)):
             tickets[found] += 1
             contacts[found] += n_contacts
-    return tickets, contacts
+    return tickets, contacts, numbers
 
 
 def _pending(conninfo: str) -> dict[str, int]:
@@ -165,6 +170,7 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
     consoles: list[Console] = []
     clients: list[Client] = []
     stop = threading.Event()
+    stop_supervisor = threading.Event()
     try:
         # ------------------------------------------------------------ the private servers
         pg.init()
@@ -192,8 +198,7 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
         for i in range(len(web_ports)):
             cluster.start_web(i)
         cluster.start_worker()
-        wait_until(lambda: "ready" in (logs / "worker.log").read_text(errors="replace"), 120,
-                   "the Celery worker to be ready", every=0.5)
+        cluster.worker_ready()
         urls = [cluster.url(i) for i in range(len(web_ports))]
         operator = _token(urls[0], "operator1")
         dispatchers = [_token(u, "dispatcher1") for u in urls]
@@ -228,6 +233,7 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
                                                  services=service_codes, points=points))
         for client in clients:
             client.start()
+        supervisor = cluster.supervise(t0, stop_supervisor)
 
         faults: list[Fault] = []
 
@@ -243,8 +249,7 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
                 at(fault.start + out)
                 fault.restored = rec.now()
                 cluster.start_worker()
-                wait_until(lambda: "ready" in (logs / "worker.2.log").read_text(
-                    errors="replace"), 120, "the worker to be ready again", every=0.5)
+                cluster.worker_ready()
             elif name.startswith("Redis"):
                 redis_server.stop()
                 at(fault.start + out)
@@ -289,11 +294,14 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
         except RuntimeError:
             pass
         console_wait_s = time.monotonic() - console_start
-        tickets, contacts = _stored(conninfo, run_id)
+        tickets, contacts, numbers_stored = _stored(conninfo, run_id)
+        stop_supervisor.set()
+        supervisor.join(10)
         worker_alive = cluster.worker is not None and cluster.worker.popen.poll() is None
         webs_alive = [w is not None and w.popen.poll() is None for w in cluster.webs]
     finally:
         stop.set()
+        stop_supervisor.set()
         for console in consoles:
             console.close()
         for client in clients:
@@ -302,6 +310,11 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
             cluster.stop_all()
         redis_server.stop()
         pg.destroy()
+        kept = RESULTS / "faults-logs"  # the processes' logs of the last run, for a look later
+        shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir(parents=True)
+        for log in logs.glob("*.log"):
+            shutil.copy(log, kept / log.name)
 
     # ---------------------------------------------------------------- figures
     demands = rec.demands
@@ -326,6 +339,11 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
             "duplicated markers": sorted(m for m in stored if tickets[m] > 1)[:10],
         }
     stray = [m for m in tickets if m not in {d.marker for d in demands}]
+    # The tries of every demand lost or stored twice: when, where, what each answered.
+    suspects = {m for f in by_channel.values()
+                for m in f["lost markers"] + f["duplicated markers"]}
+    suspect_tries = {m: [(round(t.at, 2), f"web{t.web + 1}", t.outcome, round(t.ms))
+                         for t in rec.tries if t.marker == m] for m in sorted(suspects)}
 
     windows = []
     for name, start, end in _fault_windows(faults, clients_done):
@@ -346,8 +364,7 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
     for c in consoles:
         with c.lock:
             held = set(c.events)
-            numbers = {e["ticket"]["number"] for e in c.events.values()
-                       if e.get("type") in ("created", "alarm")}
+            numbers = {e["ticket"]["number"] for e in c.events.values()}
         console_figures.append({
             "console": c.name, "events expected": len(expected), "held": len(held & expected),
             "missing after the drain": missing_at_drain[consoles.index(c)],
@@ -355,7 +372,8 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
             "duplicates dropped": c.duplicates, "out of order": c.out_of_order,
             "resumes": c.resumes, "resyncs": c.resyncs, "resets": c.resets,
             "reconnects": len(c.reconnected),
-            "tickets seen created": len(numbers)})
+            "tickets of the run stored": len(numbers_stored),
+            "tickets of the run not seen": len(numbers_stored - numbers)})
 
     result = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"), "run_id": run_id,
@@ -370,7 +388,11 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
         "drain": {"before": pending, "after": pending_after, "seconds": round(drain_s, 1)},
         "console wait s": round(console_wait_s, 1), "stuck clients": stuck,
         "worker alive at the end": worker_alive, "webs alive at the end": webs_alive,
-        "client crashes": rec.crashes[:3],
+        "worker exits no fault caused": [
+            {"at_s": round(at, 1), "log": name, "exit code": code, "why": why}
+            for at, name, code, why in cluster.worker_exits],
+        "client crashes": rec.crashes[:3], "tries of lost or duplicated": suspect_tries,
+        "5xx other than 503": rec.odd[:20],
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "faults.json").write_text(json.dumps(result, ensure_ascii=False, indent=2),
@@ -386,6 +408,7 @@ def test_bench_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
         assert f["duplicated"] == 0, (channel, f["duplicated markers"])
     for c in console_figures:
         assert c["missing at the end"] == 0, c
+        assert c["tickets of the run not seen"] == 0, c
 
 
 def _print(r: dict[str, Any]) -> None:
@@ -427,7 +450,16 @@ def _print(r: dict[str, Any]) -> None:
               f"{c['missing at the end']}; {c['messages received']} messages, "
               f"{c['duplicates dropped']} duplicates dropped, {c['out of order']} out of order, "
               f"{c['resumes']} resumes, {c['resyncs']} resyncs, {c['resets']} resets, "
-              f"{c['reconnects']} reconnects; tickets seen created {c['tickets seen created']}")
+              f"{c['reconnects']} reconnects; tickets of the run not seen "
+              f"{c['tickets of the run not seen']} of {c['tickets of the run stored']}")
+    for exit_ in r["worker exits no fault caused"]:
+        print(f"  FINDING: the worker ({exit_['log']}) exited by itself at {exit_['at_s']} s "
+              f"(code {exit_['exit code']}): {exit_['why']}; started again as a supervisor "
+              "would")
+    for at, channel, web, status, body in r["5xx other than 503"]:
+        print(f"  FINDING: {channel} got {status} from web{web + 1} at {at} s: {body[:160]}")
+    for marker, tries in r["tries of lost or duplicated"].items():
+        print(f"  {marker}: tries (s, web, outcome, ms) {tries}")
     print(f"drain: before {r['drain']['before']}, after {r['drain']['after']} "
           f"({r['drain']['seconds']} s); consoles complete after {r['console wait s']} s more; "
           f"worker alive {r['worker alive at the end']}, webs alive {r['webs alive at the end']}")
