@@ -214,25 +214,25 @@ def _check_rule(session: Session, data: RuleIn, index: GridIndex | None,
                 rule_id: int | None) -> None:
     category = session.get(Category, data.category)
     if category is None or not category.active:
-        raise InvalidInput(f"category: unknown category '{data.category}'", field="category")
+        raise InvalidInput(f"category: 没有启用中的分类“{data.category}”", field="category")
     area = data.area or ALL_AREAS
     if area != ALL_AREAS and (index is None or area not in index.areas):
-        raise InvalidInput(f"area: no area '{area}' in the active grid", field="area")
+        raise InvalidInput(f"area: 当前网格中没有区域“{area}”", field="area")
     depts = {d.code: d for d in session.scalars(select(Department))}
     for field_name, codes in (("lead", [data.lead] if data.lead else []),
                               ("co_handlers", data.co_handlers)):
         for code in codes:
             if code not in depts or not depts[code].active:
-                raise InvalidInput(f"{field_name}: no active department '{code}'",
+                raise InvalidInput(f"{field_name}: 没有启用中的部门“{code}”",
                                    field=field_name)
     if data.lead in data.co_handlers or len(set(data.co_handlers)) != len(data.co_handlers):
-        raise InvalidInput("co_handlers: each department may appear once, apart from the lead",
+        raise InvalidInput("co_handlers: 每个协办单位只能出现一次，且不能与主办单位重复",
                            field="co_handlers")
     clash = session.scalar(select(CatalogueRule.id).where(
         CatalogueRule.category_code == data.category, CatalogueRule.area_code == area,
         CatalogueRule.id != (rule_id or -1)))
     if clash is not None:
-        raise InvalidInput(f"area: rule #{clash} already covers this category and area",
+        raise InvalidInput(f"area: 规则 #{clash} 已覆盖此分类和区域",
                            field="area")
     lead = depts.get(data.lead) if data.lead else None
     if data.active and (lead is None or lead.kind != FUNCTIONAL):
@@ -246,8 +246,8 @@ def _check_rule(session: Session, data: RuleIn, index: GridIndex | None,
                 if other is not None and other.lead_code and depts.get(other.lead_code) \
                         and depts[other.lead_code].kind == FUNCTIONAL:
                     raise InvalidInput(
-                        f"lead: a functional department's matter is not pushed down to a "
-                        f"street (rule #{other.id} gives '{cat}' to {other.lead_code})",
+                        f"lead: 职能部门的事项不下沉到街道（规则 #{other.id} 已把“{cat}”"
+                        f"派给 {other.lead_code}）",
                         field="lead")
 
 
@@ -281,7 +281,7 @@ def update_rule(session: Session, rule_id: int, data: dict[str, Any],
     """Validate and replace a catalogue rule."""
     rule = session.get(CatalogueRule, rule_id)
     if rule is None:
-        raise NotFound(f"no catalogue rule #{rule_id}")
+        raise NotFound(f"没有派单目录规则 #{rule_id}")
     cmd = parse(RuleIn, data)
     _check_rule(session, cmd, index, rule_id)
     rule.category_code, rule.area_code = cmd.category, cmd.area or ALL_AREAS
@@ -296,7 +296,7 @@ def delete_rule(session: Session, rule_id: int) -> None:
     """Remove a catalogue rule (tickets keep the reasons they were routed with)."""
     if affected_rows(session.execute(
             delete(CatalogueRule).where(CatalogueRule.id == rule_id))) == 0:
-        raise NotFound(f"no catalogue rule #{rule_id}")
+        raise NotFound(f"没有派单目录规则 #{rule_id}")
 
 
 # ---------------------------------------------------------------- duty roster
@@ -330,15 +330,15 @@ def _roster_row(data: dict[str, Any], index: GridIndex | None,
     """A duty checked against the grid and the grid workers (`users` by username)."""
     cmd = parse(RosterIn, data)
     if index is None or cmd.cell not in index.areas or index.areas[cmd.cell].level != "cell":
-        raise InvalidInput(f"cell: no cell '{cmd.cell}' in the active grid", field="cell")
+        raise InvalidInput(f"cell: 当前网格中没有网格“{cmd.cell}”", field="cell")
     if len(set(cmd.weekdays)) != len(cmd.weekdays):
-        raise InvalidInput("weekdays: each day once (ISO 1 = Monday … 7 = Sunday)",
+        raise InvalidInput("weekdays: 每天只能出现一次（ISO：1 = 周一 … 7 = 周日）",
                            field="weekdays")
     if cmd.starts == cmd.ends:
-        raise InvalidInput("ends: must differ from starts", field="ends")
+        raise InvalidInput("ends: 结束时间不能与开始时间相同", field="ends")
     user = users.get(cmd.username)
     if user is None or user.role != Role.GRID_WORKER or not user.active:
-        raise InvalidInput(f"username: no active grid worker '{cmd.username}'", field="username")
+        raise InvalidInput(f"username: 没有在岗的网格员“{cmd.username}”", field="username")
     return {"cell_code": cmd.cell, "user_id": user.id, "weekdays": cmd.weekdays,
             "starts": cmd.starts, "ends": cmd.ends, "note": cmd.note}
 
@@ -373,7 +373,7 @@ def delete_roster_entry(session: Session, entry_id: int) -> None:
     """Remove a duty."""
     if affected_rows(session.execute(
             delete(RosterEntry).where(RosterEntry.id == entry_id))) == 0:
-        raise NotFound(f"no roster entry #{entry_id}")
+        raise NotFound(f"没有排班记录 #{entry_id}")
 
 
 def duty_cells(session: Session, user_id: int) -> frozenset[str]:

@@ -158,7 +158,7 @@ def _canonical(crs: str) -> str:
     name = crs.strip().upper().replace("-", "").replace("_", "") if isinstance(crs, str) else ""
     name = _ALIASES.get(name, name)
     if name not in CRS_NAMES:
-        raise InvalidInput(f"crs: unknown {crs!r}, expected one of {', '.join(CRS_NAMES)}",
+        raise InvalidInput(f"crs: 未知的坐标系 {crs!r}，须为以下之一：{'、'.join(CRS_NAMES)}",
                            field="crs")
     return name
 

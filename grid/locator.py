@@ -66,11 +66,11 @@ def check_point(lon: Any, lat: Any) -> tuple[float, float]:
     """A finite WGS-84-range longitude and latitude, or a clear error naming the field."""
     for name, value, limit in (("lon", lon, 180.0), ("lat", lat, 90.0)):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidInput(f"{name}: a number is required", field=name)
+            raise InvalidInput(f"{name}: 须为数字", field=name)
         if not math.isfinite(value):
-            raise InvalidInput(f"{name}: must be a finite number (got {value})", field=name)
+            raise InvalidInput(f"{name}: 须为有限的数字（收到 {value}）", field=name)
         if not -limit <= value <= limit:
-            raise InvalidInput(f"{name}: must be between -{limit:g} and {limit:g} (got {value})",
+            raise InvalidInput(f"{name}: 须在 -{limit:g} 到 {limit:g} 之间（收到 {value}）",
                                field=name)
     return float(lon), float(lat)
 
@@ -232,7 +232,7 @@ class GridIndex:
         level (to about half a screen pixel); says whether the limit cut the list short."""
         idx = self._by_level.get(level)
         if idx is None:
-            raise InvalidInput(f"level: one of {', '.join(self._by_level)}", field="level")
+            raise InvalidInput(f"level: 须为以下之一：{'、'.join(self._by_level)}", field="level")
         geoms = self._simplified_level(level, zoom)
         if bbox is not None:
             with self._lock:

@@ -83,8 +83,7 @@ def load_demo(session: Session, hasher: PasswordHasher) -> LoadReport:
     """Load the demo county; refuses a database that has real (non-demo) users."""
     real = session.scalar(select(func.count()).select_from(User).where(User.demo.is_(False)))
     if real:
-        raise Conflict(f"this database has {real} real users; the demo is not loaded into a "
-                       "production database")
+        raise Conflict(f"此数据库已有 {real} 个真实用户：演示数据不装入生产数据库")
     if session.scalar(select(func.count()).select_from(User)):
         return LoadReport(0, 0, tuple(u for u, *_ in DEMO_USERS), already_loaded=True)
     categories = load_categories(session)

@@ -70,7 +70,7 @@ def test_demo_load_refuses_a_database_with_real_users_and_writes_nothing(env):
     assert added.exit_code == 0, added.output
     refused = run(env, "demo", "load")
     assert refused.exit_code != 0
-    assert "real users" in refused.output
+    assert "1 个真实用户" in refused.output
     assert _count(env, User) == 1
     skipped = run(env, "demo", "load", "--if-empty")
     assert skipped.exit_code == 0 and _count(env, User) == 1

@@ -96,7 +96,7 @@ def test_a_category_retired_in_the_transaction_is_refused_at_intake(session: Ses
     category = session.get(Category, VENDING)
     assert category is not None
     category.active = False  # pending, not flushed
-    with pytest.raises(InvalidInput, match="unknown category"):
+    with pytest.raises(InvalidInput, match="没有启用中的分类"):
         check_category(session, VENDING)
 
 

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# Where user-visible refusals are raised. dispatch/triage is checked by its owners;
-# dispatch/simulation is a tool whose errors go to its developer.
-SCANNED = ("web", "dispatch", "integrations")
-SKIPPED = ("dispatch/triage/", "dispatch/simulation/", "web/migrations/")
+# Where user-visible refusals are raised. dispatch/simulation is a tool whose errors go to its
+# developer.
+SCANNED = ("web", "dispatch", "integrations", "grid", "workers")
+SKIPPED = ("dispatch/simulation/", "web/migrations/")
+# Known gaps, owned by others at the time of writing: the triage package (classifier, knowledge
+# base), the geocoder, and the grid importer's file report (an admin's import report).
+NOT_YET = ("dispatch/triage/", "grid/geocoder", "grid/importer/")
 FAKES = "fake.py"  # stand-ins for the outside parties, used by tests
 # Exceptions whose message reaches a person: the domain's refusals, the hooks' own errors,
 # werkzeug's HTTP errors raised with a description, the console's refused connections.
@@ -84,7 +87,7 @@ def english_messages() -> list[str]:
     for top in SCANNED:
         for file in sorted((ROOT / top).rglob("*.py")):
             path = file.relative_to(ROOT).as_posix()
-            if path.startswith(SKIPPED) or file.name == FAKES:
+            if path.startswith(SKIPPED + NOT_YET) or file.name == FAKES:
                 continue
             tree = ast.parse(file.read_text(encoding="utf-8"))
             validators = _validator_functions(tree)

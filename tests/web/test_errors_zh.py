@@ -245,3 +245,19 @@ def test_the_error_shape_is_unchanged(api):
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "field"}
     assert body["error"]["code"] == "invalid" and body["error"]["field"] == "text"
     assert json.dumps(body, ensure_ascii=False).count("text") >= 2
+
+
+def test_a_queue_outage_under_the_wechat_hook_is_plain_text_with_retry_after(app, client):
+    """The central 503 (here: Redis gone while the push is handled) answers the WeChat hook in
+    its protocol, plain text, with Retry-After."""
+    import redis
+
+    def failing():
+        raise redis.ConnectionError("Error 111 connecting")
+
+    # The same path as the hook, another method: what the central handler makes of it.
+    app.add_url_rule("/hooks/wechat", "test_wechat_outage", failing, methods=["PUT"])
+    r = client.put("/hooks/wechat")
+    assert (r.status_code, r.mimetype) == (503, "text/plain"), r.get_data(as_text=True)
+    assert int(r.headers["Retry-After"]) > 0
+    chinese(r.get_data(as_text=True), "消息队列")
