@@ -24,7 +24,6 @@ from dispatch.stats.metrics import (
     RAW,
     DateRange,
     Filters,
-    Source,
     breakdown,
     drill_down,
     summary,
@@ -56,7 +55,7 @@ CATEGORIES = (
     "environment.air.cooking_fumes",
 )
 FIRST_DAY = date(2026, 11, 23)
-DAYS = 30
+DAYS = 16  # to 8 December: across a month end, every figure non-zero (see the test)
 
 
 @pytest.fixture
@@ -280,64 +279,72 @@ FILTERS = (
 )
 
 
+class RawFigures:
+    """The raw log's figures, each computed once per arguments: a refresh or a rebuild writes
+    only the facts and rollups, never the log, so the figures the rollups must give again
+    after a rebuild are the ones already computed (the raw side is most of this test's time)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[tuple, object] = {}
+
+    def __call__(self, fn, *args, **kw):
+        key = (fn.__name__, args, tuple(sorted(kw.items())))
+        if key not in self.known:
+            self.known[key] = fn(self.session, *args, source=RAW, **kw)
+        return self.known[key]
+
+
 def assert_rollups_equal_raw(
-    session: Session, now: datetime, spans=SPANS, drill: bool = True
+    session: Session, now: datetime, spans=SPANS, drill: bool = True,
+    raw: RawFigures | None = None,
 ) -> None:
     """Every figure, breakdown, trend and drill-down the same from both sources."""
     refresh(session)
-    raw = RAW
+    raw = raw or RawFigures(session)
     for span in spans:
         for f in FILTERS:
             rolled = summary(session, span, f, now, source=ROLLUPS)
-            assert rolled == summary(session, span, f, now, source=raw), (span, f)
+            assert rolled == raw(summary, span, f, now), (span, f)
         for f in (*FILTERS[:3], *FILTERS[-2:]):  # one filter and two
             for by in BREAKDOWNS:
-                assert breakdown(session, span, f, now, by, source=ROLLUPS) == breakdown(
-                    session, span, f, now, by, source=raw
+                assert breakdown(session, span, f, now, by, source=ROLLUPS) == raw(
+                    breakdown, span, f, now, by
                 ), (span, f, by)
     for f in FILTERS[:4]:
-        assert trend(session, SPANS[0], f, now, "day", source=ROLLUPS) == trend(
-            session, SPANS[0], f, now, "day", source=raw
+        assert trend(session, SPANS[0], f, now, "day", source=ROLLUPS) == raw(
+            trend, SPANS[0], f, now, "day"
         ), f
     month = SPANS[0]
     for f in FILTERS[:2] if drill else ():
         for metric, m in METRICS.items():
             for part in ("numerator", "denominator") if m.denominator else ("numerator",):
                 got = drill_down(session, month, f, now, metric, part, per_page=100, source=ROLLUPS)
-                assert got == drill_down(
-                    session, month, f, now, metric, part, per_page=100, source=raw
-                ), (f, metric, part)
+                assert got == raw(drill_down, month, f, now, metric, part, per_page=100), (
+                    f, metric, part)
     if drill:
         assert_every_page_equals_raw(session, raw, now, "on_time_completion_rate", 7)
         assert_every_page_equals_raw(session, raw, now, "overdue_now", 1)
 
 
 def assert_every_page_equals_raw(
-    session: Session, raw: Source, now: datetime, metric: str, per_page: int
+    session: Session, raw: RawFigures, now: datetime, metric: str, per_page: int
 ) -> None:
     """Every page of a drill-down of the month, and one past the end (empty), the same from
     both sources (the rollups cut a page from the facts before joining its tickets)."""
+    part = "denominator" if METRICS[metric].denominator else "numerator"
 
-    def page_of(source, page: int):
-        part = "denominator" if METRICS[metric].denominator else "numerator"
-        return drill_down(
-            session,
-            SPANS[0],
-            Filters(),
-            now,
-            metric,
-            part,
-            page=page,
-            per_page=per_page,
-            source=source,
-        )
+    def page_of(page: int):
+        return drill_down(session, SPANS[0], Filters(), now, metric, part, page=page,
+                          per_page=per_page, source=ROLLUPS)
 
-    total = page_of(ROLLUPS, 1).total
+    total = page_of(1).total
     pages = -(-total // per_page)
     assert pages > 1
     for page in range(1, pages + 2):
-        got = page_of(ROLLUPS, page)
-        assert got == page_of(raw, page), (metric, page)
+        got = page_of(page)
+        assert got == raw(drill_down, SPANS[0], Filters(), now, metric, part, page=page,
+                          per_page=per_page), (metric, page)
         assert len(got.items) == max(0, min(per_page, total - per_page * (page - 1)))
 
 
@@ -355,7 +362,7 @@ def test_a_generated_month_gives_the_raw_figures_incrementally_and_after_a_rebui
     # The month is varied enough for every figure to mean something.
     whole = summary(session, SPANS[0], Filters(), now, source=RAW)
     t = whole.tally
-    assert t["intake"] > 120 and t["void"] > 0 and t["direct_answer"] > 0 and t["repeat"] > 0
+    assert t["intake"] > 80 and t["void"] > 0 and t["direct_answer"] > 0 and t["repeat"] > 0
     assert t["dispatched"] > t["completed"] > 0 and t["reopened"] > 0
     assert t["returned"] > 0 and t["extended"] > 0
     assert t["sign_due"] > t["sign_on_time"] > 0
@@ -366,12 +373,16 @@ def test_a_generated_month_gives_the_raw_figures_incrementally_and_after_a_rebui
     streets = {r.key for r in breakdown(session, SPANS[0], Filters(), now, "street", source=RAW)}
     assert {"street_pudong", "town_naoli"} <= streets
 
-    assert_rollups_equal_raw(session, now)
+    raw = RawFigures(session)
+    assert_rollups_equal_raw(session, now, raw=raw)
     # Weeks later: December is a whole month before the current one (its monthly rows).
     later = local(date(2027, 1, 12), 10)
-    assert_rollups_equal_raw(session, later, SPANS[:2], drill=False)
+    assert_rollups_equal_raw(session, later, SPANS[:2], drill=False, raw=raw)
     assert_rebuild_gives_the_same_rows(session, len(month.tickets))
-    assert_rollups_equal_raw(session, now)
+    # The rebuilt rollups give the raw figures again (computed once: the log is unchanged).
+    known = len(raw.known)
+    assert_rollups_equal_raw(session, now, raw=raw)
+    assert len(raw.known) == known
 
 
 def fact_rows(session: Session) -> dict[str, list[tuple]]:
