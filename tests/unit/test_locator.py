@@ -57,10 +57,14 @@ def test_locate_agrees_with_brute_force_point_in_polygon_on_10000_random_points(
     lats = rng.uniform(35.10, 35.29, 10_000)
     polys = np.array([g for _, g in cells])
     codes = [c for c, _ in cells]
+    # Brute force: every cell against every point, in one call (cells × points); the first
+    # cell holding a point is its expected cell.
+    shapely.prepare(polys)
+    holds = shapely.contains_xy(polys[:, None], lons[None, :], lats[None, :])
+    held, first = holds.any(axis=0), holds.argmax(axis=0)
     agree = inside = 0
-    for lon, lat in zip(lons, lats, strict=True):
-        hits = np.flatnonzero(shapely.contains_xy(polys, lon, lat))
-        expected = codes[hits[0]] if len(hits) else None
+    for n, (lon, lat) in enumerate(zip(lons, lats, strict=True)):
+        expected = codes[first[n]] if held[n] else None
         got = index.locate(lon, lat, nearest_max_m=0)
         agree += got.cell == expected
         inside += expected is not None
