@@ -18,7 +18,8 @@ Heads (one weight column per class, all in one matrix):
   level; the top level is chosen by its own score plus its best child's): temperature-scaled
   softmax probabilities.
 
-LinearSVC up to 20,000 examples; SGDClassifier (hinge loss) beyond, for speed.
+Training is in `dispatch.triage.fitting` (LinearSVC up to 20,000 examples, SGDClassifier
+beyond), the features in `dispatch.triage.features`.
 
 The artefact is not a pickle: an ``.npz`` of plain arrays (vocabulary as UTF-8 text, idf,
 int8 weights with a scale per column, intercepts, calibration, thresholds) with a FORMAT
@@ -29,35 +30,20 @@ from __future__ import annotations
 
 import io
 import json
-import math
-import re
-import unicodedata
-import warnings
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from dispatch.triage.segmenter import segmenter
+from dispatch.triage.features import display, features, normalise
 
 FORMAT = 1
 BINARY_HEADS = ("police", "critical", "urgent")
 MULTI_HEADS = ("type", "top", "second")
 HEADS = BINARY_HEADS + MULTI_HEADS
-# Recall each flag must reach on out-of-fold predictions when its threshold is chosen, and the
-# recall that sets the lower end of its doubt band.
-TARGET_RECALL = {"police": 0.97, "critical": 0.96, "urgent": 0.90}
-DOUBT_RECALL = 0.995
-MAX_THRESHOLD = 0.5  # a flag never needs more than even odds
-SVM_LIMIT = 20_000  # LinearSVC up to this many examples, SGDClassifier beyond
-CALIBRATION = 10_000  # beyond SVM_LIMIT: rows scored out of fold for calibration, at most
-FOLDS = 3
-MIN_DF = 2
-MAX_FEATURES = 200_000
-MAX_CHARS = 600  # a long complaint's first part says what it is about
 REASONS = 3
 # Function words and fillers: never shown alone as a reason (they weigh, but say nothing).
 QUIET = frozenset("的了是在我你他她它们有个人就都也还和跟与吧呢啊吗呀哦嘛被把"
@@ -66,46 +52,6 @@ QUIET = frozenset("的了是在我你他她它们有个人就都也还和跟与�
 
 class ArtefactError(ValueError):
     """A model artefact that cannot be read (corrupt, truncated, or of another format)."""
-
-
-class TrainingError(ValueError):
-    """Examples a model cannot be trained on (message in Chinese, for the admin)."""
-
-
-# ---------------------------------------------------------------- features
-
-
-_SPACE = re.compile(r"\s+")
-_DIGIT = re.compile(r"\d")
-_PUNCT = re.compile(r"^[\W_]+$")
-
-
-def normalise(text: str) -> str:
-    """Full-width to half-width, lower case, no spaces, every digit 0, start/end marked."""
-    text = unicodedata.normalize("NFKC", text or "").lower()
-    text = _DIGIT.sub("0", _SPACE.sub("", text))[:MAX_CHARS]
-    return f"^{text}$"
-
-
-def _words(norm: str) -> list[str]:
-    # Dictionary words only (no HMM guessing of unknown words: a third faster, and the
-    # character n-grams cover what the dictionary does not know).
-    return [w for w in segmenter().lcut(norm[1:-1], HMM=False) if not _PUNCT.match(w)]
-
-
-def features(norm: str) -> list[str]:
-    """Character 1–3-grams (``c``), jieba words (``w``) and adjacent word pairs (``p``)."""
-    out = [f"c{norm[i:i + n]}" for n in (1, 2, 3) for i in range(len(norm) - n + 1)]
-    words = _words(norm)
-    out += [f"w{w}" for w in words]
-    out += [f"p{a}|{b}" for a, b in zip(words, words[1:], strict=False)]
-    return out
-
-
-def display(feature: str) -> str:
-    """What a feature looks like in a reason: the text it stands for."""
-    text = feature[1:].replace("|", "") if feature.startswith("p") else feature[1:]
-    return text.strip("^$")
 
 
 # ---------------------------------------------------------------- examples
@@ -145,6 +91,7 @@ class Example:
         if head == "top":
             return self.top
         return self.second
+
 
 
 # ---------------------------------------------------------------- the model
@@ -351,6 +298,8 @@ class TriageModel:
 
     def _combined_top(self, top_scores: NDArray[np.float64],
                       second_scores: NDArray[np.float64]) -> NDArray[np.float64]:
+        if self.meta.get("second") == "per_parent":  # its scores say nothing across parents
+            return top_scores
         return combine_top(top_scores, second_scores,
                            [self._children[t] for t in self.heads["top"].classes])
 
@@ -442,276 +391,3 @@ def combine_top(top_scores: NDArray[np.float64], second_scores: NDArray[np.float
     for j, b in enumerate(best):
         out[..., j] += b if b is not None else fill
     return out
-
-
-# ---------------------------------------------------------------- training
-
-
-@dataclass
-class _Fitted:
-    classes: list[str]
-    coef: NDArray[np.float64]  # classes × features
-    intercept: NDArray[np.float64]
-    oof: NDArray[np.float64]  # examples × classes (−inf-free; absent classes very low)
-
-
-@dataclass
-class TrainingReport:
-    """What `fit` measured while training (out-of-fold)."""
-
-    examples: int
-    features: int
-    seconds: float = 0.0
-    oof: dict[str, Any] = field(default_factory=dict)
-
-
-def _estimator(n: int, class_weight: str | None, seed: int) -> Any:
-    if n <= SVM_LIMIT:
-        from sklearn.svm import LinearSVC
-
-        return LinearSVC(C=1.0, class_weight=class_weight, max_iter=3000, random_state=seed)
-    from sklearn.linear_model import SGDClassifier
-
-    return SGDClassifier(loss="hinge", alpha=2e-6, max_iter=8 if n <= 50_000 else 5, tol=None,
-                         class_weight=class_weight, random_state=seed)
-
-
-def _fit_one(x: Any, y: NDArray[Any], class_weight: str | None, seed: int, size: int,
-             ) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64]]:
-    """One linear model; `size` (the whole training set's) chooses the estimator, so that the
-    calibration models are of the same kind as the final one."""
-    from sklearn.exceptions import ConvergenceWarning
-
-    est = _estimator(size, class_weight, seed)
-    with warnings.catch_warnings():
-        # A linear SVM that stops a little short of the optimum still separates well; the
-        # held-out figures say how well.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        est.fit(x, y)
-    classes = [str(c) for c in est.classes_]
-    coef = np.asarray(est.coef_, dtype=np.float64)
-    intercept = np.asarray(est.intercept_, dtype=np.float64)
-    if len(classes) == 2 and coef.shape[0] == 1:  # binary: one column for the second class
-        coef = np.vstack([-coef, coef])
-        intercept = np.array([-intercept[0], intercept[0]])
-    return classes, coef, intercept
-
-
-def _fit_head(x: Any, y: NDArray[Any], class_weight: str | None, folds: NDArray[np.int64],
-              seed: int) -> _Fitted:
-    """The head fitted on every row, and out-of-fold scores for the rows of folds ≥ 0, each by a
-    model of the rows of the other folds and of fold −1 (rows of fold −2 only train the final
-    head); with folds 0…k−1 every row is scored once."""
-    size = x.shape[0]
-    classes, coef, intercept = _fit_one(x, y, class_weight, seed, size)
-    oof = np.full((x.shape[0], len(classes)), -10.0)
-    position = {c: i for i, c in enumerate(classes)}
-    for f in np.unique(folds[folds >= 0]):
-        train, test = (folds != f) & (folds >= -1), folds == f
-        if len(np.unique(y[train])) < 2:
-            continue
-        cls, c, b = _fit_one(x[train], y[train], class_weight, seed, size)
-        s = x[test] @ c.T + b
-        for k, name in enumerate(cls):
-            oof[test, position[name]] = s[:, k]
-    return _Fitted(classes, coef, intercept, oof)
-
-
-def _platt(scores: NDArray[np.float64], y: NDArray[np.bool_]) -> tuple[float, float]:
-    """Platt scaling: p = sigmoid(a·s + b), fitted by Newton's method on the log-loss."""
-    n_pos, n_neg = float(y.sum()), float((~y).sum())
-    target = np.where(y, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))  # Platt's smoothed labels
-    a, b = 1.0, 0.0
-    for _ in range(100):
-        p = _sigmoid(a * scores + b)
-        g = p - target
-        w = np.maximum(p * (1 - p), 1e-9)
-        h11, h12, h22 = (w * scores * scores).sum() + 1e-6, (w * scores).sum(), w.sum() + 1e-6
-        g1, g2 = (g * scores).sum(), g.sum()
-        det = h11 * h22 - h12 * h12
-        if det <= 0:
-            break
-        da, db = (h22 * g1 - h12 * g2) / det, (h11 * g2 - h12 * g1) / det
-        a, b = a - da, b - db
-        if abs(da) < 1e-9 and abs(db) < 1e-9:
-            break
-    return float(a), float(b)
-
-
-def _temperature(scores: NDArray[np.float64], y: NDArray[np.int64]) -> float:
-    """The softmax temperature with the least log-loss on out-of-fold scores."""
-    best, best_t = math.inf, 1.0
-    for t in np.geomspace(0.02, 5.0, 60):
-        p = _softmax(scores, float(t))
-        loss = -np.log(np.maximum(p[np.arange(len(y)), y], 1e-12)).mean()
-        if loss < best:
-            best, best_t = float(loss), float(t)
-    return best_t
-
-
-def _threshold(p: NDArray[np.float64], y: NDArray[np.bool_], recall: float) -> float:
-    """The highest threshold whose recall on (p, y) is at least `recall`, capped at 0.5."""
-    positives = np.sort(p[y])
-    if not len(positives):
-        return MAX_THRESHOLD
-    k = int(math.floor((1.0 - recall) * len(positives)))
-    return float(min(positives[min(k, len(positives) - 1)], MAX_THRESHOLD))
-
-
-def check_examples(examples: Sequence[Example]) -> None:
-    """Refuse examples no sound model can be trained on (messages in Chinese)."""
-    if not examples:
-        raise TrainingError("训练样本为空：没有种子样本，也没有经人工确认的工单")
-    police = {e.police for e in examples}
-    if len(police) < 2:
-        which = "涉警" if police == {True} else "非涉警"
-        raise TrainingError(f"训练样本只有一类（全部为{which}）：涉警字段至少需要两类样本")
-    for head, name in (("critical", "紧急程度（危急）"), ("urgent", "紧急程度（紧急）"),
-                       ("type", "诉求类型"),
-                       ("top", "一级分类")):
-        if len({e.label(head) for e in examples}) < 2:
-            raise TrainingError(f"训练样本只有一类：{name}字段至少需要两类样本")
-    if not any(e.second for e in examples):
-        raise TrainingError("训练样本没有二级分类：至少需要一条标到二级分类的样本")
-
-
-def fit(examples: Sequence[Example], *, seed: int = 0, folds: int = FOLDS,
-        progress: Callable[[str], None] | None = None) -> tuple[TriageModel, TrainingReport]:
-    """Train every head on the examples; thresholds and calibration from out-of-fold scores."""
-    import time
-
-    from scipy import sparse
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.preprocessing import normalize
-
-    check_examples(examples)
-    started = time.perf_counter()
-    say = progress or (lambda _: None)
-    say("提取特征")
-    min_df = MIN_DF if len(examples) >= 50 else 1
-    vectorizer = CountVectorizer(analyzer=_analyse, min_df=min_df, max_features=MAX_FEATURES,
-                                 dtype=np.float32)
-    try:
-        counts = vectorizer.fit_transform(e.text for e in examples)  # one text at a time
-    except ValueError:
-        raise TrainingError("训练样本的文本没有可用的特征（文本为空或过短）") from None
-    vocabulary = [str(v) for v in vectorizer.get_feature_names_out()]
-    n = counts.shape[0]
-    df = np.bincount(counts.indices, minlength=counts.shape[1])
-    idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
-    counts.data = 1.0 + np.log(counts.data)
-    x = normalize(counts @ sparse.diags(idf)).astype(np.float32).tocsr()
-    rng = np.random.default_rng(seed)
-    if n <= SVM_LIMIT:  # k-fold: every example scored out of fold
-        fold_of = rng.permutation(n) % folds
-    else:
-        # Large sets: a calibration slice (a fifth, at most CALIBRATION rows) scored by a model
-        # of at most SVM_LIMIT other rows; rows in neither (fold −2) only train the final model.
-        order = rng.permutation(n)
-        fold_of = np.full(n, -2)
-        fold_of[order[:min(n // 5, CALIBRATION)]] = 0
-        rest = order[min(n // 5, CALIBRATION):]
-        fold_of[rest[:SVM_LIMIT]] = -1
-    scored = fold_of >= 0
-    fitted: dict[str, _Fitted] = {}
-    rows: dict[str, NDArray[np.int64]] = {}
-    for head in HEADS:
-        say(f"训练 {head}")
-        labels = [e.label(head) for e in examples]
-        keep = np.array([v is not None for v in labels])
-        y = np.array([str(v) for v, kept in zip(labels, keep, strict=True) if kept])
-        rows[head] = np.flatnonzero(keep)
-        weight = "balanced" if head == "top" else None
-        fitted[head] = _fit_head(x[keep], y, weight, fold_of[keep], seed)
-    report = TrainingReport(n, len(vocabulary))
-    heads: list[Head] = []
-    columns: list[NDArray[np.float64]] = []
-    start = 0
-    for head in BINARY_HEADS:
-        f = fitted[head]
-        positive = f.classes.index("True")
-        sel = scored[rows[head]]
-        scores = f.oof[sel, positive]
-        y = np.array([bool(e.label(head)) for e in examples])[rows[head]][sel]
-        a, b = _platt(scores, y)
-        p = _sigmoid(a * scores + b)
-        threshold = _threshold(p, y, TARGET_RECALL[head])
-        doubt = min(_threshold(p, y, DOUBT_RECALL), threshold)
-        flagged = p >= threshold
-        report.oof[head] = {"recall": _ratio((flagged & y).sum(), y.sum()),
-                            "false_alarm_rate": _ratio((flagged & ~y).sum(), (~y).sum()),
-                            "threshold": threshold, "doubt": doubt}
-        heads.append(Head(head, ("True",), start, np.array([f.intercept[positive]], np.float32),
-                          (a, b), threshold, doubt))
-        columns.append(f.coef[positive:positive + 1])
-        start += 1
-    top, second = fitted["top"], fitted["second"]
-    parents = [c.split(".")[0] for c in second.classes]
-    children = [np.array([i for i, p in enumerate(parents) if p == t], dtype=int)
-                for t in top.classes]
-    # The second head's out-of-fold scores for every example (rows without a second-level
-    # label get theirs from the full model: only the top-level combination uses them).
-    second_all = np.asarray(x @ second.coef.T, dtype=np.float64) + second.intercept
-    second_all[rows["second"]] = second.oof
-    for head in MULTI_HEADS:
-        f = fitted[head]
-        y_names = [str(e.label(head)) for e in examples]
-        sel = scored[rows[head]]
-        y_idx = np.array([f.classes.index(y_names[i]) for i in rows[head][sel]])
-        scores = f.oof[sel]
-        if head == "top":
-            scores = combine_top(scores, second_all[rows[head][sel]], children)
-            temperature = _temperature(scores, y_idx)
-        elif head == "second":
-            temperature = _conditional_temperature(scores, y_idx, parents)
-        else:
-            temperature = _temperature(scores, y_idx)
-        report.oof[head] = {"accuracy": float((scores.argmax(1) == y_idx).mean())}
-        heads.append(Head(head, tuple(f.classes), start, f.intercept.astype(np.float32),
-                          (temperature, 0.0)))
-        columns.append(f.coef)
-        start += len(f.classes)
-    weights, scale = _quantise(np.vstack(columns).T)
-    report.seconds = time.perf_counter() - started
-    meta = {"examples": n, "features": len(vocabulary), "seed": seed,
-            "estimator": "LinearSVC" if n <= SVM_LIMIT else "SGDClassifier"}
-    return TriageModel(vocabulary, idf, weights, scale, heads, meta), report
-
-
-def _conditional_temperature(oof: NDArray[np.float64], y: NDArray[np.int64],
-                             parents: Sequence[str]) -> float:
-    """The temperature for second-level probabilities among the true top level's children."""
-    parent_of = np.array(parents)
-    label_parent = parent_of[y]
-    groups = []
-    for p in np.unique(label_parent):
-        children = np.flatnonzero(parent_of == p)
-        rows = np.flatnonzero(label_parent == p)
-        position = np.searchsorted(children, y[rows])
-        groups.append((oof[np.ix_(rows, children)], position))
-    best, best_t = math.inf, 1.0
-    for t in np.geomspace(0.02, 5.0, 60):
-        loss = 0.0
-        for scores, position in groups:
-            probs = _softmax(scores, float(t))
-            loss -= float(np.log(np.maximum(probs[np.arange(len(position)), position],
-                                            1e-12)).sum())
-        if loss < best:
-            best, best_t = loss, float(t)
-    return best_t
-
-
-def _quantise(w: NDArray[np.float64]) -> tuple[NDArray[np.int8], NDArray[np.float32]]:
-    """int8 weights with one scale per column (the artefact is a quarter of float32's)."""
-    scale = np.abs(w).max(axis=0) / 127.0
-    scale[scale == 0] = 1.0
-    q = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
-    return q, scale.astype(np.float32)
-
-
-def _analyse(text: str) -> list[str]:
-    return features(normalise(text))
-
-
-def _ratio(a: float, b: float) -> float:
-    return float(a) / float(b) if b else 0.0

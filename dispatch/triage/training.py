@@ -35,16 +35,9 @@ from dispatch.core.memo import memo
 from dispatch.core.models import ClassifierModel, Event, Ticket
 from dispatch.core.ports import Suggestion
 from dispatch.core.vocab import RequestType, Status, Urgency
-from dispatch.triage.model import (
-    ArtefactError,
-    Example,
-    Prediction,
-    TrainingError,
-    TriageModel,
-    check_examples,
-    fit,
-    normalise,
-)
+from dispatch.triage.features import normalise
+from dispatch.triage.fitting import TrainingError, check_examples, fit
+from dispatch.triage.model import ArtefactError, Example, Prediction, TriageModel
 
 log = logging.getLogger("hotline.triage")
 

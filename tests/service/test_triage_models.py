@@ -80,8 +80,8 @@ def _cache_key() -> str:
     import sklearn
 
     digest = hashlib.sha256()
-    for path in sorted(SEED_DIR.glob("*.tsv")) + [Path(model_module.__file__),
-                                                   Path(training_module.__file__)]:
+    code = Path(model_module.__file__).parent  # model, features, fitting, training
+    for path in sorted(SEED_DIR.glob("*.tsv")) + sorted(code.glob("*.py")):
         digest.update(path.read_bytes())
     digest.update(f"{sklearn.__version__} {jieba.__version__} {FORMAT}".encode())
     return digest.hexdigest()[:16]

@@ -1,0 +1,180 @@
+"""What the learned model reads in a demand: character 1–3-grams, jieba words and word pairs.
+
+`features` is the one definition, used alike when training and when predicting. `count`
+builds the document-term counts of a training set; from `PARALLEL_FROM` texts on it splits them
+over child interpreters, one per core (segmentation is pure Python and holds the interpreter's
+lock, so threads would not help), and merges their vocabularies. Where a child cannot be run it
+counts in this process and says so in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dispatch.triage.segmenter import segmenter
+
+log = logging.getLogger("hotline.triage")
+
+MAX_CHARS = 600  # a long complaint's first part says what it is about
+PARALLEL_FROM = 20_000  # texts; below this, starting processes costs more than it saves
+MAX_WORKERS = 4
+
+_SPACE = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
+_PUNCT = re.compile(r"^[\W_]+$")
+
+
+def normalise(text: str) -> str:
+    """Full-width to half-width, lower case, no spaces, every digit 0, start/end marked."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = _DIGIT.sub("0", _SPACE.sub("", text))[:MAX_CHARS]
+    return f"^{text}$"
+
+
+def _words(norm: str) -> list[str]:
+    # Dictionary words only (no HMM guessing of unknown words: a third faster, and the
+    # character n-grams cover what the dictionary does not know).
+    return [w for w in segmenter().lcut(norm[1:-1], HMM=False) if not _PUNCT.match(w)]
+
+
+def features(norm: str) -> list[str]:
+    """Character 1–3-grams (``c``), jieba words (``w``) and adjacent word pairs (``p``)."""
+    out = [f"c{norm[i:i + n]}" for n in (1, 2, 3) for i in range(len(norm) - n + 1)]
+    words = _words(norm)
+    out += [f"w{w}" for w in words]
+    out += [f"p{a}|{b}" for a, b in zip(words, words[1:], strict=False)]
+    return out
+
+
+def of_text(text: str) -> list[str]:
+    """The features of a raw text."""
+    return features(normalise(text))
+
+
+def display(feature: str) -> str:
+    """What a feature looks like in a reason: the text it stands for."""
+    text = feature[1:].replace("|", "") if feature.startswith("p") else feature[1:]
+    return text.strip("^$")
+
+
+# ---------------------------------------------------------------- counting a training set
+
+
+# One chunk's counts: its own vocabulary, and CSR rows (indptr, column indices, counts).
+Chunk = tuple[list[str], NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]
+
+
+def count_chunk(texts: Sequence[str]) -> Chunk:
+    """The counts of some texts over a vocabulary of their own."""
+    index: dict[str, int] = {}
+    indptr = [0]
+    indices: list[int] = []
+    data: list[int] = []
+    for text in texts:
+        counts: dict[int, int] = {}
+        for f in of_text(text):
+            j = index.setdefault(f, len(index))
+            counts[j] = counts.get(j, 0) + 1
+        indices.extend(counts.keys())
+        data.extend(counts.values())
+        indptr.append(len(indices))
+    return (list(index), np.array(indptr, dtype=np.int64), np.array(indices, dtype=np.int32),
+            np.array(data, dtype=np.float32))
+
+
+def workers_for(n: int) -> int:
+    """How many processes count `n` texts."""
+    if n < PARALLEL_FROM:
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def count(texts: Sequence[str], *, min_df: int, max_features: int) -> tuple[list[str], Any]:
+    """The vocabulary (sorted; features in at least `min_df` texts, the `max_features` most
+    frequent) and the documents × vocabulary count matrix (scipy CSR, float32)."""
+    texts = list(texts)
+    workers = workers_for(len(texts))
+    chunks: list[Chunk] = []
+    if workers > 1:
+        chunks = _count_in_processes(texts, workers)
+    if not chunks:
+        chunks = [count_chunk(texts)]
+    return _merge(chunks, len(texts), min_df, max_features)
+
+
+def _count_in_processes(texts: list[str], workers: int) -> list[Chunk]:
+    """The texts counted by `workers` child interpreters (``python -m
+    dispatch.triage.features``: a fresh process, neither a fork of a threaded web or worker
+    process nor a re-import of its main module; a daemonic pool process may start it too);
+    [] when one of them fails."""
+    import pickle
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    size = -(-len(texts) // workers)
+    parts = [texts[i:i + size] for i in range(0, len(texts), size)]
+
+    def run(part: list[str]) -> Chunk:
+        child = subprocess.run([sys.executable, "-m", "dispatch.triage.features"],
+                               input=pickle.dumps(part, protocol=5), capture_output=True,
+                               check=True)
+        chunk: Chunk = pickle.loads(child.stdout)  # noqa: S301 — our own child's answer
+        return chunk
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            return list(pool.map(run, parts))
+    except (OSError, subprocess.CalledProcessError, pickle.UnpicklingError, EOFError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        log.warning("training: counting features in %d processes failed (%s %s); counting "
+                    "in this process", workers, exc, detail.decode(errors="replace")[-500:])
+        return []
+
+
+def _merge(chunks: list[Chunk], n: int, min_df: int, max_features: int) -> tuple[list[str], Any]:
+    from scipy import sparse
+
+    index: dict[str, int] = {}
+    mapped: list[NDArray[np.int64]] = []
+    for vocabulary, _, indices, _ in chunks:
+        ids = np.fromiter((index.setdefault(f, len(index)) for f in vocabulary),
+                          dtype=np.int64, count=len(vocabulary))
+        mapped.append(ids[indices])
+    names = np.array(list(index), dtype=object)
+    columns = np.concatenate(mapped) if mapped else np.zeros(0, np.int64)
+    data = np.concatenate([c[3] for c in chunks]) if chunks else np.zeros(0, np.float32)
+    df = np.bincount(columns, minlength=len(index))
+    keep = np.flatnonzero(df >= min_df)
+    if len(keep) > max_features:  # the most frequent over the corpus, as scikit-learn does
+        # (ties by the feature's text, so that the choice does not depend on the chunks)
+        total = np.bincount(columns, weights=data, minlength=len(index))
+        keep = keep[np.lexsort((names[keep], -total[keep]))[:max_features]]
+    if not len(keep):
+        raise ValueError("no features left")
+    keep = keep[np.argsort(names[keep])]  # sorted vocabulary
+    new = np.full(len(index), -1, dtype=np.int64)
+    new[keep] = np.arange(len(keep))
+    indptr = np.concatenate([[0]] + [c[1][1:] + offset for c, offset in zip(
+        chunks, np.cumsum([0] + [c[1][-1] for c in chunks[:-1]]), strict=True)])
+    # Columns dropped by min_df / max_features go to one extra column, cut off at once.
+    counts = sparse.csr_matrix((data, np.where(new[columns] < 0, len(keep), new[columns]),
+                                indptr), shape=(n, len(keep) + 1))[:, :len(keep)]
+    counts.sort_indices()
+    return [str(v) for v in names[keep]], counts.astype(np.float32).tocsr()
+
+
+if __name__ == "__main__":  # a counting child: pickled texts in, a pickled Chunk out
+    import pickle
+    import sys
+
+    pickle.dump(count_chunk(pickle.load(sys.stdin.buffer)), sys.stdout.buffer,  # noqa: S301
+                protocol=5)
