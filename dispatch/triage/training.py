@@ -1,261 +1,55 @@
 """Training, evaluating and activating versions of the learned triage model.
 
-Examples are the shipped seed demands (``grid/data/triage/*.tsv``) and every ticket whose
-fields a person confirmed or corrected: opened by an operator (the intake form is the
-operator's judgement of the suggestion stored in the intake event), dispatched by a dispatcher,
-transferred to 110 or answered directly by a person. The final values on the ticket are the
-labels (a dispatcher's change of type, category or urgency at dispatch is on the ticket).
-Voided tickets and tickets without a type or category are not examples; the same text twice
-counts once (a ticket's labels replace a seed example's: the operator had the last word).
-
-One example in five is held out, chosen by the SHA-1 of its normalised text, so the slice is
-the same for every version and a text never moves between training and held-out: versions are
-compared on held-out figures, and a new one is activated only if it scores at least as well as
-the active one (``force`` overrides, for an admin who knows why).
+The examples (seed set and confirmed tickets, and the held-out fifth) are in
+`dispatch.triage.examples`, the figures in `dispatch.triage.evaluation`; both are re-exported
+here. Versions are compared on held-out figures, and a new one is activated only if it scores
+at least as well as the active one (``force`` overrides, for an admin who knows why).
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import logging
-import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.core.errors import Conflict, InvalidInput, NotFound
 from dispatch.core.memo import memo
-from dispatch.core.models import ClassifierModel, Event, Ticket
+from dispatch.core.models import ClassifierModel
 from dispatch.core.ports import Suggestion
-from dispatch.core.vocab import RequestType, Status, Urgency
+from dispatch.triage.evaluation import (
+    evaluate_classifier,
+    evaluate_model,
+    figures_table,
+    score,
+)
+from dispatch.triage.examples import (
+    SEED_DIR,
+    collect_examples,
+    is_held_out,
+    read_tsv,
+    seed_dir_of,
+    seed_examples,
+    split,
+)
 from dispatch.triage.features import normalise
 from dispatch.triage.fitting import TrainingError, check_examples, fit
-from dispatch.triage.model import ArtefactError, Example, Prediction, TriageModel
+from dispatch.triage.model import ArtefactError, Example, TriageModel
+
+__all__ = [  # what importers of this module use from the two it was split from, too
+    "SEED_DIR", "collect_examples", "evaluate_classifier", "evaluate_model", "figures_table",
+    "is_held_out", "normalise", "read_tsv", "score", "seed_dir_of", "seed_examples", "split",
+]
 
 log = logging.getLogger("hotline.triage")
 
-SEED_DIR = Path(__file__).resolve().parents[2] / "grid" / "data" / "triage"
-COLUMNS = ("text", "type", "category", "police", "urgency")
-HELD_OUT = 5  # one example in five
 STALE_TRAINING = timedelta(hours=1)
-PERSON_ROLES = ("operator", "dispatcher", "supervisor")
-CONFIRMING = ("dispatch", "transfer_110", "answer")
-# How much each held-out figure counts in a version's score (police recall first: DOMAIN.md).
-SCORE_WEIGHTS = {"police_recall": 0.35, "police_specificity": 0.10, "critical_recall": 0.20,
-                 "type_accuracy": 0.10, "top_accuracy": 0.15, "second_accuracy": 0.10}
-FIELD_NAMES = {"police": "涉警", "critical": "危急", "type": "诉求类型",
-               "top": "一级分类", "second": "二级分类"}
-
-
-# ---------------------------------------------------------------- examples
-
-
-def read_tsv(path: Path) -> list[Example]:
-    """Labelled demands from a TSV file (columns text, type, category, police, urgency);
-    `InvalidInput` naming the line and the column when one is wrong."""
-    try:
-        handle = path.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InvalidInput(f"file: 无法打开文件 {path}（{exc.strerror}）", field="file") from None
-    types = {t.value for t in RequestType}
-    urgencies = {u.value for u in Urgency}
-    out: list[Example] = []
-    with handle:
-        try:
-            reader = csv.DictReader(handle, delimiter="\t")
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
-            if missing:
-                raise InvalidInput(f"file: {path.name} 缺少列 {', '.join(missing)}"
-                                   f"（需要 {', '.join(COLUMNS)}，以制表符分隔）", field="file")
-            for row in reader:
-                line = reader.line_num
-                text = (row.get("text") or "").strip()
-                if not text:
-                    raise InvalidInput(f"text: {path.name} 第 {line} 行诉求内容为空",
-                                       field="text")
-                police = (row.get("police") or "").strip().lower()
-                if police not in ("0", "1", "true", "false"):
-                    raise InvalidInput(f"police: {path.name} 第 {line} 行涉警应为 0 或 1，"
-                                       f"实为“{row.get('police')}”", field="police")
-                kind = (row.get("type") or "").strip()
-                if kind not in types:
-                    raise InvalidInput(f"type: {path.name} 第 {line} 行诉求类型“{kind}”无效",
-                                       field="type")
-                urgency = (row.get("urgency") or "").strip()
-                if urgency not in urgencies:
-                    raise InvalidInput(f"urgency: {path.name} 第 {line} 行紧急程度“{urgency}”"
-                                       "无效", field="urgency")
-                category = (row.get("category") or "").strip()
-                if not category:
-                    raise InvalidInput(f"category: {path.name} 第 {line} 行分类为空",
-                                       field="category")
-                out.append(Example(text, kind, category, police in ("1", "true"), urgency))
-        except UnicodeDecodeError:
-            raise InvalidInput(f"file: {path.name} 不是 UTF-8 编码的文本文件",
-                               field="file") from None
-        except csv.Error as exc:
-            raise InvalidInput(f"file: {path.name} 不是有效的 TSV 文件（{exc}）",
-                               field="file") from None
-    return out
-
-
-def seed_dir_of(config: Mapping[str, Any]) -> Path | None:
-    """The seed set's folder: `CLASSIFIER_SEED_DIR` of the configuration, else the environment
-    variable `HOTLINE_CLASSIFIER_SEED_DIR`, else the shipped one; empty means no seed set."""
-    configured = config.get("CLASSIFIER_SEED_DIR")
-    if configured is None:
-        configured = os.environ.get("HOTLINE_CLASSIFIER_SEED_DIR")
-    if configured is None:
-        return SEED_DIR
-    return Path(configured) if configured else None
-
-
-def seed_examples(seed_dir: Path | None = SEED_DIR) -> list[Example]:
-    """The shipped seed demands (none when `seed_dir` is None or missing)."""
-    if seed_dir is None or not seed_dir.is_dir():
-        return []
-    return [e for path in sorted(seed_dir.glob("*.tsv")) for e in read_tsv(path)]
-
-
-def confirmed_tickets(session: Session) -> Iterator[Example]:
-    """Every ticket whose fields a person confirmed or corrected, with its final values."""
-    person = exists().where(
-        Event.ticket_id == Ticket.id,
-        ((Event.action == "intake") & (Event.actor_role == "operator"))
-        | (Event.action.in_(CONFIRMING) & Event.actor_role.in_(PERSON_ROLES)))
-    query = (select(Ticket.text, Ticket.type, Ticket.category_code, Ticket.police_matter,
-                    Ticket.urgency)
-             .where(Ticket.status != Status.VOID.value, Ticket.type.is_not(None),
-                    Ticket.category_code.is_not(None), person)
-             .order_by(Ticket.id)
-             .execution_options(yield_per=2000))
-    for text, kind, category, police, urgency in session.execute(query):
-        if text and text.strip():
-            yield Example(text, kind, category, bool(police), urgency or Urgency.NORMAL.value)
-
-
-def collect_examples(session: Session | None, seed_dir: Path | None = SEED_DIR,
-                     ) -> list[Example]:
-    """Seed examples then confirmed tickets, one per normalised text (the last one wins)."""
-    by_text: dict[str, Example] = {}
-    sources: list[Iterable[Example]] = [seed_examples(seed_dir)]
-    if session is not None:
-        sources.append(confirmed_tickets(session))
-    for source in sources:
-        for e in source:
-            by_text[normalise(e.text)] = e
-    return list(by_text.values())
-
-
-def is_held_out(text: str) -> bool:
-    """Whether a text belongs to the held-out slice (stable: SHA-1 of the normalised text)."""
-    digest = hashlib.sha1(normalise(text).encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") % HELD_OUT == 0
-
-
-def split(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:
-    """(training, held-out)."""
-    train: list[Example] = []
-    held: list[Example] = []
-    for e in examples:
-        (held if is_held_out(e.text) else train).append(e)
-    return train, held
-
-
-# ---------------------------------------------------------------- evaluation
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """What a classifier said about one text, in the terms the figures count."""
-
-    police: bool
-    critical: bool
-    type: str | None
-    top: str | None
-    second: str | None
-
-
-def from_prediction(p: Prediction) -> Judgement:
-    """The model's judgement."""
-    return Judgement(p.police.flagged, p.critical.flagged, p.type.value, p.top.value,
-                     p.second.value)
-
-
-def from_suggestion(s: Suggestion) -> Judgement:
-    """A classifier's suggestion (rules alone, or rules and model together)."""
-    category = s.category or ""
-    parts = category.split(".")
-    return Judgement(s.police_matter, s.urgency == Urgency.CRITICAL.value, s.type,
-                     parts[0] or None, ".".join(parts[:2]) if len(parts) >= 2 else None)
-
-
-def figures(examples: Sequence[Example], judgements: Sequence[Judgement]) -> dict[str, Any]:
-    """Per-field figures: recall, precision and false-alarm rate of police matter, recall and
-    precision of critical urgency, accuracy of type, top-level and second-level category."""
-    tp = fp = fn = tn = 0
-    c_tp = c_fp = c_fn = 0
-    type_ok = top_ok = second_ok = second_n = 0
-    for e, j in zip(examples, judgements, strict=True):
-        if e.police:
-            tp += j.police
-            fn += not j.police
-        else:
-            fp += j.police
-            tn += not j.police
-        critical = e.urgency == Urgency.CRITICAL.value
-        c_tp += critical and j.critical
-        c_fp += (not critical) and j.critical
-        c_fn += critical and not j.critical
-        type_ok += j.type == e.type
-        top_ok += j.top == e.top
-        if e.second:
-            second_n += 1
-            second_ok += j.second == e.second
-    n = len(examples)
-    return {
-        "n": n,
-        "police": {"recall": _r(tp, tp + fn), "precision": _r(tp, tp + fp),
-                   "false_alarm_rate": _r(fp, fp + tn), "positives": tp + fn,
-                   "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn}},
-        "critical": {"recall": _r(c_tp, c_tp + c_fn), "precision": _r(c_tp, c_tp + c_fp),
-                     "positives": c_tp + c_fn},
-        "type": {"accuracy": _r(type_ok, n)},
-        "top": {"accuracy": _r(top_ok, n)},
-        "second": {"accuracy": _r(second_ok, second_n), "n": second_n},
-    }
-
-
-def score(f: dict[str, Any]) -> float:
-    """One number to compare versions by (police recall counts most)."""
-    parts = {"police_recall": f["police"]["recall"],
-             "police_specificity": 1.0 - f["police"]["false_alarm_rate"],
-             "critical_recall": f["critical"]["recall"], "type_accuracy": f["type"]["accuracy"],
-             "top_accuracy": f["top"]["accuracy"], "second_accuracy": f["second"]["accuracy"]}
-    return round(sum(SCORE_WEIGHTS[k] * v for k, v in parts.items()), 4)
-
-
-def evaluate_model(model: TriageModel, examples: Sequence[Example]) -> dict[str, Any]:
-    """The model's figures on labelled examples."""
-    return figures(examples, [from_prediction(p)
-                              for p in model.predict_many([e.text for e in examples])])
-
-
-def evaluate_classifier(suggest: Callable[[str], Suggestion],
-                        examples: Sequence[Example]) -> dict[str, Any]:
-    """A classifier's figures (rules alone, or combined) on labelled examples."""
-    return figures(examples, [from_suggestion(suggest(e.text)) for e in examples])
-
-
-def _r(a: float, b: float) -> float:
-    return round(float(a) / float(b), 4) if b else 0.0
 
 
 # ---------------------------------------------------------------- versions
@@ -467,44 +261,3 @@ def _get(session: Session, version: int) -> ClassifierModel:
     if row is None:
         raise NotFound(f"没有模型版本 {label(version)}", field="version")
     return row
-
-
-# ---------------------------------------------------------------- reading figures
-
-
-ROWS = (("police", "recall", "涉警 召回率"), ("police", "precision", "涉警 精确率"),
-        ("police", "false_alarm_rate", "涉警 误报率"), ("critical", "recall", "危急 召回率"),
-        ("critical", "precision", "危急 精确率"), ("type", "accuracy", "诉求类型 准确率"),
-        ("top", "accuracy", "一级分类 准确率"), ("second", "accuracy", "二级分类 准确率"))
-
-
-def figures_table(columns: dict[str, dict[str, Any]]) -> list[str]:
-    """Figures side by side (one column per classifier), as lines of text."""
-    names = list(columns)
-    width = max([_width(n) + 2 for n in names] + [9])
-    lines = [_pad("指标", 16) + "".join(_rjust(n, width) for n in names)]
-    for field, key, title in ROWS:
-        cells = []
-        for n in names:
-            value = columns[n].get(field, {}).get(key)
-            cells.append(_rjust("—" if value is None else f"{value:.3f}", width))
-        lines.append(_pad(title, 16) + "".join(cells))
-    for n in names:
-        c = columns[n].get("police", {}).get("confusion")
-        if c:
-            lines.append(f"涉警混淆矩阵（{n}）：实际涉警 → 判涉警 {c['tp']}、漏判 {c['fn']}；"
-                         f"实际非涉警 → 误报 {c['fp']}、判非涉警 {c['tn']}")
-    return lines
-
-
-def _width(text: str) -> int:
-    """Display width (a Chinese character is two columns)."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(width - _width(text), 1)
-
-
-def _rjust(text: str, width: int) -> str:
-    return " " * max(width - _width(text), 1) + text
