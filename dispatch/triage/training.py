@@ -135,7 +135,7 @@ def begin_training(session: Session, *, now: datetime, trained_by_id: int | None
     try:
         check_examples(split(examples)[0])
     except TrainingError as exc:
-        raise InvalidInput(f"examples: {exc}", field="examples") from None
+        raise InvalidInput(f"examples: 无法训练，{exc}", field="examples") from None
     _expire_stale(session, now)
     running = session.scalar(select(ClassifierModel.version)
                              .where(ClassifierModel.status == "training").limit(1))
