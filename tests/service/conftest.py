@@ -98,10 +98,9 @@ class Desk:
         return result
 
     def refused(self, ticket: Ticket, action: str, user: str, error: type[DomainError],
-                expected_version: int | None = None, chinese: bool = True,
-                **payload: Any) -> DomainError:
-        """Assert the action is refused with `error`, in zh-CN (`chinese=False` only where a
-        known gap is named), and that nothing was written."""
+                expected_version: int | None = None, **payload: Any) -> DomainError:
+        """Assert the action is refused with `error`, in zh-CN, and that nothing was
+        written."""
         self.session.commit()
         before = self.snapshot(ticket)
         with pytest.raises(error) as caught:
@@ -111,8 +110,7 @@ class Desk:
         self.session.rollback()
         assert self.snapshot(ticket) == before
         # What the person is told is zh-CN (CONTRACT.md); code and field stay English.
-        if chinese:
-            assert any("\u3400" <= ch <= "\u9fff" for ch in caught.value.message), caught.value
+        assert any("\u3400" <= ch <= "\u9fff" for ch in caught.value.message), caught.value
         return caught.value
 
     # ------------------------------------------------------------ reading

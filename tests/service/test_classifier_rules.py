@@ -23,6 +23,11 @@ from dispatch.triage.rules import (
 )
 
 
+def chinese(message: str) -> bool:
+    """Whether a message has Chinese in it (what a person reads is zh-CN)."""
+    return any("\u3400" <= ch <= "\u9fff" for ch in message)
+
+
 def count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(ClassifierRule)) or 0
 
@@ -85,6 +90,7 @@ def test_invalid_rules_are_refused_naming_the_field_and_nothing_is_written(
     with pytest.raises(InvalidInput) as err:
         create_rule(session, rule(**fields))
     assert err.value.field == field
+    assert err.value.message.startswith(f"{field}: ") and chinese(err.value.message)
     session.commit()
     assert count(session) == 0 and rules_revision(session) == revision
 
@@ -95,6 +101,7 @@ def test_a_duplicate_phrase_is_refused(session: Session) -> None:
     with pytest.raises(InvalidInput) as err:
         create_rule(session, rule(weight=1))
     assert err.value.field == "phrase"
+    assert err.value.message == "phrase: 短语“共享充电宝”已有 category = urban 的规则"
     other = create_rule(session, rule(phrase="充电桩"))
     with pytest.raises(InvalidInput):
         update_rule(session, other.id, {"phrase": "共享充电宝"})
@@ -107,8 +114,16 @@ def test_a_refused_update_changes_nothing(session: Session) -> None:
     session.commit()
     revision = rules_revision(session)
     for bad in ({"field": "type"}, {"weight": 99}, {"weight": None}, {"value": "urban.x"}):
-        with pytest.raises(InvalidInput):
+        with pytest.raises(InvalidInput) as err:
             update_rule(session, created.id, bad)
+        assert chinese(err.value.message), bad
+    with pytest.raises(InvalidInput) as err:
+        update_rule(session, created.id, {"weight": None})
+    assert err.value.message == "weight: 不能为空（null）"
+    with pytest.raises(InvalidInput) as err:
+        update_rule(session, created.id, {"field": "urgency"})
+    assert err.value.message == ("value: urgency 的取值须为以下之一："
+                                 "normal、urgent、critical")
     session.commit()
     session.refresh(created)
     assert (created.field, created.value, created.weight) == ("category", "urban", 2.5)
@@ -116,8 +131,9 @@ def test_a_refused_update_changes_nothing(session: Session) -> None:
 
 
 def test_a_missing_rule_is_not_found(session: Session) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as err:
         update_rule(session, 999, {"weight": 1})
+    assert err.value.message == "分类规则 999 不存在"
     with pytest.raises(NotFound):
         delete_rule(session, 999)
 

@@ -213,10 +213,10 @@ def test_a_direct_answer_with_a_bad_article_is_refused_and_writes_nothing(
         ({"article_version": 1}, "article_id"),
     ]
     for payload, field in cases:
-        # dispatch/triage/knowledge's refusals are not zh-CN yet (its owners translate them).
         error = desk.refused(ticket, "answer", "operator1", InvalidInput, answer="答复",
-                             chinese=False, **payload)
+                             **payload)
         assert error.field == field, payload
+        assert error.message.startswith(f"{field}: "), error.message
     assert desk.snapshot(ticket).status == "NEW"
 
 
@@ -226,7 +226,9 @@ def test_validity_is_judged_on_the_tickets_local_day(desk: Any, admin: Actor) ->
     b = kb.create_article(desk.session, article(valid_from="2026-11-23"), admin, desk.clock.now())
     desk.session.commit()
     ticket = desk.intake(type="consult")
-    desk.refused(ticket, "answer", "operator1", InvalidInput, answer="答复", article_id=a.id,
-                 chinese=False)  # dispatch/triage/knowledge's message is not zh-CN yet
+    error = desk.refused(ticket, "answer", "operator1", InvalidInput, answer="答复",
+                         article_id=a.id)
+    assert error.message == (f"article_version: 知识条目 {a.id} 第 1 版在 2026-11-23 "
+                             "不在有效期内（有效期 不限 至 2026-11-22）")
     desk.act(ticket, "answer", "operator1", answer="答复", article_id=b.id)
     assert answer_event(desk, ticket).payload["article_version"] == 1

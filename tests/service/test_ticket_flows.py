@@ -448,10 +448,10 @@ def test_direct_answer_archives_from_new(desk):
 
 def test_a_direct_answer_naming_no_such_article_is_refused(desk):
     t = desk.intake(type="consult", text="请问身份证在哪里办理？")
-    # The article check is dispatch/triage/knowledge's, whose message is not zh-CN yet.
     err = desk.refused(t, "answer", "operator1", InvalidInput, answer="请到政务中心办理",
-                       article_id=7, article_version=2, chinese=False)
+                       article_id=7, article_version=2)
     assert err.field == "article_id"
+    assert err.message == "article_id: 知识条目 7 不存在"
 
 
 # ---------------------------------------------------------------- 12345 -> 110

@@ -71,10 +71,9 @@ def long_tokens(app) -> None:
     app.config["TOKEN_TTL_HOURS"] = 24 * 400
 
 
-def error_of(response, status: int, code: str, field: str | None = None, *,
-             chinese: bool = True) -> dict[str, Any]:
+def error_of(response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
     """Assert the house error shape, its status, code and (when given) the field it names, and
-    that its message is zh-CN (`chinese=False` only where a known gap is named)."""
+    that its message is zh-CN."""
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
     body = response.get_json()
@@ -83,8 +82,7 @@ def error_of(response, status: int, code: str, field: str | None = None, *,
     assert error["code"] == code, error
     assert isinstance(error["message"], str) and error["message"]
     # Every message a person may read is zh-CN (CONTRACT.md); code and field stay English.
-    if chinese:
-        assert any("\u3400" <= ch <= "\u9fff" for ch in error["message"]), error
+    assert any("\u3400" <= ch <= "\u9fff" for ch in error["message"]), error
     if field is not None:
         assert error.get("field") == field, error
     return error

@@ -80,13 +80,11 @@ def test_a_handler_writes_for_their_own_department_only(api, created, app, token
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["department"] == "urban_management"
     before = kb_rows(app)
-    # dispatch/triage/knowledge's refusals are not zh-CN yet (its owners translate them).
-    error_of(api.post("handler1", f"{KB}/articles", json=article()), 403, "forbidden",
-             chinese=False)
+    error = error_of(api.post("handler1", f"{KB}/articles", json=article()), 403, "forbidden")
+    assert "本部门" in error["message"]
     error_of(api.put("handler1", f"{KB}/articles/{created['id']}", json=article()),
-             403, "forbidden", chinese=False)
-    error_of(api.post("handler1", f"{KB}/articles/{created['id']}/retire"), 403, "forbidden",
-             chinese=False)
+             403, "forbidden")
+    error_of(api.post("handler1", f"{KB}/articles/{created['id']}/retire"), 403, "forbidden")
     assert kb_rows(app) == before
 
 
@@ -118,8 +116,9 @@ def test_refusals_have_the_house_shape_and_write_nothing(api, created, app, toke
         (api.get("police1", f"{KB}/search?q=居住证"), 403, "forbidden", None),
     ]
     for response, status, code, field in cases:
-        # dispatch/triage/knowledge's refusals are not zh-CN yet (its owners translate them).
-        error_of(response, status, code, field, chinese=False)
+        error = error_of(response, status, code, field)
+        if field is not None:
+            assert error["message"].startswith(f"{field}: "), error
     assert kb_rows(app) == before
     assert api.client.get(f"{KB}/search?q=居住证").status_code == 401
 
@@ -132,10 +131,13 @@ def test_an_operator_answers_a_call_directly_with_an_article(api, created, uncha
         r = api.act("operator1", ticket["number"], "answer", version=ticket["version"],
                     answer="已告知办理条件和材料", article_id=hit["article_id"],
                     article_version=9)
-        error_of(r, 400, "invalid", "article_version", chinese=False)  # dispatch/triage
+        error = error_of(r, 400, "invalid", "article_version")
+        assert error["message"] == (f"article_version: 知识条目 {hit['article_id']} "
+                                    "没有第 9 版")
         r = api.act("operator1", ticket["number"], "answer", version=ticket["version"],
                     answer="已告知", article_id=hit["article_id"] + 100)
-        error_of(r, 400, "invalid", "article_id", chinese=False)  # dispatch/triage
+        error = error_of(r, 400, "invalid", "article_id")
+        assert error["message"] == f"article_id: 知识条目 {hit['article_id'] + 100} 不存在"
     r = api.act("operator1", ticket["number"], "answer", version=ticket["version"],
                 answer="已告知办理条件和材料", article_id=hit["article_id"])
     assert r.status_code == 200, r.get_json()

@@ -50,7 +50,7 @@ class ArticleIn(Strict):
     def _period(cls, value: date | None, info: ValidationInfo) -> date | None:
         start = info.data.get("valid_from")
         if value is not None and start is not None and value < start:
-            raise ValueError("must not be before valid_from")
+            raise ValueError("不能早于生效日期 valid_from")
         return value
 
 
@@ -129,9 +129,9 @@ def _check_refs(session: Session, category: str | None, department: str | None) 
     if category is not None:
         found = session.get(Category, category)
         if found is None or not found.active:
-            raise InvalidInput(f"category: unknown category '{category}'", field="category")
+            raise InvalidInput(f"category: 没有启用中的分类“{category}”", field="category")
     if department is not None and not _department_exists(session, department):
-        raise InvalidInput(f"department: no active department '{department}'",
+        raise InvalidInput(f"department: 没有启用中的部门“{department}”",
                            field="department")
 
 
@@ -142,8 +142,8 @@ def _may_write(actor: Actor, department: str | None) -> None:
             department == actor.department_code:
         return
     if actor.role == Role.HANDLER:
-        raise Forbidden("a handler may only write their own department's articles")
-    raise Forbidden(f"role '{actor.role}' may not write the knowledge base")
+        raise Forbidden("承办人员只能编写本部门的知识条目")
+    raise Forbidden(f"角色“{actor.role}”无权编写知识库（仅管理员和承办人员可以）")
 
 
 def _add_version(session: Session, article: Article, number: int, body: ArticleIn,
@@ -179,7 +179,7 @@ def create_article(session: Session, data: ArticleIn | dict[str, Any], actor: Ac
 def _article(session: Session, article_id: int) -> Article:
     article = session.get(Article, article_id)
     if article is None:
-        raise NotFound(f"no knowledge-base article {article_id}", field="article_id")
+        raise NotFound(f"article_id: 知识条目 {article_id} 不存在", field="article_id")
     return article
 
 
@@ -231,7 +231,7 @@ def get_article(session: Session, article_id: int, version: int | None = None) -
     row = session.scalar(select(ArticleVersion).where(
         ArticleVersion.article_id == article.id, ArticleVersion.version == number))
     if row is None:
-        raise NotFound(f"article {article_id} has no version {number}", field="version")
+        raise NotFound(f"version: 知识条目 {article_id} 没有第 {number} 版", field="version")
     return ArticleView(
         id=article.id, version=row.version, current_version=article.current_version,
         versions=versions, title=row.title, body=row.body, category=article.category_code,
@@ -245,20 +245,20 @@ def answer_version(session: Session, article_id: int, version: int | None,
     `day`; refusals name the payload field at fault."""
     article = session.get(Article, article_id)
     if article is None:
-        raise InvalidInput(f"article_id: no knowledge-base article {article_id}",
-                           field="article_id")
+        raise InvalidInput(f"article_id: 知识条目 {article_id} 不存在", field="article_id")
     if not article.active:
-        raise InvalidInput(f"article_id: article {article_id} is retired", field="article_id")
+        raise InvalidInput(f"article_id: 知识条目 {article_id} 已停用，不能用于答复",
+                           field="article_id")
     try:
         view = get_article(session, article_id, version)
     except NotFound:
-        raise InvalidInput(f"article_version: article {article_id} has no version {version}",
+        raise InvalidInput(f"article_version: 知识条目 {article_id} 没有第 {version} 版",
                            field="article_version") from None
     if not view.valid_on(day):
         raise InvalidInput(
-            f"article_version: version {view.version} of article {article_id} does not hold "
-            f"on {day.isoformat()} (valid {iso_day(view.valid_from) or '…'} to "
-            f"{iso_day(view.valid_to) or '…'})", field="article_version")
+            f"article_version: 知识条目 {article_id} 第 {view.version} 版在 {day.isoformat()} "
+            f"不在有效期内（有效期 {iso_day(view.valid_from) or '不限'} 至 "
+            f"{iso_day(view.valid_to) or '不限'}）", field="article_version")
     return view
 
 

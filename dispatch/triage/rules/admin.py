@@ -58,11 +58,10 @@ def _check_value(session: Session, field: str, value: str) -> None:
     else:
         category = session.get(Category, value)
         if category is None or category.parent_code is not None:
-            raise InvalidInput(f"value: '{value}' is not a top-level category code",
-                               field="value")
+            raise InvalidInput(f"value: “{value}”不是一级分类编码", field="value")
         return
     if value not in allowed:
-        raise InvalidInput(f"value: must be one of {', '.join(allowed)} for {field}",
+        raise InvalidInput(f"value: {field} 的取值须为以下之一：{'、'.join(allowed)}",
                            field="value")
 
 
@@ -74,7 +73,7 @@ def _check_unique(session: Session, field: str, value: str, phrase: str,
     if rule_id is not None:
         query = query.where(ClassifierRule.id != rule_id)
     if session.scalar(query) is not None:
-        raise InvalidInput(f"phrase: '{phrase}' already has a rule for {field} = {value}",
+        raise InvalidInput(f"phrase: 短语“{phrase}”已有 {field} = {value} 的规则",
                            field="phrase")
 
 
@@ -110,7 +109,7 @@ def create_rule(session: Session, data: RuleCreate | dict[str, Any],
 def _get(session: Session, rule_id: int) -> ClassifierRule:
     rule = session.get(ClassifierRule, rule_id)
     if rule is None:
-        raise NotFound(f"no classifier rule {rule_id}")
+        raise NotFound(f"分类规则 {rule_id} 不存在")
     return rule
 
 
@@ -122,7 +121,7 @@ def update_rule(session: Session, rule_id: int, data: RuleUpdate | dict[str, Any
     changes = cmd.model_dump(exclude_unset=True)
     for key in ("field", "value", "phrase", "weight", "active"):
         if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key}: must not be null", field=key)
+            raise InvalidInput(f"{key}: 不能为空（null）", field=key)
     field = changes.get("field", rule.field)
     value = changes.get("value", rule.value)
     phrase = changes.get("phrase", rule.phrase)
