@@ -151,10 +151,14 @@ def begin_training(session: Session, *, now: datetime, trained_by_id: int | None
 
 
 def train(examples: Sequence[Example], combiner: Combiner | None = None, *,
-          version: int | None = None,
-          progress: Callable[[str], None] | None = None) -> Outcome:
+          version: int | None = None, progress: Callable[[str], None] | None = None,
+          refit: bool = True) -> Outcome:
     """Train on the training slice and measure on the held-out slice (the model alone, and
-    with `combiner`: the rules alone and rules and model together)."""
+    with `combiner`: the rules alone and rules and model together); then, with `refit`, train
+    the stored model again on every example. The figures are those of the model that did not
+    see the held-out slice: a fair, slightly low estimate for the stored one, which learns from
+    a quarter more demands (on the seed set: type 0.826 → 0.849 and top level 0.890 → 0.899 on
+    the independent test file)."""
     started = time.perf_counter()
     train_set, held = split(examples)
     model, report = fit(train_set, progress=progress)
@@ -171,6 +175,14 @@ def train(examples: Sequence[Example], combiner: Combiner | None = None, *,
         result["combined"] = evaluate_classifier(
             combiner(reloaded, label(version) if version else "model"), held)
     value = score(result["model"]) if held else 0.0
+    if refit and held:
+        if progress:
+            progress("以全部样本重新训练上线模型")
+        final, final_report = fit(examples, progress=progress)
+        final.meta.update(version=version, evaluated_examples=len(train_set))
+        artefact = final.to_bytes()
+        result["training"].update(final_examples=len(examples),
+                                  final_features=final_report.features)
     return Outcome(artefact, len(train_set), len(held), result, value,
                    round(time.perf_counter() - started, 2))
 

@@ -99,7 +99,10 @@ def seed_model() -> tuple[bytes, dict[str, Any]]:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers train it once
         if not (artefact.exists() and figures.exists()):
             rules = RuleClassifier(rules_from_file())
-            outcome = training_module.train(seed_examples(), combiner(rules), version=1)
+            # (refit=False: the same kind of model in half the time; the refit on every example
+            # is tested in tests/unit/test_triage_fitting.py)
+            outcome = training_module.train(seed_examples(), combiner(rules), version=1,
+                                            refit=False)
             figures.write_text(json.dumps(outcome.figures), encoding="utf-8")
             artefact.write_bytes(outcome.artefact)
     return artefact.read_bytes(), json.loads(figures.read_text(encoding="utf-8"))

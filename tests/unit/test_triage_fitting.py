@@ -8,7 +8,7 @@ import pytest
 
 from dispatch.triage import fitting
 from dispatch.triage.model import TriageModel
-from dispatch.triage.training import seed_examples, split
+from dispatch.triage.training import seed_examples, split, train
 
 
 def test_a_large_set_trains_per_top_level_and_predicts_children_of_the_top_level(
@@ -34,3 +34,17 @@ def test_the_seed_set_trains_one_second_level_head_over_every_code() -> None:
     train, _ = split(seed_examples())
     model, _ = fitting.fit(train[::4])
     assert model.meta["estimator"] == "LinearSVC" and model.meta["second"] == "global"
+
+
+def test_the_stored_model_is_trained_again_on_every_example_after_measuring() -> None:
+    examples = seed_examples()[::6]
+    training, held = split(examples)
+    outcome = train(examples, version=3)
+    assert outcome.examples == len(training) and outcome.heldout == len(held) > 0
+    assert outcome.figures["training"]["final_examples"] == len(examples)
+    stored = TriageModel.from_bytes(outcome.artefact)
+    assert stored.meta["examples"] == len(examples)  # the held-out fifth learned too
+    assert stored.meta["evaluated_examples"] == len(training) and stored.meta["version"] == 3
+    assert outcome.figures["model"]["police"]["recall"] > 0.8  # measured before the refit
+    measured_only = TriageModel.from_bytes(train(examples, refit=False).artefact)
+    assert measured_only.meta["examples"] == len(training)

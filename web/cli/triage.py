@@ -63,9 +63,12 @@ def classifier_train(then_activate: bool, force: bool, if_none: bool) -> None:
         if row is None or row.status != "ready":
             raise click.ClickException(f"{label(version)} 训练失败："
                                        f"{row.error if row else '版本不存在'}")
+        final = (row.figures or {}).get("training", {}).get("final_examples")
+        refit = f"；上线模型以全部 {final} 条样本重新训练" if final else ""
         click.echo(f"{label(version)} 训练完成：训练样本 {row.examples} 条，留出样本 "
-                   f"{row.heldout} 条，用时 {row.seconds:.1f} 秒，模型 "
-                   f"{row.size_bytes / 1e6:.1f} MB，得分 {row.score:.4f}")
+                   f"{row.heldout} 条（下列数字在留出样本上测得{refit}），用时 "
+                   f"{row.seconds:.1f} 秒，模型 {row.size_bytes / 1e6:.1f} MB，"
+                   f"得分 {row.score:.4f}")
         _print_figures(row.figures, label(version), figures_table)
         if then_activate:
             try:
