@@ -125,11 +125,11 @@ class Gazetteer:
     def geocode(self, text: str) -> Geocoded:
         """Resolve an address to a point and precision, or to a reasoned no-match."""
         if not isinstance(text, str):
-            raise InvalidInput("address: must be text", field="address")
+            raise InvalidInput("address: 须为文本", field="address")
         if not text.strip():
-            raise InvalidInput("address: is empty", field="address")
+            raise InvalidInput("address: 不能为空", field="address")
         if len(text.strip()) > MAX_ADDRESS:
-            raise InvalidInput(f"address: at most {MAX_ADDRESS} characters", field="address")
+            raise InvalidInput(f"address: 不能超过 {MAX_ADDRESS} 个字符", field="address")
         body = self._strip_region(normalise(text))
         matches = self._scan(body)
         if not CJK.search(body) and not any(m.kind != DISTRICT for m in matches):

@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # developer.
 SCANNED = ("web", "dispatch", "integrations", "grid", "workers")
 SKIPPED = ("dispatch/simulation/", "web/migrations/")
-# Known gaps, owned by others at the time of writing: the geocoder, and the grid importer's file
+# Known gaps, owned by others at the time of writing: the grid importer's file
 # report (an admin's import report).
-NOT_YET = ("grid/geocoder", "grid/importer/")
+NOT_YET = ("grid/importer/",)
 FAKES = "fake.py"  # stand-ins for the outside parties, used by tests
 # Exceptions whose message reaches a person: the domain's refusals, the hooks' own errors,
 # werkzeug's HTTP errors raised with a description, the console's refused connections.

@@ -318,6 +318,10 @@ def test_addresses_locate_by_area_name_and_unknown_or_foreign_ones_are_flagged(a
         assert body["location"]["cell"] is None and body["location"]["lon"] is None
         assert body["location"]["flags"] == ["address_not_found"]
         assert any(reason in r for r in body["location"]["reasons"]), body["location"]
+    r = api.get("operator1", LOCATE, query_string={"address": "  "})
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json()["error"] == {"code": "invalid", "field": "address",
+                                     "message": "address: 不能为空"}
 
 
 def test_the_demo_county_file_uploads_despite_the_64_kib_body_limit(api, app):
