@@ -94,6 +94,7 @@ GROUPS = {
     "tests/service/test_simulation.py": "simulation",  # the county and a simulated history
     "tests/cli/test_simulate_command.py": "cli-simulate",  # an upgraded county database
     "tests/cli/test_classifier_command.py": "cli-classifier",  # an upgraded database
+    "tests/browser/test_dashboard_page.py": "dashboard",  # the county with a simulated week
 }
 # The slow files, collected first, the longest tests first, so that the workers start on them
 # and the run does not end with one worker still busy on a long test while the others wait

@@ -122,19 +122,25 @@ def county_template(tmp_path_factory: pytest.TempPathFactory) -> str:
         return template
 
 
+def copy_database(template: str, folder: Path, suffix: str = "browser") -> str:
+    """A fresh copy of a template database (a PostgreSQL database's name when configured,
+    else a SQLite file) named `<test db>_<suffix>` (`<suffix>.db` in `folder`); its URL."""
+    url = pg_url()
+    if url is None:
+        copy = folder / f"{suffix}.db"
+        shutil.copyfile(template, copy)
+        return f"sqlite:///{copy}"
+    name = f"{make_url(url).database}_{suffix}"
+    with _pg_admin(url) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def browser_db_url(county_template: str, tmp_path: Path) -> str:
     """A fresh copy of the county database: PostgreSQL when configured (CI), else SQLite."""
-    url = pg_url()
-    if url is None:
-        copy = tmp_path / "browser.db"
-        shutil.copyfile(county_template, copy)
-        return f"sqlite:///{copy}"
-    name = f"{make_url(url).database}_browser"
-    with _pg_admin(url) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE {county_template}")
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
+    return copy_database(county_template, tmp_path)
 
 
 def start_server(app: Any) -> tuple[Any, str]:
@@ -146,19 +152,40 @@ def start_server(app: Any) -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{server.server_port}"
 
 
-@pytest.fixture
-def live_server(browser_db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+def browser_app(db_url: str, folder: Path, clock: ManualClock,
+                publisher: RecordingPublisher) -> Any:
+    """The app as a browser test serves it."""
     from web.app import create_app
-    from web.extensions import db
     from web.services import Services
 
-    clock, publisher = ManualClock(START), RecordingPublisher()
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": browser_db_url,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
+    return create_app({
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "INSTANCE_PATH": str(folder / "instance"),
         "SECRET_KEY": "browser-test",
         "SERVICES": Services(clock=clock, hasher=FAST_HASHER, publisher=publisher),
     })
+
+
+def stop_app(app: Any) -> None:
+    """End the app's background threads and close its database connections (a database
+    copied as a template must have none)."""
+    from web.extensions import db
+
+    live_services = app.extensions["hotline"]
+    live_services.console.stop()
+    if live_services.runner is not None:
+        live_services.runner.stop()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(browser_db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    from web.extensions import db
+
+    clock, publisher = ManualClock(START), RecordingPublisher()
+    app = browser_app(browser_db_url, tmp_path, clock, publisher)
     server, url = start_server(app)
     live = LiveServer(app, url, clock, publisher, server)
     yield live

@@ -9,15 +9,25 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import make_url
 
 from dispatch import subscribers
+from dispatch.core.ports import ManualClock, RecordingPublisher
 from dispatch.stats import rollups
-from tests.browser.conftest import login, screenshot
+from tests.browser.conftest import (
+    LiveServer,
+    browser_app,
+    copy_database,
+    login,
+    screenshot,
+    stop_app,
+)
 from tests.conftest import FAST_HASHER, START
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -59,21 +69,61 @@ def create(live: Any, point: tuple[float, float], *, east_m: float = 0.0,
     return live.call("operator1", "POST", "/api/v1/tickets", body)
 
 
-@pytest.fixture
-def county(demo_county: Any) -> Any:
-    """The demo county with a simulated week, and five 占道经营 demands at 蒲东街道's centre
-    in the last 40 minutes (an emerging hotspot)."""
-    simulate_week(demo_county)
-    areas = demo_county.call("leader1", "GET", "/api/v1/grid/areas")["items"]
+def add_week_and_hotspot(live: Any) -> None:
+    """A simulated week, and five 占道经营 demands at 蒲东街道's centre in the last 40
+    minutes (an emerging hotspot); the clock ends at the last of them."""
+    simulate_week(live)
+    areas = live.call("leader1", "GET", "/api/v1/grid/areas")["items"]
     street = next(a for a in areas if a["code"] == STREET)
     point = (street["lon"], street["lat"])
-    demo_county.clock.advance(minutes=-40)
+    live.clock.advance(minutes=-40)
     cluster = []
     for i in range(5):
-        demo_county.clock.advance(minutes=10)
-        cluster.append(create(demo_county, point, east_m=i * 60)["number"])
-    demo_county.cluster = cluster
-    demo_county.point = point
+        live.clock.advance(minutes=10)
+        cluster.append(create(live, point, east_m=i * 60)["number"])
+    live.cluster = cluster
+    live.point = point
+
+
+@pytest.fixture(scope="session")
+def week_template(county_template: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The demo county with its week and hotspot (`add_week_and_hotspot`), made once per test
+    process (this file's tests are one xdist group): simulating the week took seconds per
+    test, copying the database takes a fraction of one."""
+    folder = tmp_path_factory.mktemp("week")
+    url = copy_database(county_template, folder, "dashboard_tmpl")
+    clock, publisher = ManualClock(START), RecordingPublisher()
+    app = browser_app(url, folder, clock, publisher)
+    built = LiveServer(app, "", clock, publisher)
+    was = subscribers.running("statistics")
+    subscribers.resume("statistics")
+    try:
+        add_week_and_hotspot(built)
+    finally:
+        if not was:
+            subscribers.pause("statistics")
+        stop_app(app)
+    built.template = make_url(url).database
+    return built
+
+
+@pytest.fixture
+def browser_db_url(request: pytest.FixtureRequest, county_template: str,
+                   tmp_path: Path) -> str:
+    """A copy of the county, with its week and hotspot for the tests of `county`."""
+    if "county" in request.fixturenames:
+        return copy_database(request.getfixturevalue("week_template").template, tmp_path)
+    return copy_database(county_template, tmp_path)
+
+
+@pytest.fixture
+def county(demo_county: Any, week_template: Any) -> Any:
+    """The demo county with a simulated week, and five 占道经营 demands at 蒲东街道's centre
+    in the last 40 minutes (an emerging hotspot): a copy of `week_template`, the live clock
+    where the template's ended."""
+    demo_county.clock.current = week_template.clock.now()
+    demo_county.cluster = week_template.cluster
+    demo_county.point = week_template.point
     return demo_county
 
 
