@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,11 +25,13 @@ from dispatch.triage.model import (
     BINARY_HEADS,
     HEADS,
     MULTI_HEADS,
+    POLICE_PART,
     Example,
     Head,
     TriageModel,
     _sigmoid,
     _softmax,
+    base_code,
     combine_top,
 )
 
@@ -42,6 +45,7 @@ CALIBRATION = 10_000  # beyond SVM_LIMIT: rows scored out of fold for calibratio
 FOLDS = 3
 MIN_DF = 2
 MAX_FEATURES = 200_000
+MIN_PART = 20  # police matters and other demands a top level needs for its police part
 
 
 class TrainingError(ValueError):
@@ -144,6 +148,18 @@ def _fit_children(x: Any, y: NDArray[Any], folds: NDArray[np.int64], seed: int) 
     return _Fitted(classes, coef, intercept, oof)
 
 
+def top_labels(examples: Sequence[Example]) -> list[str]:
+    """The top head's labels: the top level, and for a top level with enough police matters
+    and enough other demands (公共安全: a fight and a residence-permit question), its police
+    matters as a class of their own (``public_security~110``). One linear score cannot hold
+    both kinds of demand, so police-like wording pulled ordinary demands into 公共安全; split,
+    the two parts are merged again at prediction (their probabilities summed)."""
+    police = Counter(e.top for e in examples if e.police)
+    other = Counter(e.top for e in examples if not e.police)
+    split = {t for t in police if police[t] >= MIN_PART and other[t] >= MIN_PART}
+    return [e.top + POLICE_PART if e.police and e.top in split else e.top for e in examples]
+
+
 def _platt(scores: NDArray[np.float64], y: NDArray[np.bool_]) -> tuple[float, float]:
     """Platt scaling: p = sigmoid(a·s + b), fitted by Newton's method on the log-loss."""
     n_pos, n_neg = float(y.sum()), float((~y).sum())
@@ -243,9 +259,11 @@ def fit(examples: Sequence[Example], *, seed: int = 0, folds: int = FOLDS,
     per_parent = n > SVM_LIMIT
     fitted: dict[str, _Fitted] = {}
     rows: dict[str, NDArray[np.int64]] = {}
+    label_of = {head: [e.label(head) for e in examples] for head in HEADS}
+    label_of["top"] = top_labels(examples)
     for head in HEADS:
         say(f"训练 {head}")
-        labels = [e.label(head) for e in examples]
+        labels = label_of[head]
         keep = np.array([v is not None for v in labels])
         y = np.array([str(v) for v, kept in zip(labels, keep, strict=True) if kept])
         rows[head] = np.flatnonzero(keep)
@@ -278,7 +296,7 @@ def fit(examples: Sequence[Example], *, seed: int = 0, folds: int = FOLDS,
         start += 1
     top, second = fitted["top"], fitted["second"]
     parents = [c.split(".")[0] for c in second.classes]
-    children = [np.array([i for i, p in enumerate(parents) if p == t], dtype=int)
+    children = [np.array([i for i, p in enumerate(parents) if p == base_code(t)], dtype=int)
                 for t in top.classes]
     # The second head's out-of-fold scores for every example (rows without a second-level
     # label get theirs from the full model: only the top-level combination uses them).
@@ -286,7 +304,7 @@ def fit(examples: Sequence[Example], *, seed: int = 0, folds: int = FOLDS,
     second_all[rows["second"]] = second.oof
     for head in MULTI_HEADS:
         f = fitted[head]
-        y_names = [str(e.label(head)) for e in examples]
+        y_names = [str(v) for v in label_of[head]]
         sel = scored[rows[head]]
         y_idx = np.array([f.classes.index(y_names[i]) for i in rows[head][sel]])
         scores = f.oof[sel]
@@ -297,7 +315,12 @@ def fit(examples: Sequence[Example], *, seed: int = 0, folds: int = FOLDS,
             temperature = _conditional_temperature(scores, y_idx, parents)
         else:
             temperature = _temperature(scores, y_idx)
-        report.oof[head] = {"accuracy": float((scores.argmax(1) == y_idx).mean())}
+        if head == "top":  # a top level's police part counts as the top level
+            codes = np.array([base_code(c) for c in f.classes])
+            right = codes[scores.argmax(1)] == codes[y_idx]
+        else:
+            right = scores.argmax(1) == y_idx
+        report.oof[head] = {"accuracy": float(right.mean())}
         heads.append(Head(head, tuple(f.classes), start, f.intercept.astype(np.float32),
                           (temperature, 0.0)))
         columns.append(f.coef)

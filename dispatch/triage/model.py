@@ -45,6 +45,9 @@ BINARY_HEADS = ("police", "critical", "urgent")
 MULTI_HEADS = ("type", "top", "second")
 HEADS = BINARY_HEADS + MULTI_HEADS
 REASONS = 3
+# A top-level class that holds the police matters of a top level (learned apart, merged again
+# at prediction: see fitting.top_labels).
+POLICE_PART = "~110"
 # Function words and fillers: never shown alone as a reason (they weigh, but say nothing).
 QUIET = frozenset("的了是在我你他她它们有个人就都也还和跟与吧呢啊吗呀哦嘛被把"
                   "说要去来到不这那一上下里中么啥咋很太又给让对从为着过地得没能会可以俺咱恁喂")
@@ -52,6 +55,11 @@ QUIET = frozenset("的了是在我你他她它们有个人就都也还和跟与�
 
 class ArtefactError(ValueError):
     """A model artefact that cannot be read (corrupt, truncated, or of another format)."""
+
+
+def base_code(top_class: str) -> str:
+    """The category code a top-level class stands for (its police part is the top level)."""
+    return top_class.removesuffix(POLICE_PART)
 
 
 # ---------------------------------------------------------------- examples
@@ -188,8 +196,14 @@ class TriageModel:
         self.meta = dict(meta or {})
         second = self.heads["second"]
         parents = [c.split(".")[0] for c in second.classes]
+        top_classes = self.heads["top"].classes
+        self._top_codes = tuple(dict.fromkeys(base_code(t) for t in top_classes))
         self._children = {t: np.array([i for i, p in enumerate(parents) if p == t], dtype=int)
-                          for t in self.heads["top"].classes}
+                          for t in self._top_codes}
+        # classes × codes: the probabilities of a top level's classes summed into its code
+        self._top_merge = np.zeros((len(top_classes), len(self._top_codes)))
+        for i, t in enumerate(top_classes):
+            self._top_merge[i, self._top_codes.index(base_code(t))] = 1.0
 
     # ------------------------------------------------------------ vectors
 
@@ -282,9 +296,11 @@ class TriageModel:
         c_scores = self._combined_top(scores[top_head.start:top_head.stop]
                                       + top_head.intercept, s_scores)
         c_probs = _softmax(c_scores, top_head.calibration[0])
-        c = int(c_probs.argmax())
-        top_code = top_head.classes[c]
-        top_choice = Choice(top_code, float(c_probs[c]), why(top_head.start + c))
+        merged = c_probs @ self._top_merge
+        c = int(merged.argmax())
+        top_code = self._top_codes[c]
+        column = int(np.where(self._top_merge[:, c] > 0, c_probs, -1.0).argmax())
+        top_choice = Choice(top_code, float(merged[c]), why(top_head.start + column))
         children = self._children[top_code]
         if len(children):
             probs = _softmax(s_scores[children], second_head.calibration[0])
@@ -301,7 +317,7 @@ class TriageModel:
         if self.meta.get("second") == "per_parent":  # its scores say nothing across parents
             return top_scores
         return combine_top(top_scores, second_scores,
-                           [self._children[t] for t in self.heads["top"].classes])
+                           [self._children[base_code(t)] for t in self.heads["top"].classes])
 
     def _reasons(self, column: int, idx: NDArray[np.int64], vals: NDArray[np.float32],
                  words: frozenset[str] = frozenset()) -> tuple[str, ...]:

@@ -31,9 +31,17 @@ def test_a_large_set_trains_per_top_level_and_predicts_children_of_the_top_level
 
 
 def test_the_seed_set_trains_one_second_level_head_over_every_code() -> None:
-    train, _ = split(seed_examples())
+    train, held = split(seed_examples())
     model, _ = fitting.fit(train[::4])
     assert model.meta["estimator"] == "LinearSVC" and model.meta["second"] == "global"
+    # 公共安全's police matters are a class of their own in the top head, merged at prediction
+    assert "public_security~110" in model.heads["top"].classes
+    predictions = model.predict_many([e.text for e in held[::4]])
+    assert {p.top.value for p in predictions} <= set(fitting.top_labels(train)) - {
+        "public_security~110"}
+    fight = model.predict("烧烤摊一帮人打起来了，有人拿酒瓶子砸人，头都破了")
+    assert fight.top.value == "public_security" and fight.top.probability <= 1.0
+    assert fight.second.value is not None and fight.second.value.startswith("public_security.")
 
 
 def test_the_stored_model_is_trained_again_on_every_example_after_measuring() -> None:
