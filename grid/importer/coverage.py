@@ -16,6 +16,7 @@ from grid.importer.values import (
     GridFeature,
     ImportReport,
     Progress,
+    level_name,
 )
 from grid.models import CELL, LEVELS
 
@@ -42,9 +43,9 @@ def measure(path: Path, crs_labels: list[str], codes: list[str | None],
     cover = geometry[level_arr == tops[0]] if tops else None
     gaps, gap_count, gap_area, outside = _gaps(geometry[cells], cover, to_m, tick)
     if outside > MIN_M2:
-        warns.append(f"cells reach {outside:.0f} m² outside the {tops[0]} areas")
+        warns.append(f"网格有 {outside:.0f} 平方米超出{level_name(tops[0])}范围")
     if len(warns) > LIST_CAP:
-        warns[LIST_CAP:] = [f"… and {len(warns) - LIST_CAP} more warnings"]
+        warns[LIST_CAP:] = [f"……另有 {len(warns) - LIST_CAP} 条警告"]
     features = tuple(
         GridFeature(code=str(codes[i]), name=names[i] or str(codes[i]), level=str(levels[i]),
                     parent=parents[i], geometry=geometry[i], lon=float(points[i, 0]),

@@ -28,6 +28,8 @@ from grid.importer.values import (
     GridFileError,
     ImportOptions,
     Progress,
+    geos_reason,
+    level_name,
     nothing,
 )
 from grid.models import CELL, LEVELS
@@ -36,6 +38,9 @@ MAX_CODE, MAX_NAME = 40, 80
 KEEP_SHARE = 0.5  # share of the rings' area a repair must keep
 _WEB_CRS = ("GCJ02", "BD09")
 _POLYGONAL = (3, 6)  # shapely type ids of Polygon and MultiPolygon
+# Where the refusals tell the admin to declare a CRS or pick a layer (API parameter, CLI option).
+_CRS_HINT = "crs 参数（命令行 --crs）"
+_LAYER_HINT = "layer 参数（命令行 --layer）"
 # Layer names and level values the importer understands, to a level of `LEVELS`.
 _LEVEL_WORDS = {
     "district": "district", "districts": "district", "区": "district", "县": "district",
@@ -74,7 +79,8 @@ def _declared_crs(source_crs: str | None) -> str | CRS | None:
     try:
         return CRS.from_user_input(source_crs.strip())
     except CRSError as exc:
-        raise InvalidInput(f"unknown CRS {source_crs!r}: {exc}", field="source_crs") from exc
+        raise InvalidInput(f"source_crs: 无法识别的坐标系“{source_crs}”，请填写 EPSG 代码"
+                           "（如 EPSG:4547）或 GCJ02、BD09", field="source_crs") from exc
 
 
 def _crs_label(crs: CRS) -> str:
@@ -85,34 +91,34 @@ def _crs_label(crs: CRS) -> str:
 def _layers(path: Path, options: ImportOptions, warns: list[str]) -> list[_Layer]:
     """The layers to read, each with the level its name gives in a multi-layer file."""
     if not path.is_file():
-        raise GridFileError([f"file not found: {path}"])
+        raise GridFileError([f"找不到文件：{path}"])
     if path.stat().st_size == 0:
-        raise GridFileError([f"{path.name} is empty"])
+        raise GridFileError([f"{path.name} 是空文件"])
     if path.suffix.lower() == ".zip":
         try:
             with zipfile.ZipFile(path) as archive:
                 members = [m for m in archive.namelist()
                            if m.lower().endswith(".shp") and not m.startswith("__MACOSX")]
         except zipfile.BadZipFile:
-            raise GridFileError([f"{path.name} is not a valid zip archive"]) from None
+            raise GridFileError([f"{path.name} 不是有效的 zip 压缩包"]) from None
         if not members:
-            raise GridFileError([f"{path.name} holds no Shapefile (.shp)"])
+            raise GridFileError([f"{path.name} 中没有 Shapefile（.shp）"])
         found: list[tuple[str, str, str | None]] = [
             (Path(m).stem, f"/vsizip/{path.resolve()}/{m}", None) for m in members]
     else:
         try:
             listed = pyogrio.list_layers(str(path))
         except (RuntimeError, ValueError, OSError) as exc:  # pyogrio's errors are RuntimeErrors
-            raise GridFileError([f"{path.name} is not a geodata file that can be read "
-                                 f"(GeoJSON, GeoPackage, Shapefile): {exc}"]) from None
+            raise GridFileError([f"{path.name} 不是可读取的地理数据文件"
+                                 f"（GeoJSON、GeoPackage、Shapefile）：{exc}"]) from None
         found = [(str(name), str(path), str(name)) for name, _ in listed]
     if not found:
-        raise GridFileError([f"{path.name} has no layers"])
+        raise GridFileError([f"{path.name} 中没有图层"])
     if options.layer is not None:
         picked = [f for f in found if f[0].lower() == options.layer.lower()]
         if not picked:
-            names = ", ".join(f[0] for f in found)
-            raise GridFileError([f"no layer {options.layer!r} in {path.name} (layers: {names})"])
+            names = "、".join(f[0] for f in found)
+            raise GridFileError([f"{path.name} 中没有图层“{options.layer}”（现有图层：{names}）"])
         return [_Layer(*picked[0], level=None)]
     if len(found) == 1:
         return [_Layer(*found[0], level=None)]
@@ -120,14 +126,14 @@ def _layers(path: Path, options: ImportOptions, warns: list[str]) -> list[_Layer
     for name, where, layer in found:
         level = _LEVEL_WORDS.get(name.strip().lower())
         if level is None:
-            warns.append(f"layer {name!r} ignored: its name is not a level")
+            warns.append(f"图层“{name}”已忽略：图层名不是层级名")
         else:
             chosen.append(_Layer(name, where, layer, level))
     if not chosen:
-        names = ", ".join(f[0] for f in found)
-        raise GridFileError([f"{path.name} has several layers ({names}) but none is named by "
-                             "level (districts, streets, communities, cells); rename them or "
-                             "pick one with --layer"])
+        names = "、".join(f[0] for f in found)
+        raise GridFileError([f"{path.name} 有多个图层（{names}），但没有一个以层级命名"
+                             "（districts、streets、communities、cells，或 区县、街道、社区、"
+                             f"网格）；请重命名图层，或用{_LAYER_HINT}只导入其中一个"])
     return chosen
 
 
@@ -142,19 +148,20 @@ def _transform_for(layer: _Layer, file_crs: Any, declared: str | CRS | None,
     if isinstance(declared, str):
         web = declared
         if file_crs is not None and not CRS.from_user_input(file_crs).is_geographic:
-            warns.append(f"layer {layer.name!r}: its projected CRS was overridden by {web}")
+            warns.append(f"图层“{layer.name}”：文件的投影坐标系已按声明的 {web} 覆盖")
         return web, lambda x, y: to_wgs84(x, y, web)
     crs = declared
     if crs is None:
         if file_crs is None:
-            problems.append(f"layer {layer.name!r} has no coordinate reference system; declare "
-                            "it with --crs (e.g. --crs EPSG:4547 for Gauss-Krüger metres, "
-                            "--crs EPSG:4326 for longitude/latitude)")
+            problems.append(f"图层“{layer.name}”没有坐标系；请用{_CRS_HINT}声明，如 "
+                            "--crs EPSG:4547（高斯-克吕格投影，单位米）、--crs EPSG:4326"
+                            "（经纬度）")
             return None
         crs = CRS.from_user_input(file_crs)
     elif file_crs is not None and not CRS.from_user_input(file_crs).equals(crs):
-        warns.append(f"layer {layer.name!r}: its CRS {_crs_label(CRS.from_user_input(file_crs))}"
-                     f" was overridden by the declared {_crs_label(crs)}")
+        warns.append(f"图层“{layer.name}”：文件的坐标系 "
+                     f"{_crs_label(CRS.from_user_input(file_crs))} 已按声明的 "
+                     f"{_crs_label(crs)} 覆盖")
     # CGCS2000 → WGS-84 is a null transformation in PROJ, as intended (centimetres apart).
     transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     return _crs_label(crs), transformer.transform
@@ -191,7 +198,7 @@ def read_grid(path: str | Path, options: ImportOptions = DEFAULT_OPTIONS,
                     (labels, codes, names, levels, parents, geoms))
         tick("read", k + 1, len(layers))
     if not labels and not problems:
-        problems.append(f"{path.name} has no features")
+        problems.append(f"{path.name} 中没有要素")
     geometry = np.array(geoms, dtype=object)
     _check_features(labels, codes, names, levels, problems, tick)
     repaired = _repair(labels, geometry, problems)
@@ -213,11 +220,11 @@ def _read_layer(layer: _Layer, options: ImportOptions, declared: str | CRS | Non
         try:
             frame = pyogrio.read_dataframe(layer.path, layer=layer.layer)
         except (RuntimeError, ValueError, OSError) as exc:
-            problems.append(f"layer {layer.name!r} cannot be read: {exc}")
+            problems.append(f"图层“{layer.name}”无法读取：{exc}")
             return
-    warns.extend(f"layer {layer.name!r}: {w.message}" for w in caught)
+    warns.extend(f"图层“{layer.name}”：{w.message}" for w in caught)
     if "geometry" not in frame.columns:
-        problems.append(f"layer {layer.name!r} has no geometry")
+        problems.append(f"图层“{layer.name}”没有几何图形")
         return
     columns = [c for c in frame.columns if c != "geometry"]
     code_col = _column(columns, options.code_field)
@@ -226,12 +233,11 @@ def _read_layer(layer: _Layer, options: ImportOptions, declared: str | CRS | Non
     parent_col = _column(columns, options.parent_field)
     n = len(frame)
     if code_col is None and n:
-        problems.append(f"layer {layer.name!r} has no {options.code_field!r} field "
-                        f"(fields: {', '.join(columns) or 'none'})")
+        problems.append(f"图层“{layer.name}”没有编码字段“{options.code_field}”"
+                        f"（现有字段：{'、'.join(columns) or '无'}）")
         return
     if name_col is None and n:
-        warns.append(f"layer {layer.name!r} has no {options.name_field!r} field; "
-                     "codes are used as names")
+        warns.append(f"图层“{layer.name}”没有名称字段“{options.name_field}”，以编码作为名称")
 
     def values(col: str | None) -> list[str | None]:
         return [_text(v) for v in frame[col].tolist()] if col else [None] * n
@@ -243,12 +249,12 @@ def _read_layer(layer: _Layer, options: ImportOptions, declared: str | CRS | Non
     usable = np.isin(kinds, _POLYGONAL) & ~shapely.is_empty(raw)
     start = len(labels)
     for i in range(n):
-        label = layer_codes[i] or f"feature #{i + 1} of layer {layer.name!r}"
+        label = layer_codes[i] or f"图层“{layer.name}”第 {i + 1} 个要素"
         labels.append(label)
         if kinds[i] < 0 or (kinds[i] in _POLYGONAL and not usable[i]):
-            problems.append(f"{label}: empty or missing geometry")
+            problems.append(f"{label}: 几何图形为空或缺失")
         elif not usable[i]:
-            problems.append(f"{label}: a {raw[i].geom_type} is not a polygon")
+            problems.append(f"{label}: 几何类型为 {raw[i].geom_type}，不是面（Polygon）")
     codes.extend(layer_codes)
     names.extend(values(name_col))
     levels.extend(values(level_col) if level_col else [default_level] * n)
@@ -267,11 +273,11 @@ def _read_layer(layer: _Layer, options: ImportOptions, declared: str | CRS | Non
     index = np.flatnonzero(usable)
     if outside.any():
         named = [labels[start + j] for j in index[outside][:5]]
-        problems.append(f"layer {layer.name!r}: {int(outside.sum())} feature(s) "
-                        f"({', '.join(named)}{', …' if outside.sum() > 5 else ''}) fall outside "
-                        f"lon -180..180 / lat -90..90 after conversion from {found[0]}; the "
-                        "coordinates look like metres of a projected CRS — declare the file's "
-                        "real CRS with --crs (e.g. --crs EPSG:4547)")
+        problems.append(f"图层“{layer.name}”：有 {int(outside.sum())} 个要素"
+                        f"（{'、'.join(named)}{'……' if outside.sum() > 5 else ''}）按 "
+                        f"{found[0]} 转换后超出经度 -180..180、纬度 -90..90；坐标看来是投影"
+                        f"坐标系的米数，请用{_CRS_HINT}声明文件实际的坐标系（如 "
+                        "--crs EPSG:4547）")
     for j, geom in zip(index[~outside], converted[~outside], strict=True):
         geoms[start + j] = geom
 
@@ -285,19 +291,20 @@ def _check_features(labels: list[str], codes: list[str | None], names: list[str 
     for i in range(n):
         code, label = codes[i], labels[i]
         if code is None:
-            problems.append(f"{label}: no code")
+            problems.append(f"{label}: 缺少编码")
         elif len(code) > MAX_CODE:
-            problems.append(f"{label}: code longer than {MAX_CODE} characters")
+            problems.append(f"{label}: 编码超过 {MAX_CODE} 个字符")
         elif uses[code] > 1:
-            problems.append(f"{label}: duplicate code ({uses[code]} features)")
+            problems.append(f"{label}: 编码重复（{uses[code]} 个要素）")
             uses[code] = 0  # one problem per code
         if len(names[i] or "") > MAX_NAME:
-            problems.append(f"{label}: name longer than {MAX_NAME} characters")
+            problems.append(f"{label}: 名称超过 {MAX_NAME} 个字符")
         raw = levels[i]
         levels[i] = _LEVEL_WORDS.get(raw.lower()) if raw else None
         if levels[i] is None:
-            problems.append(f"{label}: unknown level {raw!r} (expected one of "
-                            f"{', '.join(LEVELS)})" if raw else f"{label}: no level")
+            problems.append(f"{label}: 无法识别的层级“{raw}”（应为以下之一："
+                            f"{'、'.join(LEVELS)}，或 区县、街道、社区、网格）" if raw
+                            else f"{label}: 缺少层级")
         if (i + 1) % 1000 == 0 or i + 1 == n:
             tick("validate", i + 1, n)
 
@@ -311,12 +318,12 @@ def _repair(labels: list[str], geometry: np.ndarray, problems: list[str]) -> lis
     repaired: list[dict[str, str]] = []
     for i in np.flatnonzero(invalid):
         original = geometry[i]
-        reason = shapely.is_valid_reason(original)
+        reason = geos_reason(shapely.is_valid_reason(original))
         fixed = _polygonal(shapely.make_valid(original))
         if fixed is None or fixed.area <= 0 or fixed.area < KEEP_SHARE * original.area:
-            kept = "nothing" if fixed is None else f"{fixed.area / original.area:.0%}"
-            problems.append(f"{labels[i]}: invalid geometry ({reason}) cannot be repaired "
-                            f"(the repair keeps {kept} of its area)")
+            kept = "没有留下任何面" if fixed is None else \
+                f"只留下原面积的 {fixed.area / original.area:.0%}"
+            problems.append(f"{labels[i]}: 几何图形无效（{reason}），无法修复（修复后{kept}）")
             continue
         geometry[i] = fixed
         repaired.append({"code": labels[i], "problem": reason})
@@ -332,15 +339,15 @@ def _hierarchy(labels: list[str], codes: list[str | None], levels: list[str | No
     level_of = {c: lv for c, lv in zip(codes, levels, strict=True) if c is not None}
     result: list[str | None] = [None] * len(labels)
     if CELL not in present and levels and all(levels):
-        problems.append("the file has no cells (level 'cell')")
+        problems.append("文件中没有网格（层级 cell）")
     for i, (level, parent) in enumerate(zip(levels, parents, strict=True)):
         if level is None or parent is None:
             continue
         if level == LEVELS[0]:
-            warns.append(f"{labels[i]}: parent {parent!r} of a district ignored")
+            warns.append(f"{labels[i]}: 区县的上级“{parent}”已忽略")
         elif level_of.get(parent) != above[level]:
             wanted = above[level] or LEVELS[LEVELS.index(level) - 1]
-            problems.append(f"{labels[i]}: parent {parent!r} is not a {wanted} in the file")
+            problems.append(f"{labels[i]}: 上级“{parent}”不是文件中的{level_name(wanted)}")
         else:
             result[i] = parent
     for level, upper in above.items():
@@ -362,5 +369,5 @@ def _hierarchy(labels: list[str], codes: list[str | None], levels: list[str | No
             if k in first:
                 result[i] = codes[up[first[k]]]
             else:
-                warns.append(f"{labels[i]}: no {upper} contains it; parent left empty")
+                warns.append(f"{labels[i]}: 没有哪个{level_name(upper)}包含它，上级留空")
     return result

@@ -15,15 +15,40 @@ Progress = Callable[[str, int, int], None]
 XY = Callable[[Any, Any], tuple[Any, Any]]
 
 SHOWN = 10  # problems spelled out in the refusal message
+# The levels as the report names them (the codes stay English in the data).
+LEVEL_NAMES = {"district": "区县", "street": "街道（乡镇）", "community": "社区（村）",
+               "cell": "网格"}
+# GEOS's reasons for an invalid polygon (`shapely.is_valid_reason`, "Self-intersection[x y]"),
+# in Chinese; the location in brackets is kept.
+GEOS_REASONS = {
+    "Ring Self-intersection": "环自相交", "Self-intersection": "自相交",
+    "Too few points": "点数过少", "Interior is disconnected": "内部不连通",
+    "Hole lies outside shell": "内环（洞）在外环之外", "Nested holes": "内环（洞）相互嵌套",
+    "Nested shells": "外环相互嵌套", "Duplicate Rings": "环重复",
+    "Invalid Coordinate": "坐标无效", "Ring is not closed": "环未闭合",
+}
+
+
+def level_name(level: str) -> str:
+    """A level as the report says it: 社区（村）."""
+    return LEVEL_NAMES.get(level, level)
+
+
+def geos_reason(reason: str) -> str:
+    """GEOS's reason in Chinese ("Self-intersection[114.6 35.2]" → "自相交[114.6 35.2]")."""
+    for english, chinese in GEOS_REASONS.items():
+        if reason.startswith(english):
+            return chinese + reason[len(english):]
+    return reason
 
 
 class GridFileError(InvalidInput):
     """The grid file was refused; `problems` lists every reason, naming features by code."""
 
     def __init__(self, problems: list[str]) -> None:
-        shown = "; ".join(problems[:SHOWN])
-        more = f"; … and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
-        super().__init__(f"grid file refused ({len(problems)} problem(s)): {shown}{more}",
+        shown = "；".join(problems[:SHOWN])
+        more = f"；……另有 {len(problems) - SHOWN} 个问题" if len(problems) > SHOWN else ""
+        super().__init__(f"file: 网格文件未导入，共 {len(problems)} 个问题：{shown}{more}",
                          field="file")
         self.problems = list(problems)
 

@@ -228,7 +228,7 @@ def test_declared_crs_overrides_the_files_with_a_warning(session: Session,
     report = run(session, path, ImportOptions(source_crs="EPSG:4547"))
 
     assert_cell_at(stored(session, report.version_id)["G21"], 2, 1)
-    assert any("overridden" in w and "EPSG:3857" in w for w in report.warnings)
+    assert "图层“grid”：文件的坐标系 EPSG:3857 已按声明的 EPSG:4547 覆盖" in report.warnings
 
 
 def test_an_unknown_declared_crs_is_refused(session: Session, tmp_path: Path) -> None:
@@ -236,6 +236,7 @@ def test_an_unknown_declared_crs_is_refused(session: Session, tmp_path: Path) ->
         import_grid(session, write_geojson(tmp_path), ImportOptions(source_crs="EPSG:999999"),
                     actor_id=None, now=START)
     assert caught.value.field == "source_crs"
+    assert caught.value.message.startswith("source_crs: 无法识别的坐标系“EPSG:999999”")
     assert rows_written(session)[0] == 0
 
 
@@ -257,8 +258,9 @@ def test_cells_outside_every_community_are_kept_with_a_warning(session: Session,
     report = run(session, write_geojson(tmp_path, rows))
 
     assert stored(session, report.version_id)["G99"].parent_code is None
-    assert any(w.startswith("G99: no community contains it") for w in report.warnings)
-    assert any("outside the district areas" in w for w in report.warnings)
+    assert "G99: 没有哪个社区（村）包含它，上级留空" in report.warnings
+    assert any(w.startswith("网格有 ") and w.endswith(" 平方米超出区县范围")
+               for w in report.warnings)
 
 
 def test_custom_field_names_are_used(session: Session, tmp_path: Path) -> None:
@@ -324,7 +326,7 @@ def test_a_bow_tie_cell_is_repaired_and_reported(session: Session, tmp_path: Pat
     report = run(session, path)
 
     assert [r["code"] for r in report.repaired] == ["G11"]
-    assert report.repaired[0]["problem"].startswith("Self-intersection")
+    assert report.repaired[0]["problem"].startswith("自相交[")
     g11 = stored(session, report.version_id)["G11"]
     geom = shapely.from_wkb(g11.geometry)
     assert geom.is_valid and geom.geom_type == "MultiPolygon"
@@ -341,8 +343,8 @@ def test_a_cell_that_collapses_to_a_line_is_refused(session: Session, tmp_path: 
 
     error = refused(session, path)
 
-    assert error.problems[0].startswith("G11: invalid geometry")
-    assert "cannot be repaired" in error.message
+    assert error.problems[0].startswith("G11: 几何图形无效（")
+    assert "无法修复" in error.message
 
 
 def test_overlaps_and_gaps_are_reported_with_codes_and_areas(session: Session,
@@ -449,37 +451,43 @@ def _edited(**by_code: dict[str, Any]) -> Callable[[Path], Path]:
 
 REFUSALS: dict[str, tuple[Callable[[Path], Path], ImportOptions, str]] = {
     "text file": (lambda p: _raw(p, "notes.txt", "网格清单\n".encode()), ImportOptions(),
-                  "not a geodata file"),
+                  "notes.txt 不是可读取的地理数据文件"),
     "random bytes": (lambda p: _raw(p, "grid.gpkg", os.urandom(4096)), ImportOptions(),
-                     "not a geodata file"),
-    "empty file": (lambda p: _raw(p, "grid.geojson", b""), ImportOptions(), "is empty"),
-    "missing file": (lambda p: p / "nowhere.gpkg", ImportOptions(), "file not found"),
+                     "grid.gpkg 不是可读取的地理数据文件"),
+    "empty file": (lambda p: _raw(p, "grid.geojson", b""), ImportOptions(),
+                   "grid.geojson 是空文件"),
+    "missing file": (lambda p: p / "nowhere.gpkg", ImportOptions(), "找不到文件："),
     "bad zip": (lambda p: _raw(p, "grid.zip", b"PK not really"), ImportOptions(),
-                "not a valid zip"),
-    "shapefile without .prj": (_no_prj, ImportOptions(), "--crs"),
-    "undefined SRS": (_undefined_srs, ImportOptions(), "--crs"),
-    "projected CRS declared as 4326": (_mis_declared, ImportOptions(), "--crs EPSG:4547"),
-    "unknown layer": (write_gpkg_layers, ImportOptions(layer="wards"), "no layer 'wards'"),
-    "layers not named by level": (_unnamed_layers, ImportOptions(), "none is named by level"),
+                "grid.zip 不是有效的 zip 压缩包"),
+    "shapefile without .prj": (_no_prj, ImportOptions(), "图层“grid”没有坐标系；请用crs 参数"),
+    "undefined SRS": (_undefined_srs, ImportOptions(), "没有坐标系；请用crs 参数（命令行 --crs）"),
+    "projected CRS declared as 4326": (_mis_declared, ImportOptions(),
+                                       "坐标看来是投影坐标系的米数"),
+    "unknown layer": (write_gpkg_layers, ImportOptions(layer="wards"),
+                      "grid.gpkg 中没有图层“wards”（现有图层："),
+    "layers not named by level": (_unnamed_layers, ImportOptions(),
+                                  "有多个图层（a、b），但没有一个以层级命名"),
     "point geometry": (_edited(G21={"geometry": shapely.Point(114.67, 35.2)}), ImportOptions(),
-                       "G21: a Point is not a polygon"),
+                       "G21: 几何类型为 Point，不是面（Polygon）"),
     "missing geometry": (_edited(G21={"geometry": None}), ImportOptions(),
-                         "G21: empty or missing geometry"),
+                         "G21: 几何图形为空或缺失"),
     "no code field": (lambda p: write_geojson(p), ImportOptions(code_field="wgbm"),
-                      "has no 'wgbm' field"),
-    "missing code": (_edited(G21={"code": None}), ImportOptions(), "feature #17"),
-    "duplicate code": (_edited(G21={"code": "G20"}), ImportOptions(), "G20: duplicate code"),
+                      "没有编码字段“wgbm”（现有字段：code、name、level、parent）"),
+    "missing code": (_edited(G21={"code": None}), ImportOptions(),
+                     "图层“grid”第 17 个要素: 缺少编码"),
+    "duplicate code": (_edited(G21={"code": "G20"}), ImportOptions(),
+                       "G20: 编码重复（2 个要素）"),
     "unknown level": (_edited(G21={"level": "block"}), ImportOptions(),
-                      "G21: unknown level 'block'"),
+                      "G21: 无法识别的层级“block”"),
     "unknown parent": (_edited(G21={"parent": "C9"}), ImportOptions(),
-                       "G21: parent 'C9' is not a community"),
+                       "G21: 上级“C9”不是文件中的社区（村）"),
     "parent of the wrong level": (_edited(G21={"parent": "S1"}), ImportOptions(),
-                                  "G21: parent 'S1' is not a community"),
-    "long code": (_edited(G21={"code": "G" * 41}), ImportOptions(), "code longer than 40"),
+                                  "G21: 上级“S1”不是文件中的社区（村）"),
+    "long code": (_edited(G21={"code": "G" * 41}), ImportOptions(), "编码超过 40 个字符"),
     "long name": (_edited(G21={"name": "长" * 81}), ImportOptions(),
-                  "G21: name longer than 80"),
+                  "G21: 名称超过 80 个字符"),
     "no cells": (lambda p: write_geojson(p, [r for r in grid_rows() if r["level"] != "cell"]),
-                 ImportOptions(), "no cells"),
+                 ImportOptions(), "文件中没有网格（层级 cell）"),
 }
 
 
@@ -491,6 +499,7 @@ def test_a_bad_file_is_refused_naming_the_problem_and_nothing_is_written(
 
     error = refused(session, path, options)
 
+    assert error.message.startswith(f"file: 网格文件未导入，共 {len(error.problems)} 个问题：")
     assert expected in error.message
     assert any(expected in p for p in error.problems)
 
@@ -503,8 +512,8 @@ def test_every_problem_is_reported_together(session: Session, tmp_path: Path) ->
     error = refused(session, path)
 
     assert len(error.problems) == 4
-    for text in ("G00: duplicate code", "G02: unknown level", "G03: parent 'C9'",
-                 "G10: a Point"):
+    assert error.message.startswith("file: 网格文件未导入，共 4 个问题：")
+    for text in ("G00: 编码重复", "G02: 无法识别的层级", "G03: 上级“C9”", "G10: 几何类型为 Point"):
         assert text in error.message
 
 

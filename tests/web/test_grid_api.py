@@ -276,7 +276,11 @@ def test_bad_uploads_are_refused_and_write_nothing(api, app, user, data, filenam
     before = grid_counts(app)
     r = upload(api, user, data, filename=filename, content_type=ctype)
     assert r.status_code == status, r.get_json()
-    assert r.get_json()["error"].get("field") == field
+    error = r.get_json()["error"]
+    assert error.get("field") == field
+    assert any("\u3400" <= ch <= "\u9fff" for ch in error["message"]), error
+    if field == "file" and data:  # read by the importer (an empty body is refused before)
+        assert error["message"].startswith("file: 网格文件未导入，共 1 个问题："), error
     assert grid_counts(app) == before
 
 
