@@ -53,7 +53,7 @@ def import_grid(session: Session, path: str | Path, options: ImportOptions = DEF
 
     `source_name` names the file in the version's record when `path` is a temporary copy."""
     tick = progress or nothing
-    data = read_grid(path, options, progress)
+    data = read_grid(path, options, progress, shown=source_name)
     if options.activate:
         session.execute(update(GridVersion).where(GridVersion.active.is_(True))
                         .values(active=False))

@@ -4,6 +4,7 @@ converted to WGS-84 and measured (`read_grid`); nothing is written."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 import zipfile
 from collections import Counter
@@ -33,6 +34,8 @@ from grid.importer.values import (
     nothing,
 )
 from grid.models import CELL, LEVELS
+
+log = logging.getLogger(__name__)
 
 MAX_CODE, MAX_NAME = 40, 80
 KEEP_SHARE = 0.5  # share of the rings' area a repair must keep
@@ -88,37 +91,42 @@ def _crs_label(crs: CRS) -> str:
     return ":".join(authority) if authority else (crs.name or "custom")[:80]
 
 
-def _layers(path: Path, options: ImportOptions, warns: list[str]) -> list[_Layer]:
-    """The layers to read, each with the level its name gives in a multi-layer file."""
+def _layers(path: Path, options: ImportOptions, warns: list[str],
+            shown: str | None = None) -> list[_Layer]:
+    """The layers to read, each with the level its name gives in a multi-layer file; the
+    refusals name the file as `shown` (an upload's own name), else by its name."""
     if not path.is_file():
-        raise GridFileError([f"找不到文件：{path}"])
+        raise GridFileError([f"找不到文件：{shown or path}"])
+    name = shown or path.name
     if path.stat().st_size == 0:
-        raise GridFileError([f"{path.name} 是空文件"])
+        raise GridFileError([f"{name} 是空文件"])
     if path.suffix.lower() == ".zip":
         try:
             with zipfile.ZipFile(path) as archive:
                 members = [m for m in archive.namelist()
                            if m.lower().endswith(".shp") and not m.startswith("__MACOSX")]
         except zipfile.BadZipFile:
-            raise GridFileError([f"{path.name} 不是有效的 zip 压缩包"]) from None
+            raise GridFileError([f"{name} 不是有效的 zip 压缩包"]) from None
         if not members:
-            raise GridFileError([f"{path.name} 中没有 Shapefile（.shp）"])
+            raise GridFileError([f"{name} 中没有 Shapefile（.shp）"])
         found: list[tuple[str, str, str | None]] = [
             (Path(m).stem, f"/vsizip/{path.resolve()}/{m}", None) for m in members]
     else:
         try:
             listed = pyogrio.list_layers(str(path))
         except (RuntimeError, ValueError, OSError) as exc:  # pyogrio's errors are RuntimeErrors
-            raise GridFileError([f"{path.name} 不是可读取的地理数据文件"
-                                 f"（GeoJSON、GeoPackage、Shapefile）：{exc}"]) from None
+            # GDAL's words (English, naming the server's copy of the file) go to the log.
+            log.info("grid import: %s cannot be opened: %s", name, exc)
+            raise GridFileError([f"{name} 不是可读取的地理数据文件"
+                                 "（须为 GeoJSON、GeoPackage 或 Shapefile）"]) from None
         found = [(str(name), str(path), str(name)) for name, _ in listed]
     if not found:
-        raise GridFileError([f"{path.name} 中没有图层"])
+        raise GridFileError([f"{name} 中没有图层"])
     if options.layer is not None:
         picked = [f for f in found if f[0].lower() == options.layer.lower()]
         if not picked:
             names = "、".join(f[0] for f in found)
-            raise GridFileError([f"{path.name} 中没有图层“{options.layer}”（现有图层：{names}）"])
+            raise GridFileError([f"{name} 中没有图层“{options.layer}”（现有图层：{names}）"])
         return [_Layer(*picked[0], level=None)]
     if len(found) == 1:
         return [_Layer(*found[0], level=None)]
@@ -131,7 +139,7 @@ def _layers(path: Path, options: ImportOptions, warns: list[str]) -> list[_Layer
             chosen.append(_Layer(name, where, layer, level))
     if not chosen:
         names = "、".join(f[0] for f in found)
-        raise GridFileError([f"{path.name} 有多个图层（{names}），但没有一个以层级命名"
+        raise GridFileError([f"{name} 有多个图层（{names}），但没有一个以层级命名"
                              "（districts、streets、communities、cells，或 区县、街道、社区、"
                              f"网格）；请重命名图层，或用{_LAYER_HINT}只导入其中一个"])
     return chosen
@@ -177,14 +185,16 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
 
 
 def read_grid(path: str | Path, options: ImportOptions = DEFAULT_OPTIONS,
-              progress: Progress | None = None) -> GridData:
-    """Read and validate a grid file into WGS-84 features; raise GridFileError on any problem."""
+              progress: Progress | None = None, *, shown: str | None = None) -> GridData:
+    """Read and validate a grid file into WGS-84 features; raise GridFileError on any problem.
+
+    `shown` is the file's name in the problems when `path` is a temporary copy (an upload)."""
     tick = progress or nothing
     path = Path(path)
     declared = _declared_crs(options.source_crs)
     problems: list[str] = []
     warns: list[str] = []
-    layers = _layers(path, options, warns)
+    layers = _layers(path, options, warns, shown)
     labels: list[str] = []
     codes: list[str | None] = []
     names: list[str | None] = []
@@ -198,7 +208,7 @@ def read_grid(path: str | Path, options: ImportOptions = DEFAULT_OPTIONS,
                     (labels, codes, names, levels, parents, geoms))
         tick("read", k + 1, len(layers))
     if not labels and not problems:
-        problems.append(f"{path.name} 中没有要素")
+        problems.append(f"{shown or path.name} 中没有要素")
     geometry = np.array(geoms, dtype=object)
     _check_features(labels, codes, names, levels, problems, tick)
     repaired = _repair(labels, geometry, problems)
@@ -220,7 +230,8 @@ def _read_layer(layer: _Layer, options: ImportOptions, declared: str | CRS | Non
         try:
             frame = pyogrio.read_dataframe(layer.path, layer=layer.layer)
         except (RuntimeError, ValueError, OSError) as exc:
-            problems.append(f"图层“{layer.name}”无法读取：{exc}")
+            detail = str(exc).replace(layer.path, layer.name)  # not the server's path
+            problems.append(f"图层“{layer.name}”无法读取：{detail}")
             return
     warns.extend(f"图层“{layer.name}”：{w.message}" for w in caught)
     if "geometry" not in frame.columns:

@@ -280,7 +280,7 @@ def test_bad_uploads_are_refused_and_write_nothing(api, app, user, data, filenam
     assert error.get("field") == field
     assert any("\u3400" <= ch <= "\u9fff" for ch in error["message"]), error
     if field == "file" and data:  # read by the importer (an empty body is refused before)
-        assert error["message"].startswith("file: 网格文件未导入，共 1 个问题："), error
+        assert error["message"].startswith(f"file: 网格文件未导入，共 1 个问题：{filename} "), error
     assert grid_counts(app) == before
 
 
