@@ -91,7 +91,7 @@ ZH["error"] = {
     "unsupported_media_type": "格式不支持", "csrf": "页面已过期，请刷新后重试",
     "invalid": "填写有误", "method_not_allowed": "不支持的请求方式", "internal_error": "服务器出错",
 }
-# How a place was found (grid/geocoder.py precision).
+# How a place was found (grid/geocoder/places.py PRECISIONS).
 ZH["precision"] = {
     "point": "坐标点", "landmark": "地标", "intersection": "道路交叉口", "road": "道路",
     "community": "社区", "street": "街道", "address": "地址",

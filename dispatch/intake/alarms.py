@@ -30,7 +30,7 @@ ALARM_ACTOR = Actor(None, Role.SYSTEM, username="alarm")
 AUTO_TRANSFER_REASON = "无人值守渠道的紧急诉求，按设置自动转110"
 
 # Words that call for the fire and rescue service (119) or an ambulance (120) besides 110.
-# No single characters: 火 is in 火车站, 血 in 血压 (see dispatch/triage/rules.py).
+# No single characters: 火 is in 火车站, 血 in 血压 (see dispatch/triage/rules/phrases.py).
 FIRE_WORDS = ("着火", "起火", "失火", "火灾", "大火", "火势", "火苗", "冒烟", "浓烟", "烧起来",
               "燃气", "煤气", "天然气", "液化气", "爆炸", "被困", "困在", "卡住了", "出不来",
               "落水", "掉进河", "掉河里", "掉水里", "溺水", "跳河", "跳楼", "要跳")
