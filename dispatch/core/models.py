@@ -299,13 +299,15 @@ class ApiToken(Base):
 
 
 class PersonalDataRead(Base):
-    """Audit of every read of a citizen's unmasked personal data."""
+    """Audit of every read of a citizen's unmasked personal data: of a ticket's, or of a
+    contact that belongs to no ticket (a call that ended without one)."""
 
     __tablename__ = "personal_data_reads"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     fields: Mapped[str] = mapped_column(String(60))
 

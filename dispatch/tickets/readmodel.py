@@ -75,12 +75,16 @@ def _read_fields(ticket: Ticket, citizen_unmasked: bool, level: str) -> str | No
 
 
 def log_personal_reads(session: Session, actor: Actor,
-                       reads: Iterable[tuple[int, str]], now: datetime) -> None:
-    """Record that this user read unmasked personal data: `(ticket id, fields)` each."""
+                       reads: Iterable[tuple[int, str]], now: datetime,
+                       contacts: Iterable[tuple[int, str]] = ()) -> None:
+    """Record that this user read unmasked personal data: `(ticket id, fields)` each, and
+    `(contact id, fields)` for contacts that belong to no ticket."""
     if actor.id is None:
         return
-    rows = [{"user_id": actor.id, "ticket_id": tid, "at": now, "fields": fields}
-            for tid, fields in reads]
+    rows = [{"user_id": actor.id, "ticket_id": tid, "contact_id": None, "at": now,
+             "fields": fields} for tid, fields in reads]
+    rows += [{"user_id": actor.id, "ticket_id": None, "contact_id": cid, "at": now,
+              "fields": fields} for cid, fields in contacts]
     if rows:
         session.execute(PersonalDataRead.__table__.insert(), rows)
 
@@ -278,11 +282,11 @@ def contact_views(session: Session, contacts: Sequence[Contact], actor: Actor,
                   now: datetime) -> list[dict[str, Any]]:
     """Contacts as the API shows them, by the rule of their ticket's citizen (hidden for a
     confidential ticket, masked for department users); a contact without a ticket shows its
-    caller to operators only. Unmasked reads of a ticket's contacts are logged."""
+    caller to operators only. Unmasked reads are logged (by ticket, or by contact)."""
     ids = {c.ticket_id for c in contacts if c.ticket_id}
     tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))
                } if ids else {}
-    out, reads = [], {}
+    out, reads, loose = [], {}, {}
     for c in contacts:
         ticket = tickets.get(c.ticket_id) if c.ticket_id else None
         if ticket is not None:
@@ -291,13 +295,15 @@ def contact_views(session: Session, contacts: Sequence[Contact], actor: Actor,
             level = FULL if actor.role == Role.OPERATOR else MASKED
         phone = (c.phone if level == FULL else mask_phone(c.phone) if level == MASKED
                  else None) if c.phone else None
-        if ticket is not None and level == FULL and (
-                c.phone or c.openid or has_personal_numbers(c.note)):
-            reads[ticket.id] = "contact"
+        if level == FULL and (c.phone or c.openid or has_personal_numbers(c.note)):
+            if ticket is not None:
+                reads[ticket.id] = "contact"
+            else:
+                loose[c.id] = "contact"
         out.append({"id": c.id, "channel": c.channel, "kind": c.kind,
                     "received_at": c.received_at.isoformat(), "phone": phone,
                     "hidden": level == HIDDEN,
                     "ticket": ticket.number if ticket is not None else None,
                     "note": shown_text(c.note, level)})
-    log_personal_reads(session, actor, reads.items(), now)
+    log_personal_reads(session, actor, reads.items(), now, loose.items())
     return out

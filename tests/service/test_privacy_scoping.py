@@ -152,3 +152,23 @@ def test_console_events_recorded_before_masking_are_masked_when_read(desk, sessi
     legacy.summary = {**legacy.summary, "text": f"占道经营，联系我{PHONE}"}
     assert feed.message(legacy)["ticket"]["text"] == "占道经营，联系我135****7777"
     session.rollback()
+
+
+def test_a_contact_of_no_ticket_read_unmasked_is_logged_by_contact(desk, session, actors,
+                                                                   clock):
+    from dispatch.core.models import PersonalDataRead
+    from dispatch.intake.contacts import record_contact
+    from dispatch.tickets.readmodel import contact_views
+
+    loose = record_contact(session, channel="phone", kind="enquiry", received_at=clock.now(),
+                           actor_id=actors["operator1"].id, phone=PHONE, note="问社保，未建单")
+    session.flush()
+    (masked,) = contact_views(session, [loose], actors["dispatcher1"], clock.now())
+    assert masked["phone"] == "135****7777" and masked["ticket"] is None
+    assert session.scalars(select(PersonalDataRead)).all() == []  # nothing unmasked, no log
+    (full,) = contact_views(session, [loose], actors["operator1"], clock.now())
+    assert full["phone"] == PHONE
+    (read,) = session.scalars(select(PersonalDataRead)).all()
+    assert (read.user_id, read.ticket_id, read.contact_id, read.fields) == (
+        actors["operator1"].id, None, loose.id, "contact")
+    session.rollback()
