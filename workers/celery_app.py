@@ -44,11 +44,15 @@ def _setting(app: Flask, name: str, default: float) -> float:
 
 def make_celery(app: Flask) -> HotlineCelery:
     """The Celery application of a Flask application (its `REDIS_URL`, or eager without one)."""
-    from workers import tasks
+    from workers import broker, tasks
 
     url = app.config.get("REDIS_URL")
     celery = HotlineCelery("hotline", broker=url or "memory://", backend=url or None,
                            set_as_current=False)
+    if url and url.split("://", 1)[0] in broker.SCHEMES:
+        # kombu's Redis transport with a guard: without it a worker can exit when Redis goes
+        # away (workers/broker.py tells how).
+        celery.conf.broker_transport = broker.TRANSPORT
     celery.flask_app = app
     visibility = _setting(app, "CELERY_VISIBILITY_TIMEOUT", VISIBILITY_TIMEOUT)
     sweep_every = _setting(app, "SWEEP_INTERVAL", SWEEP_EVERY)
