@@ -342,16 +342,13 @@ def publisher() -> RecordingPublisher:
 def app(db_url: str, tmp_path: Path, clock: ManualClock, publisher: RecordingPublisher):
     from grid.demo.reference import load_demo
     from web.app import create_app
+    from web.config import TestingConfig
     from web.extensions import db
     from web.services import Services
 
-    application = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": db_url,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SECRET_KEY": "test",
-        "SERVICES": Services(clock=clock, hasher=FAST_HASHER, publisher=publisher),
-    })
+    application = create_app(
+        {"SERVICES": Services(clock=clock, hasher=FAST_HASHER, publisher=publisher)},
+        config=TestingConfig(database_url=db_url, instance_path=tmp_path / "instance"))
     with application.app_context():
         load_demo(db.session, FAST_HASHER)
         db.session.commit()

@@ -12,6 +12,8 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
+from web.logs import own_formatter
+
 # Paths whose query strings may carry signatures, keys or personal data.
 REDACTED_PREFIXES = ("/hooks/", "/open311/")
 REDACTED = "[redacted]"
@@ -51,13 +53,18 @@ class RedactingFilter(logging.Filter):
 
 class RedactingLogger(Logger):
     """gunicorn's logger, with the query strings of the hooks redacted in every access atom
-    and in the error log."""
+    and in the error log, and in JSON lines when the process logs so."""
 
     def setup(self, cfg: Any) -> None:
         """gunicorn's handlers, and the redacting filter on the error log."""
         super().setup(cfg)
         if not any(isinstance(f, RedactingFilter) for f in self.error_log.filters):
             self.error_log.addFilter(RedactingFilter())
+        formatter = own_formatter()  # JSON lines when HOTLINE_LOG_FORMAT=json (web.logs)
+        if formatter is not None:
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(formatter)
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any],
               request_time: timedelta) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from werkzeug.wsgi import LimitedStream
 from dispatch import subscribers
 from integrations.sms import sender_from_config
 from web.api.base import ApiBlueprint, BoundedIntConverter
-from web.config import from_environment
+from web.config import Config
 from web.extensions import db, migrate
 from web.services import Services
 
@@ -57,14 +57,16 @@ class BoundedRequest(Request):
         return self.__dict__["_bounded_stream"]
 
 
-def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build an application; `overrides` replaces configuration (tests, CLI)."""
-    config = from_environment()
-    config.update(overrides or {})
-    app = Flask(__name__, instance_path=config["INSTANCE_PATH"])
+def create_app(overrides: dict[str, Any] | None = None, config: Config | None = None) -> Flask:
+    """Build an application from `config` (default: `Config.from_environment()`, which refuses
+    a bad HOTLINE_* value with a ConfigError naming it); `overrides` replaces single keys
+    (tests, CLI)."""
+    settings = (config or Config.from_environment()).flask_settings()
+    settings.update(overrides or {})
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.request_class = BoundedRequest
-    app.config.update(config)
+    app.config.update(settings)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and ":memory:" not in uri:

@@ -1,70 +1,220 @@
-"""Configuration from `HOTLINE_*` environment variables (CONTRACT.md)."""
+"""Configuration as classes: `Config` reads the `HOTLINE_*` variables of the README's
+configuration table, types and ranges checked (a bad value stops start-up with a message naming
+the variable, in Chinese); `TestingConfig` is what the tests' app starts from (nothing read from
+the environment). `flask_settings()` turns either into the keys the app reads
+(`app.config[...]`); the domain never reads configuration, it gets values as arguments."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def instance_path() -> Path:
-    """Where the SQLite database and the generated secret key live."""
-    return Path(os.environ.get("HOTLINE_INSTANCE_PATH", "instance")).resolve()
+class ConfigError(ValueError):
+    """A `HOTLINE_*` variable whose value cannot be used; the message names it."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.message = message
 
 
-def _secret_key(instance: Path) -> str:
-    configured = os.environ.get("HOTLINE_SECRET_KEY")
-    if configured:
-        return configured
+def _var(name: str, default: Any, expected: str, *, secret: bool = False,
+         **constraints: Any) -> Any:
+    """A setting read from `HOTLINE_<name>`; `expected` completes "配置 … 应为…" when its value
+    is refused; a secret's value is never repeated in that message."""
+    return Field(default, alias=f"HOTLINE_{name}", repr=not secret,
+                 json_schema_extra={"expected": expected, "secret": secret}, **constraints)
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("not an http(s) URL")
+    return value
+
+
+class Config(BaseModel):
+    """The settings of the README's configuration table, with their defaults."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    database_url: str | None = _var(
+        "DATABASE_URL", None, " SQLAlchemy 数据库地址（如 postgresql+psycopg://用户@主机:5432/库名）",
+        secret=True)
+    redis_url: str | None = _var("REDIS_URL", None, " redis:// 或 rediss:// 地址", secret=True)
+    secret_key: str | None = _var("SECRET_KEY", None, "非空文本", secret=True)
+    instance_path: Path = _var("INSTANCE_PATH", Path("instance"), "目录路径")
+    token_ttl_hours: int = _var("TOKEN_TTL_HOURS", 12, "整数（不小于 1）", ge=1)
+    secure_cookies: bool = _var("SECURE_COOKIES", False, " 0 或 1")
+    login_max_failures: int = _var("LOGIN_MAX_FAILURES", 5, "整数（不小于 1）", ge=1)
+    login_window_seconds: int = _var("LOGIN_WINDOW_SECONDS", 900, "整数（不小于 1）", ge=1)
+    proxy_count: int = _var("PROXY_COUNT", 0, "整数（不小于 0）", ge=0)
+    grid_upload_max_mb: int = _var("GRID_UPLOAD_MAX_MB", 200, "整数（不小于 1）", ge=1)
+    upload_max_mb: int = _var("UPLOAD_MAX_MB", 10, "整数（不小于 1）", ge=1)
+    map_tile_url: str | None = _var("MAP_TILE_URL", None, " http:// 或 https:// 地址")
+    wechat_token: str | None = _var("WECHAT_TOKEN", None, "文本", secret=True)
+    wechat_aes_key: str | None = _var("WECHAT_AES_KEY", None, "文本", secret=True)
+    wechat_app_id: str | None = _var("WECHAT_APP_ID", None, "文本")
+    open311_api_keys: tuple[str, ...] = _var("OPEN311_API_KEYS", (), "以逗号分隔的密钥",
+                                             secret=True)
+    sms_gateway_url: str | None = _var("SMS_GATEWAY_URL", None, " http:// 或 https:// 地址")
+    sms_gateway_token: str | None = _var("SMS_GATEWAY_TOKEN", None, "文本", secret=True)
+    sms_gateway_timeout: float = _var("SMS_GATEWAY_TIMEOUT", 5.0, "秒数（大于 0）", gt=0,
+                                      allow_inf_nan=False)
+    police110_keys: str | None = _var("POLICE110_KEYS", None,
+                                      " JSON 对象（密钥编号 → 共享密钥，均为文本）", secret=True)
+    police110_url: str | None = _var("POLICE110_URL", None, " http:// 或 https:// 地址")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _var(
+        "LOG_LEVEL", "INFO", " DEBUG、INFO、WARNING、ERROR 或 CRITICAL")
+    log_format: Literal["text", "json"] = _var("LOG_FORMAT", "text", " text 或 json")
+
+    testing: bool = False  # not read from the environment: TestingConfig sets it
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(value)
+            except ArgumentError as exc:
+                raise ValueError("not an SQLAlchemy URL") from exc
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("not a Redis URL")
+        return value
+
+    _urls = field_validator("map_tile_url", "sms_gateway_url", "police110_url")(_http_url)
+
+    @field_validator("open311_api_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(k.strip() for k in value.split(",") if k.strip())
+        return value
+
+    @field_validator("police110_keys")
+    @classmethod
+    def _json_object(cls, value: str | None) -> str | None:
+        if value is not None:
+            keys = json.loads(value)  # JSONDecodeError is a ValueError
+            if not isinstance(keys, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
+                raise ValueError("not a JSON object of texts")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings in `environ` (default: this process's environment); an empty variable
+        counts as unset. Raises ConfigError naming the first variable whose value is refused."""
+        env = os.environ if environ is None else environ
+        names = {field.alias for field in cls.model_fields.values() if field.alias}
+        given = {name: env[name] for name in names if env.get(name, "").strip()}
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            raise cls._refusal(exc, given) from None
+
+    @classmethod
+    def _refusal(cls, exc: ValidationError, given: Mapping[str, str]) -> ConfigError:
+        variable = str(exc.errors()[0]["loc"][0])
+        extra: Any = next(f.json_schema_extra for f in cls.model_fields.values()
+                          if f.alias == variable)
+        shown = ("（所给的值保密，不予显示）" if extra["secret"]
+                 else f"，实为“{given.get(variable, '')}”")
+        return ConfigError(variable, f"配置 {variable} 应为{extra['expected']}{shown}")
+
+    def flask_settings(self) -> dict[str, Any]:
+        """The keys the app reads from `app.config`. Without a secret key one is generated
+        once into the instance folder (and kept there)."""
+        instance = self.instance_path.resolve()
+        return {
+            "TESTING": self.testing,
+            "INSTANCE_PATH": str(instance),
+            "SQLALCHEMY_DATABASE_URI": self.database_url or f"sqlite:///{instance / 'hotline.db'}",
+            "REDIS_URL": self.redis_url,
+            "SECRET_KEY": self.secret_key or _generated_secret_key(instance),
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.secure_cookies,
+            "MAX_CONTENT_LENGTH": 64 * 1024,
+            "GRID_UPLOAD_MAX_BYTES": self.grid_upload_max_mb << 20,
+            "TOKEN_TTL_HOURS": self.token_ttl_hours,
+            # Login throttling, per account and per address: this many failures within the
+            # window lock both until the oldest failure leaves it (429 + Retry-After; an admin
+            # unlocks).
+            "LOGIN_MAX_FAILURES": self.login_max_failures,
+            "LOGIN_WINDOW_SECONDS": self.login_window_seconds,
+            # Reverse proxies in front of the web processes (nginx: 1); their X-Forwarded-For
+            # gives the client's address (login throttling), otherwise the header is ignored.
+            "PROXY_COUNT": self.proxy_count,
+            "JSON_AS_ASCII": False,
+            # The console map draws the grid from our own GeoJSON; a tile layer is optional
+            # (e.g. an intranet tile server: https://tiles.example/{z}/{x}/{y}.png).
+            "MAP_TILE_URL": self.map_tile_url,
+            # Photos and files attached to tickets (worker and department pages).
+            "UPLOAD_MAX_BYTES": self.upload_max_mb << 20,
+            # Channels (CONTRACT.md): unset = that endpoint answers 503 / refuses.
+            "WECHAT_TOKEN": self.wechat_token,
+            "WECHAT_AES_KEY": self.wechat_aes_key,
+            "WECHAT_APP_ID": self.wechat_app_id,
+            # The 110 desk: JSON {key id: secret}; its base URL for our transfers and acks.
+            "POLICE110_KEYS": self.police110_keys,
+            "POLICE110_URL": self.police110_url,
+            # SMS gateway (notifications, callback questionnaires); unset URL = log only.
+            "SMS_GATEWAY_URL": self.sms_gateway_url,
+            "SMS_GATEWAY_TOKEN": self.sms_gateway_token,
+            "SMS_GATEWAY_TIMEOUT": self.sms_gateway_timeout,
+            "OPEN311_API_KEYS": self.open311_api_keys,
+            # Logging (web.logs.configure_logging, by `hotline` and the workers).
+            "LOG_LEVEL": self.log_level,
+            "LOG_FORMAT": self.log_format,
+        }
+
+
+class TestingConfig(Config):
+    """The tests' app: a fixed secret key, TESTING on, a database in memory unless one is
+    given; nothing read from the environment (a developer's HOTLINE_* cannot leak in)."""
+
+    __test__ = False  # not a test class for pytest
+
+    secret_key: str | None = "test"
+    database_url: str | None = "sqlite://"
+    testing: bool = True
+
+
+def _generated_secret_key(instance: Path) -> str:
     key_file = instance / "secret_key"
     if not key_file.exists():
         instance.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
-
-
-def from_environment() -> dict[str, Any]:
-    """The settings of CONTRACT.md's configuration table, read now."""
-    instance = instance_path()
-    db_url = os.environ.get("HOTLINE_DATABASE_URL") or f"sqlite:///{instance / 'hotline.db'}"
-    return {
-        "INSTANCE_PATH": str(instance),
-        "SQLALCHEMY_DATABASE_URI": db_url,
-        "REDIS_URL": os.environ.get("HOTLINE_REDIS_URL") or None,
-        "SECRET_KEY": _secret_key(instance),
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("HOTLINE_SECURE_COOKIES", "0") == "1",
-        "MAX_CONTENT_LENGTH": 64 * 1024,
-        "GRID_UPLOAD_MAX_BYTES": int(os.environ.get("HOTLINE_GRID_UPLOAD_MAX_MB", "200")) << 20,
-        "TOKEN_TTL_HOURS": int(os.environ.get("HOTLINE_TOKEN_TTL_HOURS", "12")),
-        # Login throttling, per account and per address: this many failures within the window
-        # lock both until the oldest failure leaves it (429 + Retry-After; an admin unlocks).
-        "LOGIN_MAX_FAILURES": int(os.environ.get("HOTLINE_LOGIN_MAX_FAILURES", "5")),
-        "LOGIN_WINDOW_SECONDS": int(os.environ.get("HOTLINE_LOGIN_WINDOW_SECONDS", "900")),
-        # Reverse proxies in front of the web processes (nginx: 1); their X-Forwarded-For
-        # gives the client's address (login throttling), otherwise the header is ignored.
-        "PROXY_COUNT": int(os.environ.get("HOTLINE_PROXY_COUNT", "0")),
-        "JSON_AS_ASCII": False,
-        # The console map draws the grid from our own GeoJSON; a tile layer is optional
-        # (e.g. an intranet tile server: https://tiles.example/{z}/{x}/{y}.png).
-        "MAP_TILE_URL": os.environ.get("HOTLINE_MAP_TILE_URL") or None,
-        # Photos and files attached to tickets (worker and department pages).
-        "UPLOAD_MAX_BYTES": int(os.environ.get("HOTLINE_UPLOAD_MAX_MB", "10")) << 20,
-        # Channels (CONTRACT.md): unset = that endpoint answers 503 / refuses.
-        "WECHAT_TOKEN": os.environ.get("HOTLINE_WECHAT_TOKEN") or None,
-        "WECHAT_AES_KEY": os.environ.get("HOTLINE_WECHAT_AES_KEY") or None,
-        "WECHAT_APP_ID": os.environ.get("HOTLINE_WECHAT_APP_ID") or None,
-        # The 110 desk: JSON {key id: secret}; its base URL for our transfers and acks.
-        "POLICE110_KEYS": os.environ.get("HOTLINE_POLICE110_KEYS") or None,
-        "POLICE110_URL": os.environ.get("HOTLINE_POLICE110_URL") or None,
-        # SMS gateway (notifications, callback questionnaires); unset URL = log only.
-        "SMS_GATEWAY_URL": os.environ.get("HOTLINE_SMS_GATEWAY_URL") or None,
-        "SMS_GATEWAY_TOKEN": os.environ.get("HOTLINE_SMS_GATEWAY_TOKEN") or None,
-        "SMS_GATEWAY_TIMEOUT": float(os.environ.get("HOTLINE_SMS_GATEWAY_TIMEOUT", "5")),
-        "OPEN311_API_KEYS": tuple(k.strip() for k in
-                                  os.environ.get("HOTLINE_OPEN311_API_KEYS", "").split(",")
-                                  if k.strip()),
-    }

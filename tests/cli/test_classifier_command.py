@@ -77,7 +77,7 @@ def test_train_activate_list_and_train_again_only_when_none(env, tmp_path: Path)
     evaluated = run(env, "classifier", "evaluate", str(labelled))
     assert evaluated.exit_code == 0, evaluated.output
     assert "4 条样本，其中涉警 1 条" in evaluated.output
-    header = evaluated.output.splitlines()[1]
+    header = evaluated.stdout.splitlines()[1]  # stderr carries the log lines
     assert "规则" in header and "模型 v1" in header and "规则+模型" in header
     assert "涉警 召回率" in evaluated.output
 

@@ -24,3 +24,13 @@ def fail(exc: DomainError) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """12345 热线与 110 联动工单派遣系统 — 12345 hotline × 110 linkage dispatch."""
+    # Every subcommand starts here: the HOTLINE_* settings are checked (a bad value stops the
+    # command, naming the variable) and logging is configured once (web.logs).
+    from web.config import Config, ConfigError
+    from web.logs import configure_logging
+
+    try:
+        config = Config.from_environment()
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
+    configure_logging(config.log_level, config.log_format)

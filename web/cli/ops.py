@@ -30,15 +30,23 @@ def serve(host: str, port: int, threads: int) -> None:
 @click.option("--beat/--no-beat", default=True, show_default=True,
               help="also run the periodic sweeps (several beats are harmless)")
 @click.option("--concurrency", type=int, default=None)
-@click.option("--loglevel", default="info", show_default=True)
-def worker(beat: bool, concurrency: int | None, loglevel: str) -> None:
+@click.option("--loglevel", default=None,
+              type=click.Choice(["debug", "info", "warning", "error", "critical"],
+                                case_sensitive=False),
+              help="overrides HOTLINE_LOG_LEVEL for this worker")
+def worker(beat: bool, concurrency: int | None, loglevel: str | None) -> None:
     """Run a Celery worker with the periodic sweeps (needs HOTLINE_REDIS_URL)."""
+    from web.logs import configure_logging
     from workers.celery_app import worker_main
 
-    argv = ["--beat" if beat else "--no-beat", "--loglevel", loglevel]
+    app = _app({"SOCKETIO_SERVER": False})
+    if loglevel:  # logging itself was configured by `hotline` (web.cli.common.main)
+        configure_logging(loglevel.upper(), app.config["LOG_FORMAT"])
+    argv = ["--beat" if beat else "--no-beat",
+            "--loglevel", (loglevel or app.config["LOG_LEVEL"]).lower()]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
-    sys.exit(worker_main(_app({"SOCKETIO_SERVER": False}), argv))
+    sys.exit(worker_main(app, argv))
 
 
 @main.group()

@@ -1,17 +1,18 @@
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+
+from web.logs import configure_logging
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-# Keep the loggers that already exist in the process (the application's own) enabled.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Logging is the process's (web.logs: `hotline` configures it before any command runs, tests
+# have their own); only a process that configured none gets web.logs' defaults here.
+if not logging.getLogger().handlers:
+    configure_logging()
 logger = logging.getLogger('alembic.env')
 
 
