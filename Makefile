@@ -46,9 +46,13 @@ fuzz: install
 	HOTLINE_FUZZ_EXAMPLES=5 HOTLINE_FUZZ_PHASES=examples,coverage,fuzzing HOTLINE_FUZZ_SECONDS=32 \
 		$(BIN)/python -m pytest tests/web/test_fuzz.py -q -s --timeout=300
 
+# eslint for the pages' JavaScript, at the versions pinned in package-lock.json (installed from
+# the npm registry on first use).
 lint: install
 	$(BIN)/ruff check dispatch grid integrations web workers tests
 	$(BIN)/mypy dispatch grid integrations
+	test -d node_modules || npm ci --silent
+	npx --no-install eslint web/static/js tests/js
 
 clean:
-	rm -rf $(VENV) instance
+	rm -rf $(VENV) instance node_modules

@@ -1,24 +1,23 @@
-// The JS linter: the pages' ES modules under web/static/js and these tests. Installed from the
-// npm registry at pinned versions (`npm ci --prefix tests/js`), run from the repository's root:
-// `tests/js/node_modules/.bin/eslint --config tests/js/eslint.config.mjs web/static/js tests/js`
-// (the paths below are from there).
-// The unit tests themselves need none of it (`node --test tests/js/`).
+// The JS linter (`make lint`): eslint, pinned in package.json / package-lock.json at the top of
+// the repository (`npm ci`), run from here: `npx --no-install eslint web/static/js tests/js`.
+// The pages' ES modules in the browser, their unit tests under node.
 import js from "@eslint/js";
 import globals from "globals";
 
-
 export default [
-  { ignores: ["tests/js/node_modules/**", "web/static/vendor/**"] },
+  { ignores: ["node_modules/**", "web/static/vendor/**"] },
   { files: ["web/static/js/**/*.js", "tests/js/**/*.mjs"], ...js.configs.recommended },
   {
     files: ["web/static/js/**/*.js"],
     languageOptions: {
       ecmaVersion: 2022,
       sourceType: "module",
-      // Browser APIs only: vendored libraries are read through lib/vendor.js, not as globals.
+      // Browser APIs only: the vendored libraries are read through lib/vendor.js, not as globals.
       globals: { ...globals.browser },
     },
     rules: {
+      // Event handlers and callbacks receive arguments they need not use; a caught error that
+      // is not read is a deliberate "ignore this failure".
       "no-unused-vars": ["error", { args: "none", caughtErrors: "none" }],
       eqeqeq: ["error", "smart"],
       "prefer-const": "error",
