@@ -219,8 +219,10 @@ def check_examples(examples: Sequence[Example]) -> None:
 
 
 def fit(examples: Sequence[Example], *, seed: int = 0, folds: int = FOLDS,
-        progress: Callable[[str], None] | None = None) -> tuple[TriageModel, TrainingReport]:
-    """Train every head on the examples; thresholds and calibration from out-of-fold scores."""
+        progress: Callable[[str], None] | None = None,
+        counted: text_features.Counted | None = None) -> tuple[TriageModel, TrainingReport]:
+    """Train every head on the examples; thresholds and calibration from out-of-fold scores.
+    `counted`: the examples' texts already counted (in the same order)."""
     import time
 
     from scipy import sparse
@@ -229,11 +231,14 @@ def fit(examples: Sequence[Example], *, seed: int = 0, folds: int = FOLDS,
     check_examples(examples)
     started = time.perf_counter()
     say = progress or (lambda _: None)
-    say("提取特征")
     min_df = MIN_DF if len(examples) >= 50 else 1
     try:
-        vocabulary, counts = text_features.count([e.text for e in examples], min_df=min_df,
-                                                 max_features=MAX_FEATURES)
+        if counted is None:
+            say("提取特征")
+            counted = text_features.Counted([e.text for e in examples])
+        if counted.n != len(examples):
+            raise ValueError("counted texts are not the examples'")
+        vocabulary, counts = counted.matrix(min_df=min_df, max_features=MAX_FEATURES)
     except ValueError:
         raise TrainingError("训练样本的文本没有可用的特征（文本为空或过短）") from None
     n = counts.shape[0]

@@ -57,3 +57,19 @@ def test_a_failing_child_falls_back_to_this_process(monkeypatch: pytest.MonkeyPa
 def test_nothing_to_count_is_refused() -> None:
     with pytest.raises(ValueError):
         features.count(["有人打架"], min_df=2, max_features=10)  # every feature in one text
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_subset_counts_as_if_its_texts_alone_were_counted(
+        processes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(features, "PARALLEL_FROM", 1 if processes > 1 else 10**9)
+    monkeypatch.setattr(features.os, "cpu_count", lambda: processes)
+    counted = features.Counted(TEXTS)
+    assert len(counted.chunks) == processes
+    rows = [0, 2, 3, 9, 15, 20]
+    alone = features.count([TEXTS[i] for i in rows], min_df=2, max_features=10**6)
+    sliced = counted.subset(rows).matrix(min_df=2, max_features=10**6)
+    assert sliced[0] == alone[0] and (sliced[1] != alone[1]).nnz == 0
+    assert counted.subset([]).n == 0
+    with pytest.raises(ValueError):
+        counted.subset([3, 1])
