@@ -32,6 +32,9 @@ def logging_restored() -> Iterator[None]:
             root.addHandler(handler)
     root.setLevel(level)
     web.logs._format = fmt
+    from celery import signals
+
+    signals.setup_logging.disconnect(web.logs._leave_to_hotline)
 
 
 def test_json_lines_one_object_a_record(capsys):
