@@ -41,7 +41,7 @@ def _http_url(value: str | None) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("not an http(s) URL")
+        raise ValueError("不是 http(s) 地址")
     return value
 
 
@@ -92,14 +92,14 @@ class Config(BaseModel):
             try:
                 make_url(value)
             except ArgumentError as exc:
-                raise ValueError("not an SQLAlchemy URL") from exc
+                raise ValueError("不是 SQLAlchemy 数据库地址") from exc
         return value
 
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("not a Redis URL")
+            raise ValueError("不是 Redis 地址")
         return value
 
     _urls = field_validator("map_tile_url", "sms_gateway_url", "police110_url")(_http_url)
@@ -118,7 +118,7 @@ class Config(BaseModel):
             keys = json.loads(value)  # JSONDecodeError is a ValueError
             if not isinstance(keys, dict) or not all(
                     isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
-                raise ValueError("not a JSON object of texts")
+                raise ValueError("不是以文本为值的 JSON 对象")
         return value
 
     @field_validator("log_level", mode="before")
