@@ -214,12 +214,6 @@ class GridIndex:
         out[pts[order]] = cells[order]
         return out
 
-    def inside_bbox(self, lon: float, lat: float, margin_m: float = 0.0) -> bool:
-        """Whether a point lies within the grid's bounding box (plus a margin in metres)."""
-        dx, dy = margin_m / self.kx, margin_m / self.ky
-        minx, miny, maxx, maxy = self.bbox
-        return minx - dx <= lon <= maxx + dx and miny - dy <= lat <= maxy + dy
-
     def chain(self, cell: str) -> tuple[str | None, str | None, str | None]:
         """The community, street and district above a cell."""
         return self._chains[self.cell_codes.index(cell)]
