@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -164,6 +165,45 @@ class Client(threading.Thread):
     def send_one(self, demand: Demand) -> None:
         raise NotImplementedError
 
+    def deliver(self, demand: Demand, post: Callable[[str], requests.Response],
+                ok: tuple[int, ...], read: Callable[[requests.Response], tuple[bool, Any]], *,
+                wait: float = 1.0, retry: Callable[[int], bool] = lambda status: (
+                    status >= 500 or status == 429), retry_unknown: bool = True) -> None:
+        """Post one demand to the web processes in turn until it is acknowledged (`ok`
+        statuses; `read` says whether the answer was a stored one and the ticket number), a
+        refusal that `retry` does not retry, or the deadline; a Retry-After is honoured. With
+        `retry_unknown` off, a connection lost after sending ends it (it may have been
+        written, and the channel has no key to retry safely with)."""
+        while True:
+            demand.tries += 1
+            web, url = self.next_url()
+            started = self.rec.now()
+            pause = wait
+            try:
+                r = post(url)
+            except requests.RequestException as exc:
+                outcome = outcome_of(exc)
+                self.rec.note(self.channel, web, outcome, started, demand.marker)
+                if not retry_unknown and outcome != "refused":
+                    demand.given_up = f"unknown outcome ({outcome})"
+                    return
+            else:
+                if r.status_code in ok:
+                    self.rec.note(self.channel, web, "ok", started, demand.marker)
+                    demand.acked = True
+                    demand.replayed, demand.number = read(r)
+                    return
+                self.rec.note(self.channel, web, f"http {r.status_code}", started, demand.marker)
+                self.rec.odd_answer(self.channel, web, r)
+                if not retry(r.status_code):
+                    demand.given_up = f"http {r.status_code}: {r.text[:200]}"
+                    return
+                pause = _retry_after(r, 1.0)
+            if self.rec.now() - demand.started > self.deadline:
+                demand.given_up = "deadline"
+                return
+            self._sleep(pause)
+
     def _sleep(self, seconds: float) -> None:
         time.sleep(max(0.0, seconds))
 
@@ -193,33 +233,11 @@ class ApiClient(Client):
                 "citizen": {"phone": f"139{self.rng.randrange(10**8):08d}"},
                 "lon": round(lon, 6), "lat": round(lat, 6), "crs": "WGS84"}
         headers = self.headers | {"Idempotency-Key": f"fx-{demand.marker}"}
-        while True:
-            demand.tries += 1
-            web, url = self.next_url()
-            started = self.rec.now()
-            wait = 0.5
-            try:
-                r = self.session.post(url + "/api/v1/tickets", json=body, headers=headers,
-                                      timeout=(3, 20))
-            except requests.RequestException as exc:
-                self.rec.note(self.channel, web, outcome_of(exc), started, demand.marker)
-            else:
-                if r.status_code in (200, 201):
-                    self.rec.note(self.channel, web, "ok", started, demand.marker)
-                    demand.acked = True
-                    demand.replayed = r.headers.get("Idempotent-Replayed") == "true"
-                    demand.number = r.json().get("number")
-                    return
-                self.rec.note(self.channel, web, f"http {r.status_code}", started, demand.marker)
-                self.rec.odd_answer(self.channel, web, r)
-                if r.status_code < 500 and r.status_code != 429:
-                    demand.given_up = f"http {r.status_code}: {r.text[:200]}"
-                    return
-                wait = _retry_after(r, 1.0)
-            if self.rec.now() - demand.started > self.deadline:
-                demand.given_up = "deadline"
-                return
-            self._sleep(wait)
+        self.deliver(
+            demand, lambda url: self.session.post(url + "/api/v1/tickets", json=body,
+                                                  headers=headers, timeout=(3, 20)),
+            (200, 201), lambda r: (r.headers.get("Idempotent-Replayed") == "true",
+                                   r.json().get("number")), wait=0.5)
 
 
 class WeChatClient(Client):
@@ -296,35 +314,15 @@ class PoliceClient(Client):
                       "crs": "WGS84"},
             remarks=[])
         body = json.dumps(payload, ensure_ascii=False).encode()
-        while True:
-            demand.tries += 1
-            web, url = self.next_url()
-            started = self.rec.now()
+
+        def post(url: str) -> requests.Response:  # signed afresh for each try
             headers = {"Content-Type": "application/json; charset=utf-8",
                        **signed_headers(self.key_id, self.secret, body)}
-            wait = 1.0
-            try:
-                r = self.session.post(url + "/hooks/police110/transfers", data=body,
-                                      headers=headers, timeout=(3, 20))
-            except requests.RequestException as exc:
-                self.rec.note(self.channel, web, outcome_of(exc), started, demand.marker)
-            else:
-                if r.status_code in (200, 202):
-                    self.rec.note(self.channel, web, "ok", started, demand.marker)
-                    demand.acked = True
-                    demand.replayed = r.status_code == 200
-                    demand.number = (r.json() or {}).get("ticket_no")
-                    return
-                self.rec.note(self.channel, web, f"http {r.status_code}", started, demand.marker)
-                self.rec.odd_answer(self.channel, web, r)
-                if r.status_code < 500 and r.status_code != 429:
-                    demand.given_up = f"http {r.status_code}: {r.text[:200]}"
-                    return
-                wait = _retry_after(r, 1.0)
-            if self.rec.now() - demand.started > self.deadline:
-                demand.given_up = "deadline"
-                return
-            self._sleep(wait)
+            return self.session.post(url + "/hooks/police110/transfers", data=body,
+                                     headers=headers, timeout=(3, 20))
+
+        self.deliver(demand, post, (200, 202),
+                     lambda r: (r.status_code == 200, (r.json() or {}).get("ticket_no")))
 
 
 class Open311Client(Client):
@@ -345,40 +343,16 @@ class Open311Client(Client):
         form = report_form(self.api_key, self.rng.choice(self.services),
                            self.text(demand.marker), lat=f"{lat:.6f}", long=f"{lon:.6f}")
         body = encode_form(form)
-        while True:
-            demand.tries += 1
-            web, url = self.next_url()
-            started = self.rec.now()
-            wait = 1.0
-            try:
-                r = self.session.post(url + "/open311/v2/requests.json", data=body,
-                                      headers={"Content-Type": FORM}, timeout=(3, 20))
-            except requests.RequestException as exc:
-                outcome = outcome_of(exc)
-                self.rec.note(self.channel, web, outcome, started, demand.marker)
-                if outcome != "refused":  # it may have been written: no safe retry
-                    demand.given_up = f"unknown outcome ({outcome})"
-                    return
-            else:
-                if r.status_code in (200, 201):
-                    self.rec.note(self.channel, web, "ok", started, demand.marker)
-                    answer = r.json()
-                    demand.acked = True
-                    demand.number = answer[0].get("service_request_id") if answer else None
-                    return
-                self.rec.note(self.channel, web, f"http {r.status_code}", started, demand.marker)
-                self.rec.odd_answer(self.channel, web, r)
-                if r.status_code != 503:
-                    demand.given_up = f"http {r.status_code}: {r.text[:200]}"
-                    return
-                wait = _retry_after(r, 1.0)
-            if self.rec.now() - demand.started > self.deadline:
-                demand.given_up = "deadline"
-                return
-            self._sleep(wait)
 
+        def number(r: requests.Response) -> tuple[bool, Any]:
+            answer = r.json()
+            return False, answer[0].get("service_request_id") if answer else None
 
-# ---------------------------------------------------------------- the console
+        self.deliver(
+            demand, lambda url: self.session.post(url + "/open311/v2/requests.json",
+                                                  data=body, headers={"Content-Type": FORM},
+                                                  timeout=(3, 20)),
+            (200, 201), number, retry=lambda status: status == 503, retry_unknown=False)
 
 
 class _InOrderEngineIO(engineio.Client):
