@@ -124,7 +124,7 @@ class Counted:
         self.n = sum(len(c[1]) - 1 for c in self.chunks)
 
     def subset(self, rows: Sequence[int] | NDArray[np.int64]) -> Counted:
-        """The counts of these rows (in their order; rows of the texts as given)."""
+        """The counts of these rows (increasing indices into the texts as given)."""
         wanted = np.asarray(rows, dtype=np.int64)
         if len(wanted) > 1 and not np.all(np.diff(wanted) > 0):
             raise ValueError("rows must be increasing")
