@@ -28,6 +28,7 @@ import re
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,14 +36,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import engineio
 import requests
-import socketio
 
 from integrations.open311.fake import FORM, encode_form, report_form
 from integrations.police110.fake import transfer_body
 from integrations.police110.signing import signed_headers
 from integrations.wechat.fake import FakeWeChatServer, message_xml
+from tests.console_client import InOrderClient, SeqWindow
 
 NUMBER = re.compile(r"12345-\d{8}-\d{6}")
 TEXTS = ("小区门口路灯不亮，晚上很黑", "楼下烧烤店油烟太大", "路边占道经营，影响通行",
@@ -117,7 +117,7 @@ class Recorder:
             self.demands.append(demand)
 
 
-class Client(threading.Thread):
+class Client(threading.Thread, ABC):
     """One sender thread: `send_one` per demand until `stop` is set."""
 
     channel = "?"
@@ -162,8 +162,9 @@ class Client(threading.Thread):
         finally:
             self.session.close()
 
+    @abstractmethod
     def send_one(self, demand: Demand) -> None:
-        raise NotImplementedError
+        """Send one demand as this channel's caller would, retrying as it would."""
 
     def deliver(self, demand: Demand, post: Callable[[str], requests.Response],
                 ok: tuple[int, ...], read: Callable[[requests.Response], tuple[bool, Any]], *,
@@ -355,23 +356,6 @@ class Open311Client(Client):
             (200, 201), number, retry=lambda status: status == 503, retry_unknown=False)
 
 
-class _InOrderEngineIO(engineio.Client):
-    """Messages taken one at a time in the order they arrive, as a page's single JavaScript
-    thread takes them: python-engineio runs each message's handler in a thread of its own, so
-    a `resumed` could be taken before the replayed events sent ahead of it, settle the floor
-    over them, and drop them as duplicates when they come."""
-
-    def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
-        if event == "message":
-            kwargs["run_async"] = False
-        return super()._trigger_event(event, *args, **kwargs)
-
-
-class InOrderClient(socketio.Client):
-    def _engineio_client_class(self) -> type[engineio.Client]:
-        return _InOrderEngineIO
-
-
 class Console:
     """A dispatcher's console page on one web process (its rules: web/static/js/console.js
     and lib/feedseq.js): reconnects by itself; on every connect, on the server's `resync` and
@@ -387,9 +371,8 @@ class Console:
         self.token = token
         self.rec = rec
         self.lock = threading.RLock()
-        self.floor = floor
+        self.window = SeqWindow(floor)
         self.start_floor = floor
-        self.above: set[int] = set()
         self.events: dict[int, dict[str, Any]] = {}
         self.received = 0  # every `ticket` message, duplicates included
         self.duplicates = 0
@@ -444,31 +427,18 @@ class Console:
         with self.lock:
             self.disconnects.append(self.rec.now())
 
-    def _advance(self) -> None:
-        while self.floor + 1 in self.above:
-            self.above.discard(self.floor + 1)
-            self.floor += 1
-
-    def _settle(self, head: int) -> None:
-        if head > self.floor:
-            self.floor = head
-            self.above = {s for s in self.above if s > head}
-            self._advance()
-
     def _ticket(self, message: dict[str, Any]) -> None:
         with self.lock:
             self.received += 1
             seq = message.get("seq")
-            if not isinstance(seq, int) or seq <= self.floor or seq in self.above:
+            if not isinstance(seq, int) or not self.window.take(seq):
                 self.duplicates += 1
                 return
             if seq < self.highest:
                 self.out_of_order += 1
             self.highest = max(self.highest, seq)
-            self.above.add(seq)
             self.events[seq] = message
-            self._advance()
-            if self.above and self._gap_timer is None:
+            if self.window.above and self._gap_timer is None:
                 self._gap_timer = threading.Timer(self.GAP_WAIT, self._fill_gap)
                 self._gap_timer.daemon = True
                 self._gap_timer.start()
@@ -476,7 +446,7 @@ class Console:
     def _fill_gap(self) -> None:
         with self.lock:
             self._gap_timer = None
-            missing = bool(self.above)
+            missing = bool(self.window.above)
         if missing:
             self.resume()
 
@@ -484,7 +454,7 @@ class Console:
         with self.lock:
             if message.get("reset"):
                 self.resets += 1  # the page would read the board afresh
-            self._settle(int(message.get("seq") or 0))
+            self.window.settle(int(message.get("seq") or 0))
 
     def _resync(self, message: Any = None) -> None:
         with self.lock:
@@ -493,7 +463,7 @@ class Console:
 
     def resume(self) -> None:
         with self.lock:
-            after = self.floor
+            after = self.window.floor
             self.resumes += 1
 
         def send() -> None:

@@ -16,14 +16,13 @@ import threading
 import time
 from typing import Any
 
-import engineio
 import pytest
 import requests
-import socketio
 from sqlalchemy import select
 
 from dispatch.console.feed import ConsoleEvent
 from dispatch.core.models import Ticket
+from tests.console_client import InOrderClient, SeqWindow
 from tests.workers.test_distributed_console import NS, WebProcess
 from tests.workers.test_faults import (  # noqa: F401 — private_redis is a fixture
     PrivateRedis,
@@ -36,36 +35,13 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres,
               pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)]
 
 
-class _InOrderEngineIO(engineio.Client):
-    """Messages taken one at a time in the order they arrive, as the page's single JavaScript
-    thread takes them (the load-with-faults benchmark's client does the same,
-    tests/bench/faults_load.py): python-engineio runs each message's handler in a thread of
-    its own, so a `resumed` could be taken before the replayed events sent ahead of it, settle
-    the floor over them, and drop them as duplicates when they come (the test then missed
-    events, now and then). The handlers below never wait on the server (a resume is emitted
-    from a thread of its own), so taking them in the read loop cannot stall it."""
-
-    def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
-        if event == "message":
-            kwargs["run_async"] = False
-        return super()._trigger_event(event, *args, **kwargs)
-
-
-class InOrderClient(socketio.Client):
-    """A Socket.IO client whose messages are handled in the order they arrive."""
-
-    def _engineio_client_class(self) -> type[engineio.Client]:
-        return _InOrderEngineIO
-
-
 class Console:
     """A console as the page keeps it: the settled floor (every seq ≤ floor is held or not
     ours), the seqs held above it, the events in seq order."""
 
     def __init__(self, url: str, token: str) -> None:
         self.lock = threading.RLock()
-        self.floor = 0
-        self.above: set[int] = set()
+        self.window = SeqWindow()
         self.events: dict[int, dict[str, Any]] = {}
         self.received = 0  # every `ticket` message, duplicates included
         self.resyncs = 0
@@ -80,34 +56,21 @@ class Console:
 
     def _welcome(self, message: dict[str, Any]) -> None:
         with self.lock:
-            self._settle(int(message["seq"]))
-
-    def _advance(self) -> None:
-        while self.floor + 1 in self.above:
-            self.above.discard(self.floor + 1)
-            self.floor += 1
-
-    def _settle(self, head: int) -> None:
-        if head > self.floor:
-            self.floor = head
-            self.above = {s for s in self.above if s > head}
-            self._advance()
+            self.window.settle(int(message["seq"]))
 
     def _ticket(self, message: dict[str, Any]) -> None:
         with self.lock:
             self.received += 1
             seq = message["seq"]
-            if seq <= self.floor or seq in self.above:
+            if not self.window.take(seq):
                 return  # a duplicate
-            self.above.add(seq)
             self.events[seq] = message
-            self._advance()
-            if self.above:  # a hole below what we hold: fill it from the lowest missing seq
+            if self.window.above:  # a hole below what we hold: fill it from the lowest missing seq
                 self._resume()
 
     def _resumed(self, message: dict[str, Any]) -> None:
         with self.lock:
-            self._settle(int(message["seq"]))
+            self.window.settle(int(message["seq"]))
 
     def _resync(self, message: dict[str, Any]) -> None:
         with self.lock:
@@ -116,7 +79,7 @@ class Console:
 
     def _resume(self) -> None:
         self.resumes += 1
-        after = self.floor
+        after = self.window.floor
         threading.Thread(target=self.client.emit, args=("resume", {"after_seq": after}),
                          kwargs={"namespace": NS}, daemon=True).start()
 
@@ -212,7 +175,7 @@ def test_every_console_gets_every_event_once_in_order_across_a_redis_restart(
         for console in consoles:
             with console.lock:
                 assert console.seqs() == expected  # every event exactly once, in seq order
-                assert console.floor == expected[-1] and not console.above
+                assert console.window.floor == expected[-1] and not console.window.above
                 numbers_seen = {console.events[s]["ticket"]["number"] for s in expected}
                 assert numbers_seen >= set(created)
         print(f"{'; '.join(figures)}; refused {len(refused)}; per console: messages received, "
