@@ -274,6 +274,35 @@ def test_the_callers_history_and_repeat_candidates_appear_and_markup_stays_text(
     assert dialogs == []
 
 
+def test_a_suggestion_that_lands_while_the_address_is_located_still_brings_the_repeats(
+        new_page, county):
+    earlier = _log_call(county, "小区门口占道经营，摊贩很多", phone="13900003333")
+    page = new_page()
+    held: list[Any] = []
+
+    def slow(route: Any) -> None:  # the first locate answers only after the suggestion
+        if held or "category=" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/api/v1/grid/locate*", slow)
+    login(page, "operator1")
+    page.keyboard.type("13900003333")
+    page.keyboard.press("Enter")
+    page.keyboard.type("门口又有人占道经营")
+    page.get_by_test_id("address").fill(CROSSING)
+    page.get_by_test_id("address").press("Enter")  # asked at once, without a category
+    chip = page.get_by_test_id("suggest-category")  # the suggestion came, with a category
+    expect(chip).to_be_visible()
+    expect(chip).not_to_contain_text("未识别")
+    assert len(held) == 1, "the address was asked for before the suggestion came"
+    held[0].continue_()
+    repeat = page.get_by_test_id("repeat-item")
+    expect(repeat).to_have_count(1)  # asked again with the suggested category
+    expect(repeat).to_contain_text(earlier["number"])
+
+
 def test_a_demand_text_with_markup_is_logged_and_shown_as_literal_text(new_page, county):
     page = new_page()
     dialogs = _dialogs(page)

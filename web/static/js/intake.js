@@ -334,6 +334,9 @@ async function locate() {
     state.location = value;
     renderLocation();
     showOnMap(value);
+    // The suggestion's category can land while this was asked without it (an operator who
+    // types the address at once): routing and repeat candidates depend on it, so ask again.
+    if (currentCategory() !== category) locateSoon();
   } catch (e) {
     fill($("location"), heading("定位"), el("p", { class: "error" }, describe(e)));
   } finally {
