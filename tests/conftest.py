@@ -357,6 +357,32 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """The process's logging as the test found it: configuring (web.logs, which `hotline` and
+    the logging tests do in this process) replaces the root logger's handlers and connects a
+    Celery signal receiver."""
+    import logging
+
+    from celery import signals
+
+    import web.logs
+
+    root = logging.getLogger()
+    handlers, level, fmt = root.handlers[:], root.level, web.logs._format
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+    web.logs._format = fmt
+    signals.setup_logging.disconnect(web.logs._leave_to_hotline)
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
 

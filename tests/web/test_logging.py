@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -14,27 +13,7 @@ import pytest
 
 from web.logs import configure_logging, logging_config
 
-
-@pytest.fixture(autouse=True)
-def logging_restored() -> Iterator[None]:
-    """Configuring replaces the root logger's handlers: give the test runner its own back."""
-    import web.logs
-
-    root = logging.getLogger()
-    handlers, level, fmt = root.handlers[:], root.level, web.logs._format
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-    web.logs._format = fmt
-    from celery import signals
-
-    signals.setup_logging.disconnect(web.logs._leave_to_hotline)
+pytestmark = pytest.mark.usefixtures("logging_restored")  # tests/conftest.py
 
 
 def test_json_lines_one_object_a_record(capsys):
