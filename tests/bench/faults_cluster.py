@@ -25,12 +25,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import psycopg
-import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = Path(sys.executable).with_name("hotline")
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
@@ -135,40 +133,6 @@ class PrivatePostgres:
                 except (OSError, ValueError, IndexError):
                     pass
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class PrivateRedis:
-    """A redis-server of this run alone on its own port, keeping nothing on disk."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def ping(self) -> bool:
-        try:
-            with redis.Redis(port=self.port, socket_connect_timeout=0.5) as client:
-                return bool(client.ping())
-        except redis.RedisError:
-            return False
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        wait_until(self.ping, 15, "redis-server to answer")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.process = None
 
 
 class Process:

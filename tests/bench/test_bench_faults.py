@@ -50,7 +50,6 @@ import requests
 from tests.bench.faults_cluster import (
     Cluster,
     PrivatePostgres,
-    PrivateRedis,
     pick_port,
     run_hotline,
     wait_until,
@@ -67,6 +66,7 @@ from tests.bench.faults_load import (
     new_run_id,
     tally,
 )
+from tests.workers.test_faults import PrivateRedis  # the suite's, on a port of its own
 
 pytestmark = pytest.mark.skipif(os.environ.get("HOTLINE_BENCH_FAULTS") != "1",
                                 reason="takes minutes: set HOTLINE_BENCH_FAULTS=1")

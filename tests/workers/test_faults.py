@@ -66,10 +66,11 @@ def free_port() -> int:
 
 
 class PrivateRedis:
-    """A redis-server of this test alone, on a free port, stopped and started at will."""
+    """A redis-server of this test alone (on a free port unless given one), keeping nothing on
+    disk, stopped and started at will (also by the load-with-faults benchmark)."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -77,14 +78,15 @@ class PrivateRedis:
         try:
             with redis.Redis(port=self.port, socket_connect_timeout=0.5) as client:
                 return bool(client.ping())
-        except redis.ConnectionError:
+        except redis.RedisError:
             return False
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.ping, 10, "redis-server to answer")
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        wait_for(self.ping, 15, "redis-server to answer")
 
     def stop(self) -> None:
         if self.process is not None:
