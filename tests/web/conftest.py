@@ -4,8 +4,10 @@ given state through the API."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,3 +187,29 @@ def required_body(doc: dict[str, Any], action: str, version: int) -> dict[str, A
     body = schema_value(doc, action_schema(doc, action))
     body["version"] = version
     return body
+
+
+def unused_port() -> int:
+    """A local port nothing listens on (an outage to point a setting at)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def unreachable_database_app(tmp_path: Path) -> Iterator[Any]:
+    """An app whose PostgreSQL server is not there (the WeChat account configured, token
+    `wx-token`)."""
+    from web.app import create_app
+    from web.extensions import db
+
+    application = create_app({
+        "TESTING": True, "SECRET_KEY": "test", "REDIS_URL": None,
+        "INSTANCE_PATH": str(tmp_path / "instance"), "WECHAT_TOKEN": "wx-token",
+        "SQLALCHEMY_DATABASE_URI":
+            f"postgresql+psycopg://postgres@127.0.0.1:{unused_port()}/hotline",
+    })
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()

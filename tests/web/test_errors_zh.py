@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-from pathlib import Path
 
 import pytest
 
@@ -25,12 +23,6 @@ def chinese(message: str, *names: str) -> str:
     for name in names:
         assert name in message, (name, message)
     return message
-
-
-def _unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- the API, one sample per area
@@ -182,26 +174,9 @@ def test_a_page_crash_is_a_chinese_html_500(app, client):
     assert "服务器出错" in html and "boom" not in html
 
 
-@pytest.fixture
-def outage_app(tmp_path: Path):
-    """An app whose PostgreSQL server is not there, with the WeChat account configured."""
-    from web.app import create_app
-    from web.extensions import db
-
-    application = create_app({
-        "TESTING": True, "SECRET_KEY": "test", "REDIS_URL": None,
-        "INSTANCE_PATH": str(tmp_path / "instance"), "WECHAT_TOKEN": "wx-token",
-        "SQLALCHEMY_DATABASE_URI":
-            f"postgresql+psycopg://postgres@127.0.0.1:{_unused_port()}/hotline",
-    })
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-def test_a_database_outage_on_a_page_is_a_chinese_html_503_with_retry_after(outage_app):
-    client = outage_app.test_client()
+def test_a_database_outage_on_a_page_is_a_chinese_html_503_with_retry_after(
+        unreachable_database_app):
+    client = unreachable_database_app.test_client()
     with client.session_transaction() as s:
         s["user_id"] = 1  # a signed-in browser: the page must read the user
     r = client.get("/console")
@@ -215,15 +190,15 @@ def test_a_database_outage_on_a_page_is_a_chinese_html_503_with_retry_after(outa
     assert int(r.headers["Retry-After"]) > 0
 
 
-def test_the_wechat_hooks_own_503_carries_retry_after(outage_app):
+def test_the_wechat_hooks_own_503_carries_retry_after(unreachable_database_app):
     """A signed push while the database is out: the hook's own 503 (busy), plain text in
     Chinese, with Retry-After like the other 503s, so WeChat's retry comes later."""
     from integrations.wechat.crypto import sign
     from integrations.wechat.fake import message_xml
     from web.services import services
 
-    client = outage_app.test_client()
-    with outage_app.app_context():
+    client = unreachable_database_app.test_client()
+    with unreachable_database_app.app_context():
         ts = str(int(services().clock.now().timestamp()))  # within the 300 s window
     nonce = "nonce12345"
     signature = sign("wx-token", ts, nonce)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,13 @@ from tests.web.conftest import (
     error_of,
     required_body,
     schema_value,
+    unused_port,
 )
 
 OPENAPI = "/api/v1/openapi.json"
 USER_OF_ROLE = {"operator": "operator1", "dispatcher": "dispatcher1", "handler": "handler1",
                 "grid_worker": "worker1", "supervisor": "supervisor1", "leader": "leader1",
                 "admin": "admin1", "police_desk": "police1"}
-
-
-def _unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -85,7 +79,7 @@ def test_healthz_reports_the_queue_ok_with_a_reachable_redis(app, db_url, other_
 
 
 def test_healthz_is_503_naming_the_queue_when_redis_is_down(app, db_url, other_app):
-    url = f"redis://127.0.0.1:{_unused_port()}/0"
+    url = f"redis://127.0.0.1:{unused_port()}/0"
     r = other_app(db_url, REDIS_URL=url).test_client().get("/healthz")
     assert r.status_code == 503
     assert r.get_json() == {"status": "down", "database": "ok", "queue": "down",
@@ -95,7 +89,7 @@ def test_healthz_is_503_naming_the_queue_when_redis_is_down(app, db_url, other_a
 def test_healthz_is_503_naming_the_database_when_it_cannot_be_reached(tmp_path, other_app):
     # A SQLite "file" that is a directory, and a PostgreSQL server that is not there.
     for url in (f"sqlite:///{tmp_path}",
-                f"postgresql+psycopg://postgres@127.0.0.1:{_unused_port()}/hotline"):
+                f"postgresql+psycopg://postgres@127.0.0.1:{unused_port()}/hotline"):
         r = other_app(url).test_client().get("/healthz")
         assert r.status_code == 503, url
         assert r.get_json() == {"status": "down", "database": "down", "queue": "embedded",
@@ -104,7 +98,7 @@ def test_healthz_is_503_naming_the_database_when_it_cannot_be_reached(tmp_path, 
 
 def test_healthz_names_both_when_database_and_queue_are_down(tmp_path, other_app):
     application = other_app(f"sqlite:///{tmp_path}",
-                            REDIS_URL=f"redis://127.0.0.1:{_unused_port()}/0")
+                            REDIS_URL=f"redis://127.0.0.1:{unused_port()}/0")
     r = application.test_client().get("/healthz")
     assert r.status_code == 503
     assert r.get_json() == {"status": "down", "database": "down", "queue": "down",

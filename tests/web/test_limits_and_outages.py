@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-from pathlib import Path
 
 import pytest
 
@@ -34,12 +32,6 @@ ID_ROUTES = [
     ("DELETE", "/api/v1/admin/classifier-rules/{id}", None),
     ("DELETE", "/api/v1/admin/roster/{id}", None),
 ]
-
-
-def _unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _send(api, user: str, method: str, url: str, body):
@@ -175,24 +167,6 @@ def test_405_names_the_allowed_methods(api, unchanged):
 
 
 # ---------------------------------------------------------------- outages
-
-
-@pytest.fixture
-def unreachable_database_app(tmp_path: Path):
-    """An app whose PostgreSQL server is not there."""
-    from web.app import create_app
-    from web.extensions import db
-
-    application = create_app({
-        "TESTING": True, "SECRET_KEY": "test", "REDIS_URL": None,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SQLALCHEMY_DATABASE_URI":
-            f"postgresql+psycopg://postgres@127.0.0.1:{_unused_port()}/hotline",
-    })
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _unavailable(r) -> None:
