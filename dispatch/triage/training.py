@@ -163,8 +163,10 @@ def train(examples: Sequence[Example], combiner: Combiner | None = None, *,
     if progress:
         progress("提取特征")
     counted = Counted([e.text for e in examples])  # segmented once for both fits
-    training_rows = [i for i, e in enumerate(examples) if not is_held_out(e.text)]
-    train_set, held = split(examples)
+    held_out = [is_held_out(e.text) for e in examples]
+    training_rows = [i for i, out in enumerate(held_out) if not out]
+    train_set = [examples[i] for i in training_rows]
+    held = [e for e, out in zip(examples, held_out, strict=True) if out]
     model, report = fit(train_set, progress=progress, counted=counted.subset(training_rows))
     model.meta["version"] = version
     artefact = model.to_bytes()
