@@ -36,6 +36,10 @@ class Department(Base):
     kind: Mapped[str] = mapped_column(String(12))
     street_code: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The level above (a community's or village's street office); null for a bureau or a
+    # street office itself.
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"), index=True)
+    phones: Mapped[list[str] | None] = mapped_column(JSONType, default=list)  # for SMS notices
 
 
 class GridVersion(Base):

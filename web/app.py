@@ -100,7 +100,13 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
     from web.console import board  # noqa: F401
     from web.console import socket as console
     from web.hooks import open311, police110, sms, wechat
-    from web.pages import admin as admin_pages  # noqa: F401  (adds /admin/* to the pages)
+    from web.pages import (  # noqa: F401  (each adds its /admin/* pages)
+        admin,
+        admin_audit,
+        admin_content,
+        admin_people,
+        admin_setup,
+    )
     from web.pages import staff
 
     errors.register(app)

@@ -90,6 +90,7 @@ ZH["error"] = {
     "stale_version": "工单已被他人修改，请刷新后重试", "too_large": "内容过大",
     "unsupported_media_type": "格式不支持", "csrf": "页面已过期，请刷新后重试",
     "invalid": "填写有误", "method_not_allowed": "不支持的请求方式", "internal_error": "服务器出错",
+    "import_rejected": "导入未完成",
 }
 # How a place was found (grid/geocoder/places.py PRECISIONS).
 ZH["precision"] = {

@@ -20,6 +20,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from dispatch.core.db import Base, JSONType, UTCDateTime, utcnow
 
@@ -283,6 +284,11 @@ class User(Base):
     # Raised by logout, a password change and a disabling: every session cookie carries the
     # epoch it was signed in under, and one from an older epoch is refused on every process.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set by an admin's password reset: the person must choose a new password before anything
+    # else (every page sends them to the password page until they do).
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
+    extension: Mapped[str | None] = mapped_column(String(12))  # the desk phone's extension (分机号)
 
 
 class ApiToken(Base):
@@ -333,6 +339,23 @@ class ClassifierModel(Base):
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AdminChange(Base):
+    """One administrative change (who, when, what, before → after): a user, a department, a
+    category, a catalogue rule, a setting... `subject` names the kind of thing, `key` which one;
+    `before` is null for a creation, `after` null for a removal."""
+
+    __tablename__ = "admin_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(30), index=True)
+    key: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(30))
+    before: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    after: Mapped[Any] = mapped_column(JSONType, nullable=True)
 
 
 class IdempotencyKey(Base):

@@ -156,3 +156,35 @@ def commit(events: Sequence[Event] = ()) -> None:
         return
     db.session.commit()
     services().after_commit(db.session, events)
+
+
+def uploaded_sheet() -> tuple[bytes, str, bool]:
+    """An admin's spreadsheet import: the file (multipart field `file`, .xlsx or .csv), its
+    name, and whether this is a dry run (`?dry_run=true`, the default: nothing is written
+    unless `dry_run=false` is said)."""
+    from dispatch.core.imports import MAX_BYTES
+
+    if not request.mimetype.startswith("multipart/form-data"):
+        raise UnsupportedMediaType("请以 multipart/form-data 上传表格文件（字段 file）")
+    files = request.files.getlist("file")
+    if len(files) != 1:
+        raise InvalidInput(f"file: 每次请上传一个表格文件（收到 {len(files)} 个）", field="file")
+    flag = (request.args.get("dry_run") or "true").lower()
+    if flag not in ("true", "false", "1", "0"):
+        raise InvalidInput("dry_run: 须为 true 或 false", field="dry_run")
+    return (files[0].stream.read(MAX_BYTES + 1), files[0].filename or "",
+            flag in ("true", "1"))
+
+
+def import_answer(report: Any, dry_run: bool) -> ResponseReturnValue:
+    """The answer to an import (dispatch.core.imports.ImportReport): the report; 200 for a dry
+    run, 201 when written, 422 with the report when rows were rejected (nothing written)."""
+    data = report.as_dict()
+    if dry_run:
+        return jsonify(data), 200
+    if report.rejected or not report.committed:
+        message = (f"有 {len(report.rejected)} 行不能导入，整个文件都没有导入"
+                   if report.rejected else "文件中没有可导入的行")
+        return jsonify({"error": {"code": "import_rejected", "message": message,
+                                  "field": "file"}, "report": data}), 422
+    return jsonify(data), 201

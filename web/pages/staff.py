@@ -30,7 +30,7 @@ bp = Blueprint("pages", __name__)
 # The page each role lands on after signing in.
 HOME = {
     Role.OPERATOR: "pages.intake", Role.DISPATCHER: "pages.console",
-    Role.SUPERVISOR: "pages.console", Role.LEADER: "pages.dashboard", Role.ADMIN: "pages.console",
+    Role.SUPERVISOR: "pages.console", Role.LEADER: "pages.dashboard", Role.ADMIN: "pages.admin_home",
     Role.HANDLER: "pages.department", Role.GRID_WORKER: "pages.worker",
 }
 # Which roles may open which page (DOMAIN.md's roles).
@@ -46,8 +46,7 @@ NAV = (
     ("pages.department", "department", DEPARTMENT_ROLES),
     ("pages.worker", "worker", WORKER_ROLES),
     ("pages.dashboard", "dashboard", DASHBOARD_ROLES),
-    ("pages.classifier_admin", "classifier_admin", (Role.ADMIN,)),
-    ("pages.triage_admin", "triage_admin", (Role.ADMIN,)),
+    ("pages.admin_home", "admin", (Role.ADMIN,)),
 )
 
 
@@ -96,8 +95,10 @@ def page(rule: str, roles: tuple[str, ...]) -> Callable[[Callable[..., Any]], An
 
 
 def _nav(user: User) -> list[dict[str, str]]:
+    here = request.endpoint or ""
     return [{"href": url_for(endpoint), "label": t("ui", key),
-             "active": request.endpoint == endpoint}
+             "active": here == endpoint or (endpoint == "pages.admin_home"
+                                            and here.startswith("pages.") and "admin" in here)}
             for endpoint, key, roles in NAV if user.role in roles]
 
 

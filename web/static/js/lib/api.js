@@ -23,8 +23,10 @@ async function send(url, init) {
 
 function refusal(response, data) {
   const e = (data && data.error) || {};
-  return new ApiError(response.status, e.code || "error", e.message || response.statusText ||
-    `HTTP ${response.status}`, e.field);
+  const error = new ApiError(response.status, e.code || "error", e.message ||
+    response.statusText || `HTTP ${response.status}`, e.field);
+  if (data && data.report) error.report = data.report; // an import's rows, when it was refused
+  return error;
 }
 
 /** Call the API; resolves to the answer's JSON (null for an answer that is not JSON).

@@ -1,0 +1,1 @@
+"""Admin page for the audit: 审计 (/admin/audit)."""
