@@ -106,8 +106,8 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
         admin_content,
         admin_people,
         admin_setup,
+        staff,
     )
-    from web.pages import staff
 
     errors.register(app)
     security.init_app(app)

@@ -67,7 +67,8 @@ def read_sheet(data: bytes, filename: str) -> list[list[str]]:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise InvalidInput("CSV 文件不是 UTF-8 编码，请另存为“CSV UTF-8”", field="file") from exc
+            raise InvalidInput("CSV 文件不是 UTF-8 编码，请另存为“CSV UTF-8”",
+                               field="file") from exc
         return [[_cell(c) for c in row] for row in csv.reader(io.StringIO(text))]
     if not name.endswith(".xlsx"):
         raise InvalidInput("只支持 .xlsx 或 .csv 文件", field="file")

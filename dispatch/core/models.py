@@ -20,7 +20,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.sql.expression import false
 
 from dispatch.core.db import Base, JSONType, UTCDateTime, utcnow
 

@@ -30,7 +30,8 @@ bp = Blueprint("pages", __name__)
 # The page each role lands on after signing in.
 HOME = {
     Role.OPERATOR: "pages.intake", Role.DISPATCHER: "pages.console",
-    Role.SUPERVISOR: "pages.console", Role.LEADER: "pages.dashboard", Role.ADMIN: "pages.admin_home",
+    Role.SUPERVISOR: "pages.console", Role.LEADER: "pages.dashboard",
+    Role.ADMIN: "pages.admin_home",
     Role.HANDLER: "pages.department", Role.GRID_WORKER: "pages.worker",
 }
 # Which roles may open which page (DOMAIN.md's roles).
