@@ -1,5 +1,5 @@
-"""Grid routes under /api/v1: locate preview, map GeoJSON, grid versions and imports, the
-dispatch catalogue and the duty roster (admin)."""
+"""Grid routes under /api/v1: locate preview, map GeoJSON, grid versions and imports, the duty
+roster and the locator and repeat settings (admin). The dispatch catalogue is in admin_setup."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from grid.models import (
     CELL,
     COMMUNITY,
     STREET,
-    CatalogueRule,
     Department,
     GridVersion,
     RosterEntry,
@@ -268,45 +267,11 @@ def activate(actor: Actor, version_id: int) -> dict[str, Any]:
     return _version_view(target)
 
 
-# ---------------------------------------------------------------- catalogue
+# ---------------------------------------------------------------- roster
 
 
 def _index() -> Any:
     return _grid().index
-
-
-@bp.endpoint("/admin/catalogue", "GET", "The dispatch catalogue (派单目录)", roles=GRID_READERS)
-def catalogue(actor: Actor) -> dict[str, Any]:
-    rules = db.session.scalars(select(CatalogueRule).order_by(
-        CatalogueRule.category_code, CatalogueRule.area_code)).all()
-    commit()
-    return {"items": [cat.rule_view(r) for r in rules]}
-
-
-@bp.endpoint("/admin/catalogue", "POST", "Add a catalogue rule", body=cat.RuleIn, roles=ADMIN,
-          status=201)
-def add_rule(actor: Actor, body: cat.RuleIn) -> dict[str, Any]:
-    rule = cat.create_rule(db.session, body.model_dump(), _index())
-    commit()
-    return cat.rule_view(rule)
-
-
-@bp.endpoint("/admin/catalogue/<int:rule_id>", "PUT", "Replace a catalogue rule", body=cat.RuleIn,
-          roles=ADMIN)
-def edit_rule(actor: Actor, rule_id: int, body: cat.RuleIn) -> dict[str, Any]:
-    rule = cat.update_rule(db.session, rule_id, body.model_dump(), _index())
-    commit()
-    return cat.rule_view(rule)
-
-
-@bp.endpoint("/admin/catalogue/<int:rule_id>", "DELETE", "Remove a catalogue rule", roles=ADMIN)
-def remove_rule(actor: Actor, rule_id: int) -> dict[str, Any]:
-    cat.delete_rule(db.session, rule_id)
-    commit()
-    return {"deleted": rule_id}
-
-
-# ---------------------------------------------------------------- roster
 
 
 @bp.endpoint("/admin/roster", "GET",

@@ -4,42 +4,39 @@ commit, and publish what happened."""
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from flask import current_app, session
 from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel, Field, StringConstraints, create_model
-from sqlalchemy import select
 
 from dispatch.core import accounts
-from dispatch.core.commands import PAYLOADS, Code, Id, Strict, TicketCreate
+from dispatch.core.commands import PAYLOADS, Id, Strict, TicketCreate
 from dispatch.core.errors import NotFound
-from dispatch.core.models import Category, Contact, User
+from dispatch.core.models import Contact
 from dispatch.core.vocab import Role, Status
 from dispatch.intake.contacts import ContactCreate, ContactFilter, log_contact
 from dispatch.intake.contacts import find_contacts as list_contacts
 from dispatch.intake.pipeline import intake
-from dispatch.tickets import calendar, clocks
 from dispatch.tickets.lifecycle import (
     PUBLIC_ACTIONS,
     TABLE,
     Actor,
     perform,
-    recompute_provisional_deadlines,
 )
 from dispatch.tickets.queries import TicketFilter, TicketRead, get_ticket, list_tickets
 from dispatch.tickets.readmodel import list_view, ticket_view
 from grid.directory import SqlDirectory
-from grid.models import Department
 from web.api import openapi
 from web.api.base import STAFF, ApiBlueprint, commit, json_body
-from web.auth import current_user, log_in, login_throttle, sign_in, signed_in_user
+from web.auth import current_user, log_in, sign_in, signed_in_user
 from web.extensions import db
 from web.services import services
 
 log = logging.getLogger("hotline.auth")
-# The tickets' area (auth, tickets, contacts, categories, departments, calendar, time limits).
+# The tickets' area (auth, tickets, contacts); the reference data and its administration are in
+# admin_people (users, departments) and admin_setup (categories, catalogue, time limits, calendar).
 bp = ApiBlueprint("api", __name__)
 
 
@@ -214,110 +211,6 @@ def find_contacts(actor: Actor, query: ContactFilter) -> dict[str, Any]:
     items, total = list_contacts(db.session, actor, query, _now())
     commit()  # the audit of unmasked reads
     return {"items": items, "total": total, "page": query.page, "per_page": query.per_page}
-
-
-# ---------------------------------------------------------------- reference data
-
-
-@bp.endpoint("/categories", "GET", "The category tree", roles=STAFF)
-def categories(actor: Actor) -> dict[str, Any]:
-    rows = db.session.scalars(select(Category).where(Category.active.is_(True))
-                              .order_by(Category.level, Category.sort_order)).all()
-    nodes = {c.code: {"code": c.code, "name": c.name, "children": []} for c in rows}
-    roots = []
-    for c in rows:
-        (nodes[c.parent_code]["children"] if c.parent_code in nodes else roots).append(
-            nodes[c.code])
-    return {"items": roots}
-
-
-@bp.endpoint("/departments", "GET", "Departments", roles=STAFF)
-def departments(actor: Actor) -> dict[str, Any]:
-    rows = db.session.scalars(select(Department).order_by(Department.kind, Department.code))
-    return {"items": [{"code": d.code, "name": d.name, "kind": d.kind,
-                       "street": d.street_code, "active": d.active} for d in rows]}
-
-
-# ---------------------------------------------------------------- administration
-
-
-class UserCreate(Strict):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    role: Role
-    display_name: Annotated[str, StringConstraints(max_length=60)] | None = None
-    department: Code | None = None
-    phone: Annotated[str, StringConstraints(max_length=32)] | None = None
-
-
-@bp.endpoint("/admin/users", "POST", "Add a user", body=UserCreate, roles=(Role.ADMIN,),
-          status=201)
-def add_user(actor: Actor, body: UserCreate) -> dict[str, Any]:
-    user = accounts.create_user(
-        db.session, services().hasher, _directory(), username=body.username,
-        password=body.password, role=body.role, display_name=body.display_name,
-        department=body.department, phone=body.phone)
-    commit()
-    return _me(user)
-
-
-@bp.endpoint("/admin/users/<username>/unlock", "POST",
-          "Clear a user's login lock (failed logins of the account and of its addresses)",
-          roles=(Role.ADMIN,))
-def unlock_user(actor: Actor, username: str) -> dict[str, Any]:
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise NotFound(f"用户 '{username}' 不存在")
-    was_locked = login_throttle().unlock(user.username)
-    log.info("login unlocked: account=%r by=%s was_locked=%s", user.username, actor.username,
-             was_locked)
-    return {"username": user.username, "unlocked": True, "was_locked": was_locked}
-
-
-@bp.endpoint("/admin/time-limits", "GET", "The time limits in force",
-          roles=(Role.ADMIN, Role.DISPATCHER, Role.LEADER, Role.SUPERVISOR))
-def read_time_limits(actor: Actor) -> dict[str, Any]:
-    return clocks.get_time_limits(db.session).model_dump(mode="json")
-
-
-@bp.endpoint("/admin/time-limits", "PUT",
-          "Replace the time limits (fields left out take the shipped defaults)",
-          body=clocks.TimeLimits, roles=(Role.ADMIN,))
-def write_time_limits(actor: Actor, body: clocks.TimeLimits) -> dict[str, Any]:
-    limits = clocks.set_time_limits(db.session, body.model_dump(mode="json"), actor.id)
-    commit()
-    return limits.model_dump(mode="json")
-
-
-class CalendarEntry(Strict):
-    day: date
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                           max_length=60)]
-
-
-class CalendarYearIn(Strict):
-    holidays: list[CalendarEntry] = Field(max_length=60)
-    makeup_workdays: list[CalendarEntry] = Field(default_factory=list, max_length=30)
-
-
-@bp.endpoint("/admin/calendar/<int:year>", "GET", "A calendar year: holidays, make-up days, source",
-          roles=(Role.ADMIN, Role.DISPATCHER, Role.LEADER))
-def read_calendar(actor: Actor, year: int) -> dict[str, Any]:
-    summary = calendar.year_summary(db.session, year)
-    commit()
-    return summary
-
-
-@bp.endpoint("/admin/calendar/<int:year>", "PUT",
-          "Enter the official arrangement for a year; open deadlines are recomputed",
-          body=CalendarYearIn, roles=(Role.ADMIN,))
-def write_calendar(actor: Actor, year: int, body: CalendarYearIn) -> dict[str, Any]:
-    calendar.set_official_year(db.session, year, {e.day: e.name for e in body.holidays},
-                               {e.day: e.name for e in body.makeup_workdays})
-    events = recompute_provisional_deadlines(db.session, _now(), _directory())
-    summary = calendar.year_summary(db.session, year)
-    commit(events)
-    return {**summary, "tickets_recomputed": len({e.ticket_id for e in events})}
 
 
 @bp.endpoint("/openapi.json", "GET", "This document", public=True)
