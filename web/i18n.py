@@ -92,6 +92,8 @@ ZH["error"] = {
     "invalid": "填写有误", "method_not_allowed": "不支持的请求方式", "internal_error": "服务器出错",
     "import_rejected": "导入未完成",
 }
+# The kinds of department (grid/departments.py KINDS).
+ZH["department_kind"] = {"functional": "职能部门", "territorial": "属地"}
 # How a place was found (grid/geocoder/places.py PRECISIONS).
 ZH["precision"] = {
     "point": "坐标点", "landmark": "地标", "intersection": "道路交叉口", "road": "道路",
