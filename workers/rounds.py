@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from dispatch.core import idempotency
 from dispatch.outbound.outbox import DeliveryReport, Sender, deliver_due
 from dispatch.stats import rollups
-from dispatch.tickets.sweeps import AlarmSweepReport, SweepReport, sweep_alarms, sweep_clocks
+from dispatch.tickets.alarm_clock import AlarmSweepReport, sweep_alarms
+from dispatch.tickets.sweeps import SweepReport, sweep_clocks
 from grid.directory import SqlDirectory
 from integrations.police110.client import desk_client_from_config
 

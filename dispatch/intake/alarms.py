@@ -4,7 +4,7 @@ raises an alarm at intake, tells the citizen at once to call 110 (119, 120 where
 with `auto_transfer_110` on, goes to 110 straight away through the outbox.
 
 The alarm itself is three actions of the state table (`raise_alarm`, `acknowledge_alarm`,
-`escalate_alarm`); its 60-second clock is swept by `dispatch.tickets.sweeps.sweep_alarms`.
+`escalate_alarm`); its 60-second clock is swept by `dispatch.tickets.alarm_clock.sweep_alarms`.
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from dispatch.core.models import Assignment, CalendarDay, Event, Ticket, User
 from dispatch.core.ports import DepartmentRef, Directory, PublishedEvent
-from dispatch.core.settings import get_triage_settings
 from dispatch.core.vocab import OPEN_STATES, AssignmentStatus, Role
 from dispatch.outbound import outbox
 from dispatch.tickets.calendar import LOCAL_TZ, ensure_years
@@ -97,7 +96,7 @@ class SweepReport:
         return self.count(Step.SUPERVISION)
 
 
-class _NoDirectory:
+class NoDirectory:
     """urge and supervise never look a department up; perform wants a directory all the same."""
 
     def department(self, code: str) -> DepartmentRef | None:
@@ -189,7 +188,7 @@ def sweep_clocks(session: Session, now: datetime, *, limit: int = 500,
     """Fire every clock step due at `now` once (urge, outbox SMS, mark); commits per batch."""
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("the clock sweep commits: flush and commit your changes first")
-    directory = directory or _NoDirectory()
+    directory = directory or NoDirectory()
     limits = get_time_limits(session)
     cutoff = escalation_cutoff(session, now, limits.supervision_overdue_days)
     session.commit()  # calendar years filled in for the cutoff; start the batches afresh
@@ -370,64 +369,3 @@ def overdue_list(session: Session, now: datetime) -> list[OverdueEntry]:
                                     asg.role, clock, deadline, bool(ticket.supervised),
                                     ticket.supervise_deadline, asg.escalated_at))
     return entries
-
-
-# ---------------------------------------------------------------- the alarm clock
-
-
-@dataclass(frozen=True)
-class AlarmSweepReport:
-    """What one alarm sweep did: the tickets whose alarm it escalated, the events (committed)."""
-
-    escalated: tuple[str, ...] = ()
-    events: tuple[PublishedEvent, ...] = ()
-    failed_tickets: tuple[int, ...] = ()
-
-
-def sweep_alarms(session: Session, now: datetime, *, limit: int = 200,
-                 directory: Directory | None = None) -> AlarmSweepReport:
-    """Escalate to supervisors every alarm not acknowledged within the setting's seconds
-    (60 by default), once: the mark is set in the transaction that writes the event, so a
-    second sweep or worker finds nothing. Commits per batch."""
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("the alarm sweep commits: flush and commit your changes first")
-    directory = directory or _NoDirectory()
-    seconds = get_triage_settings(session).alarm_escalation_seconds
-    cutoff = now - timedelta(seconds=seconds)
-    session.commit()
-    escalated: list[str] = []
-    published: list[PublishedEvent] = []
-    failed: set[int] = set()
-    while True:
-        session.expire_all()
-        due = (select(Ticket)
-               .where(Ticket.alarm_raised_at.is_not(None), Ticket.alarm_raised_at <= cutoff,
-                      Ticket.alarm_acknowledged_at.is_(None), Ticket.alarm_escalated_at.is_(None),
-                      Ticket.status.in_(OPEN_STATES))
-               .order_by(Ticket.id).limit(limit).with_for_update(skip_locked=True, of=Ticket))
-        if failed:
-            due = due.where(Ticket.id.not_in(failed))
-        tickets = list(session.scalars(due))
-        if not tickets:
-            session.rollback()
-            break
-        events: list[Event] = []
-        current = tickets[0].id
-        try:
-            for ticket in tickets:
-                current = ticket.id
-                events += perform(session, ticket, "escalate_alarm", SYSTEM, {},
-                                  now=now, directory=directory).events
-            session.flush()
-            batch = [PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action,
-                                    e.from_status, e.to_status) for e in events]
-            numbers = [t.number for t in tickets]
-            session.commit()
-        except Exception:
-            session.rollback()
-            _log.exception("alarm sweep: ticket %s failed; skipped until the next sweep", current)
-            failed.add(current)
-            continue
-        escalated += numbers
-        published += batch
-    return AlarmSweepReport(tuple(escalated), tuple(published), tuple(sorted(failed)))

@@ -19,8 +19,8 @@ from dispatch.core.ports import IntakePorts, Suggestion
 from dispatch.intake import alarms, autodispatch
 from dispatch.intake.pipeline import intake
 from dispatch.outbound.outbox import OutboxMessage
+from dispatch.tickets.alarm_clock import sweep_alarms
 from dispatch.tickets.lifecycle import available_actions
-from dispatch.tickets.sweeps import sweep_alarms
 from dispatch.triage.rules import RuleClassifier, rules_from_file
 from grid.catalogue import create_rule
 from grid.service import GridRouting

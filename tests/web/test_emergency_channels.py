@@ -157,7 +157,7 @@ def test_a_dispatcher_acknowledges_once_then_409_in_chinese_and_nothing_written(
 
 def test_the_alarm_escalates_after_60_seconds_and_the_console_hears_it(channels, wechat,
                                                                       clock):
-    from dispatch.tickets.sweeps import sweep_alarms
+    from dispatch.tickets.alarm_clock import sweep_alarms
     from web.extensions import db
 
     number = alarmed(wechat)
