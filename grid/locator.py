@@ -58,8 +58,9 @@ def get_locator_settings(session: Session) -> LocatorSettings:
 
 def set_locator_settings(session: Session, data: dict[str, Any],
                          actor_id: int | None) -> LocatorSettings:
-    """Validate and store the locator's distances."""
-    return store_setting(session, LOCATOR_SETTINGS_KEY, LocatorSettings, data, actor_id)
+    """Validate and store the locator's distances (recorded as the actor's change)."""
+    return store_setting(session, LOCATOR_SETTINGS_KEY, LocatorSettings, data, actor_id,
+                         record_as="setting")
 
 
 def check_point(lon: Any, lat: Any) -> tuple[float, float]:

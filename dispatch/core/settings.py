@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.core.audit import record_change
 from dispatch.core.commands import validation_error
 from dispatch.core.db import utcnow
 from dispatch.core.errors import InvalidInput
@@ -32,15 +33,20 @@ def load_setting(session: Session, key: str, model: type[M]) -> M:
 
 
 def store_setting(session: Session, key: str, model: type[M], data: dict[str, Any],
-                  actor_id: int | None) -> M:
+                  actor_id: int | None, *, record_as: str | None = None) -> M:
     """Validate and store a new value (fields left out take their defaults); a bad value
-    changes nothing and names the field."""
+    changes nothing and names the field. With `record_as` (a subject of
+    `dispatch.core.audit.SUBJECTS`) the change is recorded, before → after, in the log of admin
+    changes; callers that record their own change leave it out."""
     try:
         value = model.model_validate({**model().model_dump(), **data})
     except ValidationError as exc:
         raise validation_error(exc) from exc
     row = session.get(Setting, key)
     stored = value.model_dump(mode="json")
+    if record_as is not None:
+        before = model().model_dump(mode="json") if row is None else row.value
+        record_change(session, actor_id, record_as, key, "update", before, stored)
     if row is None:
         session.add(Setting(key=key, value=stored, updated_by_id=actor_id))
     else:

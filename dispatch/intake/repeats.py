@@ -45,8 +45,9 @@ def get_repeat_rules(session: Session) -> RepeatRules:
 
 
 def set_repeat_rules(session: Session, data: dict[str, Any], actor_id: int | None) -> RepeatRules:
-    """Validate and store the repeat rules."""
-    return store_setting(session, REPEAT_RULES_KEY, RepeatRules, data, actor_id)
+    """Validate and store the repeat rules (recorded as the actor's change)."""
+    return store_setting(session, REPEAT_RULES_KEY, RepeatRules, data, actor_id,
+                         record_as="repeat_rules")
 
 
 @dataclass(frozen=True)

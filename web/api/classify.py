@@ -90,7 +90,7 @@ def read_classifier_rules(actor: Actor, query: RuleQuery) -> dict[str, Any]:
 @bp.endpoint("/admin/classifier-rules", "POST", "Add a classifier phrase", body=RuleCreate,
           roles=ADMIN, status=201)
 def add_classifier_rule(actor: Actor, body: RuleCreate) -> dict[str, Any]:
-    rule = create_rule(db.session, body, now=services().clock.now())
+    rule = create_rule(db.session, body, now=services().clock.now(), actor_id=actor.id)
     commit()
     return rule.as_dict()
 
@@ -98,7 +98,8 @@ def add_classifier_rule(actor: Actor, body: RuleCreate) -> dict[str, Any]:
 @bp.endpoint("/admin/classifier-rules/<int:rule_id>", "PUT", "Change a classifier phrase",
           body=RuleUpdate, roles=ADMIN)
 def change_classifier_rule(actor: Actor, rule_id: int, body: RuleUpdate) -> dict[str, Any]:
-    rule = update_rule(db.session, rule_id, body, now=services().clock.now())
+    rule = update_rule(db.session, rule_id, body, now=services().clock.now(),
+                       actor_id=actor.id)
     commit()
     return rule.as_dict()
 
@@ -106,6 +107,6 @@ def change_classifier_rule(actor: Actor, rule_id: int, body: RuleUpdate) -> dict
 @bp.endpoint("/admin/classifier-rules/<int:rule_id>", "DELETE", "Remove a classifier phrase",
           roles=ADMIN)
 def remove_classifier_rule(actor: Actor, rule_id: int) -> dict[str, Any]:
-    delete_rule(db.session, rule_id)
+    delete_rule(db.session, rule_id, actor_id=actor.id, now=services().clock.now())
     commit()
     return {"deleted": rule_id}

@@ -11,13 +11,18 @@ colloquial words bring the service's own word along (丢了 → 补办/补领/�
 article whose title holds the key nouns gets a bonus in proportion, so "社保卡丢了怎么补办" finds
 社保卡申领、补换及挂失 first, not an article that merely shares "怎么办" or "补办".
 
+Only published versions are searched: a department's editor (a handler) writes drafts, the
+hotline office (an admin) publishes or rejects them; an admin's own versions are published at
+once.
+
 The package: `tables` (articles and their versions), `words` (tokens and query weights),
-`articles` (writing, reading, the version an answer gives, the demo data) and `ranking`
-(search).
+`articles` (writing, reviewing, reading, the version an answer gives, the demo data), `catalog`
+(the admin page's list, expiry warnings and version diffs) and `ranking` (search).
 """
 
 from dispatch.triage.knowledge.articles import (
     DEMO_FILE,
+    STATUS_NAMES,
     ArticleIn,
     ArticleView,
     answer_version,
@@ -25,11 +30,31 @@ from dispatch.triage.knowledge.articles import (
     get_article,
     load_demo_knowledge,
     local_date,
+    publish_version,
+    reject_version,
     retire_article,
     revise_article,
 )
+from dispatch.triage.knowledge.catalog import (
+    EXPIRY_DAYS,
+    LIST_STATUSES,
+    ArticleFilter,
+    diff_versions,
+    expiring_articles,
+    list_articles,
+    word_diff,
+)
 from dispatch.triage.knowledge.ranking import FIELDS, K1, SNIPPET, Hit, search
-from dispatch.triage.knowledge.tables import MAX_BODY, MAX_TITLE, Article, ArticleVersion
+from dispatch.triage.knowledge.tables import (
+    DRAFT,
+    MAX_BODY,
+    MAX_TITLE,
+    PUBLISHED,
+    REJECTED,
+    SUPERSEDED,
+    Article,
+    ArticleVersion,
+)
 from dispatch.triage.knowledge.words import (
     EXPANSION_WEIGHT,
     EXPANSIONS,
@@ -45,9 +70,12 @@ from dispatch.triage.knowledge.words import (
 )
 
 __all__ = [
-    "DEMO_FILE", "EXPANSIONS", "EXPANSION_WEIGHT", "FIELDS", "GENERIC_NOUNS", "K1", "MAX_BODY",
-    "MAX_TITLE", "MINOR_WEIGHT", "NOUN_WEIGHT", "QUESTION_WORDS", "SNIPPET", "STOPWORDS",
-    "TITLE_COVER", "WORD_WEIGHT", "Article", "ArticleIn", "ArticleVersion", "ArticleView", "Hit",
-    "answer_version", "create_article", "get_article", "load_demo_knowledge", "local_date",
-    "query_weights", "retire_article", "revise_article", "search", "tokens",
+    "DEMO_FILE", "DRAFT", "EXPANSIONS", "EXPANSION_WEIGHT", "EXPIRY_DAYS", "FIELDS",
+    "GENERIC_NOUNS", "K1", "LIST_STATUSES", "MAX_BODY", "MAX_TITLE", "MINOR_WEIGHT",
+    "NOUN_WEIGHT", "PUBLISHED", "QUESTION_WORDS", "REJECTED", "SNIPPET", "STATUS_NAMES",
+    "STOPWORDS", "SUPERSEDED", "TITLE_COVER", "WORD_WEIGHT", "Article", "ArticleFilter",
+    "ArticleIn", "ArticleVersion", "ArticleView", "Hit", "answer_version", "create_article",
+    "diff_versions", "expiring_articles", "get_article", "list_articles", "load_demo_knowledge",
+    "local_date", "publish_version", "query_weights", "reject_version", "retire_article",
+    "revise_article", "search", "tokens", "word_diff",
 ]

@@ -1,5 +1,10 @@
-"""Writing and reading articles: create, revise (a new current version), retire; one version
-as a view; the version a direct answer may give on a day; the demo county's articles."""
+"""Writing and reading articles: create, revise (a new version), retire, and the review step
+(a department's editor, a handler, writes drafts; the hotline office, an admin, publishes or
+rejects them; an admin's own versions are published at once); one version as a view; the
+version a direct answer may give on a day; the demo county's articles.
+
+Only published versions are ever current, so only they are searched and given as answers.
+Every change is recorded in the log of admin changes (subject "kb_article")."""
 
 from __future__ import annotations
 
@@ -10,15 +15,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError, ValidationInfo, field_validator
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from dispatch.core.audit import record_change
 from dispatch.core.commands import Code, Strict, validation_error
 from dispatch.core.errors import Forbidden, InvalidInput, NotFound
 from dispatch.core.models import Category
 from dispatch.core.vocab import Role
 from dispatch.tickets.calendar import LOCAL_TZ
-from dispatch.triage.knowledge.tables import MAX_BODY, MAX_TITLE, Article, ArticleVersion
+from dispatch.triage.knowledge.tables import (
+    DRAFT,
+    MAX_BODY,
+    MAX_NOTE,
+    MAX_TITLE,
+    PUBLISHED,
+    REJECTED,
+    SUPERSEDED,
+    Article,
+    ArticleVersion,
+)
 from dispatch.triage.knowledge.words import tokens
 
 if TYPE_CHECKING:
@@ -32,6 +48,10 @@ DEMO_FILE = Path(__file__).resolve().parents[3] / "grid" / "data" / "demo_knowle
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
 Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE)]
+
+# How the page names a version's review state.
+STATUS_NAMES = {DRAFT: "待审核", PUBLISHED: "已发布", REJECTED: "已退回", SUPERSEDED: "已被取代"}
 
 
 class ArticleIn(Strict):
@@ -85,6 +105,9 @@ class ArticleView:
     active: bool
     created_at: datetime
     updated_at: datetime
+    status: str = PUBLISHED
+    drafts: tuple[int, ...] = ()
+    review_note: str | None = None
 
     def valid_on(self, day: date) -> bool:
         """Whether this version holds on a given (local) day."""
@@ -97,7 +120,9 @@ class ArticleView:
                 "category": self.category, "department": self.department,
                 "valid_from": iso_day(self.valid_from), "valid_to": iso_day(self.valid_to),
                 "active": self.active, "created_at": self.created_at.isoformat(),
-                "updated_at": self.updated_at.isoformat()}
+                "updated_at": self.updated_at.isoformat(), "status": self.status,
+                "status_name": STATUS_NAMES.get(self.status, self.status),
+                "drafts": list(self.drafts), "review_note": self.review_note}
 
 
 def iso_day(d: date | None) -> str | None:
@@ -146,20 +171,45 @@ def _may_write(actor: Actor, department: str | None) -> None:
     raise Forbidden(f"角色“{actor.role}”无权编写知识库（仅管理员和承办人员可以）")
 
 
+def _publishes(actor: Actor) -> bool:
+    """Whether what this actor writes is published at once (the hotline office's own)."""
+    return actor.role == Role.ADMIN
+
+
 def _add_version(session: Session, article: Article, number: int, body: ArticleIn,
-                 actor_id: int | None, now: datetime) -> ArticleVersion:
+                 actor: Actor, now: datetime) -> ArticleVersion:
+    published = _publishes(actor)
     version = ArticleVersion(
         article_id=article.id, version=number, title=body.title, body=body.body,
         keywords=" ".join(tokens(body.title) + tokens(body.body)),
         valid_from=body.valid_from, valid_to=body.valid_to, created_at=now,
-        created_by_id=actor_id)
+        created_by_id=actor.id, status=PUBLISHED if published else DRAFT,
+        reviewed_at=now if published else None, reviewed_by_id=actor.id if published else None)
     session.add(version)
     return version
 
 
+def _snapshot(article: Article, version: ArticleVersion | None) -> dict[str, Any]:
+    """What the log of admin changes keeps of an article and one of its versions."""
+    out: dict[str, Any] = {"department": article.department_code,
+                           "category": article.category_code, "active": article.active,
+                           "current_version": article.current_version}
+    if version is not None:
+        out.update(version=version.version, status=version.status, title=version.title,
+                   body=version.body, valid_from=iso_day(version.valid_from),
+                   valid_to=iso_day(version.valid_to))
+    return out
+
+
+def _version(session: Session, article_id: int, number: int) -> ArticleVersion | None:
+    return session.scalar(select(ArticleVersion).where(
+        ArticleVersion.article_id == article_id, ArticleVersion.version == number))
+
+
 def create_article(session: Session, data: ArticleIn | dict[str, Any], actor: Actor,
                    now: datetime) -> ArticleView:
-    """Add an article with its first version; nothing is written when refused."""
+    """Add an article with its first version (an admin's published at once, a department
+    editor's a draft for the hotline office to review); nothing is written when refused."""
     body = _parse(data)
     department = body.department
     if department is None and actor.role == Role.HANDLER:
@@ -167,13 +217,16 @@ def create_article(session: Session, data: ArticleIn | dict[str, Any], actor: Ac
     _may_write(actor, department)
     _check_refs(session, body.category, department)
     article = Article(department_code=department, category_code=body.category,
-                      current_version=1, active=True, created_at=now, updated_at=now,
-                      created_by_id=actor.id)
+                      current_version=1 if _publishes(actor) else 0, active=True,
+                      created_at=now, updated_at=now, created_by_id=actor.id)
     session.add(article)
     session.flush()
-    _add_version(session, article, 1, body, actor.id, now)
+    version = _add_version(session, article, 1, body, actor, now)
     session.flush()
-    return get_article(session, article.id)
+    record_change(session, actor.id, "kb_article", article.id,
+                  "create" if _publishes(actor) else "draft", None,
+                  _snapshot(article, version), at=now)
+    return get_article(session, article.id, 1)
 
 
 def _article(session: Session, article_id: int) -> Article:
@@ -183,9 +236,16 @@ def _article(session: Session, article_id: int) -> Article:
     return article
 
 
+def _last_number(session: Session, article_id: int) -> int:
+    return session.scalar(select(func.max(ArticleVersion.version))
+                          .where(ArticleVersion.article_id == article_id)) or 0
+
+
 def revise_article(session: Session, article_id: int, data: ArticleIn | dict[str, Any],
                    actor: Actor, now: datetime) -> ArticleView:
-    """Give an article a new current version (older versions stay readable forever)."""
+    """Give an article a new version: an admin's becomes current at once, a department
+    editor's is a draft until the hotline office publishes it (older versions stay readable
+    forever). A draft keeps the article's category and department: those the office changes."""
     body = _parse(data)
     article = _article(session, article_id)
     _may_write(actor, article.department_code)
@@ -193,16 +253,98 @@ def revise_article(session: Session, article_id: int, data: ArticleIn | dict[str
     category = body.category if "category" in given else article.category_code
     department = body.department if "department" in given else article.department_code
     _may_write(actor, department)
+    if not _publishes(actor) and category != article.category_code:
+        raise InvalidInput("category: 草稿不能改分类，请在稿件说明中写明，由热线办公室修改",
+                           field="category")
     _check_refs(session, category if category != article.category_code else None,
                 department if department != article.department_code else None)
-    number = article.current_version + 1
-    _add_version(session, article, number, body, actor.id, now)
-    article.current_version = number
-    article.category_code = category
-    article.department_code = department
+    before = _snapshot(article, _version(session, article.id, article.current_version))
+    number = _last_number(session, article.id) + 1
+    version = _add_version(session, article, number, body, actor, now)
+    action = "draft"
+    if _publishes(actor):
+        action = "revise"
+        _supersede_drafts(session, article.id, number)
+        article.current_version = number
+        article.category_code = category
+        article.department_code = department
     article.updated_at = now
     session.flush()
-    return get_article(session, article.id)
+    record_change(session, actor.id, "kb_article", article.id, action, before,
+                  _snapshot(article, version), at=now)
+    return get_article(session, article.id, number)
+
+
+def _supersede_drafts(session: Session, article_id: int, below: int) -> None:
+    for draft in session.scalars(select(ArticleVersion).where(
+            ArticleVersion.article_id == article_id, ArticleVersion.status == DRAFT,
+            ArticleVersion.version < below)):
+        draft.status = SUPERSEDED
+
+
+def _may_review(actor: Actor) -> None:
+    if actor.role != Role.ADMIN:
+        raise Forbidden("只有热线办公室（管理员）可以审核发布知识条目")
+
+
+def _draft(session: Session, article: Article, number: int) -> ArticleVersion:
+    version = _version(session, article.id, number)
+    if version is None:
+        raise NotFound(f"version: 知识条目 {article.id} 没有第 {number} 版", field="version")
+    if version.status != DRAFT:
+        raise InvalidInput(f"version: 第 {number} 版不是待审核的草稿（现为"
+                           f"“{STATUS_NAMES.get(version.status, version.status)}”）",
+                           field="version")
+    return version
+
+
+def publish_version(session: Session, article_id: int, number: int, actor: Actor,
+                    now: datetime) -> ArticleView:
+    """Publish a department editor's draft (the hotline office): it becomes the current
+    version, searched and given as answers; older drafts are superseded."""
+    _may_review(actor)
+    article = _article(session, article_id)
+    version = _draft(session, article, number)
+    if not article.active:
+        raise InvalidInput(f"article_id: 知识条目 {article_id} 已停用，不能发布",
+                           field="article_id")
+    if number < article.current_version:
+        raise InvalidInput(f"version: 第 {number} 版早于现行的第 {article.current_version} 版，"
+                           "不能发布", field="version")
+    before = _snapshot(article, _version(session, article.id, article.current_version))
+    version.status = PUBLISHED
+    version.reviewed_at = now
+    version.reviewed_by_id = actor.id
+    _supersede_drafts(session, article.id, number)
+    article.current_version = number
+    article.updated_at = now
+    session.flush()
+    record_change(session, actor.id, "kb_article", article.id, "publish", before,
+                  _snapshot(article, version), at=now)
+    return get_article(session, article.id, number)
+
+
+def reject_version(session: Session, article_id: int, number: int, note: str, actor: Actor,
+                   now: datetime) -> ArticleView:
+    """Send a draft back to its department with the reason (the hotline office)."""
+    _may_review(actor)
+    article = _article(session, article_id)
+    version = _draft(session, article, number)
+    reason = (note or "").strip()
+    if not reason:
+        raise InvalidInput("note: 退回须写明原因", field="note")
+    if len(reason) > MAX_NOTE:
+        raise InvalidInput(f"note: 退回原因不能超过 {MAX_NOTE} 字", field="note")
+    before = _snapshot(article, version)
+    version.status = REJECTED
+    version.reviewed_at = now
+    version.reviewed_by_id = actor.id
+    version.review_note = reason
+    article.updated_at = now
+    session.flush()
+    record_change(session, actor.id, "kb_article", article.id, "reject", before,
+                  {**_snapshot(article, version), "note": reason}, at=now)
+    return get_article(session, article.id, number)
 
 
 def retire_article(session: Session, article_id: int, actor: Actor,
@@ -212,9 +354,12 @@ def retire_article(session: Session, article_id: int, actor: Actor,
     _may_write(actor, article.department_code)
     if not article.active:
         return get_article(session, article.id)
+    before = _snapshot(article, None)
     article.active = False
     article.updated_at = now
     session.flush()
+    record_change(session, actor.id, "kb_article", article.id, "retire", before,
+                  _snapshot(article, None), at=now)
     return get_article(session, article.id)
 
 
@@ -222,21 +367,24 @@ def retire_article(session: Session, article_id: int, actor: Actor,
 
 
 def get_article(session: Session, article_id: int, version: int | None = None) -> ArticleView:
-    """One version of an article (default: the current one)."""
+    """One version of an article (default: the current one, or the latest draft of an article
+    not yet published)."""
     article = _article(session, article_id)
-    number = version if version is not None else article.current_version
-    versions = tuple(session.scalars(
-        select(ArticleVersion.version).where(ArticleVersion.article_id == article.id)
-        .order_by(ArticleVersion.version)))
-    row = session.scalar(select(ArticleVersion).where(
-        ArticleVersion.article_id == article.id, ArticleVersion.version == number))
+    rows = session.execute(
+        select(ArticleVersion.version, ArticleVersion.status)
+        .where(ArticleVersion.article_id == article.id).order_by(ArticleVersion.version)).all()
+    versions = tuple(r.version for r in rows)
+    number = version if version is not None else (article.current_version or max(versions))
+    row = _version(session, article.id, number)
     if row is None:
         raise NotFound(f"version: 知识条目 {article_id} 没有第 {number} 版", field="version")
     return ArticleView(
         id=article.id, version=row.version, current_version=article.current_version,
         versions=versions, title=row.title, body=row.body, category=article.category_code,
         department=article.department_code, valid_from=row.valid_from, valid_to=row.valid_to,
-        active=article.active, created_at=row.created_at, updated_at=article.updated_at)
+        active=article.active, created_at=row.created_at, updated_at=article.updated_at,
+        status=row.status, drafts=tuple(r.version for r in rows if r.status == DRAFT),
+        review_note=row.review_note)
 
 
 def answer_version(session: Session, article_id: int, version: int | None,
@@ -254,6 +402,10 @@ def answer_version(session: Session, article_id: int, version: int | None,
     except NotFound:
         raise InvalidInput(f"article_version: 知识条目 {article_id} 没有第 {version} 版",
                            field="article_version") from None
+    if view.status != PUBLISHED:
+        raise InvalidInput(f"article_version: 知识条目 {article_id} 第 {view.version} 版"
+                           f"{STATUS_NAMES.get(view.status, view.status)}，未发布，不能用于答复",
+                           field="article_version")
     if not view.valid_on(day):
         raise InvalidInput(
             f"article_version: 知识条目 {article_id} 第 {view.version} 版在 {day.isoformat()} "

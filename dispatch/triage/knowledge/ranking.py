@@ -1,6 +1,6 @@
-"""Search: the current, valid versions ranked with BM25F (title weighted above body) over
-jieba tokens, computed in Python over an index cached per database revision; an article whose
-title holds the query's key nouns gets a bonus in proportion."""
+"""Search: the current (published), valid versions ranked with BM25F (title weighted above
+body) over jieba tokens, computed in Python over an index cached per database revision; an
+article whose title holds the query's key nouns gets a bonus in proportion."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch.triage.knowledge.articles import holds_on, iso_day
-from dispatch.triage.knowledge.tables import Article, ArticleVersion
+from dispatch.triage.knowledge.tables import PUBLISHED, Article, ArticleVersion
 from dispatch.triage.knowledge.words import NOUN_WEIGHT, TITLE_COVER, query_weights, tokens
 
 # BM25F parameters: a title hit counts three body hits.
@@ -82,7 +82,7 @@ def _revision(session: Session) -> tuple[Any, ...]:
                func.max(Article.updated_at), func.sum(func.length(ArticleVersion.keywords)))
         .join(ArticleVersion, (ArticleVersion.article_id == Article.id)
               & (ArticleVersion.version == Article.current_version))
-        .where(Article.active.is_(True))).one()
+        .where(Article.active.is_(True), ArticleVersion.status == PUBLISHED)).one()
     return tuple(str(v) for v in row)
 
 
@@ -93,7 +93,8 @@ def _build(session: Session) -> _Index:
                ArticleVersion.valid_from, ArticleVersion.valid_to)
         .join(ArticleVersion, (ArticleVersion.article_id == Article.id)
               & (ArticleVersion.version == Article.current_version))
-        .where(Article.active.is_(True)).order_by(Article.id)).all()
+        .where(Article.active.is_(True), ArticleVersion.status == PUBLISHED)
+        .order_by(Article.id)).all()
     docs, df = [], Counter[str]()
     for r in rows:
         title_tokens = tokens(r.title)

@@ -1,5 +1,6 @@
 """The knowledge base's tables: an article (who keeps it, which version is current) and its
-versions, never changed once written."""
+versions, whose text is never changed once written; only a draft's review (published, rejected,
+superseded) is written later."""
 
 from __future__ import annotations
 
@@ -12,10 +13,21 @@ from dispatch.core.db import Base, UTCDateTime, utcnow
 
 MAX_TITLE = 100
 MAX_BODY = 4000
+MAX_NOTE = 200
+
+# A version's review state: a department's editor writes drafts, the hotline office publishes
+# (or rejects) them; an admin's own versions are published at once. A draft left behind by a
+# newer published version is superseded.
+DRAFT = "draft"
+PUBLISHED = "published"
+REJECTED = "rejected"
+SUPERSEDED = "superseded"
+STATUSES = (DRAFT, PUBLISHED, REJECTED, SUPERSEDED)
 
 
 class Article(Base):
-    """A knowledge-base article (知识条目): who keeps it and which version is current."""
+    """A knowledge-base article (知识条目): who keeps it and which version is current (the
+    published version in force; 0 while the article has no published version yet)."""
 
     __tablename__ = "kb_articles"
 
@@ -31,7 +43,7 @@ class Article(Base):
 
 
 class ArticleVersion(Base):
-    """One version of an article; never changed once written."""
+    """One version of an article; its text never changes once written, its review may."""
 
     __tablename__ = "kb_article_versions"
     __table_args__ = (UniqueConstraint("article_id", "version"),)
@@ -47,3 +59,7 @@ class ArticleVersion(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(12), default=PUBLISHED, server_default=PUBLISHED)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    review_note: Mapped[str | None] = mapped_column(String(MAX_NOTE))

@@ -1,5 +1,6 @@
 """Administering the rules: list, create, update and delete, each checked as a whole before
-anything is written (field, value, phrase, weight; one rule per field, value and phrase)."""
+anything is written (field, value, phrase, weight; one rule per field, value and phrase), and
+each recorded in the log of admin changes (subject "classifier_rule", before → after)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.core.audit import record_change
 from dispatch.core.commands import Strict, parse
 from dispatch.core.db import utcnow
 from dispatch.core.errors import InvalidInput, NotFound
@@ -91,8 +93,13 @@ def list_rules(session: Session, *, field: str | None = None, value: str | None 
     return session.scalars(query.order_by(*order)).all()
 
 
+def _recorded(rule: ClassifierRule) -> dict[str, Any]:
+    return {"field": rule.field, "value": rule.value, "phrase": rule.phrase,
+            "weight": rule.weight, "active": rule.active, "note": rule.note}
+
+
 def create_rule(session: Session, data: RuleCreate | dict[str, Any],
-                now: datetime | None = None) -> ClassifierRule:
+                now: datetime | None = None, actor_id: int | None = None) -> ClassifierRule:
     """Add a rule after checking field, value, phrase and weight; nothing is written on refusal."""
     cmd = data if isinstance(data, RuleCreate) else parse(RuleCreate, data)
     _check_value(session, cmd.field, cmd.value)
@@ -103,6 +110,8 @@ def create_rule(session: Session, data: RuleCreate | dict[str, Any],
     session.add(rule)
     session.flush()
     bump_revision(session)
+    record_change(session, actor_id, "classifier_rule", rule.id, "create", None, _recorded(rule),
+                  at=now)
     return rule
 
 
@@ -114,7 +123,7 @@ def _get(session: Session, rule_id: int) -> ClassifierRule:
 
 
 def update_rule(session: Session, rule_id: int, data: RuleUpdate | dict[str, Any],
-                now: datetime | None = None) -> ClassifierRule:
+                now: datetime | None = None, actor_id: int | None = None) -> ClassifierRule:
     """Change a rule; the result is checked as a whole before anything is written."""
     cmd = data if isinstance(data, RuleUpdate) else parse(RuleUpdate, data)
     rule = _get(session, rule_id)
@@ -127,16 +136,23 @@ def update_rule(session: Session, rule_id: int, data: RuleUpdate | dict[str, Any
     phrase = changes.get("phrase", rule.phrase)
     _check_value(session, field, value)
     _check_unique(session, field, value, phrase, rule.id)
+    before = _recorded(rule)
     for key, new in changes.items():
         setattr(rule, key, new)
     rule.updated_at = now or utcnow()
     session.flush()
     bump_revision(session)
+    record_change(session, actor_id, "classifier_rule", rule.id, "update", before,
+                  _recorded(rule), at=now)
     return rule
 
 
-def delete_rule(session: Session, rule_id: int) -> None:
+def delete_rule(session: Session, rule_id: int, actor_id: int | None = None,
+                now: datetime | None = None) -> None:
     """Remove a rule (a shipped phrase returns at the next load: deactivate it instead)."""
-    session.delete(_get(session, rule_id))
+    rule = _get(session, rule_id)
+    before = _recorded(rule)
+    session.delete(rule)
     session.flush()
     bump_revision(session)
+    record_change(session, actor_id, "classifier_rule", rule_id, "delete", before, None, at=now)
