@@ -80,9 +80,22 @@ def signed_in_user() -> User | None:
         return None
 
 
+class PasswordChangeRequired(Forbidden):
+    """The user must change the temporary password an admin gave before anything else."""
+
+    code = "password_change_required"
+
+
+# What a user who must change their password may still call (who am I, the change, logout).
+PASSWORD_CHANGE_PATHS = ("/api/v1/auth/me", "/api/v1/auth/password", "/api/v1/auth/logout")
+
+
 def current_actor(roles: tuple[str, ...] = ()) -> Actor:
-    """The domain actor of this request; Forbidden if its role is not among `roles`."""
+    """The domain actor of this request; Forbidden if its role is not among `roles`, or
+    while the user must change a temporary password (but for PASSWORD_CHANGE_PATHS)."""
     user = current_user()
+    if user.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired("请先修改管理员重置的临时密码（/password），再进行其他操作")
     actor = actor_for(user)
     if roles and actor.role not in roles:
         raise Forbidden(f"当前角色（{t('role', actor.role)}）无权执行此操作")
@@ -196,6 +209,10 @@ class LoginThrottle:
         with self._lock:
             found |= {a for a, at in self._addresses.pop(account, {}).items() if at >= since}
         return found
+
+    def locked(self, username: str) -> bool:
+        """Whether the account has failed too often to try again now (its addresses aside)."""
+        return not self._run("test", "account", self._keys(username, "")[0][1])
 
     def unlock(self, username: str) -> bool:
         """Clear the account's failures and those of the addresses that failed on it within

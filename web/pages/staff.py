@@ -73,7 +73,8 @@ def me_view(user: User) -> dict[str, Any]:
 
 
 def page(rule: str, roles: tuple[str, ...]) -> Callable[[Callable[..., Any]], Any]:
-    """A page for these roles: anonymous visitors go to the login page, others get 403."""
+    """A page for these roles: anonymous visitors go to the login page, a user who must change
+    a temporary password to the password page, others get 403."""
 
     def decorate(fn: Callable[..., dict[str, Any]]) -> Callable[..., ResponseReturnValue]:
         @wraps(fn)
@@ -81,6 +82,8 @@ def page(rule: str, roles: tuple[str, ...]) -> Callable[[Callable[..., Any]], An
             user = _signed_in()
             if user is None:
                 return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+            if user.must_change_password:
+                return redirect(url_for("pages.password"))
             if user.role not in roles:
                 return render_template("forbidden.html", me=me_view(user), nav=_nav(user)), 403
             context = fn(user=user, **kwargs)
@@ -119,6 +122,8 @@ def index() -> ResponseReturnValue:
     user = _signed_in()
     if user is None:
         return redirect(url_for("pages.login"))
+    if user.must_change_password:
+        return redirect(url_for("pages.password"))
     return redirect(url_for(HOME.get(Role(user.role), "pages.password")))
 
 
@@ -139,6 +144,8 @@ def login() -> ResponseReturnValue:
             error = "用户名或密码错误"
         else:
             sign_in(user)
+            if user.must_change_password:  # an admin's reset: the new password first
+                return redirect(url_for("pages.password"))
             target = _safe_next(request.args.get("next"))
             return redirect(target or url_for(HOME.get(Role(user.role), "pages.password")))
     # A refused login re-renders the form (200): the browser shows it, not an error page.
@@ -161,6 +168,7 @@ def password() -> ResponseReturnValue:
     if user is None:
         return redirect(url_for("pages.login", next="/password"))
     message, error = None, None
+    forced = user.must_change_password
     if request.method == "POST":
         new = request.form.get("new_password") or ""
         if new != (request.form.get("confirm_password") or ""):
@@ -173,17 +181,21 @@ def password() -> ResponseReturnValue:
                 db.session.commit()
                 sign_in(user)
                 message = "密码已修改"
+                forced = False
             except DomainError as exc:
                 db.session.rollback()
                 error = _password_error(exc)
-    return render_template("password.html", me=me_view(user), nav=_nav(user), message=message,
-                           error=error)
+    home = url_for(HOME.get(Role(user.role), "pages.password"))
+    return render_template("password.html", me=me_view(user), nav=[] if forced else _nav(user),
+                           message=message, error=error, forced=forced, home=home)
 
 
 def _password_error(exc: DomainError) -> str:
     if exc.field == "old_password" or isinstance(exc, Unauthorized):
         return "原密码不正确"
     if exc.field == "new_password" or exc.field == "password":
+        if "相同" in exc.message:
+            return "新密码不能与原密码相同"
         return f"新密码至少 {accounts.MIN_PASSWORD} 位"
     return exc.message
 
