@@ -27,9 +27,10 @@ from datetime import datetime
 from pathlib import Path
 
 import shapely
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dispatch.core.audit import record_change
 from grid.importer.reading import read_grid
 from grid.importer.values import (
     DEFAULT_OPTIONS,
@@ -54,6 +55,7 @@ def import_grid(session: Session, path: str | Path, options: ImportOptions = DEF
     `source_name` names the file in the version's record when `path` is a temporary copy."""
     tick = progress or nothing
     data = read_grid(path, options, progress, shown=source_name)
+    previous = session.scalar(select(GridVersion.id).where(GridVersion.active.is_(True)).limit(1))
     if options.activate:
         session.execute(update(GridVersion).where(GridVersion.active.is_(True))
                         .values(active=False))
@@ -66,6 +68,10 @@ def import_grid(session: Session, path: str | Path, options: ImportOptions = DEF
     session.flush()
     report = replace(data.report, version_id=version.id)
     version.report = report.to_dict()
+    record_change(session, actor_id, "grid_version", version.id, "import", None, {
+        "source": source, "cells": version.cell_count, "areas": version.area_count,
+        "active": options.activate,
+        "active_version_before": previous})
     wkb = shapely.to_wkb([f.geometry for f in data.features], output_dimension=2)
     # Same keys in every row, so each batch is one executemany statement.
     rows = [{"grid_version": version.id, "code": f.code, "name": f.name, "level": f.level,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from flask import current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -20,20 +21,16 @@ from dispatch.core.models import User
 from dispatch.core.vocab import Role
 from dispatch.intake.phones import normalize_phone
 from dispatch.intake.repeats import RepeatRules, get_repeat_rules, set_repeat_rules
+from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.lifecycle import Actor
 from grid import catalogue as cat
+from grid import roster as roster_of
 from grid.importer import ImportOptions, import_grid
+from grid.importer import versions as versions_of
 from grid.locator import LocatorSettings, get_locator_settings, set_locator_settings
-from grid.models import (
-    CELL,
-    COMMUNITY,
-    STREET,
-    Department,
-    GridVersion,
-    RosterEntry,
-)
+from grid.models import CELL, COMMUNITY, STREET, Department, GridVersion
 from grid.service import GridRouting, preview
-from web.api.base import STAFF, ApiBlueprint, commit
+from web.api.base import STAFF, ApiBlueprint, commit, import_answer, uploaded_sheet
 from web.extensions import db
 from web.services import services
 
@@ -73,8 +70,27 @@ class FeaturesQuery(Query):
 class RosterQuery(Query):
     cell: Code | None = None
     username: Code | None = None
+    area: Code | None = Field(None, description="a street, community or cell: its cells' duties")
+    worker: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=60)] | None = Field(
+        None, description="a grid worker's username or part of the name")
     page: int = Field(1, ge=1, le=100_000)
     per_page: int = Field(100, ge=1, le=500)
+
+
+class RosterWeekQuery(Query):
+    by: Literal["cell", "worker"] = Field("cell", description="a row per cell or per worker")
+    area: Code | None = Field(None, description="a street, community or cell of the grid")
+    worker: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=60)] | None = None
+    week: date | None = Field(None, description="any day of the week (dates the columns)")
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: int = Field(50, ge=1, le=200)
+
+
+class DiffQuery(Query):
+    against: Id | None = Field(None, description="the version to compare with (default: the "
+                                                 "active one)")
 
 
 def _grid() -> GridRouting:
@@ -186,27 +202,43 @@ def areas(actor: Actor) -> dict[str, Any]:
 # ---------------------------------------------------------------- versions and imports
 
 
-def _version_view(v: GridVersion) -> dict[str, Any]:
+def _version_view(v: GridVersion, importer: str | None = None) -> dict[str, Any]:
+    report = v.report or {}
     return {"id": v.id, "source": v.source, "source_crs": v.source_crs,
             "imported_at": v.imported_at.isoformat(), "active": v.active,
-            "area_count": v.area_count, "cell_count": v.cell_count, "bbox": v.bbox}
+            "area_count": v.area_count, "cell_count": v.cell_count, "bbox": v.bbox,
+            "imported_by": importer, "overlap_count": report.get("overlap_count"),
+            "gap_count": report.get("gap_count"), "repaired_count": len(report.get("repaired", []))
+            if report else None}
 
 
 @bp.endpoint("/grid/versions", "GET", "Grid versions, newest first", roles=GRID_READERS)
 def versions(actor: Actor) -> dict[str, Any]:
-    rows = db.session.scalars(select(GridVersion).order_by(GridVersion.id.desc())).all()
+    rows = db.session.execute(select(GridVersion, User.display_name)
+                              .outerjoin(User, User.id == GridVersion.imported_by_id)
+                              .order_by(GridVersion.id.desc())).all()
     commit()
-    return {"items": [_version_view(v) for v in rows]}
+    return {"items": [_version_view(v, name) for v, name in rows]}
 
 
 @bp.endpoint("/grid/versions/<int:version_id>", "GET", "One grid version with its import report",
           roles=GRID_READERS)
 def version(actor: Actor, version_id: int) -> dict[str, Any]:
-    v = db.session.get(GridVersion, version_id)
-    if v is None:
-        raise NotFound(f"没有第 {version_id} 版网格")
+    v = versions_of.get_version(db.session, version_id)
+    importer = db.session.get(User, v.imported_by_id) if v.imported_by_id else None
+    report = versions_of.named_report(db.session, v)
     commit()
-    return {**_version_view(v), "report": v.report}
+    return {**_version_view(v, importer.display_name if importer else None), "report": report}
+
+
+@bp.endpoint("/admin/grid/versions/<int:version_id>/diff", "GET",
+          "What activating a version would change: cells added, removed, renamed, moved, "
+          "reshaped; open tickets, duties and catalogue rules in areas that disappear",
+          query=DiffQuery, roles=ADMIN)
+def version_diff(actor: Actor, version_id: int, query: DiffQuery) -> dict[str, Any]:
+    diff = versions_of.version_diff(db.session, version_id, query.against)
+    commit()
+    return diff
 
 
 class ImportQuery(Query):
@@ -257,12 +289,7 @@ def import_file(actor: Actor, query: ImportQuery) -> dict[str, Any]:
 @bp.endpoint("/admin/grid/versions/<int:version_id>/activate", "POST",
           "Make a grid version the active one (e.g. roll back an import)", roles=ADMIN)
 def activate(actor: Actor, version_id: int) -> dict[str, Any]:
-    target = db.session.get(GridVersion, version_id)
-    if target is None:
-        raise NotFound(f"没有第 {version_id} 版网格")
-    for v in db.session.scalars(select(GridVersion).where(GridVersion.active.is_(True))):
-        v.active = False
-    target.active = True
+    target = versions_of.activate_version(db.session, version_id, actor.id)
     commit()
     return _version_view(target)
 
@@ -275,36 +302,61 @@ def _index() -> Any:
 
 
 @bp.endpoint("/admin/roster", "GET",
-          "Grid workers' duty roster (filter by cell or username), a page at a time",
-          query=RosterQuery, roles=GRID_READERS)
+          "Grid workers' duty roster with names (filter by cell, username, area or worker), a "
+          "page at a time", query=RosterQuery, roles=GRID_READERS)
 def roster(actor: Actor, query: RosterQuery) -> dict[str, Any]:
-    stmt = select(RosterEntry, User.username).join(User, User.id == RosterEntry.user_id)
-    if query.cell:
-        stmt = stmt.where(RosterEntry.cell_code == query.cell)
-    if query.username:
-        stmt = stmt.where(User.username == query.username)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.execute(stmt.order_by(RosterEntry.cell_code, RosterEntry.id)
-                              .limit(query.per_page)
-                              .offset((query.page - 1) * query.per_page)).all()
+    page = roster_of.roster_page(db.session, _index(), cell=query.cell, username=query.username,
+                                 area=query.area, worker=query.worker, page=query.page,
+                                 per_page=query.per_page)
     commit()
-    return {"items": [cat.roster_view(e, u) for e, u in rows], "total": total,
-            "page": query.page, "per_page": query.per_page}
+    return page
 
 
-@bp.endpoint("/admin/roster", "POST", "Add a duty for a grid worker in a cell", body=cat.RosterIn,
+@bp.endpoint("/admin/roster/week", "GET",
+          "The roster's week view: per cell (or per grid worker) the duties of each weekday",
+          query=RosterWeekQuery, roles=GRID_READERS)
+def roster_week(actor: Actor, query: RosterWeekQuery) -> dict[str, Any]:
+    week = query.week or services().clock.now().astimezone(LOCAL_TZ).date()
+    view = roster_of.roster_week(db.session, _index(), by=query.by, area=query.area,
+                                 worker=query.worker, week=week, page=query.page,
+                                 per_page=query.per_page)
+    commit()
+    return view
+
+
+@bp.endpoint("/admin/roster", "POST",
+          "Add a duty for a grid worker in a cell (the cell by code or name, the worker by "
+          "username or name)", body=cat.RosterIn,
           roles=ADMIN, status=201)
 def add_duty(actor: Actor, body: cat.RosterIn) -> dict[str, Any]:
-    entry = cat.add_roster_entry(db.session, body.model_dump(), _index())
+    index = _index()
+    entry = roster_of.add_duty(db.session, body.model_dump(), index, actor.id)
+    user = db.session.get(User, entry.user_id)
     commit()
-    return cat.roster_view(entry, body.username)
+    return cat.roster_view(entry, user.username if user else "",
+                           user.display_name if user else None, index)
 
 
 @bp.endpoint("/admin/roster/<int:entry_id>", "DELETE", "Remove a duty", roles=ADMIN)
 def remove_duty(actor: Actor, entry_id: int) -> dict[str, Any]:
-    cat.delete_roster_entry(db.session, entry_id)
+    cat.delete_roster_entry(db.session, entry_id, actor.id)
     commit()
     return {"deleted": entry_id}
+
+
+@bp.endpoint("/admin/roster/import", "POST",
+          "Import duties from a spreadsheet (.xlsx or .csv, multipart field `file`; headings "
+          "网格, 网格员, 星期, 开始, 结束, 备注); ?dry_run=true (the default) only checks: the "
+          "row-by-row report; all or nothing", roles=ADMIN, status=201, errors=(415, 422))
+def import_roster(actor: Actor) -> Any:
+    data, filename, dry_run = uploaded_sheet()
+    report = roster_of.import_roster(db.session, data, filename, _index(), actor_id=actor.id,
+                                     dry_run=dry_run)
+    if dry_run or not report.committed:
+        db.session.rollback()
+    else:
+        commit()
+    return import_answer(report, dry_run)
 
 
 # ---------------------------------------------------------------- settings
