@@ -84,6 +84,7 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
 
     from web import auth, errors, security
     from web.api import (  # noqa: F401
+        admin_audit,
         admin_people,
         admin_setup,
         attachments,
