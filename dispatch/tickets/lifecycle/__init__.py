@@ -23,9 +23,7 @@ from dispatch.tickets.lifecycle.context import (
     Step,
 )
 from dispatch.tickets.lifecycle.desk import (
-    SUPERVISOR_ONLY_AFTER_REJECTION,
     auto_dispatched,
-    first_receiver_refusal,
     ticket_location,
 )
 from dispatch.tickets.lifecycle.locks import (
@@ -40,6 +38,10 @@ from dispatch.tickets.lifecycle.perform import (
     perform,
     recompute_provisional_deadlines,
     set_consequences,
+)
+from dispatch.tickets.lifecycle.police import (
+    SUPERVISOR_ONLY_AFTER_REJECTION,
+    first_receiver_refusal,
 )
 from dispatch.tickets.lifecycle.table import (
     ASSIGNEE_ACTIONS,

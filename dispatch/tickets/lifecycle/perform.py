@@ -31,15 +31,12 @@ from dispatch.tickets.lifecycle.context import (
     Context,
     Step,
 )
-from dispatch.tickets.lifecycle.desk import (
-    DESK_HANDLERS,
-    auto_dispatched,
-    first_receiver_refusal,
-)
+from dispatch.tickets.lifecycle.desk import DESK_HANDLERS, auto_dispatched
 from dispatch.tickets.lifecycle.handling import HANDLING_HANDLERS
 from dispatch.tickets.lifecycle.locks import (
     lock_ticket,
 )
+from dispatch.tickets.lifecycle.police import POLICE_HANDLERS, first_receiver_refusal
 from dispatch.tickets.lifecycle.table import (
     ASSIGNEE_ACTIONS,
     ASSIGNEES,
@@ -167,4 +164,5 @@ def recompute_provisional_deadlines(session: Session, now: datetime,
     return events
 
 
-HANDLERS: dict[str, Callable[[Context], Step]] = DESK_HANDLERS | HANDLING_HANDLERS
+HANDLERS: dict[str, Callable[[Context], Step]] = (DESK_HANDLERS | POLICE_HANDLERS
+                                                  | HANDLING_HANDLERS)
