@@ -177,15 +177,19 @@ def load_catalogue(session: Session) -> Catalogue:
     return Catalogue(rules, depts, cats)
 
 
-def catalogue_revision(session: Session) -> tuple[int, str]:
-    """Changes whenever a rule is added, edited or removed (a cache key; read once per
-    transaction)."""
+def catalogue_revision(session: Session) -> tuple[int, str, int]:
+    """Changes whenever a rule is added, edited or removed, or the category tree changes (a
+    cache key; read once per transaction)."""
+    from dispatch.core.categories import category_revision
+
     def read() -> tuple[int, str]:
         count, latest = session.execute(
             select(func.count(CatalogueRule.id), func.max(CatalogueRule.updated_at))).one()
         return int(count), str(latest)
 
-    return memo(session, "catalogue_revision", (CatalogueRule,), read)
+    # The catalogue holds the category tree too: a category moved or renamed changes it.
+    return (*memo(session, "catalogue_revision", (CatalogueRule,), read),
+            category_revision(session))
 
 
 # ---------------------------------------------------------------- catalogue admin
@@ -202,13 +206,38 @@ class RuleIn(Strict):
     active: bool = True
 
 
-def rule_view(rule: CatalogueRule) -> dict[str, Any]:
-    """A rule as the API shows it."""
-    return {"id": rule.id, "category": rule.category_code,
-            "area": None if rule.area_code == ALL_AREAS else rule.area_code,
-            "lead": rule.lead_code, "co_handlers": list(rule.co_handler_codes or []),
-            "co_territorial": rule.co_territorial, "on_site": rule.on_site, "note": rule.note,
-            "active": rule.active, "updated_at": rule.updated_at.isoformat()}
+def rule_view(rule: CatalogueRule, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """A rule as the API shows it (with `names`, code → name of categories, areas and
+    departments, the names a person reads beside each code)."""
+    view: dict[str, Any] = {
+        "id": rule.id, "category": rule.category_code,
+        "area": None if rule.area_code == ALL_AREAS else rule.area_code,
+        "lead": rule.lead_code, "co_handlers": list(rule.co_handler_codes or []),
+        "co_territorial": rule.co_territorial, "on_site": rule.on_site, "note": rule.note,
+        "active": rule.active, "updated_at": rule.updated_at.isoformat()}
+    if names is not None:
+        view |= {"category_name": names.get(f"category:{rule.category_code}"),
+                 "area_name": "全域" if rule.area_code == ALL_AREAS
+                 else names.get(f"area:{rule.area_code}"),
+                 "lead_name": names.get(f"department:{rule.lead_code}") if rule.lead_code
+                 else "属地街道",
+                 "co_handler_names": [names.get(f"department:{c}", c)
+                                      for c in rule.co_handler_codes or []]}
+    return view
+
+
+def rule_names(session: Session, index: GridIndex | None) -> dict[str, str]:
+    """The names rule_view shows: "category:<code>", "area:<code>", "department:<code>"."""
+    names = {f"category:{c}": n for c, n in session.execute(select(Category.code, Category.name))}
+    names |= {f"department:{c}": n for c, n in session.execute(
+        select(Department.code, Department.name))}
+    if index is not None:
+        names |= {f"area:{c}": a.name for c, a in index.areas.items()}
+    return names
+
+
+def _audit(rule: CatalogueRule) -> dict[str, Any]:
+    return {k: v for k, v in rule_view(rule).items() if k not in ("id", "updated_at")}
 
 
 def _check_rule(session: Session, data: RuleIn, index: GridIndex | None,
@@ -243,7 +272,8 @@ def _check_rule(session: Session, data: RuleIn, index: GridIndex | None,
             for a in broader:
                 other = session.scalar(select(CatalogueRule).where(
                     CatalogueRule.category_code == cat, CatalogueRule.area_code == a,
-                    CatalogueRule.active.is_(True)))
+                    CatalogueRule.active.is_(True),
+                    CatalogueRule.id != (rule_id or -1)))  # not the rule being replaced
                 if other is not None and other.lead_code and depts.get(other.lead_code) \
                         and depts[other.lead_code].kind == FUNCTIONAL:
                     raise InvalidInput(
@@ -264,8 +294,9 @@ def _ancestors(index: GridIndex | None, area: str) -> list[str]:
     return [*out, ALL_AREAS]
 
 
-def create_rule(session: Session, data: dict[str, Any], index: GridIndex | None) -> CatalogueRule:
-    """Validate and add a catalogue rule."""
+def create_rule(session: Session, data: dict[str, Any], index: GridIndex | None,
+                actor_id: int | None = None) -> CatalogueRule:
+    """Validate and add a catalogue rule (recorded as the actor's change)."""
     cmd = parse(RuleIn, data)
     _check_rule(session, cmd, index, None)
     rule = CatalogueRule(category_code=cmd.category, area_code=cmd.area or ALL_AREAS,
@@ -274,30 +305,69 @@ def create_rule(session: Session, data: dict[str, Any], index: GridIndex | None)
                          active=cmd.active, updated_at=utcnow())
     session.add(rule)
     session.flush()
+    record_change(session, actor_id, "catalogue_rule", rule.id, "create", None, _audit(rule))
     return rule
 
 
 def update_rule(session: Session, rule_id: int, data: dict[str, Any],
-                index: GridIndex | None) -> CatalogueRule:
-    """Validate and replace a catalogue rule."""
+                index: GridIndex | None, actor_id: int | None = None) -> CatalogueRule:
+    """Validate and replace a catalogue rule (recorded as the actor's change)."""
     rule = session.get(CatalogueRule, rule_id)
     if rule is None:
         raise NotFound(f"没有派单目录规则 #{rule_id}")
     cmd = parse(RuleIn, data)
     _check_rule(session, cmd, index, rule_id)
+    before = _audit(rule)
     rule.category_code, rule.area_code = cmd.category, cmd.area or ALL_AREAS
     rule.lead_code, rule.co_handler_codes = cmd.lead, list(cmd.co_handlers)
     rule.co_territorial, rule.on_site = cmd.co_territorial, cmd.on_site
     rule.note, rule.active, rule.updated_at = cmd.note, cmd.active, utcnow()
     session.flush()
+    record_change(session, actor_id, "catalogue_rule", rule.id, "update", before, _audit(rule))
     return rule
 
 
-def delete_rule(session: Session, rule_id: int) -> None:
-    """Remove a catalogue rule (tickets keep the reasons they were routed with)."""
-    if affected_rows(session.execute(
+def delete_rule(session: Session, rule_id: int, actor_id: int | None = None) -> None:
+    """Remove a catalogue rule (tickets keep the reasons they were routed with; recorded as
+    the actor's change)."""
+    rule = session.get(CatalogueRule, rule_id)
+    before = _audit(rule) if rule is not None else None
+    if before is None or affected_rows(session.execute(
             delete(CatalogueRule).where(CatalogueRule.id == rule_id))) == 0:
         raise NotFound(f"没有派单目录规则 #{rule_id}")
+    record_change(session, actor_id, "catalogue_rule", rule_id, "delete", before, None)
+
+
+DRAFT_RULE = 0  # the id a rule being tried out (not saved) routes under
+
+
+def catalogue_with_draft(session: Session, data: dict[str, Any] | None, rule_id: int | None,
+                         index: GridIndex | None) -> Catalogue:
+    """The catalogue as it would be with a rule saved (a new one, or rule `rule_id` replaced),
+    the rule checked as saving would check it; nothing is written. Without `data`, the saved
+    catalogue."""
+    catalogue = load_catalogue(session)
+    if data is None:
+        return catalogue
+    if rule_id is not None and session.get(CatalogueRule, rule_id) is None:
+        raise NotFound(f"没有派单目录规则 #{rule_id}")
+    cmd = parse(RuleIn, data)
+    _check_rule(session, cmd, index, rule_id)
+    rules = [r for r in catalogue._rules.values() if r.id != rule_id]
+    if cmd.active:
+        rules.append(Rule(DRAFT_RULE, cmd.category, cmd.area or ALL_AREAS, cmd.lead,
+                          tuple(cmd.co_handlers), cmd.co_territorial, cmd.on_site))
+    return Catalogue(rules, list(catalogue._depts.values()), catalogue._categories)
+
+
+def try_routing(catalogue: Catalogue, category: str | None, areas: list[str],
+                street: str | None, area_name: dict[str, str]) -> Decision:
+    """What the catalogue decides for a category at a place, the draft rule named as such."""
+    decision = catalogue.resolve(category, areas, street, area_name)
+    reasons = tuple(r.replace(f"规则 #{DRAFT_RULE}", "规则（未保存的草稿）")
+                    for r in decision.reasons)
+    return Decision(decision.lead, decision.co_handlers, decision.on_site, decision.rule,
+                    reasons)
 
 
 # ---------------------------------------------------------------- duty roster

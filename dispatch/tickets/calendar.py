@@ -10,9 +10,10 @@ transaction (`dispatch.core.memo`): a batch of dispatches in one transaction rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from chinese_calendar import constants as cc_constants
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from dispatch.core.audit import record_change
 from dispatch.core.db import insert_ignoring_duplicates
 from dispatch.core.errors import InvalidInput
 from dispatch.core.memo import memo
@@ -35,6 +37,7 @@ SOURCE_PROVISIONAL = "provisional"  # rule-based, no make-up days yet
 SOURCE_ADMIN = "admin"  # entered or imported by an administrator
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
+SAMPLE_TICKETS = 10  # ticket numbers a preview lists
 
 
 def official_years() -> frozenset[int]:
@@ -191,11 +194,20 @@ def year_summary(session: Session, year: int) -> dict[str, Any]:
     }
 
 
+def _arrangement(session: Session, year: int) -> dict[str, Any]:
+    """A year's days off and make-up days and where they came from (what a change records)."""
+    summary = year_summary(session, year)
+    return {"sources": summary["sources"],
+            "holidays": {d["day"]: d["name"] for d in summary["holidays"]},
+            "makeup_workdays": {d["day"]: d["name"] for d in summary["makeup_workdays"]}}
+
+
 def set_official_year(
-    session: Session, year: int, holidays: dict[date, str], makeup_workdays: dict[date, str]
+    session: Session, year: int, holidays: dict[date, str], makeup_workdays: dict[date, str],
+    actor_id: int | None = None,
 ) -> None:
     """Replace a year with the official arrangement: `holidays` off, `makeup_workdays` on,
-    other weekdays working, other weekends off."""
+    other weekdays working, other weekends off (recorded as the actor's change)."""
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise InvalidInput(f"year: 日历年份 {year} 不在 {MIN_YEAR}–{MAX_YEAR} 之内", field="year")
     for field, days in (("holidays", holidays), ("makeup_workdays", makeup_workdays)):
@@ -211,6 +223,7 @@ def set_official_year(
         if day.weekday() < 5:
             raise InvalidInput(f"makeup_workdays: 调休上班日 {day.isoformat()} 不是周末",
                                field="makeup_workdays")
+    before = _arrangement(session, year)
     rows: list[dict[str, Any]] = []
     for day in _year_days(year):
         if day in holidays:
@@ -226,3 +239,97 @@ def set_official_year(
         )
     )
     session.execute(CalendarDay.__table__.insert(), rows)
+    record_change(session, actor_id, "calendar", year, "update", before,
+                  _arrangement(session, year))
+
+
+def moved_deadlines(events: Sequence[Any]) -> dict[str, Any]:
+    """What a recomputation of deadlines did (its `recompute_deadlines` events): the tickets
+    whose completion deadline moved, with the first few (number, old and new deadline)."""
+    def instant(text: Any) -> datetime | None:  # stored as UTC, computed as local time
+        return datetime.fromisoformat(text).astimezone(UTC) if isinstance(text, str) else None
+
+    moved: list[dict[str, Any]] = []
+    for event in events:
+        for change in (event.payload or {}).get("assignments", []):
+            old, new = instant(change.get("old_deadline")), instant(change.get("new_deadline"))
+            if old != new:
+                moved.append({"number": event.ticket.number,
+                              "old_deadline": old.isoformat() if old else None,
+                              "new_deadline": new.isoformat() if new else None})
+                break
+    return {"count": len(moved), "recomputed": len({e.ticket_id for e in events}),
+            "tickets": moved[:SAMPLE_TICKETS]}
+
+
+def preview_official_year(
+    session: Session, year: int, holidays: dict[date, str], makeup_workdays: dict[date, str],
+    recompute: Callable[[], Sequence[Any]],
+) -> dict[str, Any]:
+    """What entering an arrangement would do, written nothing: the year as it would read and
+    the open tickets whose deadlines would move. `recompute` is the recomputation a save runs
+    (dispatch.tickets.lifecycle.recompute_provisional_deadlines, given by the caller so the
+    calendar stays below the ticket lifecycle); it runs inside a savepoint rolled back."""
+    savepoint = session.begin_nested()
+    try:
+        set_official_year(session, year, holidays, makeup_workdays)
+        summary = year_summary(session, year)
+        effect = moved_deadlines(recompute())
+    finally:
+        savepoint.rollback()
+    return {**summary, "dry_run": True, "deadlines_moved": effect}
+
+
+_SECTION = re.compile(r"[一二三四五六七八九十]+、\s*([^：:，。\s]{1,12})[：:]")
+_OFF = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日(?:[（(][^）)]*[）)])?"
+                  r"(?:\s*至\s*(?:(\d{4})年)?(?:(\d{1,2})月)?(\d{1,2})日(?:[（(][^）)]*[）)])?)?"
+                  r"[^。；;]*?放假")
+_DAY = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日")
+
+
+def _day(year: int, y: str | None, m: str, d: str) -> date | None:
+    try:
+        return date(int(y) if y else year, int(m), int(d))
+    except ValueError:
+        return None
+
+
+def parse_notice(year: int, text: str) -> tuple[dict[date, str], dict[date, str]]:
+    """The holidays and make-up working days of a year read from the State Council's notice
+    (国务院办公厅关于××年部分节假日安排的通知) as published: sections like "二、春节：2月15日
+    （…）至23日（…）放假调休，共9天。2月14日（周六）、2月28日（周六）上班。" Days outside the
+    year are left out; a text with no arrangement in it is refused."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InvalidInput(f"year: 日历年份 {year} 不在 {MIN_YEAR}–{MAX_YEAR} 之内", field="year")
+    holidays: dict[date, str] = {}
+    makeup: dict[date, str] = {}
+    sections = list(_SECTION.finditer(text))
+    for i, section in enumerate(sections):
+        name = section.group(1)
+        body = text[section.end():sections[i + 1].start() if i + 1 < len(sections) else None]
+        off = _OFF.search(body)
+        if off is None:
+            continue
+        first = _day(year, off.group(1), off.group(2), off.group(3))
+        last = first
+        if first is not None and off.group(6):
+            last = _day(year, off.group(4) or (str(first.year) if off.group(1) else None),
+                        off.group(5) or str(first.month), off.group(6))
+        if first is None or last is None or not 0 <= (last - first).days <= 15:
+            raise InvalidInput(f"text: “{name}”的放假日期读不出来，请检查", field="text")
+        day = first
+        while day <= last:
+            if day.year == year:
+                holidays[day] = name
+            day += timedelta(days=1)
+        for sentence in re.split(r"[。；;]", body[off.end():]):
+            if "上班" not in sentence:
+                continue
+            for y, m, d in _DAY.findall(sentence):
+                work = _day(year, y or None, m, d)
+                if work is not None and work.year == year:
+                    makeup[work] = f"{name}调休上班"
+    if not holidays:
+        raise InvalidInput("text: 没有读到任何放假安排（应为“一、元旦：1月1日……放假”这样的条目）",
+                           field="text")
+    return holidays, makeup

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from dispatch.core.audit import record_change
 from dispatch.core.settings import load_setting, store_setting
 from dispatch.core.vocab import RequestType, Urgency
 from dispatch.tickets.calendar import LOCAL_TZ, load_calendar
@@ -82,8 +83,13 @@ def get_time_limits(session: Session) -> TimeLimits:
 
 
 def set_time_limits(session: Session, data: dict[str, Any], actor_id: int | None) -> TimeLimits:
-    """Validate and store new time limits; applies to clocks started from now on."""
-    return store_setting(session, TIME_LIMITS_KEY, TimeLimits, data, actor_id)
+    """Validate and store new time limits (recorded as the actor's change); applies to clocks
+    started from now on."""
+    before = get_time_limits(session).model_dump()  # sets stay sets: recorded sorted
+    limits = store_setting(session, TIME_LIMITS_KEY, TimeLimits, data, actor_id)
+    record_change(session, actor_id, "time_limits", TIME_LIMITS_KEY, "update", before,
+                  limits.model_dump())
+    return limits
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,15 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 from sqlalchemy import select
 
-from dispatch.core.commands import Strict
+from dispatch.core import categories as tree
+from dispatch.core.commands import Code, Id, Strict
+from dispatch.core.errors import InvalidInput
 from dispatch.core.models import Category
 from dispatch.core.vocab import Role
 from dispatch.tickets import calendar, clocks
 from dispatch.tickets.lifecycle import Actor, recompute_provisional_deadlines
 from grid import catalogue as cat
+from grid.catalogue import on_duty
 from grid.directory import SqlDirectory
 from grid.models import CatalogueRule
 from grid.service import GridRouting
@@ -52,6 +55,41 @@ def categories(actor: Actor) -> dict[str, Any]:
     return {"items": roots}
 
 
+# ---------------------------------------------------------------- category tree
+
+
+class DryRunQuery(Strict):
+    dry_run: bool = Field(False, description="true: answer what would change, write nothing")
+
+
+@bp.endpoint("/admin/categories", "GET",
+             "The whole category tree, inactive categories included, each with its level and "
+             "what uses it (catalogue rules, classifier rules, open tickets)", roles=ADMIN)
+def admin_categories(actor: Actor) -> dict[str, Any]:
+    items = tree.category_rows(db.session)
+    commit()
+    return {"items": items, "total": len(items)}
+
+
+@bp.endpoint("/admin/categories", "POST", "Add a category under a parent (or at the top)",
+             body=tree.CategoryCreate, roles=ADMIN, status=201)
+def add_category(actor: Actor, body: tree.CategoryCreate) -> dict[str, Any]:
+    category = tree.create_category(db.session, body, actor.id)
+    commit()
+    return tree.category_view(category)
+
+
+@bp.endpoint("/admin/categories/<code>", "PUT",
+             "Rename, move, deactivate or reactivate a category (with everything under it); "
+             "?dry_run=true answers what would change and what uses it, writing nothing",
+             body=tree.CategoryUpdate, query=DryRunQuery, roles=ADMIN)
+def edit_category(actor: Actor, code: str, body: tree.CategoryUpdate,
+                  query: DryRunQuery) -> dict[str, Any]:
+    plan = tree.update_category(db.session, code, body, actor.id, dry_run=query.dry_run)
+    commit()
+    return plan.as_dict(query.dry_run)
+
+
 # ---------------------------------------------------------------- catalogue
 
 
@@ -63,31 +101,109 @@ def _index() -> Any:
 def catalogue(actor: Actor) -> dict[str, Any]:
     rules = db.session.scalars(select(CatalogueRule).order_by(
         CatalogueRule.category_code, CatalogueRule.area_code)).all()
+    names = cat.rule_names(db.session, _index())
     commit()
-    return {"items": [cat.rule_view(r) for r in rules]}
+    return {"items": [cat.rule_view(r, names) for r in rules]}
 
 
 @bp.endpoint("/admin/catalogue", "POST", "Add a catalogue rule", body=cat.RuleIn, roles=ADMIN,
           status=201)
 def add_rule(actor: Actor, body: cat.RuleIn) -> dict[str, Any]:
-    rule = cat.create_rule(db.session, body.model_dump(), _index())
+    index = _index()
+    rule = cat.create_rule(db.session, body.model_dump(), index, actor.id)
+    view = cat.rule_view(rule, cat.rule_names(db.session, index))
     commit()
-    return cat.rule_view(rule)
+    return view
 
 
 @bp.endpoint("/admin/catalogue/<int:rule_id>", "PUT", "Replace a catalogue rule", body=cat.RuleIn,
           roles=ADMIN)
 def edit_rule(actor: Actor, rule_id: int, body: cat.RuleIn) -> dict[str, Any]:
-    rule = cat.update_rule(db.session, rule_id, body.model_dump(), _index())
+    index = _index()
+    rule = cat.update_rule(db.session, rule_id, body.model_dump(), index, actor.id)
+    view = cat.rule_view(rule, cat.rule_names(db.session, index))
     commit()
-    return cat.rule_view(rule)
+    return view
 
 
 @bp.endpoint("/admin/catalogue/<int:rule_id>", "DELETE", "Remove a catalogue rule", roles=ADMIN)
 def remove_rule(actor: Actor, rule_id: int) -> dict[str, Any]:
-    cat.delete_rule(db.session, rule_id)
+    cat.delete_rule(db.session, rule_id, actor.id)
     commit()
     return {"deleted": rule_id}
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class TryIn(Strict):
+    text: Text | None = Field(None, description="the demand: classified when no category is "
+                                                "given")
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    category: Code | None = None
+    rule: cat.RuleIn | None = Field(None, description="a rule not yet saved, routed as if it "
+                                                      "were")
+    rule_id: Id | None = Field(None, description="the rule `rule` would replace")
+
+
+@bp.endpoint("/admin/catalogue/try", "POST",
+             "试一试: the routing of a demand text and an address with its reasons (the "
+             "category suggested from the text unless given), as the saved catalogue decides "
+             "it or as it would with `rule` saved; nothing is written", body=TryIn, roles=ADMIN)
+def try_catalogue(actor: Actor, body: TryIn) -> dict[str, Any]:
+    suggestion = None
+    category = body.category
+    if category is None:
+        if not body.text:
+            raise InvalidInput("text: 请填写诉求内容，或选择一个分类", field="text")
+        suggestion = services().triage(db.session).suggest(body.text)
+        category = suggestion.category
+    else:
+        from dispatch.intake.pipeline import check_category
+
+        check_category(db.session, category)
+    if (body.lon is None) != (body.lat is None):
+        missing = "lat" if body.lat is None else "lon"
+        raise InvalidInput(f"{missing}: lon 和 lat 须同时提供或都不提供", field=missing)
+    if body.lon is None and not body.address:
+        raise InvalidInput("address: 请填写地址", field="address")
+    grid = GridRouting(db.session, _now(), services().grid_cache)
+    location = grid.locate(body.lon, body.lat, "WGS84", body.address or None)
+    index = grid.index
+    catalogue = cat.catalogue_with_draft(
+        db.session, body.rule.model_dump() if body.rule else None, body.rule_id, index)
+    decision = cat.try_routing(catalogue, category, location.areas(), location.street,
+                               index.area_names if index else {})
+    reasons = list(decision.reasons)
+    worker = None
+    if decision.on_site and location.cell is not None:
+        duty = on_duty(db.session, location.cell, _now())
+        worker = duty.display_name
+        reasons.append(duty.reason)
+    names = cat.rule_names(db.session, index)
+    commit()
+    return {
+        "category": category,
+        "category_name": names.get(f"category:{category}") if category else None,
+        "suggested": suggestion is not None,
+        "classifier_reasons": list(suggestion.reasons) if suggestion else [],
+        "location": {"cell": location.cell, "community": location.community,
+                     "street": location.street, "flags": list(location.flags),
+                     "reasons": list(location.reasons),
+                     "names": [names[f"area:{a}"] for a in reversed(location.areas())
+                               if f"area:{a}" in names]},
+        "routing": {"lead": decision.lead,
+                    "lead_name": names.get(f"department:{decision.lead}") if decision.lead
+                    else None,
+                    "co_handlers": list(decision.co_handlers),
+                    "co_handler_names": [names.get(f"department:{c}", c)
+                                         for c in decision.co_handlers],
+                    "on_site": decision.on_site, "grid_worker_name": worker,
+                    "rule": decision.rule, "draft_rule_used": decision.rule == cat.DRAFT_RULE,
+                    "reasons": reasons},
+    }
 
 
 # ---------------------------------------------------------------- time limits and calendar
@@ -128,12 +244,39 @@ def read_calendar(actor: Actor, year: int) -> dict[str, Any]:
 
 
 @bp.endpoint("/admin/calendar/<int:year>", "PUT",
-          "Enter the official arrangement for a year; open deadlines are recomputed",
-          body=CalendarYearIn, roles=(Role.ADMIN,))
-def write_calendar(actor: Actor, year: int, body: CalendarYearIn) -> dict[str, Any]:
-    calendar.set_official_year(db.session, year, {e.day: e.name for e in body.holidays},
-                               {e.day: e.name for e in body.makeup_workdays})
+             "Enter the official arrangement for a year; open deadlines are recomputed "
+             "(?dry_run=true: the year as it would be and the open tickets whose deadlines "
+             "would move, nothing written)",
+             body=CalendarYearIn, query=DryRunQuery, roles=(Role.ADMIN,))
+def write_calendar(actor: Actor, year: int, body: CalendarYearIn,
+                   query: DryRunQuery) -> dict[str, Any]:
+    holidays = {e.day: e.name for e in body.holidays}
+    makeup = {e.day: e.name for e in body.makeup_workdays}
+    if query.dry_run:
+        preview = calendar.preview_official_year(
+            db.session, year, holidays, makeup,
+            lambda: recompute_provisional_deadlines(db.session, _now(), _directory()))
+        commit()
+        return preview
+    calendar.set_official_year(db.session, year, holidays, makeup, actor.id)
     events = recompute_provisional_deadlines(db.session, _now(), _directory())
     summary = calendar.year_summary(db.session, year)
     commit(events)
     return {**summary, "tickets_recomputed": len({e.ticket_id for e in events})}
+
+
+class NoticeIn(Strict):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=20_000)]
+
+
+@bp.endpoint("/admin/calendar/<int:year>/notice", "POST",
+             "Read the State Council's notice (国务院办公厅关于…部分节假日安排的通知) pasted as "
+             "text into holidays and make-up days, to check and save with PUT; writes nothing",
+             body=NoticeIn, roles=(Role.ADMIN,))
+def read_notice(actor: Actor, year: int, body: NoticeIn) -> dict[str, Any]:
+    holidays, makeup = calendar.parse_notice(year, body.text)
+    return {"year": year,
+            "holidays": [{"day": d.isoformat(), "name": n} for d, n in sorted(holidays.items())],
+            "makeup_workdays": [{"day": d.isoformat(), "name": n}
+                                for d, n in sorted(makeup.items())]}
