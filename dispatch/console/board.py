@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from dispatch.console import feed
+from dispatch.console import feed, views
 from dispatch.core.actors import Actor
 from dispatch.core.models import Ticket, User
 from dispatch.core.vocab import OPEN_STATES
@@ -43,7 +43,7 @@ def open_board(session: Session, actor: Actor, now: datetime, decorate: feed.Dec
         select(User.id, User.username).where(User.id.in_(worker_ids))).tuples().all())
     rows = []
     for t in tickets:
-        summary = decorate(feed.summarise(t, now, workers))
+        summary = decorate(views.summarise(t, now, workers))
         summary["seq"] = seqs.get(t.id, 0)
         rows.append(summary)
     return Board(top, rows, len(tickets) == limit)

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from dispatch.console import feed
-from dispatch.console.feed import ConsoleEvent, Viewer
+from dispatch.console.feed import ConsoleEvent
+from dispatch.console.views import Viewer
 from dispatch.core.errors import Conflict
 from dispatch.core.models import Event, User
 from dispatch.intake.pipeline import intake

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.console.feed import event_type
+from dispatch.console.views import event_type
 from dispatch.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dispatch.core.models import Assignment, Event, Setting, Ticket
 from dispatch.core.ports import IntakePorts, Suggestion

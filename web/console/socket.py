@@ -22,7 +22,7 @@ from flask_socketio import (
     join_room,
 )
 
-from dispatch.console import feed
+from dispatch.console import feed, views
 from dispatch.core.accounts import user_for_token
 from dispatch.core.errors import DomainError
 from dispatch.core.models import User
@@ -34,10 +34,10 @@ from web.extensions import db
 from web.services import services
 
 
-def _viewer(user: User) -> feed.Viewer:
+def _viewer(user: User) -> views.Viewer:
     cells = frozenset(duty_cells(db.session, user.id)) if user.role == Role.GRID_WORKER \
         else frozenset()
-    return feed.Viewer(user.id, user.role, user.department_code, cells)
+    return views.Viewer(user.id, user.role, user.department_code, cells)
 
 
 def _authenticate(auth: Any) -> User:
@@ -58,7 +58,7 @@ class ConsoleNamespace(Namespace):
 
     def __init__(self, namespace: str) -> None:
         super().__init__(namespace)
-        self.viewers: dict[str, feed.Viewer] = {}
+        self.viewers: dict[str, views.Viewer] = {}
         self.epochs: dict[str, tuple[int, int]] = {}  # sid -> (user id, session epoch)
 
     def on_connect(self, auth: Any = None) -> None:
