@@ -48,7 +48,7 @@ def _names(session: Session, version: int | None) -> dict[str, str]:
     if version is None:
         return {}
     return dict(session.execute(select(Area.code, Area.name)
-                                .where(Area.grid_version == version)).tuples())
+                                .where(Area.grid_version == version)).tuples().all())
 
 
 def _reshaped(old: list[_Cell], new: list[_Cell]) -> list[bool]:
@@ -81,7 +81,7 @@ def named_report(session: Session, version: GridVersion) -> dict[str, Any]:
     codes = {o.get(k) for o in overlaps for k in ("a", "b")} | {r.get("code") for r in repaired}
     wanted = sorted(c for c in codes if isinstance(c, str))
     names = dict(session.execute(select(Area.code, Area.name).where(
-        Area.grid_version == version.id, Area.code.in_(wanted))).tuples()) if wanted else {}
+        Area.grid_version == version.id, Area.code.in_(wanted))).tuples().all()) if wanted else {}
     for o in overlaps:
         o["a_name"], o["b_name"] = names.get(o.get("a", "")), names.get(o.get("b", ""))
     for r in repaired:
@@ -174,7 +174,7 @@ def _open_tickets_in(session: Session, kept: set[str], names: dict[str, str]) ->
     # A cell an older version had: its name from the newest version that has it.
     older = dict(session.execute(select(Area.code, Area.name)
                                  .where(Area.code.in_([c for c in gone if c not in names]))
-                                 .order_by(Area.grid_version)).tuples())
+                                 .order_by(Area.grid_version)).tuples().all())
     return {"count": count, "items": [
         {"number": r.number, "status": r.status, "cell": r.cell_code,
          "cell_name": names.get(r.cell_code or "") or older.get(r.cell_code or "", r.cell_code),
