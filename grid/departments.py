@@ -28,7 +28,7 @@ CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 MOBILE = re.compile(r"^1[0-9]{10}$")
 MAX_NAME = 80
 MAX_PHONES = 10
-PHONE_SEPARATORS = re.compile(r"[\s,，;；、/]+")
+PHONE_SEPARATORS = re.compile(r"[\r\n,，;；、/]+")  # not spaces: "138 0013 8000" is one
 # What an admin may change of a department (PUT /api/v1/admin/departments/<code>).
 EDITABLE = ("name", "kind", "parent_code", "street", "phones", "active")
 
@@ -326,8 +326,8 @@ def import_departments(session: Session, rows: Sequence[tuple[int, dict[str, str
                        commit: bool) -> ImportReport[NewDepartment]:
     """Check each row of a departments sheet like a creation (the kind by code or Chinese
     name, the parent by code or name, in the database or on an earlier row; codes and names
-    taken in the database or earlier in the file refused; phones separated by commas, spaces
-    or 、); add them all, in order, only when committing and every row is good."""
+    taken in the database or earlier in the file refused; phones separated by commas, 、 or
+    line breaks); add them all, in order, only when committing and every row is good."""
     known = _known(session)
     from_file: set[str] = set()
 

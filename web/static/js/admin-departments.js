@@ -25,9 +25,10 @@ function refuse(error) {
   showError(listBox, error);
 }
 
-/** The phones typed in a textarea: one per line, or separated by commas, 、 or spaces. */
+/** The phones typed in a textarea: one per line, or separated by commas or 、 (a space may be
+ * inside a number: "139 0013 9000"). */
 function phonesOf(text) {
-  return String(text).split(/[\s,，;；、]+/).map((p) => p.trim()).filter(Boolean);
+  return String(text).split(/[\r\n,，;；、]+/).map((p) => p.trim()).filter(Boolean);
 }
 
 function body(form, forCreate) {
