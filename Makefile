@@ -32,7 +32,7 @@ run: install
 # Tests that share a costly fixture run in one worker (--dist loadgroup, groups in
 # tests/conftest.py); then the JavaScript unit tests, when there are any.
 test: install
-	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 	if [ -d tests/js ]; then node --test tests/js/; fi
 
 bench: install
