@@ -107,6 +107,7 @@ CHANGE_ACTIONS = {
     "reset_password": "重置密码", "unlock": "解除锁定", "rename": "改名", "move": "移动",
     "deactivate": "停用", "activate": "启用", "publish": "发布", "retire": "下架",
     "import": "导入", "train": "训练", "review": "审核", "replace": "替换",
+    "draft": "起草", "reject": "退回",
 }
 # The fields of recorded states as a person reads them (the key itself when not here).
 FIELD_NAMES = {
@@ -120,6 +121,10 @@ FIELD_NAMES = {
     "status": "状态", "valid_from": "生效日期", "valid_to": "失效日期", "value": "值",
     "cell": "网格", "starts_at": "开始", "ends_at": "结束", "working": "工作日",
     "source": "来源", "version": "版本", "threshold": "门槛", "phrase": "短语",
+    "area": "区域", "co_territorial": "属地协办", "note": "备注", "street": "所属街道",
+    "weekdays": "值班日", "starts": "开始", "ends": "结束", "file": "文件", "added": "新增条数",
+    "duties": "值班", "cells": "网格数", "areas": "区域数", "active_version": "启用的版本",
+    "active_version_before": "原启用的版本", "field": "字段", "weight": "权重",
 }
 HIDDEN_VALUE = "（已隐藏）"
 # Labels of the event payload keys an event's summary shows, in this order (see `_summary`).
