@@ -297,7 +297,7 @@ def update_department(session: Session, actor_id: int | None, code: str,
                 reasons.append(f"{used.users} 个启用的用户")
             if live_children:
                 reasons.append(f"{len(live_children)} 个启用的下级部门")
-            raise Conflict(f"active: 部门“{d.name}”还有{'、'.join(reasons)}，不能停用；"
+            raise Conflict(f"active: 部门“{d.name}”还有 {'、'.join(reasons)}，不能停用；"
                            "请先改派、停用或调走", field="active")
     if active and not d.active and parent_code:
         parent = known.get(parent_code)

@@ -35,6 +35,7 @@ MAX_DISPLAY_NAME = 60
 TEMPORARY_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # Roles that belong to a department (a handler always; a grid worker to a street office).
 DEPARTMENT_ROLES = frozenset({Role.HANDLER})
+NEEDS_DEPARTMENT = "department: 承办人须属于一个部门，请选择部门"
 
 
 @cache
@@ -119,7 +120,7 @@ def create_user(session: Session, hasher: PasswordHasher, directory: Directory, 
     _role(role)
     _password(password)
     if role in DEPARTMENT_ROLES and not department:
-        raise InvalidInput(f"department: 角色“{role}”须属于一个部门", field="department")
+        raise InvalidInput(NEEDS_DEPARTMENT, field="department")
     if department is not None:
         _department(directory, department)
     user = User(username=username, display_name=_display_name(display_name, username),
@@ -156,7 +157,7 @@ def update_user(session: Session, directory: Directory, user: User, changes: Map
     if department is not None and department != user.department_code:
         _department(directory, department)
     if role in DEPARTMENT_ROLES and not department:
-        raise InvalidInput(f"department: 角色“{role}”须属于一个部门", field="department")
+        raise InvalidInput(NEEDS_DEPARTMENT, field="department")
     display_name = (_display_name(changes["display_name"], user.username)
                     if "display_name" in changes else user.display_name)
     phone = _phone(changes["phone"]) if "phone" in changes else user.phone
@@ -327,8 +328,7 @@ def import_users(session: Session, hasher: PasswordHasher, directory: Directory,
                 department = codes[0]
             _department(directory, department)
         elif role in DEPARTMENT_ROLES:
-            raise InvalidInput(f"department: 角色“{role_names.get(role, role)}”须属于一个部门",
-                               field="department")
+            raise InvalidInput(NEEDS_DEPARTMENT, field="department")
         password = _password(values.get("password"))
         row = NewUser(username, password, role,
                       _display_name(values.get("display_name"), username), department,
