@@ -17,7 +17,8 @@ def _sheet() -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.append(["用户名", "姓名", "角色", "部门", "手机", "分机号", "初始密码"])
-    sheet.append(["import.one", "导入用户一", "承办人", "长垣市城市管理局", "", 8101, "initial-pass1"])
+    sheet.append(["import.one", "导入用户一", "承办人", "长垣市城市管理局", "", 8101,
+                  "initial-pass1"])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -141,7 +142,8 @@ def test_an_admin_manages_departments_on_the_departments_page(new_page, demo_cou
     page.get_by_test_id("edit-phones").fill("13700137000")
     page.get_by_test_id("edit-save").click()
     page.get_by_test_id("list-status").filter(has_text="已保存").wait_for()
-    assert "蒲东街道东风社区" in page.locator("#departments tr[data-code='pudong_east']").inner_text()
+    edited = page.locator("#departments tr[data-code='pudong_east']")
+    assert "蒲东街道东风社区" in edited.inner_text()
 
     # deactivating a department whose users are active is refused with the count
     page.get_by_test_id("toggle-urban_management").click()

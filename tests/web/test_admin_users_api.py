@@ -13,6 +13,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import text
 
+from tests.conftest import FAST_HASHER
 from tests.web.conftest import error_of
 from tests.web.test_page_security import csrf_of
 
@@ -222,7 +223,7 @@ def test_a_bad_change_is_refused_and_nothing_is_written(app, admin, username, bo
     assert written(app) == before
 
 
-def test_the_last_active_admin_cannot_be_disabled_or_demoted(app, session):
+def test_the_last_active_admin_cannot_be_disabled_or_demoted(session):
     from datetime import UTC, datetime
 
     from dispatch.core import accounts
@@ -241,10 +242,8 @@ def test_the_last_active_admin_cannot_be_disabled_or_demoted(app, session):
         assert "最后一个启用的管理员" in refused.value.message
         session.rollback()
     # with a second active admin, the first may be demoted
-    accounts.create_user(session, accounts.PasswordHasher(time_cost=1, memory_cost=1024,
-                                                          parallelism=1),
-                         SqlDirectory(session), username="admin2", password="password-123",
-                         role="admin")
+    accounts.create_user(session, FAST_HASHER, SqlDirectory(session), username="admin2",
+                         password="password-123", role="admin")
     accounts.update_user(session, SqlDirectory(session), admin, {"role": "leader"}, system, now)
     assert admin.role == "leader"
 
