@@ -183,7 +183,7 @@ def _add_version(session: Session, article: Article, number: int, body: ArticleI
         article_id=article.id, version=number, title=body.title, body=body.body,
         keywords=" ".join(tokens(body.title) + tokens(body.body)),
         valid_from=body.valid_from, valid_to=body.valid_to, created_at=now,
-        created_by_id=actor.id, status=PUBLISHED if published else DRAFT,
+        created_by_id=actor.id, review=PUBLISHED if published else DRAFT,
         reviewed_at=now if published else None, reviewed_by_id=actor.id if published else None)
     session.add(version)
     return version
@@ -195,7 +195,7 @@ def _snapshot(article: Article, version: ArticleVersion | None) -> dict[str, Any
                            "category": article.category_code, "active": article.active,
                            "current_version": article.current_version}
     if version is not None:
-        out.update(version=version.version, status=version.status, title=version.title,
+        out.update(version=version.version, status=version.review, title=version.title,
                    body=version.body, valid_from=iso_day(version.valid_from),
                    valid_to=iso_day(version.valid_to))
     return out
@@ -277,9 +277,9 @@ def revise_article(session: Session, article_id: int, data: ArticleIn | dict[str
 
 def _supersede_drafts(session: Session, article_id: int, below: int) -> None:
     for draft in session.scalars(select(ArticleVersion).where(
-            ArticleVersion.article_id == article_id, ArticleVersion.status == DRAFT,
+            ArticleVersion.article_id == article_id, ArticleVersion.review == DRAFT,
             ArticleVersion.version < below)):
-        draft.status = SUPERSEDED
+        draft.review = SUPERSEDED
 
 
 def _may_review(actor: Actor) -> None:
@@ -291,9 +291,9 @@ def _draft(session: Session, article: Article, number: int) -> ArticleVersion:
     version = _version(session, article.id, number)
     if version is None:
         raise NotFound(f"version: 知识条目 {article.id} 没有第 {number} 版", field="version")
-    if version.status != DRAFT:
+    if version.review != DRAFT:
         raise InvalidInput(f"version: 第 {number} 版不是待审核的草稿（现为"
-                           f"“{STATUS_NAMES.get(version.status, version.status)}”）",
+                           f"“{STATUS_NAMES.get(version.review, version.review)}”）",
                            field="version")
     return version
 
@@ -312,7 +312,7 @@ def publish_version(session: Session, article_id: int, number: int, actor: Actor
         raise InvalidInput(f"version: 第 {number} 版早于现行的第 {article.current_version} 版，"
                            "不能发布", field="version")
     before = _snapshot(article, _version(session, article.id, article.current_version))
-    version.status = PUBLISHED
+    version.review = PUBLISHED
     version.reviewed_at = now
     version.reviewed_by_id = actor.id
     _supersede_drafts(session, article.id, number)
@@ -336,7 +336,7 @@ def reject_version(session: Session, article_id: int, number: int, note: str, ac
     if len(reason) > MAX_NOTE:
         raise InvalidInput(f"note: 退回原因不能超过 {MAX_NOTE} 字", field="note")
     before = _snapshot(article, version)
-    version.status = REJECTED
+    version.review = REJECTED
     version.reviewed_at = now
     version.reviewed_by_id = actor.id
     version.review_note = reason
@@ -371,7 +371,7 @@ def get_article(session: Session, article_id: int, version: int | None = None) -
     not yet published)."""
     article = _article(session, article_id)
     rows = session.execute(
-        select(ArticleVersion.version, ArticleVersion.status)
+        select(ArticleVersion.version, ArticleVersion.review)
         .where(ArticleVersion.article_id == article.id).order_by(ArticleVersion.version)).all()
     versions = tuple(r.version for r in rows)
     number = version if version is not None else (article.current_version or max(versions))
@@ -383,7 +383,7 @@ def get_article(session: Session, article_id: int, version: int | None = None) -
         versions=versions, title=row.title, body=row.body, category=article.category_code,
         department=article.department_code, valid_from=row.valid_from, valid_to=row.valid_to,
         active=article.active, created_at=row.created_at, updated_at=article.updated_at,
-        status=row.status, drafts=tuple(r.version for r in rows if r.status == DRAFT),
+        status=row.review, drafts=tuple(r.version for r in rows if r.review == DRAFT),
         review_note=row.review_note)
 
 

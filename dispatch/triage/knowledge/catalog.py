@@ -62,7 +62,7 @@ def _filtered(query: Select[Any], shown: Any, wanted: ArticleFilter, today: date
         query = query.where(or_(shown.title.contains(wanted.text, autoescape=True),
                                 shown.body.contains(wanted.text, autoescape=True)))
     pending = exists().where(ArticleVersion.article_id == Article.id,
-                             ArticleVersion.status == DRAFT)
+                             ArticleVersion.review == DRAFT)
     status = wanted.status
     if status == "published":
         query = query.where(Article.active.is_(True), Article.current_version > 0)
@@ -99,7 +99,7 @@ def list_articles(session: Session, wanted: ArticleFilter, *, today: date, page:
     drafts: dict[int, list[int]] = {}
     for article_id, version in session.execute(
             select(ArticleVersion.article_id, ArticleVersion.version)
-            .where(ArticleVersion.article_id.in_(ids), ArticleVersion.status == DRAFT)
+            .where(ArticleVersion.article_id.in_(ids), ArticleVersion.review == DRAFT)
             .order_by(ArticleVersion.version)).tuples():
         drafts.setdefault(article_id, []).append(version)
     departments, categories = _names(session)
@@ -107,8 +107,8 @@ def list_articles(session: Session, wanted: ArticleFilter, *, today: date, page:
     for article, version in rows:
         items.append({
             "id": article.id, "title": version.title, "version": version.version,
-            "current_version": article.current_version, "status": version.status,
-            "status_name": STATUS_NAMES.get(version.status, version.status),
+            "current_version": article.current_version, "status": version.review,
+            "status_name": STATUS_NAMES.get(version.review, version.review),
             "drafts": drafts.get(article.id, []), "active": article.active,
             "department": article.department_code,
             "department_name": departments.get(article.department_code or "", None),

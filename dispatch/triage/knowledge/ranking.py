@@ -82,7 +82,7 @@ def _revision(session: Session) -> tuple[Any, ...]:
                func.max(Article.updated_at), func.sum(func.length(ArticleVersion.keywords)))
         .join(ArticleVersion, (ArticleVersion.article_id == Article.id)
               & (ArticleVersion.version == Article.current_version))
-        .where(Article.active.is_(True), ArticleVersion.status == PUBLISHED)).one()
+        .where(Article.active.is_(True), ArticleVersion.review == PUBLISHED)).one()
     return tuple(str(v) for v in row)
 
 
@@ -93,7 +93,7 @@ def _build(session: Session) -> _Index:
                ArticleVersion.valid_from, ArticleVersion.valid_to)
         .join(ArticleVersion, (ArticleVersion.article_id == Article.id)
               & (ArticleVersion.version == Article.current_version))
-        .where(Article.active.is_(True), ArticleVersion.status == PUBLISHED)
+        .where(Article.active.is_(True), ArticleVersion.review == PUBLISHED)
         .order_by(Article.id)).all()
     docs, df = [], Counter[str]()
     for r in rows:

@@ -59,7 +59,8 @@ class ArticleVersion(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    status: Mapped[str] = mapped_column(String(12), default=PUBLISHED, server_default=PUBLISHED)
+    # The review state (named so as not to be taken for a ticket's status).
+    review: Mapped[str] = mapped_column(String(12), default=PUBLISHED, server_default=PUBLISHED)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     review_note: Mapped[str | None] = mapped_column(String(MAX_NOTE))

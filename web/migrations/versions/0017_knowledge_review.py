@@ -22,7 +22,7 @@ depends_on = None
 def upgrade():
     # Every version written before the review step was published at once.
     with op.batch_alter_table("kb_article_versions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("status", sa.String(length=12),
+        batch_op.add_column(sa.Column("review", sa.String(length=12),
                                       server_default="published", nullable=False))
         batch_op.add_column(sa.Column("reviewed_at", dispatch.core.db.UTCDateTime(),
                                       nullable=True))
@@ -39,4 +39,4 @@ def downgrade():
         batch_op.drop_column("review_note")
         batch_op.drop_column("reviewed_by_id")
         batch_op.drop_column("reviewed_at")
-        batch_op.drop_column("status")
+        batch_op.drop_column("review")
