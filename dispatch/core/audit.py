@@ -8,14 +8,14 @@ the pages, the CLI and the imports are all recorded the same way."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -24,9 +24,6 @@ from dispatch.core.db import utcnow
 from dispatch.core.errors import InvalidInput
 from dispatch.core.models import AdminChange, Category, Event, PersonalDataRead, Ticket, User
 from dispatch.core.ports import Directory
-
-if TYPE_CHECKING:
-    from dispatch.stats.export import ExportFile
 
 # What `subject` may name (the kinds of things an admin changes).
 SUBJECTS = (
@@ -127,6 +124,9 @@ FIELD_NAMES = {
     "active_version_before": "原启用的版本", "field": "字段", "weight": "权重",
 }
 HIDDEN_VALUE = "（已隐藏）"
+# dispatch.tickets.calendar's LOCAL_TZ, not imported from there: the calendar records its own
+# changes through this module (no import cycle, even a lazy one).
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # Labels of the event payload keys an event's summary shows, in this order (see `_summary`).
 _FREE_TEXT = (("answer", "答复"), ("result", "办理结果"), ("text", "内容"), ("note", "备注"),
               ("cause", "原因"), ("reason", "理由"))
@@ -186,22 +186,15 @@ class AuditPage:
                 "per_page": self.per_page, "export_limit": EXPORT_MAX_ROWS}
 
 
-def _tz() -> Any:
-    # Imported here: the calendar's module may record its own changes through this one.
-    from dispatch.tickets.calendar import LOCAL_TZ
-
-    return LOCAL_TZ
-
-
 def _local_text(at: datetime) -> str:
-    return at.astimezone(_tz()).strftime("%Y-%m-%d %H:%M:%S")
+    return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _moment(value: str, field: str) -> tuple[datetime, datetime]:
     """A day (YYYY-MM-DD, an Asia/Shanghai day) or a time (YYYY-MM-DDTHH:MM[:SS][±hh:mm],
     local unless an offset is given) as its first instant and the first instant after it."""
     text = value.strip()
-    tz = _tz()
+    tz = LOCAL_TZ
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         try:
             day = date.fromisoformat(text)
@@ -547,7 +540,7 @@ def audit_page(session: Session, f: AuditFilter, directory: Directory,
     return AuditPage(_items(session, f, rows, directory, label), total, f.page, f.per_page)
 
 
-# ---------------------------------------------------------------- the Excel export
+# ---------------------------------------------------------------- the export's table
 
 _HEADERS = {
     "events": (["时间", "操作人", "角色", "工单编号", "操作", "状态变化", "摘要"],
@@ -558,7 +551,28 @@ _HEADERS = {
 }
 
 
-def _cells(kind: str, item: dict[str, Any], at: datetime) -> list[Any]:
+@dataclass(frozen=True)
+class AuditTable:
+    """The filtered log as the Excel export writes it (dispatch.stats.export.listing_file):
+    one row per entry, newest first, times as local wall-clock times, and the notes of the
+    sheet 说明 (the filters, the count, the cap)."""
+
+    title: str
+    headers: list[str]
+    widths: list[int]
+    rows: list[list[Any]]
+    notes: list[tuple[str, Any]]
+    filename: str
+    plain_filename: str
+
+
+def _wall_clock(at: datetime) -> datetime:
+    """A moment as the local wall-clock time (Excel has no time zones)."""
+    return at.astimezone(LOCAL_TZ).replace(tzinfo=None)
+
+
+def _cells(kind: str, item: dict[str, Any]) -> list[Any]:
+    at = _wall_clock(datetime.fromisoformat(item["at"]))
     if kind == "events":
         moved = (f"{item['from_status']} → {item['to_status']}" if item["from_status"]
                  and item["from_status"] != item["to_status"] else item["to_status"])
@@ -573,54 +587,33 @@ def _cells(kind: str, item: dict[str, Any], at: datetime) -> list[Any]:
             changes]
 
 
-def audit_export(session: Session, f: AuditFilter, directory: Directory, now: datetime,
-                 label: Callable[[str, Any], str] = label_plain,
-                 limit: int | None = None) -> ExportFile:
-    """The filtered log as an Excel file (dispatch.stats.export.ExportFile): the newest
-    `limit` rows (EXPORT_MAX_ROWS), and a sheet 说明 with the filters, the count and, when the
-    filter matches more, that the file holds only the newest rows."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment
-
-    from dispatch.stats.export import CREATOR, ExportFile, local_time, write_table
-
+def audit_table(session: Session, f: AuditFilter, directory: Directory, now: datetime,
+                label: Callable[[str, Any], str] = label_plain,
+                limit: int | None = None) -> AuditTable:
+    """The filtered log for an export: the newest `limit` entries (EXPORT_MAX_ROWS) and, when
+    the filter matches more, a note in Chinese that the file holds only the newest ones."""
     cap = EXPORT_MAX_ROWS if limit is None else limit
     total = audit_total(session, f)
     items: list[dict[str, Any]] = []
-    step = 1_000
     while len(items) < min(total, cap):
-        rows = _rows(session, f, min(step, cap - len(items)), len(items))
+        rows = _rows(session, f, min(1_000, cap - len(items)), len(items))
         if not rows:
             break
         items += _items(session, f, rows, directory, label)
-    title = KIND_NAMES[f.kind]
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = title
-    headers, widths = _HEADERS[f.kind]
-    write_table(ws, headers, [_cells(f.kind, it, local_time(datetime.fromisoformat(it["at"])))
-                              for it in items], widths)
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
     count = f"共 {total} 条"
     if total > cap:
         count += (f"，超过导出上限 {cap} 条：本文件只列出最新的 {cap} 条，"
                   "请缩小筛选范围（时间、用户、工单、操作）后分别导出")
-    about = wb.create_sheet("说明")
-    write_table(about, ["项目", "内容"], [
-        ["内容", f"审计记录：{title}（按时间由新到旧）"],
-        ["筛选条件", f.described()],
-        ["行数", count],
-        ["导出时间", local_time(now)],
-        ["说明", "审计记录只列出谁在何时做了什么，不含市民的个人信息；"
-                 "文本中的电话、身份证号已隐去。"],
-    ], {1: 12, 2: 100})
-    day = now.astimezone(_tz()).date().isoformat()
-    wb.properties.title = f"审计-{title} {day}"
-    wb.properties.creator = CREATOR
-    out = io.BytesIO()
-    wb.save(out)
-    return ExportFile(out.getvalue(), filename=f"审计-{title}-{day}.xlsx",
-                      plain_filename=f"audit_{f.kind}_{day}.xlsx")
+    title = KIND_NAMES[f.kind]
+    headers, widths = _HEADERS[f.kind]
+    day = now.astimezone(LOCAL_TZ).date().isoformat()
+    return AuditTable(
+        title=title, headers=headers, widths=widths,
+        rows=[_cells(f.kind, it) for it in items],
+        notes=[("内容", f"审计记录：{title}（按时间由新到旧）"),
+               ("筛选条件", f.described()),
+               ("行数", count),
+               ("导出时间", _wall_clock(now)),
+               ("说明", "审计记录只列出谁在何时做了什么，不含市民的个人信息；"
+                        "文本中的电话、身份证号已隐去。")],
+        filename=f"审计-{title}-{day}.xlsx", plain_filename=f"audit_{f.kind}_{day}.xlsx")

@@ -5,7 +5,8 @@ The figures are `dispatch.stats.metrics` read from the rollups, exactly as the s
 gives them: an export holds the same rows and numbers as the page. The names of codes
 (departments, categories, grid areas, channels, statuses) come from the caller (`Names`); the
 words of the statistics from `dispatch.stats.wording`. `write_table` is the one writer of a
-header row and its rows, shared with the periodic lists' workbooks."""
+header row and its rows, shared with the periodic lists' workbooks and the audit's export
+(`listing_file`)."""
 
 from __future__ import annotations
 
@@ -107,6 +108,47 @@ def write_table(ws: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[A
         for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
             cell.number_format = "0.00%"
     ws.freeze_panes = "A2"
+
+
+class Listing(Protocol):
+    """A list exported as one table (the audit's): its sheet name, columns and rows, the notes
+    of its sheet 说明, and the file's names (Chinese, and plain for old clients)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def headers(self) -> list[str]: ...
+    @property
+    def widths(self) -> list[int]: ...
+    @property
+    def rows(self) -> list[list[Any]]: ...
+    @property
+    def notes(self) -> list[tuple[str, Any]]: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def plain_filename(self) -> str: ...
+
+
+def listing_file(listing: Listing) -> ExportFile:
+    """A list as an Excel file: its table (`write_table`, long texts wrapped) on the first
+    sheet and its notes on the sheet 说明."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = listing.title
+    write_table(ws, listing.headers, listing.rows, listing.widths)
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    write_table(wb.create_sheet("说明"), ["项目", "内容"], [list(n) for n in listing.notes],
+                {1: 12, 2: 100})
+    wb.properties.title = listing.filename.removesuffix(".xlsx")
+    wb.properties.creator = CREATOR
+    out = io.BytesIO()
+    wb.save(out)
+    return ExportFile(out.getvalue(), filename=listing.filename,
+                      plain_filename=listing.plain_filename)
 
 
 def local_time(at: datetime) -> datetime:
@@ -346,4 +388,5 @@ def export_table(session: Session, span: DateRange, filters: Filters, now: datet
 
 
 __all__ = ["ExportRequest", "ExportFile", "Names", "TABLES", "XLSX", "EXPORT_MAX_ROWS",
-           "export_table", "check_export", "write_table", "local_time"]
+           "export_table", "check_export", "write_table", "local_time", "Listing",
+           "listing_file"]

@@ -13,9 +13,10 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from dispatch.core import audit
-from dispatch.core.audit import audit_export, audit_filter, audit_page, record_change
+from dispatch.core.audit import audit_filter, audit_page, audit_table, record_change
 from dispatch.core.errors import InvalidInput
 from dispatch.core.models import AdminChange, Contact, PersonalDataRead
+from dispatch.stats.export import listing_file
 from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.readmodel import log_personal_reads
 
@@ -155,7 +156,9 @@ def test_a_bad_filter_is_refused_naming_its_field_and_nothing_is_written(
 
 def test_an_export_is_capped_at_its_limit_with_a_chinese_note(session, directory, logs):
     now = datetime(2026, 12, 7, 4, 0, tzinfo=LOCAL_TZ)
-    made = audit_export(session, audit_filter(session, "reads"), directory, now, limit=3)
+    table = audit_table(session, audit_filter(session, "reads"), directory, now, limit=3)
+    assert len(table.rows) == 3 and table.rows[0][0] == datetime(2026, 11, 24, 10, 11)
+    made = listing_file(table)
     book = load_workbook(io.BytesIO(made.content))
     rows = list(book["个人信息查阅"].iter_rows(min_row=2, values_only=True))
     assert len(rows) == 3 and rows[0][3].startswith("联系记录 #")

@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 from dispatch.core import audit
 from dispatch.core.commands import Strict
 from dispatch.core.vocab import Role
+from dispatch.stats.export import listing_file
 from dispatch.tickets.lifecycle import Actor
 from grid.directory import SqlDirectory
 from web.api.base import ApiBlueprint
@@ -75,8 +76,9 @@ def audit_list(actor: Actor, query: AuditQuery) -> dict[str, Any]:
           "sheet 说明 says when the filter matches more)", query=AuditExportQuery,
           roles=(Role.ADMIN,))
 def audit_xlsx(actor: Actor, query: AuditExportQuery) -> ResponseReturnValue:
-    made = audit.audit_export(db.session, _filter(query), SqlDirectory(db.session),
+    table = audit.audit_table(db.session, _filter(query), SqlDirectory(db.session),
                               services().clock.now(), t, limit=audit.EXPORT_MAX_ROWS)
+    made = listing_file(table)
     response = send_file(io.BytesIO(made.content), mimetype=made.mimetype)
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{made.plain_filename}\"; "
