@@ -16,6 +16,7 @@ const rows = document.getElementById("audit-rows");
 const empty = document.getElementById("audit-empty");
 const note = document.getElementById("export-note");
 const exportButton = document.getElementById("audit-export");
+const pager = document.getElementById("audit-pager");
 
 const HEADS = {
   events: ["时间", "操作人", "工单编号", "操作", "状态", "摘要"],
@@ -73,7 +74,7 @@ const table = pagedTable({
   filters: form,
   body: rows,
   render: (item) => RENDER[kind](item),
-  pager: document.getElementById("audit-pager"),
+  pager,
 });
 
 async function load(page) {
@@ -87,6 +88,7 @@ async function load(page) {
     return data;
   } catch (e) {
     rows.replaceChildren();
+    pager.replaceChildren();
     empty.hidden = true;
     note.textContent = "";
     showError(form, e);
