@@ -72,6 +72,11 @@ def test_an_admin_tries_the_catalogue_and_a_duplicate_rule_is_refused(new_page, 
     first = page.locator("[data-testid=rules] tbody tr").first
     assert "长垣市城市管理局" in page.locator("[data-testid=rules]").inner_text()
     assert first.count() == 1
+    page.get_by_test_id("filter").fill("自来水")
+    shown = page.locator("[data-testid=rules] tbody tr")
+    expect(shown.first).to_contain_text("自来水")
+    assert 0 < shown.count() < len(rules)
+    page.get_by_test_id("filter").fill("")
 
     # 试一试: a demand on 南环路, the category found by the classifier.
     page.get_by_test_id("try-text").fill("南环路边有人占道经营摆摊，堵住了人行道")

@@ -39,7 +39,7 @@ function body() {
     category: f.category.value, area: f.area.value || null, lead: f.lead.value || null,
     co_handlers: [...f.co_handlers.selectedOptions].map((o) => o.value),
     co_territorial: f.co_territorial.checked, on_site: f.on_site.checked,
-    note: f.note.value.trim() || null, active: editing ? editing.active : true,
+    note: f.note.value.trim() || null, active: f.active.checked,
   };
 }
 
@@ -54,13 +54,24 @@ function edit(rule) {
   f.co_territorial.checked = Boolean(rule && rule.co_territorial);
   f.on_site.checked = Boolean(rule && rule.on_site);
   f.note.value = (rule && rule.note) || "";
+  f.active.checked = !rule || rule.active;
   showError(form, null);
 }
 
+let rules = [];
+const filter = document.getElementById("filter");
+
 async function load() {
-  const rules = (await api("GET", URL)).items;
+  rules = (await api("GET", URL)).items;
   document.getElementById("empty").hidden = rules.length > 0;
-  fill(tbody, rules.map((r) => el("tr", { dataset: { id: String(r.id) } },
+  render();
+}
+
+function render() {
+  const words = filter.value.trim();
+  const shown = words ? rules.filter((r) => [r.category_name, r.category, r.area_name, r.lead_name,
+    ...r.co_handler_names].some((x) => x && x.includes(words))) : rules;
+  fill(tbody, shown.map((r) => el("tr", { dataset: { id: String(r.id) } },
     el("td", {}, String(r.id)),
     el("td", {}, r.category_name || r.category),
     el("td", {}, r.area_name || r.area || "全域"),
@@ -98,6 +109,8 @@ form.addEventListener("submit", async (ev) => {
     showError(form, e);
   }
 });
+
+filter.addEventListener("input", render);
 
 form.querySelector("[data-testid=rule-new]").addEventListener("click", () => edit(null));
 
