@@ -61,7 +61,11 @@ export function pagedTable({ url, filters, body, render, pager }) {
     return data;
   }
   if (filters) {
-    filters.addEventListener("submit", (ev) => { ev.preventDefault(); reload(1); });
+    filters.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      // A refused filter is shown at its field (the table keeps its last good page).
+      reload(1).then(() => showError(filters, null), (e) => showError(filters, e));
+    });
   }
   return { reload };
 }
