@@ -168,8 +168,10 @@ def update_user(session: Session, directory: Directory, user: User, changes: Map
         if actor.id == user.id:
             raise InvalidInput(f"{field}: 不能停用自己的账号或取消自己的管理员角色",
                                field=field)
-        others = session.scalar(select(func.count()).select_from(User).where(
-            User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)) or 0
+        # Locked, so that two admins demoting each other at once cannot leave none.
+        others = session.scalars(select(User.id).where(
+            User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
+            .with_for_update()).all()
         if not others:
             raise Conflict(f"{field}: “{user.display_name}”是最后一个启用的管理员，"
                            "不能停用或改为其他角色", field=field)

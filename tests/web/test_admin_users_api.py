@@ -272,7 +272,7 @@ def test_a_reset_gives_a_temporary_password_once_and_forces_a_change(app, admin)
     error = error_of(client.get("/api/v1/departments"), 403, "password_change_required")
     assert "修改" in error["message"]
     error_of(client.get("/api/v1/tickets"), 403, "password_change_required")
-    assert client.get("/api/v1/auth/me").status_code == 200
+    assert client.get("/api/v1/auth/me").get_json()["must_change_password"] is True
     same = client.post("/api/v1/auth/password", headers=csrf,
                        json={"old_password": temporary, "new_password": temporary})
     error_of(same, 400, "invalid", "new_password")

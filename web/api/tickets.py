@@ -63,7 +63,9 @@ class PasswordChange(Strict):
 
 def _me(user: Any, csrf: bool = False) -> dict[str, Any]:
     me = {"username": user.username, "display_name": user.display_name, "role": user.role,
-          "department": user.department_code}
+          "department": user.department_code,
+          # an admin's reset: nothing but /auth/me, /auth/password and logout until changed
+          "must_change_password": user.must_change_password}
     if csrf:  # a session client sends it back as X-CSRFToken on every change
         me["csrf_token"] = generate_csrf()
     return me
