@@ -211,6 +211,7 @@ def import_roster(session: Session, data: bytes, filename: str, index: GridIndex
                   actor_id: int | None, dry_run: bool) -> ImportReport[dict[str, Any]]:
     """Check every row of a roster sheet (网格, 网格员, 星期, 开始, 结束, 备注) and, unless a dry
     run or a row is rejected, add every duty in one go, recorded as one change of the actor."""
+    filename = filename.replace("\x00", "")  # stored in the record of the change
     rows = records(read_sheet(data, filename), HEADINGS)
     workers = Workers.load(session)
     names = cell_names(index) if index is not None else {}
@@ -301,6 +302,8 @@ def roster_week(session: Session, index: GridIndex | None, *, by: str = "cell",
     roster repeats weekly; `week` (any day of it) only dates the columns."""
     if index is None:
         raise InvalidInput("area: 尚未导入网格", field="area")
+    if not date.min + timedelta(days=7) <= week <= date.max - timedelta(days=7):
+        raise InvalidInput("week: 日期超出范围", field="week")
     monday = _monday(week)
     days = [{"weekday": d + 1, "name": WEEKDAY_NAMES[d],
              "date": (monday + timedelta(days=d)).isoformat()} for d in range(7)]

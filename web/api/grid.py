@@ -347,7 +347,7 @@ def remove_duty(actor: Actor, entry_id: int) -> dict[str, Any]:
 @bp.endpoint("/admin/roster/import", "POST",
           "Import duties from a spreadsheet (.xlsx or .csv, multipart field `file`; headings "
           "网格, 网格员, 星期, 开始, 结束, 备注); ?dry_run=true (the default) only checks: the "
-          "row-by-row report; all or nothing", roles=ADMIN, status=201, errors=(415, 422))
+          "row-by-row report; all or nothing", roles=ADMIN, errors=(415, 422))
 def import_roster(actor: Actor) -> Any:
     data, filename, dry_run = uploaded_sheet()
     report = roster_of.import_roster(db.session, data, filename, _index(), actor_id=actor.id,
