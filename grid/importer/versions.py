@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.core.audit import record_change
 from dispatch.core.errors import NotFound
-from dispatch.core.models import Ticket, User
+from dispatch.core.models import Category, Ticket, User
 from dispatch.core.vocab import OPEN_STATES
 from grid.models import ALL_AREAS, CELL, Area, CatalogueRule, GridVersion, RosterEntry
 
@@ -202,12 +202,15 @@ def _rules_in(session: Session, gone: list[str], names: dict[str, str]) -> dict[
     areas = [a for a in gone if a != ALL_AREAS]
     if not areas:
         return {"count": 0, "items": []}
-    rows = session.scalars(select(CatalogueRule).where(CatalogueRule.area_code.in_(areas))
+    rows = session.execute(select(CatalogueRule, Category.name)
+                           .outerjoin(Category, Category.code == CatalogueRule.category_code)
+                           .where(CatalogueRule.area_code.in_(areas))
                            .order_by(CatalogueRule.id)).all()
     return {"count": len(rows), "items": [
-        {"id": r.id, "category": r.category_code, "area": r.area_code,
-         "area_name": names.get(r.area_code, r.area_code), "active": r.active}
-        for r in rows[:LISTED]]}
+        {"id": r.id, "category": r.category_code, "category_name": category or r.category_code,
+         "area": r.area_code, "area_name": names.get(r.area_code, r.area_code),
+         "active": r.active}
+        for r, category in rows[:LISTED]]}
 
 
 def activate_version(session: Session, version_id: int, actor_id: int | None) -> GridVersion:

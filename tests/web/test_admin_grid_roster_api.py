@@ -117,6 +117,9 @@ def test_the_diff_names_what_activating_a_version_would_change(api, app, grid):
     ticket = api.create(lon=lon, lat=lat)
     assert scalar(app, "SELECT cell_code FROM tickets WHERE number = :n",
                   n=ticket["number"]) == GONE
+    rule = api.post("admin1", "/api/v1/admin/catalogue",
+                    json={"category": "urban", "area": GONE, "lead": "urban_management"})
+    assert rule.status_code == 201, rule.get_json()
     second = second_version(app)
     r = api.get("admin1", f"/api/v1/admin/grid/versions/{second}/diff")
     assert r.status_code == 200, r.get_json()
@@ -124,7 +127,7 @@ def test_the_diff_names_what_activating_a_version_would_change(api, app, grid):
     assert diff["against"] == grid and diff["version"] == second
     assert diff["counts"] == {"added": 1, "removed": 1, "renamed": 1, "moved": 0,
                               "reshaped": 1, "unchanged": 13, "tickets": 1, "duties": 1,
-                              "rules": 0}
+                              "rules": 1}
     assert diff["added"] == [{"code": NEW_CELL, "name": "蒲东第九网格",
                               "community_name": "蒲东街道第1社区"}]
     assert [(c["code"], c["name"]) for c in diff["removed"]] == [(GONE, "蒲东街道第1社区第1网格")]
@@ -136,6 +139,8 @@ def test_the_diff_names_what_activating_a_version_would_change(api, app, grid):
         (ticket["number"], "蒲东街道第1社区第1网格")]
     assert [(d["cell_name"], d["display_name"]) for d in diff["duties"]] == [
         ("蒲东街道第1社区第1网格", "网格员一")]
+    assert [(x["id"], x["category_name"], x["area_name"]) for x in diff["rules"]] == [
+        (rule.get_json()["id"], "城市管理", "蒲东街道第1社区第1网格")]
     # Nothing was written by looking.
     assert scalar(app, "SELECT id FROM grid_versions WHERE active") == grid
     assert changes(app, "grid_version") == []

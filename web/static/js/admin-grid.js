@@ -216,7 +216,7 @@ function renderDiff(d) {
     section("落空的值班安排", c.duties, ["网格", "网格员", "时间"],
       d.duties.map((x) => [x.cell_name, x.display_name, `${x.starts}–${x.ends}`]), d.listed),
     section("落空的派单目录规则", c.rules, ["规则", "分类", "区域"],
-      d.rules.map((x) => [`#${x.id}`, x.category, x.area_name]), d.listed));
+      d.rules.map((x) => [`#${x.id}`, x.category_name, x.area_name]), d.listed));
   diffBox.hidden = false;
   changes = new Map();
   for (const kind of ["moved", "renamed", "reshaped", "added"]) {
