@@ -333,3 +333,28 @@ def parse_notice(year: int, text: str) -> tuple[dict[date, str], dict[date, str]
         raise InvalidInput("text: 没有读到任何放假安排（应为“一、元旦：1月1日……放假”这样的条目）",
                            field="text")
     return holidays, makeup
+
+
+SHEET_HEADINGS = {"日期": "day", "类型": "kind", "名称": "name"}
+_KINDS = {"放假": "holiday", "休": "holiday", "holiday": "holiday",
+          "上班": "makeup", "班": "makeup", "调休上班": "makeup", "makeup": "makeup"}
+
+
+def check_sheet_row(year: int, values: dict[str, str]) -> tuple[str, date, str]:
+    """One row of a calendar sheet (日期, 类型 放假/上班, 名称) as (kind, day, name)."""
+    text = (values.get("day") or "").strip()[:10].replace("/", "-")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"day: 日期“{text}”须为 YYYY-MM-DD", field="day") from None
+    if day.year != year:
+        raise InvalidInput(f"day: {day.isoformat()} 不在 {year} 年内", field="day")
+    kind = _KINDS.get((values.get("kind") or "").strip())
+    if kind is None:
+        raise InvalidInput("kind: 类型须为“放假”或“上班”", field="kind")
+    if kind == "makeup" and day.weekday() < 5:
+        raise InvalidInput(f"kind: 调休上班日 {day.isoformat()} 不是周末", field="kind")
+    name = (values.get("name") or "").strip()
+    if not name or len(name) > 60:
+        raise InvalidInput("name: 名称须为 1–60 个字", field="name")
+    return kind, day, name

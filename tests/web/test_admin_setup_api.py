@@ -360,3 +360,24 @@ def test_the_state_councils_notice_is_read_into_entries_to_check_before_saving(a
     nothing = api.post("admin1", "/api/v1/admin/calendar/2026/notice", json={"text": "通知"})
     assert "没有读到" in error_of(nothing, 400, "invalid", "text")["message"]
     assert snapshot(app) == before
+
+
+def test_a_calendar_sheet_is_read_row_by_row_into_entries_and_bad_rows_are_reported(api, app):
+    import io
+
+    def upload(body: str):
+        return api.post("admin1", "/api/v1/admin/calendar/2027/sheet", json=None, data={
+            "file": (io.BytesIO(body.encode("utf-8-sig")), "2027.csv")},
+            content_type="multipart/form-data")
+
+    before = snapshot(app)
+    good = upload("日期,类型,名称\n2027-02-05,放假,春节\n2027-02-20,上班,春节调休上班\n")
+    assert good.status_code == 200, good.get_json()
+    assert good.get_json()["holidays"] == [{"day": "2027-02-05", "name": "春节"}]
+    assert good.get_json()["makeup_workdays"] == [{"day": "2027-02-20", "name": "春节调休上班"}]
+    bad = upload("日期,类型,名称\n2027-02-22,上班,调休\n2026-10-01,放假,国庆\n"
+                 "2027-02-05,放假,春节\n")
+    report = bad.get_json()["report"]
+    assert [(r["row"], r["field"]) for r in report["rejected"]] == [(2, "kind"), (3, "day")]
+    assert "不是周末" in report["rejected"][0]["message"] and report["accepted"] == 1
+    assert snapshot(app) == before  # reading a sheet writes nothing

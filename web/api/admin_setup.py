@@ -13,6 +13,7 @@ from sqlalchemy import select
 from dispatch.core import categories as tree
 from dispatch.core.commands import Code, Id, Strict
 from dispatch.core.errors import InvalidInput
+from dispatch.core.imports import read_sheet, records, run_import
 from dispatch.core.models import Category
 from dispatch.core.vocab import Role
 from dispatch.tickets import calendar, clocks
@@ -22,7 +23,7 @@ from grid.catalogue import on_duty
 from grid.directory import SqlDirectory
 from grid.models import CatalogueRule
 from grid.service import GridRouting
-from web.api.base import STAFF, ApiBlueprint, commit
+from web.api.base import STAFF, ApiBlueprint, commit, uploaded_sheet
 from web.extensions import db
 from web.services import services
 
@@ -280,3 +281,19 @@ def read_notice(actor: Actor, year: int, body: NoticeIn) -> dict[str, Any]:
             "holidays": [{"day": d.isoformat(), "name": n} for d, n in sorted(holidays.items())],
             "makeup_workdays": [{"day": d.isoformat(), "name": n}
                                 for d, n in sorted(makeup.items())]}
+
+
+@bp.endpoint("/admin/calendar/<int:year>/sheet", "POST",
+             "Read a sheet (.xlsx or .csv; columns 日期, 类型 放假/上班, 名称) into holidays and "
+             "make-up days, each row checked (a report of the rejected ones), to check and save "
+             "with PUT; writes nothing", roles=(Role.ADMIN,))
+def read_calendar_sheet(actor: Actor, year: int) -> dict[str, Any]:
+    data, filename, _dry_run = uploaded_sheet()
+    rows = records(read_sheet(data, filename), calendar.SHEET_HEADINGS)
+    report = run_import(rows, lambda values: calendar.check_sheet_row(year, values),
+                        lambda _row: None, commit=False)
+    entries: dict[str, list[dict[str, str]]] = {"holiday": [], "makeup": []}
+    for kind, day, name in sorted(report.accepted, key=lambda r: r[1]):
+        entries[kind].append({"day": day.isoformat(), "name": name})
+    return {"year": year, "holidays": entries["holiday"], "makeup_workdays": entries["makeup"],
+            "report": report.as_dict()}

@@ -97,17 +97,46 @@ form.addEventListener("submit", async (ev) => {
   }
 });
 
+function useEntries(parsed, source) {
+  fill(document.getElementById("holidays"));
+  fill(document.getElementById("makeup_workdays"));
+  parsed.holidays.forEach((d) => entry("holidays", d.day, d.name));
+  parsed.makeup_workdays.forEach((d) => entry("makeup_workdays", d.day, d.name));
+  effect.replaceChildren();
+  saved.textContent = `已从${source}读取 ${parsed.holidays.length} 个放假日、${parsed.makeup_workdays.length} 个调休上班日，请核对后预览并保存`;
+}
+
 noticeForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   try {
     const parsed = await api("POST", `${url()}/notice`, { text: noticeForm.elements.text.value });
     showError(noticeForm, null);
-    fill(document.getElementById("holidays"));
-    fill(document.getElementById("makeup_workdays"));
-    parsed.holidays.forEach((d) => entry("holidays", d.day, d.name));
-    parsed.makeup_workdays.forEach((d) => entry("makeup_workdays", d.day, d.name));
-    effect.replaceChildren();
-    saved.textContent = `已从通知读取 ${parsed.holidays.length} 个放假日、${parsed.makeup_workdays.length} 个调休上班日，请核对后预览并保存`;
+    useEntries(parsed, "通知");
+  } catch (e) {
+    showError(noticeForm, e);
+  }
+});
+
+noticeForm.querySelector("[data-testid=read-sheet]").addEventListener("click", async () => {
+  const input = document.getElementById("sheet");
+  const report = document.getElementById("sheet-report");
+  report.replaceChildren();
+  if (!input.files.length) {
+    showError(noticeForm, new Error("请先选择表格文件"));
+    return;
+  }
+  const body = new FormData();
+  body.append("file", input.files[0]);
+  try {
+    const parsed = await api("POST", `${url()}/sheet`, body);
+    showError(noticeForm, null);
+    const rejected = parsed.report.rejected;
+    if (rejected.length) {
+      fill(report, el("p", { class: "error", role: "alert" }, `有 ${rejected.length} 行不能读取，表格未采用：`),
+        el("ul", {}, rejected.map((r) => el("li", {}, `第 ${r.row} 行：${r.message}`))));
+      return;
+    }
+    useEntries(parsed, "表格");
   } catch (e) {
     showError(noticeForm, e);
   }
