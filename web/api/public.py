@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import UnsupportedMediaType
 
 from dispatch.core.commands import Strict
@@ -225,7 +225,13 @@ def create_request() -> ResponseReturnValue:
 # ---------------------------------------------------------------- following it
 
 
-class CodeQuery(Strict):
+class Query(BaseModel):
+    """Query strings arrive as text: numbers are parsed (lax), unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CodeQuery(Query):
     code: str = Field("", max_length=32, description="the pick-up code (提取码)")
 
 
@@ -327,7 +333,7 @@ def public_map() -> ResponseReturnValue:
     return response, 200
 
 
-class PlaceQuery(Strict):
+class PlaceQuery(Query):
     address: str | None = Field(None, max_length=200)
     lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
     lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
