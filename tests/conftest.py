@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 import dispatch.core.models  # noqa: F401
+import dispatch.intake.web_channel  # noqa: F401
 import dispatch.outbound.outbox  # noqa: F401
 import dispatch.outbound.police  # noqa: F401
 import dispatch.subscribers

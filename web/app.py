@@ -95,6 +95,7 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
         grid,
         health,
         kb,
+        public,
         reports,
         stats,
         tickets,
@@ -109,6 +110,7 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
         admin_content,
         admin_people,
         admin_setup,
+        citizen,
         staff,
     )
 

@@ -166,6 +166,7 @@ class Evidence(Strict):
 
 class CompletePayload(Evidence):
     result: Text
+    publish: bool = Field(False, description="show the result's photos to the citizen (/track)")
     reason: Reason | None = None
 
 
@@ -173,7 +174,7 @@ class CallbackPayload(Strict):
     reached: bool = True
     satisfaction: Satisfaction | None = None
     resolved: bool | None = None
-    via: Literal["phone", "sms", "wechat"] = "phone"
+    via: Literal["phone", "sms", "wechat", "web"] = "phone"
     reason: Reason | None = None
 
 

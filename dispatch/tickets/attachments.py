@@ -63,7 +63,8 @@ class Attachment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # None: the citizen's own photo, sent with a demand from the web page (no user).
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     content_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int] = mapped_column(Integer)

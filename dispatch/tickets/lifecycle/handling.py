@@ -67,6 +67,7 @@ def _complete(c: Context) -> Step:
     return Step(moves_ticket(a, S.COMPLETED), {
         **assignment_payload(a), "result": c.payload.result,
         "on_time": c.now <= a.complete_deadline, **reported,
+        **({"publish": True} if c.payload.publish else {}),  # photos shown on /track
     })
 
 
