@@ -14,18 +14,22 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, StringConstraints
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from dispatch.core.audit import record_change
+from dispatch.core.commands import Code, Strict
 from dispatch.core.errors import InvalidInput
 from dispatch.core.imports import ImportReport, read_sheet, records, run_import
 from dispatch.core.models import User
 from dispatch.core.vocab import Role
 from grid.catalogue import (
+    HHMM,
     WEEKDAY_NAMES,
+    Note,
     add_roster_entry,
     check_duty,
     duty_key,
@@ -183,13 +187,27 @@ def cells_under(index: GridIndex, area: str) -> list[str]:
 # ---------------------------------------------------------------- one duty
 
 
+class DutyIn(Strict):
+    """A duty as the admin types it (POST /admin/roster)."""
+
+    cell: Code = Field(description="the cell's code or name")
+    username: Code = Field(description="the grid worker's username or display name")
+    weekdays: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] = Field(
+        "1234567", description="ISO weekdays (12345) or words: 周一至周五, 工作日, 周六、周日")
+    starts: HHMM = "08:00"
+    ends: HHMM = "20:00"
+    note: Note | None = None
+
+
 def add_duty(session: Session, data: dict[str, Any], index: GridIndex | None,
              actor_id: int | None) -> RosterEntry:
-    """Add a duty whose cell is given by code or name and whose worker by username or display
-    name (as a person types them); then the same checks and record as
-    `grid.catalogue.add_roster_entry`."""
+    """Add a duty whose cell is given by code or name, whose worker by username or display name
+    and whose days as digits or words (周一至周五), as a person types them; then the same checks
+    and record as `grid.catalogue.add_roster_entry`."""
     duty = dict(data) if isinstance(data, dict) else {}
-    cell, worker = duty.get("cell"), duty.get("username")
+    cell, worker, days = duty.get("cell"), duty.get("username"), duty.get("weekdays")
+    if isinstance(days, str) and not days.strip().isdigit():
+        duty["weekdays"] = parse_weekdays(days)  # 周一至周五, 工作日, "" for every day
     if isinstance(cell, str) and cell.strip() and index is not None:
         if cell.strip() not in index.areas:
             duty["cell"] = resolve_cell(index, cell_names(index), cell.strip())
@@ -374,5 +392,5 @@ def _week_row(index: GridIndex, by: str, key: str, name: str,
     return row
 
 
-__all__ = ["HEADINGS", "add_duty", "import_roster", "parse_clock", "parse_weekdays", "roster_page",
-           "roster_week", "weekdays_text"]
+__all__ = ["HEADINGS", "DutyIn", "add_duty", "import_roster", "parse_clock", "parse_weekdays",
+           "roster_page", "roster_week", "weekdays_text"]

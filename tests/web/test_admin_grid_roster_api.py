@@ -289,8 +289,8 @@ def test_the_week_view_shows_each_day_per_cell_and_per_worker(api, app, grid, wo
 
 def test_a_duty_added_by_names_and_removed_is_recorded(api, app, grid, workers):
     r = api.post("admin1", ROSTER, json={"cell": "蒲东街道第1社区第3网格", "username": "李娜",
-                                         "weekdays": "135", "starts": "09:00", "ends": "17:00",
-                                         "note": "早班"})
+                                         "weekdays": "周一、周三、周五", "starts": "09:00",
+                                         "ends": "17:00", "note": "早班"})
     assert r.status_code == 201, r.get_json()
     duty = r.get_json()
     assert (duty["cell"], duty["username"], duty["display_name"]) == (RESHAPED, "gw_c", "李娜")
@@ -306,6 +306,10 @@ def test_a_duty_added_by_names_and_removed_is_recorded(api, app, grid, workers):
     error_of(left, 400, "invalid", "username")
     error_of(api.post("admin1", ROSTER, json={"cell": "没有这个网格", "username": "gw_c"}), 400,
              "invalid", "cell")
+    for weekdays in ("周八", "1189", "x" * 31):
+        error_of(api.post("admin1", ROSTER, json={"cell": RESHAPED, "username": "gw_c",
+                                                  "weekdays": weekdays}), 400, "invalid",
+                 "weekdays")
     error_of(api.post("dispatcher1", ROSTER, json={"cell": RESHAPED, "username": "gw_c"}), 403,
              "forbidden")
     assert roster_count(app) == before

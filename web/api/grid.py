@@ -326,9 +326,9 @@ def roster_week(actor: Actor, query: RosterWeekQuery) -> dict[str, Any]:
 
 @bp.endpoint("/admin/roster", "POST",
           "Add a duty for a grid worker in a cell (the cell by code or name, the worker by "
-          "username or name)", body=cat.RosterIn,
+          "username or name, the days as digits or words)", body=roster_of.DutyIn,
           roles=ADMIN, status=201)
-def add_duty(actor: Actor, body: cat.RosterIn) -> dict[str, Any]:
+def add_duty(actor: Actor, body: roster_of.DutyIn) -> dict[str, Any]:
     index = _index()
     entry = roster_of.add_duty(db.session, body.model_dump(), index, actor.id)
     user = db.session.get(User, entry.user_id)
