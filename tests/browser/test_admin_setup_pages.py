@@ -21,6 +21,10 @@ def test_an_admin_adds_and_deactivates_a_category_after_seeing_the_effect(new_pa
     page.wait_for_selector("#admin-categories[data-ready=true]")
     before = _get(page, "/api/v1/admin/categories")
 
+    # The tree opens folded to its top level; 城市管理 unfolds.
+    assert page.get_by_test_id("edit-urban.appearance").count() == 0
+    page.get_by_test_id("toggle-urban").click()
+
     # Refused: an empty name, shown in Chinese, nothing written.
     page.get_by_test_id("edit-urban.appearance").click()
     page.get_by_test_id("edit-name").fill("")

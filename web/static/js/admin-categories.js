@@ -30,10 +30,36 @@ function parentOptions(select, selected, exclude) {
   select.value = selected || "";
 }
 
+const filter = document.getElementById("filter");
+const expanded = new Set();
+
+function ancestors(c) {
+  const byCode = Object.fromEntries(items.map((x) => [x.code, x]));
+  const out = [];
+  for (let p = byCode[c.parent]; p; p = byCode[p.parent]) out.push(p.code);
+  return out;
+}
+
+function visible(c) {
+  if (!showInactive.checked && !c.active) return false;
+  const words = filter.value.trim();
+  if (words) return c.name.includes(words) || c.code.includes(words);
+  return ancestors(c).every((code) => expanded.has(code));
+}
+
+function toggle(c) {
+  if (!c.children) return "";
+  const open = expanded.has(c.code) || filter.value.trim() !== "";
+  return el("button", { type: "button", class: "tree-toggle", "aria-expanded": String(open),
+    "aria-label": `${open ? "折叠" : "展开"}${c.name}`, "data-testid": `toggle-${c.code}`,
+    onclick: () => { if (expanded.has(c.code)) expanded.delete(c.code); else expanded.add(c.code); render(); } },
+  open ? "▾" : "▸");
+}
+
 function render() {
-  const rows = items.filter((c) => showInactive.checked || c.active);
+  const rows = items.filter(visible);
   fill(tbody, rows.map((c) => el("tr", { dataset: { code: c.code }, class: c.active ? "" : "muted" },
-    el("td", {}, label(c)),
+    el("td", {}, label(c), " ", toggle(c) || ""),
     el("td", {}, el("code", {}, c.code)),
     el("td", {}, String(c.level)),
     el("td", {}, c.active ? "启用" : "已停用"),
@@ -129,6 +155,8 @@ addForm.addEventListener("submit", async (ev) => {
     f.code.value = "";
     f.name.value = "";
     await load();
+    ancestors(made).forEach((code) => expanded.add(code));
+    render();
     status.textContent = `已新增：${made.name}（${made.code}）`;
   } catch (e) {
     showError(addForm, e);
@@ -141,5 +169,11 @@ addForm.elements.parent.addEventListener("change", () => {
 });
 
 showInactive.addEventListener("change", render);
+filter.addEventListener("input", render);
+root.querySelector("[data-testid=expand-all]").addEventListener("click", () => {
+  items.forEach((c) => { if (c.children) expanded.add(c.code); });
+  render();
+});
+root.querySelector("[data-testid=collapse-all]").addEventListener("click", () => { expanded.clear(); render(); });
 
 load().then(() => { root.dataset.ready = "true"; });
