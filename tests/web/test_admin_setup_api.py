@@ -346,6 +346,18 @@ NOTICE_2026 = "\n".join((
     "三、清明节：4月4日（周六）至6日（周一）放假，共3天。"))
 
 
+NOTICE_2025 = "\n".join((
+    "国务院办公厅关于2025年部分节假日安排的通知",
+    "一、元旦：1月1日（周三）放假1天，不调休。",
+    "二、春节：1月28日（农历除夕、周二）至2月4日（农历正月初七、周二）放假调休，共8天。"
+    "1月26日（周日）、2月8日（周六）上班。",
+    "三、清明节：4月4日（周五）至6日（周日）放假，共3天。",
+    "四、劳动节：5月1日（周四）至5日（周一）放假调休，共5天。4月27日（周日）上班。",
+    "五、端午节：5月31日（周六）至6月2日（周一）放假，共3天。",
+    "六、国庆节、中秋节：10月1日（周三）至8日（周三）放假调休，共8天。"
+    "9月28日（周日）、10月11日（周六）上班。"))
+
+
 def test_the_state_councils_notice_is_read_into_entries_to_check_before_saving(api, app):
     before = snapshot(app)
     r = api.post("admin1", "/api/v1/admin/calendar/2026/notice", json={"text": NOTICE_2026})
@@ -357,6 +369,15 @@ def test_the_state_councils_notice_is_read_into_entries_to_check_before_saving(a
         {"day": "2026-01-04", "name": "元旦调休上班"},
         {"day": "2026-02-14", "name": "春节调休上班"},
         {"day": "2026-02-28", "name": "春节调休上班"}]
+    # The 2025 notice (a one-day 元旦, a range across months, a joint 国庆节、中秋节) read
+    # exactly as the chinese-calendar package has that year.
+    from chinese_calendar import constants
+
+    r = api.post("admin1", "/api/v1/admin/calendar/2025/notice", json={"text": NOTICE_2025})
+    days = {d["day"] for d in r.get_json()["holidays"]}
+    assert days == {d.isoformat() for d in constants.holidays if d.year == 2025}
+    makeup = {d["day"] for d in r.get_json()["makeup_workdays"]}
+    assert makeup == {d.isoformat() for d in constants.workdays if d.year == 2025}
     nothing = api.post("admin1", "/api/v1/admin/calendar/2026/notice", json={"text": "通知"})
     assert "没有读到" in error_of(nothing, 400, "invalid", "text")["message"]
     assert snapshot(app) == before
