@@ -100,6 +100,7 @@ def test_an_admin_reads_the_week_adds_removes_and_imports_duties(new_page, demo_
     page.get_by_test_id("filter").click()
     expect(page.get_by_test_id("pager-status").first).to_contain_text("共 2 个网格")
     assert "网格员一 08:00–20:00" in page.get_by_test_id("week").inner_text()
+    screenshot(page, "admin-roster-week")
     before = total(demo_county)
 
     # Refused: a cell that does not exist. Nothing is added.
