@@ -84,7 +84,18 @@ def consoles(server, api) -> Iterator[Any]:
             threading.Thread(target=c.client.disconnect, daemon=True).start()
 
 
-def test_a_console_without_credentials_or_with_a_bad_token_is_refused(server, consoles):
+def test_a_console_without_credentials_or_with_a_bad_token_is_refused(app, server, consoles):
+    """…and one of a user who must first change the temporary password an admin gave."""
+    from sqlalchemy import update
+
+    from dispatch.core.models import User
+    from web.extensions import db
+
+    must_change = consoles("supervisor1")  # its token taken before the admin's reset
+    with app.app_context():
+        db.session.execute(update(User).where(User.username == "supervisor1")
+                           .values(must_change_password=True))
+        db.session.commit()
     outcomes: list[BaseException | None] = []
 
     def attempt(console: Console) -> None:
@@ -96,12 +107,12 @@ def test_a_console_without_credentials_or_with_a_bad_token_is_refused(server, co
 
     # Both at once: a refused client waits out its WebSocket close timeout (3 s).
     threads = [threading.Thread(target=attempt, args=(c,)) for c in
-               (consoles(), Console(server, auth={"token": "not-a-token"}))]
+               (consoles(), Console(server, auth={"token": "not-a-token"}), must_change)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    assert len(outcomes) == 2 and all(outcomes), outcomes
+    assert len(outcomes) == 3 and all(outcomes), outcomes
 
 
 def test_the_session_cookie_of_a_signed_in_page_authenticates_the_console(app, server):

@@ -65,6 +65,8 @@ class ConsoleNamespace(Namespace):
         user = _authenticate(auth)
         if user.role == Role.POLICE_DESK:
             raise ConnectionRefusedError("110 报警服务台没有调度台")
+        if user.must_change_password:  # as on every page and API call (web/auth.py)
+            raise ConnectionRefusedError("请先修改管理员重置的临时密码，再打开调度台")
         viewer = _viewer(user)
         self.viewers[request.sid] = viewer  # type: ignore[attr-defined]
         self.epochs[request.sid] = (user.id, user.session_epoch)  # type: ignore[attr-defined]
@@ -91,7 +93,7 @@ class ConsoleNamespace(Namespace):
             return
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             emit("error", {"error": {"code": "bad_request", "field": "after_seq",
-                                     "message": "after_seq must be a whole number ≥ 0"}})
+                                     "message": "after_seq: 须为不小于 0 的整数"}})
             return
         result = feed.replay(db.session, viewer, after,
                              services().console.decorate(db.session))
