@@ -35,8 +35,9 @@ def test_an_admin_publishes_a_departments_draft_revises_it_and_sees_the_diff(
 
     page.select_option("[data-testid=filter-status]", "pending")
     page.get_by_test_id("filter-apply").click()
-    page.wait_for_selector(f"#articles tr[data-id='{draft['id']}']")
+    page.get_by_test_id("pager-status").filter(has_text="共 1 条").wait_for()
     assert page.locator("#articles tbody tr").count() == 1
+    assert page.locator(f"#articles tr[data-id='{draft['id']}']").count() == 1
     assert "待审核 第 1 版" in page.locator("#articles tbody tr").inner_text()
     search = "/api/v1/kb/search?q=共享单车乱停放"
     assert "共享单车乱停放处理办法" not in [h["title"] for h in fetch(page, search)["items"]]
@@ -96,8 +97,8 @@ def test_an_admin_adds_a_phrase_rule_after_a_refused_weight(new_page, demo_count
     assert [(r["value"], r["weight"]) for r in fetch(page, rules_url)["items"]] == [("urban", 2)]
     page.get_by_test_id("filter-phrase").fill("共享单车停放")
     page.get_by_test_id("filter-apply").click()
-    page.wait_for_selector("#rules tr[data-phrase='共享单车停放']")
-    assert page.locator("#rules tbody tr").count() == 1
+    page.get_by_test_id("pager-status").filter(has_text="共 1 条").wait_for()
+    assert page.locator("#rules tr[data-phrase='共享单车停放']").count() == 1
     screenshot(page, "admin-classifier-rules")
 
 

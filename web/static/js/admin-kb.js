@@ -40,7 +40,7 @@ function row(item) {
     el("td", {}, item.title),
     el("td", {}, item.department_name || departmentName(item.department)),
     el("td", {}, item.category_name || categoryName(item.category)),
-    el("td", {}, `${item.version}（共 ${item.version >= item.current_version ? item.version : item.current_version} 版）`),
+    el("td", {}, item.current_version ? `第 ${item.current_version} 版` : "—"),
     el("td", {}, statusCell(item)),
     el("td", {}, period(item.valid_from, item.valid_to)),
     el("td", {}, el("button", { type: "button", "data-testid": `open-${item.id}`, onclick: () => open(item.id) }, "查看")));
