@@ -180,7 +180,7 @@ def load_catalogue(session: Session) -> Catalogue:
 def catalogue_revision(session: Session) -> tuple[int, str, int]:
     """Changes whenever a rule is added, edited or removed, or the category tree changes (a
     cache key; read once per transaction)."""
-    from dispatch.core.categories import category_revision
+    from grid.categories import category_revision
 
     def read() -> tuple[int, str]:
         count, latest = session.execute(

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.core import categories as tree
 from dispatch.core.errors import InvalidInput
 from dispatch.core.models import AdminChange, Category
+from grid import categories as tree
 from grid.catalogue import catalogue_revision
 
 

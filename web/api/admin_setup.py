@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 from sqlalchemy import select
 
-from dispatch.core import categories as tree
 from dispatch.core.commands import Code, Id, Strict
 from dispatch.core.errors import InvalidInput
 from dispatch.core.imports import read_sheet, records, run_import
@@ -19,6 +18,7 @@ from dispatch.core.vocab import Role
 from dispatch.tickets import calendar, clocks
 from dispatch.tickets.lifecycle import Actor, recompute_provisional_deadlines
 from grid import catalogue as cat
+from grid import categories as tree
 from grid.catalogue import on_duty
 from grid.directory import SqlDirectory
 from grid.models import CatalogueRule

@@ -28,6 +28,7 @@ from dispatch.core.errors import InvalidInput, NotFound
 from dispatch.core.memo import memo
 from dispatch.core.models import Category, Setting, Ticket
 from dispatch.core.vocab import OPEN_STATES
+from grid.models import ALL_AREAS, CatalogueRule
 
 MAX_LEVEL = 3  # as the shipped tree: 城市管理 > 市容市貌 > 占道经营
 SEGMENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -93,7 +94,6 @@ def subtree(cats: dict[str, Category], code: str) -> list[str]:
 
 def _counts(session: Session) -> dict[str, dict[str, int]]:
     from dispatch.triage.rules.store import ClassifierRule
-    from grid.models import CatalogueRule
 
     out: dict[str, dict[str, int]] = {}
 
@@ -144,7 +144,6 @@ def effect_of(session: Session, codes: list[str]) -> dict[str, Any]:
     and open tickets (counts and the first few)."""
     from dispatch.core.settings import get_triage_settings
     from dispatch.triage.rules.store import ClassifierRule
-    from grid.models import ALL_AREAS, CatalogueRule
 
     rules = session.scalars(select(CatalogueRule).where(CatalogueRule.category_code.in_(codes))
                             .order_by(CatalogueRule.id)).all()
