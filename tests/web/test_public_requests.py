@@ -370,3 +370,26 @@ def test_the_public_map_has_street_and_community_outlines_and_nothing_personal(a
     assert set(found.get_json()) == {"found", "lon", "lat", "address", "street", "community",
                                      "outside"}
     error_of(client.get("/api/v1/public/locate"), 400, "invalid", "address")
+
+
+def test_with_redis_the_report_throttle_is_shared_by_every_web_process(app, client):
+    import os
+
+    from tests.conftest import require_service
+    from web.api.public import PublicThrottle, PublicThrottled
+
+    url = os.environ.get("HOTLINE_TEST_REDIS_URL")
+    if not url:
+        require_service("Redis (HOTLINE_TEST_REDIS_URL)")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    app.config.update(REDIS_URL=url, PUBLIC_REPORTS_PER_ADDRESS=(2, 60))
+    for _ in range(2):
+        report(client, phone=None, anonymous=True)
+    error_of(client.post(REPORT, json={"text": DEMAND, **PLACE, "anonymous": True}), 429,
+             "too_many_requests")
+    # Another process (a throttle of its own on the same Redis) counts the same address.
+    with app.test_request_context():
+        with pytest.raises(PublicThrottled):
+            PublicThrottle(url).hit("PUBLIC_REPORTS_PER_ADDRESS", "127.0.0.1", "提交诉求")
