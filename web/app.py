@@ -104,15 +104,13 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
     from web.console import board  # noqa: F401
     from web.console import socket as console
     from web.hooks import open311, police110, sms, wechat
-    from web.pages import (  # noqa: F401  (each adds its /admin/* pages)
-        admin,
-        admin_audit,
-        admin_content,
-        admin_people,
-        admin_setup,
-        citizen,
-        staff,
-    )
+    from web.pages import admin as admin_pages  # noqa: F401  (each adds its pages to `staff`)
+    from web.pages import admin_audit as audit_pages  # noqa: F401
+    from web.pages import admin_content as content_pages  # noqa: F401
+    from web.pages import admin_people as people_pages  # noqa: F401
+    from web.pages import admin_setup as setup_pages  # noqa: F401
+    from web.pages import citizen as citizen_pages  # noqa: F401  (/report, /track)
+    from web.pages import staff
 
     errors.register(app)
     security.init_app(app)

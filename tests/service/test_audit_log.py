@@ -12,10 +12,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from dispatch.core import audit
-from dispatch.core.audit import audit_filter, audit_page, audit_table, record_change
+from dispatch.core.audit import record_change
 from dispatch.core.errors import InvalidInput
 from dispatch.core.models import AdminChange, Contact, PersonalDataRead
+from dispatch.stats import audit_log as audit
+from dispatch.stats.audit_log import audit_filter, audit_page, audit_table
 from dispatch.stats.export import listing_file
 from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.readmodel import log_personal_reads

@@ -220,7 +220,7 @@ def test_the_export_holds_the_filtered_list_with_names(app, api, story):
 
 
 def test_an_export_over_the_limit_holds_the_newest_rows_and_says_so(api, story, monkeypatch):
-    from dispatch.core import audit
+    from dispatch.stats import audit_log as audit
 
     monkeypatch.setattr(audit, "EXPORT_MAX_ROWS", 2)
     assert _audit(api, kind="events")["export_limit"] == 2

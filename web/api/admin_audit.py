@@ -13,9 +13,9 @@ from flask import send_file
 from flask.typing import ResponseReturnValue
 from pydantic import ConfigDict, Field, StringConstraints
 
-from dispatch.core import audit
 from dispatch.core.commands import Strict
 from dispatch.core.vocab import Role
+from dispatch.stats import audit_log as audit
 from dispatch.stats.export import listing_file
 from dispatch.tickets.lifecycle import Actor
 from grid.directory import SqlDirectory

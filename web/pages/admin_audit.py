@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch.core.audit import CHANGE_ACTIONS, READ_FIELDS, SUBJECT_NAMES, event_actions
 from dispatch.core.models import User
+from dispatch.stats.audit_log import event_actions
+from dispatch.stats.audit_view import CHANGE_ACTIONS, READ_FIELDS, SUBJECT_NAMES
 from web.i18n import t
 from web.pages.admin import ADMIN_ROLES, admin_menu
 from web.pages.staff import page
