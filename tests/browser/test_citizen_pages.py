@@ -46,7 +46,13 @@ def test_a_citizen_reports_with_a_pin_and_a_photo_then_tracks_and_rates_on_a_pho
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     expect(page.locator("#map .leaflet-interactive").first).to_be_attached()  # outlines drawn
     page.get_by_label("反映的问题").fill("小区门口路灯坏了好几天，晚上很黑 " + HOSTILE)
+    page.get_by_label("地址").fill("南环路")  # an address typed and found on the map
+    page.get_by_role("button", name="查找").click()
+    expect(page.locator("#pin-status")).to_contain_text("已标出位置")
+    found = page.input_value("#lon")
+    assert found and abs(float(found) - 114.68) < 0.1
     page.locator("#map").click()  # the pin, in the middle of the county
+    expect(page.locator("#lon")).not_to_have_value(found)
     expect(page.locator("#pin-status")).to_contain_text("已标出位置")
     assert page.input_value("#lon") and page.input_value("#lat")
     page.get_by_label("手机号", exact=True).fill("13912345678")
