@@ -1,7 +1,11 @@
 /* The citizens' pages talk to /api/v1/public: JSON answers, refusals as Errors carrying the
- * house error's Chinese message (no login page to send anyone to). */
+ * house error's Chinese message (no login page to send anyone to). Touches `document` only
+ * when called. */
 
-const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
 
 /** The boot data of the page (a JSON island), or {}. */
 export function boot() {
@@ -14,7 +18,7 @@ export function boot() {
 export async function call(method, url, body) {
   const headers = { Accept: "application/json" };
   const init = { method, headers, credentials: "same-origin" };
-  if (method !== "GET") headers["X-CSRFToken"] = csrfMeta ? csrfMeta.content : "";
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined && body !== null) {
     headers["Content-Type"] = "application/json";
