@@ -4,7 +4,7 @@ which day of the week and when), and the spreadsheet import.
 
 The roster repeats every week: a duty holds ISO weekdays and a local time window, no dates, so
 the week view is the same for every week. The import checks each row with the one check of a
-duty (`grid.catalogue.check_duty`) after turning what a person types into codes: a cell by its
+duty (`grid.duties.check_duty`) after turning what a person types into codes: a cell by its
 code or its name, a worker by username or display name, 周一至周五 or 工作日 into ISO weekdays,
 8:00 or an Excel time into HH:MM. It is all or nothing (`dispatch.core.imports`)."""
 
@@ -26,10 +26,9 @@ from dispatch.core.errors import InvalidInput
 from dispatch.core.imports import ImportReport, read_sheet, records, run_import
 from dispatch.core.models import User
 from dispatch.core.vocab import Role
-from grid.catalogue import (
-    HHMM,
+from grid.catalogue import HHMM, Note
+from grid.duties import (
     WEEKDAY_NAMES,
-    Note,
     add_roster_entry,
     check_duty,
     duty_key,
@@ -203,7 +202,7 @@ def add_duty(session: Session, data: dict[str, Any], index: GridIndex | None,
              actor_id: int | None) -> RosterEntry:
     """Add a duty whose cell is given by code or name, whose worker by username or display name
     and whose days as digits or words (周一至周五), as a person types them; then the same checks
-    and record as `grid.catalogue.add_roster_entry`."""
+    and record as `grid.duties.add_roster_entry`."""
     duty = dict(data) if isinstance(data, dict) else {}
     cell, worker, days = duty.get("cell"), duty.get("username"), duty.get("weekdays")
     if isinstance(days, str) and not days.strip().isdigit():

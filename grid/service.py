@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from dispatch.core.actors import Actor
 from dispatch.core.ports import Location, Routing
 from dispatch.intake.repeats import RepeatCandidate, find_repeats
-from grid.catalogue import Catalogue, catalogue_revision, load_catalogue, on_duty
+from grid.catalogue import Catalogue, catalogue_revision, load_catalogue
 from grid.coords import to_wgs84
+from grid.duties import on_duty
 from grid.locator import (
     ADDRESS_APPROXIMATE,
     ADDRESS_NOT_FOUND,

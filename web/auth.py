@@ -30,7 +30,7 @@ from dispatch.core.errors import Forbidden, Unauthorized
 from dispatch.core.models import User
 from dispatch.core.vocab import Role
 from dispatch.tickets.lifecycle import Actor
-from grid.catalogue import duty_cells
+from grid.duties import duty_cells
 from web.extensions import db
 from web.i18n import t
 from web.services import services

@@ -112,7 +112,8 @@ def load_demo_grid(session: Session, hasher: PasswordHasher, now: datetime,
     and knowledge base (the committed files under grid/data/), unless a grid is already
     there."""
     from dispatch.triage.knowledge import load_demo_knowledge
-    from grid.catalogue import add_roster_entries, create_rule
+    from grid.catalogue import create_rule
+    from grid.duties import add_roster_entries
     from grid.importer import import_grid
     from grid.locator import build_index
 

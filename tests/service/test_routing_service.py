@@ -15,6 +15,7 @@ from dispatch.core.models import Ticket
 from dispatch.intake.pipeline import IntakePorts, intake
 from dispatch.tickets.lifecycle import perform
 from grid import catalogue as cat
+from grid import duties
 from grid.coords import from_wgs84
 from grid.directory import SqlDirectory
 from grid.locator import GridCache, build_index
@@ -36,7 +37,7 @@ def grid(session: Session) -> int:
                               "co_territorial": True, "on_site": True}, index)
     cat.create_rule(session, {"category": "rural.village_affairs", "lead": None,
                               "on_site": True}, index)
-    cat.add_roster_entry(session, {"cell": PUDONG_CELL, "username": "worker1",
+    duties.add_roster_entry(session, {"cell": PUDONG_CELL, "username": "worker1",
                                    "weekdays": "1234567", "starts": "08:00", "ends": "20:00"},
                          index)
     session.commit()
@@ -267,7 +268,7 @@ BAD_DUTIES = [
 def test_bad_roster_entries_are_refused_and_nothing_is_written(session, grid, data, field):
     before = session.scalar(select(func.count()).select_from(RosterEntry))
     with pytest.raises(InvalidInput) as caught:
-        cat.add_roster_entry(session, data, build_index(session, grid))
+        duties.add_roster_entry(session, data, build_index(session, grid))
     session.rollback()
     assert caught.value.field == field
     assert session.scalar(select(func.count()).select_from(RosterEntry)) == before
@@ -278,7 +279,7 @@ def test_a_batch_of_duties_with_one_bad_entry_adds_none(session, grid, data, fie
     before = session.scalar(select(func.count()).select_from(RosterEntry))
     good = {"cell": PUDONG_CELL, "username": "worker1", "weekdays": "67"}
     with pytest.raises(InvalidInput) as caught:
-        cat.add_roster_entries(session, [good, data, good], build_index(session, grid))
+        duties.add_roster_entries(session, [good, data, good], build_index(session, grid))
     session.rollback()
     assert caught.value.field == field
     assert session.scalar(select(func.count()).select_from(RosterEntry)) == before
@@ -287,7 +288,7 @@ def test_a_batch_of_duties_with_one_bad_entry_adds_none(session, grid, data, fie
 def test_a_batch_of_duties_is_added_in_one_go(session, grid):
     index = build_index(session, grid)
     before = session.scalar(select(func.count()).select_from(RosterEntry))
-    added = cat.add_roster_entries(session, [
+    added = duties.add_roster_entries(session, [
         {"cell": PUDONG_CELL, "username": "worker1", "weekdays": "12345"},
         {"cell": PUDONG_CELL, "username": "worker1", "weekdays": "67", "starts": "20:00",
          "ends": "08:00"},
@@ -300,13 +301,13 @@ def test_a_batch_of_duties_is_added_in_one_go(session, grid):
 def test_on_duty_follows_weekdays_and_overnight_windows(session, grid):
     index = build_index(session, grid)
     cell = cell_code(1, 0, 0)
-    cat.add_roster_entry(session, {"cell": cell, "username": "worker1", "weekdays": "5",
+    duties.add_roster_entry(session, {"cell": cell, "username": "worker1", "weekdays": "5",
                                    "starts": "20:00", "ends": "08:00"}, index)
     session.commit()
 
     def at(local: str) -> str | None:  # Shanghai time
         when = datetime.fromisoformat(local).replace(tzinfo=UTC) - timedelta(hours=8)
-        return cat.on_duty(session, cell, when).username
+        return duties.on_duty(session, cell, when).username
 
     assert at("2026-11-27T21:00") == "worker1"  # Friday evening
     assert at("2026-11-28T07:59") == "worker1"  # Saturday morning: Friday's night duty

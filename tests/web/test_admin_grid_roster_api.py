@@ -55,13 +55,13 @@ def roster_count(app) -> int:
 @pytest.fixture
 def grid(app) -> int:
     """The test grid, active, with worker1 on duty in the first cell."""
-    from grid import catalogue as cat
+    from grid import duties
     from grid.locator import build_index
     from web.extensions import db
 
     with app.app_context():
         version = make_test_grid(db.session)
-        cat.add_roster_entry(db.session, {"cell": GONE, "username": "worker1"},
+        duties.add_roster_entry(db.session, {"cell": GONE, "username": "worker1"},
                              build_index(db.session, version))
         db.session.commit()
     return version
@@ -218,7 +218,7 @@ def test_an_upload_without_activation_is_recorded_and_its_report_names_areas(api
 
 
 def many_duties(app, count: int) -> None:
-    from grid import catalogue as cat
+    from grid import duties
     from grid.locator import build_index
     from grid.models import GridVersion
     from web.extensions import db
@@ -227,7 +227,7 @@ def many_duties(app, count: int) -> None:
         version = db.session.query(GridVersion.id).filter(GridVersion.active).scalar()
         index = build_index(db.session, version)
         cells = sorted(index.cell_codes)
-        cat.add_roster_entries(db.session, [
+        duties.add_roster_entries(db.session, [
             {"cell": cells[i % len(cells)], "username": "worker1" if i % 2 else "gw_c",
              "weekdays": "12345" if i % 3 else "67", "starts": f"{i % 24:02d}:00",
              "ends": f"{(i + 8) % 24:02d}:00"} for i in range(count)], index)

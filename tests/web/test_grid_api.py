@@ -21,6 +21,7 @@ GRID_TABLES = ("grid_versions", "grid_areas", "catalogue_rules", "duty_roster", 
 @pytest.fixture
 def grid(app) -> int:
     from grid import catalogue as cat
+    from grid import duties
     from grid.locator import build_index
     from web.extensions import db
 
@@ -29,7 +30,7 @@ def grid(app) -> int:
         index = build_index(db.session, version)
         cat.create_rule(db.session, {"category": "urban", "lead": "urban_management",
                                      "co_territorial": True, "on_site": True}, index)
-        cat.add_roster_entry(db.session, {"cell": PUDONG_CELL, "username": "worker1"}, index)
+        duties.add_roster_entry(db.session, {"cell": PUDONG_CELL, "username": "worker1"}, index)
         db.session.commit()
     return version
 

@@ -323,7 +323,7 @@ def test_a_day_in_a_query_is_yyyy_mm_dd_and_not_a_unix_time(api, unchanged, valu
 
 
 def test_the_duty_roster_is_listed_a_page_at_a_time(app, api):
-    from grid import catalogue as cat
+    from grid import duties
     from grid.locator import build_index
     from tests.conftest import cell_code, make_test_grid
     from web.extensions import db
@@ -334,7 +334,7 @@ def test_the_duty_roster_is_listed_a_page_at_a_time(app, api):
         made = 0
         for cell in cells:
             try:
-                cat.add_roster_entry(db.session, {"cell": cell, "username": "worker1"}, index)
+                duties.add_roster_entry(db.session, {"cell": cell, "username": "worker1"}, index)
                 db.session.commit()
                 made += 1
             except Exception:  # noqa: BLE001 - a cell the small test grid does not have

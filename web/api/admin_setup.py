@@ -19,8 +19,8 @@ from dispatch.tickets import calendar, clocks
 from dispatch.tickets.lifecycle import Actor, recompute_provisional_deadlines
 from grid import catalogue as cat
 from grid import categories as tree
-from grid.catalogue import on_duty
 from grid.directory import SqlDirectory
+from grid.duties import on_duty
 from grid.models import CatalogueRule
 from grid.service import GridRouting
 from web.api.base import STAFF, ApiBlueprint, commit, uploaded_sheet

@@ -23,7 +23,7 @@ from dispatch.intake.phones import normalize_phone
 from dispatch.intake.repeats import RepeatRules, get_repeat_rules, set_repeat_rules
 from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.lifecycle import Actor
-from grid import catalogue as cat
+from grid import duties
 from grid import roster as roster_of
 from grid.importer import ImportOptions, import_grid
 from grid.importer import versions as versions_of
@@ -333,13 +333,13 @@ def add_duty(actor: Actor, body: roster_of.DutyIn) -> dict[str, Any]:
     entry = roster_of.add_duty(db.session, body.model_dump(), index, actor.id)
     user = db.session.get(User, entry.user_id)
     commit()
-    return cat.roster_view(entry, user.username if user else "",
-                           user.display_name if user else None, index)
+    return duties.roster_view(entry, user.username if user else "",
+                              user.display_name if user else None, index)
 
 
 @bp.endpoint("/admin/roster/<int:entry_id>", "DELETE", "Remove a duty", roles=ADMIN)
 def remove_duty(actor: Actor, entry_id: int) -> dict[str, Any]:
-    cat.delete_roster_entry(db.session, entry_id, actor.id)
+    duties.delete_roster_entry(db.session, entry_id, actor.id)
     commit()
     return {"deleted": entry_id}
 

@@ -27,7 +27,7 @@ from dispatch.core.accounts import user_for_token
 from dispatch.core.errors import DomainError
 from dispatch.core.models import User
 from dispatch.core.vocab import Role
-from grid.catalogue import duty_cells
+from grid.duties import duty_cells
 from web.auth import session_user
 from web.console.relay import CHANNEL, NAMESPACE, ConsoleRelay, RedisEmitter, make_queue
 from web.extensions import db
