@@ -15,7 +15,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,61 @@ def code_matches(stored: str, code: str) -> bool:
     return hmac.compare_digest(candidate.encode(), digest.encode())
 
 
+# ---------------------------------------------------------------- proving a phone by SMS
+
+PHONE_PROOF_TTL = timedelta(minutes=10)
+SMS_CODE_FIELD = "sms_code"
+
+
+def phone_challenge(phone: str, secret: bytes, now: datetime) -> tuple[str, str]:
+    """A 6-digit code to send to `phone` by SMS and the token the page keeps meanwhile (its
+    expiry and an HMAC of phone, code and expiry under the server's secret: nothing stored,
+    and the token alone does not give the code away)."""
+    code = f"{secrets.randbelow(10 ** 6):06d}"
+    expires = int((now + PHONE_PROOF_TTL).timestamp())
+    return code, f"{expires}.{_proof_mac(phone, code, expires, secret)}"
+
+
+def _proof_mac(phone: str, code: str, expires: int, secret: bytes) -> str:
+    message = f"{phone}|{code.strip()}|{expires}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def phone_proved(phone: str, code: str | None, token: str | None, secret: bytes,
+                 now: datetime) -> bool:
+    """Whether `code` is the one sent to `phone` for this token, before it expired."""
+    expires_raw, _, mac = (token or "").partition(".")
+    if not code or not expires_raw.isdigit() or len(expires_raw) > 12:
+        return False
+    expires = int(expires_raw)
+    if now.timestamp() > expires:
+        return False
+    expected = _proof_mac(phone, code, expires, secret)
+    return hmac.compare_digest(expected.encode(), mac.encode())
+
+
+def phone_verification(phone: str | None, *, sms_enabled: bool, code: str | None,
+                       token: str | None, secret: bytes, now: datetime) -> bool:
+    """Whether the demand's phone is proved: never without an SMS gateway (recorded
+    unverified); with one, a phone must come with the code sent to it (InvalidInput naming
+    `sms_code` otherwise)."""
+    if phone is None or not sms_enabled:
+        return False
+    if not code:
+        raise InvalidInput(f"{SMS_CODE_FIELD}: 请先获取并填写发到手机上的短信验证码",
+                           field=SMS_CODE_FIELD)
+    if not phone_proved(phone, code, token, secret, now):
+        raise InvalidInput(f"{SMS_CODE_FIELD}: 短信验证码不正确或已过期，请重新获取",
+                           field=SMS_CODE_FIELD)
+    return True
+
+
+def receipt_sms(number: str, code: str) -> str:
+    """The SMS that repeats the number and the code to a proved phone."""
+    return (f"【长垣12345】您的诉求已受理，工单编号{number}，提取码{code}。"
+            "凭编号和提取码可在网上查询办理进度，请勿告诉他人。")
+
+
 # ---------------------------------------------------------------- reporting
 
 
@@ -126,6 +181,7 @@ class WebReceipt:
     alarm: Alarm | None
     events: tuple[Event, ...]
     photos: int
+    phone_verified: bool = False
 
     @property
     def advice(self) -> str | None:
@@ -158,7 +214,8 @@ def check_photos(photos: Sequence[Photo], *, max_bytes: int = DEFAULT_MAX_BYTES,
 def web_demand(data: dict[str, Any]) -> TicketCreate:
     """The citizen's form as a demand of the web channel: only what a citizen may say (the
     text, the place, a name and phone, or anonymous); the rest is the pipeline's judgement."""
-    allowed = {"text", "address", "lon", "lat", "crs", "name", "phone", "anonymous"}
+    allowed = {"text", "address", "lon", "lat", "crs", "name", "phone", "anonymous",
+               SMS_CODE_FIELD, "sms_token"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InvalidInput(f"{unknown[0]}: 不认识的字段", field=unknown[0])
@@ -175,7 +232,8 @@ def web_demand(data: dict[str, Any]) -> TicketCreate:
 
 def report(session: Session, data: dict[str, Any], photos: Sequence[Photo], *, now: datetime,
            ports: IntakePorts, directory: Directory, storage_dir: Path,
-           max_bytes: int = DEFAULT_MAX_BYTES, code: str | None = None) -> WebReceipt:
+           max_bytes: int = DEFAULT_MAX_BYTES, code: str | None = None,
+           phone_verified: bool = False) -> WebReceipt:
     """Log a citizen's demand from the web page: checked first (text, place, phone, photos),
     then the same intake as every channel, the photos kept on the ticket's history, and a
     pick-up code stored hashed. Nothing is written when anything is refused."""
@@ -203,10 +261,12 @@ def report(session: Session, data: dict[str, Any], photos: Sequence[Photo], *, n
                           NotePayload(text=PHOTO_NOTE, attachments=ids), now=now,
                           directory=directory).events
     code = code or new_code()
-    session.add(PickupCode(ticket_id=ticket.id, code_hash=hash_code(code), phone_verified=False,
+    session.add(PickupCode(ticket_id=ticket.id, code_hash=hash_code(code),
+                           phone_verified=phone_verified and ticket.citizen_phone is not None,
                            created_at=now))
     session.flush()
-    return WebReceipt(ticket, code, result.alarm, tuple(events), len(images))
+    return WebReceipt(ticket, code, result.alarm, tuple(events), len(images),
+                      phone_verified and ticket.citizen_phone is not None)
 
 
 # ---------------------------------------------------------------- following it

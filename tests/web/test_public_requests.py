@@ -393,3 +393,63 @@ def test_with_redis_the_report_throttle_is_shared_by_every_web_process(app, clie
     with app.test_request_context():
         with pytest.raises(PublicThrottled):
             PublicThrottle(url).hit("PUBLIC_REPORTS_PER_ADDRESS", "127.0.0.1", "提交诉求")
+
+
+# ---------------------------------------------------------------- SMS verification
+
+
+def test_without_an_sms_gateway_no_code_is_sent_and_the_phone_stays_unverified(app, client):
+    r = client.post("/api/v1/public/phone-codes", json={"phone": "13800138000"})
+    assert "暂未开通短信验证" in error_of(r, 409, "conflict")["message"]
+    answer = report(client)
+    assert answer["phone_verified"] is False and answer["code_by_sms"] is False
+    assert "提取码只在本页显示" in answer["notice"] and "未经短信验证" in answer["notice"]
+
+
+def test_with_an_sms_gateway_the_phone_is_proved_by_a_code_and_gets_the_pickup_code(
+        app, client):
+    from integrations.sms.fake import RecordingSms
+
+    sms = RecordingSms()
+    app.config["SMS_GATEWAY_URL"] = "http://sms.example.test/send"
+    app.extensions["hotline"].sms = sms
+    r = client.post("/api/v1/public/phone-codes", json={"phone": "139 1234 5678"})
+    assert r.status_code == 201, r.get_json()
+    token = r.get_json()["token"]
+    [challenge] = sms.texts_to("13912345678")
+    sent_code = re.search(r"验证码是(\d{6})", challenge).group(1)
+    assert sent_code not in token
+    body = {"text": DEMAND, **PLACE, "phone": "13912345678"}
+    before = written(app)
+    for extra, words in (({}, "请先获取"), ({"sms_code": "000000" if sent_code != "000000"
+                                            else "111111", "sms_token": token}, "不正确"),
+                         ({"sms_code": sent_code, "sms_token": token + "0"}, "不正确")):
+        r = client.post(REPORT, json={**body, **extra})
+        assert words in error_of(r, 400, "invalid", "sms_code")["message"]
+    assert written(app) == before
+    r = client.post(REPORT, json={**body, "sms_code": sent_code, "sms_token": token})
+    assert r.status_code == 201, r.get_json()
+    answer = r.get_json()
+    assert answer["phone_verified"] is True and answer["code_by_sms"] is True
+    receipt = sms.texts_to("13912345678")[-1]
+    assert answer["number"] in receipt and answer["code"] in receipt
+    from web.extensions import db
+
+    with app.app_context():
+        assert db.session.execute(text("SELECT phone_verified FROM web_pickup_codes")
+                                  ).scalar_one() in (True, 1)
+    # A code for another phone proves nothing.
+    r = client.post(REPORT, json={**body, "phone": "13812345678", "sms_code": sent_code,
+                                  "sms_token": token})
+    error_of(r, 400, "invalid", "sms_code")
+
+
+def test_the_report_page_asks_for_an_sms_code_only_where_a_gateway_is_configured(app, client):
+    page = client.get("/report").get_data(as_text=True)
+    assert "获取验证码" not in page and "提取码只在本页显示" in page
+    assert '<main id="main"' in page and "<header" in page and "<footer" in page
+    assert 'capture="environment"' in page and 'accept="image/*"' in page
+    assert "pages.logout" not in page and "退出" not in page  # not the staff frame
+    app.config["SMS_GATEWAY_URL"] = "http://sms.example.test/send"
+    page = client.get("/report").get_data(as_text=True)
+    assert "获取验证码" in page and 'for="sms-code"' in page

@@ -126,6 +126,10 @@ async function submit(event) {
   else {
     data.append("phone", $("phone").value.trim());
     if ($("name").value.trim()) data.append("name", $("name").value.trim());
+    if (BOOT.sms) {
+      data.append("sms_code", $("sms-code").value.trim());
+      data.append("sms_token", $("sms-token").value);
+    }
   }
   for (const f of Array.from($("photos").files || [])) data.append("photos", f, f.name);
   const button = $("submit");
@@ -141,7 +145,24 @@ async function submit(event) {
   }
 }
 
+async function sendCode() {
+  const phone = $("phone").value.trim();
+  if (!phone) { showError("手机号：请先填写手机号"); return; }
+  showError("");
+  $("send-code").disabled = true;
+  try {
+    const answer = await call("POST", "/api/v1/public/phone-codes", { phone });
+    $("sms-token").value = answer.token;
+    $("sms-status").textContent = `验证码已发送，${Math.round(answer.expires_in / 60)} 分钟内有效`;
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    $("send-code").disabled = false;
+  }
+}
+
 form.addEventListener("submit", submit);
+if (BOOT.sms) $("send-code").addEventListener("click", sendCode);
 $("find-address").addEventListener("click", findAddress);
 $("photos").addEventListener("change", listPhotos);
 for (const radio of document.querySelectorAll('input[name="contact"]')) {
