@@ -568,12 +568,16 @@ export async function renderTicket(node, ticket, ctx) {
         placeholder: isNote ? "现场情况、处置进展、需协调的事项…" : "办理结果：做了什么、结果如何" });
       const picker = photoPicker(ticket.number, { capture: ctx.capture });
       const place = ctx.withLocation && !isNote ? locator() : null;
+      // A completion's photos are shown to the citizen on /track only when published.
+      const publish = isNote ? null : el("input", { type: "checkbox", name: "publish" });
       fields.push(el("label", {}, isNote ? (me.role === "handler" ? "进展 / 协办意见" : "进展情况")
-        : "办理结果", text), picker.node, place ? place.node : null);
+        : "办理结果", text), picker.node, place ? place.node : null,
+      publish ? el("label", { class: "check" }, publish, "在市民查询页公开办理照片") : null);
       collect = async () => {
         const ids = await picker.ids();
         const body = { [isNote ? "text" : "result"]: text.value.trim() };
         if (ids.length) body.attachments = ids;
+        if (publish && publish.checked) body.publish = true;
         const pos = place && place.position();
         if (pos) Object.assign(body, { lon: pos.lon, lat: pos.lat });
         return body;
