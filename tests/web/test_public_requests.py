@@ -453,3 +453,11 @@ def test_the_report_page_asks_for_an_sms_code_only_where_a_gateway_is_configured
     app.config["SMS_GATEWAY_URL"] = "http://sms.example.test/send"
     page = client.get("/report").get_data(as_text=True)
     assert "获取验证码" in page and 'for="sms-code"' in page
+
+
+def test_a_json_demand_keeps_the_small_body_limit(app, client):
+    before = written(app)
+    r = client.post(REPORT, json={"text": DEMAND, **PLACE, "anonymous": True,
+                                  "address": "x" * (100 * 1024)})
+    error_of(r, 413, "too_large")
+    assert written(app) == before

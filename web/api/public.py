@@ -127,9 +127,9 @@ class PublicThrottle:
 def throttle() -> PublicThrottle:
     """This application's public throttle (made on first use)."""
     found = current_app.extensions.get("hotline_public_throttle")
-    if found is None:
-        found = PublicThrottle(current_app.config.get("REDIS_URL") or "memory://")
-        current_app.extensions["hotline_public_throttle"] = found
+    if found is None:  # two first requests at once: one throttle is kept
+        found = current_app.extensions.setdefault("hotline_public_throttle", PublicThrottle(
+            current_app.config.get("REDIS_URL") or "memory://"))
     return found
 
 
@@ -151,7 +151,8 @@ def _throttled(exc: PublicThrottled) -> ResponseReturnValue:
 @bp.url_value_preprocessor
 def _lift_body_limit(endpoint_name: str | None, values: dict[str, Any] | None) -> None:
     # Before every before_request hook (the CSRF check of a signed-in browser reads the form).
-    if endpoint_name == REPORT_ENDPOINT:
+    # Only a multipart form carries photos: JSON keeps the app's small body limit.
+    if endpoint_name == REPORT_ENDPOINT and request.mimetype == "multipart/form-data":
         request.max_content_length = (web_channel.MAX_PHOTOS
                                       * current_app.config["UPLOAD_MAX_BYTES"] + FRAMING_BYTES)
 
