@@ -1,11 +1,12 @@
 // The shared modules node can load: importing them touches no document or window (only
-// page.js, api.js, ui.js and socket.js read the page, and only page scripts import them).
+// page.js, api.js, ui.js, socket.js and admin.js read the page, and only page scripts import
+// them).
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { test } from "node:test";
 
 const LIB = new URL("../../web/static/js/lib/", import.meta.url);
-const READS_THE_PAGE = new Set(["page.js", "api.js", "ui.js", "socket.js"]);
+const READS_THE_PAGE = new Set(["page.js", "api.js", "ui.js", "socket.js", "admin.js"]);
 
 test("every shared module but the page readers imports without a DOM", async () => {
   const names = (await readdir(LIB)).filter((n) => n.endsWith(".js"));
