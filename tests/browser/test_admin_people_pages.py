@@ -86,7 +86,8 @@ def test_an_admin_manages_users_on_the_users_page(new_page, demo_county):
     secret.wait_for()
     temporary = secret.inner_text()
     assert len(temporary) >= 10
-    assert "待修改密码" in page.locator("#users tr[data-username='clerk.zhao']").inner_text()
+    # the table reloads after the password is shown: wait for the row to say so
+    page.locator("#users tr[data-username='clerk.zhao']", has_text="待修改密码").wait_for()
     screenshot(page, "admin-users")
 
     clerk = new_page()

@@ -109,7 +109,8 @@ def test_session_login_then_me_and_tickets_work_with_the_cookie_until_logout(app
     # last characters; what matters is that it is the session's token: logout accepts it.
     me_csrf = me.pop("csrf_token")
     assert me == {"username": "dispatcher1", "role": "dispatcher",
-                  "display_name": "派单员一", "department": None}
+                  "display_name": "派单员一", "department": None,
+                  "must_change_password": False}
     assert client.get(TICKETS).status_code == 200
 
     error_of(client.post("/api/v1/auth/logout", headers={"X-CSRFToken": "forged"}), 400, "csrf")
