@@ -315,19 +315,23 @@ def sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty schema on each backend; the same test runs on both."""
-    if request.param == "sqlite":
+def empty_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty schema on `backend` ("sqlite" or "postgresql")."""
+    if backend == "sqlite":
         path = tmp_path / "test.db"
         shutil.copyfile(request.getfixturevalue("sqlite_schema"), path)
-        yield f"sqlite:///{path}"
-        return
+        return f"sqlite:///{path}"
     if pg_url() is None:
         require_service("PostgreSQL (HOTLINE_TEST_DATABASE_URL)")
     engine = _postgres_engine()
     _empty(engine)
-    yield engine.url.render_as_string(hide_password=False)
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty schema on each backend; the same test runs on both."""
+    return empty_database(request.param, request, tmp_path)
 
 
 @pytest.fixture

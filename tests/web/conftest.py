@@ -13,12 +13,27 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from tests.conftest import empty_database, pg_url
+
 # Every table a request could write to (reference tables left out: nothing here edits them).
 TABLES = ("tickets", "events", "assignments", "extensions", "contacts", "users", "api_tokens",
           "personal_data_reads", "settings", "ticket_counters", "console_events")
 DEMO_USERS = ("operator1", "dispatcher1", "handler1", "street1", "worker1", "supervisor1",
               "leader1", "admin1", "police1")
 TICKETS = "/api/v1/tickets"
+
+
+# The HTTP layer's tests run once, on the database a county runs: PostgreSQL when the suite has
+# one (CI always does), SQLite otherwise. What differs between the two databases is the domain's
+# business and runs on both in tests/service; a web test that is about the difference itself
+# parametrizes `db_url` explicitly (`indirect=True`).
+WEB_DATABASE = "postgresql" if pg_url() else "sqlite"
+
+
+@pytest.fixture(params=[WEB_DATABASE])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty schema on the suite's production-like database."""
+    return empty_database(request.param, request, tmp_path)
 
 
 def counts(app) -> dict[str, int]:
