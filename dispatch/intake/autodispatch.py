@@ -84,7 +84,8 @@ def set_settings(session: Session, data: Any, actor_id: int | None) -> TriageSet
         if node is None or not node[1]:
             raise InvalidInput(f"auto_dispatch.{code}: 没有启用中的分类“{code}”",
                                field=f"auto_dispatch.{code}")
-    return store_setting(session, TRIAGE_KEY, TriageSettings, value.model_dump(), actor_id)
+    return store_setting(session, TRIAGE_KEY, TriageSettings, value.model_dump(), actor_id,
+                         record_as="triage_settings")
 
 
 def settings_view(session: Session, value: TriageSettings) -> dict[str, Any]:

@@ -49,6 +49,8 @@ FIELD_NAMES = {
     "weekdays": "值班日", "starts": "开始", "ends": "结束", "file": "文件", "added": "新增条数",
     "duties": "值班", "cells": "网格数", "areas": "区域数", "active_version": "启用的版本",
     "active_version_before": "原启用的版本", "field": "字段", "weight": "权重",
+    "auto_transfer_110": "紧急诉求自动转110", "alarm_escalation_seconds": "警报升级时间（秒）",
+    "auto_dispatch": "智能派单门槛",
 }
 HIDDEN_VALUE = "（已隐藏）"
 # Labels of the event payload keys an event's summary shows, in this order (see `_summary`).

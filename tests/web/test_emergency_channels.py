@@ -184,6 +184,12 @@ def test_admins_read_and_replace_the_triage_settings(channels, api):
     assert r.get_json()["auto_dispatch"] == {"utilities.water": 0.85}
     assert r.get_json()["category_names"] == {"utilities.water": "供水"}
     assert api.get("admin1", SETTINGS).get_json()["auto_dispatch"] == {"utilities.water": 0.85}
+    # recorded in the log of admin changes, before → after
+    changes = api.get("admin1", "/api/v1/admin/audit",
+                      query_string={"kind": "changes", "action": "triage_settings"}).get_json()
+    (change,) = changes["items"]
+    assert change["user"] == api.get("admin1", "/api/v1/auth/me").get_json()["display_name"]
+    assert [f for f in change["changes"] if f["field"] == "auto_dispatch"]
 
 
 @pytest.mark.parametrize("user, body, status, code, field", [
