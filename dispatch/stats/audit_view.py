@@ -50,7 +50,7 @@ FIELD_NAMES = {
     "duties": "值班", "cells": "网格数", "areas": "区域数", "active_version": "启用的版本",
     "active_version_before": "原启用的版本", "field": "字段", "weight": "权重",
     "auto_transfer_110": "紧急诉求自动转110", "alarm_escalation_seconds": "警报升级时间（秒）",
-    "auto_dispatch": "智能派单门槛",
+    "auto_dispatch": "智能派单门槛", "forced": "强制启用", "score": "留出集得分",
 }
 HIDDEN_VALUE = "（已隐藏）"
 # Labels of the event payload keys an event's summary shows, in this order (see `_summary`).

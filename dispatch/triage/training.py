@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from dispatch.core.audit import record_change
 from dispatch.core.errors import Conflict, InvalidInput, NotFound
 from dispatch.core.memo import memo
 from dispatch.core.models import ClassifierModel
@@ -147,6 +148,8 @@ def begin_training(session: Session, *, now: datetime, trained_by_id: int | None
                           size_bytes=0)
     session.add(row)
     session.flush()
+    record_change(session, trained_by_id, "classifier_model", label(number), "train", None,
+                  {"version": label(number)}, at=now)
     return row
 
 
@@ -243,9 +246,10 @@ def run_training(session: Session, version: int, *, now: Callable[[], datetime],
 
 
 def activate(session: Session, version: int, *, now: datetime, force: bool = False,
-             ) -> ClassifierModel:
+             actor_id: int | None = None) -> ClassifierModel:
     """Make a ready version the active one; refused (nothing written) when it is not ready,
-    its artefact cannot be read, or it scores below the active version (unless `force`)."""
+    its artefact cannot be read, or it scores below the active version (unless `force`).
+    Recorded in the log of admin changes (the version before → after, forced or not)."""
     row = _get(session, version)
     if row.status != "ready":
         state = {"training": "仍在训练中", "failed": "训练失败"}.get(row.status, row.status)
@@ -264,6 +268,10 @@ def activate(session: Session, version: int, *, now: datetime, force: bool = Fal
     session.execute(update(ClassifierModel).where(ClassifierModel.version != version,
                                                   ClassifierModel.active.is_(True))
                     .values(active=False))
+    record_change(session, actor_id, "classifier_model", label(version), "activate",
+                  {"active_version": label(current.version) if current else None},
+                  {"active_version": label(version), "score": row.score, "forced": force},
+                  at=now)
     return _record(session, version, active=True, activated_at=now)
 
 

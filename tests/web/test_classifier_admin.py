@@ -135,9 +135,17 @@ def test_activating_a_worse_version_is_refused_unless_forced(app, api, rules) ->
     error_of(api.post("admin1", f"{MODELS}/v2/activate", json={"force": "yes"}), 400,
              "invalid")
     assert stored(app) == before
+    changes = {"kind": "changes", "action": "classifier_model"}
+    assert api.get("admin1", "/api/v1/admin/audit", query_string=changes).get_json()[
+        "total"] == 0  # the refusals recorded nothing
     r = api.post("admin1", f"{MODELS}/v2/activate", json={"force": True})
     assert r.status_code == 200, r.get_json()
     assert [(v, active) for v, _, active, *_ in stored(app)] == [(1, False), (2, True)]
+    (change,) = api.get("admin1", "/api/v1/admin/audit", query_string=changes).get_json()[
+        "items"]
+    assert change["key"] == "v2" and change["action"] == "activate"
+    fields = {c["field"]: (c["before"], c["after"]) for c in change["changes"]}
+    assert fields["active_version"] == ("v1", "v2") and fields["forced"][1] in ("是", "True")
 
 
 def test_a_corrupt_model_leaves_the_rules_in_charge_and_says_so(app, api, rules) -> None:

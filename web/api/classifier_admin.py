@@ -102,7 +102,7 @@ def _optional_body() -> ActivateIn:
 def activate_model(actor: Actor, version: str) -> dict[str, Any]:
     body = _optional_body()
     row = activate(db.session, parse_version(version), now=services().clock.now(),
-                   force=body.force)
+                   force=body.force, actor_id=actor.id)
     view = version_view(row)
     commit()
     return view
