@@ -102,8 +102,8 @@ def test_a_normal_call_is_logged_with_the_keyboard_alone_with_the_suggested_cate
     page.keyboard.press("Enter")  # on to the demand
     expect(page.get_by_test_id("text")).to_be_focused()
     page.keyboard.type("小区门口占道经营，摊贩很多，堵住了出口")
+    page.keyboard.press("Alt+A")  # at once, the suggestion still on its way: it waits for it
     expect(page.get_by_test_id("suggest-category")).to_contain_text("城市管理")
-    page.keyboard.press("Alt+A")  # accept the suggestions
     expect(page.get_by_test_id("category")).to_have_value("urban")
     expect(page.get_by_test_id("type")).to_have_value("complaint")
     expect(page.get_by_test_id("urgency")).to_have_value("normal")
@@ -144,6 +144,19 @@ def test_a_normal_call_is_logged_with_the_keyboard_alone_with_the_suggested_cate
     expect(page.get_by_test_id("text")).to_have_value("")
     expect(page.get_by_test_id("category")).to_have_value("")
     expect(page.get_by_test_id("recent")).to_contain_text(number)
+    # The result says which cell by its name (the code in its tooltip)...
+    expect(page.get_by_test_id("result-note")).to_contain_text("时代社区第5网格")
+    expect(page.get_by_test_id("result-note")).not_to_contain_text(CROSSING_CELL)
+    # ...and goes when the next call starts.
+    page.keyboard.type("1")
+    expect(page.get_by_test_id("result")).to_be_hidden()
+    # The map's shapes are out of the tab order; the map and the knowledge base have keys.
+    assert page.locator("#map [tabindex]:not([tabindex='-1'])").count() == 0
+    assert page.locator("#map").get_attribute("tabindex") == "-1"
+    page.keyboard.press("Alt+K")
+    expect(page.get_by_test_id("kb-q")).to_be_focused()
+    page.keyboard.press("Alt+M")
+    expect(page.locator("#map")).to_be_focused()
 
 
 def test_a_pin_dropped_on_the_map_locates_the_call_at_that_point(new_page, county):
@@ -333,19 +346,26 @@ def test_a_refused_submission_shows_the_house_error_and_creates_nothing(new_page
     before = _ticket_total(county)
 
     page.keyboard.type("13800001111")
-    page.keyboard.press("Control+Enter")  # no demand text: the server refuses
+    page.keyboard.press("Control+Enter")  # no demand text: stopped before anything is sent
     error = page.get_by_test_id("form-error")
-    expect(error).to_be_visible()
-    expect(error).to_contain_text("text")  # the house error names the field
-    expect(error).to_contain_text("请检查「诉求内容」")
+    expect(error).to_have_text("请先填写诉求内容")
     expect(page.get_by_test_id("text")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_test_id("text")).to_be_focused()
     expect(page.get_by_test_id("result")).to_be_hidden()
+    assert page.refusals == []
+    assert _ticket_total(county) == before
+
+    # Past the page's own limit (set by a script): the server refuses, named in Chinese.
+    page.evaluate("document.getElementById('text').value = '长'.repeat(4001)")
+    page.keyboard.press("Control+Enter")
+    expect(error).to_contain_text("「诉求内容」不能超过 4000 个字符")
+    expect(error).not_to_contain_text("text")
+    expect(page.get_by_test_id("text")).to_be_focused()
     assert len(page.refusals) == 1 and "status of 400" in page.refusals[0]
     assert _ticket_total(county) == before
 
     # A direct answer with nothing to answer is stopped before anything is sent.
-    page.keyboard.type("我想咨询一下")
+    page.get_by_test_id("text").fill("我想咨询一下")
     page.keyboard.press("Alt+R")
     expect(error).to_contain_text("请先选用知识库答复")
     expect(page.get_by_test_id("answer")).to_be_focused()

@@ -45,6 +45,8 @@ const state = {
   categories: new Map(), // code → {name, path}
   departments: new Map(), // code → name
   suggestion: null,
+  suggestionFor: null,
+  cellNames: new Map(), // cell code → name, from the map's cells and located places
   policeSet: false, // the operator accepted or set the police flag (else the server decides)
   location: null, // the last grid/locate answer
   point: null, // {lon, lat} picked on the map (else the address is geocoded)
@@ -236,6 +238,7 @@ async function classify() {
     if (!fresh) return;
     const changedCategory = !state.suggestion || state.suggestion.category !== value.category;
     state.suggestion = value;
+    state.suggestionFor = text.slice(0, 4000);
     renderSuggestion();
     // Routing depends on the category: refresh the preview when it follows the suggestion.
     if (changedCategory && !$("category").value && state.location) locateSoon();
@@ -274,7 +277,16 @@ function renderSuggestion() {
     el("details", { class: "why" }, el("summary", {}, "依据"), reasonsList(s.reasons)));
 }
 
-function acceptSuggestion() {
+/** Alt+A: apply the suggestion for the text as it is now. Pressed while the suggestion is still
+ * on its way (typed within the debounce, or the request in flight), wait for it. */
+async function acceptSuggestion() {
+  const text = $("text").value.trim().slice(0, 4000);
+  if (text && (!state.suggestion || state.suggestionFor !== text)) {
+    classifySoon.cancel();
+    fill($("suggest"), el("span", { class: "muted", dataset: { testid: "suggest-pending" } },
+      "正在分析…"));
+    await classify();
+  }
   const s = state.suggestion;
   if (!s) {
     toast("暂无建议：请先输入诉求内容", "info");
@@ -362,6 +374,7 @@ function renderLocation() {
 
 function renderPlace(loc) {
   const names = loc.names || {};
+  if (loc.cell && names.cell) state.cellNames.set(loc.cell, names.cell);
   const path = [names.street || loc.street, names.community || loc.community]
     .filter(Boolean).join(" > ");
   const precision = loc.precision ? PRECISION[loc.precision] || loc.precision : null;
@@ -377,9 +390,8 @@ function renderPlace(loc) {
     loc.cell
       ? el("p", { class: "cell-line" },
         path ? el("span", {}, path + " > ") : null,
-        el("strong", { dataset: { testid: "located-cell", code: loc.cell } },
-          names.cell || loc.cell),
-        el("small", { class: "muted code" }, loc.cell))
+        el("strong", { dataset: { testid: "located-cell", code: loc.cell }, title: loc.cell },
+          names.cell || loc.cell))
       : el("p", { class: "warn-line", dataset: { testid: "located-cell", code: "" } },
         path ? `${path}（未定位到网格）` : "未定位到网格"),
     (loc.flags || []).length
@@ -431,17 +443,26 @@ function renderRepeats(repeats) {
 
 const map = { leaflet: null, cells: null, marker: null, hasGrid: false };
 
+/** Out of the tab order: Tab goes from the form to the history and the knowledge base, not
+ * through the map's hundreds of shapes (the map itself: Alt+M, then arrows and +/−). */
+function untabbable(node) {
+  if (node) node.setAttribute("tabindex", "-1");
+}
+
 function initMap() {
   if (!L) return;
   const m = L.map("map", { attributionControl: false, minZoom: 8, maxZoom: 18 })
     .setView([35.2, 114.67], 12);
   map.leaflet = m;
+  untabbable(m.getContainer());
+  m.getContainer().querySelectorAll(".leaflet-control a").forEach(untabbable);
   if (root.dataset.tiles) L.tileLayer(root.dataset.tiles, { maxZoom: 19 }).addTo(m);
   map.cells = L.geoJSON(null, {
     style: cellStyle,
     onEachFeature: (feature, layer) => {
       const p = feature.properties || {};
       layer.bindTooltip(el("span", {}, p.name || p.code || ""), { sticky: true });
+      layer.on("add", () => untabbable(layer.getElement()));
     },
   }).addTo(m);
   m.on("moveend", loadCellsSoon);
@@ -477,6 +498,10 @@ async function loadCells() {
     if (!fresh || !value) return;
     map.cells.clearLayers();
     map.cells.addData(value);
+    for (const f of value.features || []) {
+      const p = f.properties || {};
+      if (p.code && p.name) state.cellNames.set(p.code, p.name);
+    }
     highlightCells();
   } catch (e) {
     // The map is a help, not a requirement: the address path still works.
@@ -510,7 +535,8 @@ function highlightCells() {
 function placeMarker(lat, lon) {
   if (!map.leaflet) return;
   if (!map.marker) {
-    map.marker = L.marker([lat, lon], { draggable: true, title: "事发位置（可拖动）" }).addTo(map.leaflet);
+    map.marker = L.marker([lat, lon], { draggable: true, keyboard: false,
+      title: "事发位置（可拖动）" }).addTo(map.leaflet);
     map.marker.on("dragend", () => setPoint(map.marker.getLatLng()));
   } else {
     map.marker.setLatLng([lat, lon]);
@@ -637,6 +663,10 @@ async function logCall(kind) {
   clearFormError();
   const answer = $("answer").value.trim();
   const reason = $("transfer-reason").value.trim();
+  if (!state.created && !$("text").value.trim()) {
+    showFormError("请先填写诉求内容", "text");
+    return;
+  }
   if (kind === "answer" && !answer) {
     showFormError("请先选用知识库答复（Alt+1…9）或填写答复内容", "answer");
     return;
@@ -697,12 +727,14 @@ function showResult(ticket, kind) {
   $("result-text").textContent = ticket.text || "";
   const notes = [];
   if (ticket.category) notes.push(categoryName(ticket.category));
-  if (ticket.location && ticket.location.cell) notes.push("网格 " + ticket.location.cell);
+  const cell = ticket.location && ticket.location.cell;
+  if (cell) notes.push("网格 " + (state.cellNames.get(cell) || "（名称未加载）"));
   if (ticket.routing && ticket.routing.lead) {
     notes.push("建议主办 " + departmentName(ticket.routing.lead));
   }
   if (kind === "logged-only") notes.push("工单已建立；可再次点击直接答复/转110/派单，不会重复建单");
   $("result-note").textContent = notes.join(" · ");
+  $("result-note").title = cell ? "网格编码：" + cell : "";
   $("result-open").onclick = () => openTicket(ticket.number);
 }
 
@@ -741,7 +773,14 @@ function showApiError(e) {
     return;
   }
   const target = FIELDS[e.field];
-  showFormError(target ? `${describe(e)}　请检查「${target[1]}」` : describe(e), e.field);
+  if (!target) {
+    showFormError(describe(e), e.field);
+    return;
+  }
+  // The field by its Chinese name, not its code ("text: 不能为空" → 「诉求内容」不能为空).
+  const detail = String(e.message || "").replace(/^[\w.]+:\s*/, "");
+  showFormError(`${zh("error", e.code)}：「${target[1]}」${detail}　请检查「${target[1]}」`,
+    e.field);
 }
 
 function formIsEmpty() {
@@ -756,7 +795,7 @@ function resetForm() {
   }
   [historySoon, classifySoon, locateSoon, kbSoon].forEach((d) => d.cancel());
   Object.assign(state, {
-    suggestion: null, policeSet: false, location: null, point: null, kbItems: [], article: null,
+    suggestion: null, suggestionFor: null, policeSet: false, location: null, point: null, kbItems: [], article: null,
     created: null, escAt: 0,
   });
   $("transfer-row").hidden = true;
@@ -1070,12 +1109,15 @@ function escape() {
 /** What each action of the page's keyboard map (INTAKE_KEYS) does. */
 const KEY_ACTIONS = {
   new_call: () => {
+    if (!state.created) $("result").hidden = true;
     showTab("call");
     $("phone").focus();
   },
   callbacks: () => showTab("callbacks"),
   article: (n) => pickArticle(Number(n) - 1),
   accept_suggestion: acceptSuggestion,
+  kb_search: () => { $("kb-q").focus(); $("kb-q").select(); },
+  map: () => $("map").focus(),
   locate: () => {
     if ($("address").value.trim()) locate();
     else $("address").focus();
@@ -1109,6 +1151,10 @@ function onFieldEnter(id, action) {
 
 function wire() {
   $("call-form").addEventListener("submit", (ev) => ev.preventDefault());
+  // A new call starts with its first keystroke: the last call's result goes.
+  $("call-form").addEventListener("input", () => {
+    if (!state.created) $("result").hidden = true;
+  });
   $("phone").addEventListener("input", () => {
     historySoon();
     if (state.location) locateSoon();
