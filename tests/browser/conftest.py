@@ -273,6 +273,21 @@ def login(page: Any, username: str, password: str = PASSWORD) -> None:
     assert "/login" not in page.url, page.content()[:500]
 
 
+def admin_page(new_page: Any, path: str) -> Any:
+    """A page of /admin opened by admin1 and ready (its root `#admin-<name>` says
+    data-ready=true); refusals the test provokes are allowed."""
+    page = new_page(allow_refusals=True)
+    login(page, "admin1")
+    page.goto(path)
+    page.wait_for_selector(f"#admin-{path.rstrip('/').rsplit('/', 1)[-1]}[data-ready=true]")
+    return page
+
+
+def page_json(page: Any, url: str) -> Any:
+    """GET `url` from inside the page (its session cookie) and return the JSON."""
+    return page.evaluate("url => fetch(url).then(r => r.json())", url)
+
+
 def screenshot(page: Any, name: str) -> Path:
     """Save a full-page screenshot under test-artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from tests.browser.conftest import login, screenshot
+from tests.browser.conftest import admin_page, screenshot
 
 
 def _record_change(live) -> None:
@@ -46,10 +46,7 @@ def test_an_admin_filters_the_audit_switches_tabs_and_exports(new_page, demo_cou
     live.call("operator1", "GET", f"/api/v1/tickets/{ticket['number']}")
     _record_change(live)
 
-    page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/audit")
-    page.wait_for_selector("#admin-audit[data-ready=true]")
+    page = admin_page(new_page, "/admin/audit")
     rows = page.locator("#audit-rows tr")
 
     # 操作事件: the ticket's dispatch, by name, filtered by its number.

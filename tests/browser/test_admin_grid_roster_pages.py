@@ -11,7 +11,7 @@ import json
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import login, screenshot
+from tests.browser.conftest import admin_page, screenshot
 
 
 def two_cells() -> bytes:
@@ -34,10 +34,7 @@ def two_cells() -> bytes:
 
 
 def test_an_admin_uploads_compares_and_activates_a_grid_version(new_page, demo_county):
-    page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/grid")
-    page.wait_for_selector("#admin-grid[data-ready=true]")
+    page = admin_page(new_page, "/admin/grid")
     page.wait_for_selector("#admin-grid[data-map-level]")  # the preview drew the active grid
     assert page.locator("#versions tbody tr").count() == 1
     assert page.get_by_test_id("active-badge").count() == 1
@@ -91,10 +88,7 @@ def total(live, **query: str) -> int:
 
 
 def test_an_admin_reads_the_week_adds_removes_and_imports_duties(new_page, demo_county):
-    page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/roster")
-    page.wait_for_selector("#admin-roster[data-ready=true]")
+    page = admin_page(new_page, "/admin/roster")
     assert "共 3000 个网格" in page.get_by_test_id("pager-status").inner_text()
     page.get_by_test_id("filter-worker").fill("网格员一")
     page.get_by_test_id("filter").click()

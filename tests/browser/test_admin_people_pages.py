@@ -10,7 +10,7 @@ import io
 
 from openpyxl import Workbook
 
-from tests.browser.conftest import login, screenshot
+from tests.browser.conftest import admin_page, login, screenshot
 
 
 def _sheet() -> bytes:
@@ -25,10 +25,7 @@ def _sheet() -> bytes:
 
 
 def test_an_admin_manages_users_on_the_users_page(new_page, demo_county):
-    page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/users")
-    page.wait_for_selector("#admin-users[data-ready=true]")
+    page = admin_page(new_page, "/admin/users")
 
     # add a user
     page.get_by_test_id("new-username").fill("clerk.zhao")
@@ -110,10 +107,7 @@ def test_an_admin_manages_users_on_the_users_page(new_page, demo_county):
 
 
 def test_an_admin_manages_departments_on_the_departments_page(new_page, demo_county):
-    page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/departments")
-    page.wait_for_selector("#admin-departments[data-ready=true]")
+    page = admin_page(new_page, "/admin/departments")
 
     # add a community under its street office
     page.get_by_test_id("new-code").fill("pudong_east")

@@ -6,20 +6,13 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import login, screenshot
-
-
-def _get(page, url: str):
-    return page.evaluate(f"fetch('{url}').then(r => r.json())")
+from tests.browser.conftest import admin_page, page_json, screenshot
 
 
 def test_an_admin_adds_and_deactivates_a_category_after_seeing_the_effect(new_page,
                                                                          demo_county):
-    page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/categories")
-    page.wait_for_selector("#admin-categories[data-ready=true]")
-    before = _get(page, "/api/v1/admin/categories")
+    page = admin_page(new_page, "/admin/categories")
+    before = page_json(page, "/api/v1/admin/categories")
 
     # The tree opens folded to its top level; 城市管理 unfolds.
     assert page.get_by_test_id("edit-urban.appearance").count() == 0
@@ -33,7 +26,7 @@ def test_an_admin_adds_and_deactivates_a_category_after_seeing_the_effect(new_pa
     error.wait_for()
     assert "不能为空" in error.inner_text()
     assert page.get_by_test_id("save").is_disabled()
-    assert _get(page, "/api/v1/admin/categories") == before
+    assert page_json(page, "/api/v1/admin/categories") == before
 
     # The effect of deactivating 市容市貌: the demo catalogue's rule for it, then cancel.
     page.get_by_test_id("edit-name").fill("市容市貌")
@@ -60,7 +53,7 @@ def test_an_admin_adds_and_deactivates_a_category_after_seeing_the_effect(new_pa
     page.get_by_test_id("save").click()
     expect(page.get_by_test_id("status")).to_contain_text("已保存")
     expect(row).to_contain_text("已停用")
-    intake = _get(page, "/api/v1/categories")
+    intake = page_json(page, "/api/v1/categories")
     urban = next(c for c in intake["items"] if c["code"] == "urban")
     appearance = next(c for c in urban["children"] if c["code"] == "urban.appearance")
     assert "urban.appearance.shared_bikes" not in [c["code"] for c in appearance["children"]]
@@ -68,11 +61,8 @@ def test_an_admin_adds_and_deactivates_a_category_after_seeing_the_effect(new_pa
 
 
 def test_an_admin_tries_the_catalogue_and_a_duplicate_rule_is_refused(new_page, demo_county):
-    page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/catalogue")
-    page.wait_for_selector("#admin-catalogue[data-ready=true]")
-    rules = _get(page, "/api/v1/admin/catalogue")["items"]
+    page = admin_page(new_page, "/admin/catalogue")
+    rules = page_json(page, "/api/v1/admin/catalogue")["items"]
     first = page.locator("[data-testid=rules] tbody tr").first
     assert "长垣市城市管理局" in page.locator("[data-testid=rules]").inner_text()
     assert first.count() == 1
@@ -99,7 +89,7 @@ def test_an_admin_tries_the_catalogue_and_a_duplicate_rule_is_refused(new_page, 
     page.get_by_test_id("try").click()
     expect(page.get_by_test_id("try-lead")).to_contain_text("市场监督管理局")
     assert "草稿" in page.get_by_test_id("try-reasons").inner_text()
-    assert _get(page, "/api/v1/admin/catalogue")["items"] == rules  # trying wrote nothing
+    assert page_json(page, "/api/v1/admin/catalogue")["items"] == rules  # trying wrote nothing
 
     # Refused: a second rule for 城市管理 over the whole county.
     page.select_option("[data-testid=rule-category]", "urban")
@@ -107,17 +97,14 @@ def test_an_admin_tries_the_catalogue_and_a_duplicate_rule_is_refused(new_page, 
     error = page.get_by_test_id("rule-error")
     error.wait_for()
     assert "已覆盖此分类和区域" in error.inner_text()
-    assert _get(page, "/api/v1/admin/catalogue")["items"] == rules
+    assert page_json(page, "/api/v1/admin/catalogue")["items"] == rules
     screenshot(page, "admin-catalogue")
 
 
 def test_an_admin_edits_a_time_limit_and_a_zero_is_refused_at_the_field(new_page,
                                                                        demo_county):
-    page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/time-limits")
-    page.wait_for_selector("#admin-time-limits[data-ready=true]")
-    before = _get(page, "/api/v1/admin/time-limits")
+    page = admin_page(new_page, "/admin/time-limits")
+    before = page_json(page, "/api/v1/admin/time-limits")
 
     page.get_by_test_id("sign.normal.value").fill("0")
     page.get_by_test_id("save").click()
@@ -125,12 +112,12 @@ def test_an_admin_edits_a_time_limit_and_a_zero_is_refused_at_the_field(new_page
     note.wait_for()
     assert "sign.normal.value" in note.inner_text()
     assert page.get_by_test_id("sign.normal.value").get_attribute("aria-invalid") == "true"
-    assert _get(page, "/api/v1/admin/time-limits") == before
+    assert page_json(page, "/api/v1/admin/time-limits") == before
 
     page.get_by_test_id("sign.normal.value").fill("12")
     page.get_by_test_id("save").click()
     expect(page.get_by_test_id("saved")).to_have_text("已保存")
-    after = _get(page, "/api/v1/admin/time-limits")
+    after = page_json(page, "/api/v1/admin/time-limits")
     assert after["sign"]["normal"] == {"unit": "hours", "value": 12}
     screenshot(page, "admin-time-limits")
 
@@ -142,13 +129,10 @@ NOTICE_2027 = ("国务院办公厅关于2027年部分节假日安排的通知\n"
 
 def test_an_admin_enters_next_years_arrangement_after_seeing_the_deadlines_it_moves(
         new_page, demo_county):
-    page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/calendar")
-    page.wait_for_selector("#admin-calendar[data-ready=true]")
+    page = admin_page(new_page, "/admin/calendar")
     assert page.get_by_test_id("year").input_value() == "2027"
     assert page.get_by_test_id("badge").inner_text() == "暂定"
-    before = _get(page, "/api/v1/admin/calendar/2027")
+    before = page_json(page, "/api/v1/admin/calendar/2027")
 
     # Refused: a make-up working day on a Monday.
     page.get_by_test_id("add-makeup").click()
@@ -158,7 +142,7 @@ def test_an_admin_enters_next_years_arrangement_after_seeing_the_deadlines_it_mo
     error = page.get_by_test_id("year-error")
     error.wait_for()
     assert "不是周末" in error.inner_text()
-    assert _get(page, "/api/v1/admin/calendar/2027") == before
+    assert page_json(page, "/api/v1/admin/calendar/2027") == before
 
     page.get_by_test_id("notice").fill(NOTICE_2027)
     page.get_by_test_id("read-notice").click()
@@ -170,7 +154,7 @@ def test_an_admin_enters_next_years_arrangement_after_seeing_the_deadlines_it_mo
     assert "在办工单的期限" in summary.inner_text()
     page.get_by_test_id("save").click()
     expect(page.get_by_test_id("badge")).to_have_text("正式")
-    after = _get(page, "/api/v1/admin/calendar/2027")
+    after = page_json(page, "/api/v1/admin/calendar/2027")
     assert after["sources"] == ["admin"]
     assert {"day": "2027-02-20", "name": "春节调休上班"} in after["makeup_workdays"]
     screenshot(page, "admin-calendar")
