@@ -33,12 +33,14 @@ HOME = {
     Role.SUPERVISOR: "pages.console", Role.LEADER: "pages.dashboard",
     Role.ADMIN: "pages.admin_home",
     Role.HANDLER: "pages.department", Role.GRID_WORKER: "pages.worker",
+    Role.POLICE_DESK: "pages.police",
 }
 # Which roles may open which page (DOMAIN.md's roles).
 CONSOLE_ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER, Role.ADMIN)
 INTAKE_ROLES = (Role.OPERATOR,)
 WORKER_ROLES = (Role.GRID_WORKER,)
 DEPARTMENT_ROLES = (Role.HANDLER,)
+POLICE_ROLES = (Role.POLICE_DESK,)
 DASHBOARD_ROLES = (Role.LEADER, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
 # The navigation bar: (endpoint, label key, roles).
 NAV = (
@@ -47,6 +49,7 @@ NAV = (
     ("pages.department", "department", DEPARTMENT_ROLES),
     ("pages.worker", "worker", WORKER_ROLES),
     ("pages.dashboard", "dashboard", DASHBOARD_ROLES),
+    ("pages.police", "police", POLICE_ROLES),
     ("pages.admin_home", "admin", (Role.ADMIN,)),
 )
 
