@@ -19,6 +19,7 @@ from dispatch.core.audit import record_change
 from dispatch.core.errors import Conflict, InvalidInput, NotFound
 from dispatch.core.imports import ImportReport, run_import
 from dispatch.core.models import Assignment, User
+from dispatch.core.validation import check_changes
 from dispatch.core.vocab import ACTIVE_ASSIGNMENT
 from dispatch.intake.phones import normalize_phone
 from grid.models import Department
@@ -264,13 +265,7 @@ def update_department(session: Session, actor_id: int | None, code: str,
     d = session.get(Department, code)
     if d is None:
         raise NotFound(f"部门“{code}”不存在")
-    unknown = set(changes) - set(EDITABLE)
-    if unknown:
-        field = sorted(unknown)[0]
-        raise InvalidInput(f"{field}: 不能修改此项", field=field)
-    for field in ("name", "kind", "active"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput(f"{field}: 不能为空", field=field)
+    check_changes(changes, EDITABLE, ("name", "kind", "active"))
     before = department_record(d)
     known = _known(session)
     name = _name(changes["name"]) if "name" in changes else d.name

@@ -23,6 +23,7 @@ from dispatch.core.errors import Conflict, InvalidInput, Unauthorized
 from dispatch.core.imports import ImportReport, run_import
 from dispatch.core.models import ApiToken, User
 from dispatch.core.ports import Directory
+from dispatch.core.validation import check_changes
 from dispatch.core.vocab import Role
 from dispatch.intake.phones import normalize_phone
 from dispatch.tickets.lifecycle import Actor
@@ -143,13 +144,7 @@ def update_user(session: Session, directory: Directory, user: User, changes: Map
     """Change a user's name, role, department, phone, extension or active flag, checked like a
     creation; an admin may not disable or demote themselves, nor the last active admin be
     disabled or demoted; disabling ends the user's sessions. Nothing is written on a refusal."""
-    unknown = set(changes) - set(EDITABLE)
-    if unknown:
-        field = sorted(unknown)[0]
-        raise InvalidInput(f"{field}: 不能修改此项", field=field)
-    for field in ("display_name", "role", "active"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput(f"{field}: 不能为空", field=field)
+    check_changes(changes, EDITABLE, ("display_name", "role", "active"))
     before = user_record(user)
     role = _role(changes["role"]) if "role" in changes else user.role
     department = changes["department"] if "department" in changes else user.department_code

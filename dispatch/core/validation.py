@@ -4,7 +4,7 @@ refused with the same words, naming the field."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -106,3 +106,18 @@ def first_error(exc: ValidationError) -> tuple[str | None, str]:
     field = field_of(first)
     message = message_of(first)
     return field, f"{field}: {message}" if field else message
+
+
+def check_changes(changes: Mapping[str, Any], editable: Iterable[str],
+                  required: Iterable[str]) -> None:
+    """A partial update (PATCH/PUT of some fields): refuse a field that may not be changed and
+    a required one set to null (InvalidInput naming the field, in Chinese)."""
+    from dispatch.core.errors import InvalidInput
+
+    unknown = set(changes) - set(editable)
+    if unknown:
+        field = sorted(unknown)[0]
+        raise InvalidInput(f"{field}: 不能修改此项", field=field)
+    for field in required:
+        if field in changes and changes[field] is None:
+            raise InvalidInput(f"{field}: 不能为空", field=field)
