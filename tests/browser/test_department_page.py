@@ -49,6 +49,18 @@ def test_handler_signs_requests_an_extension_and_completes_with_a_photo(live_ser
     expect(row).to_contain_text("<script>alert(1)</script> 夜间施工噪音扰民")
     expect(row.locator(".clock")).to_contain_text(re.compile(r"签收时限 剩 23小时\d\d分"))
     expect(rows(page)).to_have_count(1)
+    expect(row.get_by_test_id("assignment-status")).to_have_text("待签收")
+
+    # A new dispatch arrives by the console feed (no reload, no 60 s poll): the row, a title
+    # badge and a line naming it.
+    expect(page.get_by_test_id("live")).to_have_text("● 实时")
+    pushed = dispatched(live_server, "小区门口垃圾堆放多日", "urban_management")["number"]
+    expect(rows(page).filter(has_text=pushed)).to_have_count(1)
+    expect(page).to_have_title(re.compile(r"^\(1\) 部门工作台"))
+    expect(page.get_by_test_id("arrival")).to_have_text(f"新派单：{pushed}")
+    rows(page).filter(has_text=pushed).click()
+    expect(page).to_have_title(re.compile(r"^部门工作台"))
+    expect(page.get_by_test_id("arrival")).to_be_hidden()
 
     row.click()
     panel = page.get_by_test_id("ticket-panel")
@@ -58,7 +70,7 @@ def test_handler_signs_requests_an_extension_and_completes_with_a_photo(live_ser
     panel.get_by_test_id("action-sign").click()
     expect(panel.get_by_test_id("ticket-status")).to_have_text("已签收")
     expect(tab(page, "handling").locator(".count")).to_have_text("1")
-    expect(tab(page, "sign").locator(".count")).to_have_text("0")
+    expect(tab(page, "sign").locator(".count")).to_have_text("1")  # the pushed one
 
     # Extension: days and a reason; it shows on the ticket and under 延期申请.
     panel.get_by_test_id("action-request_extension").click()
@@ -89,6 +101,17 @@ def test_handler_signs_requests_an_extension_and_completes_with_a_photo(live_ser
     page.wait_for_function("img => img.complete && img.naturalWidth === 160",
                            arg=photo.element_handle())
     expect(tab(page, "done").locator(".count")).to_have_text("1")
+
+    # Past its completion deadline, the pushed ticket offers no 申请延期 (it would be refused).
+    live_server.clock.advance(days=90)
+    page.goto(f"/department#{pushed}")
+    page.reload()  # the page reads the server's clock when it loads
+    other = page.get_by_test_id("ticket-panel")
+    expect(other.get_by_test_id("ticket-number")).to_have_text(pushed)
+    other.get_by_test_id("action-sign").click()
+    expect(other.get_by_test_id("ticket-status")).to_have_text("已签收")
+    expect(other.get_by_test_id("action-complete")).to_be_visible()
+    expect(other.get_by_test_id("action-request_extension")).to_have_count(0)
     tab(page, "done").click()
     expect(rows(page).filter(has_text=number)).to_have_count(1)
     screenshot(page, "department")
@@ -118,6 +141,14 @@ def test_the_co_handler_reads_the_lead_departments_notes_and_adds_its_own(live_s
     login(co, "street1")
     row = rows(co).filter(has_text=t["number"])
     expect(row).to_contain_text("协办")
+    # The lead signed; this co-handler's own assignment is still to be signed for.
+    live_server.call("handler1", "POST", f"/api/v1/tickets/{t['number']}/actions/sign",
+                     {"version": live_server.call("handler1", "GET",
+                                                  f"/api/v1/tickets/{t['number']}")["version"]})
+    co.get_by_test_id("refresh").click()
+    expect(row.get_by_test_id("assignment-status")).to_have_text("待签收")
+    expect(row.get_by_test_id("assignment-status")).to_have_attribute(
+        "title", "工单状态：已签收")
     row.click()
     panel = co.get_by_test_id("ticket-panel")
     expect(panel.locator(".timeline .ev-note")).to_contain_text("请街道于周三前配合清理沿街摊点")

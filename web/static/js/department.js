@@ -7,7 +7,9 @@ import { api } from "./lib/api.js";
 import { el, fill } from "./lib/dom.js";
 import { fmtTime } from "./lib/format.js";
 import { arrowStep } from "./lib/keys.js";
+import { arrivals, badgeTitle } from "./lib/notify.js";
 import { BOOT, now, zh } from "./lib/page.js";
+import { openSocket } from "./lib/socket.js";
 import { clockOf, myAssignment } from "./lib/tickets.js";
 import {
   clockNode, explain, isVisible, listTickets, loadMany, loadTicket, renderTicket, statusBadge,
@@ -27,6 +29,10 @@ let current = null;
 let loading = null;
 let buckets = { sign: [], handling: [], extension: [], done: [] };
 const known = new Set(); // numbers the inbox has shown (visible to this user)
+const baseTitle = document.title;
+const unseen = new Set(); // new dispatches to sign for, not yet looked at
+let toSign = null; // the 待签收 numbers of the last read (null before the first)
+let live = false; // the console feed is connected: no need to poll
 
 // ---------------------------------------------------------------- the inbox
 
@@ -67,6 +73,11 @@ async function loadInbox(quiet) {
       };
       for (const name of ["sign", "handling"]) next[name].sort((a, b) => due(a) - due(b));
       next.extension.sort((a, b) => Number(pending(b)) - Number(pending(a)));
+      const signNumbers = next.sign.map((r) => r.t.number);
+      const fresh = arrivals(toSign, signNumbers);
+      toSign = new Set(signNumbers);
+      for (const n of [...unseen]) if (!toSign.has(n)) unseen.delete(n);
+      if (fresh.length) announce(fresh);
       buckets = next;
       known.clear();
       for (const t of [...open, ...closed.items]) known.add(t.number);
@@ -84,6 +95,76 @@ async function loadInbox(quiet) {
   return loading;
 }
 
+// ---------------------------------------------------------------- new dispatches
+
+/** New tickets to sign for: a title badge ("(1) 部门工作台"), a short tone, a line in the
+ * status. */
+function announce(numbers) {
+  for (const n of numbers) unseen.add(n);
+  showBadge();
+  beep();
+  const note = document.getElementById("arrival");
+  note.textContent = `新派单：${numbers.join("、")}`;
+  note.hidden = false;
+}
+
+function showBadge() {
+  document.title = badgeTitle(baseTitle, unseen.size);
+  document.querySelector('[data-count="sign"]').classList.toggle("fresh", unseen.size > 0);
+}
+
+function seen(numbers) {
+  for (const n of numbers) unseen.delete(n);
+  if (!unseen.size) document.getElementById("arrival").hidden = true;
+  showBadge();
+}
+
+let audio = null;
+function beep() {
+  try {
+    const Ctx = globalThis.AudioContext || globalThis.webkitAudioContext;
+    if (!Ctx) return;
+    audio = audio || new Ctx();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.15, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.4);
+  } catch {
+    // no sound on this browser: the badge and the status line still tell
+  }
+}
+
+let soon = null;
+/** A console event of this department's tickets: read the inbox again (once for a burst). */
+function onTicketEvent() {
+  clearTimeout(soon);
+  soon = setTimeout(() => loadInbox(true), 300);
+}
+
+function setLive(up) {
+  live = up;
+  const node = document.getElementById("live");
+  node.textContent = up ? "● 实时" : "○ 每分钟刷新";
+  node.title = up ? "新派单即时推送" : "实时连接中断，改为每分钟刷新";
+  node.classList.toggle("up", up);
+}
+
+function connect() {
+  const socket = openSocket("/console", {
+    onUp: () => {
+      setLive(true);
+      loadInbox(true); // what came while the connection was down
+    },
+    onDown: () => setLive(false),
+  });
+  if (socket) socket.on("ticket", onTicketEvent);
+}
+
 function pending(r) {
   const a = r.view && myAssignment(r.view, me);
   return Boolean(a && (r.view.extensions || []).some(
@@ -96,6 +177,15 @@ function extensionCell(r) {
   const last = mine[mine.length - 1];
   return last ? el("span", { class: "badge ext-" + last.status },
     `${zh("extension_status", last.status)} ${last.days}天`) : "";
+}
+
+/** This department's own assignment's state (a co-handler's row is not "signed" because the
+ * lead signed); the ticket's state in the tooltip. */
+function assignmentBadge(a, ticketStatus) {
+  return el("span", {
+    class: "badge as-" + a.status, "data-testid": "assignment-status",
+    title: `工单状态：${zh("status", ticketStatus)}`,
+  }, zh("assignment_status", a.status));
 }
 
 function renderRows() {
@@ -122,12 +212,12 @@ function renderRows() {
         }
       },
     },
-    el("td", {}, el("a", { href: "#" + encodeURIComponent(t.number) }, t.number), " ",
-      urgencyBadge(t.urgency)),
-    el("td", { class: "text-cell" }, t.text),
+    el("td", { title: t.number }, el("a", { href: "#" + encodeURIComponent(t.number) },
+      t.number), " ", urgencyBadge(t.urgency)),
+    el("td", { class: "text-cell", title: t.text }, t.text),
     el("td", {}, zh("type", t.type)),
     el("td", {}, a ? zh("assignment_role", a.role) : ""),
-    el("td", {}, statusBadge(t.status),
+    el("td", { class: "nowrap" }, a ? assignmentBadge(a, t.status) : statusBadge(t.status),
       tab === "extension" && r.view ? [" ", extensionCell(r)] : null),
     el("td", {}, a ? clockNode(clockOf(a)) : ""));
   }));
@@ -156,6 +246,7 @@ function notFound(number) {
 
 async function openTicket(number) {
   current = number;
+  seen([number]);
   renderRows();
   fill(panel, el("p", { class: "muted" }, zh("ui", "loading")));
   try {
@@ -206,9 +297,15 @@ for (const button of tabs) {
 document.getElementById("refresh").addEventListener("click", () => loadInbox(false));
 window.addEventListener("hashchange", route);
 setInterval(() => tickClocks(document), 30000);
-setInterval(() => {
-  if (document.visibilityState === "visible") loadInbox(true);
+setInterval(() => { // the fallback while the console feed is down
+  if (!live && document.visibilityState === "visible") loadInbox(true);
 }, 60000);
+document.getElementById("tab-sign").addEventListener("click", () => seen([...unseen]));
+window.addEventListener("focus", () => {
+  if (tab === "sign") seen([...unseen]);
+});
+setLive(false);
+connect();
 selectTab("sign");
 loadInbox(false);
 route();

@@ -12,6 +12,7 @@ import { el, fill } from "./lib/dom.js";
 import { fmtTime, megabytes } from "./lib/format.js";
 import { BOOT, csrfToken, now, zh } from "./lib/page.js";
 import { phoneView } from "./lib/phones.js";
+import { offeredNow } from "./lib/offers.js";
 import { clockOf, myAssignment } from "./lib/tickets.js";
 import { toast } from "./lib/ui.js";
 import { L } from "./lib/vendor.js";
@@ -494,7 +495,7 @@ export async function renderTicket(node, ticket, ctx) {
   const cellNode = el("span", { "data-testid": "ticket-cell" },
     [loc.cell, names.area[loc.community] || loc.community, names.area[loc.street] || loc.street]
       .filter(Boolean).join(" / ") || "—");
-  const actions = ASSIGNEE_ACTIONS.filter((a) => (ticket.actions || []).includes(a));
+  const actions = offeredNow(ASSIGNEE_ACTIONS, ticket, mine, now());
   const bar = el("div", { class: "action-bar", role: "toolbar", "aria-label": "办理操作" },
     actions.map((action) => el("button", {
       type: "button", class: action === "complete" || action === "sign" ? "primary"
