@@ -8,6 +8,7 @@ import { countdown as countdownAt } from "./lib/clock.js";
 import { el, fill } from "./lib/dom.js";
 import { fmtTime } from "./lib/format.js";
 import { now, zh } from "./lib/page.js";
+import { candidateText, distanceText, metresBetween, nextCandidate, took } from "./lib/review.js";
 import { busy, toast } from "./lib/ui.js";
 
 // Roles for whom the console only reads (DOMAIN.md: leaders read and drill down).
@@ -126,6 +127,16 @@ function payloadText(e, names) {
   return parts.join("；");
 }
 
+/** The photos of an event's report: thumbnails that open the full image. */
+function photos(ids) {
+  if (!ids || !ids.length) return null;
+  return el("div", { class: "photos", "data-testid": "completion-photos" }, ids.map((id) => {
+    const src = `/api/v1/attachments/${encodeURIComponent(id)}`;
+    return el("a", { href: src, target: "_blank", rel: "noopener", title: "查看原图" },
+      el("img", { src, alt: `办结照片 ${id}`, loading: "lazy", class: "thumb" }));
+  }));
+}
+
 /**
  * The drawer. options: {node, body, title, role, summary(number) (the board's summary or
  * null), countdown(deadline, warnAt), onAction(number, view), onClose()}.
@@ -242,6 +253,7 @@ export function create(options) {
         t.supervised ? el("span", { class: "badge supervised" }, "督办中") : null,
         t.supervise_deadline ? clock(t.supervise_deadline, null) : null),
       el("p", { class: "demand", "data-testid": "drawer-text" }, t.text),
+      coReturnNotice(t),
       dl([
         ["分类", t.category ? names[t.category] || t.category : "未分类"],
         ["诉求人", who],
@@ -250,10 +262,11 @@ export function create(options) {
         ["受理", fmtTime(t.created_at, true)],
         ["主单", t.parent],
         ["子单", (t.children || []).join("、")],
-        ["110", t.police && t.police.state ? [t.police.state, t.police.incident_no,
-          t.police.cause].filter(Boolean).join(" · ") : null],
+        ["110", t.police && t.police.state ? [zh("police_state", t.police.state),
+          t.police.incident_no, t.police.cause].filter(Boolean).join(" · ") : null],
       ]),
       actions.length ? actionBar(actions, t) : null,
+      completionSection(t),
       pending.length || (t.extensions || []).length ? extensionsSection(t, actions) : null,
       section("定位依据",
         (where.flags || []).length ? el("div", { class: "flags" },
@@ -420,6 +433,45 @@ export function create(options) {
     return value === null || value === undefined || value === "" ? {} : { [key]: value };
   }
 
+  /** A co-handler returned its part while the lead goes on (退单待改派): who and why. */
+  function coReturnNotice(t) {
+    if (!["DISPATCHED", "SIGNED"].includes(t.status)) return null;
+    const back = (t.assignments || []).filter((a) => a.role === "co" && a.status === "returned");
+    if (!back.length) return null;
+    return el("div", { class: "notice", "data-testid": "co-returned" }, back.map((a) =>
+      el("p", {}, `协办单位 ${a.department_name || a.department} 已退单：`,
+        a.return_reason || "未说明理由")));
+  }
+
+  /** What the reviewer checks: the lead's completion with its photos, where it was reported
+   * from against the ticket's place, and how long the handling took. */
+  function completionSection(t) {
+    const done = (t.events || []).filter((e) => e.action === "complete" &&
+      (e.payload || {}).role !== "co");
+    if (!done.length) return null;
+    const e = done[done.length - 1];
+    const p = e.payload || {};
+    const lead = (t.assignments || []).find((a) => a.id === p.assignment_id) ||
+      (t.assignments || []).find((a) => a.role === "lead");
+    const where = t.location || {};
+    const metres = metresBetween(p.location, where);
+    const far = metres !== null && metres > 500;
+    return section("办结核验",
+      dl([
+        ["承办", lead ? lead.department_name || lead.department : null],
+        ["办结结果", lead && lead.result ? lead.result : p.result],
+        ["办结时间", fmtTime(e.at, true)],
+        ["用时", lead ? took(lead.dispatched_at, e.at) && "派单后 " +
+          took(lead.dispatched_at, e.at) : null],
+        ["按时", p.on_time === undefined ? null : p.on_time ? "按时办结" : "超时办结"],
+        ["上报位置", p.location ? (metres === null ? "工单无坐标，无法比对" :
+          el("span", { class: far ? "far" : null, "data-testid": "completion-distance" },
+            `距工单位置 ${distanceText(metres)}` + (far ? "（偏远，请核实）" : ""))) :
+          "未上报位置"],
+      ]),
+      photos(p.attachments) || el("p", { class: "muted" }, "未上传办结照片"));
+  }
+
   function lastResult(t) {
     const lead = (t.assignments || []).find((a) => a.role === "lead" && a.result);
     return lead ? el("p", { class: "result" }, "办结结果：", lead.result) : null;
@@ -440,8 +492,15 @@ export function create(options) {
     const suggest = el("button", { type: "button", class: "small",
       onclick: () => suggestRouting(t, category.value || t.category, lead, co, worker,
         hints, suggest) }, "按分类推荐承办");
+    const suggestion = el("p", { class: "notice", "data-testid": "reassign-hint", hidden: true });
     loadDepartments().then((ds) => {
-      const leadDefault = routing.lead || "";
+      let leadDefault = routing.lead || "";
+      if (t.status === "RETURNED") { // 改派: not back to the department that just returned it
+        const candidate = nextCandidate(t, ds);
+        leadDefault = candidate.code || "";
+        suggestion.textContent = candidateText(candidate);
+        suggestion.hidden = false;
+      }
       fill(lead, option("", "请选择主办部门"),
         ds.map((d) => option(d.code, d.name, d.code === leadDefault)));
       fill(co, ds.map((d) => option(d.code, d.name,
@@ -453,8 +512,10 @@ export function create(options) {
           c.code === t.category)));
     }).catch((e) => toast(describe(e), "error"));
     return formShell("dispatch", "dispatch", [
-      lastReturn ? el("p", { class: "notice" }, `${lastReturn.department_name ||
-        lastReturn.department} 退单：`, lastReturn.return_reason || "") : null,
+      lastReturn && t.status !== "RETURNED" ? el("p", { class: "notice" },
+        `${lastReturn.department_name || lastReturn.department} 退单：`,
+        lastReturn.return_reason || "") : null,
+      suggestion,
       field("主办部门", lead),
       field("协办部门", co, "按住 Ctrl 多选"),
       field("事项分类", category),
