@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.core.ports import DepartmentRef
-from grid.models import Department
+from grid.models import Area, Department
 
 
 class SqlDirectory:
@@ -23,3 +26,14 @@ class SqlDirectory:
                 for d in self._session.scalars(select(Department))
             }
         return self._cache.get(code)
+
+    def place_names(self, location: Mapping[str, Any]) -> dict[str, str]:
+        """The names of a ticket's cell, community and street (of the grid version it was
+        located in), by level: what a person reads where the codes would be."""
+        codes = {location.get(level) for level in ("cell", "community", "street")} - {None}
+        version = location.get("grid_version")
+        if not codes or version is None:
+            return {}
+        rows = self._session.execute(select(Area.level, Area.name).where(
+            Area.grid_version == version, Area.code.in_(codes))).tuples().all()
+        return dict(rows)

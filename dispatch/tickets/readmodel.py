@@ -123,8 +123,10 @@ def _masked_payload(payload: Any, level: str, free: bool = False) -> Any:
 
 
 def assignment_view(a: Assignment, directory: Directory, now: datetime,
-                    workers: dict[int, str], level: str = FULL) -> dict[str, Any]:
-    """An assignment as the API shows it (free texts masked for this exposure)."""
+                    workers: dict[int, str], level: str = FULL,
+                    names: dict[int, str] | None = None) -> dict[str, Any]:
+    """An assignment as the API shows it (free texts masked for this exposure); the grid
+    worker by username and by name (`names`: user id → display name)."""
     dept = directory.department(a.department_code)
     active = a.status in ("dispatched", "signed")
     return {
@@ -132,6 +134,7 @@ def assignment_view(a: Assignment, directory: Directory, now: datetime,
         "department_name": dept.name if dept else None,
         "role": a.role, "status": a.status,
         "grid_worker": workers.get(a.grid_worker_id) if a.grid_worker_id else None,
+        "grid_worker_name": (names or {}).get(a.grid_worker_id) if a.grid_worker_id else None,
         "dispatched_at": _iso(a.dispatched_at),
         "sign_deadline": _iso(a.sign_deadline), "sign_warn_at": _iso(a.sign_warn_at),
         "signed_at": _iso(a.signed_at),
@@ -149,7 +152,8 @@ def assignment_view(a: Assignment, directory: Directory, now: datetime,
 
 def event_view(e: Event, users: dict[int, str], level: str = FULL,
                candidates: list[dict[str, Any]] | None = None,
-               unknown: frozenset[str] = frozenset()) -> dict[str, Any]:
+               unknown: frozenset[str] = frozenset(),
+               names: dict[int, str] | None = None) -> dict[str, Any]:
     """An event of the history as the API shows it: free texts masked for this exposure,
     an intake's repeat candidates as `candidates` (those this user may know of), and the
     `unknown` numbers of linked tickets (merges) left out."""
@@ -164,6 +168,7 @@ def event_view(e: Event, users: dict[int, str], level: str = FULL,
         "id": e.id, "at": _iso(e.at), "action": e.action,
         "from": e.from_status, "to": e.to_status,
         "actor": users.get(e.actor_id) if e.actor_id else "system",
+        "actor_name": (names or {}).get(e.actor_id) if e.actor_id else "系统",
         "actor_role": e.actor_role, "reason": shown_text(e.reason, level), "payload": payload,
     }
 
@@ -174,6 +179,16 @@ def _usernames(session: Session, ids: set[int | None]) -> dict[int, str]:
         return {}
     return dict(session.execute(
         select(User.id, User.username).where(User.id.in_(wanted))).tuples().all())
+
+
+def _display_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    """User id → the name a person reads (the display name, else the username)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.display_name, User.username)
+                           .where(User.id.in_(wanted))).tuples().all()
+    return {i: name or username for i, name, username in rows}
 
 
 def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Directory,
@@ -190,6 +205,8 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
         return view
     workers = _usernames(session, {a.grid_worker_id for a in ticket.assignments})
     users = _usernames(session, {e.actor_id for e in ticket.events})
+    names = _display_names(session, {a.grid_worker_id for a in ticket.assignments}
+                           | {e.actor_id for e in ticket.events})
     intake = next((e.payload or {} for e in ticket.events if e.action == "intake"), {})
     candidates = visible_candidates(session, actor, ticket,
                                     intake.get("repeat_candidates") or [])
@@ -199,7 +216,7 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
     known = _known(session, actor, linked)
     unknown = frozenset(linked) - set(known)
     view.update({
-        "assignments": [assignment_view(a, directory, now, workers, level)
+        "assignments": [assignment_view(a, directory, now, workers, level, names)
                         for a in ticket.assignments],
         "extensions": [
             {"id": x.id, "assignment_id": x.assignment_id, "status": x.status, "days": x.days,
@@ -208,7 +225,8 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
              "decision_reason": shown_text(x.decision_reason, level)}
             for x in ticket.extensions
         ],
-        "events": [event_view(e, users, level, candidates, unknown) for e in ticket.events],
+        "events": [event_view(e, users, level, candidates, unknown, names)
+                   for e in ticket.events],
         "children": [c.number for c in ticket.children if c.number not in unknown],
         "actions": available_actions(ticket, actor),
     })

@@ -236,6 +236,21 @@ def test_the_ticket_shows_its_location_reasons_and_repeat_candidates(api, grid):
     assert full["location"]["cell"] == PUDONG_CELL and full["location"]["reasons"]
     assert [c["number"] for c in full["repeat_candidates"]] == [first["number"]]
     assert json.dumps(full["routing"], ensure_ascii=False).count("派单目录规则") == 1
+    # Names where a person reads them: the cell, community and street; the grid worker and
+    # who did what by their names (the codes and usernames stay, for the tooltips).
+    assert full["location"]["names"] == {
+        "cell": "蒲东街道第1社区第1网格", "community": "蒲东街道第1社区", "street": "蒲东街道"}
+    n = second["number"]
+    r = api.post("dispatcher1", f"/api/v1/tickets/{n}/actions/dispatch",
+                 json={"version": full["version"], "lead": "urban_management",
+                       "grid_worker": "worker1"})
+    assert r.status_code == 200, r.get_json()
+    after = r.get_json()
+    assert after["location"]["names"]["cell"] == "蒲东街道第1社区第1网格"
+    lead = next(a for a in after["assignments"] if a["role"] == "lead")
+    assert (lead["grid_worker"], lead["grid_worker_name"]) == ("worker1", "网格员一")
+    assert [(e["actor"], e["actor_name"]) for e in after["events"][-1:]] == [
+        ("dispatcher1", "派单员一")]
 
 
 # ---------------------------------------------------------------- imports over HTTP

@@ -48,6 +48,12 @@ def _directory() -> SqlDirectory:
     return SqlDirectory(db.session)
 
 
+def _named(view: dict[str, Any]) -> dict[str, Any]:
+    """A ticket's view with the names of its cell, community and street (location.names)."""
+    view["location"]["names"] = _directory().place_names(view["location"])
+    return view
+
+
 # ---------------------------------------------------------------- auth
 
 
@@ -124,7 +130,7 @@ def create_ticket(actor: Actor, body: TicketCreate) -> dict[str, Any]:
     now = _now()
     result = intake(db.session, body, actor, now=now,
                     ports=services().intake_ports(db.session, now))
-    view = ticket_view(db.session, result.ticket, actor, _directory(), _now())
+    view = _named(ticket_view(db.session, result.ticket, actor, _directory(), _now()))
     commit(result.events)  # the intake event and what it led to (智能派单)
     return view
 
@@ -144,7 +150,8 @@ def find_tickets(actor: Actor, query: TicketFilter) -> dict[str, Any]:
           query=TicketRead, roles=STAFF)
 def read_ticket(actor: Actor, number: str, query: TicketRead) -> dict[str, Any]:
     ticket = get_ticket(db.session, number, actor)
-    view = ticket_view(db.session, ticket, actor, _directory(), _now(), masked=query.masked)
+    view = _named(ticket_view(db.session, ticket, actor, _directory(), _now(),
+                              masked=query.masked))
     commit()
     return view
 
@@ -179,7 +186,7 @@ def act(actor: Actor, number: str, action: str) -> dict[str, Any]:
                      directory=_directory(), expected_version=body.version,
                      ports=services().intake_ports(db.session, now))
     db.session.flush()
-    view = ticket_view(db.session, result.ticket, actor, _directory(), _now())
+    view = _named(ticket_view(db.session, result.ticket, actor, _directory(), _now()))
     commit(result.events)
     return view
 

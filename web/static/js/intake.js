@@ -728,7 +728,8 @@ function showResult(ticket, kind) {
   const notes = [];
   if (ticket.category) notes.push(categoryName(ticket.category));
   const cell = ticket.location && ticket.location.cell;
-  if (cell) notes.push("网格 " + (state.cellNames.get(cell) || "（名称未加载）"));
+  const cellName = cell && ((ticket.location.names || {}).cell || state.cellNames.get(cell));
+  if (cell) notes.push("网格 " + (cellName || "（名称未知）"));
   if (ticket.routing && ticket.routing.lead) {
     notes.push("建议主办 " + departmentName(ticket.routing.lead));
   }
@@ -841,13 +842,22 @@ async function openTicket(number) {
   }
 }
 
+/** Where a ticket is, by names (community > cell), the cell's code in the tooltip. */
+function placeName(loc) {
+  if (!loc || !loc.cell) return "";
+  const names = loc.names || {};
+  const cell = names.cell || state.cellNames.get(loc.cell) || "（名称未知）";
+  return el("span", { title: "网格编码：" + loc.cell, dataset: { testid: "detail-cell" } },
+    [names.community, cell].filter(Boolean).join(" > "));
+}
+
 function ticketDetails(tk, withEvents) {
   const facts = [
     ["状态", statusBadge(tk.status)], ["渠道", zh("channel", tk.channel)],
     ["类型", zh("type", tk.type)], ["分类", categoryName(tk.category)],
     ["紧急程度", zh("urgency", tk.urgency)], ["受理时间", fmtTime(tk.created_at, true)],
     ["诉求人", citizenText(tk.citizen)], ["地址", tk.address || ""],
-    ["网格", (tk.location && tk.location.cell) || ""],
+    ["网格", placeName(tk.location)],
   ];
   const handling = (tk.assignments || []).filter((a) => a.status !== "cancelled");
   const events = withEvents ? tk.events || [] : [];
@@ -876,7 +886,7 @@ function eventItem(ev) {
     el("span", { class: "muted" }, fmtTime(ev.at)), " ",
     el("strong", {}, zh("action", ev.action)), " ",
     ev.to && ev.to !== ev.from ? `→ ${zh("status", ev.to)} ` : "",
-    el("span", { class: "muted" }, ev.actor || ""),
+    el("span", { class: "muted", title: ev.actor || "" }, ev.actor_name || ev.actor || ""),
     ev.reason ? el("div", { class: "muted" }, ev.reason) : null);
 }
 
