@@ -3,7 +3,7 @@ the console's events summarise it and with the sequence number of its last conso
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from dispatch.console import feed, views
 from dispatch.core.actors import Actor
 from dispatch.core.models import Ticket, User
-from dispatch.core.vocab import OPEN_STATES
+from dispatch.core.vocab import OPEN_STATES, Role
 from dispatch.tickets.access import visible_tickets
 
 BOARD_LIMIT = 3000
@@ -26,6 +26,7 @@ class Board:
     seq: int
     tickets: list[dict[str, Any]]
     truncated: bool
+    recent: list[dict[str, Any]] = field(default_factory=list)  # the feed's last events
 
 
 def open_board(session: Session, actor: Actor, now: datetime, decorate: feed.Decorate,
@@ -46,4 +47,11 @@ def open_board(session: Session, actor: Actor, now: datetime, decorate: feed.Dec
         summary = decorate(views.summarise(t, now, workers))
         summary["seq"] = seqs.get(t.id, 0)
         rows.append(summary)
-    return Board(top, rows, len(tickets) == limit)
+    recent = feed.recent(session, viewer_of(actor), top, decorate)
+    return Board(top, rows, len(tickets) == limit, recent)
+
+
+def viewer_of(actor: Actor) -> views.Viewer:
+    """The feed's viewer for this actor (a grid worker watches the cells of its duty)."""
+    cells = frozenset(actor.cells) if actor.role == Role.GRID_WORKER else frozenset()
+    return views.Viewer(actor.id or 0, actor.role, actor.department_code, cells)

@@ -43,6 +43,7 @@ from dispatch.core.db import (
     utcnow,
 )
 from dispatch.core.models import Event, Ticket
+from dispatch.core.vocab import ALL_SEEING_ROLES
 from dispatch.intake.phones import mask_text
 
 REPLAY_LIMIT = 5000  # more missed than this: the console reloads its board instead
@@ -225,6 +226,24 @@ def replay(session: Session, viewer: Viewer, after_seq: int,
     return Replay(events, top)
 
 
+RECENT_LIMIT = 50  # the live feed a console starts with
+RECENT_SCAN = 2000  # how far back a scoped viewer's recent events are looked for
+
+
+def recent(session: Session, viewer: Viewer, upto: int, decorate: Decorate | None = None,
+           limit: int = RECENT_LIMIT) -> list[dict[str, Any]]:
+    """The last `limit` events up to `upto` this viewer may see, oldest first (what the live
+    feed shows on load instead of starting empty)."""
+    if viewer.role not in ALL_SEEING_ROLES and not viewer.rooms():
+        return []
+    window = limit if viewer.role in ALL_SEEING_ROLES else RECENT_SCAN
+    rows = list(session.scalars(select(ConsoleEvent)
+                                .where(ConsoleEvent.seq.is_not(None), ConsoleEvent.seq <= upto)
+                                .order_by(ConsoleEvent.seq.desc()).limit(window)))
+    seen = [r for r in rows if viewer.may_see(r.audience)][:limit]
+    return [message(r, decorate) for r in reversed(seen)]
+
+
 def board_seqs(session: Session, ticket_ids: Sequence[int]) -> dict[int, int]:
     """The last numbered feed event of each ticket (what a board row is up to)."""
     if not ticket_ids:
@@ -237,4 +256,4 @@ def board_seqs(session: Session, ticket_ids: Sequence[int]) -> dict[int, int]:
 
 __all__ = ["ConsoleEvent", "FeedHead", "Viewer", "Replay", "record_events", "sequence",
            "number_pending", "relay",
-           "replay", "summarise", "audience", "rooms", "message", "head", "board_seqs"]
+           "replay", "recent", "summarise", "audience", "rooms", "message", "head", "board_seqs"]

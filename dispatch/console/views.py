@@ -97,7 +97,7 @@ def summarise(t: Ticket, now: datetime, workers: dict[int, str] | None = None) -
         queues.append("to_dispatch")
     if status == S.NEW and t.channel == Channel.POLICE110:
         queues.append("transfer")
-    if status == S.RETURNED:
+    if status == S.RETURNED or co_returned(t):
         queues.append("returned")
     if extension_pending:
         queues.append("extension")
@@ -128,6 +128,22 @@ def summarise(t: Ticket, now: datetime, workers: dict[int, str] | None = None) -
         "alarm": alarm, "alarm_raised_at": iso(t.alarm_raised_at),
         "auto_dispatched": bool(lead is not None and lead.auto_dispatched),
     }
+
+
+def co_returned(t: Ticket) -> list[Assignment]:
+    """The co-handlers' returns a dispatcher has still to see to (退单待改派): while the ticket
+    is being handled, each returned co-handler assignment no department was dispatched after."""
+    if t.status not in (S.DISPATCHED, S.SIGNED):
+        return []
+    out = []
+    for a in t.assignments:
+        if a.role != "co" or a.status != AssignmentStatus.RETURNED or a.returned_at is None:
+            continue
+        returned_at = a.returned_at
+        if not any(b.dispatched_at is not None and b.dispatched_at > returned_at
+                   for b in t.assignments if b is not a):
+            out.append(a)
+    return out
 
 
 def _alarm_state(t: Ticket) -> str | None:

@@ -22,5 +22,5 @@ def board(actor: Any) -> dict[str, Any]:
     now = services().clock.now()
     result = open_board(db.session, actor, now, services().console.decorate(db.session))
     return {"seq": result.seq, "server_now": now.isoformat(), "tickets": result.tickets,
-            "truncated": result.truncated,
+            "truncated": result.truncated, "recent": result.recent,
             "map_tile_url": current_app.config.get("MAP_TILE_URL")}

@@ -350,12 +350,18 @@ function apply(ev) {
   return true;
 }
 
+/** The feed's label of an event: a transfer by its direction (转110 out, 110 转来 in). */
+function feedLabel(ev) {
+  if (ev.type === "transfer" && ev.action === "transfer_110") return zh("action", ev.action);
+  return zh("event_type", ev.type);
+}
+
 function logEvent(ev) {
   const t = ev.ticket || {};
   const item = el("li", { class: "feed-item ev-" + ev.type, dataset: { seq: ev.seq } },
     el("time", { datetime: ev.at || "" }, fmtTime(ev.at || new Date(now()).toISOString())),
     " ",
-    el("span", { class: "badge ev" }, zh("event_type", ev.type)), " ",
+    el("span", { class: "badge ev", "data-testid": "feed-type" }, feedLabel(ev)), " ",
     el("button", { type: "button", class: "link-button", onclick: () =>
       selectTicket(t.number, true) }, t.number || ""), " ",
     ev.action ? el("span", {}, zh("action", ev.action)) : null, " ",
@@ -437,6 +443,8 @@ async function loadBoard(reset) {
     state.tickets = new Map();
     for (const t of board.tickets || []) state.tickets.set(t.number, t);
     settle(state.feed, board.seq || 0);
+    // The live feed starts with the last events (numbered, up to the board's seq), not empty.
+    if (!feedNode.childElementCount) for (const ev of board.recent || []) logEvent(ev);
     state.loaded = true;
     state.truncated = Boolean(board.truncated);
     map.setTiles(board.map_tile_url);
