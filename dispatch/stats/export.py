@@ -49,6 +49,10 @@ RATES = [m for m in metrics.METRICS.values() if m.denominator is not None]
 COUNTS = [m for m in metrics.METRICS.values() if m.denominator is None]
 
 
+# The rankings' groups as a sheet names them (metrics.RANK_GROUPS).
+GROUP_NAMES = {"functional": "职能部门", "territorial": "属地街镇"}
+
+
 class Names(Protocol):
     """The Chinese names of codes, as the caller knows them."""
 
@@ -58,6 +62,10 @@ class Names(Protocol):
 
     def status(self, code: str) -> str:
         """The name of a ticket status."""
+        ...
+
+    def groups(self, dim: str) -> Mapping[str, str] | None:
+        """The separate rankings of a dimension's values (departments: code → kind)."""
         ...
 
 
@@ -237,9 +245,10 @@ def _summary_sheet(ws: Worksheet, s: Summary) -> None:
 
 def _breakdown_sheet(wb: Workbook, ws: Worksheet, rows: list[Summary], by: str, sort: str,
                      names: Names) -> None:
-    headers = ["排名", DIMENSION_NAMES[by], "代码", *_figure_headers()]
-    data = [[r.rank, names.of(by, r.key), r.key or NONE, *_figure_cells(r)] for r in rows]
-    write_table(ws, headers, data, {2: 28, 3: 26}, _percent_columns(4))
+    headers = ["排名组", "排名", DIMENSION_NAMES[by], "代码", *_figure_headers()]
+    data = [[GROUP_NAMES.get(r.group or "", "—"), r.rank if r.rank is not None else "不排名",
+             names.of(by, r.key), r.key or NONE, *_figure_cells(r)] for r in rows]
+    write_table(ws, headers, data, {1: 12, 3: 28, 4: 26}, _percent_columns(5))
     if rows:
         chart = BarChart()
         chart.type = "bar"
@@ -249,7 +258,7 @@ def _breakdown_sheet(wb: Workbook, ws: Worksheet, rows: list[Summary], by: str, 
         shown = min(len(rows), 30)
         chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=shown + 1),
                        titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=2, min_row=2, max_row=shown + 1))
+        chart.set_categories(Reference(ws, min_col=3, min_row=2, max_row=shown + 1))
         chart.y_axis.title = metric.label
         chart.height, chart.width = max(8, shown * 0.6), 18
         charts = wb.create_sheet("图表", 1)
@@ -351,10 +360,13 @@ def export_table(session: Session, span: DateRange, filters: Filters, now: datet
         _summary_sheet(ws, metrics.summary(session, span, filters, now))
     elif request.table == "breakdown":
         assert request.by is not None
-        rows = metrics.breakdown(session, span, filters, now, request.by, sort=request.sort)
+        rows = metrics.breakdown(session, span, filters, now, request.by, sort=request.sort,
+                                 groups=names.groups(request.by))
         _breakdown_sheet(wb, ws, rows, request.by, request.sort, names)
         about += [("分组", DIMENSION_NAMES[request.by]),
-                  ("排序", f"按{metrics.METRICS[request.sort].label}由高到低（无分母的排在最后）")]
+                  ("排序", f"按{metrics.METRICS[request.sort].label}由高到低（无分母的排在最后）"),
+                  ("排名规则", f"不足 {metrics.MIN_RANK_VOLUME} 件的只列出、不排名；"
+                               "职能部门与属地街镇分别排名；未派单不是部门，不排名")]
     elif request.table == "trend":
         points = metrics.trend(session, span, filters, now, request.every)
         _trend_sheet(wb, ws, points, request.every)

@@ -11,6 +11,7 @@ definitions' names are re-exported here, so that a caller needs this one module.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -63,7 +64,8 @@ class Summary:
     tally: Tally
     figures: dict[str, Figure]
     key: str | None = None  # the breakdown value (None: not set)
-    rank: int | None = None
+    rank: int | None = None  # None: listed, not ranked (too few, or no department/place)
+    group: str | None = None  # the ranking it belongs to (a department's kind)
 
 
 def summary(session: Session, span: DateRange, filters: Filters, now: datetime, *,
@@ -83,27 +85,71 @@ def _sort_value(s: Summary, metric: str) -> tuple[int, float]:
     return (0, -value) if value is not None else (1, 0.0)
 
 
+# A row is ranked only on at least this volume (DOMAIN.md's assessment: fewer than 5 →
+# listed, not ranked): the base of the rate sorted on, or the count itself.
+MIN_RANK_VOLUME = 5
+# The breakdowns that are league tables (who does better), with the rules of `rank`.
+RANKINGS = ("department", "street", "cell")
+# The kinds of department ranked apart (bureaus, then streets and towns: DOMAIN.md).
+RANK_GROUPS = ("functional", "territorial")
+
+
+def volume(s: Summary, metric: str) -> int:
+    """What a row's place in a ranking by `metric` rests on: the rate's base, or the count."""
+    fig = s.figures[metric]
+    return fig.denominator if fig.denominator is not None else fig.numerator
+
+
+def rank(rows: list[Summary], sort: str, groups: Mapping[str, str] | None = None, *,
+         min_volume: int = MIN_RANK_VOLUME) -> list[Summary]:
+    """Number `rows` (already in `sort`'s order) within each group (`groups`: key → group, for
+    departments their kind; a key without a group is ranked with the ungrouped): rows below
+    `min_volume` and the row of no value (未派单, 无位置: not a department, not a place) are
+    listed, not ranked, after the ranked ones of their group. Groups in RANK_GROUPS' order."""
+    def group_of(s: Summary) -> str | None:
+        return (groups or {}).get(s.key or "") if s.key not in (None, NONE) else None
+
+    order = {g: i for i, g in enumerate(RANK_GROUPS)}
+    out: list[Summary] = []
+    keyed = sorted(((group_of(s), s) for s in rows if s.key not in (None, NONE)),
+                   key=lambda gs: order.get(gs[0] or "", len(order)))
+    names = list(dict.fromkeys(g for g, _ in keyed))
+    for name in names:
+        members = [s for g, s in keyed if g == name]
+        ranked = [s for s in members if volume(s, sort) >= min_volume]
+        listed = [s for s in members if volume(s, sort) < min_volume]
+        out += [replace(s, rank=i, group=name) for i, s in enumerate(ranked, start=1)]
+        out += [replace(s, rank=None, group=name) for s in listed]
+    out += [replace(s, rank=None, group=None) for s in rows if s.key in (None, NONE)]
+    return out
+
+
 def breakdown(session: Session, span: DateRange, filters: Filters, now: datetime, by: str, *,
-              sort: str = "intake", source: Source | None = None) -> list[Summary]:
+              sort: str = "intake", source: Source | None = None,
+              groups: Mapping[str, str] | None = None) -> list[Summary]:
     """The metrics by department, street, cell, channel, type or category (one level below
-    the category filtered on), ranked by `sort` (highest first; rates with no base last)."""
+    the category filtered on), ordered by `sort` (highest first; rates with no base last);
+    departments, streets and cells ranked as `rank` says (within `groups`: departments by kind;
+    on a minimum volume; the row of no value listed last, not ranked), the others numbered."""
     if by not in BREAKDOWNS:
         raise InvalidInput(f"by: 须为以下之一：{'、'.join(BREAKDOWNS)}", field="by")
     if sort not in METRICS:
         raise InvalidInput(f"sort: 须为以下之一：{'、'.join(METRICS)}", field="sort")
     src = source or _default_source()
-    groups = src.tally(session, span, filters, now, by)
+    tallies = src.tally(session, span, filters, now, by)
     if by == "category":
         level = category_level(filters)
         folded: dict[Any, Tally] = defaultdict(empty_tally)
-        for key, tally in groups.items():
+        for key, tally in tallies.items():
             target = folded[category_key(key, level)]
             for part, n in tally.items():
                 target[part] += n
-        groups = dict(folded)
-    rows = [Summary(span, filters, t, figures(t), key=shown(k)) for k, t in groups.items()]
+        tallies = dict(folded)
+    rows = [Summary(span, filters, t, figures(t), key=shown(k)) for k, t in tallies.items()]
     rows.sort(key=lambda s: (_sort_value(s, sort), s.key or ""))
-    return [replace(s, rank=i) for i, s in enumerate(rows, start=1)]
+    if by not in RANKINGS:  # channels, types, categories: their order is all there is
+        return [replace(s, rank=i) for i, s in enumerate(rows, start=1)]
+    return rank(rows, sort, groups)
 
 
 EVERY = ("day", "week", "month")

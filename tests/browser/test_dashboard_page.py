@@ -238,14 +238,19 @@ def test_charts_map_ranking_and_the_emerging_hotspot_are_shown(new_page, county)
     # The ranking table: the API's rows in its order; a header sorts by that column.
     ranked = county.call("leader1", "GET", "/api/v1/stats/breakdown?from=2026-11-01"
                          "&to=2026-11-23&by=department&sort=completion_rate")["items"]
-    keys = page.locator("#rank-rows tr").evaluate_all("rows => rows.map(r => r.dataset.key)")
+    keys = page.locator("#rank-rows tr[data-key]").evaluate_all(
+        "rows => rows.map(r => r.dataset.key)")
     assert keys == [i["key"] or "none" for i in ranked]
+    # Bureaus and streets ranked apart, under their headings; 未派单 not ranked.
+    headings = page.locator("#rank-rows tr.rank-group").all_inner_texts()
+    assert headings[:2] == ["职能部门", "属地街镇"], headings
+    expect(page.locator('#rank-rows tr[data-key="none"] .rank-no')).to_have_text("—")
     page.locator("#rank-head button[data-sort=intake]").click()
     expect(page.locator("#rank-head th[aria-sort=descending] button")).to_have_attribute(
         "data-sort", "intake")
     by_intake = county.call("leader1", "GET", "/api/v1/stats/breakdown?from=2026-11-01"
                             "&to=2026-11-23&by=department&sort=intake")["items"]
-    expect(page.locator("#rank-rows tr").first).to_have_attribute(
+    expect(page.locator("#rank-rows tr[data-key]").first).to_have_attribute(
         "data-key", by_intake[0]["key"] or "none")
     assert "sort=intake" in page.locator("#export-rank").get_attribute("href")
 
@@ -253,6 +258,9 @@ def test_charts_map_ranking_and_the_emerging_hotspot_are_shown(new_page, county)
     expect(page.locator("#heat-map")).to_have_attribute("data-level", re.compile(r"\w+"))
     expect(page.locator("#heat-map path.leaflet-interactive")).not_to_have_count(0)
     expect(page.locator("#heat-legend")).to_contain_text("受理量")
+    # …and a heat layer of the demand points over it.
+    expect(page.locator("#heat-map")).to_have_attribute("data-points", re.compile(r"^[1-9]"))
+    expect(page.get_by_test_id("heat-points-note")).to_contain_text("件有位置的诉求")
 
     # The emerging hotspot: five 占道经营 demands within 250 m in the last 40 minutes.
     spot = page.locator("#hotspots li.hotspot").filter(has_text="市容市貌")

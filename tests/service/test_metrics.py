@@ -23,12 +23,14 @@ from dispatch.stats.metrics import (
     DateRange,
     Figure,
     Filters,
+    Summary,
     breakdown,
     buckets,
     drill_down,
     summary,
     trend,
 )
+from dispatch.stats.metrics import rank as metrics_rank
 from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.lifecycle import perform
 from tests.service.conftest import PUDONG, URBAN, VENDING
@@ -426,8 +428,13 @@ def test_each_unit_counts_for_its_own_department(desk, clock, stats):
     raw = breakdown(stats.session, DateRange(MON, MON), Filters(), now, "department",
                     sort="return_rate", source=RAW)
     assert rows == raw
+    # One dispatch each: listed, not ranked (fewer than 5); 未派单 last, never ranked.
     assert [(r.rank, r.key, r.figures["return_rate"].rate) for r in rows] == [
-        (1, URBAN, 1.0), (2, PUDONG, 0.0), (3, None, None)]
+        (None, URBAN, 1.0), (None, PUDONG, 0.0), (None, None, None)]
+    ranked = metrics_rank(rows, "return_rate", {URBAN: "functional", PUDONG: "territorial"},
+                          min_volume=1)
+    assert [(r.group, r.rank, r.key) for r in ranked] == [
+        ("functional", 1, URBAN), ("territorial", 1, PUDONG), (None, None, None)]
     assert sum(r.tally["dispatches"] for r in rows) == stats.fig("return_rate", MON)[1]
 
 
@@ -525,3 +532,24 @@ def test_drill_down_pages_through_the_units_in_order(desk, stats):
         [made[0].number, made[1].number], [made[2].number, made[3].number], [made[4].number]]
     assert pages[0].items[0].as_dict()["unit"] == "ticket"
     assert pages[0].items[0].as_dict()["department"] is None
+
+
+def _row(key: str | None, numerator: int, denominator: int) -> Summary:
+    span = DateRange(MON, MON)
+    return Summary(span, Filters(), {}, {"completion_rate": Figure(numerator, denominator)},
+                   key=key)
+
+
+def test_rankings_need_five_keep_bureaus_and_streets_apart_and_never_rank_no_department():
+    rows = [_row("b1", 9, 10), _row("s1", 8, 10), _row("b2", 4, 4), _row("b3", 5, 6),
+            _row("s2", 3, 5), _row(None, 2, 20), _row("x", 1, 9)]  # already in rate order
+    kinds = {"b1": "functional", "b2": "functional", "b3": "functional",
+             "s1": "territorial", "s2": "territorial"}
+    out = metrics_rank(rows, "completion_rate", kinds)
+    assert [(r.group, r.rank, r.key) for r in out] == [
+        ("functional", 1, "b1"), ("functional", 2, "b3"),
+        ("functional", None, "b2"),  # 4 dispatched: listed, not ranked
+        ("territorial", 1, "s1"), ("territorial", 2, "s2"),
+        (None, 1, "x"),  # a department of no known kind: ranked with the ungrouped
+        (None, None, None)]  # 未派单 is not a department
+    assert [r.rank for r in metrics_rank(rows[:3], "completion_rate", None)] == [1, 2, None]

@@ -230,6 +230,23 @@ def test_heat_follows_the_category_filter(api, history):
     assert (none["total"], none["cells"], none["streets"]) == (0, [], [])
 
 
+def test_heat_points_place_the_intake_snapped_to_100_m_and_follow_the_filters(api, history):
+    r = api.get("leader1", f"{STATS}/heat-points", query_string=MONDAY)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["total"] == 8 and body["capped"] is False  # the intake: void left out
+    assert sum(n for _, _, n in body["points"]) == 8
+    assert all(round(lon, 3) == lon and round(lat, 3) == lat for lon, lat, _ in body["points"])
+    counts = [n for _, _, n in body["points"]]
+    assert counts == sorted(counts, reverse=True)
+    narrowed = api.get("leader1", f"{STATS}/heat-points", query_string={
+        **MONDAY, "category": "urban.appearance"}).get_json()
+    assert narrowed["total"] == 5 and narrowed["filters"] == {"category": "urban.appearance"}
+    refused = api.get("leader1", f"{STATS}/heat-points", query_string={**MONDAY, "street": ""})
+    assert refused.status_code == 400
+    assert api.get("handler1", f"{STATS}/heat-points", query_string=MONDAY).status_code == 403
+
+
 # ---------------------------------------------------------------- exports
 
 
@@ -281,8 +298,9 @@ def test_the_breakdown_export_holds_the_rows_of_the_breakdown_api_in_its_order(a
     wb = workbook(api.get("leader1", EXPORT, query_string={**query, "table": "breakdown"}))
     assert wb.sheetnames == ["分组统计", "图表", "口径"]
     rows = rows_of(wb["分组统计"])
-    assert [(r["排名"], r["代码"]) for r in rows] == [(i["rank"], i["key"] or "none")
-                                                  for i in api_rows]
+    assert [(r["排名"], r["代码"]) for r in rows] == [
+        (i["rank"] if i["rank"] is not None else "不排名", i["key"] or "none") for i in api_rows]
+    assert [r["排名组"] for r in rows] == ["职能部门", "属地街镇", "—"]
     names = {r["代码"]: r["承办部门"] for r in rows}
     assert (names["urban_management"], names["none"]) == ("长垣市城市管理局", "未派单")
     for row, item in zip(rows, api_rows, strict=True):

@@ -93,13 +93,30 @@ def test_breakdown_ranks_the_departments_by_the_metric_asked(api, history):
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
     assert (body["by"], body["sort"]) == ("department", "completion_rate")
-    rows = [(i["rank"], i["key"], i["intake"]["value"], i["completion_rate"]["rate"])
-            for i in body["items"]]
-    assert rows == [(1, "urban_management", 2, 0.5), (2, "street_pudong", 1, 0.0),
-                    (3, None, 1, None)]
+    rows = [(i["rank"], i["group"], i["key"], i["intake"]["value"],
+             i["completion_rate"]["rate"]) for i in body["items"]]
+    # Fewer than 5 dispatched: listed, not ranked; bureaus apart from streets; 未派单 last.
+    assert body["min_volume"] == 5
+    assert rows == [(None, "functional", "urban_management", 2, 0.5),
+                    (None, "territorial", "street_pudong", 1, 0.0),
+                    (None, None, None, 1, None)]
     by_intake = api.get("leader1", BREAKDOWN,
                         query_string={**MONDAY, "by": "department"}).get_json()
     assert [i["key"] for i in by_intake["items"]][0] == "urban_management"
+
+
+def test_a_department_with_five_dispatched_is_ranked_within_its_kind(api, history):
+    for _ in range(5):
+        dispatched(api)
+    body = api.get("leader1", BREAKDOWN, query_string={
+        **MONDAY, "by": "department", "sort": "completion_rate"}).get_json()
+    rows = [(i["group"], i["rank"], i["key"]) for i in body["items"]]
+    assert rows == [("functional", 1, "urban_management"),
+                    ("territorial", None, "street_pudong"), (None, None, None)]
+    by_street = api.get("leader1", BREAKDOWN, query_string={
+        **MONDAY, "by": "street", "sort": "intake"}).get_json()["items"]
+    assert all(i["group"] is None for i in by_street)
+    assert [i["rank"] for i in by_street if i["key"] is None] in ([], [None])
 
 
 def test_trend_gives_each_week_of_the_period(api, history, clock):

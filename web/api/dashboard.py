@@ -28,6 +28,7 @@ from dispatch.stats import metrics, wording
 from dispatch.stats.export import TABLES, ExportRequest, export_table
 from dispatch.stats.hotspots import HotspotRules, find_hotspots
 from dispatch.stats.metrics import NONE
+from dispatch.stats.points import demand_points
 from dispatch.stats.wording import NOT_SET, formula, part_words
 from dispatch.tickets.lifecycle import Actor
 from grid.models import Department
@@ -50,7 +51,9 @@ class Names:
     """Chinese names of the dimension values (departments, categories, grid areas)."""
 
     def __init__(self, session: Session, now: datetime) -> None:
-        self.departments = dict(session.execute(select(Department.code, Department.name)).all())
+        rows_ = session.execute(select(Department.code, Department.name, Department.kind)).all()
+        self.departments = {r.code: r.name for r in rows_}
+        self.department_kinds = {r.code: r.kind for r in rows_}
         rows = session.execute(select(Category.code, Category.name, Category.parent_code)).all()
         by_code = {r.code: r for r in rows}
         self.categories: dict[str, str] = {}
@@ -76,6 +79,10 @@ class Names:
         if dim == "category":
             return self.categories.get(code, code)
         return self.areas.get(code, code)
+
+    def groups(self, dim: str) -> dict[str, str] | None:
+        """Departments are ranked by kind (bureaus apart from streets and towns)."""
+        return self.department_kinds if dim == "department" else None
 
     def status(self, code: str) -> str:
         """The name of a ticket status."""
@@ -202,6 +209,19 @@ def stats_heat(actor: Actor, query: StatsQuery) -> dict[str, Any]:
             "grid_version": names.index.version if names.index else None,
             "total": total, "unplaced": unplaced,
             "cells": cells, "communities": level(communities), "streets": level(streets)}
+
+
+@bp.endpoint("/stats/heat-points", "GET",
+          "Demand points for the heat layer: the intake's placed tickets snapped to about "
+          "100 m and counted per point", query=StatsQuery, roles=READERS)
+def stats_heat_points(actor: Actor, query: StatsQuery) -> dict[str, Any]:
+    span, filters, now = period(query)
+    found = demand_points(db.session, span, filters)
+    commit()
+    return {"from": span.start.isoformat(), "to": span.end.isoformat(),
+            "as_of": now.isoformat(), "filters": filters.given(), "total": found.total,
+            "capped": found.capped,
+            "points": [[lon, lat, n] for lon, lat, n in found.points]}
 
 
 # ---------------------------------------------------------------- exports

@@ -10,12 +10,14 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
+from sqlalchemy import select
 
 from dispatch.core.commands import Strict
 from dispatch.core.vocab import Channel, RequestType, Role
 from dispatch.stats import metrics, rollups
 from dispatch.stats.metrics import DateRange, Filters, Summary
 from dispatch.tickets.lifecycle import Actor
+from grid.models import Department
 from web.api.base import ApiBlueprint, commit
 from web.extensions import db
 from web.services import services
@@ -108,10 +110,19 @@ def stats_summary(actor: Actor, query: StatsQuery) -> dict[str, Any]:
 def stats_breakdown(actor: Actor, query: BreakdownQuery) -> dict[str, Any]:
     span, filters, now = period(query)
     pending = catch_up()
-    rows = metrics.breakdown(db.session, span, filters, now, query.by, sort=query.sort)
+    groups = department_kinds() if query.by == "department" else None
+    rows = metrics.breakdown(db.session, span, filters, now, query.by, sort=query.sort,
+                             groups=groups)
     commit()
     return {**_head(span, filters, now, pending), "by": query.by, "sort": query.sort,
-            "items": [{"key": r.key, "rank": r.rank, **_metrics(r)} for r in rows]}
+            "min_volume": metrics.MIN_RANK_VOLUME,
+            "items": [{"key": r.key, "rank": r.rank, "group": r.group, **_metrics(r)}
+                      for r in rows]}
+
+
+def department_kinds() -> dict[str, str]:
+    """Department code → kind (functional, territorial): the rankings kept apart."""
+    return dict(db.session.execute(select(Department.code, Department.kind)).tuples().all())
 
 
 @bp.endpoint("/stats/trend", "GET", "The metrics for each day, week or month of a period",

@@ -435,8 +435,38 @@ function renderRankHead() {
 function renderRanking(data) {
   renderRankHead();
   const by = state.rankBy;
-  const rows = data.items.map((row) => el("tr", { dataset: { key: row.key || "none" } },
-    el("td", { class: "rank-no" }, String(row.rank)),
+  const min = data.min_volume || 5;
+  const rows = [];
+  let group;
+  for (const row of data.items) {
+    if (by === "department" && row.group !== group) {
+      group = row.group;
+      rows.push(el("tr", { class: "rank-group" }, el("th", {
+        scope: "rowgroup", colspan: RANK_COLUMNS.length + 2,
+      }, RANK_GROUP_NAMES[group || ""] || "其他")));
+    }
+    rows.push(rankRow(row, by, min));
+  }
+  fill($("rank-rows"), rows.length ? rows
+    : el("tr", {}, el("td", { colspan: RANK_COLUMNS.length + 2, class: "muted" }, "暂无数据")));
+  for (const b of $("rank-by").querySelectorAll("button")) {
+    b.setAttribute("aria-pressed", String(b.dataset.by === by));
+  }
+  $("export-rank").href = exportUrl("breakdown", { by, sort: state.rankSort });
+}
+
+/** The ranks' groups (bureaus and streets ranked apart; 未派单 is not a department). */
+const RANK_GROUP_NAMES = { functional: "职能部门", territorial: "属地街镇", "": "未派单（不参与排名）" };
+
+/** Why a row has no rank: no department or place, or too few to compare. */
+function unranked(row, min) {
+  return row.key ? `不足 ${min} 件，只列出、不排名` : "不是部门或地点，不参与排名";
+}
+
+function rankRow(row, by, min) {
+  return el("tr", { dataset: { key: row.key || "none" }, class: row.rank ? "" : "not-ranked" },
+    el("td", { class: "rank-no", title: row.rank ? "" : unranked(row, min) },
+      row.rank ? String(row.rank) : "—"),
     el("th", { scope: "row" }, keyName(by, row.key)),
     RANK_COLUMNS.map((metric) => {
       const fig = row[metric];
@@ -448,13 +478,7 @@ function renderRanking(data) {
       return el("td", { class: "fig " + tone(metric, fig) },
         fig.denominator ? drillButton(pct(fig.rate), metric, "numerator", extra) : "—",
         el("div", { class: "muted small" }, `${num(fig.numerator)} / ${num(fig.denominator)}`));
-    })));
-  fill($("rank-rows"), rows.length ? rows
-    : el("tr", {}, el("td", { colspan: RANK_COLUMNS.length + 2, class: "muted" }, "暂无数据")));
-  for (const b of $("rank-by").querySelectorAll("button")) {
-    b.setAttribute("aria-pressed", String(b.dataset.by === by));
-  }
-  $("export-rank").href = exportUrl("breakdown", { by, sort: state.rankSort });
+    }));
 }
 
 async function loadRanking() {
@@ -638,6 +662,33 @@ async function loadHeat() {
   $("heat-note").textContent = `共 ${num(data.total)} 件` +
     (data.unplaced ? `（其中 ${num(data.unplaced)} 件无位置）` : "") + "；点击区域查看工单";
   restyle();
+}
+
+/** The heat layer: each snapped demand point a soft red circle (about 150 m), its opacity
+ * graded by its count against the busiest point's (square root: a few large counts do not
+ * hide the rest); overlapping circles add up where demands crowd. Drawn on a canvas. */
+async function loadHeatPoints() {
+  const gen = generation;
+  const data = await api("GET", url("heat-points"));
+  if (gen !== generation || !heat.map) return;
+  if (!heat.points) {
+    heat.points = L.layerGroup().addTo(heat.map);
+    heat.renderer = L.canvas({ padding: 0.2 });
+  }
+  heat.points.clearLayers();
+  const max = data.points.reduce((m, p) => Math.max(m, p[2]), 1);
+  for (const [lon, lat, n] of data.points) {
+    const weight = Math.sqrt(n / max);
+    L.circle([lat, lon], {
+      renderer: heat.renderer, radius: 150, stroke: false, interactive: false,
+      fillColor: weight > 0.6 ? "#b71c1c" : weight > 0.3 ? "#e64a19" : "#ffa000",
+      fillOpacity: 0.12 + 0.5 * weight,
+    }).addTo(heat.points);
+  }
+  $("heat-map").dataset.points = String(data.points.length);
+  $("heat-points-note").textContent = data.points.length
+    ? `热力点：${num(data.total)} 件有位置的诉求` + (data.capped ? "（只取最新的部分）" : "")
+    : "";
 }
 
 // ------------------------------------------------------------ hotspots
@@ -892,7 +943,7 @@ async function refresh() {
     failed.push({ reason: e });
   }
   const jobs = [loadChannels(), loadTrend(), loadBreakdown(), loadRanking(), loadHeat(),
-    loadHotspots()];
+    loadHeatPoints(), loadHotspots()];
   const results = await Promise.allSettled(jobs);
   failed = failed.concat(results.filter((r) => r.status === "rejected"));
   if (failed.length) toast(describe(failed[0].reason), "error");
