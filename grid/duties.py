@@ -201,3 +201,21 @@ def on_duty(session: Session, cell: str, now: datetime) -> OnDuty:
         return OnDuty(None, None, f"网格 {cell} 未排班：请派单员指定网格员")
     return OnDuty(None, None, f"网格 {cell} 此时（{local:%H:%M}）无人值班：请派单员指定网格员")
 
+
+
+def cell_workers(session: Session, cell: str, now: datetime) -> list[dict[str, Any]]:
+    """The grid workers on a cell's roster, by name, those on duty now first (the dispatcher
+    picks one of them): username, name, on_duty, hours and weekdays of their duty."""
+    local = now.astimezone(LOCAL_TZ)
+    rows = session.execute(
+        select(RosterEntry, User.username, User.display_name)
+        .join(User, User.id == RosterEntry.user_id)
+        .where(RosterEntry.cell_code == cell, User.active.is_(True))
+        .order_by(RosterEntry.id)).all()
+    workers: dict[str, dict[str, Any]] = {}
+    for entry, username, name in rows:
+        worker = workers.setdefault(username, {
+            "username": username, "name": name or username, "on_duty": False, "duties": []})
+        worker["on_duty"] = worker["on_duty"] or _covers(entry, local)
+        worker["duties"].append(f"{weekdays_text(entry.weekdays)} {entry.starts}–{entry.ends}")
+    return sorted(workers.values(), key=lambda w: not w["on_duty"])

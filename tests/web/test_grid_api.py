@@ -355,3 +355,14 @@ def test_the_demo_county_file_uploads_despite_the_64_kib_body_limit(api, app):
     big_json = api.post("operator1", "/api/v1/tickets", json={"channel": "phone",
                                                               "text": "长" * 40_000})
     assert big_json.status_code == 413  # other endpoints keep the limit
+
+
+def test_a_cells_grid_workers_are_listed_by_name_on_duty_first(api, grid):
+    r = api.get("dispatcher1", f"/api/v1/grid/cells/{PUDONG_CELL}/workers")
+    assert r.status_code == 200, r.get_json()
+    [worker] = r.get_json()["items"]
+    assert (worker["username"], worker["name"]) == ("worker1", "网格员一")
+    assert isinstance(worker["on_duty"], bool) and worker["duties"]
+    assert api.get("dispatcher1", "/api/v1/grid/cells/no-such-cell/workers").get_json()[
+        "items"] == []
+    assert api.get("handler1", f"/api/v1/grid/cells/{PUDONG_CELL}/workers").status_code == 403

@@ -186,6 +186,15 @@ def cells_geojson(actor: Actor, query: FeaturesQuery) -> Any:
     return response, 200
 
 
+@bp.endpoint("/grid/cells/<code>/workers", "GET",
+          "The grid workers on a cell's roster by name, those on duty now first (the dispatcher's "
+          "picker)", roles=GRID_READERS)
+def cell_workers(actor: Actor, code: str) -> dict[str, Any]:
+    items = duties.cell_workers(db.session, code, services().clock.now())
+    commit()
+    return {"cell": code, "items": items}
+
+
 @bp.endpoint("/grid/areas", "GET", "Streets and communities of the active grid (names and tree)",
           roles=STAFF)
 def areas(actor: Actor) -> dict[str, Any]:
