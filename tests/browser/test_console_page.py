@@ -327,13 +327,46 @@ def test_a_dispatcher_approves_an_extension_from_the_drawer(new_page, county):
                 if a["role"] == "lead")["complete_deadline"] > deadline
 
 
+def upload_photo(live: Any, user: str, number: str) -> int:
+    """A small PNG uploaded to a ticket as `user`; its attachment id."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (160, 120), (30, 120, 200)).save(out, "PNG")
+    out.seek(0)
+    r = live.app.test_client().post(
+        f"/api/v1/tickets/{number}/attachments", data={"file": (out, "现场.png")},
+        headers={"Authorization": f"Bearer {live.api_token(user)}"},
+        content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
 def test_a_dispatcher_accepts_a_completion_from_the_drawer(new_page, county):
     number = dispatched(county, "小区门口垃圾桶满溢")
+    returned = dispatched(county, "路面坑洼积水")  # returned by its lead: 改派 elsewhere
+    act(county, "handler1", returned, "return", reason="不属于城管职责")
     act(county, "handler1", number, "sign")
-    act(county, "handler1", number, "complete", result="已清运并消毒")
+    photos = [upload_photo(county, "handler1", number) for _ in range(2)]
+    lon, lat = county.point
+    act(county, "handler1", number, "complete", result="已清运并消毒", attachments=photos,
+        lon=lon + 0.003, lat=lat)
     page = open_console(new_page)
+    # The live feed starts with the last events, not empty.
+    expect(page.get_by_test_id("feed").locator(f"li:has-text('{number}')")).to_have_count(4)
     assert tab_count(page, "review") == 1
     drawer = open_drawer(page, number)
+    # The reviewer sees the photos, where they were reported from and the time taken.
+    shots = drawer.get_by_test_id("completion-photos").locator("img")
+    expect(shots).to_have_count(2)
+    expect(shots.first).to_have_js_property("complete", True)
+    assert shots.first.evaluate("img => img.naturalWidth") == 160
+    expect(drawer.get_by_test_id("completion-distance")).to_have_text(
+        re.compile(r"^距工单位置 2\d\d 米$"))
+    expect(drawer).to_contain_text("派单后 0分")
+    screenshot(page, "console-review-drawer")
     drawer.get_by_role("button", name="审核通过").click()
     form = drawer.locator("form[data-form=review_accept]")
     expect(form).to_contain_text("已清运并消毒")  # the result being accepted
@@ -345,6 +378,16 @@ def test_a_dispatcher_accepts_a_completion_from_the_drawer(new_page, county):
     assert ticket(county, number)["status"] == "REVIEWED"
     # Reviewed: waiting for the callback, whose clock now runs.
     expect(row(page, number).locator("td.deadline .small")).to_have_text("回访时限")
+
+    # 改派 of a returned ticket does not propose the department that returned it, and says why.
+    drawer = open_drawer(page, returned)
+    drawer.get_by_role("button", name="改派", exact=True).click()
+    hint = drawer.get_by_test_id("reassign-hint")
+    expect(hint).to_contain_text("长垣市城市管理局 已退单（不属于城管职责）。建议改派")
+    lead = drawer.locator("form[data-form=dispatch]").get_by_label("主办部门")
+    expect(lead).not_to_have_value("urban_management")
+    expect(lead).not_to_have_value("")
+    screenshot(page, "console-reassign")
 
 
 def test_countdowns_turn_amber_at_the_warning_and_red_when_overdue(new_page, county):
