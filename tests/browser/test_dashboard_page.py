@@ -6,6 +6,7 @@ the figures shown, and hostile demand text shows as text."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 from sqlalchemy import make_url
 
@@ -318,6 +320,38 @@ def test_hostile_demand_text_shows_as_text_in_the_ticket_view(new_page, demo_cou
     page.locator(f"#drill-rows tr[data-number='{number}'] button").click()
     expect(page.locator("#ticket .ticket-text")).to_have_text(HOSTILE)
     expect(page.locator("#ticket img")).to_have_count(0)
+    expect(page.get_by_test_id("completion-evidence")).to_have_count(0)
+
+    # Completed with a photo from 2 km east: the ticket view shows the photo, the place
+    # against the ticket's and the time taken, as the review drawer does.
+    live = demo_county
+    t = live.call("dispatcher1", "POST", f"/api/v1/tickets/{number}/actions/dispatch", {
+        "version": live.call("dispatcher1", "GET", f"/api/v1/tickets/{number}")["version"],
+        "lead": "urban_management"})
+    t = live.call("handler1", "POST", f"/api/v1/tickets/{number}/actions/sign",
+                  {"version": t["version"]})
+    out = io.BytesIO()
+    Image.new("RGB", (160, 120), (30, 120, 200)).save(out, "JPEG")
+    up = live.app.test_client().post(
+        f"/api/v1/tickets/{number}/attachments", data={"file": (io.BytesIO(out.getvalue()),
+                                                                "现场.jpg", "image/jpeg")},
+        headers={"Authorization": f"Bearer {live.api_token('handler1')}"},
+        content_type="multipart/form-data")
+    assert up.status_code == 201, up.get_json()
+    live.clock.advance(hours=2, minutes=5)
+    live.call("handler1", "POST", f"/api/v1/tickets/{number}/actions/complete", {
+        "version": t["version"], "result": "已处理", "attachments": [up.get_json()["id"]],
+        "lon": street["lon"] + 0.022, "lat": street["lat"]})
+    page.locator("#ticket-close").click()
+    page.locator(f"#drill-rows tr[data-number='{number}'] button").click()
+    shown = page.get_by_test_id("completion")
+    expect(shown).to_contain_text("长垣市城市管理局")
+    expect(shown).to_contain_text("用时 2小时5分")
+    expect(page.get_by_test_id("completion-place")).to_have_text(
+        re.compile(r"^距诉求位置 2\.\d 公里（偏离较远，请核实）$"))
+    photo = page.get_by_test_id("completion-photo")
+    page.wait_for_function("img => img.complete && img.naturalWidth === 160",
+                           arg=photo.element_handle())
     # With no history the figures read as empty, not as errors.
     expect(tile(page, "completion_rate").locator(".tile-value")).to_have_text("—")
     expect(page.locator("#hotspots")).to_contain_text("当前没有新发热点")

@@ -10,6 +10,7 @@
  * chart labels are drawn on a canvas, tooltips built as DOM elements. */
 import { api, describe, geojson } from "./lib/api.js";
 import { el, fill } from "./lib/dom.js";
+import { completions } from "./lib/evidence.js";
 import { count as num, fmtTime, localDay, percent as pct } from "./lib/format.js";
 import { boundsBox, snapBbox } from "./lib/geo.js";
 import { BOOT, I18N, now, zh } from "./lib/page.js";
@@ -847,6 +848,31 @@ function field(name, ...value) {
   return [el("dt", {}, name), el("dd", {}, ...value)];
 }
 
+/** The completions (办结情况): photos, where they were reported from against the ticket's
+ * place, how long the handling took (lib/evidence.js); nothing when none yet. */
+function completionSection(t) {
+  const done = completions(t);
+  if (!done.length) return null;
+  return el("section", { class: "evidence", "data-testid": "completion-evidence" },
+    el("h3", {}, "办结情况"),
+    done.map((c) => el("div", { class: "completion", "data-testid": "completion" },
+      el("div", { class: "small" },
+        el("strong", {}, c.departmentName), " · ", fmtTime(c.at, true),
+        c.took ? ` · 用时 ${c.took}` : "",
+        c.onTime === false ? el("span", { class: "badge late" }, "超时办结") : null),
+      el("div", { class: "small" + (c.far ? " far" : ""), "data-testid": "completion-place",
+        title: c.place ? `上报位置 ${c.place.lon.toFixed(5)}, ${c.place.lat.toFixed(5)}` : "" },
+      c.placeText, c.far ? "（偏离较远，请核实）" : ""),
+      c.result ? el("p", { class: "small result" }, c.result) : null,
+      c.photos.length ? el("div", { class: "photos" }, c.photos.map((id, i) => el("a", {
+        href: `/api/v1/attachments/${encodeURIComponent(id)}`, target: "_blank",
+        rel: "noopener", title: `办结照片 ${i + 1}（点击查看原图）`,
+      }, el("img", {
+        src: `/api/v1/attachments/${encodeURIComponent(id)}`, alt: `办结照片 ${i + 1}`,
+        loading: "lazy", "data-testid": "completion-photo",
+      })))) : el("p", { class: "muted small" }, "未上传照片"))));
+}
+
 async function openTicket(number) {
   const panel = $("ticket");
   if (panel.hidden) ticketOpener = document.activeElement;
@@ -893,6 +919,7 @@ async function openTicket(number) {
           el("td", {}, fmtTime(a.sign_deadline)),
           el("td", {}, fmtTime(a.complete_deadline))))))
         : el("p", { class: "muted" }, "尚未派单"),
+      completionSection(t),
       el("h3", {}, "处理过程"),
       el("ol", { class: "timeline" }, (t.events || []).map((e) => el("li", {},
         el("span", { class: "muted small" }, fmtTime(e.at)), " ",
