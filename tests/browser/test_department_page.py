@@ -50,6 +50,9 @@ def test_handler_signs_requests_an_extension_and_completes_with_a_photo(live_ser
     expect(row.locator(".clock")).to_contain_text(re.compile(r"签收时限 剩 23小时\d\d分"))
     expect(rows(page)).to_have_count(1)
     expect(row.get_by_test_id("assignment-status")).to_have_text("待签收")
+    # At 1440 px every column keeps its text on one line (no column one character wide).
+    heights = row.locator("td").evaluate_all("cells => cells.map(c => c.clientHeight)")
+    assert max(heights) < 48, heights
 
     # A new dispatch arrives by the console feed (no reload, no 60 s poll): the row, a title
     # badge and a line naming it.
