@@ -468,3 +468,14 @@ def test_escape_pressed_twice_clears_the_call_and_once_keeps_it(new_page, county
     expect(page.get_by_test_id("phone")).to_be_focused()
     expect(page.get_by_test_id("kb-item")).to_have_count(0)
     assert _ticket_total(county) == 0
+
+    # A common phrase (常用语) by key: Alt+T, pick, Enter puts it in the demand at the caret.
+    page.keyboard.press("Alt+M")  # (not from the phone field: anywhere on the call)
+    page.keyboard.press("Alt+T")
+    phrase = page.get_by_test_id("phrase")
+    expect(phrase).to_be_focused()
+    phrase.select_option("来电人要求尽快处理并回复处理结果。")
+    page.keyboard.press("Enter")
+    expect(text).to_have_value("来电人要求尽快处理并回复处理结果。")
+    expect(text).to_be_focused()
+    assert _ticket_total(county) == 0

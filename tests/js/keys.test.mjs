@@ -87,10 +87,12 @@ test("arrow keys move along a row of tabs and wrap around", () => {
   assert.equal(arrowStep("ArrowDown", 1, 4), null);
 });
 
-test("on the call, Alt+K goes to the knowledge-base search and Alt+M to the map", () => {
+test("on the call, Alt+K goes to the knowledge-base search, Alt+M to the map, Alt+T to the phrases", () => {
   assert.deepEqual(resolveKey(INTAKE_KEYS, key("k", "KeyK", { altKey: true }), "call"),
     { action: "kb_search", arg: null });
   assert.deepEqual(resolveKey(INTAKE_KEYS, key("µ", "KeyM", { altKey: true }), "call"),
     { action: "map", arg: null });
+  assert.deepEqual(resolveKey(INTAKE_KEYS, key("†", "KeyT", { altKey: true }), "call"),
+    { action: "phrases", arg: null });
   assert.equal(resolveKey(INTAKE_KEYS, key("k", "KeyK", { altKey: true }), "callbacks"), null);
 });

@@ -20,6 +20,7 @@ from dispatch.core.errors import DomainError, Unauthorized
 from dispatch.core.models import User
 from dispatch.core.vocab import Role
 from grid.directory import SqlDirectory
+from grid.phrases import intake_phrases
 from web.auth import LoginThrottled, current_user, log_in, sign_in, signed_in_user
 from web.extensions import db
 from web.i18n import ZH, t
@@ -210,7 +211,7 @@ def console(user: User) -> dict[str, Any]:
 
 @page("/intake", INTAKE_ROLES)
 def intake(user: User) -> dict[str, Any]:
-    return {"template": "intake.html"}
+    return {"template": "intake.html", "boot": {"phrases": intake_phrases()}}
 
 
 def _upload_limit() -> dict[str, Any]:

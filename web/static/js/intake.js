@@ -14,7 +14,7 @@ import { countdown } from "./lib/clock.js";
 import { el, fill } from "./lib/dom.js";
 import { fmtTime } from "./lib/format.js";
 import { CALLBACK_FORM_KEYS, INTAKE_KEYS, resolveKey } from "./lib/keys.js";
-import { I18N, now, zh } from "./lib/page.js";
+import { BOOT, I18N, now, zh } from "./lib/page.js";
 import { citizenText, normalizePhone } from "./lib/phones.js";
 import { toast } from "./lib/ui.js";
 import { L } from "./lib/vendor.js";
@@ -218,6 +218,49 @@ function ticketItem(item, testid, extra) {
     extra || null,
     item.category ? el("div", { class: "muted" }, categoryName(item.category)) : null,
     el("div", { class: "ti-text" }, item.text || ""));
+}
+
+/* ------------------------------------------------------------ templates and phrases */
+
+/** The picker: the templates of the chosen (or suggested) category first, then the common
+ * phrases (grid/data/intake_phrases.json, in the page's boot data). */
+function renderPhrases() {
+  const phrases = (BOOT && BOOT.phrases) || { common: [], templates: {} };
+  const category = $("category").value || (state.suggestion && state.suggestion.category) || "";
+  const top = category.split(".")[0];
+  const groups = [];
+  for (const [code, items] of Object.entries(phrases.templates || {})) {
+    if (!top || code === top) groups.push([`模板 · ${categoryName(code)}`, items]);
+  }
+  if (top && !groups.length) {
+    // No template for this category: all of them, by category.
+    for (const [code, items] of Object.entries(phrases.templates || {})) {
+      groups.push([`模板 · ${categoryName(code)}`, items]);
+    }
+  }
+  groups.push(["常用语", phrases.common || []]);
+  const select = $("phrase");
+  fill(select, el("option", { value: "" }, "选择后按 Enter 插入"),
+    groups.map(([label, items]) => el("optgroup", { label },
+      items.map((text) => el("option", { value: text }, text)))));
+}
+
+/** Put the chosen phrase into the demand at the caret (a template replaces an empty text). */
+function insertPhrase() {
+  const phrase = $("phrase").value;
+  const text = $("text");
+  if (!phrase) {
+    text.focus();
+    return;
+  }
+  const start = text.selectionStart ?? text.value.length;
+  const end = text.selectionEnd ?? start;
+  text.value = text.value.slice(0, start) + phrase + text.value.slice(end);
+  const caret = start + phrase.length;
+  text.focus();
+  text.setSelectionRange(caret, caret);
+  $("phrase").value = "";
+  text.dispatchEvent(new Event("input", { bubbles: true })); // suggestions follow the text
 }
 
 /* ------------------------------------------------------------ classifier suggestions */
@@ -1127,6 +1170,10 @@ const KEY_ACTIONS = {
   article: (n) => pickArticle(Number(n) - 1),
   accept_suggestion: acceptSuggestion,
   kb_search: () => { $("kb-q").focus(); $("kb-q").select(); },
+  phrases: () => {
+    renderPhrases();
+    $("phrase").focus();
+  },
   map: () => $("map").focus(),
   locate: () => {
     if ($("address").value.trim()) locate();
@@ -1194,6 +1241,9 @@ function wire() {
   onFieldEnter("name", () => $("text").focus());
   onFieldEnter("address", locate);
   onFieldEnter("kb-q", searchKb);
+  onFieldEnter("phrase", insertPhrase);
+  $("phrase-insert").addEventListener("click", insertPhrase);
+  $("phrase").addEventListener("focus", () => { if (!$("phrase").value) renderPhrases(); });
   onFieldEnter("transfer-reason", () => logCall("110"));
   $("locate").addEventListener("click", locate);
   $("do-dispatch").addEventListener("click", () => logCall("dispatch"));
@@ -1221,7 +1271,7 @@ function wire() {
 }
 
 wire();
-loadReference();
+loadReference().then(renderPhrases);
 initMap();
 loadCallbacks(false);
 $("phone").focus();

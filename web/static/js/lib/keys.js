@@ -41,14 +41,14 @@ const ARTICLE_KEYS = Object.fromEntries(
 
 /** The operator's screen (intake.js), as its page shows: on the call, Ctrl+Enter 派单 ·
  * Alt+R 直接答复 · Alt+P 转110 · Alt+A 采纳建议 · Alt+L 定位 · Alt+1…9 知识库答复 ·
- * Alt+K 搜索知识库 · Alt+M 地图（方向键移动、+/− 缩放） · Esc Esc 清空;
+ * Alt+T 模板/常用语 · Alt+K 搜索知识库 · Alt+M 地图（方向键移动、+/− 缩放） · Esc Esc 清空;
  * anywhere Alt+N 新来电 · Alt+Q 回访队列; in the callback queue Ctrl+Enter 记录回访 · Alt+U 未接通. */
 export const INTAKE_KEYS = {
   "*": { "Alt+KeyN": "new_call", "Alt+KeyQ": "callbacks" },
   call: {
     ...ARTICLE_KEYS,
     "Alt+KeyA": "accept_suggestion", "Alt+KeyL": "locate", "Alt+KeyK": "kb_search",
-    "Alt+KeyM": "map", "Alt+KeyR": "answer",
+    "Alt+KeyM": "map", "Alt+KeyT": "phrases", "Alt+KeyR": "answer",
     "Alt+KeyP": "transfer_110", "Ctrl+Enter": "dispatch", Escape: "clear",
   },
   callbacks: { "Ctrl+Enter": "callback_reached", "Alt+KeyU": "callback_unreached" },
