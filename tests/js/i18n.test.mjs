@@ -44,7 +44,10 @@ test("an API refusal is described by its Chinese name, its field and the server'
     "工单已被他人更新：version 3 is not 4");
 });
 
-test("any other failure is described by its message", () => {
-  assert.equal(describeError(new TypeError("Failed to fetch"), zh), "Failed to fetch");
+test("a network failure is said in Chinese; any other failure by its message", () => {
+  assert.equal(describeError(new TypeError("Failed to fetch"), zh),
+    "无法连接服务器，请检查网络后重试");
+  assert.equal(describeError(new TypeError("Load failed"), zh), "无法连接服务器，请检查网络后重试");
+  assert.equal(describeError(new Error("网格加载失败"), zh), "网格加载失败");
   assert.equal(describeError("plain", zh), "plain");
 });

@@ -22,5 +22,10 @@ export class ApiError extends Error {
 /** What to tell a user about any failure: an ApiError described, anything else by its message. */
 export function describeError(e, zh) {
   if (e instanceof ApiError) return e.describe(zh);
+  // fetch's network failure speaks the browser's English ("Failed to fetch", "Load failed",
+  // "NetworkError when attempting to fetch resource").
+  if (e instanceof TypeError && /fetch|load failed|network/i.test(e.message || "")) {
+    return "无法连接服务器，请检查网络后重试";
+  }
   return String((e && e.message) || e);
 }
