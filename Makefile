@@ -23,11 +23,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `PORT=5001 make run` serves on another port. On an empty database, five weeks of simulated
+# history ending now are made first (under a minute); a database with tickets is kept as it is.
+PORT ?= 5000
+
 run: install
 	$(BIN)/hotline db upgrade
 	$(BIN)/hotline demo load --if-empty
 	$(BIN)/hotline classifier train --activate --if-none
-	$(BIN)/hotline serve --host 127.0.0.1 --port 5000
+	$(BIN)/hotline simulate --preset recent --until-now --if-empty
+	$(BIN)/hotline serve --host 127.0.0.1 --port $(PORT)
 
 # Tests that share a costly fixture run in one worker (--dist loadgroup, groups in
 # tests/conftest.py); then the JavaScript unit tests, when there are any.

@@ -4,6 +4,7 @@ processes = more `hotline serve`s behind a proxy with sticky sessions, on one Re
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
@@ -27,6 +28,21 @@ def _start_background_work(app: Flask) -> None:
             services().runner = CeleryKicker(make_celery(app))
         else:  # embedded: the outbox, clocks and console catch-up run in this process
             services().runner = EmbeddedRunner(app).start()
+
+
+def _close_sockets(app: Flask) -> None:
+    """On Ctrl-C (gunicorn's `worker_int`, in the worker before it exits): close every Socket.IO
+    connection, so that the request threads holding the consoles' WebSockets end at once and the
+    worker exits in well under a second (not killed after `graceful_timeout`)."""
+    socketio = app.extensions.get("socketio")
+    server = getattr(socketio, "server", None)
+    if server is None:
+        return
+    for sid, connection in list(server.eio.sockets.items()):
+        try:
+            connection.close(wait=False)
+        except Exception:  # a connection already half closed: the others still go
+            logging.getLogger("hotline.server").debug("closing %s failed", sid, exc_info=True)
 
 
 class Server(BaseApplication):
@@ -54,11 +70,41 @@ def options(app: Flask, host: str, port: int, threads: int) -> dict[str, Any]:
         # The hooks' query strings (signatures, nonces, OpenIDs) never reach the access log.
         "logger_class": "web.access_log.RedactingLogger",
         "post_worker_init": lambda worker: _start_background_work(app),
+        "worker_int": lambda worker: _close_sockets(app),
+        # No control socket (gunicorn.ctl in the working directory); stopping its server also
+        # added a second to every Ctrl-C.
+        "control_socket_disable": True,
     }
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be served (None: it can), checked before anything is printed."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return f"无法解析监听地址 {host}（--host）"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                other = port + 1
+                return (f"端口 {port} 已被占用（{host}）：请先停止占用它的程序，或换一个端口"
+                        f"（PORT={other} make run，或 hotline serve --port {other}）")
+            return f"无法监听 {host}:{port}：{exc.strerror or exc}"
+    return None
 
 
 def run(app: Flask, host: str, port: int, threads: int) -> None:
     """Serve until stopped."""
+    problem = port_problem(host, port)
+    if problem:
+        raise click.ClickException(problem)
     mode = "distributed" if app.config.get("REDIS_URL") else "embedded"
     click.echo(f"serving on http://{host}:{port} ({mode} mode, {threads} threads)")
     Server(app, options(app, host, port, threads)).run()

@@ -79,8 +79,11 @@ def test_help_lists_simulate_and_its_options(templates, tmp_path):
         "--seed",
         "--scale",
         "--force",
+        "--until-now",
+        "--if-empty",
         "seed_county",
         "small",
+        "recent",
     ):
         assert option in helped.output
 

@@ -221,7 +221,7 @@ def print_summary(report: SimulationReport) -> None:
     type=click.Choice(sorted(PRESETS)),
     default="small",
     show_default=True,
-    help="seed_county: a year of the seed county; small: a week",
+    help="seed_county: a year of the seed county; small: a week; recent: five weeks, light",
 )
 @click.option(
     "--from",
@@ -244,15 +244,29 @@ def print_summary(report: SimulationReport) -> None:
     show_default=True,
     help="volume multiplier",
 )
+@click.option(
+    "--until-now",
+    is_flag=True,
+    help="end the history at the current time (not at midnight): work still open, clocks "
+    "running, some of it overdue — the lived-in demo of `make run`",
+)
+@click.option("--if-empty", is_flag=True, help="do nothing when the database has tickets")
 @click.option("--force", is_flag=True, help="run even on a database with real (non-demo) users")
 def simulate(
-    preset: str, first_day: datetime | None, days: int | None, seed: int, scale: float, force: bool
+    preset: str,
+    first_day: datetime | None,
+    days: int | None,
+    seed: int,
+    scale: float,
+    until_now: bool,
+    if_empty: bool,
+    force: bool,
 ) -> None:
     """Make a realistic synthetic history over the demo county, through the domain."""
     from argon2 import PasswordHasher
     from tqdm import tqdm
 
-    from dispatch.core.models import User
+    from dispatch.core.models import Ticket, User
     from dispatch.simulation.world import SimulationError
     from grid.demo.reference import DEMO_PASSWORD
     from web.extensions import db as database
@@ -272,13 +286,24 @@ def simulate(
                 f"此数据库已有 {real} 个真实用户：不在生产数据库中生成模拟历史"
                 "（确需生成请加 --force）"
             )
+        if if_empty and session.scalar(select(Ticket.id).limit(1)) is not None:
+            click.echo("数据库中已有工单：保留现有数据，不再生成模拟历史")
+            return
         problem = county_problem(session)
         if problem:
             raise click.ClickException(problem)
-        today = services().clock.now().astimezone(LOCAL_TZ).date()
-        day = first_day.date() if first_day else today - timedelta(days=length)
-        start = datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
-        if start + timedelta(days=length) > services().clock.now():
+        now = services().clock.now()
+        if until_now and first_day:
+            raise click.UsageError("--until-now 与 --from 不能同时使用")
+        if until_now:  # to the minute: the stories still under way stay open at the end
+            start = now.astimezone(LOCAL_TZ).replace(second=0, microsecond=0) - timedelta(
+                days=length
+            )
+        else:
+            today = now.astimezone(LOCAL_TZ).date()
+            day = first_day.date() if first_day else today - timedelta(days=length)
+            start = datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
+        if start + timedelta(days=length) > now:
             click.echo(
                 "note: the period ends after the current time; the history will hold "
                 "events dated in the future"
@@ -331,3 +356,8 @@ def simulate(
         finally:
             bar.close()
     print_summary(report)
+    if until_now:
+        click.echo(
+            "模拟历史已生成，截至此刻：上面是各状态的工单数。重置演示数据：停止服务后删除 "
+            "instance/ 目录（默认的 SQLite 数据库），再次运行 make run"
+        )
