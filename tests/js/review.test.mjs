@@ -4,8 +4,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  candidateText, distanceText, metresBetween, nextCandidate, took,
+  candidateText, nextCandidate,
 } from "../../web/static/js/lib/review.js";
+import {
+  distanceText, duration as took, metres as metresBetween,
+} from "../../web/static/js/lib/evidence.js";
 
 test("distance between two points, and none without both", () => {
   const m = metresBetween({ lon: 114.669, lat: 35.201 }, { lon: 114.669, lat: 35.202 });

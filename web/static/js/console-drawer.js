@@ -8,7 +8,8 @@ import { countdown as countdownAt } from "./lib/clock.js";
 import { el, fill } from "./lib/dom.js";
 import { fmtTime } from "./lib/format.js";
 import { now, zh } from "./lib/page.js";
-import { candidateText, distanceText, metresBetween, nextCandidate, took } from "./lib/review.js";
+import { distanceText, duration, metres as metresBetween } from "./lib/evidence.js";
+import { candidateText, nextCandidate } from "./lib/review.js";
 import { busy, toast } from "./lib/ui.js";
 
 // Roles for whom the console only reads (DOMAIN.md: leaders read and drill down).
@@ -461,8 +462,8 @@ export function create(options) {
         ["承办", lead ? lead.department_name || lead.department : null],
         ["办结结果", lead && lead.result ? lead.result : p.result],
         ["办结时间", fmtTime(e.at, true)],
-        ["用时", lead ? took(lead.dispatched_at, e.at) && "派单后 " +
-          took(lead.dispatched_at, e.at) : null],
+        ["用时", lead ? duration(lead.dispatched_at, e.at) && "派单后 " +
+          duration(lead.dispatched_at, e.at) : null],
         ["按时", p.on_time === undefined ? null : p.on_time ? "按时办结" : "超时办结"],
         ["上报位置", p.location ? (metres === null ? "工单无坐标，无法比对" :
           el("span", { class: far ? "far" : null, "data-testid": "completion-distance" },

@@ -12,12 +12,17 @@ export function metres(a, b) {
   return 2 * 6371008.8 * Math.asin(Math.sqrt(h));
 }
 
+/** "350 米" / "1.2 公里"; null for no distance. */
+export function distanceText(m) {
+  if (m === null || m === undefined) return null;
+  return m < 1000 ? `${Math.round(m)} 米` : `${(m / 1000).toFixed(1)} 公里`;
+}
+
 /** "距诉求位置 350 米" / "距诉求位置 1.2 公里"; what to say when a place is missing. */
 export function placeText(m, reported, ticketPlace) {
   if (!reported) return "办结时未上报位置";
   if (m === null) return ticketPlace ? "位置无法比较" : "工单无位置，无法比较";
-  const d = m < 1000 ? `${Math.round(m)} 米` : `${(m / 1000).toFixed(1)} 公里`;
-  return `距诉求位置 ${d}`;
+  return `距诉求位置 ${distanceText(m)}`;
 }
 
 /** "1天2小时5分" / "3小时0分" / "5分" between two ISO instants ("" when either is missing). */

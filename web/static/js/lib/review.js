@@ -1,34 +1,7 @@
 /* What the console's drawer works out for a reviewer and for a 改派 (pure: node tests import
  * it): how far a completion was reported from the ticket's place, how long the handling took,
- * and which department to suggest when one has just returned the ticket, with the reason. */
-
-/** Metres between two WGS-84 points {lon, lat} (haversine), or null when either is missing. */
-export function metresBetween(a, b) {
-  const ok = (p) => p && typeof p.lon === "number" && typeof p.lat === "number";
-  if (!ok(a) || !ok(b)) return null;
-  const rad = (d) => d * Math.PI / 180;
-  const dLat = rad(b.lat - a.lat);
-  const dLon = rad(b.lon - a.lon);
-  const h = Math.sin(dLat / 2) ** 2 +
-    Math.cos(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.sin(dLon / 2) ** 2;
-  return 2 * 6371008.8 * Math.asin(Math.sqrt(h));
-}
-
-/** "350 米" / "1.2 公里"; null for no distance. */
-export function distanceText(m) {
-  if (m === null || m === undefined) return null;
-  return m < 1000 ? `${Math.round(m)} 米` : `${(m / 1000).toFixed(1)} 公里`;
-}
-
-/** The span between two ISO instants as "1天2小时5分" / "3小时0分" / "5分" ("" when either is
- * missing). */
-export function took(from, to) {
-  if (!from || !to) return "";
-  const minutes = Math.max(0, Math.floor((Date.parse(to) - Date.parse(from)) / 60000));
-  const days = Math.floor(minutes / 1440);
-  const hours = Math.floor((minutes % 1440) / 60);
-  return (days ? `${days}天` : "") + (days || hours ? `${hours}小时` : "") + `${minutes % 60}分`;
-}
+ * and which department to suggest when one has just returned the ticket, with the reason. The
+ * distance and the time are lib/evidence.js's, shared with the dashboard's ticket view. */
 
 /** The street office of a street: the active territorial department of that street whose name
  * says it is a street, town or township office (else the first one of that street). */
