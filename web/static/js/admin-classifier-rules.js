@@ -2,7 +2,7 @@
  * category, phrase), added, changed and removed through /api/v1/admin/classifier-rules; a
  * refusal is shown at the field it names and nothing is saved. */
 import { api } from "./lib/api.js";
-import { showError, queryOf } from "./lib/admin.js";
+import { onSubmit, queryOf, showError } from "./lib/admin.js";
 import { el, fill } from "./lib/dom.js";
 import { zh } from "./lib/page.js";
 
@@ -104,9 +104,7 @@ filters.elements.value.addEventListener("change", () => {
   if (filters.elements.value.value) filters.elements.field.value = "category";
 });
 
-form.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(form, null);
+onSubmit(form, async () => {
   saved.textContent = "";
   const weight = form.elements.weight.value.trim();
   const body = {
@@ -117,16 +115,12 @@ form.addEventListener("submit", async (event) => {
     active: form.elements.active.checked,
     note: form.elements.note.value.trim() || null,
   };
-  try {
-    const rule = editing
-      ? await api("PUT", `${URL}/${editing.id}`, body)
-      : await api("POST", URL, body);
-    saved.textContent = `已保存“${rule.phrase}”`;
-    reset();
-    await reload();
-  } catch (e) {
-    showError(form, e);
-  }
+  const rule = editing
+    ? await api("PUT", `${URL}/${editing.id}`, body)
+    : await api("POST", URL, body);
+  saved.textContent = `已保存“${rule.phrase}”`;
+  reset();
+  await reload();
 });
 
 async function load() {

@@ -2,7 +2,7 @@
  * communities and villages under them), adding, editing (name, kind, parent, SMS phones),
  * deactivating and reactivating, and the Excel import — through /api/v1/admin/departments. */
 import { api } from "./lib/api.js";
-import { importPanel, showError } from "./lib/admin.js";
+import { importPanel, onSubmit, showError } from "./lib/admin.js";
 import { el, fill } from "./lib/dom.js";
 
 const DEPTS = "/api/v1/admin/departments";
@@ -104,32 +104,20 @@ async function setActive(d) {
   }
 }
 
-createForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(createForm, null);
+onSubmit(createForm, async () => {
   const status = createForm.querySelector('[role="status"]');
   status.textContent = "";
-  try {
-    const d = await api("POST", DEPTS, body(createForm, true));
-    createForm.reset();
-    await load();
-    status.textContent = `已新增“${d.name}”`;
-  } catch (e) {
-    showError(createForm, e);
-  }
+  const d = await api("POST", DEPTS, body(createForm, true));
+  createForm.reset();
+  await load();
+  status.textContent = `已新增“${d.name}”`;
 });
 
-editForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(editForm, null);
-  try {
-    const d = await api("PUT", `${DEPTS}/${encodeURIComponent(editing)}`, body(editForm, false));
-    editForm.hidden = true;
-    await load();
-    say(`已保存“${d.name}”`);
-  } catch (e) {
-    showError(editForm, e);
-  }
+onSubmit(editForm, async () => {
+  const d = await api("PUT", `${DEPTS}/${encodeURIComponent(editing)}`, body(editForm, false));
+  editForm.hidden = true;
+  await load();
+  say(`已保存“${d.name}”`);
 });
 
 editForm.querySelector('[data-action="cancel"]').addEventListener("click", () => { editForm.hidden = true; });

@@ -4,7 +4,7 @@
  * version, and retiring one. Everything through /api/v1/kb/...; a refusal is shown at the field
  * it names and nothing is saved. */
 import { api } from "./lib/api.js";
-import { pagedTable, showError } from "./lib/admin.js";
+import { onSubmit, pagedTable, showError } from "./lib/admin.js";
 import { el, fill } from "./lib/dom.js";
 import { flattenTree } from "./lib/triage.js";
 
@@ -150,9 +150,7 @@ function openEditor(article) {
   editor.elements.title.focus();
 }
 
-editor.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(editor, null);
+onSubmit(editor, async () => {
   const f = editor.elements;
   const body = {
     title: f.title.value, body: f.body.value,
@@ -160,14 +158,10 @@ editor.addEventListener("submit", async (event) => {
     valid_from: f.valid_from.value || null, valid_to: f.valid_to.value || null,
   };
   const id = editor.dataset.article;
-  try {
-    const saved = id ? await api("PUT", `${KB}/articles/${id}`, body) : await api("POST", `${KB}/articles`, body);
-    editor.hidden = true;
-    await refresh(saved.id);
-    reviewDone.textContent = `已保存第 ${saved.version} 版（${saved.status_name}）`;
-  } catch (e) {
-    showError(editor, e);
-  }
+  const saved = id ? await api("PUT", `${KB}/articles/${id}`, body) : await api("POST", `${KB}/articles`, body);
+  editor.hidden = true;
+  await refresh(saved.id);
+  reviewDone.textContent = `已保存第 ${saved.version} 版（${saved.status_name}）`;
 });
 
 document.getElementById("editor-cancel").addEventListener("click", () => { editor.hidden = true; });

@@ -2,7 +2,7 @@
  * /api/v1/admin/repeat-rules (checked and recorded by the server; a refusal is shown at the
  * field it names and nothing is saved). */
 import { api } from "./lib/api.js";
-import { showError } from "./lib/admin.js";
+import { onSubmit, showError } from "./lib/admin.js";
 
 const URL = "/api/v1/admin/repeat-rules";
 const DEFAULTS = { radius_m: 250, window_hours: 72, same_caller_days: 30, limit: 10 };
@@ -25,16 +25,10 @@ function read() {
   return body;
 }
 
-form.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(form, null);
+onSubmit(form, async () => {
   saved.textContent = "";
-  try {
-    show(await api("PUT", URL, read()));
-    saved.textContent = "已保存";
-  } catch (e) {
-    showError(form, e);
-  }
+  show(await api("PUT", URL, read()));
+  saved.textContent = "已保存";
 });
 
 document.getElementById("defaults").addEventListener("click", () => show(DEFAULTS));

@@ -3,7 +3,7 @@
  * when) or as the list of duties; adding and removing a duty; the spreadsheet import with its
  * dry run and row-by-row report (all or nothing). Names, not codes, wherever a person reads. */
 import { api, describe } from "./lib/api.js";
-import { importPanel, queryOf, showError } from "./lib/admin.js";
+import { importPanel, onSubmit, queryOf } from "./lib/admin.js";
 import { el, fill } from "./lib/dom.js";
 
 const ROSTER = "/api/v1/admin/roster";
@@ -149,9 +149,7 @@ for (const tab of document.querySelectorAll("[data-view]")) {
 // ---------------------------------------------------------------- add
 
 const addForm = document.getElementById("add-form");
-addForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(addForm, null);
+onSubmit(addForm, async () => {
   const status = addForm.querySelector('[role="status"]');
   status.textContent = "";
   const values = Object.fromEntries(new FormData(addForm));
@@ -160,15 +158,11 @@ addForm.addEventListener("submit", async (event) => {
     weekdays: values.weekdays.trim(), starts: values.starts, ends: values.ends,
   };
   if (values.note.trim()) body.note = values.note.trim();
-  try {
-    const duty = await api("POST", ROSTER, body);
-    status.textContent = `已添加：${duty.display_name} 在 ${duty.cell_name}，`
-      + `${duty.weekdays_text} ${duty.starts}–${duty.ends}`;
-    addForm.elements.cell.value = "";
-    await refresh();
-  } catch (e) {
-    showError(addForm, e);
-  }
+  const duty = await api("POST", ROSTER, body);
+  status.textContent = `已添加：${duty.display_name} 在 ${duty.cell_name}，`
+    + `${duty.weekdays_text} ${duty.starts}–${duty.ends}`;
+  addForm.elements.cell.value = "";
+  await refresh();
 });
 
 // ---------------------------------------------------------------- import

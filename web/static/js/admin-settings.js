@@ -2,7 +2,7 @@
  * locator's distances, /api/v1/admin/locator-settings); the others are linked from the page.
  * A refusal is shown at the field it names and nothing is saved. */
 import { api } from "./lib/api.js";
-import { showError } from "./lib/admin.js";
+import { onSubmit, showError } from "./lib/admin.js";
 
 const root = document.getElementById("admin-settings");
 
@@ -14,21 +14,15 @@ function settingForm(form, url, defaults) {
       if (form.elements[name]) form.elements[name].value = String(value);
     }
   };
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    showError(form, null);
+  onSubmit(form, async () => {
     saved.textContent = "";
     const body = {};
     for (const name of Object.keys(defaults)) {
       const raw = form.elements[name].value.trim();
       body[name] = raw === "" ? null : Number(raw);
     }
-    try {
-      show(await api("PUT", url, body));
-      saved.textContent = "已保存";
-    } catch (e) {
-      showError(form, e);
-    }
+    show(await api("PUT", url, body));
+    saved.textContent = "已保存";
   });
   form.querySelector('[data-action="defaults"]').addEventListener("click", () => show(defaults));
   return api("GET", url).then(show).catch((e) => showError(form, e));

@@ -2,7 +2,7 @@
  * disabling and enabling, resetting a password (the temporary one shown once), unlocking a
  * login, and the Excel import — all through /api/v1/admin/users. */
 import { api } from "./lib/api.js";
-import { importPanel, pagedTable, showError } from "./lib/admin.js";
+import { importPanel, onSubmit, pagedTable, showError } from "./lib/admin.js";
 import { el, fill } from "./lib/dom.js";
 
 const USERS = "/api/v1/admin/users";
@@ -141,52 +141,34 @@ async function unlock(user) {
   }
 }
 
-createForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(createForm, null);
+onSubmit(createForm, async () => {
   const status = createForm.querySelector('[role="status"]');
   status.textContent = "";
-  try {
-    const user = await api("POST", USERS, values(createForm, true));
-    createForm.reset();
-    status.textContent = `已新增“${user.display_name}”（${user.role_name}）`;
-    await table.reload(1);
-  } catch (e) {
-    showError(createForm, e);
-  }
+  const user = await api("POST", USERS, values(createForm, true));
+  createForm.reset();
+  status.textContent = `已新增“${user.display_name}”（${user.role_name}）`;
+  await table.reload(1);
 });
 
-editForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(editForm, null);
+onSubmit(editForm, async () => {
   const body = values(editForm, false);
-  try {
-    const user = await api("PATCH", `${USERS}/${encodeURIComponent(editing)}`, body);
-    editForm.hidden = true;
-    await table.reload();
-    say(`已保存“${user.display_name}”`);
-  } catch (e) {
-    showError(editForm, e);
-  }
+  const user = await api("PATCH", `${USERS}/${encodeURIComponent(editing)}`, body);
+  editForm.hidden = true;
+  await table.reload();
+  say(`已保存“${user.display_name}”`);
 });
 
-resetForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError(resetForm, null);
+onSubmit(resetForm, async () => {
   const given = resetForm.elements.password.value.trim();
-  try {
-    const answer = await api("POST", `${USERS}/${encodeURIComponent(resetting.username)}/reset_password`,
-      given ? { password: given } : {});
-    resetForm.reset();
-    resetForm.hidden = true;
-    document.getElementById("secret-user").textContent = `${answer.display_name}（${answer.username}）`;
-    document.getElementById("temporary-password").textContent = answer.temporary_password;
-    secretPanel.hidden = false;
-    secretPanel.scrollIntoView({ block: "nearest" });
-    await table.reload();
-  } catch (e) {
-    showError(resetForm, e);
-  }
+  const answer = await api("POST", `${USERS}/${encodeURIComponent(resetting.username)}/reset_password`,
+    given ? { password: given } : {});
+  resetForm.reset();
+  resetForm.hidden = true;
+  document.getElementById("secret-user").textContent = `${answer.display_name}（${answer.username}）`;
+  document.getElementById("temporary-password").textContent = answer.temporary_password;
+  secretPanel.hidden = false;
+  secretPanel.scrollIntoView({ block: "nearest" });
+  await table.reload();
 });
 
 document.getElementById("secret-close").addEventListener("click", () => {

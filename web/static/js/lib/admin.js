@@ -142,3 +142,17 @@ export function importPanel(root, url, onDone) {
     if (data && data.committed && onDone) onDone(data);
   });
 }
+
+/** A form whose submit runs `action()`: the form's last refusal is cleared first, and one the
+ * action throws is shown at its field (showError). */
+export function onSubmit(form, action) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError(form, null);
+    try {
+      await action();
+    } catch (e) {
+      showError(form, e);
+    }
+  });
+}
