@@ -96,6 +96,24 @@ ZH["error"] = {
 }
 # The kinds of department (grid/departments.py KINDS).
 ZH["department_kind"] = {"functional": "职能部门", "territorial": "属地"}
+# The fields of the house error (`field`) as a person reads them: a page shows a refusal as
+# 「诉求内容」不能为空, not "text: 不能为空" (web/static/js/lib/errors.js).
+ZH["field"] = {
+    "text": "诉求内容", "type": "诉求类型", "category": "事项分类", "urgency": "紧急程度",
+    "channel": "渠道", "citizen": "诉求人", "phone": "电话", "address": "地址", "lon": "经度",
+    "lat": "纬度", "reason": "理由", "result": "办理结果", "answer": "答复", "note": "备注",
+    "lead": "主办部门", "co_handlers": "协办部门", "grid_worker": "网格员", "days": "天数",
+    "arbitration": "仲裁意见", "satisfaction": "满意度", "resolved": "是否解决",
+    "attachments": "附件", "photo": "照片", "file": "文件", "version": "版本",
+    "username": "用户名", "name": "名称", "display_name": "姓名", "role": "角色",
+    "department": "部门", "code": "编码", "kind": "类型", "parent": "上级", "parent_code": "上级",
+    "phones": "短信电话", "extension": "分机号", "active": "启用", "new_password": "新密码",
+    "old_password": "原密码", "password": "密码", "cell": "网格", "street": "街道", "area": "区域",
+    "weekdays": "值班日", "year": "年份", "day": "日期", "from": "开始", "to": "结束",
+    "page": "页码", "per_page": "每页条数", "user": "用户", "ticket": "工单", "action": "操作",
+    "value": "值", "threshold": "门槛", "incident_no": "警情编号", "to_department": "转往部门",
+    "extension_id": "延期申请", "article_id": "知识条目", "radius_m": "范围（米）",
+}
 # How a place was found (grid/geocoder/places.py PRECISIONS).
 ZH["precision"] = {
     "point": "坐标点", "landmark": "地标", "intersection": "道路交叉口", "road": "道路",

@@ -79,7 +79,7 @@ def test_an_admin_filters_the_audit_switches_tabs_and_exports(new_page, demo_cou
     page.get_by_test_id("filter-submit").click()
     error = page.get_by_test_id("filter-error")
     error.wait_for()
-    assert "from" in error.inner_text() and "不是有效的日期" in error.inner_text()
+    assert "「开始」" in error.inner_text() and "不是有效的日期" in error.inner_text()
     assert page.get_by_test_id("filter-from").get_attribute("aria-invalid") == "true"
     assert page.refusals and _written(live) == before
 

@@ -101,7 +101,7 @@ def test_an_admin_changes_the_repeat_radius_and_the_locator_distance(new_page, d
     page.get_by_test_id("save").click()
     error = page.get_by_test_id("form-error")
     error.wait_for()
-    assert "radius_m" in error.inner_text()
+    assert "「范围（米）」" in error.inner_text()
     assert page_json(page, "/api/v1/admin/repeat-rules") == before
     page.get_by_test_id("radius_m").fill("300")
     page.get_by_test_id("save").click()

@@ -9,6 +9,7 @@ const TABLE = {
   status: { NEW: "待派单", DISPATCHED: "已派单", TRANSFERRED_110: "已转110" },
   resolved: { true: "已解决", false: "未解决" },
   error: { stale_version: "工单已被他人更新", invalid: "输入有误" },
+  field: { text: "诉求内容" },
 };
 const zh = translator(TABLE);
 
@@ -50,4 +51,11 @@ test("a network failure is said in Chinese; any other failure by its message", (
   assert.equal(describeError(new TypeError("Load failed"), zh), "无法连接服务器，请检查网络后重试");
   assert.equal(describeError(new Error("网格加载失败"), zh), "网格加载失败");
   assert.equal(describeError("plain", zh), "plain");
+});
+
+test("a refused field the table names reads by its Chinese name, its code prefix dropped", () => {
+  const e = new ApiError(400, "invalid", "text: 不能超过 4000 个字符", "text");
+  assert.equal(describeError(e, zh), "输入有误：「诉求内容」不能超过 4000 个字符");
+  const bare = new ApiError(400, "invalid", "不能为空", "text");
+  assert.equal(describeError(bare, zh), "输入有误：「诉求内容」不能为空");
 });

@@ -11,11 +11,17 @@ export class ApiError extends Error {
   }
 
   /** What to show a user: the Chinese name of the error (`zh`: the page's translator), the
-   * field, then the server's detail. */
+   * field by its Chinese name when the table has one (else its code), then the server's
+   * detail. */
   describe(zh) {
     const head = zh ? zh("error", this.code) : this.code;
-    const where = this.field ? `（${this.field}）` : "";
-    return `${head}${where}：${this.message}`;
+    if (!this.field) return `${head}：${this.message}`;
+    const name = zh ? zh("field", this.field) : this.field;
+    if (name === this.field) return `${head}（${this.field}）：${this.message}`;
+    // "text: 不能为空" → 「诉求内容」不能为空 (the server names the field by its code first).
+    const prefix = `${this.field}: `;
+    const detail = this.message.startsWith(prefix) ? this.message.slice(prefix.length) : this.message;
+    return `${head}：「${name}」${detail}`;
   }
 }
 
