@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from dispatch.core.audit import record_change
 from dispatch.core.commands import Code, Strict, parse
-from dispatch.core.db import utcnow
 from dispatch.core.errors import InvalidInput, NotFound
 from dispatch.core.memo import memo
 from dispatch.core.models import Category, Setting, Ticket
+from dispatch.core.settings import bump_counter
 from dispatch.core.vocab import OPEN_STATES
 from grid.models import ALL_AREAS, CatalogueRule
 
@@ -177,15 +177,6 @@ def category_revision(session: Session) -> int:
         session.scalar(select(Setting.value).where(Setting.key == REVISION_KEY)) or 0))
 
 
-def _bump_revision(session: Session) -> None:
-    row = session.get(Setting, REVISION_KEY)
-    if row is None:
-        session.add(Setting(key=REVISION_KEY, value=1))
-    else:
-        row.value = int(row.value or 0) + 1
-        row.updated_at = utcnow()
-
-
 # ---------------------------------------------------------------- create
 
 
@@ -229,7 +220,7 @@ def create_category(session: Session, data: dict[str, Any] | CategoryCreate,
                         else int(siblings or 0) + 1, active=True)
     session.add(category)
     session.flush()
-    _bump_revision(session)
+    bump_counter(session, REVISION_KEY)
     record_change(session, actor_id, "category", cmd.code, "create", None, _state(category))
     return category
 
@@ -339,5 +330,5 @@ def update_category(session: Session, code: str, data: dict[str, Any] | Category
         record_change(session, actor_id, "category", change["code"], "update",
                       plan.before[change["code"]], new)
     session.flush()
-    _bump_revision(session)
+    bump_counter(session, REVISION_KEY)
     return plan

@@ -130,3 +130,18 @@ def _check_thresholds(raw: Any) -> dict[str, float]:
 def get_triage_settings(session: Session) -> TriageSettings:
     """The triage settings in force (defaults: nothing automatic, escalation after 60 s)."""
     return load_setting(session, TRIAGE_KEY, TriageSettings)
+
+
+# ---------------------------------------------------------------- revision counters
+
+
+def bump_counter(session: Session, key: str) -> None:
+    """Count one more change of something cached under a revision (the classifier's rules,
+    the category tree): a counter, because timestamps may repeat (a manual clock, two edits in
+    one tick) and SQLite may reuse the id of a deleted last row."""
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=1))
+    else:
+        row.value = int(row.value or 0) + 1
+        row.updated_at = utcnow()

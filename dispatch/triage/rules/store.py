@@ -17,6 +17,7 @@ from dispatch.core.db import Base, UTCDateTime, utcnow
 from dispatch.core.memo import memo
 from dispatch.core.models import Setting
 from dispatch.core.ports import Suggestion
+from dispatch.core.settings import bump_counter
 from dispatch.triage.rules.phrases import RULES_FILE, Rule, RuleClassifier
 
 MAX_PHRASE = 20
@@ -71,14 +72,7 @@ def load_classifier_rules(session: Session, path: Path = RULES_FILE) -> int:
 
 def bump_revision(session: Session) -> None:
     """Count one more change of the rules (the revision their classifier is cached under)."""
-    # A counter, because timestamps may repeat (a manual clock, two edits in one tick) and
-    # SQLite may reuse the id of a deleted last row.
-    row = session.get(Setting, REVISION_KEY)
-    if row is None:
-        session.add(Setting(key=REVISION_KEY, value=1))
-    else:
-        row.value = int(row.value or 0) + 1
-        row.updated_at = utcnow()
+    bump_counter(session, REVISION_KEY)
     session.flush()
 
 
