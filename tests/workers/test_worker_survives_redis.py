@@ -126,7 +126,8 @@ def test_hotline_worker_survives_redis_stopped_and_started(
         wait_for(lambda: " ready." in workers.log("worker"), 20, "the worker to be ready")
         sms(app, "survive-1")
         kicker.poke()
-        wait_for(lambda: being_sent(app), 10, "the worker to be sending the first SMS")
+        # (a poll, not a sleep: 30 s only when a loaded machine is slow to hand the task over)
+        wait_for(lambda: being_sent(app), 30, "the worker to be sending the first SMS")
 
         private_redis.stop()
         gateway.delay = 0.0
