@@ -231,6 +231,10 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
         "actions": available_actions(ticket, actor),
     })
     view["location"]["reasons"] = (intake.get("location") or {}).get("reasons", [])
+    proposed = view["routing"].get("grid_worker")
+    if proposed:  # the routing's on-duty worker by name (the username stays the value)
+        view["routing"] = {**view["routing"], "grid_worker_name": session.scalar(
+            select(User.display_name).where(User.username == proposed)) or proposed}
     view["repeat_candidates"] = candidates
     if view["parent"] in unknown:
         view["parent"] = None

@@ -258,6 +258,20 @@ def test_a_dispatcher_dispatches_from_the_drawer_and_the_ticket_changes_queue(ne
     lead = form.get_by_label("主办部门")
     expect(lead).to_have_value("urban_management")  # the routing's lead is proposed
     lead.select_option(label="长垣市市场监督管理局")
+    # The grid worker is picked by name from the cell's roster, those on duty first; the
+    # username is only the value sent.
+    cell = ticket(county, number)["location"]["cell"]
+    roster = county.call("dispatcher1", "GET", f"/api/v1/grid/cells/{cell}/workers")["items"]
+    assert roster, "the demo county has grid workers on this cell"
+    picker = form.get_by_label("网格员")
+    expect(picker.locator("option")).to_have_count(len(roster) + 1)
+    labels = picker.locator("option").all_inner_texts()
+    duty = [w for w in roster if w["on_duty"]] + [w for w in roster if not w["on_duty"]]
+    assert labels == ["（不指定网格员）"] + [
+        f"{w['name']}（{'值班中' if w['on_duty'] else '不在班'}）" for w in duty]
+    assert not any(w["username"] in " ".join(labels) for w in roster)
+    chosen = duty[-1]
+    picker.select_option(label=labels[-1])
     form.get_by_label("派单说明").fill("预付卡纠纷属市场监管")
     form.get_by_role("button", name="确认派单").click()
 
@@ -269,6 +283,9 @@ def test_a_dispatcher_dispatches_from_the_drawer_and_the_ticket_changes_queue(ne
     body = ticket(county, number)
     lead_assignment = next(a for a in body["assignments"] if a["role"] == "lead")
     assert body["status"] == "DISPATCHED" and lead_assignment["department"] == "market_regulation"
+    assert lead_assignment["grid_worker"] == chosen["username"]
+    expect(drawer.locator("table tbody tr").first.locator("td").nth(3)).to_have_text(
+        chosen["name"])
     assert body["events"][-1]["actor"] == "dispatcher1"
     assert body["events"][-1]["reason"] == "预付卡纠纷属市场监管"
     # Dispatched: the button is gone (the ticket's actions decide what is offered).

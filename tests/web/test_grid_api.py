@@ -240,6 +240,8 @@ def test_the_ticket_shows_its_location_reasons_and_repeat_candidates(api, grid):
     # who did what by their names (the codes and usernames stay, for the tooltips).
     assert full["location"]["names"] == {
         "cell": "蒲东街道第1社区第1网格", "community": "蒲东街道第1社区", "street": "蒲东街道"}
+    assert (full["routing"]["grid_worker"], full["routing"]["grid_worker_name"]) == (
+        "worker1", "网格员一")
     n = second["number"]
     r = api.post("dispatcher1", f"/api/v1/tickets/{n}/actions/dispatch",
                  json={"version": full["version"], "lead": "urban_management",

@@ -10,6 +10,7 @@ import { fmtTime } from "./lib/format.js";
 import { now, zh } from "./lib/page.js";
 import { distanceText, duration, metres as metresBetween } from "./lib/evidence.js";
 import { candidateText, nextCandidate } from "./lib/review.js";
+import { workerChoices } from "./lib/workers.js";
 import { busy, toast } from "./lib/ui.js";
 
 // Roles for whom the console only reads (DOMAIN.md: leaders read and drill down).
@@ -276,7 +277,8 @@ export function create(options) {
       section("派单依据",
         dl([["推荐主办", names[routing.lead] || routing.lead],
           ["推荐协办", (routing.co_handlers || []).map((c) => names[c] || c).join("、")],
-          ["值班网格员", routing.grid_worker]]),
+          ["值班网格员", routing.grid_worker ? el("span", { title: routing.grid_worker },
+            routing.grid_worker_name || routing.grid_worker) : null]]),
         list(routing.reasons)),
       repeatsSection(t, actions),
       assignmentsSection(t),
@@ -485,14 +487,37 @@ export function create(options) {
     const lead = el("select", { name: "lead", required: true },
       option("", zh("ui", "loading")));
     const co = el("select", { name: "co_handlers", multiple: true, size: 4 });
-    const worker = el("input", { name: "grid_worker", maxlength: 80, autocomplete: "off",
-      value: routing.grid_worker || "", placeholder: "网格员用户名（选填）" });
+    const cell = (t.location || {}).cell;
+    // The cell's grid workers by name, on duty first (the username is only the value sent).
+    const worker = el("select", { name: "grid_worker", "data-testid": "worker-picker" },
+      option("", cell ? zh("ui", "loading") : "（不指定网格员）"));
+    const workerHint = el("small", { class: "muted" },
+      cell ? "" : "工单未定位到网格，无法列出网格员");
+    const known = (username) => ((t.assignments || []).find((a) => a.grid_worker === username) ||
+      {}).grid_worker_name;
+    let cellWorkers = [];
+    const fillWorkers = (preferred, name) => fill(worker,
+      workerChoices(cellWorkers, preferred, name || known(preferred)).map((c) =>
+        el("option", { value: c.value, selected: c.selected, title: c.title || null }, c.label)));
+    if (cell) {
+      api("GET", `/api/v1/grid/cells/${encodeURIComponent(cell)}/workers`).then((d) => {
+        cellWorkers = d.items || [];
+        const chosen = worker.value; // a suggestion may have come first
+        fillWorkers(chosen || routing.grid_worker || "");
+        if (!cellWorkers.length) workerHint.textContent = "此网格名册上没有网格员";
+      }).catch((e) => {
+        fillWorkers(routing.grid_worker || "");
+        toast(describe(e), "error");
+      });
+    } else {
+      fillWorkers(routing.grid_worker || "");
+    }
     const category = el("select", { name: "category" }, option("", "（不变）"));
     const reason = reasonInput(false);
     const hints = el("ul", { class: "reasons suggest" });
     const suggest = el("button", { type: "button", class: "small",
-      onclick: () => suggestRouting(t, category.value || t.category, lead, co, worker,
-        hints, suggest) }, "按分类推荐承办");
+      onclick: () => suggestRouting(t, category.value || t.category, lead, co,
+        (username, name) => fillWorkers(username, name), hints, suggest) }, "按分类推荐承办");
     const suggestion = el("p", { class: "notice", "data-testid": "reassign-hint", hidden: true });
     loadDepartments().then((ds) => {
       let leadDefault = routing.lead || "";
@@ -520,14 +545,14 @@ export function create(options) {
       field("主办部门", lead),
       field("协办部门", co, "按住 Ctrl 多选"),
       field("事项分类", category),
-      el("div", { class: "inline-row" }, field("网格员", worker), suggest),
+      el("div", { class: "inline-row" }, field("网格员", worker, workerHint), suggest),
       hints,
       field("派单说明", reason),
     ], () => {
       const coCodes = Array.from(co.selectedOptions).map((o) => o.value)
         .filter((c) => c && c !== lead.value);
       return {
-        lead: lead.value, co_handlers: coCodes, ...opt("grid_worker", trimmed(worker)),
+        lead: lead.value, co_handlers: coCodes, ...opt("grid_worker", worker.value),
         ...opt("category", category.value && category.value !== t.category ?
           category.value : null),
         ...opt("reason", trimmed(reason)),
@@ -536,7 +561,7 @@ export function create(options) {
   }
 
   /** Ask the grid where this ticket's matter goes for a category: lead, co, on-duty worker. */
-  async function suggestRouting(t, categoryCode, lead, co, worker, hints, button) {
+  async function suggestRouting(t, categoryCode, lead, co, pickWorker, hints, button) {
     const where = t.location || {};
     const q = new URLSearchParams();
     if (typeof where.lon === "number" && typeof where.lat === "number") {
@@ -555,7 +580,7 @@ export function create(options) {
         const routing = r.routing || {};
         if (routing.lead) lead.value = routing.lead;
         for (const o of co.options) o.selected = (routing.co_handlers || []).includes(o.value);
-        worker.value = routing.grid_worker || "";
+        pickWorker(routing.grid_worker || "", routing.grid_worker_name);
         fill(hints, (routing.reasons || []).map((x) => el("li", {}, x)));
       });
     } catch (e) {
@@ -627,7 +652,7 @@ export function create(options) {
         el("td", {}, a.department_name || a.department),
         el("td", {}, zh("assignment_role", a.role)),
         el("td", {}, zh("assignment_status", a.status)),
-        el("td", {}, a.grid_worker || ""),
+        el("td", { title: a.grid_worker || null }, a.grid_worker_name || a.grid_worker || ""),
         el("td", {}, a.status === "dispatched" ? clock(a.sign_deadline, a.sign_warn_at) :
           fmtTime(a.signed_at)),
         el("td", {}, active ? clock(a.complete_deadline, a.complete_warn_at) :
