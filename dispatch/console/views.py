@@ -16,6 +16,7 @@ from dispatch.intake.phones import mask_text
 
 TEXT_MAX = 120
 ALL_ROOM = "all"
+POLICE_ROOM = "police"  # the 110 desk: events of the tickets transferred either way
 
 # The console's event types (CONTRACT.md); `alarm`: an emergency of an unattended channel,
 # `alarm_escalated`: nobody acknowledged it in time, supervisors are called.
@@ -163,6 +164,8 @@ def audience(t: Ticket) -> dict[str, Any]:
         "departments": sorted({a.department_code for a in t.assignments}),
         "workers": sorted({a.grid_worker_id for a in t.assignments if a.grid_worker_id}),
         "cell": t.cell_code, "street": t.street_code,
+        # The 110 desk's tickets (dispatch/tickets/access.py): from 110, or transferred to it.
+        "police": t.channel == Channel.POLICE110 or t.police_state is not None,
     }
 
 
@@ -175,6 +178,8 @@ def rooms(aud: dict[str, Any]) -> list[str]:
         out.append(f"cell:{aud['cell']}")
     if aud.get("street"):
         out.append(f"street:{aud['street']}")
+    if aud.get("police"):
+        out.append(POLICE_ROOM)
     return out
 
 
@@ -191,6 +196,8 @@ class Viewer:
         """The rooms this viewer joins (dispatchers and the other all-seeing roles: all)."""
         if self.role in ALL_SEEING_ROLES:
             return [ALL_ROOM]
+        if self.role == Role.POLICE_DESK:
+            return [POLICE_ROOM]
         out = [f"worker:{self.user_id}"] if self.role == Role.GRID_WORKER else []
         if self.role == Role.HANDLER and self.department:
             out.append(f"dept:{self.department}")
@@ -206,4 +213,6 @@ class Viewer:
             return self.department is not None and self.department in aud.get("departments", ())
         if self.role == Role.GRID_WORKER:
             return self.user_id in aud.get("workers", ()) or aud.get("cell") in self.cells
+        if self.role == Role.POLICE_DESK:
+            return bool(aud.get("police"))
         return False

@@ -1,8 +1,11 @@
 """The 110 desk's page as police1 uses it: lands on /police (not the password page), sees the
-transfers both ways, refuses a 退回 without its cause in Chinese (nothing written), 退回s with a
-cause and reads it in the 首接 history."""
+transfers both ways, hears of a new transfer and of a change without reloading (the console's
+Socket.IO feed: row, title badge, line), refuses a 退回 without its cause in Chinese (nothing
+written), 退回s with a cause and reads it in the 首接 history."""
 
 from __future__ import annotations
+
+import re
 
 from playwright.sync_api import expect
 
@@ -26,6 +29,26 @@ def test_the_110_desk_rejects_a_transfer_with_its_cause(live_server, new_page):
     row = page.get_by_test_id("transfers").locator(f'tr[data-number="{out["number"]}"]')
     expect(row.get_by_test_id("police-state")).to_have_text("待110接收")
     expect(page.locator(f'tr[data-number="{inbound["number"]}"]')).to_have_count(0)
+
+    # Live: a transfer made meanwhile appears by itself, with a badge in the title and a line;
+    # a change of its state (accepted at another desk) shows too, and the badge goes.
+    expect(page.get_by_test_id("live")).to_have_text("● 实时")
+    base_title = page.title()
+    more = live.call("operator1", "POST", "/api/v1/tickets", {**new, "text": "疑似盗窃电动车"})
+    live.call("dispatcher1", "POST", f"/api/v1/tickets/{more['number']}/actions/transfer_110",
+              {"version": more["version"], "reason": "涉嫌盗窃"})
+    pushed = page.get_by_test_id("transfers").locator(f'tr[data-number="{more["number"]}"]')
+    expect(pushed.get_by_test_id("police-state")).to_have_text("待110接收")
+    expect(page.get_by_test_id("arrival")).to_have_text(f"新转办：{more['number']}")
+    expect(page).to_have_title(f"(1) {base_title}")
+    expect(page.locator('[data-count="to_110"]')).to_have_text("2")
+    version = live.call("police1", "GET", f"/api/v1/tickets/{more['number']}")["version"]
+    live.call("police1", "POST", f"/api/v1/tickets/{more['number']}/actions/police_accept",
+              {"version": version, "incident_no": "JQ-0001"})
+    expect(pushed.get_by_test_id("police-state")).to_have_text("110 已接收")
+    expect(page).to_have_title(base_title)
+    expect(page.get_by_test_id("arrival")).to_be_hidden()
+    assert not re.match(r"^\(\d+\)", page.title())
     row.click()
     panel = page.get_by_test_id("police-panel")
     demand = panel.get_by_test_id("demand")

@@ -123,6 +123,30 @@ def test_replay_gives_each_viewer_what_they_may_see_after_a_point_in_order(desk)
     assert feed.replay(s, viewer(s, "worker1", frozenset({"no-such-cell"})), 0).events == []
 
 
+def test_the_110_desk_hears_of_transfers_both_ways_and_of_nothing_else(desk):
+    inbound = desk.intake(user="police1", channel="police110")
+    outbound = desk.intake()
+    plain = desk.dispatched()
+    desk.act(outbound, "transfer_110", "operator1", reason="涉嫌违法，转110")
+    desk.act(outbound, "police_accept", "police1")
+    sink = Collect()
+    feed.relay(desk.session, sink)
+    police = [(m["ticket"]["number"], m["action"]) for m, rooms in sink.sent
+              if "police" in rooms]
+    # The outbound ticket's intake (before the transfer) is not the desk's; all after it are.
+    assert police == [(inbound.number, "intake"), (outbound.number, "transfer_110"),
+                      (outbound.number, "police_accept")]
+    assert all("police" not in rooms for m, rooms in sink.sent
+               if m["ticket"]["number"] == plain.number)
+    s = desk.session
+    desk_viewer = viewer(s, "police1")
+    assert desk_viewer.rooms() == ["police"]
+    replayed = feed.replay(s, desk_viewer, 0).events
+    assert [(m["ticket"]["number"], m["action"]) for m in replayed] == police
+    assert [(m["ticket"]["number"], m["action"])
+            for m in feed.recent(s, desk_viewer, feed.head(s))] == police
+
+
 def test_a_replay_too_long_or_from_an_unknown_point_asks_for_a_board_reload(desk):
     for _ in range(4):
         desk.intake()

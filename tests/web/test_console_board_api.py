@@ -28,10 +28,11 @@ def test_the_board_carries_the_last_events_each_viewer_may_see(api):
         (a["number"], "transfer_110", "transfer"), (b["number"], "dispatch", "updated")]
     seqs = [e["seq"] for e in recent]
     assert seqs == sorted(seqs) and seqs[-1] == board["seq"]
-    # The department sees only what reached it; the 110 desk has no console feed.
+    # The department sees only what reached it; the 110 desk only the transfers.
     assert [(e["ticket"]["number"], e["action"]) for e in _board(api, "handler1")["recent"]
             ] == [(b["number"], "dispatch")]
-    assert _board(api, "police1")["recent"] == []
+    assert [(e["ticket"]["number"], e["action"]) for e in _board(api, "police1")["recent"]
+            ] == [(a["number"], "transfer_110")]
 
 
 def test_a_co_handlers_return_puts_the_ticket_in_the_returned_queue(api):

@@ -63,8 +63,6 @@ class ConsoleNamespace(Namespace):
 
     def on_connect(self, auth: Any = None) -> None:
         user = _authenticate(auth)
-        if user.role == Role.POLICE_DESK:
-            raise ConnectionRefusedError("110 报警服务台没有调度台")
         if user.must_change_password:  # as on every page and API call (web/auth.py)
             raise ConnectionRefusedError("请先修改管理员重置的临时密码，再打开调度台")
         viewer = _viewer(user)

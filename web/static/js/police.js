@@ -1,11 +1,16 @@
 /* The 110 desk's page: the transfers sent to 110 and those 110 sent to 12345 (both read through
  * GET /api/v1/tickets, scoped to the desk by the server), their state and clock; 接收 / 退回 /
- * 办结 with the cause through the ticket actions; the 首接 history (退回、仲裁) of a ticket. */
+ * 办结 with the cause through the ticket actions; the 首接 history (退回、仲裁) of a ticket.
+ * Live: the console's Socket.IO feed (the desk's room: its transfers both ways) reads the list
+ * again when one arrives or changes; a new transfer waiting for the desk gets a title badge and
+ * a line; a poll every minute only while the feed is down. */
 import { api, describe } from "./lib/api.js";
 import { span } from "./lib/clock.js";
 import { el, fill } from "./lib/dom.js";
 import { fmtTime } from "./lib/format.js";
+import { arrivals, badgeTitle } from "./lib/notify.js";
 import { now, zh } from "./lib/page.js";
+import { openSocket } from "./lib/socket.js";
 import { toast } from "./lib/ui.js";
 
 const rows = document.getElementById("rows");
@@ -17,6 +22,11 @@ const OPEN = new Set(["pending", "accepted"]);
 let tab = "to_110";
 let tickets = [];
 let selected = null;
+let live = false; // the console feed is connected: no need to poll
+let waiting = null; // the numbers waiting for the desk at the last read (null before the first)
+const unseen = new Set(); // new transfers waiting for the desk, not yet looked at
+const baseTitle = document.title;
+const arrival = document.getElementById("arrival");
 
 function direction(t) {
   return t.channel === "police110" ? "from_110" : "to_110";
@@ -37,15 +47,41 @@ function clockOf(t) {
   return { text: "已 " + span(waited), late: t.police.state === "pending" && waited > 3600000 };
 }
 
-async function load() {
-  status.textContent = zh("ui", "loading");
+/** Transfers to 110 the desk has not yet accepted or rejected. */
+function waitingNumbers(list) {
+  return list.filter((t) => direction(t) === "to_110" && t.police.state === "pending")
+    .map((t) => t.number);
+}
+
+async function load(quiet) {
+  if (quiet !== true) status.textContent = zh("ui", "loading");
   try {
     const data = await api("GET", "/api/v1/tickets?per_page=100");
     tickets = data.items.filter((t) => t.channel === "police110" || t.police.state);
+    const numbers = waitingNumbers(tickets);
+    const fresh = arrivals(waiting, numbers);
+    waiting = new Set(numbers);
+    for (const n of [...unseen]) if (!waiting.has(n)) unseen.delete(n);
+    for (const n of fresh) unseen.add(n);
+    if (fresh.length) {
+      arrival.textContent = `新转办：${fresh.join("、")}`;
+      arrival.hidden = false;
+    }
+    showBadge();
     render();
   } catch (e) {
     status.textContent = describe(e);
   }
+}
+
+function showBadge() {
+  document.title = badgeTitle(baseTitle, unseen.size);
+  if (!unseen.size) arrival.hidden = true;
+}
+
+function seen(numbers) {
+  for (const n of numbers) unseen.delete(n);
+  showBadge();
 }
 
 function render() {
@@ -57,8 +93,10 @@ function render() {
   status.textContent = shown.length ? `共 ${shown.length} 件` : "暂无转办工单";
   fill(rows, shown.map((t) => {
     const clock = clockOf(t);
+    const cls = [t.number === selected ? "selected" : "", unseen.has(t.number) ? "fresh" : ""]
+      .filter(Boolean).join(" ");
     return el("tr", {
-      dataset: { number: t.number }, class: t.number === selected ? "selected" : null,
+      dataset: { number: t.number }, class: cls || null,
       tabindex: "0", onclick: () => open(t.number),
       onkeydown: (ev) => { if (ev.key === "Enter") open(t.number); },
     },
@@ -127,6 +165,7 @@ function actionForm(ticket, action) {
 
 async function open(number) {
   selected = number;
+  seen([number]);
   render();
   fill(panel, el("p", { class: "muted" }, zh("ui", "loading")));
   let ticket;
@@ -167,5 +206,52 @@ for (const button of document.querySelectorAll("[data-tab]")) {
     render();
   });
 }
+// ---------------------------------------------------------------- live updates
+
+let soon = null;
+const touched = new Set(); // numbers the events of a burst were about
+
+/** A console event of one of the desk's tickets: read the list again (once for a burst), and
+ * the open ticket too if it changed, unless a cause is being typed into its form. */
+function onTicketEvent(message) {
+  const number = message && message.ticket && message.ticket.number;
+  if (number) touched.add(number);
+  clearTimeout(soon);
+  soon = setTimeout(async () => {
+    const changed = new Set(touched);
+    touched.clear();
+    await load(true);
+    const typing = Array.from(panel.querySelectorAll("input")).some((i) => i.value.trim());
+    if (selected && changed.has(selected) && !typing) open(selected);
+  }, 300);
+}
+
+function setLive(up) {
+  live = up;
+  const node = document.getElementById("live");
+  node.textContent = up ? "● 实时" : "○ 每分钟刷新";
+  node.title = up ? "转办变化即时推送" : "实时连接中断，改为每分钟刷新";
+  node.classList.toggle("up", up);
+}
+
+function connect() {
+  const socket = openSocket("/console", {
+    onUp: () => {
+      setLive(true);
+      load(true); // what came while the connection was down
+    },
+    onDown: () => setLive(false),
+  });
+  if (socket) socket.on("ticket", onTicketEvent);
+}
+
 document.getElementById("refresh").addEventListener("click", load);
+setInterval(() => { // the fallback while the console feed is down
+  if (!live && document.visibilityState === "visible") load(true);
+}, 60000);
+window.addEventListener("focus", () => {
+  if (tab === "to_110") seen([...unseen]);
+});
+setLive(false);
+connect();
 load();
