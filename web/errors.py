@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -65,6 +65,8 @@ PAGE_TITLES = {
 # Paths answered for machines (JSON or their own protocol); everything else is a page.
 MACHINE_PREFIXES = ("/api/", "/hooks/", "/open311/", "/healthz", "/static/", "/socket.io")
 WECHAT_HOOK = "/hooks/wechat"
+# Open311 answers its errors as its own list (`[{"code", "description"}]`, JSON or XML).
+OPEN311 = "/open311/"
 # PostgreSQL's "numeric value out of range" (22003) and "invalid text representation" (22P02):
 # a value the input checks let through, refused by the database.
 OUT_OF_RANGE = ("22003", "22P02")
@@ -98,17 +100,29 @@ def page_error(status: int, message: str) -> Response:
 
 def answer(status: int, code: str, message: str, field: str | None = None,
            headers: dict[str, str] | None = None) -> Response:
-    """An error in the shape this request expects: a page, WeChat's plain text, else JSON."""
+    """An error in the shape this request expects: a page, WeChat's plain text, Open311's
+    error list, else JSON."""
     if is_page_request():
         response = page_error(status, message)
     elif request.path == WECHAT_HOOK:
         response = Response(message, status, mimetype="text/plain")
+    elif request.path.startswith(OPEN311):
+        response = _open311_error(status, message)
     else:
         response, _ = error_response(status, code, message, field)  # type: ignore[misc]
         response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _open311_error(status: int, message: str) -> Response:
+    """An error in Open311's shape and in the format the URL asks for (JSON or XML)."""
+    from integrations.open311.formats import render_error, split_format
+
+    fmt = g.get("open311_format") or split_format(request.path.rsplit("/", 1)[-1])[1]
+    body, content_type = render_error(fmt, status, message)
+    return Response(body, status, content_type=content_type)
 
 
 def unavailable(what: str) -> Response:

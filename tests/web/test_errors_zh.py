@@ -241,3 +241,59 @@ def test_a_queue_outage_under_the_wechat_hook_is_plain_text_with_retry_after(app
     assert (r.status_code, r.mimetype) == (503, "text/plain"), r.get_data(as_text=True)
     assert int(r.headers["Retry-After"]) > 0
     chinese(r.get_data(as_text=True), "消息队列")
+
+
+def test_the_110_and_sms_hooks_unconfigured_503_carry_retry_after(app, client, clock):
+    """A hook whose keys are not set answers 503 in Chinese, with Retry-After like every 503
+    (the desk's and the gateway's retries come later)."""
+    app.config.update(POLICE110_KEYS=None, SMS_GATEWAY_TOKEN=None)
+    desk = FakePoliceDesk({"desk-1": "secret"}, clock=lambda: clock.now().timestamp())
+    body = json.dumps(transfer_body("J410728202612070009")).encode()
+    r = client.post("/hooks/police110/transfers", data=body, headers=desk.signed(body),
+                    content_type="application/json")
+    chinese(error_of(r, 503, "unavailable")["message"], "HOTLINE_POLICE110_KEYS")
+    assert int(r.headers["Retry-After"]) > 0
+    r = client.post("/hooks/sms/replies", json={"id": "m1", "from": "13800000000",
+                                                "text": "1"})
+    chinese(error_of(r, 503, "unavailable")["message"], "HOTLINE_SMS_GATEWAY_TOKEN")
+    assert int(r.headers["Retry-After"]) > 0
+
+
+def test_hooks_under_a_database_outage_answer_503_with_retry_after_in_their_shape(
+        unreachable_database_app):
+    """The database gone: the 110 hook and the SMS hook answer the house JSON error, Open311
+    its own error list in the format the URL asks for (JSON or XML); each a Chinese 503 with
+    Retry-After, so the caller tries again later."""
+    import time
+
+    app = unreachable_database_app
+    app.config.update(POLICE110_KEYS={"desk-1": "secret"}, OPEN311_API_KEYS="k1",
+                      SMS_GATEWAY_TOKEN="sms-token")
+    client = app.test_client()
+    desk = FakePoliceDesk({"desk-1": "secret"}, clock=time.time)
+    body = json.dumps(transfer_body("J410728202612070010")).encode()
+    r = client.post("/hooks/police110/transfers", data=body, headers=desk.signed(body),
+                    content_type="application/json")
+    chinese(error_of(r, 503, "unavailable")["message"], "数据库")
+    assert int(r.headers["Retry-After"]) > 0
+    r = client.post("/hooks/sms/replies", json={"id": "m1", "from": "13800000000",
+                                                "text": "1"},
+                    headers={"Authorization": "Bearer sms-token"})
+    chinese(error_of(r, 503, "unavailable")["message"], "数据库")
+    assert int(r.headers["Retry-After"]) > 0
+    for url in ("/open311/v2/requests.json", "/open311/v2/services.json"):
+        r = client.get(url)
+        assert (r.status_code, r.mimetype) == (503, "application/json"), url
+        assert int(r.headers["Retry-After"]) > 0
+        [error] = r.get_json()
+        assert error["code"] == 503
+        chinese(error["description"], "数据库")
+    r = client.post("/open311/v2/requests.json", data={
+        "api_key": "k1", "service_code": "urban", "description": "路灯不亮", "lat": "35.2",
+        "long": "114.6"})
+    assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0
+    chinese(r.get_json()[0]["description"])
+    r = client.get("/open311/v2/requests/12345-20261207-000001.xml")
+    assert (r.status_code, r.mimetype) == (503, "text/xml"), r.get_data(as_text=True)
+    assert int(r.headers["Retry-After"]) > 0
+    assert "数据库暂时不可用" in r.get_data(as_text=True)

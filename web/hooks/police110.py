@@ -39,7 +39,7 @@ from integrations.police110.inbound import (
     verify,
 )
 from web.api.base import commit
-from web.errors import HTTP_CODES, error_response
+from web.errors import HTTP_CODES, RETRY_AFTER, error_response
 from web.extensions import db
 from web.services import services
 
@@ -60,8 +60,11 @@ def desk_keys() -> dict[str, str] | None:
 def _refuse(status: int, message: str, field: str | None = None,
             code: str | None = None) -> Response:
     db.session.rollback()
-    return make_response(error_response(status, code or HTTP_CODES.get(status, "error"),
-                                        message, field))
+    response = make_response(error_response(status, code or HTTP_CODES.get(status, "error"),
+                                            message, field))
+    if status == 503:  # like every 503 of the system: when to try again
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
 def _domain_refusal(exc: DomainError) -> Response:

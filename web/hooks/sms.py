@@ -12,7 +12,7 @@ from dispatch.outbound.callbacks import SmsReplyOutcome, record_sms_reply, sms_r
 from grid.directory import SqlDirectory
 from integrations.sms.inbound import gateway_authorised, parse_reply
 from web.api.base import commit
-from web.errors import error_response
+from web.errors import RETRY_AFTER, answer
 from web.extensions import db
 from web.services import services
 
@@ -23,7 +23,9 @@ REPLIES = "/hooks/sms/replies"
 
 def _refuse(status: int, code: str, message: str) -> ResponseReturnValue:
     db.session.rollback()
-    return error_response(status, code, message)
+    # A 503, like every 503 of the system, says when to try again.
+    headers = {"Retry-After": str(RETRY_AFTER)} if status == 503 else None
+    return answer(status, code, message, headers=headers)
 
 
 def _answer(message_id: str, outcome: SmsReplyOutcome) -> ResponseReturnValue:
