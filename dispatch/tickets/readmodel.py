@@ -21,6 +21,7 @@ from dispatch.tickets.access import (
     exposure,
     visible_numbers,
 )
+from dispatch.tickets.clocks import get_time_limits
 from dispatch.tickets.lifecycle import Actor, available_actions
 
 __all__ = ["MASKED_ROLES", "citizen_view", "contact_views", "list_view", "log_personal_reads",
@@ -228,7 +229,7 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
         "events": [event_view(e, users, level, candidates, unknown, names)
                    for e in ticket.events],
         "children": [c.number for c in ticket.children if c.number not in unknown],
-        "actions": available_actions(ticket, actor),
+        "actions": available_actions(ticket, actor, now, get_time_limits(session)),
     })
     view["location"]["reasons"] = (intake.get("location") or {}).get("reasons", [])
     proposed = view["routing"].get("grid_worker")

@@ -116,6 +116,23 @@ def test_list_filters_overdue_after_the_sign_deadline_passes(api, clock, long_to
     assert read["assignments"][0]["sign_overdue"] is True
 
 
+def test_the_ticket_offers_an_extension_only_before_the_completion_deadline(api, clock,
+                                                                              long_tokens):
+    t = dispatched(api)
+    n = t["number"]
+    signed = api.act("handler1", n, "sign", version=t["version"]).get_json()
+    assert "request_extension" in signed["actions"]
+    deadline = at(signed["assignments"][0]["complete_deadline"])
+    clock.advance(seconds=(deadline - clock.now()).total_seconds())
+    read = api.get("handler1", f"{TICKETS}/{n}").get_json()
+    assert "request_extension" not in read["actions"]
+    assert "complete" in read["actions"]
+    r = api.act("handler1", n, "request_extension", version=read["version"], days=2,
+                reason="材料未到")
+    assert "办结时限已过" in error_of(r, 409, "conflict")["message"]
+    assert api.get("handler1", f"{TICKETS}/{n}").get_json()["extensions"] == []
+
+
 def test_list_filters_by_creation_date_and_time_in_local_time(api, clock, long_tokens):
     monday = api.create()["number"]  # 2026-11-23 10:00 Asia/Shanghai
     clock.advance(hours=15)  # 2026-11-24 01:00 Asia/Shanghai, still the 23rd in UTC

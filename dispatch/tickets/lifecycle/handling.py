@@ -4,9 +4,10 @@ recomputation of provisional deadlines."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from dispatch.core.errors import Conflict, InvalidInput
-from dispatch.core.models import Assignment, Extension
+from dispatch.core.models import Assignment, Extension, Ticket
 from dispatch.core.vocab import (
     AssignmentStatus,
 )
@@ -86,19 +87,30 @@ def _extension(c: Context, ext_id: int | None) -> Extension:
     return pending[0]
 
 
+def extension_refusal(ticket: Ticket, a: Assignment, now: datetime,
+                      max_extensions: int) -> str | None:
+    """Why this assignment may not ask for an extension now, None when it may: still in hand,
+    before its completion deadline, under the number of extensions allowed, none pending. The
+    one rule behind the refusal of `request_extension` and the ticket's `actions` offer."""
+    if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
+        return f"{a.department_code} 的派单状态为 {a.status}，不能延期"
+    if now >= a.complete_deadline:
+        return "办结时限已过；延期须在时限届满前申请"
+    if a.extensions_used >= max_extensions:
+        return f"此派单已延期 {a.extensions_used} 次，已达上限"
+    if any(e.status == "pending" and e.assignment_id == a.id for e in ticket.extensions):
+        return "此派单已有一个待审批的延期申请"
+    return None
+
+
 def _request_extension(c: Context) -> Step:
     a, p = own_assignment(c), c.payload
-    if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
-        raise Conflict(f"{a.department_code} 的派单状态为 {a.status}，不能延期")
-    if c.now >= a.complete_deadline:
-        raise Conflict("办结时限已过；延期须在时限届满前申请")
+    refusal = extension_refusal(c.ticket, a, c.now, c.limits.max_extensions)
+    if refusal is not None:
+        raise Conflict(refusal)
     if p.days > c.limits.max_extension_days:
         raise InvalidInput(f"days: 最多 {c.limits.max_extension_days} 个工作日",
                            field="days")
-    if a.extensions_used >= c.limits.max_extensions:
-        raise Conflict(f"此派单已延期 {a.extensions_used} 次，已达上限")
-    if any(e.status == "pending" and e.assignment_id == a.id for e in c.ticket.extensions):
-        raise Conflict("此派单已有一个待审批的延期申请")
     ext = Extension(ticket=c.ticket, assignment_id=a.id, status="pending", days=p.days,
                     reason=p.reason, requested_at=c.now, requested_by_id=c.actor.id,
                     old_deadline=a.complete_deadline)

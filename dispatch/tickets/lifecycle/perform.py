@@ -21,6 +21,7 @@ from dispatch.core.vocab import (
 )
 from dispatch.tickets.access import can_see
 from dispatch.tickets.clocks import (
+    TimeLimits,
     get_time_limits,
 )
 from dispatch.tickets.lifecycle.assignments import (
@@ -32,7 +33,7 @@ from dispatch.tickets.lifecycle.context import (
     Step,
 )
 from dispatch.tickets.lifecycle.desk import DESK_HANDLERS, auto_dispatched
-from dispatch.tickets.lifecycle.handling import HANDLING_HANDLERS
+from dispatch.tickets.lifecycle.handling import HANDLING_HANDLERS, extension_refusal
 from dispatch.tickets.lifecycle.locks import (
     lock_ticket,
 )
@@ -108,9 +109,11 @@ def _on_action() -> list[OnAction]:
     return _ON_ACTION
 
 
-def available_actions(ticket: Ticket, actor: Actor) -> list[str]:
+def available_actions(ticket: Ticket, actor: Actor, now: datetime,
+                      limits: TimeLimits) -> list[str]:
     """The public actions the state table lets this actor try on this ticket now (what a page
-    offers as buttons; `perform` still decides, with the payload)."""
+    offers as buttons; `perform` still decides, with the payload). An extension is offered only
+    when `request_extension` would not refuse it now (`extension_refusal`)."""
     status = Status(ticket.status)
     held = held_assignment(ticket, actor)
     out = []
@@ -130,6 +133,9 @@ def available_actions(ticket: Ticket, actor: Actor) -> list[str]:
                                               or ticket.alarm_acknowledged_at is not None):
             continue
         if action == "take_back" and not auto_dispatched(ticket):
+            continue
+        if action == "request_extension" and (held is None or extension_refusal(
+                ticket, held, now, limits.max_extensions) is not None):
             continue
         out.append(action)
     return out
