@@ -56,12 +56,12 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def read_sheet(data: bytes, filename: str) -> list[list[str]]:
+def read_sheet(data: bytes, filename: str, *, max_bytes: int = MAX_BYTES) -> list[list[str]]:
     """The rows of the first sheet of an .xlsx (or of a .csv in UTF-8, BOM allowed) as text."""
     if not data:
         raise InvalidInput("文件是空的", field="file")
-    if len(data) > MAX_BYTES:
-        raise InvalidInput(f"文件超过 {MAX_BYTES // 1024 // 1024} MB", field="file")
+    if len(data) > max_bytes:
+        raise InvalidInput(f"文件超过 {max_bytes // 1024 // 1024} MB", field="file")
     name = filename.lower()
     if name.endswith(".csv"):
         try:
@@ -85,8 +85,8 @@ def read_sheet(data: bytes, filename: str) -> list[list[str]]:
         book.close()
 
 
-def records(rows: Sequence[Sequence[str]],
-            headings: Mapping[str, str]) -> list[tuple[int, dict[str, str]]]:
+def records(rows: Sequence[Sequence[str]], headings: Mapping[str, str], *,
+            max_rows: int = MAX_ROWS) -> list[tuple[int, dict[str, str]]]:
     """(row number, field → text) for each non-blank row under the heading row. Headings are
     matched by their Chinese name or by the field name itself; an unknown heading is refused
     (a typo would otherwise drop a column silently)."""
@@ -108,8 +108,8 @@ def records(rows: Sequence[Sequence[str]],
                   for i, col in enumerate(columns) if col is not None}
         if any(values.values()):
             out.append((number, values))
-    if len(out) > MAX_ROWS:
-        raise InvalidInput(f"一次最多导入 {MAX_ROWS} 行，这个文件有 {len(out)} 行", field="file")
+    if len(out) > max_rows:
+        raise InvalidInput(f"一次最多导入 {max_rows} 行，这个文件有 {len(out)} 行", field="file")
     return out
 
 

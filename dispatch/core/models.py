@@ -64,6 +64,7 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_status_created", "status", "created_at"),
         Index("ix_tickets_citizen_phone", "citizen_phone"),
+        Index("ix_tickets_import_ref", "import_ref", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -97,6 +98,9 @@ class Ticket(Base):
 
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     external_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The old system's number of a ticket imported from its history (`hotline tickets import`):
+    # set only on imported tickets, unique, so a second import of the same file adds nothing.
+    import_ref: Mapped[str | None] = mapped_column(String(64))
     police_state: Mapped[str | None] = mapped_column(String(16))
     police_cause: Mapped[str | None] = mapped_column(Text)
 

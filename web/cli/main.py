@@ -1,6 +1,6 @@
 """The `hotline` command (CONTRACT.md): the group (`web.cli.common`) and the modules that add
 its subcommands: `data` (db, demo, grid, users), `ops` (serve, worker, outbox, report, stats),
-`simulate`, `triage` (classifier)."""
+`simulate`, `triage` (classifier), `tickets` (history import)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 
 from web.cli import data, ops  # noqa: F401  (add their subcommands)
 from web.cli import simulate as simulate_cli  # noqa: E402,F401  (adds `hotline simulate`)
+from web.cli import tickets as tickets_cli  # noqa: E402,F401  (adds `hotline tickets`)
 from web.cli import triage as triage_cli  # noqa: E402,F401  (adds `hotline classifier`)
 from web.cli.common import main
 
