@@ -25,6 +25,7 @@ from dispatch.core.errors import (
 )
 from dispatch.core.idempotency import KeyReused
 from web.extensions import db
+from web.i18n import t
 
 log = logging.getLogger("hotline.web")
 # Seconds a client should wait before trying again after a database or queue outage (a
@@ -168,7 +169,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> ResponseReturnValue:
         db.session.rollback()
-        return answer(_status_of(exc), exc.code, exc.message, exc.field)
+        return answer(_status_of(exc), exc.code, exc.translated(t), exc.field)
 
     @app.errorhandler(StaleDataError)
     def _stale(exc: StaleDataError) -> ResponseReturnValue:

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 
 class DomainError(Exception):
-    """Base of every refusal the domain gives; nothing has been written when it is raised."""
+    """Base of every refusal the domain gives; nothing has been written when it is raised.
+
+    A message may name codes of DOMAIN.md (a role, a status, an action) as `terms`: then it is
+    a template (`"工单当前状态为“{status}”"`) and `terms` maps each name to its (group, code);
+    `message` shows the codes, `translated(label)` the names a person reads (the web layer
+    passes its one translation table)."""
 
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None,
+                 terms: Mapping[str, tuple[str, str]] | None = None) -> None:
+        self.terms = dict(terms or {})
+        self.template = message
+        if self.terms:
+            message = message.format(**{name: code for name, (_, code) in self.terms.items()})
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def translated(self, label: Callable[[str, str], str]) -> str:
+        """The message with each term named by `label(group, code)`."""
+        if not self.terms:
+            return self.message
+        return self.template.format(**{name: label(group, code)
+                                       for name, (group, code) in self.terms.items()})
 
 
 class InvalidInput(DomainError):

@@ -78,9 +78,10 @@ def _check(session: Session, data: object, actor: Actor, now: datetime,
         ticket = (held if held is not None and held.number == body.ticket
                   else session.scalar(select(Ticket).where(Ticket.number == body.ticket)))
         if ticket is None or not can_see(session, actor, ticket):
-            raise NotFound(f"ticket: 工单 {body.ticket} 不存在", field="ticket")
+            raise NotFound(f"ticket: 没有编号为“{body.ticket}”的工单", field="ticket")
         if ticket.status in CLOSED_STATES:
-            raise Conflict(f"工单 {ticket.number} 已结束（{ticket.status}），请登记为新诉求")
+            raise Conflict(f"工单 {ticket.number} 已结束（{{status}}），请登记为新诉求",
+                           terms={"status": ("status", ticket.status)})
     elif body.ticket is not None:
         raise InvalidInput(f"ticket: 只有追加诉求才指明工单，{body.kind} 不需要",
                            field="ticket")
@@ -148,7 +149,7 @@ def list_contacts(session: Session, actor: Actor, f: ContactFilter,
     if f.ticket:
         ticket = session.scalar(select(Ticket).where(Ticket.number == f.ticket))
         if ticket is None or not can_see(session, actor, ticket):
-            raise NotFound(f"ticket: 工单 {f.ticket} 不存在", field="ticket")
+            raise NotFound(f"ticket: 没有编号为“{f.ticket}”的工单", field="ticket")
         stmt = stmt.where(Contact.ticket_id == ticket.id)
     elif actor.role not in ALL_SEEING_ROLES:
         stmt = stmt.where(Contact.ticket_id.in_(select(Ticket.id).where(visible_tickets(actor))))

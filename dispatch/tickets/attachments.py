@@ -201,7 +201,8 @@ def add_attachment(session: Session, ticket: Ticket, actor: Actor, data: bytes,
     if not can_see(session, actor, ticket):
         raise NotFound(f"工单 {ticket.number} 不存在")
     if ticket.status in CLOSED_STATES:
-        raise Conflict(f"工单 {ticket.number} 已结束（{ticket.status}），不能再添加照片")
+        raise Conflict(f"工单 {ticket.number} 已结束（{{status}}），不能再添加照片",
+                       terms={"status": ("status", ticket.status)})
     unused = session.scalar(select(func.count()).select_from(Attachment).where(
         Attachment.ticket_id == ticket.id, Attachment.uploaded_by_id == actor.id,
         Attachment.event_id.is_(None))) or 0

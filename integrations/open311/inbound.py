@@ -185,7 +185,7 @@ def parse_query(args: Mapping[str, str], now: datetime) -> RequestQuery:
         return RequestQuery(ids=ids)
     states = frozenset(s.lower() for s in _list(args.get("status")))
     if states - {"open", "closed"}:
-        raise PermanentError(400, "status: 须为 open、closed 或两者（逗号分隔）")
+        raise PermanentError(400, "status: 须为 'open'、'closed' 或两者（逗号分隔）")
     start, end = _moment(args.get("start_date"), "start_date"), _moment(args.get("end_date"),
                                                                          "end_date")
     if start is None and end is None:

@@ -178,7 +178,7 @@ def act(actor: Actor, number: str, action: str) -> dict[str, Any]:
     model = _ACTION_BODIES.get(action)
     if model is None:
         raise NotFound(f"action: 没有“{action}”这个操作；可用的操作："
-                       + "、".join(PUBLIC_ACTIONS), field="action")
+                       + "、".join(f"'{a}'" for a in PUBLIC_ACTIONS), field="action")
     body = json_body(model)
     ticket = get_ticket(db.session, number, actor)
     now = _now()

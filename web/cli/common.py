@@ -18,7 +18,9 @@ def app_for_cli(overrides: dict | None = None) -> Flask:
 def fail(exc: DomainError) -> None:
     """Exit with the domain error's message (and field), as click prints errors."""
     field = f"（字段：{exc.field}）" if exc.field else ""
-    raise click.ClickException(f"{exc.message}{field}")
+    from web.i18n import t
+
+    raise click.ClickException(f"{exc.translated(t)}{field}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

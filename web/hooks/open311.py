@@ -23,6 +23,7 @@ from integrations.open311 import PermanentError, formats, inbound, mapping
 from web.api.base import commit
 from web.errors import http_message
 from web.extensions import db
+from web.i18n import t as translate
 from web.services import services
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -68,7 +69,7 @@ def _domain(exc: DomainError) -> Response:
     db.session.rollback()
     status = 404 if isinstance(exc, NotFound) else 403 if isinstance(
         exc, Forbidden | Unauthorized) else 400
-    return _error(status, exc.message)
+    return _error(status, exc.translated(translate))
 
 
 @bp.errorhandler(HTTPException)

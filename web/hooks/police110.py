@@ -41,6 +41,7 @@ from integrations.police110.inbound import (
 from web.api.base import commit
 from web.errors import HTTP_CODES, RETRY_AFTER, error_response
 from web.extensions import db
+from web.i18n import t
 from web.services import services
 
 bp = Blueprint("police110", __name__)
@@ -69,13 +70,14 @@ def _refuse(status: int, message: str, field: str | None = None,
 
 def _domain_refusal(exc: DomainError) -> Response:
     # The desk's values are at fault (422) or the ticket's state no longer allows it (409).
+    message = exc.translated(t)
     if isinstance(exc, NotFound):
-        return _refuse(404, exc.message, exc.field, exc.code)
+        return _refuse(404, message, exc.field, exc.code)
     if isinstance(exc, Conflict | Forbidden):
-        return _refuse(409, exc.message, exc.field, Conflict.code)
+        return _refuse(409, message, exc.field, Conflict.code)
     if isinstance(exc, InvalidInput):
-        return _refuse(422, exc.message, exc.field, "invalid")
-    return _refuse(400, exc.message, exc.field, exc.code)
+        return _refuse(422, message, exc.field, "invalid")
+    return _refuse(400, message, exc.field, exc.code)
 
 
 def _read(now: datetime, reader: Callable[[bytes, str | None], T]

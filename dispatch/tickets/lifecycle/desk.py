@@ -214,7 +214,8 @@ def _merge(c: Context) -> Step:
         raise InvalidInput("parent: 工单不能并入自身", field="parent")
     lock_ticket(c.session, parent)
     if parent.status in CLOSED_STATES:
-        raise Conflict(f"工单 {parent.number} 已结束（{parent.status}），请并入未结束的工单")
+        raise Conflict(f"工单 {parent.number} 已结束（{{status}}），请并入未结束的工单",
+                       terms={"status": ("status", parent.status)})
     if t.children:
         raise Conflict(f"工单 {t.number} 已有其他工单并入，不能再并入别的工单")
     t.parent = parent

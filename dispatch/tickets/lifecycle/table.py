@@ -102,9 +102,11 @@ def check(rule_action: str, status: Status, role: Role) -> None:
     if rule is None:
         raise NotFound(f"action: 没有“{rule_action}”这个操作", field="action")
     if role not in rule.roles:
-        raise Forbidden(f"角色 {role} 无权执行“{rule_action}”操作")
+        raise Forbidden("角色“{role}”无权执行“{action}”操作",
+                        terms={"role": ("role", role), "action": ("action", rule_action)})
     if status not in rule.from_states:
-        raise Conflict(f"工单当前状态为 {status}，不能执行“{rule_action}”操作")
+        raise Conflict("工单当前状态为“{status}”，不能执行“{action}”操作",
+                       terms={"status": ("status", status), "action": ("action", rule_action)})
 
 
 # What an assignee's own assignment must be in for each of their actions.
