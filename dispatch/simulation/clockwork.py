@@ -71,8 +71,8 @@ class Case:
 
 Progress = Callable[[float, float, int, int], None]  # hours done, total, tickets, contacts
 # What the heap holds: the start of a local day, a sweep tick, a clock that may step, a
-# contact, a demand, the next step of a story.
-DAY, SWEEP, CLOCK, CONTACT, DEMAND, STEP = range(6)
+# contact, a demand, the next step of a story, a demand staged for the end (the finale).
+DAY, SWEEP, CLOCK, CONTACT, DEMAND, STEP, STAGED = range(7)
 # The tables a history writes again and again (vacuumed now and then).
 CHURNED = (Ticket, Assignment, Extension, Event, Contact, ConsoleEvent, OutboxMessage)
 # What a sweep may change on a ticket: its columns and its events (urge, supervise).
@@ -155,6 +155,7 @@ class Clockwork(ABC):
     def _loop(self) -> None:
         first_day = self.start.astimezone(LOCAL_TZ).date()
         self._push(self.start, DAY, first_day)
+        self._plan_finale()
         total = (self.end - self.start).total_seconds() / 3600
         last_report = self.start
         while self._heap and self._heap[0][0] < self.end:
@@ -172,6 +173,8 @@ class Clockwork(ABC):
                 self._contact(what)
             elif kind == DEMAND:
                 self._demand()
+            elif kind == STAGED:
+                self._staged(what)
             else:
                 self._advance(what)
             if self._pending >= self.p.commit_every:
@@ -383,6 +386,14 @@ class Clockwork(ABC):
     @abstractmethod
     def _demand(self) -> None:
         """A new demand."""
+
+    @abstractmethod
+    def _plan_finale(self) -> None:
+        """Stage what the period ends on (at its start, on the heap as STAGED)."""
+
+    @abstractmethod
+    def _staged(self, what: Any) -> None:
+        """A demand staged by `_plan_finale`."""
 
     @abstractmethod
     def report(self, wall_seconds: float) -> SimulationReport:

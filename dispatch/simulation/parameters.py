@@ -286,6 +286,14 @@ class Parameters:
     )
     reopen_dissatisfied_factor: float = 0.5  # each handling round after a reopen pleases more
 
+    # The demo's live moments at the end of the period (the `recent` preset of `make run`):
+    # `finale_hotspot` similar demands (one category, within about 150 m of each other) over
+    # the last 80 minutes, an emerging hotspot (dispatch.stats.hotspots: 5 of one category
+    # within 500 m in 2 hours) the dispatcher sees forming; `finale_police_pending` police
+    # matters transferred to 110 in the last minutes that 110 has not answered yet. 0: none.
+    finale_hotspot: int = 0
+    finale_police_pending: int = 0
+
     # The machinery.
     sweep_minutes: int = 10
     commit_every: int = 2000  # actions per transaction (and at every local midnight)
@@ -307,7 +315,9 @@ SEED_COUNTY = Parameters(
 SMALL = replace(SEED_COUNTY, name="small", days=7, tickets_per_day=30.0)
 # The lived-in demo of `make run` (`hotline simulate --preset recent --until-now`): five weeks
 # ending now, light enough to be made in well under a minute (fewer calls that make no ticket).
-RECENT = replace(SEED_COUNTY, name="recent", days=35, tickets_per_day=18.0, contacts_per_ticket=3.0)
+# It ends on a hotspot forming and a transfer to 110 waiting for the desk.
+RECENT = replace(SEED_COUNTY, name="recent", days=35, tickets_per_day=18.0, contacts_per_ticket=3.0,
+                 finale_hotspot=6, finale_police_pending=1)
 PRESETS: Mapping[str, Parameters] = MappingProxyType(
     {p.name: p for p in (SEED_COUNTY, SMALL, RECENT)}
 )

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 import socketio
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.core.models import Ticket
+from dispatch.stats.hotspots import find_hotspots
 from dispatch.tickets.calendar import LOCAL_TZ
 from tests.cli.test_simulate_command import copy_of, counts, environment, number, run
 from tests.cli.test_simulate_command import templates as templates  # noqa: F401 (the fixture)
@@ -43,8 +44,15 @@ def test_simulate_until_now_ends_at_this_minute_with_work_still_open(templates, 
     engine = create_engine(env["HOTLINE_DATABASE_URL"])
     with Session(engine) as s:
         states = set(s.scalars(select(Ticket.status)))
+        # What the dispatcher and the 110 desk see first: a hotspot forming, a transfer to 110
+        # waiting for the desk.
+        forming = [h.category for h in find_hotspots(s, datetime.now(LOCAL_TZ))]
+        waiting = s.scalar(select(func.count()).select_from(Ticket).where(
+            Ticket.police_state == "pending", Ticket.channel != "police110"))
     engine.dispose()
     assert states - CLOSED, states  # work still in handling, its clocks running
+    assert "urban.appearance" in forming, forming
+    assert waiting >= 1
 
     again = run(env, "simulate", "--preset", "recent", "--until-now", "--if-empty")
     assert again.exit_code == 0, again.output

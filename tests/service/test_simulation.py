@@ -31,6 +31,7 @@ from dispatch.outbound.outbox import OutboxMessage
 from dispatch.simulation.engine import Simulation
 from dispatch.simulation.parameters import (
     PRESETS,
+    RECENT,
     SEED_COUNTY,
     SMALL,
     Lognormal,
@@ -45,6 +46,7 @@ from dispatch.simulation.world import (
     ensure_handlers,
     handler_username,
 )
+from dispatch.stats.hotspots import HotspotRules, find_hotspots
 from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.lifecycle import TABLE
 from tests.conftest import FAST_HASHER, pg_url, require_service
@@ -542,3 +544,38 @@ def test_emergencies_on_unattended_channels_raise_alarms_that_dispatchers_acknow
             assert ("escalate_alarm" in by_action) == (waited > 60), (t.number, waited)
             late += waited > 60
         assert late < len(alarmed)  # most are acknowledged within the minute
+
+
+def test_the_recent_preset_ends_on_a_hotspot_forming_and_a_transfer_waiting_for_110(county):
+    """What `make run` shows first (`--preset recent --until-now`): at the end of the period
+    similar demands cluster into an emerging hotspot (DOMAIN's rule: 5 of one category within
+    500 m in 2 hours), still there half an hour into the live demo, and a police matter the
+    operator transferred to 110 minutes before the end waits for the 110 desk. The preset's
+    finale on one light day (the rest of the period changes nothing of it)."""
+    assert (RECENT.finale_hotspot, RECENT.finale_police_pending) == (6, 1)
+    assert (SMALL.finale_hotspot, SMALL.finale_police_pending) == (0, 0)
+    engine = county.engine()
+    simulate(engine, replace(RECENT, tickets_per_day=10.0), days=1)
+    end = START + timedelta(days=1)
+    rules = HotspotRules()
+    with Session(engine) as s:
+        [spot] = [h for h in find_hotspots(s, end, rules) if h.category == "urban.appearance"]
+        assert spot.count >= rules.min_count and spot.radius_m <= 300
+        assert end - timedelta(minutes=90) <= spot.first_at < spot.last_at < end
+        assert {t.category for t in spot.tickets} == {"urban.appearance.street_vending"}
+        assert all(t.status != Status.VOID for t in spot.tickets)
+        later = find_hotspots(s, end + timedelta(minutes=30), rules)
+        assert any(set(h.tickets) == set(spot.tickets) for h in later)
+        # Before the finale there was no such hotspot: it forms at the end.
+        assert not [h for h in find_hotspots(s, end - timedelta(minutes=85), rules)
+                    if h.category == "urban.appearance"]
+
+        waiting = list(s.scalars(select(Ticket).where(Ticket.police_state == "pending",
+                                                      Ticket.channel != "police110")))
+        assert waiting, "no transfer to 110 waiting at the end"
+        for t in waiting:
+            [transfer] = [e for e in t.events if e.action == "transfer_110"]
+            assert end - timedelta(minutes=15) <= transfer.at.astimezone(LOCAL_TZ) < end
+            assert not {"police_accept", "police_reject"} & {e.action for e in t.events}
+            assert t.status == Status.TRANSFERRED_110
+
