@@ -157,6 +157,22 @@ def test_each_department_hears_only_its_tickets_and_a_dispatcher_hears_all(conso
     assert dispatcher.seqs() == [1, 2, 3, 4]
 
 
+def test_the_110_desk_hears_only_the_transfers(consoles, api):
+    desk = consoles("police1").connect()
+    dispatcher = consoles("dispatcher1").connect()
+    assert desk.welcome[0]["rooms"] == ["police"]
+    plain = api.create()
+    out = api.create(text="有人在小区门口打架")
+    api.act("dispatcher1", out["number"], "transfer_110", version=out["version"],
+            reason="涉警事项")
+    dispatcher.wait(lambda: len(dispatcher.events) == 3)
+    desk.wait(lambda: desk.events)
+    time.sleep(0.2)  # anything misrouted would have arrived by now
+    assert [(e["ticket"]["number"], e["action"]) for e in desk.events] == [
+        (out["number"], "transfer_110")]
+    assert plain["number"] not in {e["ticket"]["number"] for e in desk.events}
+
+
 def test_a_console_that_lost_its_connection_resumes_with_exactly_what_it_missed(consoles, api):
     """Disconnect, five tickets change meanwhile, reconnect: all five changes, in order,
     and the board it rebuilds equals the board of a console that never disconnected."""
