@@ -15,9 +15,9 @@ from dispatch.core.commands import Code, NotePayload, Strict, Text, parse
 from dispatch.core.errors import Conflict, InvalidInput, NotFound
 from dispatch.core.models import Contact, Ticket
 from dispatch.core.ports import Directory
-from dispatch.core.vocab import ALL_SEEING_ROLES, CLOSED_STATES, Channel, ContactKind
+from dispatch.core.vocab import CLOSED_STATES, Channel, ContactKind
 from dispatch.intake.phones import normalize_phone
-from dispatch.tickets.access import can_see, visible_tickets
+from dispatch.tickets.access import can_see, visible_contacts
 from dispatch.tickets.lifecycle import Actor, perform
 from dispatch.tickets.readmodel import contact_views
 
@@ -140,9 +140,9 @@ class ContactFilter(Strict):
 
 def list_contacts(session: Session, actor: Actor, f: ContactFilter,
                   ) -> tuple[list[Contact], int]:
-    """A page of the contacts this actor may see, newest first, and how many match: those of
-    the tickets it may see (dispatch/tickets/access.py), and those of no ticket for the
-    all-seeing roles; a ticket it may not see is not found, as a direct read says."""
+    """A page of the contacts this actor may see (dispatch/tickets/access.py,
+    `visible_contacts`), newest first, and how many match; a ticket it may not see is not
+    found, as a direct read says."""
     stmt = select(Contact)
     if f.kind:
         stmt = stmt.where(Contact.kind.in_(f.kind))
@@ -151,8 +151,8 @@ def list_contacts(session: Session, actor: Actor, f: ContactFilter,
         if ticket is None or not can_see(session, actor, ticket):
             raise NotFound(f"ticket: 没有编号为“{f.ticket}”的工单", field="ticket")
         stmt = stmt.where(Contact.ticket_id == ticket.id)
-    elif actor.role not in ALL_SEEING_ROLES:
-        stmt = stmt.where(Contact.ticket_id.in_(select(Ticket.id).where(visible_tickets(actor))))
+    else:
+        stmt = stmt.where(visible_contacts(actor))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Contact.received_at.desc(), Contact.id.desc())
                            .limit(f.per_page).offset((f.page - 1) * f.per_page)).all()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from dispatch.core.models import Assignment, Ticket
+from dispatch.core.models import Assignment, Contact, Ticket
 from dispatch.core.vocab import ALL_SEEING_ROLES, Channel, Role
 
 if TYPE_CHECKING:
@@ -67,6 +67,24 @@ def exposure(actor: Actor, ticket: Ticket, *, masked: bool = False) -> str:
     if masked or (actor.role in MASKED_ROLES and not ticket.direct_contact):
         return MASKED
     return FULL
+
+
+def contact_exposure(actor: Actor, ticket: Ticket | None) -> str:
+    """How this actor may see the caller of a contact: by its ticket's rule (`exposure`);
+    a contact that belongs to no ticket (a call that ended without one, a prank, a silent
+    line) shows its caller to operators only and masked to the others who may list it. A
+    `full` read is one to log (by ticket, or by contact when there is none)."""
+    if ticket is not None:
+        return exposure(actor, ticket)
+    return FULL if actor.role == Role.OPERATOR else MASKED
+
+
+def visible_contacts(actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause selecting the contacts this actor may list: those of the tickets it may
+    see, and those of no ticket for the all-seeing roles."""
+    if actor.role in ALL_SEEING_ROLES:
+        return true()
+    return Contact.ticket_id.in_(select(Ticket.id).where(visible_tickets(actor)))
 
 
 def unmasked_citizen(actor: Actor) -> ColumnElement[bool]:

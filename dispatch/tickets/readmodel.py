@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 
 from dispatch.core.models import Assignment, Contact, Event, PersonalDataRead, Ticket, User
 from dispatch.core.ports import Directory
-from dispatch.core.vocab import ALL_SEEING_ROLES, Role
+from dispatch.core.vocab import ALL_SEEING_ROLES
 from dispatch.intake.phones import has_personal_numbers, mask_name, mask_phone, mask_text
 from dispatch.tickets.access import (
     FULL,
     HIDDEN,
     MASKED,
     MASKED_ROLES,
+    contact_exposure,
     exposure,
     visible_numbers,
 )
@@ -303,19 +304,16 @@ def list_view(session: Session, tickets: list[Ticket], actor: Actor,
 
 def contact_views(session: Session, contacts: Sequence[Contact], actor: Actor,
                   now: datetime) -> list[dict[str, Any]]:
-    """Contacts as the API shows them, by the rule of their ticket's citizen (hidden for a
-    confidential ticket, masked for department users); a contact without a ticket shows its
-    caller to operators only. Unmasked reads are logged (by ticket, or by contact)."""
+    """Contacts as the API shows them, by the one rule of dispatch/tickets/access.py
+    (`contact_exposure`: their ticket's citizen's, or operators only for a contact without a
+    ticket). Unmasked reads are logged (by ticket, or by contact)."""
     ids = {c.ticket_id for c in contacts if c.ticket_id}
     tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))
                } if ids else {}
     out, reads, loose = [], {}, {}
     for c in contacts:
         ticket = tickets.get(c.ticket_id) if c.ticket_id else None
-        if ticket is not None:
-            level = exposure(actor, ticket)
-        else:
-            level = FULL if actor.role == Role.OPERATOR else MASKED
+        level = contact_exposure(actor, ticket)
         phone = (c.phone if level == FULL else mask_phone(c.phone) if level == MASKED
                  else None) if c.phone else None
         if level == FULL and (c.phone or c.openid or has_personal_numbers(c.note)):

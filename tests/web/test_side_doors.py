@@ -178,6 +178,36 @@ def test_a_contact_without_a_ticket_shows_its_caller_to_operators_only(api, app,
     assert counts(app) == before | {"personal_data_reads": before["personal_data_reads"] + 1}
 
 
+def test_reading_a_contact_without_a_ticket_is_audited_by_contact_and_a_refusal_writes_nothing(
+        api, app, tokens):
+    """DOMAIN.md (privacy): every read of unmasked personal data is logged, also for a contact
+    that belongs to no ticket: the row names the reader, the contact and what was shown; a
+    refused read (no right to list contacts, a ticket one may not see) and a masked one write
+    nothing."""
+    from web.extensions import db
+
+    r = api.post("operator1", CONTACTS, json={"channel": "phone", "kind": "silent",
+                                               "phone": PHONE})
+    assert r.status_code == 201, r.get_json()
+    contact = r.get_json()["id"]
+    before = counts(app)
+    for user in ("handler1", "worker1", "supervisor1", "police1"):
+        assert api.get(user, CONTACTS).status_code == 403, user
+    r = api.get("dispatcher1", CONTACTS, query_string={"ticket": "12345-20991231-999999"})
+    assert r.status_code == 404
+    (item,) = api.get("leader1", CONTACTS, query_string={"kind": "silent"}).get_json()["items"]
+    assert (item["id"], item["phone"]) == (contact, MASKED_PHONE)
+    assert counts(app) == before
+    (item,) = api.get("operator1", CONTACTS, query_string={"kind": "silent"}).get_json()[
+        "items"]
+    assert (item["id"], item["phone"], item["ticket"]) == (contact, PHONE, None)
+    with app.app_context(), db.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT u.username, r.ticket_id, r.contact_id, r.fields FROM personal_data_reads r "
+            "JOIN users u ON u.id = r.user_id ORDER BY r.id")).all()
+    assert [tuple(row) for row in rows] == [("operator1", None, contact, "contact")]
+
+
 # ---------------------------------------------------------------- 12. numbers typed into texts
 
 
