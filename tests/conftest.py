@@ -217,10 +217,27 @@ def _build_urls_on_demand() -> None:
     Rule._compile_builder = compile_builder  # type: ignore[method-assign]
 
 
+def _commits_without_disk_waits() -> None:
+    """The test databases' connections commit without waiting for the WAL to reach the disk
+    (`synchronous_commit=off`, set per connection through the URL, so every fixture, app,
+    live server and subprocess of the run gets it): on this machine a commit that waits costs
+    7 ms, one that does not 0.8 ms, and the suite commits tens of thousands of times. What a
+    commit makes visible, and when, is unchanged; only a crash of the server could lose the
+    last commits, and no test crashes it. The server's own configuration is left alone."""
+    base = os.environ.get("HOTLINE_TEST_DATABASE_URL")
+    if not base:
+        return
+    url = make_url(base)
+    if "options" not in url.query:
+        os.environ["HOTLINE_TEST_DATABASE_URL"] = url.update_query_dict(
+            {"options": "--synchronous_commit=off"}).render_as_string(hide_password=False)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """A worker creates its database and points the test environment at it and its Redis db;
     the controller of a parallel run picks the run id."""
     _build_urls_on_demand()
+    _commits_without_disk_waits()
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None:
         config.stash[RUN_ID] = secrets.token_hex(4)
