@@ -1,5 +1,5 @@
-"""Names for codes (departments, categories, areas), cached per process for the console feed,
-whose events carry codes and are named when they go out."""
+"""Names for codes (departments, categories, areas) and for usernames (people), cached per
+process for the console feed, whose events carry codes and are named when they go out."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.core.models import Category
+from dispatch.core.models import Category, User
 from grid.models import Area, Department, GridVersion
 
 REFRESH_SECONDS = 300.0
@@ -18,7 +18,8 @@ MISS_REFRESH_SECONDS = 30.0  # an unknown code (a new grid, a new department) re
 
 
 class NameBook:
-    """Code → name for departments, categories and the areas of every grid version."""
+    """Code → name for departments, categories and the areas of every grid version; username →
+    display name for people (a summary's grid worker)."""
 
     def __init__(self) -> None:
         self._names: dict[str, dict[str, str]] = {}
@@ -35,6 +36,8 @@ class NameBook:
             "category": dict(session.execute(
                 select(Category.code, Category.name)).tuples().all()),
             "area": areas,
+            "person": {username: name for username, name in session.execute(
+                select(User.username, User.display_name)).tuples() if name},
         }
         self._loaded = time.monotonic()
 
@@ -50,10 +53,11 @@ class NameBook:
         return self._names.get(kind, {}).get(code) if code else None
 
     def decorate(self, session: Session, summary: dict[str, Any]) -> dict[str, Any]:
-        """Add `*_name` fields to a console summary."""
+        """Add `*_name` fields to a console summary (the grid worker's: its display name, the
+        username staying in `grid_worker`)."""
         self.refresh(session)
         wanted = (("category", "category"), ("department", "department"), ("area", "street"),
-                  ("area", "community"), ("area", "cell"))
+                  ("area", "community"), ("area", "cell"), ("person", "grid_worker"))
         if any(summary.get(f) and self.name(k, summary[f]) is None for k, f in wanted):
             self.refresh(session, missing=True)
         for kind, field in wanted:

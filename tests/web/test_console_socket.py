@@ -227,13 +227,19 @@ def test_resume_with_a_bad_seq_answers_an_error_and_replays_nothing(consoles, ap
 
 def test_the_board_lists_open_tickets_with_each_tickets_last_seq(api):
     a, b = api.create(), api.create()
-    api.act("dispatcher1", a["number"], "dispatch", lead="urban_management")
+    api.act("dispatcher1", a["number"], "dispatch", lead="urban_management",
+            grid_worker="worker1")
     api.act("dispatcher1", b["number"], "void", reason="测试电话")
     board = api.get("dispatcher1", "/api/v1/console/board").get_json()
     assert board["seq"] == 4
     (row,) = board["tickets"]
     assert (row["number"], row["status"], row["seq"]) == (a["number"], "DISPATCHED", 3)
     assert row["department_name"] and row["clock"] == "sign" and row["deadline"]
+    # The grid worker by name for the page, the username kept for the tooltip.
+    assert (row["grid_worker"], row["grid_worker_name"]) == ("worker1", "网格员一")
+    # The feed's events are named the same way (the board is rebuilt from them on resume).
+    (dispatch,) = [e for e in board["recent"] if e["action"] == "dispatch"]
+    assert dispatch["ticket"]["grid_worker_name"] == "网格员一"
     assert api.get("street1", "/api/v1/console/board").get_json()["tickets"] == []
 
 

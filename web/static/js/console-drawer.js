@@ -9,6 +9,7 @@ import { el, fill } from "./lib/dom.js";
 import { fmtTime } from "./lib/format.js";
 import { now, zh } from "./lib/page.js";
 import { distanceText, duration, metres as metresBetween } from "./lib/evidence.js";
+import { actorOf, peopleOf, person } from "./lib/people.js";
 import { candidateText, nextCandidate } from "./lib/review.js";
 import { workerChoices } from "./lib/workers.js";
 import { busy, toast } from "./lib/ui.js";
@@ -104,15 +105,16 @@ function list(items, cls) {
   return el("ul", { class: cls || "reasons" }, items.map((r) => el("li", {}, r)));
 }
 
-/** A few payload fields a dispatcher wants to read on the timeline. */
-function payloadText(e, names) {
+/** A few payload fields a dispatcher wants to read on the timeline (people by name: `people`
+ * from peopleOf). */
+function payloadText(e, names, people) {
   const p = e.payload || {};
   const parts = [];
   if (p.lead) parts.push("主办：" + (names[p.lead] || p.lead));
   if (p.co_handlers && p.co_handlers.length) {
     parts.push("协办：" + p.co_handlers.map((c) => names[c] || c).join("、"));
   }
-  if (p.grid_worker) parts.push("网格员：" + p.grid_worker);
+  if (p.grid_worker) parts.push("网格员：" + person(people, p.grid_worker).text);
   if (p.days) parts.push(`天数：${p.days}`);
   if (p.parent) parts.push("主单：" + p.parent);
   if (p.repeat_linked) parts.push("并入：" + p.repeat_linked);
@@ -123,7 +125,10 @@ function payloadText(e, names) {
   if (p.answer) parts.push("答复：" + p.answer);
   if (p.text) parts.push(p.text);
   if (p.dispatched_by === "auto") parts.push("智能派单：" + (p.reasons || []).join("，"));
-  if (p.arbitration) parts.push(`仲裁（${p.arbitrated_by || ""}）：${p.arbitration}`);
+  if (p.arbitration) {
+    parts.push(`仲裁（${p.arbitrated_by ? person(people, p.arbitrated_by).text : ""}）：` +
+      p.arbitration);
+  }
   if (p.numbers) parts.push("提示诉求人拨打：" + p.numbers.join("、"));
   if (p.waited_s !== undefined) parts.push(`警报等待 ${Math.round(p.waited_s)} 秒`);
   return parts.join("；");
@@ -666,16 +671,19 @@ export function create(options) {
   }
 
   function timelineSection(t, names) {
+    const people = peopleOf(t);
     return section("处理记录",
       el("ol", { class: "timeline", "data-testid": "timeline" }, (t.events || []).map((e) => {
-        const detail = payloadText(e, names);
+        const detail = payloadText(e, names, people);
+        const actor = actorOf(e);
         return el("li", {},
           el("div", { class: "tl-head" },
             el("time", { datetime: e.at }, fmtTime(e.at, true)), " ",
             el("strong", {}, zh("action", e.action)), " ",
             e.from !== e.to && e.to ? el("span", { class: "muted" },
               (e.from ? zh("status", e.from) + " → " : "") + zh("status", e.to)) : null),
-          el("div", { class: "muted" }, `${e.actor}（${zh("role", e.actor_role)}）`),
+          el("div", { class: "muted", title: actor.title || null, "data-testid": "event-actor" },
+            `${actor.text}（${zh("role", e.actor_role)}）`),
           e.reason ? el("div", {}, "理由：", e.reason) : null,
           detail ? el("div", { class: "tl-detail" }, detail) : null);
       })));

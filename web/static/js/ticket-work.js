@@ -13,6 +13,7 @@ import { fmtTime, megabytes } from "./lib/format.js";
 import { BOOT, csrfToken, now, zh } from "./lib/page.js";
 import { phoneView } from "./lib/phones.js";
 import { offeredNow } from "./lib/offers.js";
+import { actorOf, peopleOf, person } from "./lib/people.js";
 import { clockOf, myAssignment } from "./lib/tickets.js";
 import { toast } from "./lib/ui.js";
 import { L } from "./lib/vendor.js";
@@ -395,7 +396,7 @@ function photoGallery(ids) {
   }));
 }
 
-function eventDetail(e, names) {
+function eventDetail(e, names, people) {
   const p = e.payload || {};
   const out = [];
   const dept = (code) => names.dept[code] || code;
@@ -403,7 +404,7 @@ function eventDetail(e, names) {
     case "dispatch":
       out.push(`主办：${dept(p.lead)}`);
       if (p.co_handlers && p.co_handlers.length) out.push(`协办：${p.co_handlers.map(dept).join("、")}`);
-      if (p.grid_worker) out.push(`网格员：${p.grid_worker}`);
+      if (p.grid_worker) out.push(`网格员：${person(people, p.grid_worker).text}`);
       break;
     case "sign":
     case "return":
@@ -433,6 +434,7 @@ function eventDetail(e, names) {
 
 function timeline(ticket, names) {
   const events = (ticket.events || []).slice().reverse(); // newest first
+  const people = peopleOf(ticket);
   return el("ol", { class: "timeline", "data-testid": "timeline" }, events.map((e) => {
     const p = e.payload || {};
     const photos = Array.isArray(p.attachments) && p.attachments.length
@@ -440,13 +442,15 @@ function timeline(ticket, names) {
     const place = e.action !== "intake" && p.location && typeof p.location.lon === "number"
       ? el("div", { class: "muted event-place", "data-testid": "event-location" },
         `上报位置 ${p.location.lon}, ${p.location.lat}`) : null;
+    const actor = actorOf(e);
     return el("li", { class: "event ev-" + e.action, dataset: { action: e.action } },
       el("div", { class: "event-head" },
         el("strong", {}, zh("action", e.action)), " ",
         el("span", { class: "muted" }, fmtTime(e.at, true)), " ",
-        el("span", { class: "muted" }, `${e.actor}（${zh("role", e.actor_role)}）`),
+        el("span", { class: "muted", title: actor.title || null, "data-testid": "event-actor" },
+          `${actor.text}（${zh("role", e.actor_role)}）`),
         e.from !== e.to && e.to ? el("span", { class: "muted" }, ` → ${zh("status", e.to)}`) : null),
-      eventDetail(e, names).map((line) => el("div", { class: "event-text" }, line)),
+      eventDetail(e, names, people).map((line) => el("div", { class: "event-text" }, line)),
       e.reason ? el("div", { class: "event-text" }, `理由：${e.reason}`) : null,
       photos, place);
   }));
@@ -461,7 +465,8 @@ function assignmentsList(ticket, names, me) {
     return el("li", { class: mine ? "mine" : "" },
       el("span", { class: "badge" }, zh("assignment_role", a.role)), " ",
       a.department_name || names.dept[a.department] || a.department,
-      a.grid_worker ? ` · 网格员 ${a.grid_worker}` : "", " · ",
+      a.grid_worker ? [" · 网格员 ", el("span", { title: a.grid_worker,
+        "data-testid": "assignment-worker" }, a.grid_worker_name || a.grid_worker)] : "", " · ",
       zh("assignment_status", a.status), " ", clockNode(clockOf(a)),
       a.deadline_provisional ? el("span", { class: "muted", title: "按暂定日历计算" }, "（暂定）") : null,
       a.return_reason ? el("div", { class: "muted" }, `退单理由：${a.return_reason}`) : null);
@@ -492,9 +497,11 @@ export async function renderTicket(node, ticket, ctx) {
   const mapNode = ctx.withMap && loc.lon != null ? el("div", { class: "small-map",
     "data-testid": "ticket-map", role: "img", "aria-label": "诉求位置地图" }) : null;
   const formArea = el("div", { class: "action-form-area" });
-  const cellNode = el("span", { "data-testid": "ticket-cell" },
-    [loc.cell, names.area[loc.community] || loc.community, names.area[loc.street] || loc.street]
-      .filter(Boolean).join(" / ") || "—");
+  // The cell, community and street by name (location.names), the cell's code in the tooltip.
+  const place = loc.names || {};
+  const cellNode = el("span", { "data-testid": "ticket-cell", title: loc.cell || null },
+    [place.cell || loc.cell, place.community || names.area[loc.community] || loc.community,
+      place.street || names.area[loc.street] || loc.street].filter(Boolean).join(" / ") || "—");
   const actions = offeredNow(ASSIGNEE_ACTIONS, ticket, mine, now());
   const bar = el("div", { class: "action-bar", role: "toolbar", "aria-label": "办理操作" },
     actions.map((action) => el("button", {
@@ -628,8 +635,8 @@ export async function renderTicket(node, ticket, ctx) {
     el("section", {}, el("h3", {}, "办理记录"), timeline(ticket, names)));
   if (mapNode) {
     smallMap(mapNode, ticket, { onCellName: (name) => {
-      cellNode.textContent = [name, names.area[loc.community], names.area[loc.street]]
-        .filter(Boolean).join(" / ");
+      cellNode.textContent = [name, place.community || names.area[loc.community],
+        place.street || names.area[loc.street]].filter(Boolean).join(" / ");
     } });
   }
 }
