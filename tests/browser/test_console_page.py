@@ -286,6 +286,16 @@ def test_a_dispatcher_dispatches_from_the_drawer_and_the_ticket_changes_queue(ne
     assert lead_assignment["grid_worker"] == chosen["username"]
     expect(drawer.locator("table tbody tr").first.locator("td").nth(3)).to_have_text(
         chosen["name"])
+    # The board's row names the grid worker too (the live event's grid_worker_name), the
+    # username only in its tooltip; so does the drawer's timeline: who dispatched, to whom.
+    worker = row(page, number).get_by_test_id("row-worker")
+    expect(worker).to_have_text(f"网格员 {chosen['name']}")
+    expect(worker).to_have_attribute("title", chosen["username"])
+    dispatched = drawer.get_by_test_id("timeline").locator("li").last
+    expect(dispatched).to_contain_text(f"网格员：{chosen['name']}")
+    expect(dispatched.get_by_test_id("event-actor")).to_have_attribute("title", "dispatcher1")
+    assert chosen["username"] not in row(page, number).inner_text()
+    assert "dispatcher1" not in dispatched.inner_text()
     assert body["events"][-1]["actor"] == "dispatcher1"
     assert body["events"][-1]["reason"] == "预付卡纠纷属市场监管"
     # Dispatched: the button is gone (the ticket's actions decide what is offered).

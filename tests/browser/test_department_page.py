@@ -19,12 +19,14 @@ def png_file(name: str = "整改前后.png") -> dict:
     return {"name": name, "mimeType": "image/png", "buffer": out.getvalue()}
 
 
-def dispatched(live, text: str, lead: str, co: list[str] | None = None, **fields) -> dict:
+def dispatched(live, text: str, lead: str, co: list[str] | None = None,
+               worker: str | None = None, **fields) -> dict:
     body = {"channel": "phone", "text": text, "type": "complaint", "category": "urban",
             "urgency": "normal", "citizen": {"name": "王五", "phone": "13700001111"}, **fields}
     t = live.call("operator1", "POST", "/api/v1/tickets", body)
     return live.call("dispatcher1", "POST", f"/api/v1/tickets/{t['number']}/actions/dispatch",
-                     {"version": t["version"], "lead": lead, "co_handlers": co or []})
+                     {"version": t["version"], "lead": lead, "co_handlers": co or [],
+                      **({"grid_worker": worker} if worker else {})})
 
 
 def tab(page, name: str):
@@ -55,12 +57,14 @@ def test_handler_signs_requests_an_extension_and_completes_with_a_photo(live_ser
     assert max(heights) < 48, heights
 
     # A new dispatch arrives by the console feed (no reload, no 60 s poll): the row, a title
-    # badge and a line naming it.
+    # badge, a line naming it and the shared tone (counted on the page).
     expect(page.get_by_test_id("live")).to_have_text("● 实时")
-    pushed = dispatched(live_server, "小区门口垃圾堆放多日", "urban_management")["number"]
+    pushed = dispatched(live_server, "小区门口垃圾堆放多日", "urban_management",
+                        worker="worker1")["number"]
     expect(rows(page).filter(has_text=pushed)).to_have_count(1)
     expect(page).to_have_title(re.compile(r"^\(1\) 部门工作台"))
     expect(page.get_by_test_id("arrival")).to_have_text(f"新派单：{pushed}")
+    expect(page.get_by_test_id("department-page")).to_have_attribute("data-alerts", "1")
     rows(page).filter(has_text=pushed).click()
     expect(page).to_have_title(re.compile(r"^部门工作台"))
     expect(page.get_by_test_id("arrival")).to_be_hidden()
@@ -111,6 +115,15 @@ def test_handler_signs_requests_an_extension_and_completes_with_a_photo(live_ser
     page.reload()  # the page reads the server's clock when it loads
     other = page.get_by_test_id("ticket-panel")
     expect(other.get_by_test_id("ticket-number")).to_have_text(pushed)
+    # People by name, usernames only in the tooltips: the grid worker of the assignment and
+    # of the dispatch, and who dispatched.
+    worker = other.get_by_test_id("assignment-worker")
+    expect(worker).to_have_text("网格员一")
+    expect(worker).to_have_attribute("title", "worker1")
+    dispatch = other.locator(".timeline .ev-dispatch")
+    expect(dispatch).to_contain_text("网格员：网格员一")
+    expect(dispatch.get_by_test_id("event-actor")).to_have_attribute("title", "dispatcher1")
+    assert not re.search(r"worker1|dispatcher1", other.inner_text())
     other.get_by_test_id("action-sign").click()
     expect(other.get_by_test_id("ticket-status")).to_have_text("已签收")
     expect(other.get_by_test_id("action-complete")).to_be_visible()

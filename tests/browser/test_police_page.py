@@ -1,6 +1,6 @@
 """The 110 desk's page as police1 uses it: lands on /police (not the password page), sees the
 transfers both ways, hears of a new transfer and of a change without reloading (the console's
-Socket.IO feed: row, title badge, line), refuses a 退回 without its cause in Chinese (nothing
+Socket.IO feed: row, title badge, line, tone), refuses a 退回 without its cause in Chinese (nothing
 written), 退回s with a cause and reads it in the 首接 history."""
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def test_the_110_desk_rejects_a_transfer_with_its_cause(live_server, new_page):
     pushed = page.get_by_test_id("transfers").locator(f'tr[data-number="{more["number"]}"]')
     expect(pushed.get_by_test_id("police-state")).to_have_text("待110接收")
     expect(page.get_by_test_id("arrival")).to_have_text(f"新转办：{more['number']}")
+    # ... and the console's tone for a transfer (lib/sound.js), counted on the page: once.
+    expect(page.get_by_test_id("police-page")).to_have_attribute("data-alerts", "1")
     expect(page).to_have_title(f"(1) {base_title}")
     expect(page.locator('[data-count="to_110"]')).to_have_text("2")
     version = live.call("police1", "GET", f"/api/v1/tickets/{more['number']}")["version"]

@@ -22,6 +22,7 @@ import {
 import { fmtTime } from "./lib/format.js";
 import { BOOT, now, zh } from "./lib/page.js";
 import { openSocket } from "./lib/socket.js";
+import { audioContext, ring } from "./lib/sound.js";
 import { boardOrder, STATUS_GROUPS } from "./lib/tickets.js";
 
 const QUEUES = ["alarm", "to_dispatch", "returned", "extension", "review", "overdue",
@@ -81,8 +82,6 @@ function tickClocks() {
 
 // ------------------------------------------------------------ sound
 
-let audio = null;
-let lastBeep = 0;
 let soundOn = readSetting("console.sound") !== "off";
 
 function readSetting(key) {
@@ -106,39 +105,10 @@ function showSound() {
   soundButton.textContent = soundOn ? "提示音：开" : "提示音：关";
 }
 
-function audioContext() {
-  const Ctx = window.AudioContext || window.webkitAudioContext;
-  if (!Ctx) return null;
-  audio = audio || new Ctx();
-  if (audio.state === "suspended") audio.resume().catch(() => {});
-  return audio;
-}
-
-/** A short two-tone beep made by the Web Audio API (no sound file). */
+/** An alert (an urgent ticket, a transfer to 110, an alarm): counted on the page, and the
+ * shared short tone (lib/sound.js) unless the sound is off. */
 function beep(times) {
-  root.dataset.alerts = String(Number(root.dataset.alerts || 0) + 1);
-  if (!soundOn || Date.now() - lastBeep < 1500) return;
-  lastBeep = Date.now();
-  try {
-    const ctx = audioContext();
-    if (!ctx) return;
-    for (let i = 0; i < (times || 1); i++) {
-      const t0 = ctx.currentTime + i * 0.28;
-      const osc = ctx.createOscillator();
-      const gain = ctx.createGain();
-      osc.type = "sine";
-      osc.frequency.setValueAtTime(i % 2 ? 660 : 880, t0);
-      gain.gain.setValueAtTime(0.0001, t0);
-      gain.gain.exponentialRampToValueAtTime(0.25, t0 + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.22);
-      osc.connect(gain).connect(ctx.destination);
-      osc.start(t0);
-      osc.stop(t0 + 0.25);
-    }
-    root.dataset.beeps = String(Number(root.dataset.beeps || 0) + 1);
-  } catch (e) {
-    // No audio device: the highlight still shows.
-  }
+  ring(root, times, soundOn);
 }
 
 soundButton.addEventListener("click", () => {
@@ -157,7 +127,7 @@ function matches(t) {
   const q = filters.text.value.trim().toLowerCase();
   if (q) {
     const hay = [t.number, t.text, t.address, t.category_name, t.street_name,
-      t.community_name, t.cell_name, t.department_name, t.grid_worker,
+      t.community_name, t.cell_name, t.department_name, t.grid_worker, t.grid_worker_name,
       zh("status", t.status)].filter(Boolean).join(" ").toLowerCase();
     if (!hay.includes(q)) return false;
   }
@@ -215,7 +185,9 @@ function buildRow(t, fresh) {
       : el("span", { class: "muted" }, "未定位")),
   el("td", { class: "dept", title: t.department_name || "" },
     t.department_name || el("span", { class: "muted" }, "—"),
-    t.grid_worker ? el("div", { class: "muted small" }, "网格员 " + t.grid_worker) : null),
+    // The grid worker by name (the summary's grid_worker_name), the username in the tooltip.
+    t.grid_worker ? el("div", { class: "muted small", title: t.grid_worker,
+      "data-testid": "row-worker" }, "网格员 " + (t.grid_worker_name || t.grid_worker)) : null),
   el("td", { class: "deadline" }, t.deadline ? [
     el("span", { class: "clock " + countdown(t.deadline, t.warn_at).state,
       dataset: { deadline: t.deadline, warn: t.warn_at || "" },

@@ -10,6 +10,7 @@ import { arrowStep } from "./lib/keys.js";
 import { arrivals, badgeTitle } from "./lib/notify.js";
 import { BOOT, now, zh } from "./lib/page.js";
 import { openSocket } from "./lib/socket.js";
+import { ring } from "./lib/sound.js";
 import { clockOf, myAssignment } from "./lib/tickets.js";
 import {
   clockNode, explain, isVisible, listTickets, loadMany, loadTicket, renderTicket, statusBadge,
@@ -102,7 +103,7 @@ async function loadInbox(quiet) {
 function announce(numbers) {
   for (const n of numbers) unseen.add(n);
   showBadge();
-  beep();
+  ring(document.getElementById("department"), 1); // the shared tone (lib/sound.js)
   const note = document.getElementById("arrival");
   note.textContent = `新派单：${numbers.join("、")}`;
   note.hidden = false;
@@ -117,26 +118,6 @@ function seen(numbers) {
   for (const n of numbers) unseen.delete(n);
   if (!unseen.size) document.getElementById("arrival").hidden = true;
   showBadge();
-}
-
-let audio = null;
-function beep() {
-  try {
-    const Ctx = globalThis.AudioContext || globalThis.webkitAudioContext;
-    if (!Ctx) return;
-    audio = audio || new Ctx();
-    if (audio.state === "suspended") audio.resume().catch(() => {});
-    const tone = audio.createOscillator();
-    const gain = audio.createGain();
-    tone.frequency.value = 880;
-    gain.gain.setValueAtTime(0.15, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
-    tone.connect(gain).connect(audio.destination);
-    tone.start();
-    tone.stop(audio.currentTime + 0.4);
-  } catch {
-    // no sound on this browser: the badge and the status line still tell
-  }
 }
 
 let soon = null;

@@ -3,7 +3,8 @@
  * 办结 with the cause through the ticket actions; the 首接 history (退回、仲裁) of a ticket.
  * Live: the console's Socket.IO feed (the desk's room: its transfers both ways) reads the list
  * again when one arrives or changes; a new transfer waiting for the desk gets a title badge and
- * a line; a poll every minute only while the feed is down. */
+ * a line and the console's two-beep tone (lib/sound.js); a poll every minute only while the
+ * feed is down. */
 import { api, describe } from "./lib/api.js";
 import { span } from "./lib/clock.js";
 import { el, fill } from "./lib/dom.js";
@@ -11,6 +12,7 @@ import { fmtTime } from "./lib/format.js";
 import { arrivals, badgeTitle } from "./lib/notify.js";
 import { now, zh } from "./lib/page.js";
 import { openSocket } from "./lib/socket.js";
+import { ring } from "./lib/sound.js";
 import { toast } from "./lib/ui.js";
 
 const rows = document.getElementById("rows");
@@ -66,6 +68,8 @@ async function load(quiet) {
     if (fresh.length) {
       arrival.textContent = `新转办：${fresh.join("、")}`;
       arrival.hidden = false;
+      // The console's tone for a transfer (two beeps, lib/sound.js), counted on the page.
+      ring(document.getElementById("police"), 2);
     }
     showBadge();
     render();
