@@ -21,7 +21,7 @@ from integrations.open311.fake import encode_form, report_form
 from integrations.police110.fake import Answer, FakePoliceDesk, transfer_body
 from integrations.wechat.crypto import sign
 from integrations.wechat.fake import message_xml
-from tests.web.conftest import TICKETS
+from tests.web.conftest import TICKETS, dispatched
 from web.i18n import ZH
 
 # Names of protocols, headers, formats and products a Chinese message writes in Latin letters.
@@ -186,6 +186,11 @@ def test_the_lifecycles_refusals_name_roles_states_and_actions_in_chinese(api):
     r = api.act("operator1", t["number"], "callback", version=t["version"])
     assert r.status_code == 409
     assert r.get_json()["error"]["message"] == "工单当前状态为“待派单”，不能执行“回访”操作"
+    d = dispatched(api)
+    r = api.act("handler1", d["number"], "complete", version=d["version"], result="已清理")
+    assert r.status_code == 409
+    assert r.get_json()["error"]["message"] == (
+        "urban_management 的派单状态为“待签收”，请先签收再办结")
 
 
 def test_no_error_of_the_hooks_speaks_english(app, client, clock):

@@ -39,7 +39,8 @@ from dispatch.tickets.lifecycle.table import (
 def _sign(c: Context) -> Step:
     a = own_assignment(c)
     if a.status != AssignmentStatus.DISPATCHED:
-        raise Conflict(f"{a.department_code} 的派单状态为 {a.status}，不是待签收")
+        raise Conflict(f"{a.department_code} 的派单状态为“{{status}}”，不是待签收",
+                       terms={"status": ("assignment_status", a.status)})
     a.status = AssignmentStatus.SIGNED
     a.signed_at = c.now
     return Step(moves_ticket(a, S.SIGNED),
@@ -49,7 +50,8 @@ def _sign(c: Context) -> Step:
 def _return(c: Context) -> Step:
     a = own_assignment(c)
     if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
-        raise Conflict(f"{a.department_code} 的派单状态为 {a.status}，不能退单")
+        raise Conflict(f"{a.department_code} 的派单状态为“{{status}}”，不能退单",
+                       terms={"status": ("assignment_status", a.status)})
     close_assignment(a, AssignmentStatus.RETURNED, c.now)
     a.returned_at = c.now
     a.return_reason = c.payload.reason
@@ -59,7 +61,8 @@ def _return(c: Context) -> Step:
 def _complete(c: Context) -> Step:
     a = own_assignment(c)
     if a.status != AssignmentStatus.SIGNED:
-        raise Conflict(f"{a.department_code} 的派单状态为 {a.status}，请先签收再办结")
+        raise Conflict(f"{a.department_code} 的派单状态为“{{status}}”，请先签收再办结",
+                       terms={"status": ("assignment_status", a.status)})
     # The photos and the place are checked before anything changes.
     reported = attachments.evidence(c.session, c.ticket, c.actor, c.payload)
     a.status = AssignmentStatus.COMPLETED
@@ -93,7 +96,7 @@ def extension_refusal(ticket: Ticket, a: Assignment, now: datetime,
     before its completion deadline, under the number of extensions allowed, none pending. The
     one rule behind the refusal of `request_extension` and the ticket's `actions` offer."""
     if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
-        return f"{a.department_code} 的派单状态为 {a.status}，不能延期"
+        return f"{a.department_code} 的派单已不在办理中（已办结、已退单或已撤销），不能延期"
     if now >= a.complete_deadline:
         return "办结时限已过；延期须在时限届满前申请"
     if a.extensions_used >= max_extensions:
@@ -128,7 +131,8 @@ def _approve_extension(c: Context) -> Step:
     a = c.session.get(Assignment, ext.assignment_id)
     assert a is not None
     if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
-        raise Conflict(f"{a.department_code} 的派单状态为 {a.status}，不能延期")
+        raise Conflict(f"{a.department_code} 的派单已不在办理中（已办结、已退单或已撤销），"
+                       "不能延期")
     if a.extensions_used >= c.limits.max_extensions:
         raise Conflict("此派单的延期次数已达上限")
     moved = add_working_days(c.session, a.complete_deadline, days)
