@@ -23,7 +23,8 @@ CALLER = "13800007777"
 
 def worker1_place(live) -> tuple[str, str, str, float, float]:
     """worker1's community, its street's office, and a landmark there that the caller names
-    (with its point)."""
+    (with its point), inside one of worker1's cells: the dispatcher picks the grid worker from
+    the cell's roster, so worker1 must be on it."""
     from dispatch.core.models import User
     from grid.models import Area, Department, GazetteerEntry, GridVersion, RosterEntry
     from web.extensions import db
@@ -33,16 +34,26 @@ def worker1_place(live) -> tuple[str, str, str, float, float]:
         cells = set(db.session.scalars(select(RosterEntry.cell_code)
                                        .where(RosterEntry.user_id == uid)))
         version = db.session.scalar(select(GridVersion.id).where(GridVersion.active.is_(True)))
-        cell = db.session.scalar(select(Area).where(Area.grid_version == version,
-                                                    Area.code == min(cells)))
-        community = db.session.scalar(select(Area).where(Area.grid_version == version,
-                                                         Area.code == cell.parent_code))
-        office = db.session.scalar(select(Department.name)
-                                   .where(Department.street_code == community.parent_code))
-        landmark = db.session.scalars(select(GazetteerEntry).where(
-            GazetteerEntry.community_code == community.code,
-            GazetteerEntry.kind == "landmark").order_by(GazetteerEntry.id)).first()
-        return community.code, office, landmark.name, landmark.lon, landmark.lat
+        places = []
+        for code in sorted(cells):
+            cell = db.session.scalar(select(Area).where(Area.grid_version == version,
+                                                        Area.code == code))
+            community = db.session.scalar(select(Area).where(Area.grid_version == version,
+                                                             Area.code == cell.parent_code))
+            office = db.session.scalar(select(Department.name)
+                                       .where(Department.street_code == community.parent_code))
+            for landmark in db.session.scalars(select(GazetteerEntry).where(
+                    GazetteerEntry.community_code == community.code,
+                    GazetteerEntry.kind == "landmark").order_by(GazetteerEntry.id)):
+                places.append((community.code, office, landmark.name, landmark.lon,
+                               landmark.lat))
+        db.session.remove()
+    for place in places:
+        where = live.call("operator1", "GET",
+                          f"/api/v1/grid/locate?lon={place[3]}&lat={place[4]}")["location"]
+        if where["cell"] in cells:
+            return place
+    raise AssertionError("no landmark of the demo county lies in one of worker1's cells")
 
 
 # Installed in the console page: records, by ticket number, when each board row first appears.
@@ -114,7 +125,9 @@ def test_a_call_from_intake_to_archive_across_the_four_pages(new_page, demo_coun
     drawer.get_by_role("button", name="派单", exact=True).click()
     form = drawer.locator("form[data-form=dispatch]")
     form.get_by_label("主办部门").select_option(label=office)
-    form.get_by_label("网格员").fill("worker1")
+    picker = form.get_by_label("网格员")  # the cell's workers by name, worker1's username the value
+    picker.select_option(value="worker1")
+    expect(picker.locator("option:checked")).to_contain_text("网格员一")
     form.get_by_role("button", name="确认派单").click()
     expect(row).to_have_attribute("data-status", "DISPATCHED")
 
