@@ -83,7 +83,7 @@ def _check(session: Session, data: object, actor: Actor, now: datetime,
             raise Conflict(f"工单 {ticket.number} 已结束（{{status}}），请登记为新诉求",
                            terms={"status": ("status", ticket.status)})
     elif body.ticket is not None:
-        raise InvalidInput(f"ticket: 只有追加诉求才指明工单，{body.kind} 不需要",
+        raise InvalidInput(f"ticket: 只有追加诉求（follow_up）才指明工单，“{body.kind}”不需要",
                            field="ticket")
     received = body.received_at or now
     if received > now:
