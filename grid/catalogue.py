@@ -76,6 +76,10 @@ class Catalogue:
                          if d.kind == TERRITORIAL and d.street and d.active}
         self._categories = categories  # code -> (name, parent)
 
+    def rule_areas(self) -> frozenset[str]:
+        """Every area some rule names: a place's other areas never change its routing."""
+        return frozenset(area for _, area in self._rules)
+
     def category_chain(self, code: str) -> list[str]:
         """The category and its ancestors, most specific first."""
         chain: list[str] = []

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.core.ports import DepartmentRef, Location, Routing
+from grid.catalogue import Catalogue
 from grid.coords import to_wgs84
 from grid.locator import GridCache
 from grid.models import Department
 from grid.service import GridRouting
+
+if TYPE_CHECKING:
+    from grid.geocoder import Gazetteer
 
 
 class HistoryGridRouting(GridRouting):
@@ -24,6 +29,22 @@ class HistoryGridRouting(GridRouting):
 
     def __init__(self, session: Session, now: datetime, cache: GridCache | None = None) -> None:
         super().__init__(session, now, cache)
+        # Read once for the whole file (one import, one transaction).
+        self._catalogue: Catalogue | None = None
+        self._gazetteer_once: Gazetteer | None = None
+        self._rule_areas: frozenset[str] | None = None
+        self._routes: dict[tuple[str | None, ...], Routing] = {}
+
+    def _gazetteer(self) -> Gazetteer:
+        if self._gazetteer_once is None:
+            self._gazetteer_once = super()._gazetteer()
+        return self._gazetteer_once
+
+    def catalogue(self) -> Catalogue:
+        """The dispatch catalogue, read once."""
+        if self._catalogue is None:
+            self._catalogue = super().catalogue()
+        return self._catalogue
 
     def locate_points(self, lons: Sequence[float], lats: Sequence[float], crs: Sequence[str],
                       addresses: Sequence[str | None]) -> list[Location]:
@@ -56,12 +77,22 @@ class HistoryGridRouting(GridRouting):
         return out
 
     def route(self, category: str | None, location: Location) -> Routing:
-        """Lead and co-handlers from the catalogue, without today's on-duty grid worker."""
-        index = self.index
-        names = index.area_names if index else {}
-        decision = self.catalogue().resolve(category, location.areas(), location.street, names)
-        return Routing(decision.lead, decision.co_handlers, tuple(decision.reasons), None,
-                       decision.on_site, decision.rule)
+        """Lead and co-handlers from the catalogue, without today's on-duty grid worker;
+        worked out once per category, street and the areas some rule names."""
+        catalogue = self.catalogue()
+        if self._rule_areas is None:
+            self._rule_areas = catalogue.rule_areas()
+        areas = [a for a in location.areas() if a in self._rule_areas]
+        key = (category, location.street, *areas)
+        routing = self._routes.get(key)
+        if routing is None:
+            index = self.index
+            names = index.area_names if index else {}
+            decision = catalogue.resolve(category, areas, location.street, names)
+            routing = self._routes[key] = Routing(
+                decision.lead, decision.co_handlers, tuple(decision.reasons), None,
+                decision.on_site, decision.rule)
+        return routing
 
     def departments(self) -> Iterable[DepartmentRef]:
         """Every department."""

@@ -31,15 +31,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Table, func, insert, select
+from phonenumbers import PhoneMetadata
+from sqlalchemy import JSON, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from dispatch.core.db import upsert_insert
+from dispatch.core.db import UTCDateTime, upsert_insert
 from dispatch.core.errors import InvalidInput
 from dispatch.core.imports import RejectedRow, read_sheet, records
 from dispatch.core.models import Assignment, Category, Event, Ticket, TicketCounter
@@ -136,6 +139,15 @@ STATES: dict[str, str] = {
     ANSWERED: ANSWERED, "direct_answer": ANSWERED,
     **{s.value: s.value for s in Status if s not in (Status.MERGED, Status.TRANSFERRED_110)},
 }
+# The numbering plan's mobile numbers (what phonenumbers calls a valid MOBILE in CN).
+def _mobile_pattern() -> re.Pattern[str]:
+    metadata = PhoneMetadata.metadata_for_region("CN")
+    pattern = metadata.mobile.national_number_pattern if metadata and metadata.mobile else None
+    return re.compile(pattern or r"(?!)")
+
+
+_CN_MOBILE = _mobile_pattern()
+
 HANDLED = (Status.DISPATCHED, Status.SIGNED, Status.RETURNED, Status.COMPLETED,
            Status.REVIEWED, Status.REOPENED, Status.ARCHIVED)
 
@@ -312,7 +324,6 @@ class RowChecker:
         self.states = {**STATES, **mapping.states}
         self.channels = {**CHANNELS, **mapping.channels}
         self.types = {**TYPES, **mapping.types}
-        self.phones: dict[str, str] = {}
 
     def _time(self, values: Mapping[str, str], name: str, required: bool = False
               ) -> datetime | None:
@@ -381,6 +392,17 @@ class RowChecker:
                                         "给出它对应的部门编码")
         return code
 
+    def _phone(self, raw: str) -> str:
+        """`normalize_phone`'s answer; a plain Chinese mobile number is checked against the
+        numbering plan's mobile pattern directly (what `normalize_phone` finds, 30 times
+        faster)."""
+        if len(raw) == 11 and _CN_MOBILE.fullmatch(raw):
+            return raw
+        try:
+            return normalize_phone(raw, "citizen_phone")
+        except InvalidInput:
+            raise _reject("citizen_phone", f"“{raw}”不是有效的电话号码") from None
+
     def check(self, number: int, values: Mapping[str, str]) -> HistoryRow:
         """One row checked and normalised, or `_Rejected` naming the field."""
         ref = values.get("ref", "")
@@ -398,14 +420,7 @@ class RowChecker:
             raise _reject("state", "不能为空")
         phone = values.get("citizen_phone", "") or None
         if phone is not None:
-            normal = self.phones.get(phone)
-            if normal is None:
-                try:
-                    normal = normalize_phone(phone, "citizen_phone")
-                except InvalidInput:
-                    raise _reject("citizen_phone", f"“{phone}”不是有效的电话号码") from None
-                self.phones[phone] = normal
-            phone = normal
+            phone = self._phone(phone)
         lon, lat = self._number(values, "lon", 180.0), self._number(values, "lat", 90.0)
         if (lon is None) != (lat is None):
             raise _reject("lat" if lat is None else "lon", "须与经度、纬度同时填写")
@@ -486,8 +501,8 @@ class HistoryReport:
     rejected: list[RejectedRow] = field(default_factory=list)
     committed: bool = False
     by_state: dict[str, int] = field(default_factory=dict)
-    unrouted: int = 0  # handled tickets with no department from the file or the catalogue
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds by step (benchmarks)
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "imported": self.imported, "skipped": self.skipped,
@@ -623,19 +638,92 @@ def _reserve_numbers(session: Session, rows: Sequence[HistoryRow]) -> list[str]:
     wanted: dict[str, int] = {}
     for d in days:
         wanted[d] = wanted.get(d, 0) + 1
+    table = _table(TicketCounter)
     next_of: dict[str, int] = {}
-    for day, count in sorted(wanted.items()):
-        stmt = (upsert_insert(session, TicketCounter).values(day=day, last=count)
-                .on_conflict_do_update(index_elements=["day"],
-                                       set_={"last": TicketCounter.last + count})
-                .returning(TicketCounter.last))
-        last = session.execute(stmt).scalar_one()
-        next_of[day] = last - count + 1
+    items = sorted(wanted.items())
+    for i in range(0, len(items), 1000):
+        chunk = [{"day": day, "last": count} for day, count in items[i:i + 1000]]
+        stmt = upsert_insert(session, table).values(chunk)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["day"], set_={"last": table.c.last + stmt.excluded.last}
+        ).returning(table.c.day, table.c.last)
+        for day, last in session.connection().execute(stmt):
+            next_of[day] = last - wanted[day] + 1
     out = []
     for d in days:
         out.append(f"{PREFIX}-{d}-{next_of[d]:06d}")
         next_of[d] += 1
     return out
+
+
+def _new_ids(session: Session, table: Table, n: int) -> list[int]:
+    """`n` ids for new rows of `table`: from its sequence (PostgreSQL), or after the largest
+    (SQLite, whose one writer holds the database from the counters' upsert on)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        rows = connection.execute(text(
+            "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": n})
+        return [int(i) for i, in rows]
+    top = connection.execute(select(func.max(table.c.id))).scalar() or 0
+    return list(range(top + 1, top + 1 + n))
+
+
+def _write(session: Session, table: Table, rows: list[dict[str, Any]]) -> float:
+    """Insert rows (every row with every column of `table`): COPY in text format on
+    PostgreSQL (the values formatted here: about five times faster than adapting each one),
+    a batched executemany elsewhere. The seconds spent in the database."""
+    if not rows:
+        return 0.0
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        started = time.perf_counter()
+        connection.execute(insert(table), rows)
+        return time.perf_counter() - started
+    # The rows' keys (the same in every row): columns always NULL are left out.
+    columns = list(rows[0])
+    formats = [_copy_format(table.c[c].type) for c in columns]
+    encoded: dict[int, str] = {}  # a JSON value shared by many rows is encoded once
+
+    def as_json(v: Any) -> str:
+        found = encoded.get(id(v))
+        if found is None:
+            found = encoded[id(v)] = _copy_text(json.dumps(v, ensure_ascii=False))
+        return found
+
+    pairs = [(c, as_json if f is None else f) for c, f in zip(columns, formats, strict=True)]
+    lines = ["\t".join(["\\N" if (v := row[c]) is None else f(v) for c, f in pairs])
+             for row in rows]
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    started = time.perf_counter()
+    with raw.cursor() as cursor, cursor.copy(
+            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        copy.write("\n".join(lines) + "\n")
+    return time.perf_counter() - started
+
+
+def _copy_format(kind: Any) -> Callable[[Any], str] | None:
+    """How COPY's text format writes a non-null value of a column type (None: JSON)."""
+    if isinstance(kind, JSON):
+        return None
+    python = kind.python_type if not isinstance(kind, UTCDateTime) else datetime
+    if python is bool:
+        return lambda v: "t" if v else "f"
+    if python is str:
+        return _copy_text
+    if python is datetime:
+        return datetime.isoformat
+    return str
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(text_: str) -> str:
+    """A text value as COPY's text format reads it (backslash, tab and line ends escaped)."""
+    return text_.translate(_COPY_ESCAPES) if ("\\" in text_ or "\t" in text_ or "\n" in text_
+                                              or "\r" in text_) else text_
 
 
 def _locate_all(rows: Sequence[HistoryRow], grid: HistoryGrid) -> list[Location]:
@@ -671,6 +759,15 @@ class _Writer:
     source: str
     tickets: list[dict[str, Any]] = field(default_factory=list)
     stories: list[tuple[HistoryRow, str | None, Routing]] = field(default_factory=list)
+    database_seconds: float = 0.0  # waiting on the database (ids and COPY)
+    # One JSON value per distinct routing, limit and flags: encoded once per batch.
+    shared: dict[Any, Any] = field(default_factory=dict)
+
+    def _shared(self, key: Any, make: Callable[[], Any]) -> Any:
+        found = self.shared.get(key)
+        if found is None:
+            found = self.shared[key] = make()
+        return found
 
     def ticket_row(self, r: HistoryRow, number: str, loc: Location, routing: Routing,
                    lead: str | None) -> None:
@@ -699,49 +796,48 @@ class _Writer:
             "channel": r.channel, "type": r.type, "category_code": r.category,
             "urgency": r.urgency, "police_matter": False, "text": r.text, "outcome": outcome,
             "citizen_name": r.citizen_name, "citizen_phone": r.citizen_phone,
-            "citizen_openid": None, "anonymous": r.anonymous, "confidential": r.confidential,
+            "anonymous": r.anonymous, "confidential": r.confidential,
             "direct_contact": False, "address": r.address if r.address else loc.address,
             "lon": loc.lon, "lat": loc.lat, "cell_code": loc.cell,
             "community_code": loc.community, "street_code": loc.street,
-            "grid_version": loc.grid_version, "location_flags": list(loc.flags),
-            "routing": routing.as_dict(), "parent_id": None, "external_ref": None,
-            "import_ref": r.ref, "police_state": None, "police_cause": None,
-            "supervised": r.state == Status.REOPENED, "supervise_deadline": None,
+            "grid_version": loc.grid_version,
+            "location_flags": self._shared(("flags", loc.flags), lambda: list(loc.flags)),
+            "routing": self._shared(routing, routing.as_dict),
+            "import_ref": r.ref,
+            "supervised": r.state == Status.REOPENED,
             "callback_deadline": callback_deadline,
             "callback_attempts": 1 if r.satisfaction == UNREACHABLE else 0,
             "satisfaction": r.satisfaction if answered else None,
             "resolved": r.resolved if answered else None,
             "created_at": r.created_at, "updated_at": last, "closed_at": closed,
-            "created_by_id": None, "alarm_raised_at": None, "alarm_acknowledged_at": None,
-            "alarm_acknowledged_by_id": None, "alarm_escalated_at": None,
         })
         self.stories.append((r, lead, routing))
 
     def flush(self) -> None:
         if not self.tickets:
             return
-        ids = list(self.session.scalars(
-            insert(_table(Ticket)).returning(_table(Ticket).c.id, sort_by_parameter_order=True),
-            self.tickets))
+        ids = _new_ids(self.session, _table(Ticket), len(self.tickets))
+        for tid, ticket in zip(ids, self.tickets, strict=True):
+            ticket["id"] = tid
         assignments: list[dict[str, Any]] = []
-        owners: list[int] = []
         for tid, (r, lead, _) in zip(ids, self.stories, strict=True):
             if r.state in HANDLED and lead is not None:
                 assignments.append(self._assignment(tid, r, lead))
-                owners.append(tid)
         assignment_ids: dict[int, int] = {}
         if assignments:
-            made = self.session.scalars(
-                insert(_table(Assignment)).returning(_table(Assignment).c.id,
-                                                     sort_by_parameter_order=True),
-                assignments)
-            assignment_ids = dict(zip(owners, made, strict=True))
+            made = _new_ids(self.session, _table(Assignment), len(assignments))
+            for aid, a in zip(made, assignments, strict=True):
+                a["id"] = aid
+                assignment_ids[a["ticket_id"]] = aid
         events: list[dict[str, Any]] = []
         for tid, ticket, (r, lead, routing) in zip(ids, self.tickets, self.stories, strict=True):
-            events += self._events(tid, ticket, r, lead, routing, assignment_ids.get(tid),
-                                   assignments)
-        self.session.execute(insert(_table(Event)), events)
-        self.tickets, self.stories = [], []
+            events += self._events(tid, ticket, r, lead, routing, assignment_ids.get(tid))
+        event_ids = _new_ids(self.session, _table(Event), len(events))
+        for eid, e in zip(event_ids, events, strict=True):
+            e["id"] = eid
+        for table, rows in ((Ticket, self.tickets), (Assignment, assignments), (Event, events)):
+            self.database_seconds += _write(self.session, _table(table), rows)
+        self.tickets, self.stories, self.shared = [], [], {}
 
     def _assignment(self, tid: int, r: HistoryRow, lead: str) -> dict[str, Any]:
         limits = self.clocks.limits
@@ -776,13 +872,14 @@ class _Writer:
 
         sign_running = signed is None
         return {
-            "ticket_id": tid, "department_code": lead, "role": "lead", "grid_worker_id": None,
-            "status": status, "dispatched_at": at, "dispatched_by_id": None,
+            "ticket_id": tid, "department_code": lead, "role": "lead",
+            "status": status, "dispatched_at": at,
             "auto_dispatched": False,
             "sign_deadline": sign, "sign_warn_at": sign_warn, "signed_at": signed,
             "complete_deadline": complete, "complete_warn_at": complete_warn,
             "completed_at": completed, "deadline_provisional": p1 or p2,
-            "sign_limit": sign_limit.model_dump(), "complete_limit": complete_limit.model_dump(),
+            "sign_limit": self._shared(("limit", sign_limit), sign_limit.model_dump),
+            "complete_limit": self._shared(("limit", complete_limit), complete_limit.model_dump),
             "extensions_used": 0, "result": r.result, "returned_at": returned,
             "return_reason": "原系统退单" if returned else None, "closed_at": closed,
             "sign_warned_at": fired(sign_warn, sign_running),
@@ -794,10 +891,9 @@ class _Writer:
         }
 
     def _events(self, tid: int, ticket: dict[str, Any], r: HistoryRow, lead: str | None,
-                routing: Routing, assignment_id: int | None,
-                assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                routing: Routing, assignment_id: int | None) -> list[dict[str, Any]]:
         imported = {"ref": r.ref, "file": self.source, "row": r.row}
-        out = [{"ticket_id": tid, "at": r.created_at, "actor_id": None, "actor_role": "system",
+        out = [{"ticket_id": tid, "at": r.created_at, "actor_role": "system",
                 "action": "intake", "from_status": None, "to_status": Status.NEW,
                 "reason": "历史工单导入",
                 "payload": {"channel": r.channel, "imported": imported,
@@ -862,7 +958,7 @@ class _Writer:
     @staticmethod
     def _event(tid: int, at: datetime, action: str, frm: str, to: str,
                payload: dict[str, Any]) -> dict[str, Any]:
-        return {"ticket_id": tid, "at": at, "actor_id": None, "actor_role": "system",
+        return {"ticket_id": tid, "at": at, "actor_role": "system",
                 "action": action, "from_status": frm, "to_status": to, "reason": None,
                 "payload": payload}
 
@@ -874,11 +970,10 @@ def import_history(session: Session, rows: Sequence[tuple[int, dict[str, str]]],
     before, in the caller's transaction (the caller commits, then rebuilds the rollups). A
     handled ticket without a department in the file takes the catalogue's lead; with neither,
     the row is rejected."""
-    import time
-
     started = time.perf_counter()
     report = HistoryReport(rows=len(rows))
     good, report.rejected = check_rows(session, rows, mapping, grid, now, progress)
+    report.phases["check"] = time.perf_counter() - started
     if report.rejected:
         return report
     done = _imported_refs(session, [r.ref for r in good])
@@ -907,6 +1002,7 @@ def import_history(session: Session, rows: Sequence[tuple[int, dict[str, str]]],
     if not commit:
         report.imported = len(fresh)
         return report
+    report.phases["locate_route"] = time.perf_counter() - started - report.phases["check"]
     numbers = _reserve_numbers(session, fresh)
     writer = _Writer(session, now, _Clocks(session, get_time_limits(session)), source)
     for i, (r, loc, (routing, lead)) in enumerate(zip(fresh, locations, leads, strict=True)):
@@ -922,6 +1018,9 @@ def import_history(session: Session, rows: Sequence[tuple[int, dict[str, str]]],
     report.imported = len(fresh)
     report.committed = True
     report.seconds = time.perf_counter() - started
+    report.phases["write"] = (report.seconds - report.phases["check"]
+                              - report.phases["locate_route"])
+    report.phases["write_database"] = writer.database_seconds
     return report
 
 

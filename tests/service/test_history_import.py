@@ -91,7 +91,7 @@ def count(session: Session, model) -> int:
 def test_each_state_is_imported_with_its_events_location_and_routing(session, clock, grid):
     rows = [
         row("A1", "结案", **HANDLED, **{"回访时间": "2025-03-05 10:00", "满意度": "满意",
-                                       "是否解决": "是"}),
+                                       "是否解决": "是", "诉求内容": "门口\t占道\\经营\n第二行"}),
         row("A2", "已签收", **{**HANDLED, "办结时间": "", "办结情况": "", "承办单位": ""}),
         row("A3", "作废"),
         row("A4", "直接答复", **{"办结情况": "告知办理流程"}),
@@ -108,6 +108,7 @@ def test_each_state_is_imported_with_its_events_location_and_routing(session, cl
     assert a1.outcome == "callback" and a1.satisfaction == "satisfied" and a1.resolved is True
     assert a1.cell_code == cell_code(0, 0, 0) and a1.street_code == "street_pudong"
     assert a1.number.startswith("12345-20250303-")
+    assert a1.text == "门口\t占道\\经营\n第二行"  # COPY's escapes round-trip
     assert [e.action for e in a1.events] == ["intake", "dispatch", "sign", "complete",
                                              "review_accept", "callback"]
     assert a1.events[0].payload["imported"]["ref"] == "A1"
