@@ -12,8 +12,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select, true
+from sqlalchemy import and_, case, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from dispatch.core.memo import memo
 from dispatch.core.models import Category, Ticket
@@ -108,41 +109,62 @@ def find_repeats(session: Session, *, category: str | None, lon: float | None,
         return []
     rules = rules or get_repeat_rules(session)
     cats = related_categories(session, category)
-    base = select(Ticket.id, Ticket.number, Ticket.status, Ticket.category_code,
-                  Ticket.created_at, Ticket.lon, Ticket.lat, Ticket.citizen_phone,
-                  Ticket.citizen_openid).where(
-        Ticket.status.in_(OPEN_STATES), Ticket.category_code.in_(cats),
-        Ticket.id != (exclude_id or -1))
+    # One query, nearest first, at most the limit (and a few beyond it for the edge of the
+    # radius): the nearby demands, then those of the same caller that are not nearby. The
+    # distance in SQL is the flat-earth one (exact to well under a metre at these ranges);
+    # the great-circle distance, the radius and the order are then settled in Python.
+    keep: list[ColumnElement[bool]] = [Ticket.status.in_(OPEN_STATES),
+                                       Ticket.category_code.in_(cats),
+                                       Ticket.id != (exclude_id or -1)]
     if actor is not None:
-        base = base.where(visible_tickets(actor))
-    found: dict[str, RepeatCandidate] = {}
+        keep.append(visible_tickets(actor))
+    columns = (Ticket.number, Ticket.status, Ticket.category_code, Ticket.created_at,
+               Ticket.lon, Ticket.lat)
+    branches = []
+    near: Any = None
     if lon is not None and lat is not None:
         dlat = rules.radius_m / 111_000
         dlon = rules.radius_m / (111_000 * max(math.cos(math.radians(lat)), 0.01))
-        near = session.execute(base.where(
-            Ticket.created_at >= now - timedelta(hours=rules.window_hours),
-            Ticket.lat.between(lat - dlat, lat + dlat), Ticket.lon.between(lon - dlon, lon + dlon),
-        )).all()
-        for row in near:
-            d = distance_m(lon, lat, row.lon, row.lat)
-            if d <= rules.radius_m:
-                found[row.number] = RepeatCandidate(row.number, row.status, row.category_code,
-                                                    row.created_at, "nearby", round(d, 1))
+        ky, kx = 111_195.0, 111_195.0 * math.cos(math.radians(lat))
+        flat = ((Ticket.lat - lat) * (Ticket.lat - lat) * (ky * ky)
+                + (Ticket.lon - lon) * (Ticket.lon - lon) * (kx * kx))
+        box = (Ticket.created_at >= now - timedelta(hours=rules.window_hours),
+               Ticket.lat.between(lat - dlat, lat + dlat),
+               Ticket.lon.between(lon - dlon, lon + dlon))
+        branches.append(select(*columns, literal(0).label("rank"), flat.label("flat"))
+                        .where(*keep, *box, flat <= (rules.radius_m * 1.01) ** 2))
+        # Surely nearby: left out of the caller's branch (those at the edge are in both).
+        near = and_(*box, flat <= (rules.radius_m * 0.99) ** 2)
+    else:
+        flat = literal(None)
     callers = [c for c in ((Ticket.citizen_phone, phone), (Ticket.citizen_openid, openid)) if c[1]]
     if callers:
-        same = session.execute(base.where(
-            unmasked_citizen(actor) if actor is not None else true(),
-            Ticket.created_at >= now - timedelta(days=rules.same_caller_days),
-            or_(*(col == value for col, value in callers)),
-        )).all()
-        for row in same:
-            if row.number not in found:
-                apart = None
-                if (lon is not None and lat is not None and row.lon is not None
-                        and row.lat is not None):
-                    apart = round(distance_m(lon, lat, row.lon, row.lat), 1)
+        same = [unmasked_citizen(actor) if actor is not None else true(),
+                Ticket.created_at >= now - timedelta(days=rules.same_caller_days),
+                or_(*(col == value for col, value in callers))]
+        if near is not None:
+            same.append(case((near, 1), else_=0) == 0)  # not nearby (NULL-safe)
+        branches.append(select(*columns, literal(1).label("rank"), flat.label("flat"))
+                        .where(*keep, *same))
+    if not branches:
+        return []
+    found_rows = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
+    rows = session.execute(select(found_rows).order_by(
+        found_rows.c.rank, case((found_rows.c.flat.is_(None), 1), else_=0), found_rows.c.flat,
+        found_rows.c.created_at.desc()).limit(rules.limit + 5)).all()
+    found: dict[str, RepeatCandidate] = {}
+    for row in rows:
+        apart = None
+        if lon is not None and lat is not None and row.lon is not None and row.lat is not None:
+            apart = distance_m(lon, lat, row.lon, row.lat)
+        if row.rank == 0:
+            if apart is not None and apart <= rules.radius_m:
                 found[row.number] = RepeatCandidate(row.number, row.status, row.category_code,
-                                                    row.created_at, "same_caller", apart)
+                                                    row.created_at, "nearby", round(apart, 1))
+        elif row.number not in found:
+            found[row.number] = RepeatCandidate(
+                row.number, row.status, row.category_code, row.created_at, "same_caller",
+                None if apart is None else round(apart, 1))
     ordered = sorted(found.values(), key=lambda c: (c.reason != "nearby",
                                                     c.distance_m if c.distance_m is not None
                                                     else math.inf, -c.created_at.timestamp()))
