@@ -67,6 +67,7 @@ def guarded(actor: Actor, run: Callable[[], Any], status: int) -> tuple[Response
         g.pop("hotline_idempotent_events", None)
     body = json.loads(jsonify(result).get_data())
     idempotency.record(db.session, row, status, body)
+    published = services().describe(events) if events else []
     db.session.commit()
-    services().after_commit(db.session, events)
+    services().after_commit(db.session, events, published)
     return jsonify(body), status

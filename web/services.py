@@ -58,19 +58,25 @@ class Services:
         """The classifier for one request: rules and active model of its database."""
         return self.classifier or SessionTriage(session, self.classifier_cache, self.model_cache)
 
-    def after_commit(self, session: Session, events: Sequence[Event]) -> None:
+    @staticmethod
+    def describe(events: Sequence[Event]) -> list[PublishedEvent]:
+        """What the publisher is told of these events: read before the commit, while they are
+        in hand (after it they have expired and would be read again)."""
+        return [PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action, e.from_status,
+                               e.to_status) for e in events]
+
+    def after_commit(self, session: Session, events: Sequence[Event],
+                     published: list[PublishedEvent] | None = None) -> None:
         """The after-commit consequences of `dispatch.subscribers.AFTER_COMMIT`, in order:
-        console relay, publisher, workers poke."""
+        console relay, publisher, workers poke (`published`: the events as `describe`d before
+        the commit)."""
         if not events:
             return
         if self.console is not None:
             self.console.after_commit(session)  # number the console events, send them
         try:
-            published = [
-                PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action, e.from_status,
-                               e.to_status)
-                for e in events
-            ]
+            if published is None:
+                published = self.describe(events)
         except SQLAlchemyError as exc:
             # The events expired at the commit and are read again; the database went away
             # just after the commit. The write stands: an error answer now (503) would make the

@@ -154,8 +154,9 @@ def commit(events: Sequence[Event] = ()) -> None:
         db.session.flush()
         held_back.extend(events)
         return
+    published = services().describe(events) if events else []
     db.session.commit()
-    services().after_commit(db.session, events)
+    services().after_commit(db.session, events, published)
 
 
 def uploaded_sheet() -> tuple[bytes, str, bool]:
