@@ -104,6 +104,7 @@ _LISTENERS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("do_orm_execute", memo.executing),
     ("after_transaction_end", lifecycle.locks_released),
     ("before_flush", attachments.link_reported),
+    ("before_commit", memo.committing),  # last: after the consequences' own writes
 )
 
 

@@ -175,7 +175,16 @@ def duty_cells(session: Session, user_id: int) -> frozenset[str]:
         select(RosterEntry.cell_code).where(RosterEntry.user_id == user_id)))
 
 
-def _covers(entry: RosterEntry, local: datetime) -> bool:
+@dataclass(frozen=True)
+class _Hours:
+    """A duty's days and hours."""
+
+    weekdays: str
+    starts: str
+    ends: str
+
+
+def _covers(entry: RosterEntry | _Hours, local: datetime) -> bool:
     hhmm = local.strftime("%H:%M")
     day = str(local.isoweekday())
     if entry.starts < entry.ends:
@@ -190,10 +199,14 @@ def _covers(entry: RosterEntry, local: datetime) -> bool:
 def on_duty(session: Session, cell: str, now: datetime) -> OnDuty:
     """The grid worker on duty in a cell at a time (Asia/Shanghai roster hours)."""
     local = now.astimezone(LOCAL_TZ)
-    rows = memo(session, ("roster", cell), (RosterEntry, User), lambda: session.execute(
-        select(RosterEntry, User.username, User.display_name, User.active)
-        .join(User, User.id == RosterEntry.user_id)
-        .where(RosterEntry.cell_code == cell).order_by(RosterEntry.id)).all())
+    # Plain values, not roster objects: kept by the process beyond this session (memo).
+    rows = memo(session, ("roster", cell), (RosterEntry, User), lambda: tuple(
+        (_Hours(weekdays, starts, ends), username, name, active)
+        for weekdays, starts, ends, username, name, active in session.execute(
+            select(RosterEntry.weekdays, RosterEntry.starts, RosterEntry.ends, User.username,
+                   User.display_name, User.active)
+            .join(User, User.id == RosterEntry.user_id)
+            .where(RosterEntry.cell_code == cell).order_by(RosterEntry.id))))
     for entry, username, name, active in rows:
         if active and _covers(entry, local):
             return OnDuty(username, name, f"值班网格员：{name}（{entry.starts}–{entry.ends}）")

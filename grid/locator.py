@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.core.errors import InvalidInput
+from dispatch.core.memo import memo
 from dispatch.core.settings import load_setting, store_setting
 from grid.models import CELL, COMMUNITY, DISTRICT, STREET, Area, GridVersion
 
@@ -285,8 +286,9 @@ def build_index(session: Session, version: int) -> GridIndex:
 
 def active_version(session: Session) -> int | None:
     """The id of the active grid version (None before the first import)."""
-    return session.scalar(select(GridVersion.id).where(GridVersion.active.is_(True))
-                          .order_by(GridVersion.id.desc()).limit(1))
+    return memo(session, "grid_version_active", (GridVersion,), lambda: session.scalar(
+        select(GridVersion.id).where(GridVersion.active.is_(True))
+        .order_by(GridVersion.id.desc()).limit(1)))
 
 
 class GridCache:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.core.memo import memo_many
 from dispatch.core.models import Assignment, Contact, Event, PersonalDataRead, Ticket, User
 from dispatch.core.ports import Directory
 from dispatch.core.vocab import ALL_SEEING_ROLES
@@ -179,8 +180,7 @@ def _usernames(session: Session, ids: set[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return dict(session.execute(
-        select(User.id, User.username).where(User.id.in_(wanted))).tuples().all())
+    return {i: username for i, (username, _) in _people(session, wanted).items()}
 
 
 def _display_names(session: Session, ids: set[int | None]) -> dict[int, str]:
@@ -188,9 +188,15 @@ def _display_names(session: Session, ids: set[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    rows = session.execute(select(User.id, User.display_name, User.username)
-                           .where(User.id.in_(wanted))).tuples().all()
-    return {i: name or username for i, name, username in rows}
+    return {i: name or username for i, (username, name) in _people(session, wanted).items()}
+
+
+def _people(session: Session, ids: set[int]) -> dict[int, tuple[str, str | None]]:
+    """User id → (username, display name), kept as reference data (`memo_many`)."""
+    return memo_many(session, "person", ids, (User,), lambda missing: {
+        i: (username, name) for i, username, name in session.execute(
+            select(User.id, User.username, User.display_name)
+            .where(User.id.in_(missing))).tuples()})
 
 
 def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Directory,
@@ -233,10 +239,14 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
         "actions": available_actions(ticket, actor, now, get_time_limits(session)),
     })
     view["location"]["reasons"] = (intake.get("location") or {}).get("reasons", [])
-    proposed = view["routing"].get("grid_worker")
+    proposed: str | None = view["routing"].get("grid_worker")
     if proposed:  # the routing's on-duty worker by name (the username stays the value)
-        view["routing"] = {**view["routing"], "grid_worker_name": session.scalar(
-            select(User.display_name).where(User.username == proposed)) or proposed}
+        shown: dict[str, str | None] = memo_many(
+            session, "display_name", {proposed}, (User,), lambda missing: dict(
+                session.execute(select(User.username, User.display_name)
+                                .where(User.username.in_(missing))).tuples().all()))
+        view["routing"] = {**view["routing"], "grid_worker_name": shown.get(proposed)
+                           or proposed}
     view["repeat_candidates"] = candidates
     if view["parent"] in unknown:
         view["parent"] = None

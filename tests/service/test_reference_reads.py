@@ -49,7 +49,8 @@ def _reading(sent: list[str], table: str) -> int:
 # ---------------------------------------------------------------- settings
 
 
-def test_a_setting_is_read_once_per_transaction(session: Session, engine: Engine) -> None:
+def test_a_setting_is_read_once_and_kept_until_the_reference_revision_moves(
+        session: Session, engine: Engine) -> None:
     session.commit()
     with statements(engine) as sent:
         first = get_time_limits(session)
@@ -57,7 +58,42 @@ def test_a_setting_is_read_once_per_transaction(session: Session, engine: Engine
         session.commit()
         third = get_time_limits(session)
     assert first == again == third
-    assert _reading(sent, "settings") == 2  # once before the commit, once after
+    assert _reading(sent, "settings") == 1  # kept by the process across transactions
+    assert _reading(sent, "reference_revision") == 2  # checked once per transaction
+    set_time_limits(session, {"max_extensions": 3}, None)
+    session.commit()  # a change of reference data moves the revision
+    with statements(engine) as sent:
+        assert get_time_limits(session).max_extensions == 3
+    assert _reading(sent, "settings") == 1
+
+
+def test_a_change_committed_by_another_process_is_seen_at_the_next_transaction(
+        session: Session, db_url: str) -> None:
+    from sqlalchemy import create_engine
+
+    from dispatch.core.memo import changed
+    from dispatch.core.models import Setting
+
+    assert get_time_limits(session).max_extensions == 2
+    session.commit()
+    other = create_engine(db_url)  # another process: its own engine, its own kept values
+    try:
+        with Session(other) as admin:
+            assert get_time_limits(admin).max_extensions == 2
+            set_time_limits(admin, {"max_extensions": 5}, None)
+            admin.commit()
+        assert get_time_limits(session).max_extensions == 5
+        session.commit()
+        with Session(other) as admin:  # raw SQL behind the session's back, then said so
+            table = Setting.__table__
+            admin.connection().execute(update(table).where(table.c.key == "time_limits")
+                                       .values(value={"max_extensions": 6}))
+            changed(admin)
+            admin.commit()
+        assert get_time_limits(session).max_extensions == 6
+    finally:
+        session.rollback()
+        other.dispose()
 
 
 def test_a_setting_changed_in_the_transaction_is_read_back(session: Session) -> None:
