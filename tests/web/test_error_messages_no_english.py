@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from integrations.open311.fake import encode_form, report_form
 from integrations.police110.fake import Answer, FakePoliceDesk, transfer_body
 from integrations.wechat.crypto import sign
@@ -190,7 +192,17 @@ def test_the_lifecycles_refusals_name_roles_states_and_actions_in_chinese(api):
     r = api.act("handler1", d["number"], "complete", version=d["version"], result="已清理")
     assert r.status_code == 409
     assert r.get_json()["error"]["message"] == (
-        "urban_management 的派单状态为“待签收”，请先签收再办结")
+        "长垣市城市管理局的派单状态为“待签收”，请先签收再办结")
+    # A role the knowledge base's routes let through to the domain's own rule (the CLI's).
+    from dispatch.core.actors import Actor
+    from dispatch.core.errors import Forbidden
+    from dispatch.core.vocab import Role
+    from dispatch.triage.knowledge import articles
+    from web.i18n import t
+
+    with pytest.raises(Forbidden) as refused:
+        articles._may_write(Actor(7, Role.DISPATCHER, username="dispatcher1"), None)
+    assert refused.value.translated(t) == "角色“派单员”无权编写知识库（仅管理员和承办人员可以）"
 
 
 def test_no_error_of_the_hooks_speaks_english(app, client, clock):

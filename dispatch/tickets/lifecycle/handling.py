@@ -36,10 +36,16 @@ from dispatch.tickets.lifecycle.table import (
 )
 
 
+def department_name(c: Context, a: Assignment) -> str:
+    """The name a person reads for the assignment's department (its code if it is gone)."""
+    ref = c.directory.department(a.department_code)
+    return ref.name if ref else a.department_code
+
+
 def _sign(c: Context) -> Step:
     a = own_assignment(c)
     if a.status != AssignmentStatus.DISPATCHED:
-        raise Conflict(f"{a.department_code} 的派单状态为“{{status}}”，不是待签收",
+        raise Conflict(f"{department_name(c, a)}的派单状态为“{{status}}”，不是待签收",
                        terms={"status": ("assignment_status", a.status)})
     a.status = AssignmentStatus.SIGNED
     a.signed_at = c.now
@@ -50,7 +56,7 @@ def _sign(c: Context) -> Step:
 def _return(c: Context) -> Step:
     a = own_assignment(c)
     if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
-        raise Conflict(f"{a.department_code} 的派单状态为“{{status}}”，不能退单",
+        raise Conflict(f"{department_name(c, a)}的派单状态为“{{status}}”，不能退单",
                        terms={"status": ("assignment_status", a.status)})
     close_assignment(a, AssignmentStatus.RETURNED, c.now)
     a.returned_at = c.now
@@ -61,7 +67,7 @@ def _return(c: Context) -> Step:
 def _complete(c: Context) -> Step:
     a = own_assignment(c)
     if a.status != AssignmentStatus.SIGNED:
-        raise Conflict(f"{a.department_code} 的派单状态为“{{status}}”，请先签收再办结",
+        raise Conflict(f"{department_name(c, a)}的派单状态为“{{status}}”，请先签收再办结",
                        terms={"status": ("assignment_status", a.status)})
     # The photos and the place are checked before anything changes.
     reported = attachments.evidence(c.session, c.ticket, c.actor, c.payload)

@@ -168,7 +168,8 @@ def _may_write(actor: Actor, department: str | None) -> None:
         return
     if actor.role == Role.HANDLER:
         raise Forbidden("承办人员只能编写本部门的知识条目")
-    raise Forbidden(f"角色“{actor.role}”无权编写知识库（仅管理员和承办人员可以）")
+    raise Forbidden("角色“{role}”无权编写知识库（仅管理员和承办人员可以）",
+                    terms={"role": ("role", actor.role)})
 
 
 def _publishes(actor: Actor) -> bool:
