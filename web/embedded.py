@@ -2,8 +2,11 @@
 
 It delivers the outbox (110 transfers and acks, SMS) at once after a request that wrote to it
 and every `interval` seconds for the retries, and sweeps the ticket clocks every
-`sweep_interval` seconds. With `HOTLINE_REDIS_URL` the workers issue moves this to Celery; the
-domain functions called are the same.
+`sweep_interval` seconds. The statistics' rollups are refreshed in batches, off the requests:
+at most every `stats_interval` seconds while changes wait (a refresh takes every ticket changed
+since the last one, one upsert per slice), so a burst of intakes costs one refresh, not one
+each, and the rollups lag by at most about `stats_interval`. With `HOTLINE_REDIS_URL` the
+workers issue moves this to Celery; the domain functions called are the same.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from flask import Flask
 
@@ -21,10 +25,13 @@ class EmbeddedRunner:
     """A daemon thread delivering the outbox when poked and on a timer."""
 
     def __init__(self, app: Flask, interval: float = 15.0, sweep_interval: float = 60.0,
-                 alarm_interval: float = 5.0) -> None:
+                 alarm_interval: float = 5.0, stats_interval: float = 1.0) -> None:
         self.app = app
         self.interval = interval
         self.sweep_interval = sweep_interval
+        self.stats_interval = stats_interval
+        self._last_stats = float("-inf")
+        self._stats_owed = False
         # Alarms escalate 60 s after they are raised: swept every few seconds on their own,
         # while the rest of the round keeps its pace.
         self.alarm_interval = alarm_interval
@@ -54,9 +61,14 @@ class EmbeddedRunner:
         return "ok" if time.monotonic() - self.heartbeat <= 2 * self.sweep_interval else "stale"
 
     def poke(self) -> None:
-        """Run a round now (called after a commit that queued something)."""
+        """Run a round now (called after a commit that queued something); the rollups follow
+        within `stats_interval`."""
         self._poked = True
+        self._stats_owed = True
         self._wake.set()
+
+    def _stats_due_in(self) -> float:
+        return self._last_stats + self.stats_interval - time.monotonic()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the current round and stop."""
@@ -70,7 +82,10 @@ class EmbeddedRunner:
         from workers.rounds import alarm_round, deliver_round, stats_round, sweep_round
 
         while not self._stop.is_set():
-            self._wake.wait(min(self.interval, self.alarm_interval))
+            timeout = min(self.interval, self.alarm_interval)
+            if self._stats_owed:
+                timeout = min(timeout, max(self._stats_due_in(), 0.0))
+            self._wake.wait(timeout)
             self._wake.clear()
             if self._stop.is_set():
                 break
@@ -80,6 +95,8 @@ class EmbeddedRunner:
             except Exception:
                 log.exception("alarm sweep failed")
             if not self._poked and time.monotonic() - self._last_round < self.interval:
+                if self._stats_owed and self._stats_due_in() <= 0:
+                    self._refresh_stats(stats_round)
                 continue
             self._poked = False
             self._last_round = time.monotonic()
@@ -99,11 +116,18 @@ class EmbeddedRunner:
             except Exception:
                 log.exception("outbox delivery failed")
             self._relay_leftovers()
-            try:
-                stats_round(self.app)
-            except Exception:
-                log.exception("statistics refresh failed")
+            if self._stats_due_in() <= 0:  # else the batch waits for its turn (woken then)
+                self._refresh_stats(stats_round)
             self.rounds += 1
+
+    def _refresh_stats(self, stats_round: Any) -> None:
+        """One refresh of the rollups: every change committed so far, in one batch."""
+        self._stats_owed = False
+        self._last_stats = time.monotonic()
+        try:
+            stats_round(self.app)
+        except Exception:
+            log.exception("statistics refresh failed")
 
     def _relay_leftovers(self) -> None:
         """Console events a request committed but did not get to send (a crash between its

@@ -24,7 +24,7 @@ from flask import Flask
 SWEEP_EVERY = 30.0  # seconds between clock sweeps
 ALARM_EVERY = 5.0  # seconds between alarm sweeps (an alarm escalates 60 s after it is raised)
 DELIVER_EVERY = 15.0  # seconds between outbox rounds (retries with back-off)
-STATS_EVERY = 60.0  # seconds between rollup refreshes (a stats request also catches up)
+STATS_EVERY = 5.0  # seconds between rollup refreshes: their lag (a stats request also catches up)
 # Longer than the longest task (50 deliveries × a 5 s client timeout, a large sweep): a task
 # still running when it passes is handed to another worker too (harmless, but wasted).
 VISIBILITY_TIMEOUT = 600.0

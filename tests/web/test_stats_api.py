@@ -54,10 +54,11 @@ def test_summary_gives_every_metric_with_its_counts_right_after_the_changes(api,
     r = api.get("leader1", SUMMARY, query_string=MONDAY)
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert set(body) == {"from", "to", "as_of", "filters", "pending", *METRICS}
+    assert set(body) == {"from", "to", "as_of", "filters", "pending", "fresh_at", *METRICS}
     assert (body["from"], body["to"], body["filters"], body["pending"]) == (
         "2026-11-23", "2026-11-23", {}, 0)
     assert body["as_of"].startswith("2026-11-23T02:00:00")
+    assert body["fresh_at"] == body["as_of"]  # nothing waits: current as of the request
     assert body["intake"] == {"value": 3}
     assert body["void"] == {"value": 1}
     assert body["completion_rate"] == {"rate": 0.5, "numerator": 1, "denominator": 2}

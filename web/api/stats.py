@@ -16,6 +16,7 @@ from dispatch.core.commands import Strict
 from dispatch.core.vocab import Channel, RequestType, Role
 from dispatch.stats import metrics, rollups
 from dispatch.stats.metrics import DateRange, Filters, Summary
+from dispatch.stats.rollups import StatHead
 from dispatch.tickets.lifecycle import Actor
 from grid.models import Department
 from web.api.base import ApiBlueprint, commit
@@ -84,9 +85,19 @@ def catch_up() -> int:
     return rollups.refresh(db.session, wait=False, max_rounds=CATCH_UP_ROUNDS).pending
 
 
+def fresh_at(now: datetime, pending: int) -> datetime | None:
+    """The moment the rollups were current: now when no committed change waits, else their
+    last refresh (the dashboard says "截至 HH:MM:SS")."""
+    if not pending:
+        return now
+    return db.session.scalar(select(StatHead.refreshed_at).where(StatHead.id == 1))
+
+
 def _head(span: DateRange, filters: Filters, now: datetime, pending: int) -> dict[str, Any]:
+    fresh = fresh_at(now, pending)
     return {"from": span.start.isoformat(), "to": span.end.isoformat(),
-            "as_of": now.isoformat(), "filters": filters.given(), "pending": pending}
+            "as_of": now.isoformat(), "filters": filters.given(), "pending": pending,
+            "fresh_at": fresh.isoformat() if fresh is not None else None}
 
 
 def _metrics(s: Summary) -> dict[str, Any]:

@@ -963,6 +963,9 @@ async function refresh() {
     if (gen !== generation) return;
     renderTiles(data);
     root.dataset.asOf = data.as_of;
+    if (data.fresh_at) {  // the rollups are refreshed in batches: how current they are
+      $("period-note").textContent += `；截至 ${fmtTime(data.fresh_at, true).slice(-8)}`;
+    }
     if (data.pending) {
       $("period-note").textContent += `；尚有 ${data.pending} 项最新变更正在计入`;
     }
