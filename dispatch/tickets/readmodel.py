@@ -34,6 +34,9 @@ FREE_TEXT_KEYS = ("text", "note", "result", "reason", "remark", "comment", "mess
                   "answer", "summary", "cause", "reasons", "remarks")
 # Payload keys that name a linked ticket (a merge), shown only to those who may see it.
 LINK_KEYS = ("repeat_linked", "parent")
+# Payload keys that hold a username (a dispatch's grid worker, an arbitration's author): the
+# event view names each next to it (`<key>_name`), the username staying for the tooltip.
+PERSON_KEYS = ("grid_worker", "arbitrated_by")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -156,11 +159,16 @@ def assignment_view(a: Assignment, directory: Directory, now: datetime,
 def event_view(e: Event, users: dict[int, str], level: str = FULL,
                candidates: list[dict[str, Any]] | None = None,
                unknown: frozenset[str] = frozenset(),
-               names: dict[int, str] | None = None) -> dict[str, Any]:
+               names: dict[int, str] | None = None,
+               people: dict[str, str] | None = None) -> dict[str, Any]:
     """An event of the history as the API shows it: free texts masked for this exposure,
-    an intake's repeat candidates as `candidates` (those this user may know of), and the
-    `unknown` numbers of linked tickets (merges) left out."""
+    an intake's repeat candidates as `candidates` (those this user may know of), the
+    `unknown` numbers of linked tickets (merges) left out, and the people its payload names by
+    username named (`people`: username → name)."""
     payload = _masked_payload(e.payload, level)
+    if isinstance(payload, dict) and any(isinstance(payload.get(k), str) for k in PERSON_KEYS):
+        payload = {**payload, **{f"{k}_name": (people or {}).get(payload[k]) or payload[k]
+                                 for k in PERSON_KEYS if isinstance(payload.get(k), str)}}
     if candidates is not None and isinstance(payload, dict) and "repeat_candidates" in payload:
         payload = {**payload, "repeat_candidates": candidates}
     if unknown and isinstance(payload, dict) and any(
@@ -199,6 +207,15 @@ def _people(session: Session, ids: set[int]) -> dict[int, tuple[str, str | None]
             .where(User.id.in_(missing))).tuples()})
 
 
+def _names_of(session: Session, usernames: set[str]) -> dict[str, str]:
+    """Username → display name (those with one), kept as reference data (`memo_many`)."""
+    shown: dict[str, str | None] = memo_many(
+        session, "display_name", usernames, (User,), lambda missing: dict(
+            session.execute(select(User.username, User.display_name)
+                            .where(User.username.in_(missing))).tuples().all()))
+    return {u: name for u, name in shown.items() if name}
+
+
 def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Directory,
                 now: datetime, *, full: bool = True, masked: bool = False) -> dict[str, Any]:
     """A ticket as the API shows it (CONTRACT.md), masked for this user (or for everyone with
@@ -223,6 +240,11 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
         linked.append(ticket.parent.number)
     known = _known(session, actor, linked)
     unknown = frozenset(linked) - set(known)
+    # Usernames the routing and the events' payloads hold, by name (the usernames stay).
+    proposed: str | None = view["routing"].get("grid_worker")
+    mentioned = {p[k] for p in (e.payload for e in ticket.events) if isinstance(p, dict)
+                 for k in PERSON_KEYS if isinstance(p.get(k), str)}
+    people = _names_of(session, mentioned | ({proposed} if proposed else set()))
     view.update({
         "assignments": [assignment_view(a, directory, now, workers, level, names)
                         for a in ticket.assignments],
@@ -233,19 +255,14 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
              "decision_reason": shown_text(x.decision_reason, level)}
             for x in ticket.extensions
         ],
-        "events": [event_view(e, users, level, candidates, unknown, names)
+        "events": [event_view(e, users, level, candidates, unknown, names, people)
                    for e in ticket.events],
         "children": [c.number for c in ticket.children if c.number not in unknown],
         "actions": available_actions(ticket, actor, now, get_time_limits(session)),
     })
     view["location"]["reasons"] = (intake.get("location") or {}).get("reasons", [])
-    proposed: str | None = view["routing"].get("grid_worker")
     if proposed:  # the routing's on-duty worker by name (the username stays the value)
-        shown: dict[str, str | None] = memo_many(
-            session, "display_name", {proposed}, (User,), lambda missing: dict(
-                session.execute(select(User.username, User.display_name)
-                                .where(User.username.in_(missing))).tuples().all()))
-        view["routing"] = {**view["routing"], "grid_worker_name": shown.get(proposed)
+        view["routing"] = {**view["routing"], "grid_worker_name": people.get(proposed)
                            or proposed}
     view["repeat_candidates"] = candidates
     if view["parent"] in unknown:

@@ -211,6 +211,12 @@ def test_the_dashboard_shows_the_figures_of_the_api_and_opens_the_tickets_behind
     expect(view).to_be_visible()
     expect(page.locator("#ticket-title")).to_have_text(first)
     expect(view.locator(".timeline li").first).to_contain_text("受理")
+    # Who did it by name, the username in the tooltip.
+    intake = county.call("leader1", "GET", f"/api/v1/tickets/{first}?masked=1")["events"][0]
+    actor = view.locator(".timeline li").first.get_by_test_id("event-actor")
+    expect(actor).to_have_text(intake["actor_name"])
+    if intake["actor"] != "system":
+        expect(actor).to_have_attribute("title", intake["actor"])
     expect(view.locator("button:not(.close)")).to_have_count(0)  # read-only: no actions
     # The citizen is masked by the server (a masked read: nothing unmasked was sent).
     expect(view).to_contain_text(re.compile(r"1\d{2}\*{4}\d{4}"))

@@ -253,6 +253,10 @@ def test_the_ticket_shows_its_location_reasons_and_repeat_candidates(api, grid):
     assert (lead["grid_worker"], lead["grid_worker_name"]) == ("worker1", "网格员一")
     assert [(e["actor"], e["actor_name"]) for e in after["events"][-1:]] == [
         ("dispatcher1", "派单员一")]
+    # The dispatch's payload names its grid worker too (its username stays).
+    payload = after["events"][-1]["payload"]
+    assert (payload["grid_worker"], payload["grid_worker_name"]) == ("worker1", "网格员一")
+    assert "grid_worker_name" not in after["events"][0]["payload"]  # the intake names nobody
 
 
 # ---------------------------------------------------------------- imports over HTTP

@@ -114,7 +114,7 @@ function payloadText(e, names, people) {
   if (p.co_handlers && p.co_handlers.length) {
     parts.push("协办：" + p.co_handlers.map((c) => names[c] || c).join("、"));
   }
-  if (p.grid_worker) parts.push("网格员：" + person(people, p.grid_worker).text);
+  if (p.grid_worker) parts.push("网格员：" + person(people, p.grid_worker, p.grid_worker_name).text);
   if (p.days) parts.push(`天数：${p.days}`);
   if (p.parent) parts.push("主单：" + p.parent);
   if (p.repeat_linked) parts.push("并入：" + p.repeat_linked);
@@ -126,7 +126,7 @@ function payloadText(e, names, people) {
   if (p.text) parts.push(p.text);
   if (p.dispatched_by === "auto") parts.push("智能派单：" + (p.reasons || []).join("，"));
   if (p.arbitration) {
-    parts.push(`仲裁（${p.arbitrated_by ? person(people, p.arbitrated_by).text : ""}）：` +
+    parts.push(`仲裁（${p.arbitrated_by ? person(people, p.arbitrated_by, p.arbitrated_by_name).text : ""}）：` +
       p.arbitration);
   }
   if (p.numbers) parts.push("提示诉求人拨打：" + p.numbers.join("、"));

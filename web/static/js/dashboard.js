@@ -14,6 +14,7 @@ import { completions } from "./lib/evidence.js";
 import { count as num, fmtTime, localDay, percent as pct } from "./lib/format.js";
 import { boundsBox, snapBbox } from "./lib/geo.js";
 import { BOOT, I18N, now, zh } from "./lib/page.js";
+import { actorOf } from "./lib/people.js";
 import * as periods from "./lib/periods.js";
 import { busy, toast } from "./lib/ui.js";
 import { echarts, L } from "./lib/vendor.js";
@@ -924,7 +925,8 @@ async function openTicket(number) {
       el("ol", { class: "timeline" }, (t.events || []).map((e) => el("li", {},
         el("span", { class: "muted small" }, fmtTime(e.at)), " ",
         el("strong", {}, zh("action", e.action)), " ",
-        el("span", { class: "muted small" }, e.actor === "system" ? "系统" : e.actor || ""),
+        el("span", { class: "muted small", title: actorOf(e).title || null,
+          "data-testid": "event-actor" }, actorOf(e).text),
         e.to && e.to !== e.from
           ? el("span", { class: "small" }, ` → ${zh("status", e.to)}`) : null,
         e.reason ? el("div", { class: "small" }, e.reason) : null))));

@@ -404,7 +404,7 @@ function eventDetail(e, names, people) {
     case "dispatch":
       out.push(`主办：${dept(p.lead)}`);
       if (p.co_handlers && p.co_handlers.length) out.push(`协办：${p.co_handlers.map(dept).join("、")}`);
-      if (p.grid_worker) out.push(`网格员：${person(people, p.grid_worker).text}`);
+      if (p.grid_worker) out.push(`网格员：${person(people, p.grid_worker, p.grid_worker_name).text}`);
       break;
     case "sign":
     case "return":

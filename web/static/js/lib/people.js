@@ -1,8 +1,8 @@
 /* People by name on the ticket pages (pure: node tests import it). A ticket view names the
  * people it mentions next to their usernames (assignments' grid_worker_name, the routing's
- * grid_worker_name, events' actor_name); a username that only an event's payload carries (a
- * dispatch's grid worker, an arbitration's author) is named from those. The username is only
- * for the tooltip, never the text a person reads. */
+ * grid_worker_name, events' actor_name, a payload's grid_worker_name and arbitrated_by_name);
+ * a username given without its name (an older view) is named from the others. The username is
+ * only for the tooltip, never the text a person reads. */
 
 /** Username → name, from what the ticket view names (the first name given wins). */
 export function peopleOf(ticket) {
