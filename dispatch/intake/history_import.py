@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import json
 import math
+import queue
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -571,6 +573,11 @@ STORIES: dict[str, Story] = {
 }
 
 
+def _event_count(r: HistoryRow) -> int:
+    """How many events an imported row gets: intake, its story, the archiving."""
+    return 1 + len(STORIES[r.state]) + (r.state == Status.ARCHIVED)
+
+
 def _check_stories() -> None:
     endings: Story = [("callback", Status.REVIEWED, Status.ARCHIVED),
                ("close_without_callback", Status.REVIEWED, Status.ARCHIVED)]
@@ -603,13 +610,20 @@ class _Clocks:
         found = self.cache.get(key)
         if found is None:
             last = start + timedelta(days=count * 2 + 40)
-            for year in range(start.year, last.year + 1):
-                if year not in self.years:
-                    self.days.update(calendar_year(self.session, year))
-                    self.years.add(year)
+            missing = set(range(start.year, last.year + 1)) - self.years
+            if missing:  # `read_years` read them all: nothing is read while writing
+                raise AssertionError(f"calendar years not read: {sorted(missing)}")
             day, provisional = WorkingCalendar(self.days).add_working_days(start, count)
             found = self.cache[key] = (end_of_local_day(day), provisional)
         return found
+
+    def read_years(self, first: datetime, last: datetime) -> None:
+        """Read the calendar from `first` to a year after `last` (before the writing starts:
+        the writing reads nothing from the database)."""
+        for year in range(first.astimezone(LOCAL_TZ).year, last.astimezone(LOCAL_TZ).year + 2):
+            if year not in self.years:
+                self.days.update(calendar_year(self.session, year))
+                self.years.add(year)
 
     def deadline(self, start: datetime, limit: Limit) -> tuple[datetime, bool]:
         if limit.unit == "minutes":
@@ -656,32 +670,86 @@ def _reserve_numbers(session: Session, rows: Sequence[HistoryRow]) -> list[str]:
     return out
 
 
-def _new_ids(session: Session, table: Table, n: int) -> list[int]:
-    """`n` ids for new rows of `table`: from its sequence (PostgreSQL), or after the largest
-    (SQLite, whose one writer holds the database from the counters' upsert on)."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        rows = connection.execute(text(
-            "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-            {"t": table.name, "n": n})
-        return [int(i) for i, in rows]
-    top = connection.execute(select(func.max(table.c.id))).scalar() or 0
-    return list(range(top + 1, top + 1 + n))
+class _Sink:
+    """Where the batches go. Ids are taken up front for the whole file (from the sequences on
+    PostgreSQL; after the largest on SQLite, whose one writer holds the database from the
+    counters' upsert on). On PostgreSQL each batch goes by COPY in text format (the values
+    formatted here, once) from a thread of its own, so that the database takes one batch
+    while the next is made; elsewhere by a batched executemany. Nothing else may use the
+    session between `start` and `close`."""
+
+    def __init__(self, session: Session) -> None:
+        self.connection = session.connection()
+        self.postgresql = self.connection.dialect.name == "postgresql"
+        self.ids: dict[str, Iterator[int]] = {}
+        self.database_seconds = 0.0
+        self.queue: queue.Queue[tuple[str, list[str], str] | None] = queue.Queue(maxsize=3)
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+    def reserve(self, table: Table, n: int) -> None:
+        """Take `n` ids of `table` for the rows to come."""
+        if self.postgresql:
+            taken = list(self.connection.execute(text(
+                "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                {"t": table.name, "n": n}).scalars())
+        else:
+            top = self.connection.execute(select(func.max(table.c.id))).scalar() or 0
+            taken = list(range(top + 1, top + 1 + n))
+        self.ids[table.name] = iter(taken)
+
+    def next_id(self, table: Table) -> int:
+        return next(self.ids[table.name])
+
+    def start(self) -> None:
+        if self.postgresql:
+            self.thread = threading.Thread(target=self._copy, name="history-import-copy",
+                                           daemon=True)
+            self.thread.start()
+
+    def put(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Write rows (the same keys in each; columns left out are NULL or their default)."""
+        if not rows:
+            return
+        if not self.postgresql:
+            started = time.perf_counter()
+            self.connection.execute(insert(table), rows)
+            self.database_seconds += time.perf_counter() - started
+            return
+        columns = list(rows[0])
+        self.queue.put((table.name, columns, _copy_lines(table, columns, rows)))
+        if self.error is not None:
+            self.close()
+
+    def _copy(self) -> None:
+        raw = self.connection.connection.driver_connection
+        assert raw is not None
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain: the main thread sees the error at its next put or close
+            name, columns, data = item
+            started = time.perf_counter()
+            try:
+                with raw.cursor() as cursor, cursor.copy(
+                        f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+                    copy.write(data)
+            except BaseException as exc:  # handed to the main thread
+                self.error = exc
+            self.database_seconds += time.perf_counter() - started
+
+    def close(self) -> None:
+        """Wait for the batches sent; raise what failed."""
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
-def _write(session: Session, table: Table, rows: list[dict[str, Any]]) -> float:
-    """Insert rows (every row with every column of `table`): COPY in text format on
-    PostgreSQL (the values formatted here: about five times faster than adapting each one),
-    a batched executemany elsewhere. The seconds spent in the database."""
-    if not rows:
-        return 0.0
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        started = time.perf_counter()
-        connection.execute(insert(table), rows)
-        return time.perf_counter() - started
-    # The rows' keys (the same in every row): columns always NULL are left out.
-    columns = list(rows[0])
+def _copy_lines(table: Table, columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """The rows in COPY's text format."""
     formats = [_copy_format(table.c[c].type) for c in columns]
     encoded: dict[int, str] = {}  # a JSON value shared by many rows is encoded once
 
@@ -694,13 +762,8 @@ def _write(session: Session, table: Table, rows: list[dict[str, Any]]) -> float:
     pairs = [(c, as_json if f is None else f) for c, f in zip(columns, formats, strict=True)]
     lines = ["\t".join(["\\N" if (v := row[c]) is None else f(v) for c, f in pairs])
              for row in rows]
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    started = time.perf_counter()
-    with raw.cursor() as cursor, cursor.copy(
-            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        copy.write("\n".join(lines) + "\n")
-    return time.perf_counter() - started
+    lines.append("")
+    return "\n".join(lines)
 
 
 def _copy_format(kind: Any) -> Callable[[Any], str] | None:
@@ -753,13 +816,12 @@ def _table(model: Any) -> Table:
 
 @dataclass
 class _Writer:
-    session: Session
+    sink: _Sink
     now: datetime
     clocks: _Clocks
     source: str
     tickets: list[dict[str, Any]] = field(default_factory=list)
     stories: list[tuple[HistoryRow, str | None, Routing]] = field(default_factory=list)
-    database_seconds: float = 0.0  # waiting on the database (ids and COPY)
     # One JSON value per distinct routing, limit and flags: encoded once per batch.
     shared: dict[Any, Any] = field(default_factory=dict)
 
@@ -771,7 +833,6 @@ class _Writer:
 
     def ticket_row(self, r: HistoryRow, number: str, loc: Location, routing: Routing,
                    lead: str | None) -> None:
-        story = STORIES[r.state]
         status = r.state if r.state != ANSWERED else Status.ARCHIVED
         outcome = None
         if r.state == ANSWERED:
@@ -792,7 +853,7 @@ class _Writer:
             callback_deadline = self.clocks.deadline(reviewed, limit)[0]
         self.tickets.append({
             "number": number, "status": status,
-            "version": 1 + len(story) + (r.state == Status.ARCHIVED),
+            "version": _event_count(r),
             "channel": r.channel, "type": r.type, "category_code": r.category,
             "urgency": r.urgency, "police_matter": False, "text": r.text, "outcome": outcome,
             "citizen_name": r.citizen_name, "citizen_phone": r.citizen_phone,
@@ -816,27 +877,22 @@ class _Writer:
     def flush(self) -> None:
         if not self.tickets:
             return
-        ids = _new_ids(self.session, _table(Ticket), len(self.tickets))
-        for tid, ticket in zip(ids, self.tickets, strict=True):
-            ticket["id"] = tid
         assignments: list[dict[str, Any]] = []
-        for tid, (r, lead, _) in zip(ids, self.stories, strict=True):
-            if r.state in HANDLED and lead is not None:
-                assignments.append(self._assignment(tid, r, lead))
         assignment_ids: dict[int, int] = {}
-        if assignments:
-            made = _new_ids(self.session, _table(Assignment), len(assignments))
-            for aid, a in zip(made, assignments, strict=True):
-                a["id"] = aid
-                assignment_ids[a["ticket_id"]] = aid
         events: list[dict[str, Any]] = []
-        for tid, ticket, (r, lead, routing) in zip(ids, self.tickets, self.stories, strict=True):
-            events += self._events(tid, ticket, r, lead, routing, assignment_ids.get(tid))
-        event_ids = _new_ids(self.session, _table(Event), len(events))
-        for eid, e in zip(event_ids, events, strict=True):
-            e["id"] = eid
-        for table, rows in ((Ticket, self.tickets), (Assignment, assignments), (Event, events)):
-            self.database_seconds += _write(self.session, _table(table), rows)
+        tickets, assignments_t, events_t = _table(Ticket), _table(Assignment), _table(Event)
+        for ticket, (r, lead, routing) in zip(self.tickets, self.stories, strict=True):
+            tid = ticket["id"] = self.sink.next_id(tickets)
+            if r.state in HANDLED and lead is not None:
+                a = self._assignment(tid, r, lead)
+                a["id"] = assignment_ids[tid] = self.sink.next_id(assignments_t)
+                assignments.append(a)
+            for e in self._events(tid, ticket, r, lead, routing, assignment_ids.get(tid)):
+                e["id"] = self.sink.next_id(events_t)
+                events.append(e)
+        self.sink.put(tickets, self.tickets)
+        self.sink.put(assignments_t, assignments)
+        self.sink.put(events_t, events)
         self.tickets, self.stories, self.shared = [], [], {}
 
     def _assignment(self, tid: int, r: HistoryRow, lead: str) -> dict[str, Any]:
@@ -1004,15 +1060,27 @@ def import_history(session: Session, rows: Sequence[tuple[int, dict[str, str]]],
         return report
     report.phases["locate_route"] = time.perf_counter() - started - report.phases["check"]
     numbers = _reserve_numbers(session, fresh)
-    writer = _Writer(session, now, _Clocks(session, get_time_limits(session)), source)
-    for i, (r, loc, (routing, lead)) in enumerate(zip(fresh, locations, leads, strict=True)):
-        writer.ticket_row(r, numbers[i], loc, routing, lead)
-        report.by_state[r.state] = report.by_state.get(r.state, 0) + 1
-        if len(writer.tickets) >= BATCH:
-            writer.flush()
-            if progress is not None:
-                progress("写入", i + 1, len(fresh))
-    writer.flush()
+    clocks = _Clocks(session, get_time_limits(session))
+    clocks.read_years(min(r.created_at for r in fresh), now)
+    sink = _Sink(session)
+    sink.reserve(_table(Ticket), len(fresh))
+    sink.reserve(_table(Assignment), sum(
+        1 for r, (_, lead) in zip(fresh, leads, strict=True) if r.state in HANDLED and lead))
+    sink.reserve(_table(Event), sum(_event_count(r) for r in fresh))
+    writer = _Writer(sink, now, clocks, source)
+    sink.start()
+    try:
+        for i, (r, loc, (routing, lead)) in enumerate(zip(fresh, locations, leads,
+                                                          strict=True)):
+            writer.ticket_row(r, numbers[i], loc, routing, lead)
+            report.by_state[r.state] = report.by_state.get(r.state, 0) + 1
+            if len(writer.tickets) >= BATCH:
+                writer.flush()
+                if progress is not None:
+                    progress("写入", i + 1, len(fresh))
+        writer.flush()
+    finally:
+        sink.close()
     if progress is not None:
         progress("写入", len(fresh), len(fresh))
     report.imported = len(fresh)
@@ -1020,7 +1088,7 @@ def import_history(session: Session, rows: Sequence[tuple[int, dict[str, str]]],
     report.seconds = time.perf_counter() - started
     report.phases["write"] = (report.seconds - report.phases["check"]
                               - report.phases["locate_route"])
-    report.phases["write_database"] = writer.database_seconds
+    report.phases["write_database"] = sink.database_seconds
     return report
 
 

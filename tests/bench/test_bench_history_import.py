@@ -156,6 +156,7 @@ def _import(session: Session, data: bytes, mapping_json: bytes):
     return report
 
 
+@pytest.mark.timeout(1800)
 def test_bench_history_import(engine):
     with Session(engine) as s:
         made = time.perf_counter()

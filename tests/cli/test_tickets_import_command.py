@@ -5,6 +5,7 @@ the statistics rebuilt after."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,10 @@ def old_rows(n: int) -> list[list[object]]:
     out: list[list[object]] = []
     for i in range(n):
         done = i % 2 == 0
-        out.append([f"OLD-{i:04d}", f"2025-06-{1 + i % 28:02d} 09:00:00", "热线", "门口占道经营",
+        # Excel's own dates on odd rows, text on even ones.
+        created: object = (datetime(2025, 6, 1 + i % 28, 9, 0) if i % 2
+                           else f"2025-06-{1 + i % 28:02d} 09:00:00")
+        out.append([f"OLD-{i:04d}", created, "热线", "门口占道经营",
                     "占道", "城管局" if i % 3 else "", "结案" if done else "在办",
                     f"2025-06-{1 + i % 28:02d} 10:00", f"2025-06-{1 + i % 28:02d} 17:00"
                     if done else "", "满意" if done else "", "是" if done else "",
@@ -87,10 +91,19 @@ def test_an_xlsx_with_a_mapping_is_imported_once_with_statistics(env, tmp_path):
     mapping = tmp_path / "mapping.json"
     mapping.write_text(json.dumps(MAPPING, ensure_ascii=False), encoding="utf-8")
     data = xlsx(tmp_path / "old.xlsx", old_rows(12))
+    dry = run(env, str(data), "--mapping", str(mapping), "--dry-run")
+    assert dry.exit_code == 0 and "可导入 12 张" in dry.output
+    assert count(env, Ticket) == 0
     result = run(env, str(data), "--mapping", str(mapping))
     assert result.exit_code == 0, result.output
     assert "导入 12 张" in result.output and "统计已重建：12 张工单" in result.output
     assert count(env, Ticket) == 12 and count(env, StatTicket) == 12
+    engine = create_engine(env["HOTLINE_DATABASE_URL"])
+    with Session(engine) as s:
+        odd = s.scalar(select(Ticket).where(Ticket.import_ref == "OLD-0001"))
+        assert odd.number.startswith("12345-20250602-") and odd.status == "SIGNED"
+        assert odd.cell_code is not None
+    engine.dispose()
     again = run(env, str(data), "--mapping", str(mapping))
     assert again.exit_code == 0, again.output
     assert "导入 0 张，已导入过（跳过）12 张" in again.output
