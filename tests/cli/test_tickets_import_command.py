@@ -97,6 +97,7 @@ def test_an_xlsx_with_a_mapping_is_imported_once_with_statistics(env, tmp_path):
     result = run(env, str(data), "--mapping", str(mapping))
     assert result.exit_code == 0, result.output
     assert "导入 12 张" in result.output and "统计已重建：12 张工单" in result.output
+    assert "已归档 6" in result.output and "已签收 6" in result.output
     assert count(env, Ticket) == 12 and count(env, StatTicket) == 12
     engine = create_engine(env["HOTLINE_DATABASE_URL"])
     with Session(engine) as s:

@@ -3,7 +3,6 @@ reads the files, calls the domain (`dispatch.intake.history_import`) and prints 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -11,6 +10,7 @@ import click
 from dispatch.core.errors import DomainError
 from web.cli.common import app_for_cli, fail, main
 from web.cli.data import _progress_bar
+from web.i18n import t
 
 
 @main.group()
@@ -82,4 +82,6 @@ def _import(path: Path, mapping_file: str | None, dry_run: bool) -> None:
     rate = report.imported / report.seconds if report.seconds else 0.0
     click.echo(f"共 {report.rows} 行：导入 {report.imported} 张，已导入过（跳过）{report.skipped} "
            f"张；用时 {report.seconds:.1f} 秒（{rate:,.0f} 张/秒）；统计已重建：{count} 张工单")
-    click.echo("按状态：" + json.dumps(report.by_state, ensure_ascii=False))
+    names = {"ANSWERED": "直接答复"}
+    click.echo("按状态：" + "，".join(f"{names.get(k) or t('status', k)} {n}"
+                                     for k, n in sorted(report.by_state.items())))
