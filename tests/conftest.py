@@ -27,6 +27,7 @@ import dispatch.tickets.attachments  # noqa: F401
 import dispatch.triage.knowledge  # noqa: F401
 import dispatch.triage.rules  # noqa: F401
 import grid.models  # noqa: F401
+import integrations.wechat.inbox  # noqa: F401
 from dispatch.core.db import Base
 from dispatch.core.ports import ManualClock, RecordingPublisher
 

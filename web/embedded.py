@@ -1,6 +1,7 @@
 """Embedded mode (no Redis): what the workers will do is done by one thread of the web process.
 
-It delivers the outbox (110 transfers and acks, SMS) at once after a request that wrote to it
+It processes the WeChat messages held in a burst and delivers the outbox (110 transfers and
+acks, SMS) at once after a request that wrote to them
 and every `interval` seconds for the retries, and sweeps the ticket clocks every
 `sweep_interval` seconds. The statistics' rollups are refreshed in batches, off the requests:
 at most every `stats_interval` seconds while changes wait (a refresh takes every ticket changed
@@ -79,7 +80,7 @@ class EmbeddedRunner:
             self._thread = None
 
     def _run(self) -> None:
-        from workers.rounds import alarm_round, deliver_round, stats_round, sweep_round
+        from workers.rounds import alarm_round, deliver_round, inbox_round, stats_round, sweep_round
 
         while not self._stop.is_set():
             timeout = min(self.interval, self.alarm_interval)
@@ -108,6 +109,13 @@ class EmbeddedRunner:
                     sweep_round(self.app)
                 except Exception:
                     log.exception("clock sweep failed")
+            try:  # WeChat messages held in a burst: their tickets, then their follow-ups
+                held = inbox_round(self.app)
+                if held.more:  # a backlog: another round at once, in batches
+                    self._poked = True
+                    self._wake.set()
+            except Exception:
+                log.exception("WeChat inbox round failed")
             try:
                 report = deliver_round(self.app)
                 if report.delivered or report.retried or report.dead:

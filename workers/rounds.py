@@ -4,6 +4,8 @@ that holds the configuration and the wired parts (`app.extensions["hotline"]`)."
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +21,7 @@ from grid.directory import SqlDirectory
 from integrations.police110.client import desk_client_from_config
 
 SMS_TOPICS = ("sms.notice", "sms.questionnaire")
+log = logging.getLogger("hotline.workers")
 
 
 def _parts(app: Flask) -> tuple[Any, Session]:
@@ -52,6 +55,51 @@ def deliver_round(app: Flask, now: datetime | None = None, limit: int = 50) -> D
         when = now or services.clock.now()
         try:
             return deliver_due(session, senders(app, when), when, limit)
+        finally:
+            session.remove()
+
+
+@dataclass(frozen=True)
+class InboxReport:
+    """What one round over the WeChat inbox did: messages processed, failed, still waiting."""
+
+    processed: int = 0
+    failed: int = 0
+    more: bool = False
+
+
+def inbox_round(app: Flask, limit: int = 100) -> InboxReport:
+    """Process the WeChat messages the hook held in a burst, oldest first, each in its own
+    committed transaction (its ticket, and the customer-service message owed with its
+    number); a failure is counted on the row and the round goes on."""
+    from integrations.wechat import conversation, inbox
+
+    processed = failed = 0
+    with app.app_context():
+        services, session = _parts(app)
+        try:
+            for _ in range(limit):
+                row = inbox.claim_next(session)
+                if row is None:
+                    return InboxReport(processed, failed, False)
+                row_id, now = row.id, services.clock.now()
+                try:
+                    outcome = conversation.answer_held(
+                        session, row, now,
+                        ports=lambda now=now: services.intake_ports(session, now),
+                        directory=lambda: SqlDirectory(session))
+                    published = services.describe(outcome.events) if outcome.events else []
+                    session.commit()
+                except Exception as exc:  # noqa: BLE001 — counted on the row, next one
+                    session.rollback()
+                    log.exception("held WeChat message %s failed", row_id)
+                    inbox.record_failure(session, row_id, f"{type(exc).__name__}: {exc}")
+                    session.commit()
+                    failed += 1
+                    continue
+                services.after_commit(session, outcome.events, published)
+                processed += 1
+            return InboxReport(processed, failed, True)
         finally:
             session.remove()
 

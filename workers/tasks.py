@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from dispatch.outbound.outbox import TransientError
 from workers import heartbeats
-from workers.rounds import alarm_round, deliver_round, stats_round, sweep_round
+from workers.rounds import alarm_round, deliver_round, inbox_round, stats_round, sweep_round
 
 DELIVER_OUTBOX = "hotline.deliver_outbox"
 SWEEP_CLOCKS = "hotline.sweep_clocks"
@@ -48,8 +48,12 @@ def _alive(task: Task) -> None:
 
 
 def deliver_outbox(task: Task) -> dict[str, int]:
-    """Deliver what the outbox has due now (one round)."""
+    """Process the WeChat messages held in a burst (a few batches), then deliver what the
+    outbox has due now (one round)."""
     _alive(task)
+    for _ in range(10):  # the rest waits for the next kick or beat
+        if not inbox_round(task.app.flask_app).more:  # type: ignore[attr-defined]
+            break
     report = deliver_round(task.app.flask_app)  # type: ignore[attr-defined]
     return {"delivered": len(report.delivered), "retried": len(report.retried),
             "dead": len(report.dead)}

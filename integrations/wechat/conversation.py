@@ -5,6 +5,10 @@ callback questionnaire, a new demand, or an image or place added to the last dem
 gives the reply of a message already recorded (WeChat retries a push it got no answer to, and
 the MsgId is the contact's external id), the same every time. The hook only verifies, calls
 these, commits and renders the passive reply.
+
+In a burst the hook may hold a message instead (`integrations.wechat.inbox`): `deferrable` says
+whether it may (never an emergency, an enquiry or an event), `answer_held` processes it later
+and owes the citizen the reply, ticket number included, as a customer-service message.
 """
 
 from __future__ import annotations
@@ -18,21 +22,25 @@ from sqlalchemy.orm import Session
 
 from dispatch.core.errors import DomainError
 from dispatch.core.models import Contact, Event, Ticket
-from dispatch.core.ports import Directory, IntakePorts
-from dispatch.core.vocab import Channel, ContactKind, Role
+from dispatch.core.ports import Classifier, Directory, IntakePorts
+from dispatch.core.vocab import Channel, ContactKind, Role, Urgency
 from dispatch.intake.alarms import alarm_of
 from dispatch.intake.contacts import record_contact
 from dispatch.intake.followups import add_to_demand, last_demand, open_tickets
 from dispatch.intake.pipeline import intake
+from dispatch.outbound import outbox
 from dispatch.outbound.callbacks import answer_note, is_answer_note, record_citizen_answer, thanks
 from dispatch.tickets.lifecycle import Actor
-from integrations.wechat import mapping
+from integrations.wechat import inbox, mapping
 from integrations.wechat.inbound import Message
 
 # An image or a location within this time of the citizen's last demand adds to it.
 FOLLOW_UP_WINDOW = timedelta(minutes=30)
 # The channel acts as a machine: it may open tickets, relocate new ones and add notes.
 WECHAT_ACTOR = Actor(None, Role.SYSTEM, username="wechat")
+# The outbox topic of a customer-service message (客服消息) to a citizen on WeChat.
+CUSTOMER_SERVICE = "wechat.customer_service"
+HELD_TYPES = frozenset({"text", "voice", "image", "location"})
 
 
 @dataclass(frozen=True)
@@ -130,3 +138,64 @@ def answer(session: Session, message: Message, now: datetime, *,
                              received_at=now, actor_id=None, ticket=ticket, openid=openid,
                              external_id=msg_id, note=mapping.note_text(message))
     return Outcome(reply_for(session, contact, message), True, events)
+
+
+def deferrable(message: Message, classifier: Callable[[], Classifier]) -> bool:
+    """Whether the hook may hold this message and answer that the ticket number follows:
+    a demand, image or location, never an enquiry (查询 is answered now) and never an
+    emergency (the citizen must be told at once to call 110): the classifier judges the words
+    here, before any deferral, as intake would."""
+    if message.msg_type not in HELD_TYPES or message.msg_id is None:
+        return False
+    if mapping.is_query(message):
+        return False
+    words = mapping.demand_text(message) if message.msg_type in ("text", "voice") else None
+    if words is None:
+        return True
+    suggestion = classifier().suggest(words)
+    return not (suggestion.police_matter or suggestion.urgency == Urgency.CRITICAL
+                or bool(getattr(suggestion, "emergency", False)))
+
+
+@dataclass(frozen=True)
+class HeldOutcome:
+    """What processing a held message did: the events to publish after the commit, the
+    ticket number the citizen is sent (None: no ticket) and whether a follow-up was owed."""
+
+    events: Sequence[Event]
+    ticket_number: str | None
+    follow_up: bool
+
+
+def answer_held(session: Session, row: inbox.HeldMessage, now: datetime, *,
+                ports: Callable[[], IntakePorts],
+                directory: Callable[[], Directory]) -> HeldOutcome:
+    """Process a held message as the hook would have (at the time it was received), mark it
+    processed and owe the citizen the reply as a customer-service message (one per MsgId),
+    all in the caller's transaction, uncommitted."""
+    message = inbox.message_of(row)
+    events: Sequence[Event] = ()
+    reply = recorded_reply(session, message)  # recorded meanwhile (a concurrent push)
+    if reply is None:
+        outcome = answer(session, message, row.received_at, ports=ports, directory=directory)
+        reply, events = outcome.reply, outcome.events
+        session.flush()
+    number = None
+    contact = session.scalar(select(Contact).where(Contact.channel == Channel.WECHAT,
+                                                   Contact.external_id == message.msg_id))
+    if contact is not None and contact.ticket_id is not None:
+        ticket = session.get(Ticket, contact.ticket_id)
+        number = ticket.number if ticket is not None else None
+    owed = False
+    if reply is not None:
+        owed = outbox.enqueue(
+            session, CUSTOMER_SERVICE,
+            {"touser": message.from_user, "msgtype": "text", "text": {"content": reply},
+             "msg_id": message.msg_id, "ticket_no": number},
+            key=f"{CUSTOMER_SERVICE}:{message.msg_id}",
+            ticket_id=contact.ticket_id if contact is not None else None, now=now)
+    row.processed_at = now
+    row.ticket_number = number
+    row.attempts += 1
+    row.last_error = None
+    return HeldOutcome(tuple(events), number, owed)

@@ -34,6 +34,11 @@ UNSUPPORTED = "抱歉，暂不支持此类消息。请用文字或语音描述�
 NO_RECOGNITION = "抱歉，未能识别您的语音，请用文字描述您的诉求。"
 INVALID_TEXT = "抱歉，未能受理这条消息（内容为空或过长），请用文字简要描述您的诉求。"
 ASK_DESCRIPTION = "已收到您发送的{what}。请用文字或语音描述您要反映的问题，我们将尽快受理。"
+# A message held in a burst: stored, to be processed shortly; the ticket number follows.
+HELD = ("已收到您的消息，系统正在排队受理，受理后将通过本公众号把工单编号发送给您，"
+        "请勿重复发送。回复“查询”可查看办理进度。")
+# 查询 while every intake slot is busy: nothing written, ask again.
+BUSY_QUERY = "当前咨询人数较多，请稍后再回复“查询”查看办理进度。"
 NO_OPEN_TICKETS = "您目前没有办理中的工单。如有新的诉求，请直接发送文字或语音。"
 
 

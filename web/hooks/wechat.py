@@ -10,11 +10,22 @@ AES key is set); here the nonce is remembered for 10 minutes in the 110 desk's n
 (key `wechat:<appid>`, shared by every process), in the transaction of what the push writes,
 or alone when it writes nothing. A used nonce is refused with 401, unless the push is WeChat
 retrying a recorded message of the same citizen: that gets the recorded reply, writing nothing.
+
+Bursts (a viral event: hundreds of messages a second, each retried by WeChat after 5 s): at most
+`WECHAT_INTAKE_SLOTS` pushes per process run the full intake at once. A demand, image or
+location that finds no slot free, or whose request has already spent `WECHAT_BUDGET_SECONDS`,
+or whose intake hits a lock or statement timeout, is held instead: one INSERT into the WeChat
+inbox keyed by its MsgId, answered at once with `mapping.HELD`; it is processed off the request
+(the embedded runner, or the Celery workers' outbox round) and the reply with the ticket number
+goes to the citizen as a customer-service message through the outbox. An emergency is judged
+before any holding and is never held: it waits for a slot and gets its 110 advice at once.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, request
@@ -25,7 +36,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from dispatch.outbound.police import remember_nonce
 from grid.directory import SqlDirectory
-from integrations.wechat import conversation, mapping
+from integrations.wechat import conversation, inbox, mapping
 from integrations.wechat.inbound import (
     Credentials,
     Push,
@@ -68,6 +79,34 @@ BUSY = "系统繁忙（数据库暂时不可用或数据被锁定），请稍后
 NONCE_USED = "nonce：10 分钟内已使用过，可能是重放的请求"
 
 
+# Defaults of the burst settings (app config WECHAT_INTAKE_SLOTS, WECHAT_BUDGET_SECONDS).
+INTAKE_SLOTS = 4
+BUDGET_SECONDS = 3.0
+# Workers are poked about held messages at most this often (a poke per push would flood the
+# broker in a burst; the runner takes every waiting message each round).
+POKE_EVERY = 0.2
+_slots_lock = threading.Lock()
+_last_poke = [0.0]
+
+
+def _slots() -> threading.BoundedSemaphore:
+    """This process's intake slots (one semaphore per app)."""
+    ext = current_app.extensions
+    slots = ext.get("wechat_intake_slots")
+    if slots is None:
+        with _slots_lock:
+            slots = ext.get("wechat_intake_slots")
+            if slots is None:
+                count = int(current_app.config.get("WECHAT_INTAKE_SLOTS") or INTAKE_SLOTS)
+                slots = ext["wechat_intake_slots"] = threading.BoundedSemaphore(max(count, 1))
+    return slots
+
+
+def _budget() -> float:
+    value = current_app.config.get("WECHAT_BUDGET_SECONDS")
+    return BUDGET_SECONDS if value is None else float(value)
+
+
 def nonce_key(creds: Credentials) -> str:
     """The key id this account's nonces are remembered under in the shared nonce table."""
     return f"wechat:{creds.app_id or 'plain'}"[:64]
@@ -92,6 +131,7 @@ def receive() -> Response:
     if creds is None:
         return _plain(UNCONFIGURED, 503)
     now = services().clock.now()
+    started = time.monotonic()
     try:
         body = request.get_data(cache=False)
         push = read_push(creds, request.args, body, now=now.timestamp())
@@ -100,7 +140,7 @@ def receive() -> Response:
     except WeChatError as exc:
         return _plain(exc.message, exc.http_status)
     try:
-        content = handle(push, nonce_key(creds), now)
+        content = handle(push, nonce_key(creds), now, started)
     except WeChatError as exc:  # a used nonce: a replay
         return _plain(exc.message, exc.http_status)
     except (OperationalError, StaleDataError):
@@ -117,26 +157,96 @@ def receive() -> Response:
     return Response(reply, 200, mimetype="application/xml")
 
 
-def handle(push: Push, key_id: str, now: datetime) -> str | None:
-    """Remember the push's nonce, act on its message and give the reply text (None: answer
-    `success`): what the message means is decided by `integrations.wechat.conversation`; here
-    it is committed. A used nonce raises a 401 `WeChatError`, unless the push is a retry."""
+def handle(push: Push, key_id: str, now: datetime, started: float | None = None
+           ) -> str | None:
+    """Remember the push's nonce, act on its message (or hold it, in a burst) and give the
+    reply text (None: answer `success`): what the message means is decided by
+    `integrations.wechat.conversation`; here it is committed. A used nonce raises a 401
+    `WeChatError`, unless the push is a retry."""
     message = push.message
+    started = time.monotonic() if started is None else started
     _bound_waits()
     if not remember_nonce(db.session, key_id, push.nonce, now):
         # WeChat retries a push it got no answer to within 5 s; if it resends the same query
         # string, the MsgId (and the citizen) tell the retry from a replay.
         seen = conversation.retry_reply(db.session, message)
+        if seen is None and message.msg_id is not None and inbox.is_held(
+                db.session, message.msg_id, message.from_user):
+            seen = mapping.HELD
         db.session.rollback()
         if seen is None:
             raise WeChatError(401, NONCE_USED)
         return seen
-    if message.msg_type in ("text", "voice", "image", "location"):
+    if message.msg_type in conversation.HELD_TYPES:
         assert message.msg_id is not None  # inbound refuses messages without one
         seen = conversation.recorded_reply(db.session, message)
+        if seen is None and inbox.is_held(db.session, message.msg_id):
+            seen = mapping.HELD
         if seen is not None:
             commit()  # the nonce: a retry with a fresh one
             return seen
+    slots = _slots()
+    deferrable: bool | None = None
+
+    def may_hold() -> bool:
+        nonlocal deferrable
+        if deferrable is None:
+            deferrable = conversation.deferrable(message, lambda: services().triage(db.session))
+        return deferrable
+
+    budget = _budget()
+    slot = slots.acquire(blocking=False)
+    try:
+        if (not slot or time.monotonic() - started >= budget) and may_hold():
+            return _hold(push, now)
+        if not slot:  # an emergency or an enquiry: wait for a slot, within the budget
+            slot = slots.acquire(timeout=max(budget - (time.monotonic() - started), 0.05))
+            if not slot and mapping.is_query(message):
+                db.session.rollback()
+                _remember_alone(push, key_id, now)
+                return mapping.BUSY_QUERY
+            # an emergency runs now, slot or not: its 110 advice cannot wait
+        try:
+            return _answer(push, key_id, now)
+        except (OperationalError, StaleDataError):
+            # Locked or slow past the statement timeout: hold what may be held.
+            db.session.rollback()
+            if message.msg_type in conversation.HELD_TYPES and may_hold():
+                _bound_waits()
+                if not remember_nonce(db.session, key_id, push.nonce, now):
+                    db.session.rollback()
+                    raise WeChatError(401, NONCE_USED) from None
+                return _hold(push, now)
+            raise
+    finally:
+        if slot:
+            slots.release()
+
+
+def _hold(push: Push, now: datetime) -> str:
+    """Store the message in the inbox (with the nonce already in this transaction), commit,
+    poke the workers, and give the reply that says the ticket number follows."""
+    try:
+        inbox.hold(db.session, push.message, now)
+        commit()
+    except IntegrityError:  # recorded by a concurrent push of the same MsgId meanwhile
+        db.session.rollback()
+        seen = conversation.recorded_reply(db.session, push.message)
+        db.session.rollback()
+        if seen is not None:
+            return seen
+        raise
+    runner = services().runner
+    stamp = time.monotonic()
+    if runner is not None and stamp - _last_poke[0] >= POKE_EVERY:
+        _last_poke[0] = stamp
+        runner.poke()
+    return mapping.HELD
+
+
+def _answer(push: Push, key_id: str, now: datetime) -> str | None:
+    """The full path: decide, write and commit in the request."""
+    message = push.message
     try:
         outcome = conversation.answer(
             db.session, message, now,
