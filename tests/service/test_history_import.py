@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from dispatch.console.feed import ConsoleEvent
 from dispatch.core.errors import InvalidInput
 from dispatch.core.models import Assignment, Event, Ticket, TicketCounter
+from dispatch.intake import history_import
 from dispatch.intake.history_import import (
     HEADINGS,
     import_history,
@@ -182,6 +183,20 @@ def test_a_second_run_of_the_same_file_changes_nothing(session, clock, grid):
     # A file with one more row adds just that one.
     more = run(session, clock, sheet([row("D1", "结案", **HANDLED), row("D3", "待派单")]))
     assert (more.imported, more.skipped) == (1, 1)
+
+
+def test_a_failure_while_writing_leaves_nothing_written(session, clock, grid, monkeypatch):
+    run(session, clock, sheet([row("F1", "待派单")]))
+    before = {m: count(session, m) for m in (Ticket, Event, Assignment)}
+    # As if another import of the same file had committed F1 after this one looked: the
+    # unique old number stops the writing (in the COPY thread on PostgreSQL).
+    monkeypatch.setattr(history_import, "_imported_refs", lambda session, refs: set())
+    rows = [row(f"F{i}", "结案", **HANDLED) for i in range(2, 2600)] + [row("F1", "待派单")]
+    with pytest.raises(Exception) as caught:
+        run(session, clock, sheet(rows))
+    assert "import_ref" in str(caught.value)
+    session.rollback()
+    assert {m: count(session, m) for m in before} == before
 
 
 def test_the_old_systems_headings_are_mapped_and_statistics_count_the_past(

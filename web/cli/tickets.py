@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import psycopg
+from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.core.errors import DomainError
 from web.cli.common import app_for_cli, fail, main
@@ -61,6 +63,9 @@ def _import(path: Path, mapping_file: str | None, dry_run: bool) -> None:
     except DomainError as exc:
         session.rollback()
         fail(exc)
+    except (SQLAlchemyError, psycopg.Error) as exc:  # e.g. the same file imported elsewhere
+        session.rollback()
+        raise click.ClickException(f"导入失败，未写入任何工单：{exc}") from exc
     if report.rejected:
         session.rollback()
         click.echo(f"共 {report.rows} 行，{len(report.rejected)} 行有误，未导入任何工单：",
