@@ -9,10 +9,17 @@ Locking: every writer in this project locks a ticket before its assignments
 (`lifecycle.lock_ticket`). The sweep keeps that order: it claims a batch of tickets that have
 a due step with `FOR UPDATE SKIP LOCKED` (ticket-id order, so two sweepers cannot deadlock and
 a ticket a person is acting on is left for the next sweep), then locks and re-reads the due
-assignments of each claimed ticket, fires, and commits the batch. Locking assignments first
+assignments of the claimed tickets, fires, and commits the batch. Locking assignments first
 would deadlock against a handler signing (ticket lock held, waiting on the assignment).
-A failure rolls back its batch only; the failing ticket is set aside and the batch redone.
-SQLite has no row locks: there the claim is a plain select.
+A failure rolls back its batch only; the batch is redone a ticket at a time and the failing
+ticket set aside. SQLite has no row locks: there the claim is a plain select.
+
+Set-based: a batch costs a fixed dozen statements, not a few per step. The due tickets are read
+for several batches at once from the partial clock indexes; a batch's due assignments in one
+locking read, the recipients in one or two, its urge/supervise events in one multi-row INSERT
+(written as `perform` writes them, same checks, same consequences owed, the table of
+consequences run once at the batch's commit), its SMS rows in one (`outbox.enqueue_many`), the
+marks in one UPDATE … WHERE id IN per kind of mark, the tickets' versions in one more.
 """
 
 from __future__ import annotations
@@ -22,16 +29,23 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.core.models import Assignment, CalendarDay, Event, Ticket, User
 from dispatch.core.ports import DepartmentRef, Directory, PublishedEvent
-from dispatch.core.vocab import OPEN_STATES, AssignmentStatus, Role
+from dispatch.core.vocab import OPEN_STATES, AssignmentStatus, Role, Status
 from dispatch.outbound import outbox
 from dispatch.tickets.calendar import LOCAL_TZ, ensure_years
-from dispatch.tickets.clocks import TimeLimits, end_of_local_day, get_time_limits
-from dispatch.tickets.lifecycle import SYSTEM, perform
+from dispatch.tickets.clocks import (
+    TimeLimits,
+    add_working_days,
+    end_of_local_day,
+    get_time_limits,
+)
+from dispatch.tickets.lifecycle import SYSTEM, check, consequences, lead_assignment
+from dispatch.tickets.resumes import resume_due_suspensions
 
 _log = logging.getLogger(__name__)
 
@@ -39,6 +53,7 @@ SMS_TOPIC = "sms.notice"
 SMS_SIGN = "长垣12345"
 SMS_MAX = 70  # one Chinese SMS segment, signature included
 HANDLING = (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED)
+READ_AHEAD = 10  # batches' worth of due tickets read by one query of the clock indexes
 
 
 class Step(StrEnum):
@@ -183,57 +198,93 @@ class _Batch:
     notices: int = 0
 
 
+class _Sweep:
+    """What stays the same for the whole sweep: the moment, the limits, the supervision
+    deadline (the same for every ticket supervised at `now`, computed once when first needed)."""
+
+    def __init__(self, session: Session, now: datetime, cutoff: datetime, limits: TimeLimits,
+                 directory: Directory) -> None:
+        self.session, self.now, self.cutoff = session, now, cutoff
+        self.limits, self.directory = limits, directory
+        self._supervision: tuple[datetime, dict[str, object]] | None = None
+
+    def supervision(self) -> tuple[datetime, dict[str, object]]:
+        """The deadline and event payload of `supervise` at `now` (as `perform` would write)."""
+        if self._supervision is None:
+            days = self.limits.supervision_days
+            deadline = add_working_days(self.session, self.now, days)
+            self._supervision = (deadline.at, {"deadline": deadline.at.isoformat(),
+                                               "days": days,
+                                               "deadline_provisional": deadline.provisional})
+        return self._supervision
+
+
 def sweep_clocks(session: Session, now: datetime, *, limit: int = 500,
                  directory: Directory | None = None) -> SweepReport:
     """Fire every clock step due at `now` once (urge, outbox SMS, mark); commits per batch."""
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("the clock sweep commits: flush and commit your changes first")
-    directory = directory or NoDirectory()
     limits = get_time_limits(session)
     cutoff = escalation_cutoff(session, now, limits.supervision_overdue_days)
     session.commit()  # calendar years filled in for the cutoff; start the batches afresh
+    sweep = _Sweep(session, now, cutoff, limits, directory or NoDirectory())
     fired: list[Fired] = []
-    published: list[PublishedEvent] = []
+    # Suspended clocks whose end date has come run again first (挂起, dispatch.tickets.resumes).
+    published: list[PublishedEvent] = resume_due_suspensions(session, now, sweep.directory)
     notices = 0
     failed: set[int] = set()
     after = 0  # keyset over ticket ids: every ticket is visited once per sweep
+    queue: list[int] = []  # due tickets read ahead, a few batches' worth, in id order
+    one_by_one_until = 0  # after a failed batch: its tickets one at a time, to find the culprit
     while True:
         session.expire_all()  # re-read rows another sweeper or a person may have changed
-        # The due tickets first, planned on their own (a materialised CTE): that reads only
-        # the partial clock indexes. With the ORDER BY … LIMIT folded in, PostgreSQL walked
-        # every open assignment in ticket order (1 M rows, ~230 ms, each idle minute).
-        due = select(Assignment.ticket_id).where(_due(now, cutoff), Assignment.ticket_id > after)
-        if failed:
-            due = due.where(Assignment.ticket_id.not_in(failed))
-        due_cte = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
-        candidates = list(session.scalars(
-            select(due_cte.c.ticket_id).distinct().order_by(due_cte.c.ticket_id).limit(limit)))
-        if not candidates:
-            session.rollback()
-            break
+        if not queue:
+            # The due tickets first, planned on their own (a materialised CTE): that reads
+            # only the partial clock indexes. With the ORDER BY … LIMIT folded in, PostgreSQL
+            # walked every open assignment in ticket order (1 M rows, ~230 ms, each idle
+            # minute). Read for several batches at once: each read visits every due row.
+            due = select(Assignment.ticket_id).where(_due(now, cutoff),
+                                                     Assignment.ticket_id > after)
+            if failed:
+                due = due.where(Assignment.ticket_id.not_in(failed))
+            due_cte = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
+            queue = list(session.scalars(
+                select(due_cte.c.ticket_id).distinct().order_by(due_cte.c.ticket_id)
+                .limit(limit * READ_AHEAD)))
+            if not queue:
+                session.rollback()
+                break
+        size = 1 if queue[0] <= one_by_one_until else limit
+        candidates, queue = queue[:size], queue[size:]
+        # The claim, with what the console's summary of each ticket reads (its assignments and
+        # extensions), loaded once for the batch.
         claim = (select(Ticket)
                  .where(Ticket.id.in_(candidates), Ticket.status.in_(OPEN_STATES))
-                 .order_by(Ticket.id).with_for_update(skip_locked=True, of=Ticket))
+                 .order_by(Ticket.id).with_for_update(skip_locked=True, of=Ticket)
+                 .options(selectinload(Ticket.assignments), selectinload(Ticket.extensions)))
         tickets = list(session.scalars(claim))
         if not tickets:  # all taken by another sweeper (or closed): go on past them
             session.rollback()
             after = candidates[-1]
             continue
         batch = _Batch([], [])
-        current = tickets[0].id
         try:
-            for ticket in tickets:
-                current = ticket.id
-                _sweep_ticket(session, ticket, now, cutoff, limits, directory, batch)
-            session.flush()
+            _sweep_batch(sweep, tickets, batch)
             events = [PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action,
                                      e.from_status, e.to_status) for e in batch.events]
-            session.commit()
+            session.commit()  # the table of consequences runs on the batch's events here
         except Exception:
-            # Set the ticket aside for this sweep (the next one tries again) and redo the rest.
             session.rollback()
-            _log.exception("clock sweep: ticket %s failed; skipped until the next sweep", current)
-            failed.add(current)
+            if len(tickets) == 1:  # set the ticket aside for this sweep (the next one retries)
+                _log.exception("clock sweep: ticket %s failed; skipped until the next sweep",
+                               tickets[0].id)
+                failed.add(tickets[0].id)
+                after = candidates[-1]
+            else:  # redo the batch a ticket at a time: only the failing one is set aside
+                _log.warning("clock sweep: a batch of %d tickets failed; redone one by one",
+                             len(tickets))
+                one_by_one_until = candidates[-1]
+                queue = candidates + queue
             continue
         fired += batch.fired
         published += events
@@ -242,89 +293,174 @@ def sweep_clocks(session: Session, now: datetime, *, limit: int = 500,
     return SweepReport(tuple(fired), tuple(published), notices, tuple(sorted(failed)))
 
 
-def _sweep_ticket(session: Session, ticket: Ticket, now: datetime, cutoff: datetime,
-                  limits: TimeLimits, directory: Directory, batch: _Batch) -> None:
-    # The ticket is locked: re-read its due assignments (fresh, locked) and fire what is due.
+# mark column → whether it keeps a time already there (a warning mark set by an earlier sweep)
+_Marks = dict[str, bool]
+
+
+def _sweep_batch(sweep: _Sweep, tickets: list[Ticket], batch: _Batch) -> None:
+    """Fire the due steps of a batch of claimed (locked) tickets, set-based: one locking read of
+    their due assignments, one read of the recipients, the events in one flush, the SMS rows in
+    one INSERT, the marks in one UPDATE per kind of mark, the tickets' versions in one UPDATE."""
+    session, now, cutoff = sweep.session, sweep.now, sweep.cutoff
+    by_id = {t.id: t for t in tickets}
+    # The tickets are locked: lock and re-read their due assignments (loaded above, in this
+    # transaction) and work out, for each, the steps due and the marks they set.
     rows = session.scalars(
-        select(Assignment).where(Assignment.ticket_id == ticket.id, _due(now, cutoff))
-        .order_by(Assignment.id).with_for_update()
+        select(Assignment).where(Assignment.ticket_id.in_(list(by_id)), _due(now, cutoff))
+        .order_by(Assignment.ticket_id, Assignment.id).with_for_update()
     ).all()
-    for a in rows:
-        for step in _steps_due(a, now, cutoff):
-            _fire(session, ticket, a, step, now, limits, directory, batch)
+    plans = [(a, *_steps_due(a, now, cutoff)) for a in rows]
+    recipients = _Recipients(session, [a for a, steps, _ in plans if steps])
+    sms: list[dict[str, object]] = []
+    versions: dict[int, int] = {}
+    supervised: list[int] = []
+    for a, steps, _marks in plans:
+        ticket = by_id[a.ticket_id]
+        for step in steps:
+            deadline = _fire(sweep, ticket, a, step, batch)
+            if deadline is None:
+                continue
+            versions[ticket.id] = versions.get(ticket.id, 0) + 1
+            if step == Step.SUPERVISION:
+                supervised.append(ticket.id)
+            text = notice_text(step, ticket.number, deadline)
+            # The deadline is in the key: a clock moved by an extension notifies again.
+            stamp = int(deadline.timestamp())
+            for user_id, phone in recipients.of(a):
+                sms.append({"key": f"{SMS_TOPIC}:{a.id}:{step}:{stamp}:{user_id}",
+                            "ticket_id": ticket.id,
+                            "payload": {"to": phone, "text": text, "ticket_no": ticket.number,
+                                        "kind": str(step)}})
+    _write_marks(session, now, [(a, marks) for a, steps, marks in plans if marks])
+    _write_tickets(session, sweep, by_id, versions, supervised)
+    session.add_all(batch.events)
+    session.flush()  # the events, in one multi-row INSERT
+    batch.notices += outbox.enqueue_many(session, SMS_TOPIC, sms, now=now)
 
 
-def _steps_due(a: Assignment, now: datetime, cutoff: datetime) -> list[Step]:
-    """Set the marks of the steps due now and say which to act on. A warning not yet fired
-    when its deadline has already passed (the sweep was down) is marked but not sent: an
-    overdue urge says more."""
+def _steps_due(a: Assignment, now: datetime, cutoff: datetime) -> tuple[list[Step], _Marks]:
+    """The steps due now and the marks they set. A warning not yet fired when its deadline has
+    already passed (the sweep was down) is marked but not sent: an overdue urge says more."""
     steps: list[Step] = []
+    marks: _Marks = {}
     if a.status == AssignmentStatus.DISPATCHED and a.sign_overdue_at is None:
         if a.sign_deadline < now:
-            a.sign_warned_at = a.sign_warned_at or now
-            a.sign_overdue_at = now
+            marks.update(sign_warned_at=True, sign_overdue_at=False)
             steps.append(Step.SIGN_OVERDUE)
         elif a.sign_warned_at is None and a.sign_warn_at <= now:
-            a.sign_warned_at = now
+            marks["sign_warned_at"] = False
             steps.append(Step.SIGN_WARNING)
     if a.status in HANDLING and a.escalated_at is None:
         if a.complete_deadline < now and a.complete_overdue_at is None:
-            a.complete_warned_at = a.complete_warned_at or now
-            a.complete_overdue_at = now
+            marks.update(complete_warned_at=True, complete_overdue_at=False)
             steps.append(Step.COMPLETE_OVERDUE)
         elif a.complete_warned_at is None and a.complete_warn_at <= now:
-            a.complete_warned_at = now
+            marks["complete_warned_at"] = False
             steps.append(Step.COMPLETE_WARNING)
         if a.complete_deadline < cutoff:
             # Marked even when the ticket is already supervised, so the check runs once.
-            a.escalated_at = now
+            marks["escalated_at"] = False
             steps.append(Step.SUPERVISION)
-    return steps
+    return steps, marks
 
 
-def _fire(session: Session, ticket: Ticket, a: Assignment, step: Step, now: datetime,
-          limits: TimeLimits, directory: Directory, batch: _Batch) -> None:
+def _fire(sweep: _Sweep, ticket: Ticket, a: Assignment, step: Step,
+          batch: _Batch) -> datetime | None:
+    """The event of one step, as `perform` writes it (same checks, same consequences owed),
+    added to the batch; the deadline its SMS names, or None when nothing is owed (the ticket
+    is supervised already)."""
     if step == Step.SUPERVISION:
         if ticket.supervised:
-            return
-        reason = f"超过办理时限{limits.supervision_overdue_days}个工作日，自动督办"
-        result = perform(session, ticket, "supervise", SYSTEM, {"reason": reason},
-                         now=now, directory=directory)
-        assert ticket.supervise_deadline is not None
-        deadline = ticket.supervise_deadline
+            return None
+        deadline, payload = sweep.supervision()
+        action = "supervise"
+        reason = f"超过办理时限{sweep.limits.supervision_overdue_days}个工作日，自动督办"
+        set_committed_value(ticket, "supervised", True)
+        set_committed_value(ticket, "supervise_deadline", deadline)
     else:
-        reason = _urge_reason(step, limits.warning_ratio)
+        action = "urge"
+        reason = _urge_reason(step, sweep.limits.warning_ratio)
         if a.role != "lead":  # the urge event names the lead; say whose clock this was
-            dept = directory.department(a.department_code)
+            dept = sweep.directory.department(a.department_code)
             reason += f"（协办：{dept.name if dept else a.department_code}）"
-        result = perform(session, ticket, "urge", SYSTEM, {"reason": reason},
-                         now=now, directory=directory)
+        lead = lead_assignment(ticket)
+        payload = {"department": lead.department_code if lead else None}
         deadline = a.sign_deadline if step in (Step.SIGN_WARNING, Step.SIGN_OVERDUE) \
             else a.complete_deadline
-    for e in result.events:  # the console tells a warning from an overdue by this
-        e.payload = {**(e.payload or {}), "clock_step": str(step)}
-    batch.events += result.events
-    batch.fired.append(Fired(a.id, ticket.id, ticket.number, step, now))
-    text = notice_text(step, ticket.number, deadline)
-    # The deadline is in the key: a clock moved by an extension notifies again.
-    stamp = int(deadline.timestamp())
-    for user in _recipients(session, a):
-        key = f"{SMS_TOPIC}:{a.id}:{step}:{stamp}:{user.id}"
-        payload = {"to": user.phone, "text": text, "ticket_no": ticket.number, "kind": str(step)}
-        if outbox.enqueue(session, SMS_TOPIC, payload, key=key, ticket_id=ticket.id, now=now):
-            batch.notices += 1
+    check(action, Status(ticket.status), SYSTEM.role)
+    # The console tells a warning from an overdue by clock_step.
+    batch.events.append(Event(
+        ticket_id=ticket.id, at=sweep.now, actor_id=SYSTEM.id, actor_role=SYSTEM.role,
+        action=action, from_status=ticket.status, to_status=ticket.status, reason=reason,
+        payload={**payload, "clock_step": str(step)}))
+    for consequence in consequences():  # what the action owes others (nothing, today)
+        consequence(sweep.session, ticket, action, reason, sweep.now)
+    batch.fired.append(Fired(a.id, ticket.id, ticket.number, step, sweep.now))
+    return deadline
 
 
-def _recipients(session: Session, a: Assignment) -> list[User]:
-    """The assignment's grid worker if reachable, else its department's handlers with a phone."""
-    if a.grid_worker_id is not None:
-        worker = session.get(User, a.grid_worker_id)
-        if worker is not None and worker.active and worker.phone:
-            return [worker]
-    return list(session.scalars(
-        select(User).where(User.role == Role.HANDLER, User.department_code == a.department_code,
+def _write_marks(session: Session, now: datetime,
+                 marked: list[tuple[Assignment, _Marks]]) -> None:
+    """One UPDATE per kind of mark (a handful), then the loaded rows told the same."""
+    groups: dict[tuple[tuple[str, bool], ...], list[int]] = {}
+    for a, marks in marked:
+        groups.setdefault(tuple(sorted(marks.items())), []).append(a.id)
+        for column, keep in marks.items():
+            set_committed_value(a, column, (getattr(a, column) or now) if keep else now)
+    table = Assignment.__table__
+    for kinds, ids in groups.items():
+        values = {column: func.coalesce(table.c[column],
+                                        literal(now, type_=table.c[column].type))
+                  if keep else now for column, keep in kinds}
+        session.execute(update(table).where(table.c.id.in_(ids)).values(values))
+
+
+def _write_tickets(session: Session, sweep: _Sweep, by_id: dict[int, Ticket],
+                   versions: dict[int, int], supervised: list[int]) -> None:
+    """Each action on a ticket is a new version of it, updated now (`write_change`); the
+    tickets put under supervision get their flag and deadline."""
+    table = Ticket.__table__
+    by_count: dict[int, list[int]] = {}
+    for ticket_id, n in versions.items():
+        by_count.setdefault(n, []).append(ticket_id)
+        ticket = by_id[ticket_id]
+        set_committed_value(ticket, "version", ticket.version + n)
+        set_committed_value(ticket, "updated_at", sweep.now)
+    for n, ids in by_count.items():
+        session.execute(update(table).where(table.c.id.in_(ids))
+                        .values(version=table.c.version + n, updated_at=sweep.now))
+    if supervised:
+        deadline, _ = sweep.supervision()
+        session.execute(update(table).where(table.c.id.in_(supervised))
+                        .values(supervised=True, supervise_deadline=deadline))
+
+
+class _Recipients:
+    """Who gets a step's SMS: the assignment's grid worker if reachable, else its department's
+    handlers with a phone. Read once per batch."""
+
+    def __init__(self, session: Session, assignments: list[Assignment]) -> None:
+        worker_ids = {a.grid_worker_id for a in assignments if a.grid_worker_id is not None}
+        self.workers: dict[int, str] = {}
+        if worker_ids:
+            self.workers = {uid: phone for uid, phone in session.execute(
+                select(User.id, User.phone).where(User.id.in_(worker_ids),
+                                                  User.active.is_(True))) if phone}
+        departments = {a.department_code for a in assignments
+                       if a.grid_worker_id not in self.workers}
+        self.handlers: dict[str, list[tuple[int, str]]] = {d: [] for d in departments}
+        if departments:
+            for uid, dept, phone in session.execute(
+                    select(User.id, User.department_code, User.phone)
+                    .where(User.role == Role.HANDLER, User.department_code.in_(departments),
                            User.active.is_(True), User.phone.is_not(None), User.phone != "")
-        .order_by(User.id)))
+                    .order_by(User.id)):
+                self.handlers[dept].append((uid, phone))
+
+    def of(self, a: Assignment) -> list[tuple[int, str]]:
+        if a.grid_worker_id is not None and a.grid_worker_id in self.workers:
+            return [(a.grid_worker_id, self.workers[a.grid_worker_id])]
+        return self.handlers.get(a.department_code, [])
 
 
 # ---------------------------------------------------------------- the periodic list

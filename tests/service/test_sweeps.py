@@ -271,3 +271,41 @@ def test_two_concurrent_sweeps_fire_each_clock_once(desk, phones, engine: Engine
     assert len(sms(s)) == 2 * len(tickets)
     assert len({m.dedupe_key for m in sms(s)}) == 2 * len(tickets)
     assert sweeps.SMS_TOPIC == "sms.notice"
+
+
+def test_a_ticket_that_fails_is_set_aside_and_the_rest_of_its_batch_still_fires(
+        desk, phones, monkeypatch):
+    # Three tickets due in one batch; firing the second raises. The batch is redone a ticket
+    # at a time: the other two fire (urge, SMS, mark), the second is left as it was, untouched,
+    # and the next sweep fires it once the fault is gone.
+    desk.clock.current = at(2026, 12, 28, 10, 0)
+    tickets = [desk.dispatched(type="consult") for _ in range(3)]
+    versions = {t.id: t.version for t in tickets}
+    bad = tickets[1].id
+    fire = sweeps._fire
+
+    def failing(sweep, ticket, a, step, batch):
+        if ticket.id == bad:
+            raise RuntimeError("injected fault")
+        return fire(sweep, ticket, a, step, batch)
+
+    monkeypatch.setattr(sweeps, "_fire", failing)
+    desk.clock.current = at(2026, 12, 29, 4, 0, 30)
+    r = sweep_clocks(desk.session, desk.clock.now(), directory=desk.directory)
+    assert r.failed_tickets == (bad,)
+    assert [(f.ticket_id, str(f.step)) for f in r.fired] == [
+        (tickets[0].id, "sign_warning"), (tickets[2].id, "sign_warning")]
+    assert r.notices == 2 and len(sms(desk.session)) == 2
+    for t in tickets:
+        desk.session.refresh(t)
+        (a,) = desk.assignments(t)
+        desk.session.refresh(a)
+        fired = t.id != bad
+        assert (a.sign_warned_at is not None) is fired
+        assert len(system_events(desk, t)) == int(fired)
+        assert t.version == versions[t.id] + int(fired)  # an action is a new version
+
+    monkeypatch.setattr(sweeps, "_fire", fire)
+    r = sweep(desk)
+    assert [(f.ticket_id, str(f.step)) for f in r.fired] == [(bad, "sign_warning")]
+    assert len(sms(desk.session)) == 3

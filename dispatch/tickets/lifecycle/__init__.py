@@ -39,6 +39,9 @@ from dispatch.tickets.lifecycle.perform import (
     recompute_provisional_deadlines,
     set_consequences,
 )
+from dispatch.tickets.lifecycle.perform import (
+    _on_action as consequences,  # what every action owes others, for the sweep's batches
+)
 from dispatch.tickets.lifecycle.police import (
     SUPERVISOR_ONLY_AFTER_REJECTION,
     first_receiver_refusal,
@@ -81,6 +84,7 @@ __all__ = [
     "auto_dispatched",
     "available_actions",
     "check",
+    "consequences",
     "first_receiver_refusal",
     "is_open",
     "lead_assignment",
