@@ -36,6 +36,8 @@ ZH: dict[str, dict[str, str]] = {
         "recompute_deadlines": "重算时限", "reopen": "重办",
         "raise_alarm": "紧急警报", "acknowledge_alarm": "确认警报", "escalate_alarm": "警报升级",
         "take_back": "收回",
+        "request_suspend": "申请挂起", "approve_suspend": "批准挂起", "refuse_suspend": "拒绝挂起",
+        "resume": "恢复计时",
     },
     "channel": {
         "phone": "电话", "wechat": "微信", "police110": "110 转来", "web": "网站",
@@ -70,8 +72,10 @@ ZH: dict[str, dict[str, str]] = {
     "alarm": {"raised": "待确认", "escalated": "已升级督办员", "acknowledged": "已确认"},
     "dispatched_by": {"auto": "智能派单", "dispatcher": "人工派单"},
     "clock": {"sign": "签收时限", "complete": "办结时限", "supervise": "督办时限",
-              "callback": "回访时限"},
+              "callback": "回访时限", "suspended": "已挂起"},
     "extension_status": {"pending": "待审批", "approved": "已批准", "refused": "已驳回"},
+    "suspension_status": {"pending": "待审批", "active": "挂起中", "ended": "已恢复",
+                          "refused": "已拒绝"},
     "ui": {
         "app": "12345 热线与 110 联动指挥平台", "login": "登录", "logout": "退出",
         "password": "修改密码", "username": "用户名", "old_password": "原密码",
@@ -113,6 +117,7 @@ ZH["field"] = {
     "page": "页码", "per_page": "每页条数", "user": "用户", "ticket": "工单", "action": "操作",
     "value": "值", "threshold": "门槛", "incident_no": "警情编号", "to_department": "转往部门",
     "extension_id": "延期申请", "article_id": "知识条目", "radius_m": "范围（米）",
+    "until": "恢复日期", "suspension_id": "挂起申请",
 }
 # How a place was found (grid/geocoder/places.py PRECISIONS).
 ZH["precision"] = {

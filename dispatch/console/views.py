@@ -124,6 +124,8 @@ def summarise(t: Ticket, now: datetime, workers: dict[int, str] | None = None) -
         "clock": clock, "deadline": iso(deadline), "warn_at": iso(warn_at),
         "overdue": bool(overdue), "supervised": bool(t.supervised),
         "extension_pending": extension_pending, "queues": queues,
+        # 挂起: the lead's completion clock stands until then (the countdown shows 已挂起).
+        "suspended_until": iso(lead.suspended_until) if lead is not None else None,
         "open": status not in CLOSED_STATES,
         "created_at": iso(t.created_at), "updated_at": iso(t.updated_at),
         "alarm": alarm, "alarm_raised_at": iso(t.alarm_raised_at),

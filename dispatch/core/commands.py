@@ -7,6 +7,7 @@ document says exactly what the endpoints accept.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
@@ -194,6 +195,26 @@ class ExtensionRefusalPayload(Strict):
     reason: Reason
 
 
+class SuspendRequestPayload(Strict):
+    """A request to stop the completion clock (挂起) until a date."""
+
+    reason: Reason = Field(description="why (the citizen's documents, a court case, weather)")
+    until: date = Field(description="the day the clock runs again (at 00:00 Asia/Shanghai); "
+                                    "at most 30 calendar days of suspension in all")
+
+
+class SuspendDecisionPayload(Strict):
+    suspension_id: Id | None = Field(None, description="default: the only pending one")
+    until: date | None = Field(None, description="another end date than asked (beyond 30 days "
+                                                 "of suspension in all: a supervisor only)")
+    reason: Reason | None = None
+
+
+class SuspendRefusalPayload(Strict):
+    suspension_id: Id | None = None
+    reason: Reason
+
+
 class SupervisePayload(Strict):
     reason: Reason
     days: int | None = Field(None, ge=1, le=60, description="working days; default from settings")
@@ -286,6 +307,10 @@ PAYLOADS: dict[str, type[Strict]] = {
     "request_extension": ExtensionRequestPayload,
     "approve_extension": ExtensionDecisionPayload,
     "refuse_extension": ExtensionRefusalPayload,
+    "request_suspend": SuspendRequestPayload,
+    "approve_suspend": SuspendDecisionPayload,
+    "refuse_suspend": SuspendRefusalPayload,
+    "resume": NoPayload,
     "urge": NoPayload,
     "supervise": SupervisePayload,
     "note": NotePayload,

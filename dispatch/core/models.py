@@ -132,6 +132,9 @@ class Ticket(Base):
     extensions: Mapped[list[Extension]] = relationship(
         back_populates="ticket", order_by="Extension.id", cascade="all, delete-orphan"
     )
+    suspensions: Mapped[list[Suspension]] = relationship(
+        back_populates="ticket", order_by="Suspension.id", cascade="all, delete-orphan"
+    )
     parent: Mapped[Ticket | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Ticket]] = relationship(back_populates="parent")
 
@@ -194,6 +197,9 @@ class Assignment(Base):
     complete_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     complete_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # While an approved suspension (挂起) stops the completion clock: its approved end date
+    # (NULL: the clock runs). The request and its history are in `suspensions`.
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     ticket: Mapped[Ticket] = relationship(back_populates="assignments")
 
@@ -218,6 +224,35 @@ class Extension(Base):
     new_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     ticket: Mapped[Ticket] = relationship(back_populates="extensions")
+
+
+class Suspension(Base):
+    """A request to stop one assignment's completion clock (挂起) until a date, the
+    dispatcher's decision, and when the clock ran again. status: pending, refused, active
+    (approved, the clock stopped), ended (resumed: by the assignee, the sweep at `until`, or a
+    completion)."""
+
+    __tablename__ = "suspensions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    # The completion deadline and warning time when the clock stopped (restored and moved by
+    # the suspended time when it runs again).
+    old_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    old_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    new_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    ticket: Mapped[Ticket] = relationship(back_populates="suspensions")
 
 
 class Event(Base):

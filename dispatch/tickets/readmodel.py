@@ -149,6 +149,7 @@ def assignment_view(a: Assignment, directory: Directory, now: datetime,
         "completed_at": _iso(a.completed_at),
         "deadline_provisional": a.deadline_provisional,
         "extensions_used": a.extensions_used,
+        "suspended_until": _iso(a.suspended_until) if active else None,
         "result": shown_text(a.result, level),
         "return_reason": shown_text(a.return_reason, level),
         "sign_overdue": a.status == "dispatched" and now > a.sign_deadline,
@@ -254,6 +255,15 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
              "old_deadline": _iso(x.old_deadline), "new_deadline": _iso(x.new_deadline),
              "decision_reason": shown_text(x.decision_reason, level)}
             for x in ticket.extensions
+        ],
+        "suspensions": [
+            {"id": x.id, "assignment_id": x.assignment_id, "status": x.status,
+             "until": _iso(x.until), "reason": shown_text(x.reason, level),
+             "requested_at": _iso(x.requested_at), "decided_at": _iso(x.decided_at),
+             "ended_at": _iso(x.ended_at), "old_deadline": _iso(x.old_deadline),
+             "new_deadline": _iso(x.new_deadline),
+             "decision_reason": shown_text(x.decision_reason, level)}
+            for x in ticket.suspensions
         ],
         "events": [event_view(e, users, level, candidates, unknown, names, people)
                    for e in ticket.events],

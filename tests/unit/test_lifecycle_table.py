@@ -58,6 +58,13 @@ EXPECTED: dict[str, tuple[frozenset, frozenset, frozenset]] = {
     "request_extension": (HANDLING, frozenset({SAME}), ASSIGNEES),
     "approve_extension": (HANDLING, frozenset({SAME}), frozenset({R.DISPATCHER})),
     "refuse_extension": (HANDLING, frozenset({SAME}), frozenset({R.DISPATCHER})),
+    # 挂起 (DOMAIN.md, Grid governance): an assignee asks, a dispatcher (a supervisor beyond 30
+    # days in all) decides; the assignee or the sweep at the end date resumes, the latter
+    # from any open state (a co-handler's clock may stand while the lead completes).
+    "request_suspend": (HANDLING, frozenset({SAME}), ASSIGNEES),
+    "approve_suspend": (HANDLING, frozenset({SAME}), frozenset({R.DISPATCHER, R.SUPERVISOR})),
+    "refuse_suspend": (HANDLING, frozenset({SAME}), frozenset({R.DISPATCHER, R.SUPERVISOR})),
+    "resume": (OPEN, frozenset({SAME}), ASSIGNEES | {R.SYSTEM}),
     "urge": (OPEN, frozenset({SAME}), frozenset({R.SUPERVISOR, R.DISPATCHER, R.SYSTEM})),
     "supervise": (OPEN, frozenset({SAME}), frozenset({R.SUPERVISOR, R.DISPATCHER, R.SYSTEM})),
     "note": (OPEN, frozenset({SAME}), EVERYONE),

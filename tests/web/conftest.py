@@ -174,6 +174,8 @@ def schema_value(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
     if "enum" in schema:
         return schema["enum"][0]
     kind = schema.get("type")
+    if kind == "string" and schema.get("format") == "date":
+        return "2026-12-01"
     if kind == "string":
         return "测" * max(schema.get("minLength", 1), 1)
     if kind == "integer":

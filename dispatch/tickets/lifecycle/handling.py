@@ -29,6 +29,11 @@ from dispatch.tickets.lifecycle.context import (
     Context,
     Step,
 )
+from dispatch.tickets.lifecycle.suspension import (
+    SUSPENSION_HANDLERS,
+    end_suspension,
+    moved_deadline,
+)
 from dispatch.tickets.lifecycle.table import (
     HANDLING_ASSIGNMENT,
     SAME,
@@ -71,6 +76,7 @@ def _complete(c: Context) -> Step:
                        terms={"status": ("assignment_status", a.status)})
     # The photos and the place are checked before anything changes.
     reported = attachments.evidence(c.session, c.ticket, c.actor, c.payload)
+    end_suspension(c, a, c.now)  # a stopped clock runs again to the completion
     a.status = AssignmentStatus.COMPLETED
     a.completed_at = c.now
     a.result = c.payload.result
@@ -103,6 +109,8 @@ def extension_refusal(ticket: Ticket, a: Assignment, now: datetime,
     one rule behind the refusal of `request_extension` and the ticket's `actions` offer."""
     if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
         return f"{a.department_code} 的派单已不在办理中（已办结、已退单或已撤销），不能延期"
+    if a.suspended_until is not None:
+        return "此派单已挂起；恢复后才能申请延期"
     if now >= a.complete_deadline:
         return "办结时限已过；延期须在时限届满前申请"
     if a.extensions_used >= max_extensions:
@@ -141,6 +149,8 @@ def _approve_extension(c: Context) -> Step:
                        "不能延期")
     if a.extensions_used >= c.limits.max_extensions:
         raise Conflict("此派单的延期次数已达上限")
+    if a.suspended_until is not None:
+        raise Conflict("此派单已挂起；恢复后才能批准延期")
     moved = add_working_days(c.session, a.complete_deadline, days)
     ext.status, ext.decided_at, ext.decided_by_id = "approved", c.now, c.actor.id
     ext.days, ext.new_deadline = days, moved.at
@@ -165,7 +175,8 @@ def _refuse_extension(c: Context) -> Step:
 def _recompute_deadlines(c: Context) -> Step:
     changed = []
     for a in c.ticket.assignments:
-        if a.status not in HANDLING_ASSIGNMENT or not a.deadline_provisional:
+        if a.status not in HANDLING_ASSIGNMENT or not a.deadline_provisional \
+                or a.suspended_until is not None:  # a stopped clock: when it runs again
             continue
         sign = deadline_after(c.session, a.dispatched_at, Limit.model_validate(a.sign_limit))
         done = deadline_after(c.session, a.dispatched_at,
@@ -176,6 +187,11 @@ def _recompute_deadlines(c: Context) -> Step:
         for ext in sorted(approved, key=lambda e: (e.decided_at, e.id)):
             moved = add_working_days(c.session, at, ext.days)
             at, provisional = moved.at, provisional or moved.provisional
+        for x in c.ticket.suspensions:  # the time its clock stood (挂起)
+            if x.assignment_id == a.id and x.status == "ended" and x.decided_at and x.ended_at:
+                at, moved_provisional = moved_deadline(c.session, a, at, x.decided_at,
+                                                       x.ended_at)
+                provisional = provisional or moved_provisional
         old = a.complete_deadline
         a.sign_deadline = sign.at
         a.sign_warn_at = warning_time(a.dispatched_at, sign.at, c.limits.warning_ratio)
@@ -198,4 +214,5 @@ HANDLING_HANDLERS: dict[str, Callable[[Context], Step]] = {
     "approve_extension": _approve_extension,
     "refuse_extension": _refuse_extension,
     "recompute_deadlines": _recompute_deadlines,
+    **SUSPENSION_HANDLERS,
 }

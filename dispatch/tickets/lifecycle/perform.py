@@ -38,6 +38,7 @@ from dispatch.tickets.lifecycle.locks import (
     lock_ticket,
 )
 from dispatch.tickets.lifecycle.police import POLICE_HANDLERS, first_receiver_refusal
+from dispatch.tickets.lifecycle.suspension import SUSPENSION_ACTIONS, suspension_offered
 from dispatch.tickets.lifecycle.table import (
     ASSIGNEE_ACTIONS,
     ASSIGNEES,
@@ -137,6 +138,8 @@ def available_actions(ticket: Ticket, actor: Actor, now: datetime,
         if action == "request_extension" and (held is None or extension_refusal(
                 ticket, held, now, limits.max_extensions) is not None):
             continue
+        if action in SUSPENSION_ACTIONS and not suspension_offered(action, ticket, held, now):
+            continue
         out.append(action)
     return out
 
@@ -148,6 +151,7 @@ def open_ticket(session: Session, ticket: Ticket, actor: Actor, now: datetime,
     ticket.created_at = ticket.updated_at = now
     # It has no assignments, extensions or merged repeats yet: known now, never asked later.
     ticket.assignments, ticket.extensions, ticket.children = [], [], []
+    ticket.suspensions = []
     event = Event(ticket=ticket, at=now, actor_id=actor.id, actor_role=actor.role,
                   action="intake", from_status=None, to_status=S.NEW, payload=payload)
     session.add(ticket)

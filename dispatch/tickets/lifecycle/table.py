@@ -65,6 +65,13 @@ TABLE: dict[str, Rule] = {
     "request_extension": _rule(HANDLING, {SAME}, ASSIGNEES),
     "approve_extension": _rule(HANDLING, {SAME}, {R.DISPATCHER}),
     "refuse_extension": _rule(HANDLING, {SAME}, {R.DISPATCHER}),
+    # 挂起: the completion clock stopped until a date; beyond 30 days in all a supervisor
+    # approves. The sweep resumes at the end date (from any open state: a co-handler's clock
+    # may stand while the lead completes).
+    "request_suspend": _rule(HANDLING, {SAME}, ASSIGNEES),
+    "approve_suspend": _rule(HANDLING, {SAME}, {R.DISPATCHER, R.SUPERVISOR}),
+    "refuse_suspend": _rule(HANDLING, {SAME}, {R.DISPATCHER, R.SUPERVISOR}),
+    "resume": _rule(OPEN_STATES, {SAME}, ASSIGNEES | {R.SYSTEM}),
     "urge": _rule(OPEN_STATES, {SAME}, {R.SUPERVISOR, R.DISPATCHER, R.SYSTEM}),
     "supervise": _rule(OPEN_STATES, {SAME}, {R.SUPERVISOR, R.DISPATCHER, R.SYSTEM}),
     "note": _rule(OPEN_STATES, {SAME}, set(Role)),
@@ -115,4 +122,6 @@ ASSIGNEE_ACTIONS: dict[str, tuple[str, ...]] = {
     "return": HANDLING_ASSIGNMENT,
     "complete": (AssignmentStatus.SIGNED,),
     "request_extension": HANDLING_ASSIGNMENT,
+    "request_suspend": (AssignmentStatus.SIGNED,),
+    "resume": (AssignmentStatus.SIGNED,),
 }
