@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 from dispatch.console.feed import ConsoleEvent
 from dispatch.core.errors import InvalidInput
 from dispatch.core.models import Assignment, Event, Ticket, TicketCounter
-from dispatch.intake import history_import
 from dispatch.intake.history_import import (
     HEADINGS,
     import_history,
     parse_mapping,
     read_rows,
 )
+from dispatch.intake.history_import import writer as import_writer
 from dispatch.outbound.outbox import OutboxMessage
 from dispatch.stats import metrics, rollups
 from dispatch.stats.definitions import DateRange, Filters
@@ -190,7 +190,7 @@ def test_a_failure_while_writing_leaves_nothing_written(session, clock, grid, mo
     before = {m: count(session, m) for m in (Ticket, Event, Assignment)}
     # As if another import of the same file had committed F1 after this one looked: the
     # unique old number stops the writing (in the COPY thread on PostgreSQL).
-    monkeypatch.setattr(history_import, "_imported_refs", lambda session, refs: set())
+    monkeypatch.setattr(import_writer, "imported_refs", lambda session, refs: set())
     rows = [row(f"F{i}", "结案", **HANDLED) for i in range(2, 2600)] + [row("F1", "待派单")]
     with pytest.raises(Exception) as caught:
         run(session, clock, sheet(rows))
