@@ -82,6 +82,8 @@ NONCE_USED = "nonce：10 分钟内已使用过，可能是重放的请求"
 # Defaults of the burst settings (app config WECHAT_INTAKE_SLOTS, WECHAT_BUDGET_SECONDS).
 INTAKE_SLOTS = 4
 BUDGET_SECONDS = 3.0
+# How long 查询 waits for a slot before it is asked to try again later.
+QUERY_WAIT = 1.0
 # Workers are poked about held messages at most this often (a poke per push would flood the
 # broker in a burst; the runner takes every waiting message each round).
 POKE_EVERY = 0.2
@@ -199,13 +201,15 @@ def handle(push: Push, key_id: str, now: datetime, started: float | None = None
     try:
         if (not slot or time.monotonic() - started >= budget) and may_hold():
             return _hold(push, now)
-        if not slot:  # an emergency or an enquiry: wait for a slot, within the budget
-            slot = slots.acquire(timeout=max(budget - (time.monotonic() - started), 0.05))
-            if not slot and mapping.is_query(message):
+        if not slot and mapping.is_query(message):  # wait a little for a slot
+            slot = slots.acquire(timeout=min(max(budget - (time.monotonic() - started), 0.0),
+                                             QUERY_WAIT))
+            if not slot:
                 db.session.rollback()
                 _remember_alone(push, key_id, now)
                 return mapping.BUSY_QUERY
-            # an emergency runs now, slot or not: its 110 advice cannot wait
+        # Anything else that may not be held (an emergency, an event) runs now, slot or not:
+        # the 110 advice cannot wait, and emergencies are few.
         try:
             return _answer(push, key_id, now)
         except (OperationalError, StaleDataError):
