@@ -1,6 +1,7 @@
 """The department workbench: the inbox by tab with countdowns; sign for, request an extension,
-complete with a photo; the co-handler reads the lead's notes; another department's ticket
-cannot be opened by typing its number."""
+ask for a suspension (the countdown shows 已挂起 once approved) and resume, complete with a
+photo; the co-handler reads the lead's notes; another department's ticket cannot be opened by
+typing its number."""
 
 from __future__ import annotations
 
@@ -94,6 +95,28 @@ def test_handler_signs_requests_an_extension_and_completes_with_a_photo(live_ser
     tab(page, "extension").press("ArrowLeft")
     expect(tab(page, "handling")).to_have_attribute("aria-selected", "true")
     expect(tab(page, "handling")).to_be_focused()
+
+    # Suspension (挂起): an end date and a reason; a dispatcher approves; the countdown stands
+    # (已挂起) until handler1 resumes it.
+    panel.get_by_test_id("action-request_suspend").click()
+    form = panel.get_by_test_id("form-request_suspend")
+    form.get_by_test_id("suspend-until").fill("2026-11-30")
+    form.locator("textarea").fill("等待市民补交产权证明")
+    form.get_by_test_id("submit-request_suspend").click()
+    expect(panel.get_by_test_id("suspension")).to_contain_text("待审批")
+    expect(panel.get_by_test_id("action-request_suspend")).to_have_count(0)
+    view = live_server.call("dispatcher1", "GET", f"/api/v1/tickets/{number}")
+    live_server.call("dispatcher1", "POST", f"/api/v1/tickets/{number}/actions/approve_suspend",
+                     {"version": view["version"]})
+    page.reload()
+    expect(panel.get_by_test_id("ticket-number")).to_have_text(number)
+    mine = panel.locator(".ticket-mine .clock")
+    expect(mine).to_have_text("办结时限 已挂起")
+    expect(mine).to_have_class(re.compile(r"\bsuspended\b"))
+    expect(panel.get_by_test_id("suspension")).to_contain_text("挂起中")
+    panel.get_by_test_id("action-resume").click()
+    expect(panel.get_by_test_id("suspension")).to_contain_text("已恢复")
+    expect(panel.locator(".ticket-mine .clock")).to_contain_text("办结时限 剩")
 
     # Complete with a photo.
     panel.get_by_test_id("action-complete").click()

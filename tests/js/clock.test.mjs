@@ -54,3 +54,18 @@ test("span is symmetric around zero", () => {
   assert.equal(span(-90 * 60000), span(90 * 60000));
   assert.equal(span(90 * 60000), "1小时30分");
 });
+
+test("a suspended clock shows 已挂起 and stands until its end date, then counts again", () => {
+  const deadline = "2026-03-02T08:00:00Z";
+  const until = "2026-03-10T16:00:00Z"; // 00:00 on 11 March, Shanghai
+  // Past the deadline as written, yet suspended: neither overdue nor counting.
+  assert.deepEqual(countdown(deadline, null, at("2026-03-05T00:00:00Z"), until),
+    { text: "已挂起", state: "suspended" });
+  assert.deepEqual(countdown(null, null, at("2026-03-05T00:00:00Z"), until),
+    { text: "已挂起", state: "suspended" });
+  // From the end date on, the clock runs (the server moves the deadline when it resumes).
+  assert.equal(countdown("2026-03-12T08:00:00Z", null, at("2026-03-10T16:00:00Z"), until).text,
+    "剩 1天16小时00分");
+  // No end date: as before.
+  assert.equal(countdown(deadline, null, at("2026-03-02T07:00:00Z"), null).state, "ok");
+});

@@ -1,6 +1,6 @@
 /* The console's ticket drawer: the full ticket (GET /api/v1/tickets/<n>) with its timeline,
- * location and routing reasons, repeats, assignments and clocks, extensions, and the actions
- * this user may take now (the ticket's `actions`; a leader's console is read-only).
+ * location and routing reasons, repeats, assignments and clocks, extensions, suspensions, and
+ * the actions this user may take now (the ticket's `actions`; a leader's console is read-only).
  *
  * Every user-provided text is put in the DOM as text (el), never as markup. */
 import { api, ApiError, describe } from "./lib/api.js";
@@ -64,13 +64,15 @@ function refNames() {
 }
 
 // The console's countdown (on the clock the board last read: options.countdown).
-let countdown = (deadline, warnAt) => countdownAt(deadline, warnAt, now());
+let countdown = (deadline, warnAt, suspended) => countdownAt(deadline, warnAt, now(), suspended);
 
-function clock(deadline, warnAt) {
+function clock(deadline, warnAt, suspended) {
   if (!deadline) return el("span", { class: "muted" }, "—");
-  const cd = countdown(deadline, warnAt);
-  return el("span", { class: "clock " + cd.state, dataset: { deadline, warn: warnAt || "" },
-    title: fmtTime(deadline, true) }, cd.text);
+  const cd = countdown(deadline, warnAt, suspended || null);
+  return el("span", { class: "clock " + cd.state,
+    dataset: { deadline, warn: warnAt || "", suspended: suspended || "" },
+    title: fmtTime(deadline, true) + (suspended ? `（挂起至 ${fmtTime(suspended, true)}）` : "") },
+  cd.text);
 }
 
 function field(label, control, hint) {
@@ -275,6 +277,7 @@ export function create(options) {
       actions.length ? actionBar(actions, t) : null,
       completionSection(t),
       pending.length || (t.extensions || []).length ? extensionsSection(t, actions) : null,
+      (t.suspensions || []).length ? suspensionsSection(t, actions) : null,
       section("定位依据",
         (where.flags || []).length ? el("div", { class: "flags" },
           where.flags.map((f) => el("span", { class: "badge flag" }, zh("flag", f)))) : null,
@@ -635,6 +638,48 @@ export function create(options) {
     return section("延期申请", el("ul", { class: "extensions" }, rows));
   }
 
+  /** 挂起: the requests, and a pending one's approval (another end date allowed) or refusal. */
+  function suspensionsSection(t, actions) {
+    const canApprove = actions.includes("approve_suspend");
+    const canRefuse = actions.includes("refuse_suspend");
+    const rows = (t.suspensions || []).map((x) => {
+      const key = (a) => `${a}:${x.id}`;
+      const item = el("li", { class: "suspension " + x.status, dataset: { suspension: x.id },
+        "data-testid": "drawer-suspension" },
+      el("div", {},
+        el("span", { class: "badge" }, zh("suspension_status", x.status)), " ",
+        `申请挂起至 ${fmtTime(x.until, true)}（${fmtTime(x.requested_at)}）`,
+        x.new_deadline ? `，新时限 ${fmtTime(x.new_deadline)}` : ""),
+      el("div", { class: "muted" }, "理由：", x.reason || ""),
+      x.decision_reason ? el("div", { class: "muted" }, "批复：", x.decision_reason) : null);
+      if (x.status === "pending" && (canApprove || canRefuse)) {
+        item.appendChild(el("div", { class: "action-bar" },
+          canApprove ? el("button", { type: "button", class: "action",
+            dataset: { action: "approve_suspend" },
+            onclick: () => toggle(key("approve_suspend")) }, "批准挂起") : null,
+          canRefuse ? el("button", { type: "button", class: "action",
+            dataset: { action: "refuse_suspend" },
+            onclick: () => toggle(key("refuse_suspend")) }, "拒绝挂起") : null));
+        if (openForm === key("approve_suspend")) {
+          const until = el("input", { name: "until", type: "date" });
+          const reason = reasonInput(false);
+          item.appendChild(formShell("approve_suspend", openForm,
+            [field("恢复日期", until, "留空按申请的日期；累计超过 30 天须督办员批准"),
+              field("批复意见", reason)],
+            () => ({ suspension_id: x.id, ...opt("until", until.value),
+              ...opt("reason", trimmed(reason)) }), "确认批准"));
+        } else if (openForm === key("refuse_suspend")) {
+          const reason = reasonInput(true);
+          item.appendChild(formShell("refuse_suspend", openForm,
+            [field("拒绝理由", reason)],
+            () => ({ suspension_id: x.id, reason: trimmed(reason) }), "确认拒绝", true));
+        }
+      }
+      return item;
+    });
+    return section("挂起申请", el("ul", { class: "suspensions" }, rows));
+  }
+
   function repeatsSection(t, actions) {
     const candidates = t.repeat_candidates || [];
     const canMerge = actions.includes("merge");
@@ -660,7 +705,7 @@ export function create(options) {
         el("td", { title: a.grid_worker || null }, a.grid_worker_name || a.grid_worker || ""),
         el("td", {}, a.status === "dispatched" ? clock(a.sign_deadline, a.sign_warn_at) :
           fmtTime(a.signed_at)),
-        el("td", {}, active ? clock(a.complete_deadline, a.complete_warn_at) :
+        el("td", {}, active ? clock(a.complete_deadline, a.complete_warn_at, a.suspended_until) :
           fmtTime(a.completed_at)),
         el("td", {}, a.extensions_used ? String(a.extensions_used) : ""));
     });

@@ -67,13 +67,14 @@ let socket = null;
 // ------------------------------------------------------------ clocks
 
 /** A countdown on the server's clock as the board last read it. */
-function countdown(deadline, warnAt) {
-  return countdownAt(deadline, warnAt, now() + clockShift);
+function countdown(deadline, warnAt, suspended) {
+  return countdownAt(deadline, warnAt, now() + clockShift, suspended);
 }
 
 function tickClocks() {
   for (const node of document.querySelectorAll(".clock[data-deadline]")) {
-    const cd = countdown(node.dataset.deadline, node.dataset.warn || null);
+    const cd = countdown(node.dataset.deadline, node.dataset.warn || null,
+      node.dataset.suspended || null);
     if (node.textContent !== cd.text) node.textContent = cd.text;
     const cls = "clock " + cd.state;
     if (node.className !== cls) node.className = cls;
@@ -189,9 +190,10 @@ function buildRow(t, fresh) {
     t.grid_worker ? el("div", { class: "muted small", title: t.grid_worker,
       "data-testid": "row-worker" }, "网格员 " + (t.grid_worker_name || t.grid_worker)) : null),
   el("td", { class: "deadline" }, t.deadline ? [
-    el("span", { class: "clock " + countdown(t.deadline, t.warn_at).state,
-      dataset: { deadline: t.deadline, warn: t.warn_at || "" },
-      title: fmtTime(t.deadline, true) }, countdown(t.deadline, t.warn_at).text),
+    el("span", { class: "clock " + countdown(t.deadline, t.warn_at, t.suspended_until).state,
+      dataset: { deadline: t.deadline, warn: t.warn_at || "", suspended: t.suspended_until || "" },
+      title: fmtTime(t.deadline, true) },
+    countdown(t.deadline, t.warn_at, t.suspended_until).text),
     el("div", { class: "muted small" }, zh("clock", t.clock)),
   ] : el("span", { class: "muted" }, "—")),
   el("td", { class: "small" }, fmtTime(t.created_at)));

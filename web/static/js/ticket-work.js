@@ -1,7 +1,8 @@
 /* What the grid worker's page and the department workbench share: reading tickets in full, the
  * assignee's own assignment and its clock, the ticket panel (demand, place, citizen as the API
  * masks it, assignments, extensions, timeline with photos) and the assignee's actions (sign,
- * return, note, complete, request extension) with photo uploads and the current location.
+ * return, note, complete, request extension, request suspension and resume) with photo uploads
+ * and the current location.
  *
  * Safety: every user-provided text reaches the DOM through el (text nodes), never as markup.
  * Photos are shown from this site's API only (`/api/v1/attachments/<id>`) or as local blob:
@@ -22,7 +23,8 @@ const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
 const MAX_PHOTOS = 9;
 const MAX_DAYS = 7; // DOMAIN.md: each extension at most 7 working days (the server decides)
 const NUMBER_RE = /^[0-9A-Za-z_-]{1,40}$/;
-const ASSIGNEE_ACTIONS = ["sign", "note", "complete", "request_extension", "return"];
+const ASSIGNEE_ACTIONS = ["sign", "note", "complete", "request_extension", "request_suspend",
+  "resume", "return"];
 
 function uploadLimit() {
   return BOOT.upload_max_bytes || 10 * 1024 * 1024;
@@ -105,15 +107,18 @@ export function clockNode(clock) {
   if (!clock || !clock.deadline) return null;
   const node = el("span", {
     class: "clock",
-    dataset: { deadline: clock.deadline, warnAt: clock.warnAt || "", kind: clock.kind },
-    title: `${zh("clock", clock.kind)}：${fmtTime(clock.deadline, true)}`,
+    dataset: { deadline: clock.deadline, warnAt: clock.warnAt || "", kind: clock.kind,
+      suspended: clock.suspendedUntil || "" },
+    title: `${zh("clock", clock.kind)}：${fmtTime(clock.deadline, true)}` +
+      (clock.suspendedUntil ? `（挂起至 ${fmtTime(clock.suspendedUntil, true)}）` : ""),
   });
   updateClock(node);
   return node;
 }
 
 function updateClock(node) {
-  const cd = countdown(node.dataset.deadline, node.dataset.warnAt || null, now());
+  const cd = countdown(node.dataset.deadline, node.dataset.warnAt || null, now(),
+    node.dataset.suspended || null);
   node.className = "clock " + cd.state;
   node.textContent = `${zh("clock", node.dataset.kind)} ${cd.text}`;
 }
@@ -423,6 +428,15 @@ function eventDetail(e, names, people) {
     case "approve_extension":
       out.push(`批准延期 ${p.days} 个工作日，新时限 ${fmtTime(p.new_deadline, true)}`);
       break;
+    case "request_suspend":
+      out.push(`申请挂起至 ${p.until}`);
+      break;
+    case "approve_suspend":
+      out.push(`挂起至 ${p.until}，计时暂停`);
+      break;
+    case "resume":
+      if (p.new_deadline) out.push(`恢复计时，新时限 ${fmtTime(p.new_deadline, true)}`);
+      break;
     case "answer":
       if (p.answer) out.push(p.answer);
       break;
@@ -484,6 +498,17 @@ function extensionsList(ticket) {
       x.decision_reason ? ` · 审批意见：${x.decision_reason}` : ""))));
 }
 
+function suspensionsList(ticket) {
+  const items = ticket.suspensions || [];
+  if (!items.length) return null;
+  return el("section", { class: "suspensions" }, el("h3", {}, "挂起申请"),
+    el("ul", {}, items.map((x) => el("li", { "data-testid": "suspension" },
+      el("span", { class: "badge susp-" + x.status }, zh("suspension_status", x.status)), " ",
+      `至 ${fmtTime(x.until, true)} · ${fmtTime(x.requested_at)} · ${x.reason}`,
+      x.new_deadline ? ` · 新时限 ${fmtTime(x.new_deadline, true)}` : "",
+      x.decision_reason ? ` · 审批意见：${x.decision_reason}` : ""))));
+}
+
 /**
  * Render a ticket into `node` with the actions this user may take now.
  * ctx: {me, onChanged(view), reload(), capture (photos from the camera), withLocation,
@@ -513,8 +538,8 @@ export async function renderTicket(node, ticket, ctx) {
 
   function openAction(button, action) {
     for (const b of bar.querySelectorAll("button")) b.classList.toggle("active", b === button);
-    if (action === "sign") {
-      submit(button, "sign", async () => ({}));
+    if (action === "sign" || action === "resume") {
+      submit(button, action, async () => ({}));
       return;
     }
     fill(formArea, actionForm(action));
@@ -569,6 +594,16 @@ export async function renderTicket(node, ticket, ctx) {
       fields.push(el("label", {}, `延期天数（工作日，1–${MAX_DAYS}）`, days),
         el("label", {}, "延期理由", reason));
       collect = async () => ({ days: Number(days.value), reason: reason.value.trim() });
+    } else if (action === "request_suspend") {
+      // 挂起: the day the clock runs again (00:00 that day); at most 30 days in all.
+      const tomorrow = new Date(now() + 86400000 + 8 * 3600000).toISOString().slice(0, 10);
+      const until = el("input", { type: "date", name: "until", min: tomorrow, required: true,
+        "data-testid": "suspend-until" });
+      const reason = el("textarea", { name: "reason", required: true, maxlength: 2000, rows: 3,
+        placeholder: "请写明挂起原因（例如：等待市民补交材料、等待法院判决、天气原因）" });
+      fields.push(el("label", {}, "恢复日期（当日零时恢复计时，累计不超过 30 天）", until),
+        el("label", {}, "挂起理由", reason));
+      collect = async () => ({ until: until.value, reason: reason.value.trim() });
     } else if (action === "note" || action === "complete") {
       const isNote = action === "note";
       const text = el("textarea", { name: isNote ? "text" : "result", required: true,
@@ -632,6 +667,7 @@ export async function renderTicket(node, ticket, ctx) {
     bar, formArea,
     el("section", {}, el("h3", {}, "承办单位"), assignmentsList(ticket, names, me) || "—"),
     extensionsList(ticket),
+    suspensionsList(ticket),
     el("section", {}, el("h3", {}, "办理记录"), timeline(ticket, names)));
   if (mapNode) {
     smallMap(mapNode, ticket, { onCellName: (name) => {

@@ -18,8 +18,13 @@ export function span(ms) {
 }
 
 /** "剩 2小时05分" / "超时 15分" until an ISO deadline, and how it stands: "ok", "warning" (the
- * warning time has come), "overdue", or "none" without a deadline. */
-export function countdown(deadline, warnAt, at) {
+ * warning time has come), "overdue", or "none" without a deadline; "已挂起" and "suspended"
+ * while the clock stands (挂起: `suspendedUntil`, an ISO time, not yet come), whatever the
+ * deadline says. */
+export function countdown(deadline, warnAt, at, suspendedUntil) {
+  if (suspendedUntil && Date.parse(suspendedUntil) > at) {
+    return { text: "已挂起", state: "suspended" };
+  }
   if (!deadline) return { text: "", state: "none" };
   const left = Date.parse(deadline) - at;
   let state = "ok";

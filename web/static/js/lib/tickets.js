@@ -20,15 +20,17 @@ export function leadAssignment(ticket) {
   return leads.find((a) => OPEN_ASSIGNMENT.includes(a.status)) || leads[leads.length - 1] || null;
 }
 
-/** The clock an assignment runs now: sign-for while dispatched, completion once signed; null
- * once it is done. */
+/** The clock an assignment runs now: sign-for while dispatched, completion once signed (with
+ * `suspendedUntil` while suspended); null once it is done. */
 export function clockOf(a) {
   if (!a) return null;
   if (a.status === "dispatched") {
     return { kind: "sign", deadline: a.sign_deadline, warnAt: a.sign_warn_at };
   }
   if (a.status === "signed") {
-    return { kind: "complete", deadline: a.complete_deadline, warnAt: a.complete_warn_at };
+    const clock = { kind: "complete", deadline: a.complete_deadline, warnAt: a.complete_warn_at };
+    // 挂起: the clock stands until then (the countdown shows 已挂起).
+    return a.suspended_until ? { ...clock, suspendedUntil: a.suspended_until } : clock;
   }
   return null;
 }
