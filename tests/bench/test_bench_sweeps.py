@@ -12,7 +12,11 @@ days, so that
 
 Then the 10,000 SMS rows the sweep owed are delivered by
 `dispatch.outbound.outbox.deliver_due` with a no-op sender: rows/s, the
-worker's ceiling without the network. Also reported: load time,
+worker's ceiling without the network. Then the baseline, in the same run: the warning marks of
+the first HOTLINE_BENCH_BASELINE_STEPS (2,000) due assignments are cleared and their SMS rows
+deleted, and the sweep as it was before it was made set-based (one `perform` per step; the
+module `dispatch/tickets/sweeps.py` at BASELINE_COMMIT, read with `git show`) fires them again;
+then the same for today's sweep, so both rates are over the same steps. Also reported: load time,
 table and index sizes, and EXPLAIN (ANALYZE, BUFFERS) of the sweep's selection query (captured
 from a real sweep) at NOW and at LATER; that it reads a partial clock index is asserted after
 the results are written. Speed is reported, not asserted. Results:
@@ -22,17 +26,21 @@ size).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, delete, event, func, select, text
 from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
@@ -52,6 +60,11 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Changyuan
 LATER = NOW + timedelta(hours=1)
 DEPARTMENTS = ("urban_management", "street_pudong")  # the demo departments with a handler
 CLOCK_INDEXES = ("ix_assignments_sign_clock_due", "ix_assignments_complete_clock_due")
+# The last commit with the per-step sweep (one `perform` per step), run as the baseline.
+BASELINE_COMMIT = "78cfeb350610af73caf46a975d7fe949b19c0aae"
+BASELINE_STEPS = min(DUE, int(os.environ.get("HOTLINE_BENCH_BASELINE_STEPS", "2000")))
+ISSUE_BEFORE = 170.0  # steps/s of the per-step sweep, issue 19 (if git cannot give it back)
+GOAL_S = 10.0  # issue 19: 10,000 steps due at once over 1 M open assignments in ≤ 10 s
 
 # One row per g: dispatched (30 %) or signed, and when its running clock warns.
 _SERIES = """
@@ -168,6 +181,41 @@ def _sweep(engine, now: datetime):
         return report, time.perf_counter() - t
 
 
+def _sweep_before() -> ModuleType | None:
+    """The sweep module as it was at BASELINE_COMMIT, or None without git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{BASELINE_COMMIT}:dispatch/tickets/sweeps.py"], cwd=root,
+            check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    spec = importlib.util.spec_from_loader("sweeps_before", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    exec(compile(source, "sweeps_before.py", "exec"), module.__dict__)
+    return module
+
+
+def _rearm(engine, steps: int) -> None:
+    """Clear the warning marks of the first `steps` due assignments (the ones warning at
+    NOW + 30 min) and delete every SMS row, so that a sweep at LATER fires those again."""
+    with Session(engine) as s:
+        s.execute(text("UPDATE assignments SET sign_warned_at = NULL, complete_warned_at = NULL "
+                       "WHERE id % :every = 0 AND id <= :last"),
+                  {"every": DUE_EVERY, "last": steps * DUE_EVERY})
+        s.execute(delete(outbox.OutboxMessage).where(outbox.OutboxMessage.topic == SMS_TOPIC))
+        s.commit()
+
+
+def _timed(engine, sweep, now: datetime):
+    with Session(engine) as s:
+        t = time.perf_counter()
+        report = sweep(s, now, limit=500)
+        return report, time.perf_counter() - t
+
+
 def test_bench_sweeps(loaded):
     engine, load = loaded
     rows: list[tuple[str, float, str]] = [
@@ -234,6 +282,28 @@ def test_bench_sweeps(loaded):
     assert len(delivered.delivered) == DUE and not delivered.retried and not delivered.dead
     rows += [(f"outbox: deliver_due of {DUE} SMS rows, no-op sender", deliver_s, "s"),
              ("outbox: rows/s on one worker", DUE / deliver_s, "/s")]
+
+    # The baseline, same run, same steps: the per-step sweep, then today's.
+    before = _sweep_before()
+    if before is not None:
+        _rearm(engine, BASELINE_STEPS)
+        old, old_s = _timed(engine, before.sweep_clocks, LATER)
+        assert len(old.fired) == BASELINE_STEPS and old.notices == BASELINE_STEPS
+        _rearm(engine, BASELINE_STEPS)
+        new, new_s = _timed(engine, sweep_clocks, LATER)
+        assert len(new.fired) == BASELINE_STEPS and new.notices == BASELINE_STEPS
+        before_rate, baseline = BASELINE_STEPS / old_s, f"measured at {BASELINE_COMMIT[:7]}"
+        rows += [(f"before (per-step sweep, {BASELINE_COMMIT[:7]}): {BASELINE_STEPS} steps",
+                  old_s, "s"),
+                 ("before: steps/s", before_rate, "/s"),
+                 (f"after, the same {BASELINE_STEPS} steps", new_s, "s"),
+                 ("after: steps/s", BASELINE_STEPS / new_s, "/s")]
+    else:
+        before_rate, baseline = ISSUE_BEFORE, "the issue's figure (git not available)"
+    rows += [(f"ratio after/before ({DUE} steps at once vs {baseline})",
+              DUE / fire_s / before_rate, "x"),
+             (f"goal: {DUE} due steps fired in <= {GOAL_S:.0f} s (1 = met)",
+              float(fire_s <= GOAL_S), "")]
     sizes = _sizes(engine)
     uses_index = {name: [ix for ix in CLOCK_INDEXES if any(ix in line for line in plan)]
                   for name, plan in (("idle", plan_idle), ("due", plan_due))}
