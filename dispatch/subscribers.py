@@ -4,8 +4,9 @@ change itself. Reading `intake` or `perform`, this is where the rest is found.
 Three moments, three tables:
 
 - `ON_ACTION` — called by `lifecycle.perform` after each action, in its transaction: what the
-  action owes outside parties is written to the outbox (a transfer or ack for 110, the SMS
-  questionnaire of a callback), so it commits or rolls back with the change.
+  action owes outside parties is written to the outbox (a transfer or ack for 110, the
+  questionnaire of a callback, a WeChat citizen's progress notices), so it commits or rolls
+  back with the change.
 - `ON_COMMIT` — called just before a transaction commits, with the ticket events it wrote:
   each becomes a numbered console event (`console.feed`), and its ticket is queued for the
   statistics' rollups (`stats.rollups`). Same transaction again: no event without its feed row.
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 from dispatch.console import feed
 from dispatch.core import memo
 from dispatch.core.models import Event, Ticket
-from dispatch.outbound import callbacks, police
+from dispatch.outbound import callbacks, citizen_notices, police
 from dispatch.stats import rollups
 from dispatch.tickets import attachments, lifecycle
 
@@ -45,7 +46,8 @@ def _questionnaire(session: Session, ticket: Ticket, action: str, reason: str | 
 # action taken → what it owes (session, ticket, action, reason, now)
 ON_ACTION: tuple[lifecycle.OnAction, ...] = (
     police.owe_110,  # transfers of police matters and acks of 110's transfers
-    _questionnaire,  # the SMS 回访 questionnaire after a review is accepted
+    _questionnaire,  # the 回访 questionnaire after a review is accepted (SMS or WeChat)
+    citizen_notices.dispatch_notice_owed,  # "已派单" to a citizen who wrote on WeChat
 )
 
 # transaction about to commit → (session, the ticket events it wrote)

@@ -67,6 +67,10 @@ class Config(BaseModel):
     wechat_token: str | None = _var("WECHAT_TOKEN", None, "文本", secret=True)
     wechat_aes_key: str | None = _var("WECHAT_AES_KEY", None, "文本", secret=True)
     wechat_app_id: str | None = _var("WECHAT_APP_ID", None, "文本")
+    wechat_app_secret: str | None = _var("WECHAT_APP_SECRET", None, "文本", secret=True)
+    wechat_api_base: str = _var("WECHAT_API_BASE", "https://api.weixin.qq.com",
+                                " http:// 或 https:// 地址")
+    wechat_subscribe_template: str | None = _var("WECHAT_SUBSCRIBE_TEMPLATE", None, "文本")
     open311_api_keys: tuple[str, ...] = _var("OPEN311_API_KEYS", (), "以逗号分隔的密钥",
                                              secret=True)
     sms_gateway_url: str | None = _var("SMS_GATEWAY_URL", None, " http:// 或 https:// 地址")
@@ -102,7 +106,8 @@ class Config(BaseModel):
             raise ValueError("不是 Redis 地址")
         return value
 
-    _urls = field_validator("map_tile_url", "sms_gateway_url", "police110_url")(_http_url)
+    _urls = field_validator("map_tile_url", "sms_gateway_url", "police110_url",
+                            "wechat_api_base")(_http_url)
 
     @field_validator("open311_api_keys", mode="before")
     @classmethod
@@ -186,6 +191,11 @@ class Config(BaseModel):
             "WECHAT_TOKEN": self.wechat_token,
             "WECHAT_AES_KEY": self.wechat_aes_key,
             "WECHAT_APP_ID": self.wechat_app_id,
+            # WeChat outbound (customer-service and subscribe messages): without the app id
+            # and secret, the WeChat rows of the outbox wait.
+            "WECHAT_APP_SECRET": self.wechat_app_secret,
+            "WECHAT_API_BASE": self.wechat_api_base,
+            "WECHAT_SUBSCRIBE_TEMPLATE": self.wechat_subscribe_template,
             # The 110 desk: JSON {key id: secret}; its base URL for our transfers and acks.
             "POLICE110_KEYS": self.police110_keys,
             "POLICE110_URL": self.police110_url,

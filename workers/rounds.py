@@ -19,6 +19,7 @@ from dispatch.tickets.alarm_clock import AlarmSweepReport, sweep_alarms
 from dispatch.tickets.sweeps import SweepReport, sweep_clocks
 from grid.directory import SqlDirectory
 from integrations.police110.client import desk_client_from_config
+from integrations.wechat.client import outbound_from_config
 
 SMS_TOPICS = ("sms.notice", "sms.questionnaire")
 log = logging.getLogger("hotline.workers")
@@ -30,7 +31,8 @@ def _parts(app: Flask) -> tuple[Any, Session]:
 
 
 def senders(app: Flask, now: datetime) -> dict[str, Sender]:
-    """Every topic this installation can deliver now (110 topics only when the desk is set)."""
+    """Every topic this installation can deliver now (110 topics only when the desk is set,
+    WeChat topics only when the account's id and secret are)."""
     services, _ = _parts(app)
 
     def sms(payload: dict[str, Any]) -> dict[str, Any]:
@@ -45,6 +47,9 @@ def senders(app: Flask, now: datetime) -> dict[str, Sender]:
     client = desk_client_from_config(app.config)
     if client is not None:
         out.update(client.senders(now))
+    wechat = outbound_from_config(app.config, sms=services.sms, clock=services.clock)
+    if wechat is not None:  # unconfigured: the WeChat rows wait
+        out.update(wechat.senders(now))
     return out
 
 

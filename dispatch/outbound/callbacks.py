@@ -25,7 +25,7 @@ from dispatch.core.ports import Directory
 from dispatch.core.vocab import Channel, ContactKind, Satisfaction, Status
 from dispatch.intake.contacts import record_contact
 from dispatch.intake.phones import normalize_phone
-from dispatch.outbound import outbox
+from dispatch.outbound import citizen_notices, outbox
 from dispatch.tickets import lifecycle
 
 QUESTIONNAIRE = "sms.questionnaire"
@@ -171,8 +171,15 @@ def _sends_questionnaire(ticket: Ticket) -> bool:
 
 def questionnaire_owed(session: Session, ticket: Ticket, action: str, now: datetime) -> bool:
     """After a review is accepted, owe the citizen the SMS questionnaire (once per review
-    round), in the action's transaction; True when a message was queued."""
-    if action != "review_accept" or not _sends_questionnaire(ticket):
+    round), in the action's transaction; True when a message was queued. A citizen who wrote
+    on WeChat gets it on WeChat ("已办结，请评价"), the SMS as its fallback."""
+    if action != "review_accept":
+        return False
+    if (ticket.status == Status.REVIEWED and lifecycle.needs_callback(ticket)
+            and citizen_notices.wechat_citizen(ticket)):
+        return citizen_notices.questionnaire_owed(
+            session, ticket, callback_questionnaire(ticket.number), now)
+    if not _sends_questionnaire(ticket):
         return False
     assert ticket.citizen_phone is not None
     rounds = session.scalar(select(func.count()).select_from(Event).where(

@@ -4,7 +4,9 @@ intake goes on with the rules, so this is reported, not a failure).
 
 It also reports the workers and the beat from their heartbeats (workers/heartbeats.py; stale
 after two sweep intervals), or in embedded mode the web process's own runner; these are
-reported, never a failure of this web process (503 is for the database and the queue)."""
+reported, never a failure of this web process (503 is for the database and the queue). While
+WeChat outbound is unconfigured and WeChat messages wait in the outbox, it says so
+(`wechat_outbound: unconfigured`, `wechat_waiting`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from web.extensions import db
 from web.services import services
@@ -47,6 +49,21 @@ def _background(url: str | None) -> dict[str, Any]:
         return {"workers": "unknown", "beat": "unknown"}
 
 
+def _wechat_outbound() -> dict[str, Any]:
+    """Without the account's id and secret, WeChat messages wait in the outbox: say so, and
+    how many, when any do."""
+    from dispatch.outbound.outbox import OutboxMessage
+    from integrations.wechat.client import TOPICS
+
+    config = current_app.config
+    if config.get("WECHAT_APP_ID") and config.get("WECHAT_APP_SECRET"):
+        return {}
+    waiting = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.topic.in_(TOPICS), OutboxMessage.delivered_at.is_(None),
+        OutboxMessage.dead.is_(False))) or 0
+    return {"wechat_outbound": "unconfigured", "wechat_waiting": waiting} if waiting else {}
+
+
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     body = {"status": "ok", "database": "ok", "queue": "embedded"}
@@ -61,6 +78,10 @@ def healthz() -> ResponseReturnValue:
         except Exception:  # noqa: BLE001 - a classifier fault never makes the service down
             db.session.rollback()
             body.update(classifier="rules", classifier_error="无法读取分类模型状态")
+        try:
+            body.update(_wechat_outbound())
+        except Exception:  # noqa: BLE001 - reported, never a failure
+            db.session.rollback()
         finally:
             db.session.rollback()  # end the read transaction
     url = current_app.config.get("REDIS_URL")
