@@ -200,3 +200,22 @@ def test_unconfigured_there_is_no_sender():
     out = outbound_from_config({"WECHAT_APP_ID": "wx1", "WECHAT_APP_SECRET": "s"})
     assert out is not None and out.client.base_url == "https://api.weixin.qq.com"
     assert set(out.senders(START)) == {CUSTOMER_SERVICE, NOTICE}
+
+
+def test_the_settings_reach_the_app_and_a_bad_base_is_refused_in_chinese(tmp_path):
+    from web.config import Config, ConfigError
+
+    config = Config.from_environment({
+        "HOTLINE_INSTANCE_PATH": str(tmp_path), "HOTLINE_WECHAT_APP_ID": "wx1",
+        "HOTLINE_WECHAT_APP_SECRET": "s3cret", "HOTLINE_WECHAT_SUBSCRIBE_TEMPLATE": "t1"})
+    settings = config.flask_settings()
+    assert (settings["WECHAT_APP_SECRET"], settings["WECHAT_API_BASE"],
+            settings["WECHAT_SUBSCRIBE_TEMPLATE"]) == (
+        "s3cret", "https://api.weixin.qq.com", "t1")
+    assert "s3cret" not in repr(config)
+    out = outbound_from_config(settings)
+    assert out is not None and out.template_id == "t1"
+    with pytest.raises(ConfigError) as refused:
+        Config.from_environment({"HOTLINE_WECHAT_API_BASE": "api.weixin.qq.com"})
+    assert str(refused.value) == ("配置 HOTLINE_WECHAT_API_BASE 应为 http:// 或 https:// 地址，"
+                                  "实为“api.weixin.qq.com”")
