@@ -45,6 +45,22 @@ def remember_nonce(session: Session, key_id: str, nonce: str, now: datetime) -> 
     return session.execute(stmt).scalar() is not None
 
 
+def claim_nonce(session: Session, key_id: str, nonce: str, now: datetime) -> bool:
+    """`remember_nonce` in one statement, for a hot path: a nonce seen more than 10 minutes ago
+    is taken again (its row updated); rows past the window are left for `purge_nonces`."""
+    table = SeenNonce.__table__
+    stmt = upsert_insert(session, table).values(key_id=key_id, nonce=nonce, seen_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.key_id, table.c.nonce], set_={"seen_at": now},
+        where=table.c.seen_at < now - NONCE_WINDOW).returning(table.c.id)
+    return session.execute(stmt).scalar() is not None
+
+
+def purge_nonces(session: Session, now: datetime) -> None:
+    """Forget the nonces seen more than 10 minutes ago (in the caller's transaction)."""
+    session.execute(delete(SeenNonce).where(SeenNonce.seen_at < now - NONCE_WINDOW))
+
+
 def local_iso(moment: datetime) -> str:
     """A moment as 110 writes it: ISO 8601 in Asia/Shanghai (+08:00), to the second."""
     return moment.astimezone(LOCAL_TZ).replace(microsecond=0).isoformat()

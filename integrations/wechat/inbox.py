@@ -12,10 +12,12 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, select, text, update
+from sqlalchemy import Index, Integer, String, Text, literal, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dispatch.core.db import Base, JSONType, UTCDateTime, upsert_insert
+from dispatch.core.models import Contact
+from dispatch.core.vocab import Channel
 from integrations.wechat.inbound import Message
 
 # A held message that failed this many times is left for a person to look at (last_error).
@@ -53,6 +55,22 @@ def hold(session: Session, message: Message, now: datetime) -> bool:
             .values(msg_id=message.msg_id, openid=message.from_user, received_at=now,
                     message=asdict(message), processed_at=None, ticket_number=None,
                     attempts=0, last_error=None)
+            .on_conflict_do_nothing().returning(table.c.id))
+    return session.execute(stmt).scalar() is not None
+
+
+def hold_unless_recorded(session: Session, message: Message, now: datetime) -> bool:
+    """`hold` in one statement, unless the MsgId was recorded as a contact already: False when
+    it was held or recorded before (a retry: look the answer up, nothing was written)."""
+    assert message.msg_id is not None
+    table = HeldMessage.__table__
+    recorded = select(Contact.id).where(Contact.channel == Channel.WECHAT,
+                                        Contact.external_id == message.msg_id).exists()
+    row = select(literal(message.msg_id, String(64)), literal(message.from_user, String(64)),
+                 literal(now, UTCDateTime()), literal(asdict(message), JSONType),
+                 literal(0, Integer)).where(~recorded)
+    stmt = (upsert_insert(session, table)
+            .from_select(["msg_id", "openid", "received_at", "message", "attempts"], row)
             .on_conflict_do_nothing().returning(table.c.id))
     return session.execute(stmt).scalar() is not None
 

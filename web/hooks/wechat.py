@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from dispatch.outbound.police import remember_nonce
+from dispatch.outbound.police import claim_nonce, purge_nonces, remember_nonce
 from grid.directory import SqlDirectory
 from integrations.wechat import conversation, inbox, mapping
 from integrations.wechat.inbound import (
@@ -89,6 +89,8 @@ QUERY_WAIT = 1.0
 POKE_EVERY = 0.2
 _slots_lock = threading.Lock()
 _last_poke = [0.0]
+PURGE_EVERY = 60.0
+_last_purge = [float("-inf")]
 
 
 def _slots() -> threading.BoundedSemaphore:
@@ -168,7 +170,7 @@ def handle(push: Push, key_id: str, now: datetime, started: float | None = None
     message = push.message
     started = time.monotonic() if started is None else started
     _bound_waits()
-    if not remember_nonce(db.session, key_id, push.nonce, now):
+    if not claim_nonce(db.session, key_id, push.nonce, now):
         # WeChat retries a push it got no answer to within 5 s; if it resends the same query
         # string, the MsgId (and the citizen) tell the retry from a replay.
         seen = conversation.retry_reply(db.session, message)
@@ -179,14 +181,8 @@ def handle(push: Push, key_id: str, now: datetime, started: float | None = None
         if seen is None:
             raise WeChatError(401, NONCE_USED)
         return seen
-    if message.msg_type in conversation.HELD_TYPES:
-        assert message.msg_id is not None  # inbound refuses messages without one
-        seen = conversation.recorded_reply(db.session, message)
-        if seen is None and inbox.is_held(db.session, message.msg_id):
-            seen = mapping.HELD
-        if seen is not None:
-            commit()  # the nonce: a retry with a fresh one
-            return seen
+    _purge_now_and_then(now)
+    held_type = message.msg_type in conversation.HELD_TYPES
     slots = _slots()
     deferrable: bool | None = None
 
@@ -199,8 +195,16 @@ def handle(push: Push, key_id: str, now: datetime, started: float | None = None
     budget = _budget()
     slot = slots.acquire(blocking=False)
     try:
-        if (not slot or time.monotonic() - started >= budget) and may_hold():
+        if held_type and (not slot or time.monotonic() - started >= budget) and may_hold():
             return _hold(push, now)
+        if held_type:
+            assert message.msg_id is not None  # inbound refuses messages without one
+            seen = conversation.recorded_reply(db.session, message)
+            if seen is None and inbox.is_held(db.session, message.msg_id):
+                seen = mapping.HELD
+            if seen is not None:
+                commit()  # the nonce: a retry with a fresh one
+                return seen
         if not slot and mapping.is_query(message):  # wait a little for a slot
             slot = slots.acquire(timeout=min(max(budget - (time.monotonic() - started), 0.0),
                                              QUERY_WAIT))
@@ -215,9 +219,9 @@ def handle(push: Push, key_id: str, now: datetime, started: float | None = None
         except (OperationalError, StaleDataError):
             # Locked or slow past the statement timeout: hold what may be held.
             db.session.rollback()
-            if message.msg_type in conversation.HELD_TYPES and may_hold():
+            if held_type and may_hold():
                 _bound_waits()
-                if not remember_nonce(db.session, key_id, push.nonce, now):
+                if not claim_nonce(db.session, key_id, push.nonce, now):
                     db.session.rollback()
                     raise WeChatError(401, NONCE_USED) from None
                 return _hold(push, now)
@@ -228,24 +232,29 @@ def handle(push: Push, key_id: str, now: datetime, started: float | None = None
 
 
 def _hold(push: Push, now: datetime) -> str:
-    """Store the message in the inbox (with the nonce already in this transaction), commit,
-    poke the workers, and give the reply that says the ticket number follows."""
-    try:
-        inbox.hold(db.session, push.message, now)
-        commit()
-    except IntegrityError:  # recorded by a concurrent push of the same MsgId meanwhile
-        db.session.rollback()
-        seen = conversation.recorded_reply(db.session, push.message)
-        db.session.rollback()
-        if seen is not None:
-            return seen
-        raise
+    """Store the message in the inbox (the nonce is already in this transaction), commit, poke
+    the workers, and give the reply that says the ticket number follows; a retry of a message
+    held or recorded before writes nothing but its nonce and gets that message's reply."""
+    message = push.message
+    if not inbox.hold_unless_recorded(db.session, message, now):
+        seen = conversation.recorded_reply(db.session, message)
+        commit()  # the nonce
+        return mapping.HELD if seen is None else seen
+    commit()
     runner = services().runner
     stamp = time.monotonic()
     if runner is not None and stamp - _last_poke[0] >= POKE_EVERY:
         _last_poke[0] = stamp
         runner.poke()
     return mapping.HELD
+
+
+def _purge_now_and_then(now: datetime) -> None:
+    """Forget nonces past their 10 minutes, once a minute per process (not on every push)."""
+    stamp = time.monotonic()
+    if stamp - _last_purge[0] >= PURGE_EVERY:
+        _last_purge[0] = stamp
+        purge_nonces(db.session, now)
 
 
 def _answer(push: Push, key_id: str, now: datetime) -> str | None:
@@ -284,6 +293,6 @@ def _remember_alone(push: Push, key_id: str, now: datetime) -> None:
 
 def _bound_waits() -> None:
     """On PostgreSQL, cap lock and statement waits well inside WeChat's 5 seconds."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
-        db.session.execute(text("SET LOCAL statement_timeout = '3s'"))
+    if db.session.get_bind().dialect.name == "postgresql":  # one round trip for both
+        db.session.execute(text("SELECT set_config('lock_timeout', '2s', true), "
+                                "set_config('statement_timeout', '3s', true)"))
