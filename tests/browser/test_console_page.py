@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import login, screenshot
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 STREET = "street_pudong"  # 蒲东街道: urban matters go to the city management bureau (handler1)
@@ -325,7 +329,7 @@ def test_an_action_form_on_a_ticket_changed_meanwhile_is_held_and_writes_nothing
     expect(drawer.get_by_role("button", name="作废")).to_have_count(0)  # not from DISPATCHED
 
 
-def test_a_dispatcher_approves_an_extension_from_the_drawer(new_page, county):
+def test_a_dispatcher_approves_an_extension_and_a_suspension_from_the_drawer(new_page, county):
     number = dispatched(county, "老旧小区路面塌陷")
     act(county, "handler1", number, "sign")
     act(county, "handler1", number, "request_extension", days=3, reason="需协调施工单位")
@@ -352,6 +356,25 @@ def test_a_dispatcher_approves_an_extension_from_the_drawer(new_page, county):
     assert body["events"][-1]["payload"]["days"] == 2
     assert next(a for a in body["assignments"]
                 if a["role"] == "lead")["complete_deadline"] > deadline
+
+    # A suspension (挂起) asked for is approved from the drawer likewise; the board's countdown
+    # then shows 已挂起.
+    waiting = dispatched(county, "违建拆除等待法院裁定")
+    act(county, "handler1", waiting, "sign")
+    created = datetime.fromisoformat(ticket(county, waiting)["created_at"])
+    until = (created.astimezone(SHANGHAI).date() + timedelta(days=10)).isoformat()
+    act(county, "handler1", waiting, "request_suspend", reason="等待法院裁定", until=until)
+    page.locator("#tabs [data-queue=all]").click()
+    drawer = open_drawer(page, waiting)
+    expect(drawer.get_by_test_id("drawer-suspension")).to_contain_text("等待法院裁定")
+    drawer.get_by_role("button", name="批准挂起").click()
+    form = drawer.locator("form[data-form^=approve_suspend]")
+    form.get_by_role("button", name="确认批准").click()
+    expect(drawer.locator(".suspension.active")).to_contain_text("挂起中")
+    expect(row(page, waiting).locator(".clock")).to_have_text("已挂起")
+    body = ticket(county, waiting)
+    assert [x["status"] for x in body["suspensions"]] == ["active"]
+    assert body["events"][-1]["action"] == "approve_suspend"
 
 
 def upload_photo(live: Any, user: str, number: str) -> int:
