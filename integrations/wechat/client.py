@@ -24,10 +24,13 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
+
+from redis.exceptions import LockError, RedisError
 
 from dispatch.core.ports import Clock, SystemClock
 from dispatch.outbound.citizen_notices import TOPIC as NOTICE
@@ -89,6 +92,11 @@ class TokenCache(Protocol):
         """Forget the token, if it is still this one (another process may have a newer)."""
         ...
 
+    def refreshing(self, app_id: str) -> AbstractContextManager[object]:
+        """Held while one caller fetches a new token, so that the others wait for it instead
+        of each fetching their own (every fetch makes WeChat retire the previous token)."""
+        ...
+
 
 class MemoryTokenCache:
     """One process's tokens (without Redis: each process fetches its own)."""
@@ -96,6 +104,7 @@ class MemoryTokenCache:
     def __init__(self) -> None:
         self._tokens: dict[str, Token] = {}
         self._lock = threading.Lock()
+        self._refresh = threading.Lock()
 
     def get(self, app_id: str) -> Token | None:
         with self._lock:
@@ -109,6 +118,9 @@ class MemoryTokenCache:
         with self._lock:
             if (held := self._tokens.get(app_id)) is not None and held.value == value:
                 del self._tokens[app_id]
+
+    def refreshing(self, app_id: str) -> AbstractContextManager[object]:
+        return self._refresh
 
 
 _PROCESS_CACHE = MemoryTokenCache()
@@ -139,6 +151,12 @@ class RedisTokenCache:
         held = self.get(app_id)
         if held is not None and held.value == value:
             self._redis.delete(self.prefix + app_id)
+
+    def refreshing(self, app_id: str) -> AbstractContextManager[object]:
+        # A lock that lapses on its own (a fetch takes at most the timeout); a caller that
+        # waited 10 s goes on and fetches anyway.
+        return self._redis.lock(self.prefix + app_id + ":refresh", timeout=15,
+                                blocking_timeout=10)
 
 
 # ---------------------------------------------------------------- the API client
@@ -194,12 +212,33 @@ class WeChatClient:
             raise ApiError(int(code), str(data.get("errmsg") or ""), what)
         return data
 
-    def access_token(self, *, fresh: bool = False) -> str:
-        """The cached token while it has more than five minutes left, else a new one."""
+    def access_token(self, *, refused: str | None = None) -> str:
+        """The cached token while it has more than five minutes left, else a new one (one
+        caller fetches, the others wait for it); `refused` is a token WeChat just refused."""
         now = self.clock.now()
-        held = None if fresh else self.cache.get(self.app_id)
-        if held is not None and now < held.expires_at - REFRESH_MARGIN:
-            return held.value
+
+        def usable(token: Token | None) -> bool:
+            return (token is not None and token.value != refused
+                    and now < token.expires_at - REFRESH_MARGIN)
+
+        try:
+            held = self.cache.get(self.app_id)
+            if held is not None and usable(held):
+                return held.value
+            try:
+                with self.cache.refreshing(self.app_id):
+                    # Another caller may have fetched one while this one waited.
+                    held = self.cache.get(self.app_id)
+                    if held is not None and usable(held):
+                        return held.value
+                    return self._fetch(now)
+            except LockError:  # waited long enough: fetch anyway
+                return self._fetch(now)
+        except RedisError as exc:
+            raise TransientError(f"微信 access_token 缓存（Redis）不可用：{type(exc).__name__}"
+                                 ) from None
+
+    def _fetch(self, now: datetime) -> str:
         query = urlencode({"grant_type": "client_credential", "appid": self.app_id,
                            "secret": self._secret})
         request = urllib.request.Request(f"{self.base_url}/cgi-bin/token?{query}",
@@ -235,8 +274,11 @@ class WeChatClient:
                 if attempt == 2:  # a fresh token refused too: try again later
                     raise TransientError(str(exc)) from None
                 _log.info("WeChat token refused (%s), fetching a new one", exc.errcode)
-                self.cache.drop(self.app_id, token)
-                token = self.access_token(fresh=True)
+                try:
+                    self.cache.drop(self.app_id, token)
+                except RedisError:
+                    pass  # the new token replaces it in the cache anyway
+                token = self.access_token(refused=token)
         raise AssertionError("unreachable")
 
     def send_custom(self, openid: str, text: str) -> dict[str, Any]:

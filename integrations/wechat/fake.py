@@ -110,6 +110,7 @@ class FakeWeChatApi:
         # ("http", status) for an HTTP error.
         self.failures: list[int | tuple[str, int]] = []
         self.calls: list[ApiCall] = []
+        self.token_delay = 0.0  # seconds a token fetch takes
         self._valid: set[str] = set()
         self._ids = count(1)
         self._lock = threading.Lock()
@@ -163,6 +164,8 @@ class FakeWeChatApi:
             body: Any = json.loads(request.get_data(as_text=True) or "null")
         except ValueError:
             body = None
+        if self.token_delay and request.path == "/cgi-bin/token":
+            threading.Event().wait(self.token_delay)
         with self._lock:
             answer = self._answer(request.path, query, body)
         if isinstance(answer, int):  # an HTTP error

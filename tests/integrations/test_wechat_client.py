@@ -77,6 +77,21 @@ def test_the_token_is_fetched_once_cached_and_refreshed_before_it_lapses(fake, c
     assert [b["text"]["content"] for b in fake.sent("custom")] == ["一", "二", "三", "四"]
 
 
+def test_callers_needing_a_token_at_once_wait_for_one_fetch(fake, clock):
+    import threading
+
+    fake.token_delay = 0.2  # long enough for every thread to find the cache empty
+    client = client_of(fake, clock)
+    tokens: list[str] = []
+    threads = [threading.Thread(target=lambda: tokens.append(client.access_token()))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fake.token_fetches == 1 and len(set(tokens)) == 1 and len(tokens) == 4
+
+
 def test_a_bad_secret_is_transient_and_names_the_code(fake, clock):
     client = WeChatClient(fake.app_id, "wrong", fake.base_url, cache=MemoryTokenCache(),
                           clock=clock)
