@@ -14,7 +14,8 @@ retrying a recorded message of the same citizen: that gets the recorded reply, w
 Bursts (a viral event: hundreds of messages a second, each retried by WeChat after 5 s): at most
 `WECHAT_INTAKE_SLOTS` pushes per process run the full intake at once. A demand, image or
 location that finds no slot free, or whose request has already spent `WECHAT_BUDGET_SECONDS`,
-or whose intake hits a lock or statement timeout, is held instead: one INSERT into the WeChat
+or whose intake hits a lock or statement timeout, or that comes within 2 s of such a hold
+(a burst is on), is held instead: one INSERT into the WeChat
 inbox keyed by its MsgId, answered at once with `mapping.HELD`; it is processed off the request
 (the embedded runner, or the Celery workers' outbox round) and the reply with the ticket number
 goes to the citizen as a customer-service message through the outbox. An emergency is judged
@@ -26,6 +27,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, request
@@ -87,23 +89,36 @@ QUERY_WAIT = 1.0
 # Workers are poked about held messages at most this often (a poke per push would flood the
 # broker in a burst; the runner takes every waiting message each round).
 POKE_EVERY = 0.2
-_slots_lock = threading.Lock()
-_last_poke = [0.0]
+# Expired nonces are purged at most this often per process (not on every push).
 PURGE_EVERY = 60.0
-_last_purge = [float("-inf")]
+# Once a push was held, this process holds every deferrable push for this long (a burst is on:
+# a full intake now would only lengthen the answers of everyone behind it).
+PRESSURE_SECONDS = 2.0
+_state_lock = threading.Lock()
 
 
-def _slots() -> threading.BoundedSemaphore:
-    """This process's intake slots (one semaphore per app)."""
+@dataclass
+class BurstState:
+    """This process's intake slots and the times of its last hold, poke and purge (per app,
+    so that apps in one process, as in the tests, do not share them)."""
+
+    slots: threading.BoundedSemaphore
+    last_hold: float = float("-inf")
+    last_poke: float = float("-inf")
+    last_purge: float = float("-inf")
+
+
+def _state() -> BurstState:
+    """The app's burst state, made on first use."""
     ext = current_app.extensions
-    slots = ext.get("wechat_intake_slots")
-    if slots is None:
-        with _slots_lock:
-            slots = ext.get("wechat_intake_slots")
-            if slots is None:
+    state = ext.get("wechat_burst")
+    if state is None:
+        with _state_lock:
+            state = ext.get("wechat_burst")
+            if state is None:
                 count = int(current_app.config.get("WECHAT_INTAKE_SLOTS") or INTAKE_SLOTS)
-                slots = ext["wechat_intake_slots"] = threading.BoundedSemaphore(max(count, 1))
-    return slots
+                state = ext["wechat_burst"] = BurstState(threading.BoundedSemaphore(max(count, 1)))
+    return state
 
 
 def _budget() -> float:
@@ -183,7 +198,8 @@ def handle(push: Push, key_id: str, now: datetime, started: float | None = None
         return seen
     _purge_now_and_then(now)
     held_type = message.msg_type in conversation.HELD_TYPES
-    slots = _slots()
+    state = _state()
+    slots = state.slots
     deferrable: bool | None = None
 
     def may_hold() -> bool:
@@ -195,7 +211,9 @@ def handle(push: Push, key_id: str, now: datetime, started: float | None = None
     budget = _budget()
     slot = slots.acquire(blocking=False)
     try:
-        if held_type and (not slot or time.monotonic() - started >= budget) and may_hold():
+        pressed = time.monotonic() - state.last_hold < PRESSURE_SECONDS
+        if held_type and (not slot or pressed or time.monotonic() - started >= budget) \
+                and may_hold():
             return _hold(push, now)
         if held_type:
             assert message.msg_id is not None  # inbound refuses messages without one
@@ -241,19 +259,19 @@ def _hold(push: Push, now: datetime) -> str:
         commit()  # the nonce
         return mapping.HELD if seen is None else seen
     commit()
-    runner = services().runner
-    stamp = time.monotonic()
-    if runner is not None and stamp - _last_poke[0] >= POKE_EVERY:
-        _last_poke[0] = stamp
+    runner, state = services().runner, _state()
+    stamp = state.last_hold = time.monotonic()
+    if runner is not None and stamp - state.last_poke >= POKE_EVERY:
+        state.last_poke = stamp
         runner.poke()
     return mapping.HELD
 
 
 def _purge_now_and_then(now: datetime) -> None:
     """Forget nonces past their 10 minutes, once a minute per process (not on every push)."""
-    stamp = time.monotonic()
-    if stamp - _last_purge[0] >= PURGE_EVERY:
-        _last_purge[0] = stamp
+    state, stamp = _state(), time.monotonic()
+    if stamp - state.last_purge >= PURGE_EVERY:
+        state.last_purge = stamp
         purge_nonces(db.session, now)
 
 
