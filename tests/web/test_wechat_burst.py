@@ -148,3 +148,16 @@ def test_with_time_to_spare_a_demand_is_not_held(server: Server, wechat_app):  #
     _, reply = server.send(ALICE, "text", Content="楼下烧烤店油烟太大")
     assert reply == mapping.accepted(_number_in(reply))
     assert _held(wechat_app) == []
+
+
+def test_while_a_burst_is_on_a_demand_is_held_even_with_time_to_spare(
+        server: Server, wechat_app):  # noqa: F811
+    import time
+
+    from web.hooks.wechat import _state
+
+    with wechat_app.app_context():
+        _state().last_hold = time.monotonic()  # a push was held just now
+    _, reply = server.send(ALICE, "text", Content="楼下烧烤店油烟太大")
+    assert reply == mapping.HELD
+    assert len(_held(wechat_app)) == 1 and _tickets(wechat_app) == []
