@@ -16,8 +16,8 @@ from sqlalchemy import text
 from tests.conftest import empty_database, pg_url
 
 # Every table a request could write to (reference tables left out: nothing here edits them).
-TABLES = ("tickets", "events", "assignments", "extensions", "contacts", "users", "api_tokens",
-          "personal_data_reads", "settings", "ticket_counters", "console_events")
+TABLES = ("tickets", "events", "assignments", "extensions", "suspensions", "contacts", "users",
+          "api_tokens", "personal_data_reads", "settings", "ticket_counters", "console_events")
 DEMO_USERS = ("operator1", "dispatcher1", "handler1", "street1", "worker1", "supervisor1",
               "leader1", "admin1", "police1")
 TICKETS = "/api/v1/tickets"

@@ -1,6 +1,7 @@
 """Suspension (挂起) over HTTP: handler1 asks, dispatcher1 approves, the ticket view shows the
 stopped clock and offers the resume, handler1 resumes; each bad request a Chinese error that
-names its field and writes nothing (row counts, suspensions included, and the ticket)."""
+names its field and writes nothing (row counts, suspensions included, and the ticket, with
+`unchanged`)."""
 
 from __future__ import annotations
 
