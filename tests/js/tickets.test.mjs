@@ -48,6 +48,13 @@ test("a dispatched assignment runs the sign-for clock, a signed one the completi
   assert.equal(clockOf(null), null);
 });
 
+test("a suspended completion clock carries its end date for the countdown (已挂起)", () => {
+  const suspended = { ...assignments[2], suspended_until: "2026-03-09T16:00:00Z" };
+  assert.equal(clockOf(suspended).suspendedUntil, "2026-03-09T16:00:00Z");
+  assert.equal(clockOf(suspended).kind, "complete");
+  assert.equal("suspendedUntil" in clockOf({ ...assignments[2], suspended_until: null }), false);
+});
+
 test("every open status has one marker group; closed ones are 'other'", () => {
   const grouped = STATUS_GROUPS.flatMap(([, statuses]) => statuses);
   assert.equal(new Set(grouped).size, grouped.length);
