@@ -20,10 +20,10 @@ from dispatch.intake import alarms, autodispatch
 from dispatch.intake.pipeline import intake
 from dispatch.outbound.outbox import OutboxMessage
 from dispatch.tickets.alarm_clock import sweep_alarms
-from dispatch.tickets.lifecycle import available_actions
 from dispatch.triage.rules import RuleClassifier, rules_from_file
 from grid.catalogue import create_rule
 from grid.service import GridRouting
+from tests.service.test_available_actions import offered
 
 CATALOGUE = json.loads(
     (__import__("pathlib").Path(__file__).resolve().parents[2] / "grid" / "data"
@@ -160,14 +160,14 @@ def test_auto_transfer_110_sends_the_emergency_to_110_through_the_outbox(desk):
 
 def test_a_dispatcher_acknowledges_the_alarm_once(desk):
     t = log(desk).ticket
-    assert "acknowledge_alarm" in available_actions(t, desk.actors["dispatcher1"])
+    assert "acknowledge_alarm" in offered(desk, t, "dispatcher1")
     desk.clock.advance(seconds=20)
     done = desk.act(t, "acknowledge_alarm", "dispatcher1")
     (event,) = done.events
     assert event.payload["waited_s"] == 20.0 and not event.payload["escalated"]
     assert t.alarm_acknowledged_at == desk.clock.now()
     assert t.alarm_acknowledged_by_id == desk.uid("dispatcher1")
-    assert "acknowledge_alarm" not in available_actions(t, desk.actors["dispatcher1"])
+    assert "acknowledge_alarm" not in offered(desk, t, "dispatcher1")
     again = desk.refused(t, "acknowledge_alarm", "supervisor1", Conflict)
     assert "已于" in again.message and "无需重复确认" in again.message
 
@@ -349,7 +349,7 @@ def test_without_a_confidence_the_rule_scores_give_an_estimate(desk, catalogue):
 def test_a_dispatcher_takes_an_automatic_dispatch_back_to_the_queue(desk, catalogue):
     settings(desk, auto_dispatch={"utilities.water": 0.8})
     t = log(desk, text=WATER, classifier=Says(water(0.9))).ticket
-    assert "take_back" in available_actions(t, desk.actors["dispatcher1"])
+    assert "take_back" in offered(desk, t, "dispatcher1")
     desk.refused(t, "take_back", "operator1", Forbidden)
     done = desk.act(t, "take_back", "dispatcher1", reason="应由物业处理")
     (event,) = done.events
@@ -357,12 +357,12 @@ def test_a_dispatcher_takes_an_automatic_dispatch_back_to_the_queue(desk, catalo
     assert event.payload["department"] == "water_supply" and event.payload["auto_dispatched"]
     assert event.reason == "应由物业处理"
     assert [a.status for a in desk.assignments(t)] == ["cancelled"]
-    assert t.status == "NEW" and "dispatch" in available_actions(t, desk.actors["dispatcher1"])
+    assert t.status == "NEW" and "dispatch" in offered(desk, t, "dispatcher1")
     # Dispatched again by a person: not automatic, and not to be taken back.
     desk.act(t, "dispatch", "dispatcher1", lead="urban_management")
     assert desk.events(t)[-1].payload["dispatched_by"] == "dispatcher"
     assert not desk.assignments(t)[-1].auto_dispatched
-    assert "take_back" not in available_actions(t, desk.actors["dispatcher1"])
+    assert "take_back" not in offered(desk, t, "dispatcher1")
     err = desk.refused(t, "take_back", "dispatcher1", Conflict)
     assert "不是智能派单" in err.message
 
@@ -380,7 +380,7 @@ def rejected(desk) -> Ticket:
 def test_after_110_rejects_an_operator_or_dispatcher_cannot_send_it_again(desk):
     t = rejected(desk)
     for user in ("operator1", "dispatcher1"):
-        assert "transfer_110" not in available_actions(t, desk.actors[user])
+        assert "transfer_110" not in offered(desk, t, user)
         err = desk.refused(t, "transfer_110", user, Conflict, reason="再次转110")
         assert "首接" in err.message and "非警情，属邻里纠纷" in err.message
     err = desk.refused(t, "transfer_110", "supervisor1", Conflict, reason="再转")
@@ -389,7 +389,7 @@ def test_after_110_rejects_an_operator_or_dispatcher_cannot_send_it_again(desk):
 
 def test_a_supervisor_sends_it_again_with_a_recorded_arbitration(desk, session):
     t = rejected(desk)
-    assert "transfer_110" in available_actions(t, desk.actors["supervisor1"])
+    assert "transfer_110" in offered(desk, t, "supervisor1")
     done = desk.act(t, "transfer_110", "supervisor1", arbitration="现场有人持械，经协调由110处置")
     (event,) = done.events
     assert t.status == "TRANSFERRED_110"
@@ -407,7 +407,7 @@ def test_a_matter_both_sides_refuse_stays_with_12345(desk):
     desk.act(t, "transfer_110", "supervisor1", arbitration="经协调再次转110")
     desk.act(t, "police_reject", "police1", reason="仍不属警情")
     for user in ("supervisor1", "dispatcher1"):
-        assert "transfer_110" not in available_actions(t, desk.actors[user])
+        assert "transfer_110" not in offered(desk, t, user)
     err = desk.refused(t, "transfer_110", "supervisor1", Conflict, arbitration="第三次")
     assert "由 12345 办理" in err.message
     desk.act(t, "dispatch", "dispatcher1", lead="urban_management")  # 12345 handles it

@@ -159,7 +159,7 @@ def test_action_not_allowed_from_the_state_is_409_conflict(api, unchanged, ticke
         r = _action(api, "dispatcher1", ticket["number"], "review_accept",
                     {"version": ticket["version"]})
     error = error_of(r, 409, "conflict")
-    assert "DISPATCHED" in error["message"]
+    assert "“已派单”" in error["message"]  # the state by its name, not its code
 
 
 def test_action_by_a_role_that_may_not_take_it_is_403(api, unchanged, ticket):
