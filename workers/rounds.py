@@ -13,7 +13,8 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from dispatch.core import idempotency
-from dispatch.outbound.outbox import DeliveryReport, Sender, deliver_due
+from dispatch.outbound.citizen_notices import TOPIC as NOTICE_TOPIC
+from dispatch.outbound.outbox import DeliveryReport, Sender, TransientError, deliver_due
 from dispatch.stats import rollups
 from dispatch.tickets.alarm_clock import AlarmSweepReport, sweep_alarms
 from dispatch.tickets.sweeps import SweepReport, sweep_clocks
@@ -48,9 +49,24 @@ def senders(app: Flask, now: datetime) -> dict[str, Sender]:
     if client is not None:
         out.update(client.senders(now))
     wechat = outbound_from_config(app.config, sms=services.sms, clock=services.clock)
-    if wechat is not None:  # unconfigured: the WeChat rows wait
+    if wechat is not None:
         out.update(wechat.senders(now))
+    else:
+        # No account to send from: a notice goes by its SMS fallback, as the questionnaire did
+        # before there was WeChat outbound; without a phone it waits (retried hourly) for the
+        # account to be configured, as the burst's owed numbers do.
+        out[NOTICE_TOPIC] = lambda payload: _notice_by_sms(sms, payload)
     return out
+
+
+def _notice_by_sms(sms: Sender, payload: dict[str, Any]) -> dict[str, Any]:
+    """A WeChat notice sent by its SMS fallback (the account cannot send)."""
+    fallback = payload.get("sms")
+    if not fallback:
+        raise TransientError("未配置微信公众号发送（HOTLINE_WECHAT_APP_SECRET），且无手机号"
+                             "可改发短信：等待配置")
+    return {"via": "sms", **sms({"to": fallback["to"], "text": fallback["text"],
+                                 "ref": payload["ref"]})}
 
 
 def deliver_round(app: Flask, now: datetime | None = None, limit: int = 50) -> DeliveryReport:

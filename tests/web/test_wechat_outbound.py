@@ -1,8 +1,8 @@
 """WeChat outbound through the outbox, with `FakeWeChatApi` over real HTTP: a WeChat citizen's
 ticket dispatched → "已派单" as a customer-service message; reviewed → "已办结，请评价" and the
 questionnaire, answered on WeChat; the ticket number owed after a burst delivered; a transient
-error retried with back-off, a permanent one dead with its reason; unconfigured, the rows wait
-and /healthz says so; a phone citizen's questionnaire stays an SMS."""
+error retried with back-off, a permanent one dead with its reason; unconfigured, a notice goes
+by its SMS fallback or waits, and /healthz says so; a phone citizen's questionnaire stays an SMS."""
 
 from __future__ import annotations
 
@@ -185,16 +185,35 @@ def test_outside_48_hours_without_a_template_a_citizen_with_a_phone_gets_an_sms(
     assert row.receipt["via"] == "sms"
 
 
-def test_unconfigured_the_rows_wait_and_healthz_says_so(
+def test_unconfigured_a_notice_goes_by_sms_or_waits_and_healthz_says_so(
         server: Server, api, clock, tokens):  # noqa: F811
+    from integrations.sms.fake import RecordingSms
+    from web.services import services
+
     app = server.client.application
     assert app.config.get("WECHAT_APP_SECRET") is None
     number = wechat_ticket(server)
     api.act("dispatcher1", number, "dispatch", **DISPATCH)
+    # No phone to fall back to: the notice waits for the account (retried, never dead).
     assert deliver_round(app, clock.now()).delivered == ()
     [row] = rows(app, NOTICE)
-    assert row.attempts == 0 and row.delivered_at is None and not row.dead
-    assert timedelta(0) == row.due_at - clock.now()
+    assert row.delivered_at is None and not row.dead and "等待配置" in row.last_error
+    assert row.due_at > clock.now()
     body = app.test_client().get("/healthz").get_json()
     assert (body["status"], body["wechat_outbound"], body["wechat_waiting"]) == (
         "ok", "unconfigured", 1)
+    # A citizen with a phone gets the notice by SMS, as the questionnaire went before.
+    second = wechat_ticket(server)
+    with app.app_context():
+        from dispatch.core.models import Ticket
+        from web.extensions import db
+
+        db.session.scalar(select(Ticket).where(Ticket.number == second)).citizen_phone = (
+            "13900139000")
+        db.session.commit()
+        services().sms = sms = RecordingSms()
+    api.act("dispatcher1", second, "dispatch", **DISPATCH)
+    assert len(deliver_round(app, clock.now()).delivered) == 1
+    [text] = sms.texts_to("13900139000")
+    assert second in text and "已派单" in text
+    assert [r.receipt["via"] for r in rows(app, NOTICE) if r.delivered_at] == ["sms"]
