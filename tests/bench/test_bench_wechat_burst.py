@@ -311,6 +311,9 @@ def test_bench_wechat_burst_200_senders_60_s_on_hotline_serve(database, tmp_path
         "inbox_rows": inbox_rows, "inbox_unprocessed_or_without_number": inbox_failed,
         "follow_ups_with_number": follow_ups, "alarms": alarms,
     }
+    # Issue 19's goal; printed, not asserted (the figures depend on what else runs here).
+    result["goal_p99_le_1s_and_none_past_5s"] = (result["p99_ms"] <= 1000
+                                                 and result["past_5s"] == 0)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "wechat_burst.json").write_text(json.dumps(result, ensure_ascii=False, indent=2),
                                                encoding="utf-8")
