@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from dispatch.core.actors import Actor
-from dispatch.core.errors import Forbidden
+from dispatch.core.errors import Conflict, Forbidden, InvalidInput
 from dispatch.core.models import Assignment, Ticket, User
 from dispatch.core.vocab import (
     ACTIVE_ASSIGNMENT,
@@ -112,3 +113,27 @@ def rearm_completion_clock(a: Assignment) -> None:
     # (dispatch.tickets.sweeps fires only steps whose mark is NULL).
     a.complete_warned_at = None
     a.complete_overdue_at = None
+
+
+class _Request(Protocol):
+    id: Any
+    status: Any
+
+
+PendingT = TypeVar("PendingT", bound=_Request)
+
+
+def pending_request(ticket: Ticket, requests: Iterable[PendingT], chosen: int | None, *,
+                    field: str, noun: str) -> PendingT:
+    """The one pending request (an extension's, a suspension's) an approval or refusal is
+    about: the chosen one, or the only one there is."""
+    pending = [r for r in requests if r.status == "pending"]
+    if chosen is not None:
+        pending = [r for r in pending if r.id == chosen]
+        if not pending:
+            raise InvalidInput(f"{field}: 没有待审批的{noun} {chosen}", field=field)
+    if not pending:
+        raise Conflict(f"工单 {ticket.number} 没有待审批的{noun}")
+    if len(pending) > 1:
+        raise InvalidInput(f"{field}: 有多个待审批的{noun}，请指明其中一个", field=field)
+    return pending[0]

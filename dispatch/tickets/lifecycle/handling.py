@@ -23,6 +23,7 @@ from dispatch.tickets.lifecycle.assignments import (
     close_assignment,
     moves_ticket,
     own_assignment,
+    pending_request,
     rearm_completion_clock,
 )
 from dispatch.tickets.lifecycle.context import (
@@ -87,21 +88,6 @@ def _complete(c: Context) -> Step:
     })
 
 
-def _extension(c: Context, ext_id: int | None) -> Extension:
-    pending = [e for e in c.ticket.extensions if e.status == "pending"]
-    if ext_id is not None:
-        pending = [e for e in pending if e.id == ext_id]
-        if not pending:
-            raise InvalidInput(f"extension_id: 没有待审批的延期申请 {ext_id}",
-                               field="extension_id")
-    if not pending:
-        raise Conflict(f"工单 {c.ticket.number} 没有待审批的延期申请")
-    if len(pending) > 1:
-        raise InvalidInput("extension_id: 有多个待审批的延期申请，请指明其中一个",
-                           field="extension_id")
-    return pending[0]
-
-
 def extension_refusal(ticket: Ticket, a: Assignment, now: datetime,
                       max_extensions: int) -> str | None:
     """Why this assignment may not ask for an extension now, None when it may: still in hand,
@@ -137,7 +123,8 @@ def _request_extension(c: Context) -> Step:
 
 
 def _approve_extension(c: Context) -> Step:
-    ext = _extension(c, c.payload.extension_id)
+    ext = pending_request(c.ticket, c.ticket.extensions, c.payload.extension_id,
+                          field="extension_id", noun="延期申请")
     days = c.payload.days or ext.days
     if days > ext.days:
         raise InvalidInput(f"days: 批准天数不能超过申请的 {ext.days} 个工作日",
@@ -166,7 +153,8 @@ def _approve_extension(c: Context) -> Step:
 
 
 def _refuse_extension(c: Context) -> Step:
-    ext = _extension(c, c.payload.extension_id)
+    ext = pending_request(c.ticket, c.ticket.extensions, c.payload.extension_id,
+                          field="extension_id", noun="延期申请")
     ext.status, ext.decided_at, ext.decided_by_id = "refused", c.now, c.actor.id
     ext.decision_reason = c.payload.reason
     return Step(SAME, {"extension_id": ext.id})

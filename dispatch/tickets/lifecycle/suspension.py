@@ -25,6 +25,7 @@ from dispatch.tickets.clocks import add_working_days, warning_time
 from dispatch.tickets.lifecycle.assignments import (
     assignment_payload,
     own_assignment,
+    pending_request,
     rearm_completion_clock,
 )
 from dispatch.tickets.lifecycle.context import Context, Step
@@ -114,19 +115,9 @@ def moved_deadline(session: Session, a: Assignment, deadline: datetime, start: d
     return moved.at, moved.provisional
 
 
-def _pending(c: Context, suspension_id: int | None) -> Suspension:
-    pending = [s for s in c.ticket.suspensions if s.status == "pending"]
-    if suspension_id is not None:
-        pending = [s for s in pending if s.id == suspension_id]
-        if not pending:
-            raise InvalidInput(f"suspension_id: 没有待审批的挂起申请 {suspension_id}",
-                               field="suspension_id")
-    if not pending:
-        raise Conflict(f"工单 {c.ticket.number} 没有待审批的挂起申请")
-    if len(pending) > 1:
-        raise InvalidInput("suspension_id: 有多个待审批的挂起申请，请指明其中一个",
-                           field="suspension_id")
-    return pending[0]
+def _pending(c: Context) -> Suspension:
+    return pending_request(c.ticket, c.ticket.suspensions, c.payload.suspension_id,
+                           field="suspension_id", noun="挂起申请")
 
 
 def _request_suspend(c: Context) -> Step:
@@ -144,7 +135,7 @@ def _request_suspend(c: Context) -> Step:
 
 
 def _approve_suspend(c: Context) -> Step:
-    s, p = _pending(c, c.payload.suspension_id), c.payload
+    s, p = _pending(c), c.payload
     a = c.session.get(Assignment, s.assignment_id)
     assert a is not None
     if a.status != AssignmentStatus.SIGNED or a.closed_at is not None:
@@ -173,7 +164,7 @@ def _approve_suspend(c: Context) -> Step:
 
 
 def _refuse_suspend(c: Context) -> Step:
-    s = _pending(c, c.payload.suspension_id)
+    s = _pending(c)
     s.status, s.decided_at, s.decided_by_id = "refused", c.now, c.actor.id
     s.decision_reason = c.payload.reason
     return Step(SAME, {"suspension_id": s.id, "assignment_id": s.assignment_id})
