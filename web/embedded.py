@@ -20,6 +20,9 @@ from typing import Any
 from flask import Flask
 
 log = logging.getLogger("hotline.embedded")
+# During a WeChat burst, held messages are processed this many at a time, with this pause.
+BURST_BATCH = 5
+BURST_PAUSE = 0.5
 
 
 class EmbeddedRunner:
@@ -109,13 +112,15 @@ class EmbeddedRunner:
                     sweep_round(self.app)
                 except Exception:
                     log.exception("clock sweep failed")
+            burst = self._wechat_burst_on()
             try:  # WeChat messages held in a burst: their tickets, then their follow-ups
-                held = inbox_round(self.app)
-                if held.more:  # a backlog: another round at once, in batches
+                held = inbox_round(self.app, BURST_BATCH if burst else 100)
+                if held.more:  # a backlog: another round soon, in batches
                     self._poked = True
                     self._wake.set()
             except Exception:
                 log.exception("WeChat inbox round failed")
+                held = None
             try:
                 report = deliver_round(self.app)
                 if report.delivered or report.retried or report.dead:
@@ -127,6 +132,17 @@ class EmbeddedRunner:
             if self._stats_due_in() <= 0:  # else the batch waits for its turn (woken then)
                 self._refresh_stats(stats_round)
             self.rounds += 1
+            if burst and held is not None and held.more:
+                # While the hook holds pushes, the backlog is worked off slowly: this thread
+                # shares the process (and its interpreter lock) with the requests it would slow.
+                self._stop.wait(BURST_PAUSE)
+
+    def _wechat_burst_on(self) -> bool:
+        """The WeChat hook of this app held a push in the last few seconds."""
+        from web.hooks.wechat import PRESSURE_SECONDS
+
+        state = self.app.extensions.get("wechat_burst")
+        return state is not None and time.monotonic() - state.last_hold < PRESSURE_SECONDS
 
     def _refresh_stats(self, stats_round: Any) -> None:
         """One refresh of the rollups: every change committed so far, in one batch."""
