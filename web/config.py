@@ -71,6 +71,9 @@ class Config(BaseModel):
     wechat_api_base: str = _var("WECHAT_API_BASE", "https://api.weixin.qq.com",
                                 " http:// 或 https:// 地址")
     wechat_subscribe_template: str | None = _var("WECHAT_SUBSCRIBE_TEMPLATE", None, "文本")
+    wechat_intake_slots: int = _var("WECHAT_INTAKE_SLOTS", 4, "整数（不小于 1）", ge=1)
+    wechat_budget_seconds: float = _var("WECHAT_BUDGET_SECONDS", 3.0, "秒数（大于 0，小于 5）",
+                                        gt=0, lt=5, allow_inf_nan=False)
     open311_api_keys: tuple[str, ...] = _var("OPEN311_API_KEYS", (), "以逗号分隔的密钥",
                                              secret=True)
     sms_gateway_url: str | None = _var("SMS_GATEWAY_URL", None, " http:// 或 https:// 地址")
@@ -196,6 +199,10 @@ class Config(BaseModel):
             "WECHAT_APP_SECRET": self.wechat_app_secret,
             "WECHAT_API_BASE": self.wechat_api_base,
             "WECHAT_SUBSCRIBE_TEMPLATE": self.wechat_subscribe_template,
+            # A burst (web/hooks/wechat.py): pushes per process that run the whole intake at
+            # once, and the seconds after which a push is held and answered "number follows".
+            "WECHAT_INTAKE_SLOTS": self.wechat_intake_slots,
+            "WECHAT_BUDGET_SECONDS": self.wechat_budget_seconds,
             # The 110 desk: JSON {key id: secret}; its base URL for our transfers and acks.
             "POLICE110_KEYS": self.police110_keys,
             "POLICE110_URL": self.police110_url,

@@ -25,6 +25,7 @@ def test_defaults_when_nothing_is_set(tmp_path: Path):
     assert settings["GRID_UPLOAD_MAX_BYTES"] == 200 << 20
     assert settings["UPLOAD_MAX_BYTES"] == 10 << 20
     assert settings["SMS_GATEWAY_TIMEOUT"] == 5.0
+    assert (settings["WECHAT_INTAKE_SLOTS"], settings["WECHAT_BUDGET_SECONDS"]) == (4, 3.0)
     assert settings["OPEN311_API_KEYS"] == ()
     assert settings["WECHAT_TOKEN"] is None and settings["POLICE110_KEYS"] is None
     assert (settings["LOG_LEVEL"], settings["LOG_FORMAT"]) == ("INFO", "text")
@@ -65,6 +66,8 @@ def test_set_variables_are_read_with_their_types(tmp_path: Path):
     ("HOTLINE_PROXY_COUNT", "-1", "整数（不小于 0）"),
     ("HOTLINE_SECURE_COOKIES", "maybe", " 0 或 1"),
     ("HOTLINE_SMS_GATEWAY_TIMEOUT", "nan", "秒数（大于 0）"),
+    ("HOTLINE_WECHAT_INTAKE_SLOTS", "0", "整数（不小于 1）"),
+    ("HOTLINE_WECHAT_BUDGET_SECONDS", "6", "秒数（大于 0，小于 5）"),
     ("HOTLINE_MAP_TILE_URL", "tiles/{z}", " http:// 或 https:// 地址"),
     ("HOTLINE_LOG_FORMAT", "xml", " text 或 json"),
     ("HOTLINE_LOG_LEVEL", "loud", " DEBUG、INFO、WARNING、ERROR 或 CRITICAL"),
