@@ -8,12 +8,15 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 import psycopg
 import pytest
 import shapely
+from argon2 import PasswordHasher
 from psycopg.conninfo import make_conninfo
-from sqlalchemy import URL, create_engine, make_url, select
+from sqlalchemy import URL, Engine, create_engine, make_url, select
 from sqlalchemy.orm import Session
 
 import dispatch.core.models  # noqa: F401
@@ -21,6 +24,8 @@ import grid.models  # noqa: F401
 from dispatch.core.db import Base
 from grid.models import Area
 
+# Passwords hashed cheaply: the benchmarks measure the system, not argon2.
+HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 ADMIN_URL = os.environ.get(
     "HOTLINE_BENCH_DATABASE_ADMIN_URL",
     os.environ.get("HOTLINE_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"))
@@ -45,6 +50,32 @@ def scratch_database(name: str) -> Iterator[tuple[URL, str]]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def county_database(name: str, grid_from: datetime, *, rules: bool = False,
+                    then: Callable[[Session], Any] | None = None
+                    ) -> Iterator[tuple[URL, str, Engine, Any]]:
+    """A scratch database holding the demo users and the demo county (its grid active from
+    `grid_from`; the shipped classifier rules when `rules`): (URL, conninfo, engine, and what
+    `then(session)` returned after loading, e.g. points to send)."""
+    from grid.demo.reference import load_demo, load_demo_grid
+
+    with scratch_database(name) as (url, conninfo):
+        engine = create_engine(url)
+        with Session(engine) as s:
+            load_demo(s, HASHER)
+            load_demo_grid(s, HASHER, grid_from)
+            if rules:
+                from dispatch.triage.rules import load_classifier_rules
+
+                load_classifier_rules(s)
+            s.commit()
+            extra = then(s) if then else None
+        try:
+            yield url, conninfo, engine, extra
+        finally:
+            engine.dispose()
 
 
 @contextmanager

@@ -30,8 +30,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from argon2 import PasswordHasher
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
@@ -40,16 +39,15 @@ from dispatch.intake.history_import import import_history, parse_mapping, read_r
 from dispatch.stats import rollups
 from dispatch.tickets.calendar import LOCAL_TZ
 from grid.coords import from_wgs84
-from grid.demo.reference import DATA, load_demo, load_demo_grid
+from grid.demo.reference import DATA
 from grid.history import HistoryGridRouting
 from grid.locator import GridCache
 from grid.models import Department
-from tests.bench.conftest import county_points, scratch_database
+from tests.bench.conftest import county_database, county_points
 
 DB_NAME = os.environ.get("HOTLINE_BENCH_HISTORY_DB", "bench_history_import")
 ROWS = int(os.environ.get("HOTLINE_BENCH_HISTORY_ROWS", "100000"))
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 HEADINGS = ["工单号", "来电时间", "来源", "类型", "类别", "内容", "姓名", "电话", "地址", "经度",
             "纬度", "坐标系", "处理部门", "工单状态", "派单时间", "签收时间", "完成时间",
             "处理结果", "回访时间", "评价", "解决"]
@@ -136,14 +134,8 @@ def _counts(session: Session) -> tuple[int, int, int]:
 
 @pytest.fixture(scope="module")
 def engine():
-    with scratch_database(DB_NAME) as (url, _):
-        eng = create_engine(url)
-        with Session(eng) as s:
-            load_demo(s, HASHER)
-            load_demo_grid(s, HASHER, NOW)
-            s.commit()
+    with county_database(DB_NAME, NOW) as (_, _, eng, _):
         yield eng
-        eng.dispose()
 
 
 def _import(session: Session, data: bytes, mapping_json: bytes):

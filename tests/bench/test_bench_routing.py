@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import grid.models  # noqa: F401
@@ -24,29 +23,22 @@ from dispatch.core.accounts import actor_for
 from dispatch.core.actors import SYSTEM
 from dispatch.core.models import User
 from dispatch.intake.pipeline import IntakePorts, intake
-from grid.demo.reference import DATA, load_demo, load_demo_grid
+from grid.demo.reference import DATA
 from grid.locator import GridCache
 from grid.service import GridRouting, preview
-from tests.bench.conftest import county_points, quantile, scratch_database
+from tests.bench.conftest import county_database, county_points, quantile
 
 DB_NAME = "hotline_bench_routing"
 RESULTS = Path(__file__).parent / "results"
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 CATEGORIES = ["urban.appearance.street_vending", "environment.noise", "utilities.water",
               "rural.village_affairs", "transport.roads", "market.consumer_rights"]
 
 
 @pytest.fixture(scope="module")
 def engine():
-    with scratch_database(DB_NAME) as (url, _):
-        eng = create_engine(url)
-        with Session(eng) as s:
-            load_demo(s, HASHER)
-            load_demo_grid(s, HASHER, START)
-            s.commit()
+    with county_database(DB_NAME, START) as (_, _, eng, _):
         yield eng
-        eng.dispose()
 
 
 def _addresses(n: int) -> list[str]:

@@ -32,24 +32,20 @@ import pytest
 import waitress
 import wechatpy
 import xmltodict
-from argon2 import PasswordHasher
-from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 from waitress import wasyncore
 from wechatpy.crypto import WeChatCrypto as PeerCrypto
 from wechatpy.utils import WeChatSigner
 
 import grid.models  # noqa: F401
 from grid.coords import from_wgs84
-from grid.demo.reference import load_demo, load_demo_grid
 from integrations.wechat import mapping
 from integrations.wechat.fake import message_xml
-from tests.bench.conftest import county_points, quantile, scratch_database
+from tests.bench.conftest import county_database, county_points, quantile
 from web.app import create_app
 
 DB_NAME = "bench_wechat"
 RESULTS = Path(__file__).parent / "results"
-HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 HOOK = "/hooks/wechat"
 TOKEN = "bench-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -338,15 +334,10 @@ def _run_pass(port: int, senders: int, per_sender: int, prefix: str, msg_base: i
 
 @pytest.fixture(scope="module")
 def database():
-    with scratch_database(DB_NAME) as (url, conninfo):
-        engine = create_engine(url)
-        with Session(engine) as s:
-            load_demo(s, HASHER)
-            load_demo_grid(s, HASHER, datetime.now(UTC) - timedelta(days=1))
-            s.commit()
-            points = county_points(s, 500, 5)
+    with county_database(DB_NAME, datetime.now(UTC) - timedelta(days=1),
+                         then=lambda s: county_points(s, 500, 5)) as (url, conninfo, engine,
+                                                                   points):
         yield url, conninfo, engine, points
-        engine.dispose()
 
 
 def _count(engine, sql: str, **params) -> int:

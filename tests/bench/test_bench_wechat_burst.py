@@ -38,16 +38,14 @@ from urllib.parse import urlencode
 import pytest
 import wechatpy
 import xmltodict
-from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 from wechatpy.crypto import WeChatCrypto as PeerCrypto
 
-from grid.demo.reference import load_demo, load_demo_grid
 from integrations.wechat import mapping
 from integrations.wechat.fake import message_xml
-from tests.bench.conftest import quantile, scratch_database
+from tests.bench.conftest import county_database, quantile
 from tests.bench.faults_cluster import Process, hotline_command, wait_until
-from tests.bench.test_bench_wechat import ACCOUNT, AES_KEY, APP_ID, DEMANDS, HASHER, TOKEN, _sign
+from tests.bench.test_bench_wechat import ACCOUNT, AES_KEY, APP_ID, DEMANDS, TOKEN, _sign
 
 pytestmark = pytest.mark.skipif(os.environ.get("HOTLINE_BENCH_WECHAT_BURST") != "1",
                                 reason="set HOTLINE_BENCH_WECHAT_BURST=1 (about 3–10 minutes)")
@@ -198,17 +196,9 @@ def _count(engine, sql: str, **params) -> int:
 
 @pytest.fixture(scope="module")
 def database():
-    with scratch_database(DB_NAME) as (url, conninfo):
-        engine = create_engine(url)
-        with Session(engine) as s:
-            from dispatch.triage.rules import load_classifier_rules
-
-            load_demo(s, HASHER)
-            load_demo_grid(s, HASHER, datetime.now(UTC) - timedelta(days=1))
-            load_classifier_rules(s)
-            s.commit()
+    with county_database(DB_NAME, datetime.now(UTC) - timedelta(days=1), rules=True) as (
+            url, _, engine, _):
         yield url, engine
-        engine.dispose()
 
 
 @pytest.mark.timeout(SECONDS + DRAIN_MAX + 600)
