@@ -7,21 +7,18 @@ batch; a ticket that fails is set aside until the next sweep."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from dispatch.core.models import Event, Ticket
+from dispatch.core.models import Ticket
 from dispatch.core.ports import Directory, PublishedEvent
 from dispatch.core.settings import get_triage_settings
 from dispatch.core.vocab import OPEN_STATES
-from dispatch.tickets.lifecycle import SYSTEM, perform
 from dispatch.tickets.sweeps import NoDirectory
-
-_log = logging.getLogger(__name__)
+from dispatch.tickets.system_actions import act_on_due
 
 
 @dataclass(frozen=True)
@@ -44,39 +41,14 @@ def sweep_alarms(session: Session, now: datetime, *, limit: int = 200,
     seconds = get_triage_settings(session).alarm_escalation_seconds
     cutoff = now - timedelta(seconds=seconds)
     session.commit()
-    escalated: list[str] = []
-    published: list[PublishedEvent] = []
-    failed: set[int] = set()
-    while True:
-        session.expire_all()
-        due = (select(Ticket)
-               .where(Ticket.alarm_raised_at.is_not(None), Ticket.alarm_raised_at <= cutoff,
-                      Ticket.alarm_acknowledged_at.is_(None), Ticket.alarm_escalated_at.is_(None),
-                      Ticket.status.in_(OPEN_STATES))
-               .order_by(Ticket.id).limit(limit).with_for_update(skip_locked=True, of=Ticket))
-        if failed:
-            due = due.where(Ticket.id.not_in(failed))
-        tickets = list(session.scalars(due))
-        if not tickets:
-            session.rollback()
-            break
-        events: list[Event] = []
-        current = tickets[0].id
-        try:
-            for ticket in tickets:
-                current = ticket.id
-                events += perform(session, ticket, "escalate_alarm", SYSTEM, {},
-                                  now=now, directory=directory).events
-            session.flush()
-            batch = [PublishedEvent(e.id, e.ticket_id, e.ticket.number, e.action,
-                                    e.from_status, e.to_status) for e in events]
-            numbers = [t.number for t in tickets]
-            session.commit()
-        except Exception:
-            session.rollback()
-            _log.exception("alarm sweep: ticket %s failed; skipped until the next sweep", current)
-            failed.add(current)
-            continue
-        escalated += numbers
-        published += batch
-    return AlarmSweepReport(tuple(escalated), tuple(published), tuple(sorted(failed)))
+
+    def due(set_aside: set[int]) -> Select[tuple[Ticket]]:
+        query = select(Ticket).where(
+            Ticket.alarm_raised_at.is_not(None), Ticket.alarm_raised_at <= cutoff,
+            Ticket.alarm_acknowledged_at.is_(None), Ticket.alarm_escalated_at.is_(None),
+            Ticket.status.in_(OPEN_STATES))
+        return query.where(Ticket.id.not_in(set_aside)) if set_aside else query
+
+    swept = act_on_due(session, due, "escalate_alarm", now, directory, limit=limit)
+    return AlarmSweepReport(tuple(swept.numbers), tuple(swept.events),
+                            tuple(sorted(swept.failed)))
