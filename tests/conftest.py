@@ -568,3 +568,26 @@ def two_cell_geojson(path: Path) -> Path:
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}),
                     encoding="utf-8")
     return path
+
+
+@contextmanager
+def statements(engine: Engine, *, this_thread: bool = False) -> Iterator[list[str]]:
+    """The SQL statements sent on `engine` while the block runs (an executemany counted once),
+    whitespace folded; only this thread's with `this_thread` (a request's, not its relay's)."""
+    import threading
+
+    from sqlalchemy import event
+
+    sent: list[str] = []
+    thread = threading.get_ident()
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+               executemany: bool) -> None:
+        if not this_thread or threading.get_ident() == thread:
+            sent.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

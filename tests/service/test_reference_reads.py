@@ -7,12 +7,10 @@ in a batch writes none."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -24,22 +22,8 @@ from dispatch.intake.pipeline import check_category
 from dispatch.tickets.calendar import load_calendar, set_official_year
 from dispatch.tickets.clocks import get_time_limits, set_time_limits
 from dispatch.tickets.lifecycle import perform
+from tests.conftest import statements
 from tests.service.conftest import VENDING
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements sent while the block runs."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, params, context, executemany) -> None:  # noqa: ANN001
-        sent.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _reading(sent: list[str], table: str) -> int:

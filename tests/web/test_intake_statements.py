@@ -9,39 +9,19 @@ and kept under the shared reference revision (dispatch/core/memo.py), one read a
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from tests.conftest import cell_centre, cell_code, make_test_grid
+from tests.conftest import cell_centre, cell_code, make_test_grid, statements
 
 LIMIT = 15
 ROLLUP_TABLES = ("stat_daily", "stat_tickets", "stat_assignments", "stat_reviews", "stat_head")
 # A cell of 蒲东街道.
 POINT = dict(zip(("lon", "lat"), cell_centre(0, 0, 0), strict=True))
-
-
-@contextmanager
-def statements(engine: Any) -> Iterator[list[str]]:
-    """Every statement sent on `engine` while the block runs (executemany counted once)."""
-    seen: list[str] = []
-    thread = threading.get_ident()
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-               executemany: bool) -> None:
-        if threading.get_ident() == thread:
-            seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def shape(statement: str) -> str:
@@ -88,7 +68,7 @@ def test_an_intake_costs_at_most_15_statements_and_no_rollup_write(county, api):
     with county.app_context():
         engine = db.engine
     body["citizen"] = {"name": "李四", "phone": "13900139000"}
-    with statements(engine) as seen:
+    with statements(engine, this_thread=True) as seen:
         r = api.post("operator1", "/api/v1/tickets", json=body)
     assert r.status_code == 201, r.get_json()
     ticket = r.get_json()
