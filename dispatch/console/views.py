@@ -13,6 +13,7 @@ from dispatch.core.models import Assignment, Event, Ticket
 from dispatch.core.vocab import ALL_SEEING_ROLES, CLOSED_STATES, AssignmentStatus, Channel, Role
 from dispatch.core.vocab import Status as S
 from dispatch.intake.phones import mask_text
+from dispatch.tickets.access import police_desk_ticket
 
 TEXT_MAX = 120
 ALL_ROOM = "all"
@@ -166,8 +167,7 @@ def audience(t: Ticket) -> dict[str, Any]:
         "departments": sorted({a.department_code for a in t.assignments}),
         "workers": sorted({a.grid_worker_id for a in t.assignments if a.grid_worker_id}),
         "cell": t.cell_code, "street": t.street_code,
-        # The 110 desk's tickets (dispatch/tickets/access.py): from 110, or transferred to it.
-        "police": t.channel == Channel.POLICE110 or t.police_state is not None,
+        "police": police_desk_ticket(t),
     }
 
 

@@ -46,8 +46,13 @@ def can_see(session: Session, actor: Actor, ticket: Ticket) -> bool:
         return (ticket.cell_code in actor.cells
                 or any(a.grid_worker_id == actor.id for a in ticket.assignments))
     if actor.role == Role.POLICE_DESK:
-        return ticket.channel == Channel.POLICE110 or ticket.police_state is not None
+        return police_desk_ticket(ticket)
     return False
+
+
+def police_desk_ticket(ticket: Ticket) -> bool:
+    """A ticket of the 110 desk: one that came from 110, or was transferred to it."""
+    return ticket.channel == Channel.POLICE110 or ticket.police_state is not None
 
 
 # ---------------------------------------------------------------- the citizen's exposure
