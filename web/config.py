@@ -83,6 +83,9 @@ class Config(BaseModel):
     police110_keys: str | None = _var("POLICE110_KEYS", None,
                                       " JSON 对象（密钥编号 → 共享密钥，均为文本）", secret=True)
     police110_url: str | None = _var("POLICE110_URL", None, " http:// 或 https:// 地址")
+    cti_keys: str | None = _var("CTI_KEYS", None,
+                                " JSON 对象（密钥编号 → 共享密钥，均为文本）", secret=True)
+    cti_url: str | None = _var("CTI_URL", None, " http:// 或 https:// 地址")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _var(
         "LOG_LEVEL", "INFO", " DEBUG、INFO、WARNING、ERROR 或 CRITICAL")
     log_format: Literal["text", "json"] = _var("LOG_FORMAT", "text", " text 或 json")
@@ -110,7 +113,7 @@ class Config(BaseModel):
         return value
 
     _urls = field_validator("map_tile_url", "sms_gateway_url", "police110_url",
-                            "wechat_api_base")(_http_url)
+                            "wechat_api_base", "cti_url")(_http_url)
 
     @field_validator("open311_api_keys", mode="before")
     @classmethod
@@ -119,7 +122,7 @@ class Config(BaseModel):
             return tuple(k.strip() for k in value.split(",") if k.strip())
         return value
 
-    @field_validator("police110_keys")
+    @field_validator("police110_keys", "cti_keys")
     @classmethod
     def _json_object(cls, value: str | None) -> str | None:
         if value is not None:
@@ -206,6 +209,11 @@ class Config(BaseModel):
             # The 110 desk: JSON {key id: secret}; its base URL for our transfers and acks.
             "POLICE110_KEYS": self.police110_keys,
             "POLICE110_URL": self.police110_url,
+            # The call centre (CTI): JSON {key id: secret} signing its events to
+            # /hooks/cti/events; its base URL for transfers and the only host recordings
+            # are fetched from.
+            "CTI_KEYS": self.cti_keys,
+            "CTI_URL": self.cti_url,
             # SMS gateway (notifications, callback questionnaires); unset URL = log only.
             "SMS_GATEWAY_URL": self.sms_gateway_url,
             "SMS_GATEWAY_TOKEN": self.sms_gateway_token,
