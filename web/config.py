@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -86,6 +87,12 @@ class Config(BaseModel):
     cti_keys: str | None = _var("CTI_KEYS", None,
                                 " JSON 对象（密钥编号 → 共享密钥，均为文本）", secret=True)
     cti_url: str | None = _var("CTI_URL", None, " http:// 或 https:// 地址")
+    sip_ws_url: str | None = _var("SIP_WS_URL", None, " ws:// 或 wss:// 地址")
+    sip_domain: str | None = _var("SIP_DOMAIN", None, "域名或 IP 地址（不含 sip: 与端口）")
+    sip_secret: str | None = _var("SIP_SECRET", None, "文本", secret=True)
+    sip_credential_hours: int = _var("SIP_CREDENTIAL_HOURS", 12, "整数（1 至 168）", ge=1, le=168)
+    sip_ice_servers: str = _var("SIP_ICE_SERVERS", "[]",
+                                " JSON 数组（如 [{\"urls\": \"stun:stun.example:3478\"}]）")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _var(
         "LOG_LEVEL", "INFO", " DEBUG、INFO、WARNING、ERROR 或 CRITICAL")
     log_format: Literal["text", "json"] = _var("LOG_FORMAT", "text", " text 或 json")
@@ -130,6 +137,31 @@ class Config(BaseModel):
             if not isinstance(keys, dict) or not all(
                     isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
                 raise ValueError("不是以文本为值的 JSON 对象")
+        return value
+
+    @field_validator("sip_ws_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("ws", "wss") or not parts.netloc:
+                raise ValueError("不是 ws(s) 地址")
+        return value
+
+    @field_validator("sip_domain")
+    @classmethod
+    def _sip_domain(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", value):
+            raise ValueError("不是域名")
+        return value
+
+    @field_validator("sip_ice_servers")
+    @classmethod
+    def _ice_servers(cls, value: str) -> str:
+        servers = json.loads(value)  # JSONDecodeError is a ValueError
+        if not isinstance(servers, list) or not all(
+                isinstance(s, dict) and isinstance(s.get("urls"), str | list) for s in servers):
+            raise ValueError("不是 ICE 服务器的 JSON 数组")
         return value
 
     @field_validator("log_level", mode="before")
@@ -219,6 +251,16 @@ class Config(BaseModel):
             "SMS_GATEWAY_TOKEN": self.sms_gateway_token,
             "SMS_GATEWAY_TIMEOUT": self.sms_gateway_timeout,
             "OPEN311_API_KEYS": self.open311_api_keys,
+            # The softphone in /intake (JsSIP over WebSocket to the centre's SIP server, README
+            # "The softphone"): unset URL = no softphone. The domain defaults to the URL's host;
+            # with a secret each operator gets time-limited credentials for their extension
+            # (Kamailio autheph / TURN REST style), without one registers unauthenticated.
+            "SIP_WS_URL": self.sip_ws_url,
+            "SIP_DOMAIN": self.sip_domain or (urlsplit(self.sip_ws_url).hostname
+                                              if self.sip_ws_url else None),
+            "SIP_SECRET": self.sip_secret,
+            "SIP_CREDENTIAL_HOURS": self.sip_credential_hours,
+            "SIP_ICE_SERVERS": json.loads(self.sip_ice_servers),
             # Logging (web.logs.configure_logging, by `hotline` and the workers).
             "LOG_LEVEL": self.log_level,
             "LOG_FORMAT": self.log_format,
