@@ -7,6 +7,7 @@ boot data; their JavaScript reads and acts through the same `/api/v1` as every o
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from grid.phrases import intake_phrases
 from web.auth import LoginThrottled, current_user, log_in, sign_in, signed_in_user
 from web.extensions import db
 from web.i18n import ZH, t
+from web.pages.softphone import softphone_settings
 from web.services import services
 
 bp = Blueprint("pages", __name__)
@@ -211,7 +213,10 @@ def console(user: User) -> dict[str, Any]:
 
 @page("/intake", INTAKE_ROLES)
 def intake(user: User) -> dict[str, Any]:
-    return {"template": "intake.html", "boot": {"phrases": intake_phrases()}}
+    # The SIP server checks the softphone's credential against the wall clock, not ours.
+    softphone = softphone_settings(user, current_app.config, datetime.now(UTC))
+    return {"template": "intake.html",
+            "boot": {"phrases": intake_phrases(), "softphone": softphone}}
 
 
 def _upload_limit() -> dict[str, Any]:
