@@ -98,6 +98,15 @@ ZH["error"] = {
     "invalid": "填写有误", "method_not_allowed": "不支持的请求方式", "internal_error": "服务器出错",
     "import_rejected": "导入未完成",
 }
+# Calls (dispatch/calls): a call's state, an agent's state, a callback try's outcome, the
+# transfer modes.
+ZH["call_state"] = {"ringing": "振铃中", "answered": "通话中", "transferred": "已转接",
+                    "ended": "已结束", "abandoned": "未接通（已挂断）"}
+ZH["agent_state"] = {"idle": "示闲", "busy": "示忙", "on_call": "通话中", "wrap_up": "话后处理"}
+ZH["callback_outcome"] = {"reached": "已接通", "no_answer": "无人接听", "busy": "占线",
+                          "unreachable": "无法接通"}
+ZH["transfer_mode"] = {"blind": "一键转接", "three_way": "三方通话"}
+ZH["transfer_command"] = {"sent": "已发送", "queued": "已排队，自动重试", "failed": "发送失败"}
 # The kinds of department (grid/departments.py KINDS).
 ZH["department_kind"] = {"functional": "职能部门", "territorial": "属地"}
 # The fields of the house error (`field`) as a person reads them: a page shows a refusal as
@@ -118,6 +127,8 @@ ZH["field"] = {
     "value": "值", "threshold": "门槛", "incident_no": "警情编号", "to_department": "转往部门",
     "extension_id": "延期申请", "article_id": "知识条目", "radius_m": "范围（米）",
     "until": "恢复日期", "suspension_id": "挂起申请",
+    "call_id": "通话编号", "outcome": "回拨结果", "mode": "转接方式", "recording_url": "录音地址",
+    "caller": "来电号码", "state": "状态",
 }
 # How a place was found (grid/geocoder/places.py PRECISIONS).
 ZH["precision"] = {
