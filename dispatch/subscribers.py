@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from dispatch.calls import pop
 from dispatch.console import feed
 from dispatch.core import memo
 from dispatch.core.models import Event, Ticket
@@ -69,6 +70,13 @@ AFTER_COMMIT: tuple[str, ...] = (
     "publisher",  # hand the events to the publisher (log, Redis, tests' recorder)
     "workers poke",  # deliver what the outbox owes now (embedded runner or a Celery kick)
 )
+
+# a call event recorded (web/hooks/cti.py) → (session, the event recorded, now): the messages
+# its agent's pages are sent, built in the event's transaction (the reads they log commit with
+# it) and sent after the commit, to the extension's room of the `/console` namespace
+ON_CALL_EVENT: dict[str, Callable[..., list[tuple[str, dict[str, Any]]]]] = {
+    "screen pop": pop.messages,  # ringing: caller, history, open tickets; later: state, duration
+}
 
 _PENDING = "ticket_events_pending"
 _paused: set[str] = set()

@@ -37,6 +37,9 @@ DEMO_USERS: tuple[tuple[str, str, str | None, str], ...] = (
     ("police1", "police_desk", None, "110 报警服务台"),
 )
 
+# The desk phones' extensions (分机号) of the demo: the call centre rings operator1 on 8001.
+DEMO_EXTENSIONS = {"operator1": "8001"}
+
 
 @dataclass(frozen=True)
 class LoadReport:
@@ -91,7 +94,8 @@ def load_demo(session: Session, hasher: PasswordHasher) -> LoadReport:
     directory = SqlDirectory(session)
     for username, role, department, name in DEMO_USERS:
         create_user(session, hasher, directory, username=username, password=DEMO_PASSWORD,
-                    role=role, display_name=name, department=department, demo=True)
+                    role=role, display_name=name, department=department, demo=True,
+                    extension=DEMO_EXTENSIONS.get(username))
     return LoadReport(categories, departments, tuple(u for u, *_ in DEMO_USERS))
 
 
