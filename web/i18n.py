@@ -38,6 +38,8 @@ ZH: dict[str, dict[str, str]] = {
         "take_back": "收回",
         "request_suspend": "申请挂起", "approve_suspend": "批准挂起", "refuse_suspend": "拒绝挂起",
         "resume": "恢复计时",
+        "delegate": "下派", "review_delegated_accept": "下派审核通过",
+        "review_delegated_reject": "下派审核退回", "decide_lead": "定责",
     },
     "channel": {
         "phone": "电话", "wechat": "微信", "police110": "110 转来", "web": "网站",
@@ -74,6 +76,8 @@ ZH: dict[str, dict[str, str]] = {
     "clock": {"sign": "签收时限", "complete": "办结时限", "supervise": "督办时限",
               "callback": "回访时限", "suspended": "已挂起"},
     "extension_status": {"pending": "待审批", "approved": "已批准", "refused": "已驳回"},
+    "delegation_status": {"dispatched": "待签收", "signed": "办理中", "completed": "已办结待审核",
+                          "accepted": "审核通过", "returned": "已退回上级", "cancelled": "已撤销"},
     "suspension_status": {"pending": "待审批", "active": "挂起中", "ended": "已恢复",
                           "refused": "已拒绝"},
     "ui": {
@@ -127,6 +131,7 @@ ZH["field"] = {
     "value": "值", "threshold": "门槛", "incident_no": "警情编号", "to_department": "转往部门",
     "extension_id": "延期申请", "article_id": "知识条目", "radius_m": "范围（米）",
     "until": "恢复日期", "suspension_id": "挂起申请",
+    "delegation_id": "下派任务", "unfounded": "退单不实的部门", "self_handled": "现场自办",
     "call_id": "通话编号", "outcome": "回拨结果", "mode": "转接方式", "recording_url": "录音地址",
     "caller": "来电号码", "state": "状态",
 }

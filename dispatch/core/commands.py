@@ -215,6 +215,40 @@ class SuspendRefusalPayload(Strict):
     reason: Reason
 
 
+class DelegatePayload(Strict):
+    """下派: pass the step one holds down one level (a community or village, or a grid worker)."""
+
+    to: Code = Field(description="a community's or village's department code (one whose "
+                                 "parent is the delegating department), or a grid worker's "
+                                 "username")
+    days: int | None = Field(None, ge=1, le=60, description="working days for the completion; "
+                                                            "default: the ticket's limit; never "
+                                                            "past the step above's deadline")
+    reason: Reason | None = None
+
+
+class DelegatedReviewPayload(Strict):
+    """镇审核: the one above accepts what the one below completed."""
+
+    delegation_id: Id | None = Field(None, description="default: the only one awaiting review")
+    reason: Reason | None = None
+
+
+class DelegatedRejectPayload(Strict):
+    delegation_id: Id | None = None
+    reason: Reason
+
+
+class DecideLeadPayload(Strict):
+    """定责 of a disputed ticket by the hotline office: final, routed to the lead."""
+
+    lead: Code = Field(description="the department that leads (主办)")
+    reason: Reason
+    unfounded: list[Code] | None = Field(
+        None, max_length=20, description="departments whose return is judged unfounded "
+        "(each must have returned the ticket); default: the lead, if it returned it")
+
+
 class SupervisePayload(Strict):
     reason: Reason
     days: int | None = Field(None, ge=1, le=60, description="working days; default from settings")
@@ -326,6 +360,10 @@ PAYLOADS: dict[str, type[Strict]] = {
     "acknowledge_alarm": NoPayload,
     "escalate_alarm": NoPayload,
     "take_back": NoPayload,
+    "delegate": DelegatePayload,
+    "review_delegated_accept": DelegatedReviewPayload,
+    "review_delegated_reject": DelegatedRejectPayload,
+    "decide_lead": DecideLeadPayload,
 }
 
 

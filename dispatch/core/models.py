@@ -122,6 +122,9 @@ class Ticket(Base):
     alarm_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     alarm_acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     alarm_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 会商定责: when the ticket was returned twice (or by two departments) and went to the
+    # hotline office's queue; cleared when the office decides the lead (decide_lead).
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="ticket", order_by="Assignment.id", cascade="all, delete-orphan"
@@ -134,6 +137,9 @@ class Ticket(Base):
     )
     suspensions: Mapped[list[Suspension]] = relationship(
         back_populates="ticket", order_by="Suspension.id", cascade="all, delete-orphan"
+    )
+    delegations: Mapped[list[Delegation]] = relationship(
+        back_populates="ticket", order_by="Delegation.id", cascade="all, delete-orphan"
     )
     parent: Mapped[Ticket | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Ticket]] = relationship(back_populates="parent")
@@ -253,6 +259,41 @@ class Suspension(Base):
     new_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     ticket: Mapped[Ticket] = relationship(back_populates="suspensions")
+
+
+class Delegation(Base):
+    """A delegated step (下派) of one assignment: a street office passes it to one of its
+    communities or villages, or to a grid worker; a community may pass its step on to a grid
+    worker (`parent_id`). The one below signs for and completes within its own clocks (inside
+    the assignment's); the one above (`from_department_code`) reviews; a return goes one
+    level up. status: see `DelegationStatus`."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("delegations.id"))
+    from_department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"),
+                                                        index=True)
+    grid_worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12))
+    delegated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delegated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sign_deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    complete_deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    ticket: Mapped[Ticket] = relationship(back_populates="delegations")
 
 
 class Event(Base):

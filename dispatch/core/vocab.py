@@ -48,6 +48,8 @@ class Channel(StrEnum):
     POLICE110 = "police110"
     WEB = "web"
     OPEN311 = "open311"
+    # A grid worker's patrol report (巡查上报, DOMAIN.md "Grid governance").
+    PATROL = "patrol"
 
 
 class RequestType(StrEnum):
@@ -77,6 +79,23 @@ class AssignmentStatus(StrEnum):
     COMPLETED = "completed"
     RETURNED = "returned"
     CANCELLED = "cancelled"
+
+
+class DelegationStatus(StrEnum):
+    """A delegated step (下派): with the one below (dispatched, signed, completed awaiting the
+    review of the one above), accepted by the one above, returned one level up, cancelled."""
+
+    DISPATCHED = "dispatched"
+    SIGNED = "signed"
+    COMPLETED = "completed"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+OPEN_DELEGATION = frozenset(
+    {DelegationStatus.DISPATCHED, DelegationStatus.SIGNED, DelegationStatus.COMPLETED}
+)
 
 
 ACTIVE_ASSIGNMENT = frozenset(

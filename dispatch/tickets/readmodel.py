@@ -10,7 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.core.memo import memo_many
-from dispatch.core.models import Assignment, Contact, Event, PersonalDataRead, Ticket, User
+from dispatch.core.models import (
+    Assignment,
+    Contact,
+    Delegation,
+    Event,
+    PersonalDataRead,
+    Ticket,
+    User,
+)
 from dispatch.core.ports import Directory
 from dispatch.core.vocab import ALL_SEEING_ROLES
 from dispatch.intake.phones import has_personal_numbers, mask_name, mask_phone, mask_text
@@ -157,6 +165,30 @@ def assignment_view(a: Assignment, directory: Directory, now: datetime,
     }
 
 
+def delegation_view(d: Delegation, directory: Directory, now: datetime,
+                    workers: dict[int, str], level: str = FULL) -> dict[str, Any]:
+    """A delegated step (下派) as the API shows it: who passed it to whom, its own clocks."""
+    def name(code: str | None) -> str | None:
+        ref = directory.department(code) if code else None
+        return ref.name if ref else code
+
+    active = d.status in ("dispatched", "signed") and d.closed_at is None
+    return {
+        "id": d.id, "assignment_id": d.assignment_id, "parent_id": d.parent_id,
+        "from": d.from_department_code, "from_name": name(d.from_department_code),
+        "department": d.department_code, "department_name": name(d.department_code),
+        "grid_worker": workers.get(d.grid_worker_id) if d.grid_worker_id else None,
+        "status": d.status, "delegated_at": _iso(d.delegated_at),
+        "sign_deadline": _iso(d.sign_deadline), "signed_at": _iso(d.signed_at),
+        "complete_deadline": _iso(d.complete_deadline), "completed_at": _iso(d.completed_at),
+        "result": shown_text(d.result, level),
+        "review_reason": shown_text(d.review_reason, level),
+        "return_reason": shown_text(d.return_reason, level),
+        "sign_overdue": d.status == "dispatched" and active and now > d.sign_deadline,
+        "complete_overdue": active and now > d.complete_deadline,
+    }
+
+
 def event_view(e: Event, users: dict[int, str], level: str = FULL,
                candidates: list[dict[str, Any]] | None = None,
                unknown: frozenset[str] = frozenset(),
@@ -229,7 +261,8 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
     view = summary_fields(ticket, citizen, level)
     if not full:
         return view
-    workers = _usernames(session, {a.grid_worker_id for a in ticket.assignments})
+    workers = _usernames(session, {a.grid_worker_id for a in ticket.assignments}
+                         | {d.grid_worker_id for d in ticket.delegations})
     users = _usernames(session, {e.actor_id for e in ticket.events})
     names = _display_names(session, {a.grid_worker_id for a in ticket.assignments}
                            | {e.actor_id for e in ticket.events})
@@ -265,6 +298,8 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
              "decision_reason": shown_text(x.decision_reason, level)}
             for x in ticket.suspensions
         ],
+        "delegations": [delegation_view(d, directory, now, workers, level)
+                        for d in ticket.delegations],
         "events": [event_view(e, users, level, candidates, unknown, names, people)
                    for e in ticket.events],
         "children": [c.number for c in ticket.children if c.number not in unknown],
