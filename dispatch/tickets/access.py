@@ -5,31 +5,60 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, column, exists, false, or_, select, table, true
 from sqlalchemy.orm import Session
 
-from dispatch.core.models import Assignment, Contact, Ticket
+from dispatch.core.models import Assignment, Contact, Delegation, Ticket
 from dispatch.core.vocab import ALL_SEEING_ROLES, Channel, Role
 
 if TYPE_CHECKING:
     from dispatch.core.actors import Actor
 
 
+# The departments' hierarchy as the scoping rule reads it (the table belongs to grid/, which
+# the domain does not import): a street office above its communities and villages.
+DEPARTMENTS = table("departments", column("code"), column("parent_code"), column("active"))
+
+
+def subtree_codes(department: str) -> Select[tuple[str]]:
+    """A SELECT of this department's code and those of every department under it (its
+    communities and villages, and theirs)."""
+    tree = select(DEPARTMENTS.c.code).where(DEPARTMENTS.c.code == department) \
+        .cte("subtree", recursive=True)
+    below = select(DEPARTMENTS.c.code).where(DEPARTMENTS.c.parent_code == tree.c.code)
+    tree = tree.union(below)
+    return select(tree.c.code)
+
+
+def department_subtree(session: Session, department: str) -> frozenset[str]:
+    """This department's code and those of every department under it."""
+    return frozenset(session.scalars(subtree_codes(department)))
+
+
 def visible_tickets(actor: Actor) -> ColumnElement[bool]:
-    """A WHERE clause selecting the tickets this actor may see."""
+    """A WHERE clause selecting the tickets this actor may see: a department user those of
+    its department and of the departments under it (DOMAIN.md "Grid governance": each level
+    sees its own and its children's tickets), assigned or delegated (下派) to them; a grid
+    worker those assigned or delegated to them and those of their cells."""
     if actor.role in ALL_SEEING_ROLES:
         return true()
     if actor.role == Role.HANDLER:
         if actor.department_code is None:
             return false()
-        return exists(select(Assignment.id).where(
+        mine = subtree_codes(actor.department_code).scalar_subquery()
+        return or_(exists(select(Assignment.id).where(
             Assignment.ticket_id == Ticket.id,
-            Assignment.department_code == actor.department_code,
-        ))
+            Assignment.department_code.in_(mine),
+        )), exists(select(Delegation.id).where(
+            Delegation.ticket_id == Ticket.id,
+            Delegation.department_code.in_(mine),
+        )))
     if actor.role == Role.GRID_WORKER:
-        assigned = exists(select(Assignment.id).where(
+        assigned = or_(exists(select(Assignment.id).where(
             Assignment.ticket_id == Ticket.id, Assignment.grid_worker_id == actor.id
-        ))
+        )), exists(select(Delegation.id).where(
+            Delegation.ticket_id == Ticket.id, Delegation.grid_worker_id == actor.id
+        )))
         return or_(assigned, Ticket.cell_code.in_(actor.cells)) if actor.cells else assigned
     if actor.role == Role.POLICE_DESK:
         return or_(Ticket.channel == Channel.POLICE110, Ticket.police_state.is_not(None))
@@ -41,10 +70,17 @@ def can_see(session: Session, actor: Actor, ticket: Ticket) -> bool:
     if actor.role in ALL_SEEING_ROLES:
         return True
     if actor.role == Role.HANDLER:
-        return any(a.department_code == actor.department_code for a in ticket.assignments)
+        if actor.department_code is None:
+            return False
+        held = {a.department_code for a in ticket.assignments} \
+            | {d.department_code for d in ticket.delegations if d.department_code}
+        if actor.department_code in held:
+            return True
+        return bool(held & department_subtree(session, actor.department_code))
     if actor.role == Role.GRID_WORKER:
         return (ticket.cell_code in actor.cells
-                or any(a.grid_worker_id == actor.id for a in ticket.assignments))
+                or any(a.grid_worker_id == actor.id for a in ticket.assignments)
+                or any(d.grid_worker_id == actor.id for d in ticket.delegations))
     if actor.role == Role.POLICE_DESK:
         return police_desk_ticket(ticket)
     return False

@@ -30,6 +30,14 @@ from dispatch.tickets.lifecycle.context import (
     Context,
     Step,
 )
+from dispatch.tickets.lifecycle.delegation import (
+    DELEGATED_HANDLERS,
+    DELEGATION_HANDLERS,
+    cancel_below,
+    held_delegation,
+    open_below,
+)
+from dispatch.tickets.lifecycle.dispute import disputed, final_lead_refusal
 from dispatch.tickets.lifecycle.suspension import (
     SUSPENSION_HANDLERS,
     end_suspension,
@@ -49,6 +57,9 @@ def department_name(c: Context, a: Assignment) -> str:
 
 
 def _sign(c: Context) -> Step:
+    delegated = held_delegation(c.ticket, c.actor)
+    if delegated is not None:
+        return DELEGATED_HANDLERS["sign"](c, delegated)
     a = own_assignment(c)
     if a.status != AssignmentStatus.DISPATCHED:
         raise Conflict(f"{department_name(c, a)}的派单状态为“{{status}}”，不是待签收",
@@ -60,21 +71,40 @@ def _sign(c: Context) -> Step:
 
 
 def _return(c: Context) -> Step:
+    delegated = held_delegation(c.ticket, c.actor)
+    if delegated is not None:
+        return DELEGATED_HANDLERS["return"](c, delegated)
     a = own_assignment(c)
     if a.status not in (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED):
         raise Conflict(f"{department_name(c, a)}的派单状态为“{{status}}”，不能退单",
                        terms={"status": ("assignment_status", a.status)})
+    refusal = final_lead_refusal(c.ticket, a)
+    if refusal is not None:
+        raise Conflict(refusal)
+    cancelled = cancel_below(c.ticket, a.id, c.now)  # the steps delegated below it end too
     close_assignment(a, AssignmentStatus.RETURNED, c.now)
     a.returned_at = c.now
     a.return_reason = c.payload.reason
-    return Step(moves_ticket(a, S.RETURNED), assignment_payload(a))
+    payload = assignment_payload(a)
+    if cancelled:
+        payload["cancelled_delegations"] = cancelled
+    to = moves_ticket(a, S.RETURNED)
+    if to == S.RETURNED and disputed(c.ticket) and c.ticket.disputed_at is None:
+        c.ticket.disputed_at = c.now  # 会商定责: to the hotline office's queue
+        payload["disputed"] = True
+    return Step(to, payload)
 
 
 def _complete(c: Context) -> Step:
+    delegated = held_delegation(c.ticket, c.actor)
+    if delegated is not None:
+        return DELEGATED_HANDLERS["complete"](c, delegated)
     a = own_assignment(c)
     if a.status != AssignmentStatus.SIGNED:
         raise Conflict(f"{department_name(c, a)}的派单状态为“{{status}}”，请先签收再办结",
                        terms={"status": ("assignment_status", a.status)})
+    if open_below(c.ticket, a.id, None) is not None:
+        raise Conflict("此派单已下派，须待下一级办结并经本单位审核通过后才算办结")
     # The photos and the place are checked before anything changes.
     reported = attachments.evidence(c.session, c.ticket, c.actor, c.payload)
     end_suspension(c, a, c.now)  # a stopped clock runs again to the completion
@@ -203,4 +233,5 @@ HANDLING_HANDLERS: dict[str, Callable[[Context], Step]] = {
     "refuse_extension": _refuse_extension,
     "recompute_deadlines": _recompute_deadlines,
     **SUSPENSION_HANDLERS,
+    **DELEGATION_HANDLERS,
 }

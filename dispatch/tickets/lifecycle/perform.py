@@ -32,7 +32,13 @@ from dispatch.tickets.lifecycle.context import (
     Context,
     Step,
 )
+from dispatch.tickets.lifecycle.delegation import (
+    DELEGATION_ACTIONS,
+    assignee_offered,
+    delegation_offered,
+)
 from dispatch.tickets.lifecycle.desk import DESK_HANDLERS, auto_dispatched
+from dispatch.tickets.lifecycle.dispute import DISPUTE_HANDLERS
 from dispatch.tickets.lifecycle.handling import HANDLING_HANDLERS, extension_refusal
 from dispatch.tickets.lifecycle.locks import (
     lock_ticket,
@@ -123,8 +129,15 @@ def available_actions(ticket: Ticket, actor: Actor, now: datetime,
         if actor.role not in rule.roles or status not in rule.from_states:
             continue
         if action in ASSIGNEE_ACTIONS and actor.role in ASSIGNEES:
-            if held is None or held.status not in ASSIGNEE_ACTIONS[action]:
+            below = assignee_offered(action, ticket, actor, held)
+            if below is False:
                 continue
+            if below is None and (held is None or held.status not in ASSIGNEE_ACTIONS[action]):
+                continue
+        if action in DELEGATION_ACTIONS and not delegation_offered(action, ticket, actor):
+            continue
+        if action == "decide_lead" and ticket.disputed_at is None:
+            continue
         if action in ("approve_extension", "refuse_extension") and not any(
                 x.status == "pending" for x in ticket.extensions):
             continue
@@ -152,6 +165,7 @@ def open_ticket(session: Session, ticket: Ticket, actor: Actor, now: datetime,
     # It has no assignments, extensions or merged repeats yet: known now, never asked later.
     ticket.assignments, ticket.extensions, ticket.children = [], [], []
     ticket.suspensions = []
+    ticket.delegations = []
     event = Event(ticket=ticket, at=now, actor_id=actor.id, actor_role=actor.role,
                   action="intake", from_status=None, to_status=S.NEW, payload=payload)
     session.add(ticket)
@@ -175,4 +189,4 @@ def recompute_provisional_deadlines(session: Session, now: datetime,
 
 
 HANDLERS: dict[str, Callable[[Context], Step]] = (DESK_HANDLERS | POLICE_HANDLERS
-                                                  | HANDLING_HANDLERS)
+                                                  | HANDLING_HANDLERS | DISPUTE_HANDLERS)

@@ -92,6 +92,14 @@ TABLE: dict[str, Rule] = {
     "escalate_alarm": _rule(OPEN_STATES, {SAME}, {R.SYSTEM}),
     # 智能派单 taken back to the dispatcher's queue.
     "take_back": _rule(HANDLING, {S.NEW}, {R.DISPATCHER}),
+    # 层级派单 (lifecycle/delegation.py): the holder of a signed step passes it one level down;
+    # the one below signs for, returns and completes it with `sign`, `return`, `complete`;
+    # the one above reviews, and the accepted review of the top step completes the assignment.
+    "delegate": _rule(HANDLING, {SAME}, {R.HANDLER}),
+    "review_delegated_accept": _rule(HANDLING, {S.COMPLETED, SAME}, {R.HANDLER}),
+    "review_delegated_reject": _rule(HANDLING, {SAME}, {R.HANDLER}),
+    # 会商定责 (lifecycle/dispute.py): the hotline office decides the lead of a disputed ticket.
+    "decide_lead": _rule({S.RETURNED}, {S.DISPATCHED}, {R.DISPATCHER, R.SUPERVISOR}),
 }
 
 

@@ -1,0 +1,91 @@
+"""grid governance: delegations (下派, 村受理·镇审核) of an assignment to a community, a village
+or a grid worker, with their own clocks and review; tickets.disputed_at for the hotline
+office's 定责 queue
+
+Revision ID: 0025
+Revises: 0024
+Create Date: 2026-12-07 17:30:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import dispatch.core.db  # noqa: F401  (column types used by autogenerate)
+
+# revision identifiers, used by Alembic.
+revision = "0025"
+down_revision = "0024"
+branch_labels = None
+depends_on = None
+
+UTC = dispatch.core.db.UTCDateTime(timezone=True)
+
+
+def upgrade():
+    op.create_table(
+        "delegations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("assignment_id", sa.Integer(), nullable=False),
+        sa.Column("parent_id", sa.Integer(), nullable=True),
+        sa.Column("from_department_code", sa.String(length=40), nullable=False),
+        sa.Column("department_code", sa.String(length=40), nullable=True),
+        sa.Column("grid_worker_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("delegated_at", UTC, nullable=False),
+        sa.Column("delegated_by_id", sa.Integer(), nullable=True),
+        sa.Column("sign_deadline", UTC, nullable=False),
+        sa.Column("signed_at", UTC, nullable=True),
+        sa.Column("complete_deadline", UTC, nullable=False),
+        sa.Column("completed_at", UTC, nullable=True),
+        sa.Column("result", sa.Text(), nullable=True),
+        sa.Column("reviewed_at", UTC, nullable=True),
+        sa.Column("reviewed_by_id", sa.Integer(), nullable=True),
+        sa.Column("review_reason", sa.Text(), nullable=True),
+        sa.Column("returned_at", UTC, nullable=True),
+        sa.Column("return_reason", sa.Text(), nullable=True),
+        sa.Column("closed_at", UTC, nullable=True),
+        sa.ForeignKeyConstraint(["assignment_id"], ["assignments.id"],
+                                name=op.f("fk_delegations_assignment_id_assignments")),
+        sa.ForeignKeyConstraint(["delegated_by_id"], ["users.id"],
+                                name=op.f("fk_delegations_delegated_by_id_users")),
+        sa.ForeignKeyConstraint(["department_code"], ["departments.code"],
+                                name=op.f("fk_delegations_department_code_departments")),
+        sa.ForeignKeyConstraint(["from_department_code"], ["departments.code"],
+                                name=op.f("fk_delegations_from_department_code_departments")),
+        sa.ForeignKeyConstraint(["grid_worker_id"], ["users.id"],
+                                name=op.f("fk_delegations_grid_worker_id_users")),
+        sa.ForeignKeyConstraint(["parent_id"], ["delegations.id"],
+                                name=op.f("fk_delegations_parent_id_delegations")),
+        sa.ForeignKeyConstraint(["reviewed_by_id"], ["users.id"],
+                                name=op.f("fk_delegations_reviewed_by_id_users")),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"],
+                                name=op.f("fk_delegations_ticket_id_tickets")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_delegations")),
+    )
+    with op.batch_alter_table("delegations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_delegations_ticket_id"), ["ticket_id"],
+                              unique=False)
+        batch_op.create_index(batch_op.f("ix_delegations_assignment_id"), ["assignment_id"],
+                              unique=False)
+        batch_op.create_index(batch_op.f("ix_delegations_department_code"),
+                              ["department_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_delegations_grid_worker_id"), ["grid_worker_id"],
+                              unique=False)
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("disputed_at", UTC, nullable=True))
+        batch_op.create_index(batch_op.f("ix_tickets_disputed_at"), ["disputed_at"],
+                              unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tickets_disputed_at"))
+        batch_op.drop_column("disputed_at")
+    with op.batch_alter_table("delegations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_delegations_grid_worker_id"))
+        batch_op.drop_index(batch_op.f("ix_delegations_department_code"))
+        batch_op.drop_index(batch_op.f("ix_delegations_assignment_id"))
+        batch_op.drop_index(batch_op.f("ix_delegations_ticket_id"))
+    op.drop_table("delegations")
