@@ -22,6 +22,7 @@ import dispatch.core.models  # noqa: F401
 import dispatch.intake.web_channel  # noqa: F401
 import dispatch.outbound.outbox  # noqa: F401
 import dispatch.outbound.police  # noqa: F401
+import dispatch.stats.assessment_tables  # noqa: F401
 import dispatch.subscribers
 import dispatch.tickets.attachments  # noqa: F401
 import dispatch.triage.knowledge  # noqa: F401
