@@ -142,6 +142,24 @@ ZH["precision"] = {
 }
 
 
+# The monthly assessment (dispatch/stats/assessment*.py): an appeal's state, a month's state,
+# the items of the score, and the scheme's and the appeal's fields.
+ZH["appeal_state"] = {"pending": "待处理", "accepted": "已采纳", "rejected": "已驳回"}
+ZH["assessment_state"] = {"draft": "未发布", "published": "已发布"}
+ZH["assessment_item"] = {
+    "on_time_sign": "按时签收率", "on_time_completion": "按时办结率", "satisfaction": "满意率",
+    "resolution": "解决率", "unfounded_returns": "无依据退单", "reopens": "重办",
+}
+ZH["field"].update({
+    "month": "月份", "accept": "是否采纳", "on_time_sign": "按时签收率权重",
+    "on_time_completion": "按时办结率权重", "resolution": "解决率权重",
+    "unfounded_return_points": "无依据退单每件扣分", "unfounded_return_cap": "无依据退单最多扣分",
+    "reopen_points": "重办每件扣分", "reopen_cap": "重办最多扣分",
+    "min_assignments": "参与排名的最少派单数",
+})
+ZH["ui"]["assessment"] = "月度考核"
+
+
 def t(group: str, code: Any) -> str:
     """The Chinese label of `code` in `group`, or the code itself when there is none."""
     if code is None:
