@@ -89,6 +89,7 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
         admin_setup,
         attachments,
         callbacks,
+        calls,
         classifier_admin,
         classify,
         dashboard,
@@ -103,7 +104,7 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
     )
     from web.console import board  # noqa: F401
     from web.console import socket as console
-    from web.hooks import open311, police110, sms, wechat
+    from web.hooks import cti, open311, police110, sms, wechat
     from web.pages import admin as admin_pages  # noqa: F401  (each adds its pages to `staff`)
     from web.pages import admin_audit as audit_pages  # noqa: F401
     from web.pages import admin_content as content_pages  # noqa: F401
@@ -125,5 +126,6 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
     app.register_blueprint(wechat.bp)
     app.register_blueprint(police110.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(cti.bp)
     app.register_blueprint(staff.bp)
     return app

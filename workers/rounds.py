@@ -19,6 +19,7 @@ from dispatch.stats import rollups
 from dispatch.tickets.alarm_clock import AlarmSweepReport, sweep_alarms
 from dispatch.tickets.sweeps import SweepReport, sweep_clocks
 from grid.directory import SqlDirectory
+from integrations.cti.client import centre_client_from_config
 from integrations.police110.client import desk_client_from_config
 from integrations.wechat.client import outbound_from_config
 
@@ -48,6 +49,9 @@ def senders(app: Flask, now: datetime) -> dict[str, Sender]:
     client = desk_client_from_config(app.config)
     if client is not None:
         out.update(client.senders(now))
+    centre = centre_client_from_config(app.config)
+    if centre is not None:  # 一键转接 commands to the call centre
+        out.update(centre.senders())
     wechat = outbound_from_config(app.config, sms=services.sms, clock=services.clock)
     if wechat is not None:
         out.update(wechat.senders(now))

@@ -22,6 +22,7 @@ from flask_socketio import (
     join_room,
 )
 
+from dispatch.calls.pop import agent_room
 from dispatch.console import feed, views
 from dispatch.core.accounts import user_for_token
 from dispatch.core.errors import DomainError
@@ -70,6 +71,8 @@ class ConsoleNamespace(Namespace):
         self.epochs[request.sid] = (user.id, user.session_epoch)  # type: ignore[attr-defined]
         for room in viewer.rooms():
             join_room(room)
+        if user.extension:  # the screen pop of calls ringing this extension (web/hooks/cti.py)
+            join_room(agent_room(user.extension))
         emit("welcome", {"seq": feed.head(db.session), "rooms": viewer.rooms()})
         db.session.commit()
 
