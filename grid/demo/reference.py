@@ -117,6 +117,7 @@ def load_demo_grid(session: Session, hasher: PasswordHasher, now: datetime,
     there."""
     from dispatch.triage.knowledge import load_demo_knowledge
     from grid.catalogue import create_rule
+    from grid.demo.levels import load_demo_levels
     from grid.duties import add_roster_entries
     from grid.importer import import_grid
     from grid.locator import build_index
@@ -147,6 +148,8 @@ def load_demo_grid(session: Session, hasher: PasswordHasher, now: datetime,
     if progress:
         progress("roster", 0, len(staff["roster"]))
     add_roster_entries(session, staff["roster"], index)
+    session.flush()
+    load_demo_levels(session, report.version_id, shared_hash)
     rules = json.loads((DATA / "demo_catalogue.json").read_text(encoding="utf-8"))
     for rule in rules:
         create_rule(session, rule, index)
