@@ -221,3 +221,22 @@ class FakeCallCentre:
     def transferred(self, target: Any, call_id: str, to: str = "110") -> Answer:
         """The centre confirms a transfer."""
         return self.event(target, "transferred", call_id, transfer_to=to)
+
+    # ------------------------------------------------------------ an ACD at work
+
+    def place_call(self, target: Any, call_id: str, caller: str, agent: str | None, *,
+                   ring_s: float, answered: bool, talk_s: float = 0.0,
+                   sleep: Callable[[float], None] = time.sleep) -> list[Answer]:
+        """One call as an ACD lives it: it rings `agent`, is answered after `ring_s` seconds
+        and hung up after `talk_s` (then its recording is ready), or the caller gives up
+        after `ring_s` in the queue. `sleep` waits (the demo scales time down)."""
+        answers = [self.ring(target, call_id, caller, agent)]
+        sleep(ring_s)
+        if not answered:
+            answers.append(self.abandon(target, call_id, caller, wait_s=ring_s))
+            return answers
+        answers.append(self.answer(target, call_id, wait_s=ring_s))
+        sleep(talk_s)
+        answers.append(self.hangup(target, call_id, duration_s=talk_s))
+        answers.append(self.record(target, call_id))
+        return answers

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+from web.cli import call_centre as call_centre_cli  # noqa: F401  (adds `hotline demo call-centre`)
 from web.cli import data, ops  # noqa: F401  (add their subcommands)
 from web.cli import simulate as simulate_cli  # noqa: E402,F401  (adds `hotline simulate`)
 from web.cli import tickets as tickets_cli  # noqa: E402,F401  (adds `hotline tickets`)

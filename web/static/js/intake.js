@@ -9,6 +9,7 @@
  * Keys (shown on the page): Ctrl+Enter 派单 · Alt+R 直接答复 · Alt+P 转110 · Alt+A 采纳建议 ·
  * Alt+L 定位 · Alt+1…9 知识库答复 · Esc Esc 清空 · Alt+N 新来电 · Alt+Q 回访队列 ·
  * in the callback queue: ↑↓ Enter, 1–5, Ctrl+Enter 记录回访, Alt+U 未接通 (lib/keys.js). */
+import { callIdForIntake, markLogged, startCallPop } from "./callpop.js";
 import { api, ApiError, describe, geojson } from "./lib/api.js";
 import { countdown } from "./lib/clock.js";
 import { el, fill } from "./lib/dom.js";
@@ -684,6 +685,8 @@ function ticketBody(extra) {
     Object.assign(body, { lon: state.point.lon, lat: state.point.lat, crs: "WGS84" });
   }
   if (state.policeSet) body.police_matter = $("police").checked;
+  const callId = callIdForIntake(); // the call the demand came in on (its contact carries it)
+  if (callId) body.call_id = callId;
   return Object.assign(body, extra || {});
 }
 
@@ -694,7 +697,9 @@ async function ensureTicket(extra) {
     state.created = await api("GET", `/api/v1/tickets/${enc(state.created.number)}`);
     return state.created;
   }
-  const ticket = await api("POST", "/api/v1/tickets", ticketBody(extra));
+  const body = ticketBody(extra);
+  const ticket = await api("POST", "/api/v1/tickets", body);
+  markLogged(body.call_id);
   state.created = ticket;
   return ticket;
 }
@@ -1274,4 +1279,11 @@ wire();
 loadReference().then(renderPhrases);
 initMap();
 loadCallbacks(false);
+startCallPop({
+  onCaller: (phone) => {
+    if (!formIsEmpty()) return; // a call being logged keeps its form
+    $("phone").value = phone;
+    $("phone").dispatchEvent(new Event("input", { bubbles: true })); // its history loads
+  },
+});
 $("phone").focus();

@@ -7,11 +7,12 @@ import { io } from "./vendor.js";
  * Open a namespace ("/console"). onUp() on every connect, onDown(reason) on every loss; the
  * client library retries by itself, and this wrapper retries where it would not (the server's
  * own disconnect, a refused connection). Returns the socket (listen with socket.on), or null
- * when the client library is not on the page.
+ * when the client library is not on the page (`client`: the library, when the page loaded it
+ * after its modules).
  */
-export function openSocket(namespace, { onUp, onDown }) {
-  if (typeof io !== "function") return null;
-  const socket = io(namespace, { transports: ["websocket", "polling"] });
+export function openSocket(namespace, { onUp, onDown }, client = io) {
+  if (typeof client !== "function") return null;
+  const socket = client(namespace, { transports: ["websocket", "polling"] });
   socket.on("connect", () => onUp());
   socket.on("disconnect", (reason) => {
     onDown(reason);
