@@ -18,6 +18,7 @@ import { actorOf } from "./lib/people.js";
 import * as periods from "./lib/periods.js";
 import { busy, toast } from "./lib/ui.js";
 import { echarts, L } from "./lib/vendor.js";
+import { appendCallTiles } from "./dashboard-calls.js";
 
 const STATS = "/api/v1/stats";
 const DRILL_PER_PAGE = 20;
@@ -964,6 +965,7 @@ async function refresh() {
     const data = await api("GET", url("summary"));
     if (gen !== generation) return;
     renderTiles(data);
+    await appendCallTiles($("tiles"), from, to); // 15秒接通率, 漏接回拨率 (from the calls)
     root.dataset.asOf = data.as_of;
     if (data.fresh_at) {  // the rollups are refreshed in batches: how current they are
       $("period-note").textContent += `；截至 ${fmtTime(data.fresh_at, true).slice(-8)}`;
