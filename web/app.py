@@ -87,6 +87,7 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
         admin_audit,
         admin_people,
         admin_setup,
+        assessment,
         attachments,
         callbacks,
         calls,
@@ -110,6 +111,7 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
     from web.pages import admin_content as content_pages  # noqa: F401
     from web.pages import admin_people as people_pages  # noqa: F401
     from web.pages import admin_setup as setup_pages  # noqa: F401
+    from web.pages import assessment as assessment_pages  # noqa: F401  (/assessment)
     from web.pages import citizen as citizen_pages  # noqa: F401  (/report, /track)
     from web.pages import police as police_pages  # noqa: F401  (/police, the 110 desk)
     from web.pages import staff
