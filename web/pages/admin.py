@@ -52,6 +52,8 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
      "无人值守渠道的紧急诉求、警报升级与智能派单门槛"),
     ("pages.admin_repeat_rules", "重复规则",
      "重复件的判定范围与时间窗口"),
+    ("pages.admin_assessment_scheme", "考核方案",
+     "月度考核的各项权重、扣分上限与参与排名的最少派单数"),
     ("pages.admin_settings", "系统设置",
      "管理员可修改的其他设置"),
     ("pages.admin_audit", "审计",

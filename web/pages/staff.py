@@ -52,6 +52,8 @@ NAV = (
     ("pages.department", "department", DEPARTMENT_ROLES),
     ("pages.worker", "worker", WORKER_ROLES),
     ("pages.dashboard", "dashboard", DASHBOARD_ROLES),
+    # 月度考核 (web/pages/assessment.py): leaders and the office; a department sees its own.
+    ("pages.assessment", "assessment", (*DASHBOARD_ROLES, Role.HANDLER)),
     ("pages.police", "police", POLICE_ROLES),
     ("pages.admin_home", "admin", (Role.ADMIN,)),
 )
