@@ -1,4 +1,6 @@
-"""What the learned model reads in a demand: character 1–3-grams, jieba words and word pairs.
+"""What the learned model reads in a demand: character 1–3-grams, jieba words and word pairs,
+and a few cues of the request type (a question, the caller's own people, earlier calls, a
+nuisance at home, someone else, a plea to act, a proposal, thanks).
 
 `features` is the one definition, used alike when training and when predicting. `count`
 builds the document-term counts of a training set; from `PARALLEL_FROM` texts on it splits them
@@ -32,6 +34,30 @@ _DIGIT = re.compile(r"\d")
 _PUNCT = re.compile(r"^[\W_]+$")
 
 
+# Cues of the request type (LABELLING.md: whose trouble, what is wanted), each one feature
+# ``t<name>`` whatever its wording: the n-grams hold each wording apart, a cue pools them so a
+# phrasing the seed set has seldom seen still counts. Matched on the normalised text (digits 0).
+TYPE_CUES: dict[str, tuple[str, re.Pattern[str]]] = {
+    name: (shown, re.compile(pattern)) for name, shown, pattern in (
+        ("question", "问句",
+         r"[吗嘛么呢不没][?？]*\$|请问|想问|问一下|问问|问下|咨询|能不能|可不可以|是否|怎么办|咋办|"
+         r"咋弄|如何|哪里|在哪|多少|什么时候|啥时候|需要什么|要不要|算不算|合理|合法|正常不"),
+        ("own", "自家的事",
+         r"我家|俺家|我们家|俺们家|我的|俺的|我妈|俺娘|俺妈|我爸|俺爹|俺爸|我儿|俺儿|我闺女|"
+         r"俺闺女|我孩子|俺孩子|我老婆|俺媳妇|我老公|俺男人|俺孙|我孙"),
+        ("again", "多次反映",
+         r"打了[好几两三四五六七八九十0]+[次回遍趟]|反映[过了]*[好几两三四五六七八九十0]+[次回遍趟]|"
+         r"说了[好几]+[次回遍]|多次|一直没人|没人管|不管|推来推去|踢皮球"),
+        ("home", "家中受扰",
+         r"窗户|窗台|家里|屋里|卧室|睡不着|俺家门口|我家门口|楼上|楼下|隔壁|对门"),
+        ("others", "他人或公共",
+         r"有人|有个|有家|有辆|发现|看见|看到|路过|群众反映|市民来电反映"),
+        ("act", "请求帮助", r"帮帮|帮忙|帮我|帮俺|救|求求|想办法|派人|来人|做主"),
+        ("proposal", "建议", r"建议|希望|最好|应该|能不能[加增多装设建开延]"),
+        ("thanks", "致谢", r"感谢|谢谢|表扬|点赞|锦旗|辛苦了|好样的"),
+    )}
+
+
 def normalise(text: str) -> str:
     """Full-width to half-width, lower case, no spaces, every digit 0, start/end marked."""
     text = unicodedata.normalize("NFKC", text or "").lower()
@@ -46,11 +72,13 @@ def _words(norm: str) -> list[str]:
 
 
 def features(norm: str) -> list[str]:
-    """Character 1–3-grams (``c``), jieba words (``w``) and adjacent word pairs (``p``)."""
+    """Character 1–3-grams (``c``), jieba words (``w``), adjacent word pairs (``p``) and the
+    request-type cues the text holds (``t``)."""
     out = [f"c{norm[i:i + n]}" for n in (1, 2, 3) for i in range(len(norm) - n + 1)]
     words = _words(norm)
     out += [f"w{w}" for w in words]
     out += [f"p{a}|{b}" for a, b in zip(words, words[1:], strict=False)]
+    out += [f"t{name}" for name, (_, pattern) in TYPE_CUES.items() if pattern.search(norm)]
     return out
 
 
@@ -61,6 +89,8 @@ def of_text(text: str) -> list[str]:
 
 def display(feature: str) -> str:
     """What a feature looks like in a reason: the text it stands for."""
+    if feature.startswith("t") and feature[1:] in TYPE_CUES:
+        return TYPE_CUES[feature[1:]][0]
     text = feature[1:].replace("|", "") if feature.startswith("p") else feature[1:]
     return text.strip("^$")
 
