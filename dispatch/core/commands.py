@@ -249,6 +249,18 @@ class DecideLeadPayload(Strict):
         "(each must have returned the ticket); default: the lead, if it returned it")
 
 
+class SelfHandlePayload(Strict):
+    """自办自结 of a patrol report (system path of the patrol intake): the result and the
+    photos before and after, already filed to the ticket."""
+
+    result: Text
+    before: AttachmentIds
+    after: AttachmentIds
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    reason: Reason | None = None
+
+
 class SupervisePayload(Strict):
     reason: Reason
     days: int | None = Field(None, ge=1, le=60, description="working days; default from settings")
@@ -364,6 +376,7 @@ PAYLOADS: dict[str, type[Strict]] = {
     "review_delegated_accept": DelegatedReviewPayload,
     "review_delegated_reject": DelegatedRejectPayload,
     "decide_lead": DecideLeadPayload,
+    "self_handle": SelfHandlePayload,
 }
 
 

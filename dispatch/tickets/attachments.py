@@ -52,17 +52,19 @@ MAX_PER_ACTION = 9
 MAX_UNUSED_PER_TICKET = 30
 MAX_NAME = 120
 # Actions whose event payload may name attachments (see `link_reported`).
-REPORTING_ACTIONS = frozenset({"complete", "note"})
+REPORTING_ACTIONS = frozenset({"complete", "note", "self_handle"})
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.(jpg|png|webp)$")
 
 
 class Attachment(Base):
-    """A photo uploaded for a ticket; `event_id` is set when an action reports it."""
+    """A photo uploaded for a ticket; `event_id` is set when an action reports it. A grid
+    worker's photo taken on patrol has no ticket until the patrol report names it
+    (`add_unfiled_attachment`, `file_unfiled`)."""
 
     __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     # None: the citizen's own photo, sent with a demand from the web page (no user).
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
@@ -220,9 +222,60 @@ def add_attachment(session: Session, ticket: Ticket, actor: Actor, data: bytes,
     return attachment
 
 
+def add_unfiled_attachment(session: Session, actor: Actor, data: bytes, filename: str | None,
+                           *, storage_dir: Path, now: datetime,
+                           max_bytes: int = DEFAULT_MAX_BYTES,
+                           max_pixels: int = DEFAULT_MAX_PIXELS) -> Attachment:
+    """Verify, store and record a photo a grid worker took on patrol, before the report that
+    names it exists; nothing is written when it is refused."""
+    unused = session.scalar(select(func.count()).select_from(Attachment).where(
+        Attachment.ticket_id.is_(None), Attachment.uploaded_by_id == actor.id)) or 0
+    if unused >= MAX_UNUSED_PER_TICKET:
+        raise Conflict(f"你已有 {unused} 张巡查照片尚未用于上报，请先上报")
+    image = verify_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    key = store_image(image, storage_dir)
+    attachment = Attachment(
+        ticket_id=None, uploaded_by_id=actor.id, content_type=image.content_type,
+        size=len(image.content), sha256=image.sha256, storage_key=key,
+        original_name=sanitise_name(filename), width=image.width, height=image.height,
+        created_at=now)
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def check_unfiled(session: Session, actor: Actor, ids: list[int], field: str) -> None:
+    """Each of these photos was taken on patrol by this user and belongs to no ticket yet;
+    InvalidInput naming `field` otherwise."""
+    if len(set(ids)) != len(ids):
+        raise InvalidInput(f"{field}: 每张照片只能列出一次", field=field)
+    if len(ids) > MAX_PER_ACTION:
+        raise InvalidInput(f"{field}: 最多 {MAX_PER_ACTION} 张照片", field=field)
+    rows = {a.id: a for a in session.scalars(select(Attachment).where(Attachment.id.in_(ids)))}
+    for i in ids:
+        a = rows.get(i)
+        if a is None or a.uploaded_by_id != actor.id or a.ticket_id is not None:
+            raise InvalidInput(f"{field}: 没有你上传且尚未使用的巡查照片 {i}", field=field)
+
+
+def file_unfiled(session: Session, ticket: Ticket, ids: list[int],
+                 event_id: int | None = None) -> None:
+    """The patrol photos (checked by `check_unfiled`) now belong to this ticket (and to the
+    event that reports them, when given)."""
+    for a in session.scalars(select(Attachment).where(Attachment.id.in_(ids))):
+        a.ticket_id = ticket.id
+        if event_id is not None:
+            a.event_id = event_id
+
+
 def visible_attachment(session: Session, actor: Actor, attachment_id: int) -> Attachment:
-    """An attachment whose ticket this user may see; NotFound otherwise (same as missing)."""
+    """An attachment whose ticket this user may see (a patrol photo not yet reported: its
+    uploader only); NotFound otherwise (same as missing)."""
     found = session.get(Attachment, attachment_id)
+    if found is not None and found.ticket_id is None:
+        if found.uploaded_by_id is not None and found.uploaded_by_id == actor.id:
+            return found
+        raise NotFound(f"附件 {attachment_id} 不存在")
     ticket = session.get(Ticket, found.ticket_id) if found is not None else None
     if found is None or ticket is None or not can_see(session, actor, ticket):
         raise NotFound(f"附件 {attachment_id} 不存在")

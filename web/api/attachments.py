@@ -20,6 +20,7 @@ from dispatch.tickets.attachments import (
     FIELD,
     Attachment,
     add_attachment,
+    add_unfiled_attachment,
     stored_path,
     visible_attachment,
 )
@@ -33,6 +34,7 @@ bp = ApiBlueprint("attachments", __name__)
 
 UPLOADERS = (Role.HANDLER, Role.GRID_WORKER, Role.DISPATCHER, Role.OPERATOR)
 UPLOAD_ENDPOINT = "attachments.upload_attachment"
+PATROL_UPLOAD_ENDPOINT = "attachments.upload_patrol_photo"
 # The multipart framing around the file (boundaries, part headers) on top of the file limit.
 FRAMING_BYTES = 64 * 1024
 
@@ -50,7 +52,7 @@ def attachment_view(a: Attachment) -> dict[str, Any]:
 @bp.url_value_preprocessor
 def _lift_body_limit(endpoint_name: str | None, values: dict[str, Any] | None) -> None:
     # URL value preprocessors run before every before_request hook (the CSRF check included).
-    if endpoint_name == UPLOAD_ENDPOINT:
+    if endpoint_name in (UPLOAD_ENDPOINT, PATROL_UPLOAD_ENDPOINT):
         request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"] + FRAMING_BYTES
 
 
@@ -76,6 +78,20 @@ def upload_attachment(actor: Actor, number: str) -> dict[str, Any]:
     data, filename = _uploaded_file()
     attachment = add_attachment(
         db.session, ticket, actor, data, filename, storage_dir=storage_dir(),
+        now=services().clock.now(), max_bytes=current_app.config["UPLOAD_MAX_BYTES"])
+    view = attachment_view(attachment)
+    commit()
+    return view
+
+
+@bp.endpoint("/attachments", "POST",
+          "Upload a photo taken on patrol, before the patrol report (巡查上报) that names it "
+          "(multipart/form-data, field 'file'); grid workers", roles=(Role.GRID_WORKER,),
+          status=201)
+def upload_patrol_photo(actor: Actor) -> dict[str, Any]:
+    data, filename = _uploaded_file()
+    attachment = add_unfiled_attachment(
+        db.session, actor, data, filename, storage_dir=storage_dir(),
         now=services().clock.now(), max_bytes=current_app.config["UPLOAD_MAX_BYTES"])
     view = attachment_view(attachment)
     commit()
