@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 # The departments' hierarchy as the scoping rule reads it (the table belongs to grid/, which
 # the domain does not import): a street office above its communities and villages.
-DEPARTMENTS = table("departments", column("code"), column("parent_code"), column("active"))
+DEPARTMENTS = table("departments", column("code"), column("parent_code"), column("active"),
+                    column("kind"), column("street_code"))
 
 
 def subtree_codes(department: str) -> Select[tuple[str]]:
@@ -39,7 +40,8 @@ def visible_tickets(actor: Actor) -> ColumnElement[bool]:
     """A WHERE clause selecting the tickets this actor may see: a department user those of
     its department and of the departments under it (DOMAIN.md "Grid governance": each level
     sees its own and its children's tickets), assigned or delegated (下派) to them; a grid
-    worker those assigned or delegated to them and those of their cells."""
+    worker those assigned or delegated to them, those of their cells and their own patrol
+    reports."""
     if actor.role in ALL_SEEING_ROLES:
         return true()
     if actor.role == Role.HANDLER:
@@ -58,7 +60,7 @@ def visible_tickets(actor: Actor) -> ColumnElement[bool]:
             Assignment.ticket_id == Ticket.id, Assignment.grid_worker_id == actor.id
         )), exists(select(Delegation.id).where(
             Delegation.ticket_id == Ticket.id, Delegation.grid_worker_id == actor.id
-        )))
+        )), and_(Ticket.channel == Channel.PATROL, Ticket.created_by_id == actor.id))
         return or_(assigned, Ticket.cell_code.in_(actor.cells)) if actor.cells else assigned
     if actor.role == Role.POLICE_DESK:
         return or_(Ticket.channel == Channel.POLICE110, Ticket.police_state.is_not(None))
@@ -80,7 +82,8 @@ def can_see(session: Session, actor: Actor, ticket: Ticket) -> bool:
     if actor.role == Role.GRID_WORKER:
         return (ticket.cell_code in actor.cells
                 or any(a.grid_worker_id == actor.id for a in ticket.assignments)
-                or any(d.grid_worker_id == actor.id for d in ticket.delegations))
+                or any(d.grid_worker_id == actor.id for d in ticket.delegations)
+                or (ticket.channel == Channel.PATROL and ticket.created_by_id == actor.id))
     if actor.role == Role.POLICE_DESK:
         return police_desk_ticket(ticket)
     return False

@@ -11,7 +11,6 @@ from flask import current_app, session
 from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel, Field, StringConstraints, create_model
 
-from dispatch.calls.intake import CallIntake, intake_call
 from dispatch.core import accounts
 from dispatch.core.commands import PAYLOADS, Id, Strict
 from dispatch.core.errors import NotFound
@@ -19,6 +18,7 @@ from dispatch.core.models import Contact
 from dispatch.core.vocab import Role, Status
 from dispatch.intake.contacts import ContactCreate, ContactFilter, log_contact
 from dispatch.intake.contacts import find_contacts as list_contacts
+from dispatch.intake.patrol import TicketIntake, log_demand
 from dispatch.tickets.lifecycle import (
     PUBLIC_ACTIONS,
     TABLE,
@@ -124,12 +124,15 @@ def change_password(actor: Actor, body: PasswordChange) -> dict[str, Any]:
 # ---------------------------------------------------------------- tickets
 
 
-@bp.endpoint("/tickets", "POST", "Log a demand (intake; `call_id`: the call it came in on)",
-          body=CallIntake, roles=(Role.OPERATOR,), status=201, idempotent=True)
-def create_ticket(actor: Actor, body: CallIntake) -> dict[str, Any]:
+@bp.endpoint("/tickets", "POST", "Log a demand (intake; `call_id`: the call it came in on); a "
+          "grid worker's patrol report (巡查上报: channel patrol, photos and lon/lat required, "
+          "optional self_handled 自办自结)",
+          body=TicketIntake, roles=(Role.OPERATOR, Role.GRID_WORKER), status=201,
+          idempotent=True)
+def create_ticket(actor: Actor, body: TicketIntake) -> dict[str, Any]:
     now = _now()
-    result = intake_call(db.session, body, actor, now=now,
-                         ports=services().intake_ports(db.session, now))
+    result = log_demand(db.session, body, actor, now=now,
+                        ports=services().intake_ports(db.session, now))
     view = _named(ticket_view(db.session, result.ticket, actor, _directory(), _now()))
     commit(result.events)  # the intake event and what it led to (智能派单)
     return view

@@ -43,6 +43,7 @@ from dispatch.tickets.lifecycle.handling import HANDLING_HANDLERS, extension_ref
 from dispatch.tickets.lifecycle.locks import (
     lock_ticket,
 )
+from dispatch.tickets.lifecycle.patrol import PATROL_HANDLERS
 from dispatch.tickets.lifecycle.police import POLICE_HANDLERS, first_receiver_refusal
 from dispatch.tickets.lifecycle.suspension import SUSPENSION_ACTIONS, suspension_offered
 from dispatch.tickets.lifecycle.table import (
@@ -189,4 +190,5 @@ def recompute_provisional_deadlines(session: Session, now: datetime,
 
 
 HANDLERS: dict[str, Callable[[Context], Step]] = (DESK_HANDLERS | POLICE_HANDLERS
-                                                  | HANDLING_HANDLERS | DISPUTE_HANDLERS)
+                                                  | HANDLING_HANDLERS | DISPUTE_HANDLERS
+                                                  | PATROL_HANDLERS)

@@ -98,13 +98,16 @@ TABLE: dict[str, Rule] = {
     "delegate": _rule(HANDLING, {SAME}, {R.HANDLER}),
     "review_delegated_accept": _rule(HANDLING, {S.COMPLETED, SAME}, {R.HANDLER}),
     "review_delegated_reject": _rule(HANDLING, {SAME}, {R.HANDLER}),
+    # 自办自结 of a grid worker's patrol report (lifecycle/patrol.py), taken by the patrol
+    # intake: the street office's assignment with the worker's step completed, for its review.
+    "self_handle": _rule({S.NEW}, {S.SIGNED}, {R.GRID_WORKER}),
     # 会商定责 (lifecycle/dispute.py): the hotline office decides the lead of a disputed ticket.
     "decide_lead": _rule({S.RETURNED}, {S.DISPATCHED}, {R.DISPATCHER, R.SUPERVISOR}),
 }
 
 
 SYSTEM_ACTIONS = frozenset({"close_without_callback", "follow_parent", "recompute_deadlines",
-                            "raise_alarm", "escalate_alarm"})
+                            "raise_alarm", "escalate_alarm", "self_handle"})
 
 
 # Actions people and machine clients may ask for; the rest are taken by the system itself.

@@ -1,6 +1,7 @@
 """grid governance: delegations (下派, 村受理·镇审核) of an assignment to a community, a village
 or a grid worker, with their own clocks and review; tickets.disputed_at for the hotline
-office's 定责 queue
+office's 定责 queue; attachments.ticket_id nullable (a grid worker's patrol photo before the
+report that names it)
 
 Revision ID: 0025
 Revises: 0024
@@ -77,9 +78,14 @@ def upgrade():
         batch_op.add_column(sa.Column("disputed_at", UTC, nullable=True))
         batch_op.create_index(batch_op.f("ix_tickets_disputed_at"), ["disputed_at"],
                               unique=False)
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=True)
 
 
 def downgrade():
+    op.execute("DELETE FROM attachments WHERE ticket_id IS NULL")
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tickets_disputed_at"))
         batch_op.drop_column("disputed_at")
