@@ -216,13 +216,15 @@ def _agent_follows(session: Session, call: Call, report: CallReport) -> None:
     state = {"answered": ON_CALL, "hangup": WRAP_UP}.get(report.event)
     if state is None:
         return
-    row = session.get(AgentState, call.agent_extension)
-    if row is None:
-        session.add(AgentState(extension=call.agent_extension, user_id=call.agent_user_id,
-                               state=state, since=report.at, call_id=call.call_id))
-    elif row.since <= report.at:
-        row.state, row.since, row.call_id = state, report.at, call.call_id
-        row.user_id = call.agent_user_id
+    # One statement: two calls of one extension at once must not both insert its row.
+    table = AgentState.__table__
+    values = {"extension": call.agent_extension, "user_id": call.agent_user_id,
+              "state": state, "since": report.at, "call_id": call.call_id}
+    stmt = upsert_insert(session, table).values(values)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[table.c.extension],
+        set_={k: stmt.excluded[k] for k in ("user_id", "state", "since", "call_id")},
+        where=table.c.since <= stmt.excluded.since))
 
 
 def call_for_intake(session: Session, call_id: str) -> Call:

@@ -68,18 +68,24 @@ def receive_event() -> ResponseReturnValue:
         event = read_event(body, request.content_type, current_app.config.get("CTI_URL"))
     except CtiError as exc:
         return _refuse(exc.http_status, exc.message, exc.field)
-    if not remember_nonce(db.session, (NONCE_SCOPE + signed.key_id)[:64], signed.nonce, now):
-        return _refuse(401, "X-Hotline-Nonce：10 分钟内已使用过，可能是重放的请求",
-                       "X-Hotline-Nonce")
-    try:
-        recorded = record_event(db.session, mapping.report(event), now)
-        messages = [m for build in subscribers.ON_CALL_EVENT.values()
-                    for m in build(db.session, recorded, now)]
-        answer = mapping.receipt(recorded.new, recorded.call.state)
-        db.session.commit()
-    except IntegrityError:
-        # The same event twice at once: the other request stored it first.
-        return _refuse(409, "同一通话事件正在处理，请稍后重试", "call_id", "conflict")
+    for attempt in (1, 2):
+        if not remember_nonce(db.session, (NONCE_SCOPE + signed.key_id)[:64], signed.nonce,
+                              now):
+            return _refuse(401, "X-Hotline-Nonce：10 分钟内已使用过，可能是重放的请求",
+                           "X-Hotline-Nonce")
+        try:
+            recorded = record_event(db.session, mapping.report(event), now)
+            messages = [m for build in subscribers.ON_CALL_EVENT.values()
+                        for m in build(db.session, recorded, now)]
+            answer = mapping.receipt(recorded.new, recorded.call.state)
+            db.session.commit()
+            break
+        except IntegrityError:
+            # Another event of the same call (or extension) was stored at the same moment:
+            # once more, now that it is there.
+            db.session.rollback()
+            if attempt == 2:
+                return _refuse(409, "同一通话事件正在处理，请稍后重试", "call_id", "conflict")
     send_to_agents(messages)
     return answer, 202 if recorded.new else 200
 

@@ -130,7 +130,8 @@ function agentBar() {
     style: "margin: 4px 0 8px" },
   "坐席状态：", el("span", { class: "badge", id: "agent-state", dataset: { testid: "agent-state" } }, "—"),
   " ", el("button", { type: "button", dataset: { testid: "agent-idle" }, onclick: () => setState("idle") }, "示闲"),
-  " ", el("button", { type: "button", dataset: { testid: "agent-busy" }, onclick: () => setState("busy") }, "示忙"));
+  " ", el("button", { type: "button", dataset: { testid: "agent-busy" }, onclick: () => setState("busy") }, "示忙"),
+  " ", el("a", { href: "/calls", dataset: { testid: "missed-link" } }, "漏接回拨队列"));
   const anchor = document.getElementById("result") || document.getElementById("pane-call");
   anchor.parentNode.insertBefore(bar, anchor);
   return bar;
@@ -168,7 +169,9 @@ export async function startCallPop({ onCaller }) {
     toast("来电弹屏不可用：无法加载实时连接组件", "error");
     return;
   }
-  const socket = openSocket("/console", { onUp: () => {}, onDown: () => {} }, client);
+  const mark = (up) => { document.body.dataset.callPop = up ? "up" : "down"; };
+  const socket = openSocket("/console", { onUp: () => mark(true), onDown: () => mark(false) },
+    client);
   if (!socket) return;
   socket.on("call", (message) => {
     const known = calls.current && calls.current.call_id === message.call_id;
