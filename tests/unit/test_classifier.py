@@ -159,3 +159,27 @@ def test_shipped_rules_cover_every_field_and_top_level_category() -> None:
     assert {r.value for r in rules if r.field == "urgency"} == {"urgent", "critical"}
     assert all(1 <= len(r.phrase) <= 20 and -10 <= r.weight <= 10 for r in rules)
     assert len(rules) >= 300
+
+
+# ---------------------------------------------------------------- the learned model's type cues
+
+
+def test_request_type_cues_are_features_whatever_their_wording() -> None:
+    from dispatch.triage.features import of_text
+
+    def cues(text: str) -> set[str]:
+        return {f for f in of_text(text) if f.startswith("t")}
+
+    assert {"tquestion"} <= cues("请问居住证在哪办") and {"tquestion"} <= cues("这个合法不？")
+    assert {"town", "tagain", "thome"} <= cues("俺家楼上天天半夜蹦跶，打了三回电话了没人管")
+    assert {"tothers"} <= cues("看见有人往河里倒垃圾")
+    assert {"tthanks"} <= cues("感谢环卫工人") and {"tproposal"} <= cues("建议多装几个路灯")
+    assert cues("路灯不亮") == set()  # no cue in a bare public problem
+
+
+def test_a_type_cue_is_shown_in_chinese_as_a_reason() -> None:
+    from dispatch.triage.features import display
+
+    assert display("tquestion") == "问句" and display("tagain") == "多次反映"
+    assert display("town") == "自家的事"
+    assert display("w投诉") == "投诉"  # other features as before
