@@ -40,10 +40,11 @@ ZH: dict[str, dict[str, str]] = {
         "resume": "恢复计时",
         "delegate": "下派", "review_delegated_accept": "下派审核通过",
         "review_delegated_reject": "下派审核退回", "decide_lead": "定责",
+        "self_handle": "自办自结",
     },
     "channel": {
         "phone": "电话", "wechat": "微信", "police110": "110 转来", "web": "网站",
-        "open311": "开放接口",
+        "open311": "开放接口", "patrol": "巡查上报",
     },
     "type": {
         "consult": "咨询", "help": "求助", "complaint": "投诉", "report": "举报",

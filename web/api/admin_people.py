@@ -66,7 +66,8 @@ def _user_view(user: User, locked: bool, names: dict[str, str]) -> dict[str, Any
 def departments(actor: Actor) -> dict[str, Any]:
     rows = db.session.scalars(select(Department).order_by(Department.kind, Department.code))
     return {"items": [{"code": d.code, "name": d.name, "kind": d.kind,
-                       "street": d.street_code, "active": d.active} for d in rows]}
+                       "street": d.street_code, "parent": d.parent_code,
+                       "active": d.active} for d in rows]}
 
 
 class DepartmentCreate(Strict):
