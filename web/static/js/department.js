@@ -11,7 +11,7 @@ import { arrivals, badgeTitle } from "./lib/notify.js";
 import { BOOT, now, zh } from "./lib/page.js";
 import { openSocket } from "./lib/socket.js";
 import { ring } from "./lib/sound.js";
-import { clockOf, myAssignment } from "./lib/tickets.js";
+import { clockOf, myAssignment, myDelegation } from "./lib/tickets.js";
 import {
   clockNode, explain, isVisible, listTickets, loadMany, loadTicket, renderTicket, statusBadge,
   tickClocks, urgencyBadge,
@@ -39,7 +39,7 @@ let live = false; // the console feed is connected: no need to poll
 
 /** Which tabs a ticket belongs to, from this department's own assignment. */
 function classify(view) {
-  const a = myAssignment(view, me);
+  const a = myDelegation(view, me) || myAssignment(view, me); // a step delegated to us first
   if (!a) return [];
   const out = [];
   if (a.status === "dispatched") out.push("sign");
@@ -56,7 +56,9 @@ async function loadInbox(quiet) {
   loading = (async () => {
     try {
       const [open, closed] = await Promise.all([
-        listTickets(`status=DISPATCHED,SIGNED,COMPLETED&department=${dept}`, 200),
+        // Every open ticket this department may see: its own assignments and the steps
+        // delegated to it (下派); those of the departments below it fall out in classify.
+        listTickets("status=DISPATCHED,SIGNED,COMPLETED", 200),
         api("GET", `/api/v1/tickets?status=REVIEWED,ARCHIVED,REOPENED&department=${dept}` +
           "&per_page=20"),
       ]);
@@ -69,7 +71,7 @@ async function loadInbox(quiet) {
       }
       for (const t of closed.items) next.done.push({ t, view: null });
       const due = (r) => {
-        const c = r.view && clockOf(myAssignment(r.view, me));
+        const c = r.view && clockOf(myDelegation(r.view, me) || myAssignment(r.view, me));
         return c ? Date.parse(c.deadline) : Infinity;
       };
       for (const name of ["sign", "handling"]) next[name].sort((a, b) => due(a) - due(b));
@@ -178,7 +180,7 @@ function renderRows() {
   }
   fill(rowsNode, rows.map((r) => {
     const t = r.t;
-    const a = r.view ? myAssignment(r.view, me) : null;
+    const a = r.view ? myDelegation(r.view, me) || myAssignment(r.view, me) : null;
     const open = () => {
       location.hash = encodeURIComponent(t.number);
     };

@@ -15,7 +15,7 @@ import { BOOT, csrfToken, now, zh } from "./lib/page.js";
 import { phoneView } from "./lib/phones.js";
 import { offeredNow } from "./lib/offers.js";
 import { actorOf, peopleOf, person } from "./lib/people.js";
-import { clockOf, myAssignment } from "./lib/tickets.js";
+import { clockOf, myAssignment, myDelegation } from "./lib/tickets.js";
 import { toast } from "./lib/ui.js";
 import { L } from "./lib/vendor.js";
 
@@ -23,8 +23,8 @@ const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
 const MAX_PHOTOS = 9;
 const MAX_DAYS = 7; // DOMAIN.md: each extension at most 7 working days (the server decides)
 const NUMBER_RE = /^[0-9A-Za-z_-]{1,40}$/;
-const ASSIGNEE_ACTIONS = ["sign", "note", "complete", "request_extension", "request_suspend",
-  "resume", "return"];
+const ASSIGNEE_ACTIONS = ["sign", "note", "complete", "delegate", "review_delegated_accept",
+  "review_delegated_reject", "request_extension", "request_suspend", "resume", "return"];
 
 function uploadLimit() {
   return BOOT.upload_max_bytes || 10 * 1024 * 1024;
@@ -33,6 +33,7 @@ function uploadLimit() {
 // ------------------------------------------------------------------ reading
 
 let refsPromise = null;
+let departmentsBelow = []; // departments with a parent (communities, villages): 下派 targets
 
 /** Names of departments, categories and areas (streets, communities) by code (empty maps
  * when they cannot be read). */
@@ -46,8 +47,10 @@ export function refs() {
       return out;
     };
     refsPromise = Promise.all([
-      api("GET", "/api/v1/departments").then(
-        (d) => Object.fromEntries(d.items.map((x) => [x.code, x.name])), () => ({})),
+      api("GET", "/api/v1/departments").then((d) => {
+        departmentsBelow = d.items.filter((x) => x.parent && x.active);
+        return Object.fromEntries(d.items.map((x) => [x.code, x.name]));
+      }, () => ({})),
       api("GET", "/api/v1/categories").then((d) => flat(d.items, {}), () => ({})),
       api("GET", "/api/v1/grid/areas").then(
         (d) => Object.fromEntries(d.items.map((x) => [x.code, x.name])), () => ({})),
@@ -155,12 +158,14 @@ export function explain(e) {
 
 // ------------------------------------------------------------------ photos
 
-/** POST one photo with upload progress (fetch reports none); resolves to the attachment. */
+/** POST one photo with upload progress (fetch reports none); resolves to the attachment.
+ * Without a ticket number: a photo taken on patrol, before its report (巡查上报). */
 export function uploadPhoto(number, file, onProgress, onStart) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     if (onStart) onStart(xhr);
-    xhr.open("POST", "/api/v1/tickets/" + encodeURIComponent(number) + "/attachments");
+    xhr.open("POST", number ? "/api/v1/tickets/" + encodeURIComponent(number) + "/attachments"
+      : "/api/v1/attachments");
     xhr.setRequestHeader("X-CSRFToken", csrfToken());
     xhr.setRequestHeader("Accept", "application/json");
     xhr.responseType = "json";
@@ -187,7 +192,7 @@ export function uploadPhoto(number, file, onProgress, onStart) {
 
 /** A photo field: pick or shoot photos; each is checked (type, size), uploaded at once with
  * its progress shown, and can be removed. `ids()` gives the uploaded ones. */
-function photoPicker(number, options) {
+export function photoPicker(number, options) {
   const items = [];
   const list = el("div", { class: "photos", "data-testid": "photo-list" });
   const note = el("div", { class: "photo-note error", role: "alert" });
@@ -291,7 +296,7 @@ function photoPicker(number, options) {
 // ------------------------------------------------------------------ location
 
 /** The current position (WGS-84, as browsers give it), asked once and on demand. */
-function locator() {
+export function locator() {
   let position = null;
   const text = el("span", { class: "loc-text", "data-testid": "location-text" }, "未获取位置");
   const retry = el("button", { type: "button", class: "link-button", onclick: () => ask() },
@@ -413,11 +418,30 @@ function eventDetail(e, names, people) {
       break;
     case "sign":
     case "return":
-      if (p.department) out.push(`${dept(p.department)}（${zh("assignment_role", p.role)}）`);
+      if (p.delegated) out.push(`下派任务：${dept(p.to) || p.grid_worker || ""}`);
+      else if (p.department) out.push(`${dept(p.department)}（${zh("assignment_role", p.role)}）`);
+      if (p.returned_to) out.push(`退回上级：${dept(p.returned_to)}`);
       break;
     case "complete":
-      if (p.department) out.push(`${dept(p.department)}（${zh("assignment_role", p.role)}）`);
+      if (p.delegated) out.push(`下派任务：${dept(p.to) || p.grid_worker || ""}，待上级审核`);
+      else if (p.department) out.push(`${dept(p.department)}（${zh("assignment_role", p.role)}）`);
       if (p.result) out.push(`办理结果：${p.result}`);
+      break;
+    case "delegate":
+      out.push(`${dept(p.from)} 下派给 ${p.to ? dept(p.to) : `网格员 ${p.grid_worker}`}`);
+      if (p.complete_deadline) out.push(`下派办结时限 ${fmtTime(p.complete_deadline, true)}`);
+      break;
+    case "review_delegated_accept":
+      out.push(p.completes_assignment ? "镇（街道）审核通过，派单办结" : "审核通过，报上级审核");
+      if (p.result) out.push(`办理结果：${p.result}`);
+      break;
+    case "self_handle":
+      out.push(`现场自办自结，待 ${dept(p.department)} 审核`);
+      if (p.result) out.push(`处理结果：${p.result}`);
+      break;
+    case "decide_lead":
+      out.push(`定责主办：${dept(p.lead)}`);
+      if (p.unfounded && p.unfounded.length) out.push(`退单不实：${p.unfounded.map(dept).join("、")}`);
       break;
     case "note":
       if (p.text) out.push(p.text);
@@ -498,6 +522,24 @@ function extensionsList(ticket) {
       x.decision_reason ? ` · 审批意见：${x.decision_reason}` : ""))));
 }
 
+function delegationsList(ticket, names, me) {
+  const items = ticket.delegations || [];
+  if (!items.length) return null;
+  const dept = (code) => names.dept[code] || code;
+  return el("section", { class: "delegations" }, el("h3", {}, "下派（层级派单）"),
+    el("ul", {}, items.map((d) => {
+      const mine = me.role === "grid_worker" ? d.grid_worker === me.username
+        : d.department === me.department || d.from === me.department;
+      return el("li", { class: mine ? "mine" : "", "data-testid": "delegation" },
+        el("span", { class: "badge deleg-" + d.status }, zh("delegation_status", d.status)), " ",
+        `${dept(d.from)} → ${d.department ? dept(d.department) : `网格员 ${d.grid_worker}`}`, " ",
+        clockNode(clockOf(d)),
+        d.result ? el("div", { class: "muted" }, `办理结果：${d.result}`) : null,
+        d.review_reason ? el("div", { class: "muted" }, `审核意见：${d.review_reason}`) : null,
+        d.return_reason ? el("div", { class: "muted" }, `退回理由：${d.return_reason}`) : null);
+    })));
+}
+
 function suspensionsList(ticket) {
   const items = ticket.suspensions || [];
   if (!items.length) return null;
@@ -517,7 +559,8 @@ function suspensionsList(ticket) {
 export async function renderTicket(node, ticket, ctx) {
   const names = await refs();
   const me = ctx.me;
-  const mine = myAssignment(ticket, me);
+  const below = myDelegation(ticket, me); // a step delegated to me (下派)
+  const mine = below || myAssignment(ticket, me);
   const loc = ticket.location || {};
   const mapNode = ctx.withMap && loc.lon != null ? el("div", { class: "small-map",
     "data-testid": "ticket-map", role: "img", "aria-label": "诉求位置地图" }) : null;
@@ -538,7 +581,7 @@ export async function renderTicket(node, ticket, ctx) {
 
   function openAction(button, action) {
     for (const b of bar.querySelectorAll("button")) b.classList.toggle("active", b === button);
-    if (action === "sign" || action === "resume") {
+    if (action === "sign" || action === "resume" || action === "review_delegated_accept") {
       submit(button, action, async () => ({}));
       return;
     }
@@ -581,11 +624,23 @@ export async function renderTicket(node, ticket, ctx) {
       "data-testid": "submit-" + action }, "提交" + actionLabel(action, me));
     const fields = [];
     let collect = async () => ({});
-    if (action === "return") {
+    if (action === "return" || action === "review_delegated_reject") {
       const reason = el("textarea", { name: "reason", required: true, maxlength: 2000, rows: 3,
-        placeholder: "请写明退单理由（例如：不属于本单位职责，应由…办理）" });
-      fields.push(el("label", {}, "退单理由", reason));
+        placeholder: action === "return" ? (below ? "请写明退回上级的理由"
+          : "请写明退单理由（例如：不属于本单位职责，应由…办理）")
+          : "请写明审核退回的理由（例如：照片不清楚、问题未解决）" });
+      fields.push(el("label", {}, action === "return" ? "退单理由" : "审核意见", reason));
       collect = async () => ({ reason: reason.value.trim() });
+    } else if (action === "delegate") {
+      // 下派: one of my communities or villages, or a grid worker of my area (by account).
+      const listId = "delegate-targets-" + ticket.number;
+      const to = el("input", { name: "to", required: true, maxlength: 80, list: listId,
+        placeholder: "社区/村的部门代码，或网格员账号", "data-testid": "delegate-to" });
+      const options = el("datalist", { id: listId }, departmentsBelow
+        .filter((d) => d.parent === me.department)
+        .map((d) => el("option", { value: d.code }, d.name)));
+      fields.push(el("label", {}, "下派给（下一级社区/村或本辖区网格员）", to), options);
+      collect = async () => ({ to: to.value.trim() });
     } else if (action === "request_extension") {
       const days = el("input", { type: "number", name: "days", min: 1, max: MAX_DAYS, step: 1,
         value: "3", required: true, inputmode: "numeric" });
@@ -650,9 +705,11 @@ export async function renderTicket(node, ticket, ctx) {
       el("div", { class: "ticket-sub muted" },
         [zh("type", ticket.type), names.cat[ticket.category] || ticket.category,
           zh("channel", ticket.channel)].filter(Boolean).join(" · ")),
-      mine ? el("div", { class: "ticket-mine" },
-        `我方：${zh("assignment_role", mine.role)} · ${zh("assignment_status", mine.status)} `,
-        clockNode(clock)) : null),
+      mine ? el("div", { class: "ticket-mine" }, below
+        ? `我方：下派任务（${names.dept[below.from] || below.from}下派） · ` +
+          `${zh("delegation_status", below.status)} `
+        : `我方：${zh("assignment_role", mine.role)} · ${zh("assignment_status", mine.status)} `,
+      clockNode(clock)) : null),
     el("p", { class: "demand", "data-testid": "ticket-text" }, ticket.text),
     el("dl", { class: "facts" },
       fact("地址", ticket.address || "—"),
@@ -666,6 +723,7 @@ export async function renderTicket(node, ticket, ctx) {
     mapNode,
     bar, formArea,
     el("section", {}, el("h3", {}, "承办单位"), assignmentsList(ticket, names, me) || "—"),
+    delegationsList(ticket, names, me),
     extensionsList(ticket),
     suspensionsList(ticket),
     el("section", {}, el("h3", {}, "办理记录"), timeline(ticket, names)));

@@ -7,11 +7,14 @@ import { api } from "./lib/api.js";
 import { el, fill } from "./lib/dom.js";
 import { fmtTime } from "./lib/format.js";
 import { BOOT, now, zh } from "./lib/page.js";
-import { clockOf, leadAssignment, myAssignment, OPEN_ASSIGNMENT } from "./lib/tickets.js";
+import {
+  clockOf, leadAssignment, myAssignment, myDelegation, OPEN_ASSIGNMENT,
+} from "./lib/tickets.js";
 import {
   clockNode, explain, isVisible, listTickets, loadMany, loadTicket, renderTicket, statusBadge,
   tickClocks, urgencyBadge,
 } from "./ticket-work.js";
+import { patrolForm } from "./patrol.js";
 
 const me = BOOT.me;
 
@@ -22,6 +25,7 @@ const openList = document.getElementById("open-list");
 const doneList = document.getElementById("done-list");
 const status = document.getElementById("list-status");
 const refresh = document.getElementById("refresh");
+const patrolView = document.getElementById("patrol-view");
 
 let current = null; // the number shown in the ticket view
 const known = new Set(); // numbers the list has shown (visible to this user)
@@ -29,10 +33,15 @@ let loading = null;
 
 // ---------------------------------------------------------------- the list
 
+/** What I hold on a ticket: a step delegated to me (下派) first, else my assignment. */
+function mineOf(view) {
+  return myDelegation(view, me) || myAssignment(view, me);
+}
+
 /** One ticket of the list; `scope` is "mine" (assigned to me), "cell" (in my duty cells) or
  * null (closed: no clock, no badge). */
 function card(t, full, scope) {
-  const mine = full ? myAssignment(full, me) : null;
+  const mine = full ? mineOf(full) : null;
   const clock = !full ? null
     : scope === "mine" ? clockOf(mine) : clockOf(leadAssignment(full));
   return el("li", {},
@@ -62,7 +71,7 @@ async function loadList(quiet) {
       const full = await loadMany(open.map((t) => t.number), 4);
       const rows = open.map((t) => {
         const view = full.get(t.number);
-        const a = view ? myAssignment(view, me) : null;
+        const a = view ? mineOf(view) : null;
         const mine = Boolean(a && OPEN_ASSIGNMENT.includes(a.status));
         const clock = mine ? clockOf(a) : clockOf(view && leadAssignment(view));
         return { t, view, mine, due: clock ? Date.parse(clock.deadline) : Infinity };
@@ -93,6 +102,7 @@ async function loadList(quiet) {
 function showList() {
   current = null;
   detailView.hidden = true;
+  patrolView.hidden = true;
   listView.hidden = false;
   document.title = `我的任务 · ${zh("ui", "app")}`;
   loadList(true);
@@ -103,8 +113,27 @@ function notFound(number) {
     el("strong", {}, "未找到工单"), el("p", {}, `编号 ${number} 不存在，或不在您的任务和网格范围内。`)));
 }
 
+/** 巡查上报: the patrol form; after filing, the new ticket's view. */
+function showPatrol() {
+  current = null;
+  listView.hidden = true;
+  detailView.hidden = true;
+  patrolView.hidden = false;
+  document.title = `巡查上报 · ${zh("ui", "app")}`;
+  patrolForm(document.getElementById("patrol"), {
+    onDone: (ticket) => {
+      known.add(ticket.number);
+      location.hash = encodeURIComponent(ticket.number);
+    },
+    onCancel: () => {
+      location.hash = "";
+    },
+  });
+}
+
 async function openTicket(number) {
   current = number;
+  patrolView.hidden = true;
   listView.hidden = true;
   detailView.hidden = false;
   fill(detail, el("p", { class: "muted" }, zh("ui", "loading")));
@@ -134,7 +163,8 @@ async function show(ticket) {
 
 function route() {
   const number = decodeURIComponent(location.hash.replace(/^#\/?/, "")).trim();
-  if (number) openTicket(number);
+  if (number === "patrol") showPatrol();
+  else if (number) openTicket(number);
   else showList();
 }
 

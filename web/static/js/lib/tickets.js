@@ -14,6 +14,14 @@ export function myAssignment(ticket, me) {
   return mine[0] || null;
 }
 
+/** The open step delegated (下派) to this user: a grid worker's by name, a handler's by
+ * department; null if none. */
+export function myDelegation(ticket, me) {
+  return (ticket.delegations || []).find((d) => ["dispatched", "signed", "completed"]
+    .includes(d.status) && (me.role === "grid_worker" ? d.grid_worker === me.username
+    : d.department === me.department)) || null;
+}
+
 /** The lead assignment of the current round: the open one, else the last. */
 export function leadAssignment(ticket) {
   const leads = (ticket.assignments || []).filter((a) => a.role === "lead");
