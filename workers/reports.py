@@ -154,6 +154,18 @@ def render(plist: PeriodicList) -> Workbook:
            [[r.ticket_number, r.category_name or r.category_code or "", r.department_name,
              _local(r.at), "自动督办" if r.automatic else "督办员督办", r.reason or "",
              _local(r.deadline), _status(r.status)] for r in plist.supervised])
+    calls = plist.calls or {}
+    answer, missed = calls.get("answer_15s_rate", {}), calls.get("missed_callback_rate", {})
+    _sheet(wb.create_sheet("来电"), ["指标", "比率", "分子", "分母", "口径"],
+           [14, 10, 10, 10, 70], [
+               ["15秒接通率", answer.get("rate"), answer.get("answered_15s"),
+                answer.get("entered_queue"),
+                "进入排队后 15 秒内接通的来电 ÷ 进入排队的来电（按振铃日）"],
+               ["漏接回拨率", missed.get("rate"), missed.get("called_back_in_time"),
+                missed.get("missed_due"),
+                "回拨时限内回拨接通的漏接来电 ÷ 回拨时限落在统计期内的漏接来电"
+                "（白天 2 小时，夜间次日 10:00）"],
+           ])
     about = wb.create_sheet("说明")
     period = plist.period
     _sheet(about, ["项目", "内容"], [16, 100], [

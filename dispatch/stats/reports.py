@@ -1,4 +1,5 @@
-"""Periodic lists (周巡检, 月点评, 季通报): overdue, reopened and supervised tickets by department.
+"""Periodic lists (周巡检, 月点评, 季通报): overdue, reopened and supervised tickets by department,
+and the period's two call rates (15秒接通率, 漏接回拨率).
 
 A list covers one complete local period (Asia/Shanghai dates, the end day included). An
 assignment is overdue in the period when its sign-for or completion deadline fell in it and was
@@ -11,13 +12,15 @@ here only read (the calendar may fill in a missing year); rendering and files li
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from dispatch.calls.board import call_metrics
 from dispatch.core.models import Assignment, CalendarDay, Category, Event, Ticket
 from dispatch.core.ports import Directory
 from dispatch.core.vocab import Status
@@ -187,6 +190,8 @@ class PeriodicList:
     reopened: tuple[ReopenedRow, ...]
     supervised: tuple[SupervisedRow, ...]
     departments: tuple[DepartmentTotals, ...]
+    # 15秒接通率 and 漏接回拨率 of the period, from the call records (dispatch/calls/board.py).
+    calls: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- building
@@ -322,7 +327,8 @@ def build_list(session: Session, period: Period, now: datetime,
     reopened.sort(key=lambda r: (r.department_code, r.at))
     supervised.sort(key=lambda r: (r.department_code, r.at))
     return PeriodicList(period, now, tuple(overdue), tuple(reopened), tuple(supervised),
-                        _ranking(overdue, reopened, supervised, names))
+                        _ranking(overdue, reopened, supervised, names),
+                        call_metrics(session, period.start, period.end, now))
 
 
 def _ranking(overdue: list[OverdueRow], reopened: list[ReopenedRow],

@@ -14,7 +14,7 @@ from dispatch.tickets.calendar import LOCAL_TZ
 from tests.web.conftest import dispatched, error_of
 
 REPORTS = "/api/v1/admin/reports"
-SHEETS = ["部门汇总", "超期工单", "重办工单", "督办工单", "说明"]
+SHEETS = ["部门汇总", "超期工单", "重办工单", "督办工单", "来电", "说明"]
 
 
 def local(*args: int) -> datetime:
