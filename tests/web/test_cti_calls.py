@@ -197,3 +197,16 @@ def test_the_board_and_the_call_rates(app, api, client, centre):
     assert r.status_code == 200 and r.get_json()["state"] == "idle"
     error_of(api.put("dispatcher1", "/api/v1/calls/agent_state", json={"state": "idle"}), 403,
              "forbidden")
+
+
+def test_the_calls_page_for_operators_and_dispatchers_and_403_for_handlers(app, client):
+    from tests.web.test_page_security import sign_in
+
+    sign_in(client, "operator1")
+    html = client.get("/calls").get_data(as_text=True)
+    assert 'data-testid="calls-page"' in html and "漏接回拨" in html and "js/calls.js" in html
+    assert 'data-can-call-back="true"' in html
+    client.post("/logout")
+    sign_in(client, "handler1")
+    r = client.get("/calls")
+    assert r.status_code == 403 and "无权" in r.get_data(as_text=True)
