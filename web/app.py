@@ -114,6 +114,7 @@ def create_app(overrides: dict[str, Any] | None = None, config: Config | None = 
     from web.pages import assessment as assessment_pages  # noqa: F401  (/assessment)
     from web.pages import calls as calls_pages  # noqa: F401  (/calls, 漏接回拨 and the board)
     from web.pages import citizen as citizen_pages  # noqa: F401  (/report, /track)
+    from web.pages import disputes as dispute_pages  # noqa: F401  (/disputes, 定责)
     from web.pages import police as police_pages  # noqa: F401  (/police, the 110 desk)
     from web.pages import staff
 

@@ -86,6 +86,7 @@ ZH: dict[str, dict[str, str]] = {
         "password": "修改密码", "username": "用户名", "old_password": "原密码",
         "new_password": "新密码", "submit": "提交", "cancel": "取消", "save": "保存",
         "console": "调度台", "intake": "话务受理", "worker": "网格员", "department": "部门工作台",
+        "disputes": "定责",
         "dashboard": "领导驾驶舱", "classifier_admin": "分类模型", "triage_admin": "分诊设置",
         "admin": "系统管理", "police": "110 联动", "connected": "已连接",
         "disconnected": "连接已断开，正在重连…", "loading": "加载中…", "empty": "暂无",

@@ -63,6 +63,8 @@ class TicketFilter(Strict):
     department: Code | None = None
     overdue: bool | None = None
     supervised: bool | None = None
+    disputed: bool | None = Field(None, description="in the hotline office's 定责 queue "
+                                  "(returned twice, or by two departments, not yet decided)")
     created_from: Bound | None = Field(
         None, alias="from", description="a local date (YYYY-MM-DD) or a datetime with its "
         "time zone")
@@ -143,6 +145,9 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, now: datetime)
         conds.append(clause if f.overdue else ~clause)
     if f.supervised is not None:
         conds.append(Ticket.supervised.is_(f.supervised))
+    if f.disputed is not None:
+        conds.append(Ticket.disputed_at.is_not(None) if f.disputed
+                     else Ticket.disputed_at.is_(None))
     start = _bound(f.created_from, end=False) if f.created_from else None
     stop = _bound(f.created_to, end=True) if f.created_to else None
     if start and stop and start > stop:

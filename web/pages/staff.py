@@ -52,6 +52,8 @@ NAV = (
     ("pages.department", "department", DEPARTMENT_ROLES),
     ("pages.worker", "worker", WORKER_ROLES),
     ("pages.dashboard", "dashboard", DASHBOARD_ROLES),
+    # 定责 (web/pages/disputes.py): the hotline office's queue of disputed tickets.
+    ("pages.disputes", "disputes", (Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER)),
     # 月度考核 (web/pages/assessment.py): leaders and the office; a department sees its own.
     ("pages.assessment", "assessment", (*DASHBOARD_ROLES, Role.HANDLER)),
     ("pages.police", "police", POLICE_ROLES),
