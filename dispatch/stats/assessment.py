@@ -51,7 +51,7 @@ DEPARTMENTS = table("departments", column("code", String), column("name", String
                     column("active", Boolean))
 
 SCHEME_KEY = "assessment_scheme"
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^(20\d\d)-(0[1-9]|1[0-2])$")  # 2000-01 … 2099-12
 GROUPS = ("functional", "territorial")  # ranked apart: bureaus, then street offices and towns
 GROUP_NAMES = {"functional": "职能部门", "territorial": "属地街镇"}
 NOT_RANKED = "not ranked"
@@ -140,7 +140,8 @@ def set_scheme(session: Session, data: dict[str, Any], actor_id: int | None) -> 
 def parse_month(text: str, field_name: str = "month") -> str:
     """A month as `YYYY-MM` (InvalidInput in Chinese otherwise)."""
     if not isinstance(text, str) or not MONTH.fullmatch(text.strip()):
-        raise InvalidInput(f"{field_name}: 须为月份（YYYY-MM），如 2026-11", field=field_name)
+        raise InvalidInput(f"{field_name}: 须为月份（YYYY-MM，2000 至 2099 年），如 2026-11",
+                           field=field_name)
     return text.strip()
 
 

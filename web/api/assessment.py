@@ -34,7 +34,8 @@ bp = ApiBlueprint("assessment", __name__)
 OFFICE = tuple(appeals_of.OFFICE_ROLES)
 READERS = (*appeals_of.ALL_SEEING, Role.HANDLER)
 ADMIN = (Role.ADMIN,)
-Month = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Month = Annotated[str, StringConstraints(strip_whitespace=True,
+                                         pattern=r"^20\d\d-(0[1-9]|1[0-2])$")]
 
 
 class MonthQuery(Strict):
