@@ -216,7 +216,7 @@ def ring(page: Any, sip: dict[str, Any]) -> tuple[float, float]:
     return (rang - sent) * 1000, (rang - float(invites[-1])) * 1000
 
 
-def test_a_real_call_rings_the_page_fills_the_caller_is_answered_and_sent_to_110(
+def test_a_real_call_rings_fills_the_caller_is_answered_held_and_sent_to_110(
         live_server: LiveServer, chromium: Any, sip: dict[str, Any]) -> None:
     phone = sip["phone"]
     with softphone_page(live_server, chromium, sip) as page:
@@ -244,6 +244,14 @@ def test_a_real_call_rings_the_page_fills_the_caller_is_answered_and_sent_to_110
             "转接号码：只能是数字（如 110）")
         expect(page.get_by_test_id("softphone-phase")).to_have_text("通话中")
         assert not any(e.get("type") == "TRANSFER" for e in phone.events)
+
+        page.get_by_test_id("softphone-hold").click()
+        expect(page.get_by_test_id("softphone-phase")).to_have_text("保持")
+        expect(page.get_by_test_id("softphone-hold")).to_have_text("恢复")
+        page.get_by_test_id("softphone-hold").click()
+        expect(page.get_by_test_id("softphone-phase")).to_have_text("通话中")
+        expect(page.get_by_test_id("softphone-hold")).to_have_text("保持")
+        assert not any(e.get("type") == "CALL_CLOSED" for e in phone.events)  # still on
 
         screenshot(page, "softphone-in-call")
         page.get_by_test_id("softphone-hangup").click()

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  CALL_LABELS, LINE_LABELS, callError, callerNumber, controls, duration, registrationError,
-  transferTarget, uaConfig,
+  CALL_LABELS, LINE_LABELS, callError, callerNumber, controls, duration, fixAnswerSetup,
+  registrationError, transferTarget, uaConfig,
 } from "../../web/static/js/softphone.js";
 
 test("importing the softphone touches no page and loads no SIP library", () => {
@@ -92,4 +92,12 @@ test("a call's duration reads m:ss, h:mm:ss past the hour", () => {
   assert.equal(duration(65.9), "1:05");
   assert.equal(duration(3725), "1:02:05");
   assert.equal(duration(-3), "0:00");
+});
+
+test("an answer that says actpass (not allowed in an answer) is read as passive", () => {
+  const answer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=setup:actpass\r\na=sendrecv\r\n";
+  assert.equal(fixAnswerSetup(answer),
+    "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=setup:passive\r\na=sendrecv\r\n");
+  const good = "v=0\na=setup:active\na=x-note:setup:actpass\n";
+  assert.equal(fixAnswerSetup(good), good);
 });

@@ -91,6 +91,15 @@ export function transferTarget(input, domain) {
   return { uri: `sip:${number}@${domain}`, number };
 }
 
+/** An SDP answer as the browser can take it: some SIP phones (Debian's baresip 1.0) answer a
+ * re-INVITE (保持/恢复) with `a=setup:actpass`, which an answer may not carry (RFC 5763); the
+ * browser then drops the DTLS association and the call. The page answers every incoming call
+ * as the DTLS client (Chromium's `active`), so the only role left for the far end is passive. */
+export function fixAnswerSetup(sdp) {
+  return String(sdp).replace(/^a=setup:actpass\r?$/gm, (line) =>
+    line.replace("actpass", "passive"));
+}
+
 /** The JsSIP UA configuration of the boot settings (the socket is added by the page). */
 export function uaConfig(settings) {
   const config = {
@@ -195,6 +204,9 @@ function start(doc) {
       state.timer = setInterval(tick, 1000);
       tick();
       setPhase("incall");
+    });
+    session.on("sdp", (ev) => {
+      if (ev.originator === "remote" && ev.type === "answer") ev.sdp = fixAnswerSetup(ev.sdp);
     });
     session.on("hold", () => setPhase("held"));
     session.on("unhold", () => setPhase("incall"));
