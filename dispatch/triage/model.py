@@ -13,10 +13,10 @@ Heads (one weight column per class, all in one matrix):
   critical, binary): Platt-calibrated probabilities; police and critical flag at a threshold
   chosen on out-of-fold predictions so that their recall there is at least 0.97 and 0.96
   (safety first: a miss costs a life, a false alarm a glance), with a doubt band below it;
-- ``type`` (6 classes), ``top`` (top-level category, balanced class weights), ``second``
-  (one head over every second-level code; predicted among the children of the predicted top
-  level; the top level is chosen by its own score plus its best child's): temperature-scaled
-  softmax probabilities.
+- ``type`` (6 classes) and ``top`` (top-level category), both with balanced class weights;
+  ``second`` (one head over every second-level code; predicted among the children of the
+  predicted top level; the top level is chosen by its own score plus its best child's):
+  temperature-scaled softmax probabilities.
 
 Training is in `dispatch.triage.fitting` (LinearSVC up to 20,000 examples, SGDClassifier
 beyond), the features in `dispatch.triage.features`.
