@@ -272,14 +272,14 @@ def compute(session: Session, month: str, now: datetime,
                      "assignments": volume, "ranked": volume >= scheme.min_assignments,
                      "excluded": sorted(appealed.get(d.code, {}).values()),
                      **_score(mine, scheme)})
-    _rank(rows)
+    rank_departments(rows)
     return {"month": month, "from": span.start.isoformat(), "to": span.end.isoformat(),
             "computed_at": now.isoformat(), "scheme": scheme.model_dump(mode="json"),
             "max_score": round(sum(float(getattr(scheme, i.code)) for i in RATE_ITEMS), 2),
             "departments": rows}
 
 
-def _rank(rows: list[dict[str, Any]]) -> None:
+def rank_departments(rows: list[dict[str, Any]]) -> None:
     """Number the ranked rows within their group, highest score first (ties share a rank);
     order the rows: groups in GROUPS' order, ranked before not ranked."""
     order = {g: i for i, g in enumerate(GROUPS)}
@@ -314,5 +314,5 @@ def deduction_tickets(report: dict[str, Any], code: str) -> set[str]:
 
 
 __all__ = ["AssessmentScheme", "RATE_ITEMS", "PENALTIES", "SCHEME_LABELS", "GROUP_NAMES",
-           "NOT_RANKED", "get_scheme", "set_scheme", "parse_month", "month_span", "compute",
-           "department_row", "deduction_tickets"]
+           "NOT_RANKED", "rank_departments", "get_scheme", "set_scheme", "parse_month",
+           "month_span", "compute", "department_row", "deduction_tickets"]

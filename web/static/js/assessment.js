@@ -171,7 +171,9 @@ async function loadAppeals() {
   const data = await api("GET", `/api/v1/appeals?month=${encodeURIComponent(report.month)}`);
   fill(appealRows, data.items.length ? data.items.map((a) => el("tr", { dataset: { id: String(a.id) } },
     el("td", {}, String(a.id)), el("td", {}, a.department_name || a.department),
-    el("td", {}, a.ticket), el("td", {}, a.reason + (a.attachments.length ? `（附照片 ${a.attachments.length} 张）` : "")),
+    el("td", {}, a.ticket), el("td", {}, a.reason, a.attachments.map((id, k) => [" ",
+      el("a", { href: `/api/v1/attachments/${encodeURIComponent(id)}`, target: "_blank",
+        rel: "noopener" }, `照片 ${k + 1}`)])),
     el("td", {}, zh("appeal_state", a.state)), el("td", {}, decideCell(a))))
     : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "暂无申诉")));
 }
