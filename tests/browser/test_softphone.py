@@ -270,6 +270,17 @@ def test_a_real_call_rings_fills_the_caller_is_answered_held_and_sent_to_110(
         expect(page.get_by_test_id("softphone-caller")).to_have_text(f"{CALLER} → 110")
         assert phone.wait_event("TRANSFER")["param"] == "<sip:110@127.0.0.1>"
 
+        # A microphone the browser refuses (here the page's getUserMedia answers as Chromium
+        # does when the operator blocks it): the call cannot be answered, and the page says why.
+        page.evaluate("""() => { navigator.mediaDevices.getUserMedia = () =>
+            Promise.reject(new DOMException("blocked", "NotAllowedError")); }""")
+        ring(page, sip)
+        page.get_by_test_id("softphone-answer").click()
+        expect(page.get_by_test_id("softphone-error")).to_contain_text("麦克风被拒绝")
+        expect(page.get_by_test_id("softphone-phase")).to_have_text("已挂断")
+        assert phone.wait_event("CALL_CLOSED")
+        assert not any(e.get("type") == "CALL_ESTABLISHED" for e in phone.events)
+
         # Kamailio checks the credential: one made with another secret is refused, in Chinese.
         live_server.app.config["SIP_SECRET"] = "not-the-secret-kamailio-has"
         page.reload()
