@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  CALL_LABELS, LINE_LABELS, callError, callerNumber, controls, duration, fixAnswerSetup,
-  registrationError, transferTarget, uaConfig,
+  CALL_FORM_FIELDS, CALL_LABELS, LINE_LABELS, callError, callerNumber, controls, duration,
+  fixAnswerSetup, formIsEmpty, registrationError, transferTarget, uaConfig,
 } from "../../web/static/js/softphone.js";
 
 test("importing the softphone touches no page and loads no SIP library", () => {
@@ -100,4 +100,11 @@ test("an answer that says actpass (not allowed in an answer) is read as passive"
     "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=setup:passive\r\na=sendrecv\r\n");
   const good = "v=0\na=setup:active\na=x-note:setup:actpass\n";
   assert.equal(fixAnswerSetup(good), good);
+});
+
+test("the caller fills the form only when no call is being logged in it", () => {
+  assert.deepEqual(CALL_FORM_FIELDS, ["phone", "name", "text", "address", "answer"]);
+  assert.equal(formIsEmpty(["", "", "  ", undefined, null]), true);
+  assert.equal(formIsEmpty(["", "", "路灯不亮", "", ""]), false);
+  assert.equal(formIsEmpty(["13900001111", "", "", "", ""]), false);
 });

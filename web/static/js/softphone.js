@@ -44,6 +44,14 @@ export function callerNumber(user, displayName) {
   return plain || "未知号码";
 }
 
+/** The call form's fields that, filled in, mean a call is being logged. */
+export const CALL_FORM_FIELDS = ["phone", "name", "text", "address", "answer"];
+
+/** Whether the call form is free for a new caller: none of its fields holds anything. */
+export function formIsEmpty(values) {
+  return !values.some((v) => String(v || "").trim());
+}
+
 /** A registration or connection failure in Chinese, from JsSIP's cause (C.causes) and the SIP
  * status code of the answer, if any. */
 export function registrationError(cause, status) {
@@ -173,6 +181,8 @@ function start(doc) {
   const fillCaller = (number) => {
     const phone = $("phone");
     if (!phone || !normalizePhone(number)) return;
+    // A call being logged keeps its form (as the screen pop does); the panel shows the number.
+    if (!formIsEmpty(CALL_FORM_FIELDS.map((id) => ($(id) || {}).value))) return;
     phone.value = number;
     // As if typed: the intake page looks up the caller's history.
     phone.dispatchEvent(new Event("input", { bubbles: true }));
