@@ -88,7 +88,7 @@ ZH: dict[str, dict[str, str]] = {
         "console": "调度台", "intake": "话务受理", "worker": "网格员", "department": "部门工作台",
         "disputes": "定责",
         "dashboard": "领导驾驶舱", "classifier_admin": "分类模型", "triage_admin": "分诊设置",
-        "admin": "系统管理", "police": "110 联动", "connected": "已连接",
+        "admin": "系统管理", "police": "110 联动", "calls": "呼叫中心", "connected": "已连接",
         "disconnected": "连接已断开，正在重连…", "loading": "加载中…", "empty": "暂无",
         "error": "出错了", "saved": "已保存", "forbidden": "无权访问",
         "not_found": "未找到", "version_conflict": "工单已被他人修改，请刷新后重试",

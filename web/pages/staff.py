@@ -56,6 +56,8 @@ NAV = (
     ("pages.disputes", "disputes", (Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER)),
     # 月度考核 (web/pages/assessment.py): leaders and the office; a department sees its own.
     ("pages.assessment", "assessment", (*DASHBOARD_ROLES, Role.HANDLER)),
+    # 呼叫中心 (web/pages/calls.py): the 漏接回拨 queue and the call-centre board.
+    ("pages.calls", "calls", (Role.OPERATOR, *DASHBOARD_ROLES)),
     ("pages.police", "police", POLICE_ROLES),
     ("pages.admin_home", "admin", (Role.ADMIN,)),
 )
