@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -40,7 +41,14 @@ from dispatch.stats.assessment_tables import (
     Appeal,
     AssessmentPublication,
 )
-from dispatch.tickets.attachments import Attachment
+from dispatch.tickets.access import can_see
+from dispatch.tickets.attachments import (
+    MAX_UNUSED_PER_TICKET,
+    Attachment,
+    sanitise_name,
+    store_image,
+    verify_image,
+)
 from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.clocks import add_working_days
 
@@ -204,6 +212,34 @@ def _own_photos(session: Session, actor: Actor, ticket: Ticket, ids: Any) -> lis
     return list(dict.fromkeys(ids))
 
 
+def add_appeal_photo(session: Session, actor: Actor, number: Any, data: bytes,
+                     filename: str | None, *, storage_dir: Path, now: datetime,
+                     max_bytes: int) -> Attachment:
+    """A photo for a department's appeal, kept on the ticket appealed like any ticket photo
+    (verified by content, re-encoded), also when the ticket is closed (an archived ticket is
+    the usual subject of an appeal; its own actions take no more photos)."""
+    if actor.role != Role.HANDLER or not actor.department_code:
+        raise Forbidden("只有被考核的部门可以为申诉上传照片")
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number)) \
+        if isinstance(number, str) else None
+    if ticket is None or not can_see(session, actor, ticket):
+        raise NotFound(f"ticket: 未找到工单 {number}", field="ticket")
+    unused = session.scalar(select(func.count()).select_from(Attachment).where(
+        Attachment.ticket_id == ticket.id, Attachment.uploaded_by_id == actor.id,
+        Attachment.event_id.is_(None))) or 0
+    if unused >= MAX_UNUSED_PER_TICKET:
+        raise Conflict(f"你在此工单上已有 {unused} 张照片，不能再上传")
+    image = verify_image(data, max_bytes=max_bytes)
+    photo = Attachment(ticket_id=ticket.id, uploaded_by_id=actor.id,
+                       content_type=image.content_type, size=len(image.content),
+                       sha256=image.sha256, storage_key=store_image(image, storage_dir),
+                       original_name=sanitise_name(filename), width=image.width,
+                       height=image.height, created_at=now)
+    session.add(photo)
+    session.flush()
+    return photo
+
+
 def decide_appeal(session: Session, actor: Actor, appeal_id: int, accept: bool, reason: Any,
                   now: datetime) -> Appeal:
     """The office accepts or rejects a pending appeal with a reason; an accepted one
@@ -266,4 +302,4 @@ def appeal_view(a: Appeal, number: str, department_name: str | None = None,
 
 __all__ = ["APPEAL_WORKING_DAYS", "OFFICE_ROLES", "ALL_SEEING", "publications", "assessment",
            "scoped", "publish", "file_appeal", "decide_appeal", "appeals", "appeal_view",
-           "appeal_deadline", "department_row"]
+           "appeal_deadline", "department_row", "add_appeal_photo"]

@@ -16,7 +16,7 @@ from tests.web.test_page_security import sign_in
 ASSESS = "/api/v1/stats/assessment"
 NOV = "2026-11"
 URBAN = "urban_management"
-ALL_TABLES = (*TABLES, "appeals", "assessment_publications", "admin_changes")
+ALL_TABLES = (*TABLES, "appeals", "assessment_publications", "admin_changes", "attachments")
 
 
 def counts(app) -> dict[str, int]:
@@ -27,18 +27,34 @@ def counts(app) -> dict[str, int]:
                 for t in ALL_TABLES}
 
 
-def _late_sign(api, clock) -> str:
-    """One urgent ticket for urban management, signed an hour past its 2 h: a lost point."""
+def _late_sign(api, clock, archived: bool = False) -> str:
+    """One urgent ticket for urban management, signed an hour past its 2 h: a lost point
+    (`archived`: then completed, reviewed and called back satisfied: closed)."""
     number = api.create(urgency="urgent")["number"]
     assert api.act("dispatcher1", number, "dispatch", lead=URBAN).status_code == 200
     clock.advance(hours=3)
     assert api.act("handler1", number, "sign").status_code == 200
+    if archived:
+        for user, action, payload in (
+                ("handler1", "complete", {"result": "已清理"}),
+                ("dispatcher1", "review_accept", {}),
+                ("operator1", "callback", {"satisfaction": "satisfied", "resolved": True})):
+            r = api.act(user, number, action, **payload)
+            assert r.status_code == 200, r.get_json()
     clock.current = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 1 December, 10:00 local
     for user in ("operator1", "dispatcher1", "handler1", "street1", "supervisor1", "leader1",
                  "admin1"):  # tokens of 1 December (those of 23 November have expired)
         api._tokens.pop(user, None)
         api.headers(user)
     return number
+
+
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "orange").save(out, "JPEG")
+    return out.getvalue()
 
 
 def _chinese(r) -> str:
@@ -48,7 +64,7 @@ def _chinese(r) -> str:
 
 
 def test_publish_appeal_decide_and_republish_with_scoping(app, api, clock):
-    number = _late_sign(api, clock)
+    number = _late_sign(api, clock, archived=True)
     r = api.get("leader1", ASSESS, query_string={"month": NOV})
     assert r.status_code == 200 and r.get_json()["state"] == "draft"
     urban = next(d for d in r.get_json()["departments"] if d["department"] == URBAN)
@@ -58,12 +74,21 @@ def test_publish_appeal_decide_and_republish_with_scoping(app, api, clock):
 
     r = api.post("supervisor1", f"{ASSESS}/{NOV}/publish", json={})
     assert r.status_code == 201 and r.get_json()["number"] == 1
+    # A photo for the appeal, kept on the ticket although it is archived.
+    photo = api.client.post(f"/api/v1/appeals/photos?ticket={number}",
+                            headers=api.headers("handler1"), content_type="multipart/form-data",
+                            data={"file": (io.BytesIO(_jpeg()), "截图.jpg", "image/jpeg")})
+    assert photo.status_code == 201, photo.get_json()
     body = {"month": NOV, "department": URBAN, "ticket": number,
-            "reason": "系统故障导致无法签收，附截图", "attachments": []}
+            "reason": "系统故障导致无法签收，附截图", "attachments": [photo.get_json()["id"]]}
     r = api.post("handler1", "/api/v1/appeals", json=body)
     assert r.status_code == 201, r.get_json()
     appeal = r.get_json()
     assert appeal["state"] == "pending" and appeal["ticket"] == number
+    assert appeal["attachments"] == [photo.get_json()["id"]]
+    shown = api.get("supervisor1", photo.get_json()["url"])
+    assert shown.status_code == 200
+    shown.close()  # a file response holds the file
     assert api.get("street1", "/api/v1/appeals").get_json()["items"] == []
     assert len(api.get("leader1", "/api/v1/appeals").get_json()["items"]) == 1
 
@@ -115,6 +140,12 @@ def test_refusals_answer_in_chinese_and_write_nothing(app, api, clock):
     ]:
         r = api.post(user, "/api/v1/appeals", json=body)
         assert r.status_code == status, (user, r.get_json())
+        _chinese(r)
+    for user, status in (("street1", 404), ("supervisor1", 403)):  # not its ticket; no dept
+        r = api.client.post(f"/api/v1/appeals/photos?ticket={number}", headers=api.headers(user),
+                            content_type="multipart/form-data",
+                            data={"file": (io.BytesIO(_jpeg()), "a.jpg", "image/jpeg")})
+        assert r.status_code == status, r.get_json()
         _chinese(r)
     assert counts(app) == before
     filed = api.post("handler1", "/api/v1/appeals", json=appeal).get_json()

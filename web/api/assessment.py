@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from flask import send_file
+from flask import current_app, request, send_file
 from flask.typing import ResponseReturnValue
 from pydantic import Field, StringConstraints
 
@@ -25,6 +25,7 @@ from dispatch.stats.assessment_export import assessment_file
 from dispatch.stats.assessment_tables import Appeal
 from dispatch.stats.definitions import local_day
 from dispatch.tickets.lifecycle import Actor
+from web.api.attachments import FRAMING_BYTES, _uploaded_file, attachment_view, storage_dir
 from web.api.base import ApiBlueprint, commit
 from web.extensions import db
 from web.services import services
@@ -36,6 +37,10 @@ READERS = (*appeals_of.ALL_SEEING, Role.HANDLER)
 ADMIN = (Role.ADMIN,)
 Month = Annotated[str, StringConstraints(strip_whitespace=True,
                                          pattern=r"^20\d\d-(0[1-9]|1[0-2])$")]
+
+
+class PhotoQuery(Strict):
+    ticket: Code = Field(description="the number of the ticket appealed")
 
 
 class MonthQuery(Strict):
@@ -114,6 +119,30 @@ def publish_assessment(actor: Actor, month: str, body: PublishIn) -> dict[str, A
 def list_appeals(actor: Actor, query: AppealsQuery) -> dict[str, Any]:
     items = appeals_of.appeals(db.session, actor, query.month, query.state)
     return {"items": items, "total": len(items)}
+
+
+PHOTO_ENDPOINT = "assessment.upload_appeal_photo"
+
+
+@bp.url_value_preprocessor
+def _lift_body_limit(endpoint_name: str | None, values: dict[str, Any] | None) -> None:
+    # As for any photo upload (web/api/attachments.py): before the CSRF check reads the form.
+    if endpoint_name == PHOTO_ENDPOINT:
+        request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"] + FRAMING_BYTES
+
+
+@bp.endpoint("/appeals/photos", "POST",
+             "Upload a photo for an appeal (multipart/form-data, field 'file'), kept on the "
+             "ticket appealed, closed or not; use its id in the appeal's attachments",
+             query=PhotoQuery, roles=(Role.HANDLER,), status=201, errors=(409,))
+def upload_appeal_photo(actor: Actor, query: PhotoQuery) -> dict[str, Any]:
+    data, filename = _uploaded_file()
+    photo = appeals_of.add_appeal_photo(
+        db.session, actor, query.ticket, data, filename, storage_dir=storage_dir(),
+        now=services().clock.now(), max_bytes=current_app.config["UPLOAD_MAX_BYTES"])
+    view = attachment_view(photo)
+    commit()
+    return view
 
 
 def _view(appeal: Appeal) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 /* /assessment 月度考核: a month's assessment through GET /api/v1/stats/assessment (a department
  * gets its own row only), the two rankings, a department's score breakdown and each deduction's
  * tickets (read masked, /api/v1/tickets/<n>?masked=1); a department appeals one of them (photos
- * uploaded to the ticket as for any action, then POST /api/v1/appeals); the office decides the
- * appeals (POST /api/v1/appeals/<id>/decide) and publishes the month. */
+ * uploaded to the ticket through /api/v1/appeals/photos, then POST /api/v1/appeals); the office
+ * decides the appeals (POST /api/v1/appeals/<id>/decide) and publishes the month. */
 import { api, describe } from "./lib/api.js";
 import { el, fill } from "./lib/dom.js";
 import { fmtTime, percent } from "./lib/format.js";
@@ -131,7 +131,7 @@ appealForm.addEventListener("submit", async (event) => {
     for (const file of appealForm.elements.photos.files) {
       const form = new FormData();
       form.append("file", file, file.name || "photo");
-      ids.push((await api("POST", `/api/v1/tickets/${encodeURIComponent(number)}/attachments`, form)).id);
+      ids.push((await api("POST", `/api/v1/appeals/photos?ticket=${encodeURIComponent(number)}`, form)).id);
     }
     await api("POST", "/api/v1/appeals", { month: report.month, department: BOOT.department,
       ticket: number, reason: appealForm.elements.reason.value, attachments: ids });
