@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.calls.models import Call
 from dispatch.core.memo import memo_many
 from dispatch.core.models import (
     Assignment,
@@ -310,6 +311,13 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
         view["routing"] = {**view["routing"], "grid_worker_name": people.get(proposed)
                            or proposed}
     view["repeat_candidates"] = candidates
+    # The calls it came in on (the call centre's): when, how long, whether a recording waits
+    # at /api/v1/calls/<call_id>/recording (each listen logged there).
+    view["calls"] = [
+        {"call_id": c.call_id, "state": c.state, "rang_at": _iso(c.rang_at),
+         "duration_s": c.duration_s, "recording": c.recording_url is not None}
+        for c in session.scalars(select(Call).where(Call.ticket_id == ticket.id)
+                                 .order_by(Call.id))]
     if view["parent"] in unknown:
         view["parent"] = None
     return view

@@ -148,6 +148,9 @@ def test_a_recording_streams_from_the_centre_and_the_listen_is_logged(app, api, 
     assert [tuple(row) for row in logged] == [(number, "recording:A1")]
     view = api.get("operator1", f"/api/v1/calls?ticket={number}").get_json()["items"][0]
     assert (view["duration_s"], view["recording"]) == (30, True)
+    ticket = api.get("dispatcher1", f"/api/v1/tickets/{number}").get_json()
+    assert ticket["calls"] == [{"call_id": "A1", "state": "ended", "duration_s": 30,
+                                "recording": True, "rang_at": ticket["calls"][0]["rang_at"]}]
 
 
 def test_a_transfer_while_the_centre_is_down_is_queued_and_told_at_once(app, api, client,
