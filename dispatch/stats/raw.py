@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, case, exists, false, func, literal, not_, null, or_, select
@@ -25,7 +26,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from dispatch.core.db import UTCDateTime
 from dispatch.core.models import Assignment, Event, Extension, Ticket
 from dispatch.core.sqldates import local_date
-from dispatch.core.vocab import Outcome, Status
+from dispatch.core.vocab import Channel, Outcome, Status
 from dispatch.stats.definitions import (
     ALARM_ACK_SECONDS,
     COMPLETED_OR_LATER,
@@ -182,14 +183,25 @@ class UnitSet:
 
 def raw_sets(span: DateRange, now: datetime) -> list[UnitSet]:
     """The units of the period, one set per moment they are dated by (SQL, nothing read)."""
+    return list(_raw_sets(span, now))
+
+
+@lru_cache(maxsize=32)
+def _raw_sets(span: DateRange, now: datetime) -> tuple[UnitSet, ...]:
+    # Kept per (period, now): building these statements costs more than running some of them,
+    # and a page of figures asks for the same period many times (statements are immutable).
     t, a, e = Ticket, Assignment, Event
     not_void = t.status != Status.VOID
+    patrol = and_(not_void, t.channel == Channel.PATROL)  # 巡查上报
     created = select(
         t.id.label("ref"), t.id.label("ticket_id"), local_date(t.created_at).label("day"),
         *dim_columns(latest_lead(t.id)),
         flag(not_void).label("intake"), flag(t.status == Status.VOID).label("void"),
         flag(and_(not_void, t.outcome == Outcome.DIRECT_ANSWER)).label("direct_answer"),
         flag(and_(not_void, t.parent_id.is_not(None))).label("repeat"),
+        flag(patrol).label("patrol"),
+        flag(and_(patrol, exists(select(e.id).where(
+            e.ticket_id == t.id, e.action == "self_handle")))).label("self_handled"),
     ).where(within(t.created_at, span))
 
     first = (select(a.ticket_id, func.min(a.dispatched_at).label("first_at"),
@@ -250,8 +262,9 @@ def raw_sets(span: DateRange, now: datetime) -> list[UnitSet]:
     ).join(t, t.id == e.ticket_id).where(
         e.action == "callback", within(e.at, span), e.payload["reached"].as_boolean().is_(True))
 
-    return [
-        UnitSet(created.subquery(), Unit.TICKET, ("intake", "void", "direct_answer", "repeat")),
+    return (
+        UnitSet(created.subquery(), Unit.TICKET,
+                ("intake", "void", "direct_answer", "repeat", "patrol", "self_handled")),
         UnitSet(dispatched.subquery(), Unit.TICKET,
                 ("dispatched", "completed", "reopened", *AUTO_DISPATCH_PARTS)),
         UnitSet(dispatches.subquery(), Unit.ASSIGNMENT, ("dispatches", "returned", "extended")),
@@ -263,7 +276,7 @@ def raw_sets(span: DateRange, now: datetime) -> list[UnitSet]:
         UnitSet(answers.subquery(), Unit.CALLBACK, ("answered", "satisfied", "resolved")),
         UnitSet(alarm_rows(span, now, latest_lead(Ticket.id)).subquery(), Unit.TICKET,
                 ALARM_PARTS),
-    ]
+    )
 
 
 def _overdue_rows(now: datetime) -> Any:
