@@ -58,12 +58,17 @@ def demo_call_centre(port: int, key_spec: str, hotline: str, agents: str, calls:
                f"HOTLINE_CTI_KEYS='{json.dumps({key_id: secret}, ensure_ascii=False)}'")
     run = f"{int(time.time()):x}"
 
-    def one(n: int) -> None:
-        call_id = f"CC-{run}-{n:04d}"
+    # Every call's plan is drawn first, in order: the same seed gives the same calls.
+    plans = []
+    for _ in range(calls):
         number = caller or f"139{rng.randrange(10**8):08d}"
         answered = rng.random() >= abandon
         ring_s = rng.uniform(2, 12) if answered else rng.uniform(20, 60)
-        talk_s = rng.uniform(30, 180)
+        plans.append((number, answered, ring_s, rng.uniform(30, 180)))
+
+    def one(n: int) -> None:
+        call_id = f"CC-{run}-{n:04d}"
+        number, answered, ring_s, talk_s = plans[n]
         try:
             answers = centre.place_call(hotline, call_id, number,
                                         extensions[n % len(extensions)] if extensions else None,
