@@ -213,3 +213,24 @@ def test_the_calls_page_for_operators_and_dispatchers_and_403_for_handlers(app, 
     sign_in(client, "handler1")
     r = client.get("/calls")
     assert r.status_code == 403 and "无权" in r.get_data(as_text=True)
+
+
+def test_a_follow_up_logged_during_a_call_carries_its_id(app, api, client, centre, unchanged):
+    number = api.create()["number"]
+    centre.ring(client, "F1", "13800138000", "8001")
+    centre.answer(client, "F1", wait_s=2)
+    with unchanged(number):
+        error_of(api.post("operator1", "/api/v1/contacts", json={
+            "channel": "phone", "kind": "follow_up", "ticket": number, "call_id": "NOPE"}),
+            400, "invalid", "call_id")
+    r = api.post("operator1", "/api/v1/contacts", json={
+        "channel": "phone", "kind": "follow_up", "ticket": number, "call_id": "F1",
+        "phone": "13800138000", "note": "催问进度"})
+    assert r.status_code == 201, r.get_json()
+    call = api.get("operator1", "/api/v1/calls/F1").get_json()
+    assert call["ticket"] == number
+    from web.extensions import db
+
+    with app.app_context(), db.engine.connect() as conn:
+        assert conn.execute(text("SELECT external_id FROM contacts WHERE id = :i"),
+                            {"i": r.get_json()["id"]}).scalar_one() == "F1"

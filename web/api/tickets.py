@@ -11,12 +11,13 @@ from flask import current_app, session
 from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel, Field, StringConstraints, create_model
 
+from dispatch.calls.intake import CallContact, log_call_contact
 from dispatch.core import accounts
 from dispatch.core.commands import PAYLOADS, Id, Strict
 from dispatch.core.errors import NotFound
 from dispatch.core.models import Contact
 from dispatch.core.vocab import Role, Status
-from dispatch.intake.contacts import ContactCreate, ContactFilter, log_contact
+from dispatch.intake.contacts import ContactFilter
 from dispatch.intake.contacts import find_contacts as list_contacts
 from dispatch.intake.patrol import TicketIntake, log_demand
 from dispatch.tickets.lifecycle import (
@@ -203,11 +204,12 @@ def _contact_view(c: Contact, numbers: dict[int, str]) -> dict[str, Any]:
             "ticket": numbers.get(c.ticket_id) if c.ticket_id else None, "note": c.note}
 
 
-@bp.endpoint("/contacts", "POST", "Record a contact: a follow-up, or a silent, prank or hang-up",
-          body=ContactCreate, roles=(Role.OPERATOR,), status=201)
-def create_contact(actor: Actor, body: ContactCreate) -> dict[str, Any]:
-    contact, ticket = log_contact(db.session, body, actor=actor, now=_now(),
-                                  directory=_directory())
+@bp.endpoint("/contacts", "POST", "Record a contact: a follow-up, or a silent, prank or hang-up "
+          "(`call_id`: the call it came in on)", body=CallContact, roles=(Role.OPERATOR,),
+          status=201)
+def create_contact(actor: Actor, body: CallContact) -> dict[str, Any]:
+    contact, ticket = log_call_contact(db.session, body, actor=actor, now=_now(),
+                                       directory=_directory())
     events = list(ticket.events[-1:]) if ticket is not None else []
     db.session.flush()
     view = _contact_view(contact, {ticket.id: ticket.number} if ticket else {})
