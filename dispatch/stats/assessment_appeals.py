@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from dispatch.core.actors import Actor
@@ -147,9 +148,18 @@ def publish(session: Session, month: str, actor: Actor, now: datetime,
     row = AssessmentPublication(month=month, number=last + 1, published_at=now,
                                 published_by_id=actor.id, reason=reason,
                                 snapshot=compute(session, month, now))
-    session.add(row)
-    session.flush()
+    _insert(session, row, f"month: {month} 的考核刚被他人发布，请刷新后再试")
     return row
+
+
+def _insert(session: Session, row: Any, taken: str) -> None:
+    """Add a row whose unique key another request may have just taken (two publications of
+    one number, two appeals of one ticket): that race is a Conflict, nothing written."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise Conflict(taken, field=taken.split(":")[0]) from None
 
 
 # ---------------------------------------------------------------- appeals
@@ -193,8 +203,8 @@ def file_appeal(session: Session, actor: Actor, data: dict[str, Any],
     appeal = Appeal(month=month, department_code=department, ticket_id=ticket.id,
                     reason=reason, attachments=attachments, state=PENDING, filed_at=now,
                     filed_by_id=actor.id)
-    session.add(appeal)
-    session.flush()
+    _insert(session, appeal,
+            f"ticket: 本部门已就工单 {ticket.number} 申诉过，同一工单每月只能申诉一次")
     return appeal
 
 
@@ -245,7 +255,8 @@ def decide_appeal(session: Session, actor: Actor, appeal_id: int, accept: bool, 
     """The office accepts or rejects a pending appeal with a reason; an accepted one
     re-publishes its month without that ticket in that department's figures."""
     _office(actor, "处理申诉")
-    appeal = session.get(Appeal, appeal_id)
+    # Locked: of two decisions at once, the second sees the first's (PostgreSQL).
+    appeal = session.get(Appeal, appeal_id, with_for_update=True)
     if appeal is None:
         raise NotFound(f"未找到申诉 {appeal_id}")
     text = _reason(reason)

@@ -261,3 +261,17 @@ def test_refused_appeals_and_decisions_write_nothing(desk, month, actors):
     assert desk.count(Appeal) == 1 and desk.count(AssessmentPublication) == 1
     assert desk.session.scalar(select(func.count()).select_from(Appeal)
                                .where(Appeal.state == "rejected")) == 1
+
+
+def test_a_publication_racing_another_of_the_same_number_is_a_conflict_writing_nothing(
+        desk, month, actors):
+    from dispatch.stats import assessment_appeals
+
+    first = publish(desk.session, NOV, actors["supervisor1"], desk.clock.now())
+    desk.session.commit()
+    twin = AssessmentPublication(month=NOV, number=first.number, published_at=DEC_1,
+                                 snapshot={})
+    with pytest.raises(Conflict, match="刚被他人发布"):
+        assessment_appeals._insert(desk.session, twin, "month: 2026-11 的考核刚被他人发布")
+    desk.session.commit()  # the transaction is still usable: only the savepoint went
+    assert desk.count(AssessmentPublication) == 1
