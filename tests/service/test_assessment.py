@@ -275,3 +275,20 @@ def test_a_publication_racing_another_of_the_same_number_is_a_conflict_writing_n
         assessment_appeals._insert(desk.session, twin, "month: 2026-11 的考核刚被他人发布")
     desk.session.commit()  # the transaction is still usable: only the savepoint went
     assert desk.count(AssessmentPublication) == 1
+
+
+def test_the_lifecycles_decide_lead_charges_the_unfounded_returns(desk):
+    t = desk.intake()
+    desk.act(t, "dispatch", "dispatcher1", lead=URBAN)
+    desk.act(t, "return", "handler1", reason="属街道职责")
+    desk.act(t, "dispatch", "dispatcher1", lead=PUDONG)
+    desk.act(t, "return", "street1", reason="属城管职责")
+    desk.act(t, "decide_lead", "supervisor1", lead=URBAN, reason="占道经营执法属城管职责",
+             unfounded=[URBAN, PUDONG])
+    report = compute(desk.session, NOV, DEC_1)
+    for code in (URBAN, PUDONG):
+        row = department_row(report, code)
+        assert row is not None
+        lost = {d["item"]: d for d in row["deductions"]}
+        assert lost["unfounded_returns"]["tickets"] == [t.number], code
+        assert lost["unfounded_returns"]["points"] == 1.0
