@@ -138,14 +138,14 @@ def test_two_intakes_with_one_key_at_once_store_one_ticket_and_give_both_its_ans
         pytest.skip("SQLite serialises writers by refusing one (409): the race is PostgreSQL's")
     import web.api.tickets as routes
 
-    real = routes.intake
+    real = routes.log_demand  # the route's one domain call (intake, with its call or patrol)
 
     def slow_intake(*args, **kwargs):
         result = real(*args, **kwargs)
         time.sleep(0.4)  # the key and ticket written, not yet committed: the other arrives
         return result
 
-    monkeypatch.setattr(routes, "intake", slow_intake)
+    monkeypatch.setattr(routes, "log_demand", slow_intake)
     before = counts(app)["tickets"]
     headers = {**api.headers("operator1"), KEY: "intake-race"}
     start = threading.Barrier(2)
