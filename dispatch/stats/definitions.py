@@ -50,6 +50,9 @@ Decisions (DOMAIN.md leaves them open):
   raised in P and acknowledged within 60 s (`alarm_acknowledged_at`, both ends included) ÷
   alarms raised in P. Like a clock, an alarm still unacknowledged within its 60 s at `now` is
   not counted yet.
+- patrol_reports (主动发现量) and self_handled_rate (自办率): tickets of the channel `patrol`
+  created in P (void left out), and of those the ones the grid worker handled on the spot
+  (a `self_handle` event) ÷ patrol reports.
 - Like the others, the three are kept in the facts and daily rollups (`stat_tickets`:
   auto_dispatched, auto_accurate, the alarm's day, moment and state; alarms still open are
   counted from the facts at `now`) and computed again from the raw tables by `RAW`.
@@ -136,6 +139,8 @@ PARTS: dict[str, Part] = {p.name: p for p in (
     Part("resolved", Unit.CALLBACK, "callback"),
     Part("auto_dispatched", Unit.TICKET, "first dispatch"),
     Part("auto_accurate", Unit.TICKET, "first dispatch"),
+    Part("patrol", Unit.TICKET, "created"),
+    Part("self_handled", Unit.TICKET, "created"),
     Part("alarms", Unit.TICKET, "alarm raised"),
     Part("alarm_acknowledged", Unit.TICKET, "alarm raised"),
     Part("overdue_now", Unit.TICKET, "now (any period)"),
@@ -180,6 +185,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "auto-dispatched tickets neither returned nor re-routed ÷ auto-dispatched tickets"),
     Metric("alarm_ack_rate", "警报确认及时率", "alarm_acknowledged", "alarms",
            "alarms acknowledged within 60 s ÷ alarms raised in P"),
+    Metric("patrol_reports", "主动发现量", "patrol", None,
+           "patrol reports of grid workers in P (巡查上报)"),
+    Metric("self_handled_rate", "自办率", "self_handled", "patrol",
+           "patrol reports handled on the spot (自办自结) ÷ patrol reports"),
     Metric("overdue_now", "当前超期", "overdue_now", None,
            "tickets past a sign-for or completion deadline now"),
 )}

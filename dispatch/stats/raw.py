@@ -200,8 +200,9 @@ def _raw_sets(span: DateRange, now: datetime) -> tuple[UnitSet, ...]:
         flag(and_(not_void, t.outcome == Outcome.DIRECT_ANSWER)).label("direct_answer"),
         flag(and_(not_void, t.parent_id.is_not(None))).label("repeat"),
         flag(patrol).label("patrol"),
-        flag(and_(patrol, exists(select(e.id).where(
-            e.ticket_id == t.id, e.action == "self_handle")))).label("self_handled"),
+        # The events are read for patrol reports only (CASE).
+        case((patrol, flag(exists(select(e.id).where(
+            e.ticket_id == t.id, e.action == "self_handle")))), else_=0).label("self_handled"),
     ).where(within(t.created_at, span))
 
     first = (select(a.ticket_id, func.min(a.dispatched_at).label("first_at"),

@@ -30,6 +30,8 @@ FORMULAS = {
                               "工单数 ÷ 智能派单的工单数",
     "alarm_ack_rate": "紧急警报在 60 秒内被派单员确认的工单数 ÷ 统计期内发出紧急警报的工单数"
                       "（尚在 60 秒内、未确认的警报暂不计入）",
+    "patrol_reports": "统计期内网格员巡查上报的工单数（主动发现量，作废的不计）",
+    "self_handled_rate": "现场自办自结的巡查上报工单数 ÷ 巡查上报的工单数",
     "overdue_now": "当前有派单超过签收或办结时限的工单数（不限统计期）",
 }
 # What each count behind the figures counts, and by which moment it is dated.
@@ -55,6 +57,8 @@ PARTS = {
     "resolved": ("已解决的回访", "回访时间"),
     "auto_dispatched": ("智能派单的工单", "首次派单时间"),
     "auto_accurate": ("智能派单准确（未退单、未收回、未改派）的工单", "首次派单时间"),
+    "patrol": ("巡查上报的工单", "受理时间"),
+    "self_handled": ("现场自办自结的巡查上报工单", "受理时间"),
     "alarms": ("发出紧急警报的工单", "警报时间"),
     "alarm_acknowledged": ("60 秒内确认警报的工单", "警报时间"),
     "overdue_now": ("当前超期的工单", "当前（不限统计期）"),

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.core.models import Assignment, Event, Extension, Ticket
-from dispatch.core.vocab import Outcome, Status
+from dispatch.core.vocab import Channel, Outcome, Status
 from dispatch.stats.definitions import (
     ALARM_ACK_SECONDS,
     COMPLETED_OR_LATER,
@@ -105,6 +105,9 @@ def compute_facts(
         "dispatched_day": local_day(first) if first is not None else None,
         "completed": first is not None and t.status in COMPLETED_OR_LATER,
         "reopened": any(e.action == "callback" and e.to_status == Status.REOPENED for e in events),
+        "patrol": not void and t.channel == Channel.PATROL,
+        "self_handled": not void and t.channel == Channel.PATROL
+        and any(e.action == "self_handle" for e in events),
     }
     ticket["auto_dispatched"], ticket["auto_accurate"] = _auto(leads, events)
     raised = t.alarm_raised_at
@@ -183,7 +186,8 @@ def contributions(facts: FactSet) -> dict[Contribution, int]:
         if t["void"]:
             add(t["created_day"], dims, "void")
         else:
-            add(t["created_day"], dims, "intake", *(c for c in ("direct_answer", "repeat") if t[c]))
+            add(t["created_day"], dims, "intake",
+                *(c for c in ("direct_answer", "repeat", "patrol", "self_handled") if t[c]))
         dispatched = ("completed", "reopened", "auto_dispatched", "auto_accurate")
         add(t["dispatched_day"], dims, "dispatched", *(c for c in dispatched if t[c]))
         if t["alarm_state"] in (ON_TIME, LATE):  # open alarms are read from the facts
@@ -210,7 +214,7 @@ def contributions(facts: FactSet) -> dict[Contribution, int]:
 
 FACT_EVENTS = ("dispatch", "review_accept", "callback")
 # The events a ticket's facts are computed from (a take_back undoes an automatic dispatch).
-_COMPUTED_FROM = (*FACT_EVENTS, "take_back")
+_COMPUTED_FROM = (*FACT_EVENTS, "take_back", "self_handle")
 
 
 def compute(session: Session, ids: Sequence[int]) -> dict[int, FactSet]:

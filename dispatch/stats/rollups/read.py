@@ -106,6 +106,8 @@ def _unit_query(part: str, now: datetime) -> tuple[Any, Any, Any, Any, Unit] | N
         "void": t.void.is_(True),
         "direct_answer": t.direct_answer.is_(True),
         "repeat": t.repeat.is_(True),
+        "patrol": t.patrol.is_(True),
+        "self_handled": t.self_handled.is_(True),
     }
     if part in ticket_parts:
         return t, t.created_day, ticket_parts[part], t.ticket_id, Unit.TICKET

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 from dispatch.core.db import affected_rows, utcnow
 from dispatch.core.models import Assignment, Event, Extension, Ticket
 from dispatch.core.sqldates import local_date, month_start
-from dispatch.core.vocab import Outcome, Status
+from dispatch.core.vocab import Channel, Outcome, Status
 from dispatch.stats.definitions import (
     ALARM_ACK_SECONDS,
     COMPLETED_OR_LATER,
@@ -85,6 +85,10 @@ def _ticket_facts() -> Any:
         e.ticket_id == t.id, e.action == "callback", e.to_status == Status.REOPENED
     )
     auto, accurate = auto_accuracy(first)
+    patrol = and_(not_void, t.channel == Channel.PATROL)
+    # The events are read for patrol reports only (CASE).
+    self_handled = case((patrol, exists().where(e.ticket_id == t.id,
+                                                e.action == "self_handle")), else_=false())
     raised, acknowledged = t.alarm_raised_at, t.alarm_acknowledged_at
     alarm_state = case(
         (and_(raised.is_not(None), acknowledged.is_(None)), OPEN),
@@ -108,6 +112,8 @@ def _ticket_facts() -> Any:
             reopened.label("reopened"),
             auto.label("auto_dispatched"),
             accurate.label("auto_accurate"),
+            patrol.label("patrol"),
+            self_handled.label("self_handled"),
             local_date(raised).label("alarm_day"),
             raised.label("alarm_raised_at"),
             alarm_state.label("alarm_state"),
@@ -283,6 +289,8 @@ def _contribution_rows() -> Any:
             void=flag(t.void.is_(True)),
             direct_answer=flag(and_(not_void, t.direct_answer.is_(True))),
             repeat=flag(and_(not_void, t.repeat.is_(True))),
+            patrol=flag(and_(not_void, t.patrol.is_(True))),
+            self_handled=flag(and_(not_void, t.self_handled.is_(True))),
         ),
         _contributed(
             t,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,6 +52,8 @@ COUNTERS = (
     "resolved",
     "auto_dispatched",
     "auto_accurate",
+    "patrol",
+    "self_handled",
     "alarm_on_time",
     "alarm_late",
 )
@@ -156,6 +159,10 @@ class StatTicket(_Dimensions, Base):
     # back, the lead not moved elsewhere). Counted on the dispatched day.
     auto_dispatched: Mapped[bool] = mapped_column(Boolean)
     auto_accurate: Mapped[bool] = mapped_column(Boolean)
+    # 巡查上报: a grid worker's patrol report, and handled on the spot (自办自结). Counted on
+    # the created day.
+    patrol: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    self_handled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The emergency alarm: raised when (and its local day), and how its acknowledgement went:
     # on_time (within ALARM_ACK_SECONDS), late, or open (not acknowledged yet).
     alarm_day: Mapped[date | None] = mapped_column(Date)

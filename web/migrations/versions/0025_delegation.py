@@ -1,7 +1,8 @@
 """grid governance: delegations (下派, 村受理·镇审核) of an assignment to a community, a village
 or a grid worker, with their own clocks and review; tickets.disputed_at for the hotline
 office's 定责 queue; attachments.ticket_id nullable (a grid worker's patrol photo before the
-report that names it)
+report that names it); the statistics' counts of patrol reports (主动发现量) and of those
+handled on the spot (自办率): stat_tickets.patrol/self_handled, stat_daily.patrol/self_handled
 
 Revision ID: 0025
 Revises: 0024
@@ -80,9 +81,22 @@ def upgrade():
                               unique=False)
     with op.batch_alter_table("attachments", schema=None) as batch_op:
         batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=True)
+    # No patrol report before this revision: every existing row counts none.
+    with op.batch_alter_table("stat_tickets", schema=None) as batch_op:
+        for name in ("patrol", "self_handled"):
+            batch_op.add_column(sa.Column(name, sa.Boolean(), nullable=False,
+                                          server_default=sa.false()))
+    with op.batch_alter_table("stat_daily", schema=None) as batch_op:
+        for name in ("patrol", "self_handled"):
+            batch_op.add_column(sa.Column(name, sa.Integer(), nullable=False,
+                                          server_default="0"))
 
 
 def downgrade():
+    for table in ("stat_daily", "stat_tickets"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("self_handled")
+            batch_op.drop_column("patrol")
     op.execute("DELETE FROM attachments WHERE ticket_id IS NULL")
     with op.batch_alter_table("attachments", schema=None) as batch_op:
         batch_op.alter_column("ticket_id", existing_type=sa.Integer(), nullable=False)

@@ -28,8 +28,10 @@ const HOTSPOT_EVERY_MS = 60000; // "right now": the list refreshes itself every 
 const TILES = ["intake", "direct_answer_rate", "on_time_sign_rate", "completion_rate",
   "on_time_completion_rate", "callback_rate", "satisfaction_rate", "resolution_rate",
   "repeat_rate", "return_rate", "extension_rate", "reopen_rate", "overdue_now",
-  // DOMAIN.md "More metrics": 智能派单 and the emergency alarms of unattended channels.
-  "auto_dispatch_rate", "auto_dispatch_accuracy", "alarm_ack_rate"];
+  // DOMAIN.md "More metrics": 智能派单, the emergency alarms of unattended channels, and the
+  // grid workers' patrol reports (主动发现量, 自办率).
+  "auto_dispatch_rate", "auto_dispatch_accuracy", "alarm_ack_rate", "patrol_reports",
+  "self_handled_rate"];
 // Lower is better for these: their tiles do not turn green when high.
 const LOWER_IS_BETTER = new Set(["repeat_rate", "return_rate", "extension_rate",
   "reopen_rate", "overdue_now"]);
