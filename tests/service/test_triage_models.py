@@ -160,7 +160,8 @@ def test_the_seed_set_gives_one_normalised_text_one_set_of_labels() -> None:
 # One situation, four request types (LABELLING.md), none of them a seed demand.
 TYPE_PAIRS = (
     ("纬三路那个公交站的顶棚让风掀掉了一半，铁皮耷拉着，下面就是等车的人", "report"),
-    ("公交站顶棚坏的事俺打了三回电话了，每回都说登记了，今天下雨又淋了一身，到底管不管", "complaint"),
+    ("公交站顶棚坏的事俺打了三回电话了，每回都说登记了，今天下雨又淋了一身，到底管不管",
+     "complaint"),
     ("公交站的顶棚坏了是归公交公司修还是归市政修？", "consult"),
     ("谢谢公交公司，站台的顶棚修得真快，昨天报的今天就弄好了", "praise"),
 )
