@@ -301,7 +301,7 @@ export function create(options) {
 
   function actionBar(actions, t) {
     const buttons = BUTTON_ACTIONS.filter((a) => actions.includes(a));
-    if (!buttons.length) return null;
+    if (!buttons.length && !actions.includes("decide_lead")) return null;
     const bar = el("div", { class: "action-bar", role: "group", "aria-label": "操作" },
       buttons.map((a) => el("button", {
         type: "button", class: "action" + (openForm === a ? " active" : ""),
@@ -309,7 +309,11 @@ export function create(options) {
         onclick: () => toggle(a),
       }, actionLabel(a, t))));
     const [name] = (openForm || "").split(":");
-    return el("div", { class: "actions" }, bar,
+    // 会商定责: a disputed ticket is decided on the office's 定责 page (its returns, opinions).
+    const dispute = actions.includes("decide_lead") ? el("a", {
+      class: "dispute-link", href: "/disputes", "data-testid": "dispute-link",
+    }, "定责队列：此单已被退回两次或两个部门，请会商定责 →") : null;
+    return el("div", { class: "actions" }, dispute, bar,
       buttons.includes(name) ? actionForm(name, t) : null);
   }
 
