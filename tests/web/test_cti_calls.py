@@ -135,7 +135,11 @@ def test_a_recording_streams_from_the_centre_and_the_listen_is_logged(app, api, 
     number = api.create(call_id="A1")["number"]
     centre.hangup(client, "A1", duration_s=30)
     assert centre.record(client, "A1").status == 202
+    api.headers("handler1")
+    before = written(app)
     error_of(api.get("handler1", "/api/v1/calls/A1/recording"), 404, "not_found", "call_id")
+    assert written(app) == before  # no listen logged, nothing fetched
+    assert centre.recording_fetches == 0
     r = api.get("operator1", "/api/v1/calls/A1/recording")
     assert r.status_code == 200 and r.mimetype == "audio/wav"
     assert r.get_data()[:4] == b"RIFF" and centre.recording_fetches == 1
@@ -198,8 +202,13 @@ def test_the_board_and_the_call_rates(app, api, client, centre):
     assert rates["answer_15s_rate"]["rate"] == 0.5
     r = api.put("operator1", "/api/v1/calls/agent_state", json={"state": "idle"})
     assert r.status_code == 200 and r.get_json()["state"] == "idle"
+    api.headers("dispatcher1")
+    before = written(app)
     error_of(api.put("dispatcher1", "/api/v1/calls/agent_state", json={"state": "idle"}), 403,
              "forbidden")
+    error_of(api.put("operator1", "/api/v1/calls/agent_state", json={"state": "on_call"}), 400,
+             "invalid", "state")
+    assert written(app) == before
 
 
 def test_the_calls_page_for_operators_and_dispatchers_and_403_for_handlers(app, client):
