@@ -4,7 +4,7 @@ later events of the call update it (answered, ended with its duration, the recor
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -97,3 +97,24 @@ def messages(session: Session, recorded: Any, now: datetime) -> list[tuple[str, 
         payload = call_update(call)
     payload["event"] = recorded.event
     return [(agent_room(call.agent_extension), payload)]
+
+
+LIVE_WINDOW = timedelta(hours=1)
+
+
+def current_pop(session: Session, actor: Actor, now: datetime) -> dict[str, Any] | None:
+    """The screen pop of the call ringing or in progress on this user's extension (a page
+    opened or reconnected during the call), or None."""
+    user = session.get(User, actor.id) if actor.id is not None else None
+    if user is None or not user.extension:
+        return None
+    call = session.scalar(select(Call).where(
+        Call.agent_extension == user.extension, Call.state.in_(("ringing", "answered")),
+        Call.rang_at >= now - LIVE_WINDOW).order_by(Call.rang_at.desc(), Call.id.desc())
+        .limit(1))
+    if call is None:
+        return None
+    pop = screen_pop(session, call, now)
+    if pop is not None:
+        pop["event"] = "current"
+    return pop

@@ -1,7 +1,8 @@
 """The screen pop, as operator1 (extension 8001) lives it on /intake: the demo call centre
 rings 8001 over real HTTP; the page pops the number with the caller's open ticket and fills
 the phone; the call is answered, the demand logged on it carries the call id; the call ends
-and its duration and recording (played through the server) appear."""
+and its duration and recording (played through the server) appear; a page opened while a call
+rings pops it too."""
 
 from __future__ import annotations
 
@@ -44,3 +45,9 @@ def test_a_ringing_call_pops_on_the_operators_page(demo_county: Any, new_page: A
             "src", "/api/v1/calls/B-1/recording")
         call = live.call("operator1", "GET", "/api/v1/calls/B-1")
         assert call["ticket"] == page.get_by_test_id("result-number").inner_text()
+        # A page opened while a call rings pops it too.
+        page.goto("/calls")
+        centre.ring(live.url, "B-2", "13700137000", "8001")
+        page.goto("/intake")
+        expect(page.get_by_test_id("call-pop").get_by_test_id("pop-caller")).to_have_text(
+            "13700137000")

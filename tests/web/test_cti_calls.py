@@ -243,3 +243,17 @@ def test_a_follow_up_logged_during_a_call_carries_its_id(app, api, client, centr
     with app.app_context(), db.engine.connect() as conn:
         assert conn.execute(text("SELECT external_id FROM contacts WHERE id = :i"),
                             {"i": r.get_json()["id"]}).scalar_one() == "F1"
+
+
+def test_a_page_opened_during_a_call_gets_its_pop(api, client, centre):
+    assert api.get("operator1", "/api/v1/calls/current").get_json() == {"call": None}
+    centre.ring(client, "L1", "13800138000", "8001")
+    pop = api.get("operator1", "/api/v1/calls/current").get_json()["call"]
+    assert (pop["call_id"], pop["state"], pop["event"]) == ("L1", "ringing", "current")
+    assert "open_tickets" in pop and "history" in pop
+    error_of(api.get("dispatcher1", "/api/v1/calls/current"), 403, "forbidden")
+    centre.answer(client, "L1", wait_s=2)
+    assert api.get("operator1", "/api/v1/calls/current").get_json()["call"]["state"] == \
+        "answered"
+    centre.hangup(client, "L1", duration_s=10)
+    assert api.get("operator1", "/api/v1/calls/current").get_json() == {"call": None}

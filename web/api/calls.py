@@ -15,6 +15,7 @@ from dispatch.calls.access import get_call
 from dispatch.calls.agents import AgentStateSet, set_agent_state
 from dispatch.calls.board import board, call_metrics
 from dispatch.calls.missed import CallbackTry, CallQuery, find_calls, log_callback_attempt
+from dispatch.calls.pop import current_pop
 from dispatch.calls.transfer import TransferRequest, command_state, request_transfer
 from dispatch.calls.views import call_views, listen
 from dispatch.core.commands import Strict
@@ -130,6 +131,15 @@ def transfer(actor: Any, call_id: str, body: TransferRequest) -> dict[str, Any]:
     if client is None:
         message = "呼叫中心地址尚未配置（HOTLINE_CTI_URL），转接指令已排队"
     return {"call": view, "command": {"state": state, "message": message, "error": error}}
+
+
+@bp.endpoint("/calls/current", "GET", "The screen pop of the call ringing or in progress on "
+          "the operator's extension (null: none), for a page opened during a call",
+          roles=(Role.OPERATOR,))
+def current_call(actor: Any) -> dict[str, Any]:
+    pop = current_pop(db.session, actor, _now())
+    commit()  # the reads the pop logged
+    return {"call": pop}
 
 
 @bp.endpoint("/calls/agent_state", "PUT", "The operator's own agent state: 示闲 (idle) or "

@@ -170,13 +170,22 @@ export async function startCallPop({ onCaller }) {
     return;
   }
   const mark = (up) => { document.body.dataset.callPop = up ? "up" : "down"; };
-  const socket = openSocket("/console", { onUp: () => mark(true), onDown: () => mark(false) },
-    client);
+  // (Re)connected: a call that rang while the page was away pops now.
+  const catchUp = () => api("GET", "/api/v1/calls/current").then((answer) => {
+    if (answer.call) onCall(answer.call);
+    mark(true);
+  }).catch(() => mark(true));
+  const socket = openSocket("/console", { onUp: catchUp, onDown: () => mark(false) }, client);
   if (!socket) return;
-  socket.on("call", (message) => {
+  socket.on("call", onCall);
+
+  function onCall(message) {
     const known = calls.current && calls.current.call_id === message.call_id;
-    if (message.event === "ringing" || !known) {
-      if (message.event !== "ringing" && !known) return; // a call popped elsewhere
+    const pops = message.event === "ringing" || message.event === "current";
+    if (message.event === "current" && known) {
+      Object.assign(calls.current, message);
+    } else if (pops || !known) {
+      if (!pops) return; // a call popped elsewhere
       calls.current = { ...message };
       if (message.caller) onCaller(message.caller);
       toast(`来电 ${message.caller || ""}`, "ok");
@@ -189,5 +198,5 @@ export async function startCallPop({ onCaller }) {
       document.getElementById("agent-state").textContent = zh("agent_state", "wrap_up");
     }
     render(calls.current);
-  });
+  }
 }
