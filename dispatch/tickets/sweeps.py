@@ -26,22 +26,29 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from enum import StrEnum
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from dispatch.core.models import Assignment, CalendarDay, Event, Ticket, User
+from dispatch.core.models import Assignment, Event, Ticket, User
 from dispatch.core.ports import DepartmentRef, Directory, PublishedEvent
-from dispatch.core.vocab import OPEN_STATES, AssignmentStatus, Role, Status
+from dispatch.core.vocab import OPEN_STATES, Role, Status
 from dispatch.outbound import outbox
-from dispatch.tickets.calendar import LOCAL_TZ, ensure_years
+from dispatch.tickets.clock_steps import (
+    Fired,
+    Marks,
+    Step,
+    due_now,
+    escalation_cutoff,
+    notice_text,
+    steps_due,
+    urge_reason,
+)
 from dispatch.tickets.clocks import (
     TimeLimits,
     add_working_days,
-    end_of_local_day,
     get_time_limits,
 )
 from dispatch.tickets.lifecycle import SYSTEM, check, consequences, lead_assignment
@@ -50,31 +57,7 @@ from dispatch.tickets.resumes import resume_due_suspensions
 _log = logging.getLogger(__name__)
 
 SMS_TOPIC = "sms.notice"
-SMS_SIGN = "长垣12345"
-SMS_MAX = 70  # one Chinese SMS segment, signature included
-HANDLING = (AssignmentStatus.DISPATCHED, AssignmentStatus.SIGNED)
 READ_AHEAD = 10  # batches' worth of due tickets read by one query of the clock indexes
-
-
-class Step(StrEnum):
-    """One step of a clock."""
-
-    SIGN_WARNING = "sign_warning"
-    SIGN_OVERDUE = "sign_overdue"
-    COMPLETE_WARNING = "complete_warning"
-    COMPLETE_OVERDUE = "complete_overdue"
-    SUPERVISION = "supervision"
-
-
-@dataclass(frozen=True)
-class Fired:
-    """A step that fired: which assignment, on which ticket, and when."""
-
-    assignment_id: int
-    ticket_id: int
-    ticket_number: str
-    step: Step
-    at: datetime
 
 
 @dataclass(frozen=True)
@@ -116,76 +99,6 @@ class NoDirectory:
 
     def department(self, code: str) -> DepartmentRef | None:
         return None
-
-
-# ---------------------------------------------------------------- texts
-
-
-def _when(at: datetime) -> str:
-    local = at.astimezone(LOCAL_TZ)
-    return f"{local.month}月{local.day}日{local:%H:%M}"
-
-
-def notice_text(step: Step, ticket_number: str, deadline: datetime) -> str:
-    """The SMS to the assignee for a clock step (one segment, ≤ 70 characters)."""
-    head = f"【{SMS_SIGN}】工单{ticket_number}"
-    when = _when(deadline)
-    texts = {
-        Step.SIGN_WARNING: f"{head}即将超过签收时限，请于{when}前签收。",
-        Step.SIGN_OVERDUE: f"{head}已超过签收时限（{when}），请立即签收。",
-        Step.COMPLETE_WARNING: f"{head}即将超过办理时限，请于{when}前办结。",
-        Step.COMPLETE_OVERDUE: f"{head}已超过办理时限（{when}），请立即办理。",
-        Step.SUPERVISION: f"{head}超期已列入督办，请于{when}前办结并反馈。",
-    }
-    return texts[step]
-
-
-def _urge_reason(step: Step, ratio: float) -> str:
-    return {
-        Step.SIGN_WARNING: f"签收时限已过{ratio:.0%}，自动催办",
-        Step.SIGN_OVERDUE: "已超过签收时限，自动催办",
-        Step.COMPLETE_WARNING: f"办理时限已过{ratio:.0%}，自动催办",
-        Step.COMPLETE_OVERDUE: "已超过办理时限，自动催办",
-    }[step]
-
-
-# ---------------------------------------------------------------- what is due
-
-
-def escalation_cutoff(session: Session, now: datetime, days: int) -> datetime:
-    """Completion deadlines before this instant are overdue by more than `days` working days
-    at `now`: past the end of the `days`-th working day after the deadline's local day."""
-    today = now.astimezone(LOCAL_TZ).date()
-    # The N-th working day after the deadline's day must have ended: before today, or today
-    # itself in the last fraction of a second after 23:59:59.
-    first_open = today + timedelta(days=1) if now > end_of_local_day(today) else today
-    ensure_years(session, (first_open.year - 1, first_open.year))  # days ≤ 60: < a year back
-    back = session.scalars(
-        select(CalendarDay.day).where(CalendarDay.day < first_open,
-                                      CalendarDay.working.is_(True))
-        .order_by(CalendarDay.day.desc()).limit(days)
-    ).all()
-    # Deadline day D qualifies iff ≥ N working days lie in (D, first_open), i.e. D < back[-1].
-    return datetime.combine(back[-1], time(0), tzinfo=LOCAL_TZ)
-
-
-def _sign_due(now: datetime) -> ColumnElement[bool]:
-    a = Assignment
-    return and_(a.status == AssignmentStatus.DISPATCHED, a.sign_overdue_at.is_(None),
-                a.sign_warn_at <= now,
-                or_(a.sign_warned_at.is_(None), a.sign_deadline < now))
-
-
-def _complete_due(now: datetime, cutoff: datetime) -> ColumnElement[bool]:
-    a = Assignment
-    return and_(a.status.in_(HANDLING), a.escalated_at.is_(None), a.complete_warn_at <= now,
-                or_(a.complete_warned_at.is_(None),
-                    and_(a.complete_overdue_at.is_(None), a.complete_deadline < now),
-                    a.complete_deadline < cutoff))
-
-
-def _due(now: datetime, cutoff: datetime) -> ColumnElement[bool]:
-    return and_(Assignment.closed_at.is_(None), or_(_sign_due(now), _complete_due(now, cutoff)))
 
 
 # ---------------------------------------------------------------- the sweep
@@ -243,7 +156,7 @@ def sweep_clocks(session: Session, now: datetime, *, limit: int = 500,
             # only the partial clock indexes. With the ORDER BY … LIMIT folded in, PostgreSQL
             # walked every open assignment in ticket order (1 M rows, ~230 ms, each idle
             # minute). Read for several batches at once: each read visits every due row.
-            due = select(Assignment.ticket_id).where(_due(now, cutoff),
+            due = select(Assignment.ticket_id).where(due_now(now, cutoff),
                                                      Assignment.ticket_id > after)
             if failed:
                 due = due.where(Assignment.ticket_id.not_in(failed))
@@ -293,10 +206,6 @@ def sweep_clocks(session: Session, now: datetime, *, limit: int = 500,
     return SweepReport(tuple(fired), tuple(published), notices, tuple(sorted(failed)))
 
 
-# mark column → whether it keeps a time already there (a warning mark set by an earlier sweep)
-_Marks = dict[str, bool]
-
-
 def _sweep_batch(sweep: _Sweep, tickets: list[Ticket], batch: _Batch) -> None:
     """Fire the due steps of a batch of claimed (locked) tickets, set-based: one locking read of
     their due assignments, one read of the recipients, the events in one flush, the SMS rows in
@@ -306,10 +215,10 @@ def _sweep_batch(sweep: _Sweep, tickets: list[Ticket], batch: _Batch) -> None:
     # The tickets are locked: lock and re-read their due assignments (loaded above, in this
     # transaction) and work out, for each, the steps due and the marks they set.
     rows = session.scalars(
-        select(Assignment).where(Assignment.ticket_id.in_(list(by_id)), _due(now, cutoff))
+        select(Assignment).where(Assignment.ticket_id.in_(list(by_id)), due_now(now, cutoff))
         .order_by(Assignment.ticket_id, Assignment.id).with_for_update()
     ).all()
-    plans = [(a, *_steps_due(a, now, cutoff)) for a in rows]
+    plans = [(a, *steps_due(a, now, cutoff)) for a in rows]
     recipients = _Recipients(session, [a for a, steps, _ in plans if steps])
     sms: list[dict[str, object]] = []
     versions: dict[int, int] = {}
@@ -338,32 +247,6 @@ def _sweep_batch(sweep: _Sweep, tickets: list[Ticket], batch: _Batch) -> None:
     batch.notices += outbox.enqueue_many(session, SMS_TOPIC, sms, now=now)
 
 
-def _steps_due(a: Assignment, now: datetime, cutoff: datetime) -> tuple[list[Step], _Marks]:
-    """The steps due now and the marks they set. A warning not yet fired when its deadline has
-    already passed (the sweep was down) is marked but not sent: an overdue urge says more."""
-    steps: list[Step] = []
-    marks: _Marks = {}
-    if a.status == AssignmentStatus.DISPATCHED and a.sign_overdue_at is None:
-        if a.sign_deadline < now:
-            marks.update(sign_warned_at=True, sign_overdue_at=False)
-            steps.append(Step.SIGN_OVERDUE)
-        elif a.sign_warned_at is None and a.sign_warn_at <= now:
-            marks["sign_warned_at"] = False
-            steps.append(Step.SIGN_WARNING)
-    if a.status in HANDLING and a.escalated_at is None:
-        if a.complete_deadline < now and a.complete_overdue_at is None:
-            marks.update(complete_warned_at=True, complete_overdue_at=False)
-            steps.append(Step.COMPLETE_OVERDUE)
-        elif a.complete_warned_at is None and a.complete_warn_at <= now:
-            marks["complete_warned_at"] = False
-            steps.append(Step.COMPLETE_WARNING)
-        if a.complete_deadline < cutoff:
-            # Marked even when the ticket is already supervised, so the check runs once.
-            marks["escalated_at"] = False
-            steps.append(Step.SUPERVISION)
-    return steps, marks
-
-
 def _fire(sweep: _Sweep, ticket: Ticket, a: Assignment, step: Step,
           batch: _Batch) -> datetime | None:
     """The event of one step, as `perform` writes it (same checks, same consequences owed),
@@ -379,7 +262,7 @@ def _fire(sweep: _Sweep, ticket: Ticket, a: Assignment, step: Step,
         set_committed_value(ticket, "supervise_deadline", deadline)
     else:
         action = "urge"
-        reason = _urge_reason(step, sweep.limits.warning_ratio)
+        reason = urge_reason(step, sweep.limits.warning_ratio)
         if a.role != "lead":  # the urge event names the lead; say whose clock this was
             dept = sweep.directory.department(a.department_code)
             reason += f"（协办：{dept.name if dept else a.department_code}）"
@@ -400,7 +283,7 @@ def _fire(sweep: _Sweep, ticket: Ticket, a: Assignment, step: Step,
 
 
 def _write_marks(session: Session, now: datetime,
-                 marked: list[tuple[Assignment, _Marks]]) -> None:
+                 marked: list[tuple[Assignment, Marks]]) -> None:
     """One UPDATE per kind of mark (a handful), then the loaded rows told the same."""
     groups: dict[tuple[tuple[str, bool], ...], list[int]] = {}
     for a, marks in marked:
@@ -463,45 +346,3 @@ class _Recipients:
         return self.handlers.get(a.department_code, [])
 
 
-# ---------------------------------------------------------------- the periodic list
-
-
-@dataclass(frozen=True)
-class OverdueEntry:
-    """An open assignment past a deadline or on a supervised ticket (通报 list)."""
-
-    ticket_id: int
-    ticket_number: str
-    assignment_id: int
-    department_code: str
-    role: str
-    clock: str | None  # "complete", "sign", or None when only listed as supervised
-    deadline: datetime | None
-    supervised: bool
-    supervise_deadline: datetime | None
-    escalated_at: datetime | None
-
-
-def overdue_list(session: Session, now: datetime) -> list[OverdueEntry]:
-    """Open assignments overdue at `now` or on a supervised ticket, by department and ticket."""
-    a = Assignment
-    sign_late = and_(a.status == AssignmentStatus.DISPATCHED, a.sign_deadline < now)
-    complete_late = and_(a.status.in_(HANDLING), a.complete_deadline < now)
-    rows = session.execute(
-        select(a, Ticket).join(Ticket, Ticket.id == a.ticket_id)
-        .where(a.closed_at.is_(None), a.status.in_(HANDLING), Ticket.status.in_(OPEN_STATES),
-               or_(sign_late, complete_late, Ticket.supervised.is_(True)))
-        .order_by(a.department_code, Ticket.id, a.id)
-    ).all()
-    entries = []
-    for asg, ticket in rows:
-        if asg.complete_deadline < now:
-            clock, deadline = "complete", asg.complete_deadline
-        elif asg.status == AssignmentStatus.DISPATCHED and asg.sign_deadline < now:
-            clock, deadline = "sign", asg.sign_deadline
-        else:
-            clock, deadline = None, None
-        entries.append(OverdueEntry(ticket.id, ticket.number, asg.id, asg.department_code,
-                                    asg.role, clock, deadline, bool(ticket.supervised),
-                                    ticket.supervise_deadline, asg.escalated_at))
-    return entries

@@ -46,7 +46,8 @@ from sqlalchemy.orm import Session
 import grid.models  # noqa: F401
 from dispatch.core.models import Event
 from dispatch.outbound import outbox
-from dispatch.tickets.sweeps import SMS_TOPIC, Step, sweep_clocks
+from dispatch.tickets.clock_steps import Step
+from dispatch.tickets.sweeps import SMS_TOPIC, sweep_clocks
 from grid.demo.reference import load_demo
 from tests.bench.conftest import scratch_database
 

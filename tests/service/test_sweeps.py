@@ -17,7 +17,9 @@ import dispatch.tickets.sweeps as sweeps
 from dispatch.core.models import Assignment, Event, Ticket, User
 from dispatch.outbound.outbox import OutboxMessage
 from dispatch.tickets.calendar import LOCAL_TZ
-from dispatch.tickets.sweeps import Step, SweepReport, notice_text, overdue_list, sweep_clocks
+from dispatch.tickets.clock_steps import Step, notice_text
+from dispatch.tickets.overdue import overdue_list
+from dispatch.tickets.sweeps import SweepReport, sweep_clocks
 
 from .conftest import PUDONG
 
