@@ -71,7 +71,9 @@ function render(call) {
   if (call.missed_waiting && call.missed_waiting.length) {
     sections.push(el("p", { class: "danger", dataset: { testid: "pop-missed" } },
       `此号码有 ${call.missed_waiting.length} 个漏接来电待回拨（最早时限 `,
-      fmtTime(call.missed_waiting[0].deadline), "），本次通话可一并答复"));
+      fmtTime(call.missed_waiting[0].deadline), "），本次通话可一并答复 ",
+      el("button", { type: "button", dataset: { testid: "pop-missed-settle" },
+        onclick: (ev) => settleMissed(call, ev.target) }, "已在本次通话中答复")));
   }
   if (call.callback_owed && call.callback_owed.length) {
     sections.push(el("p", { class: "danger", dataset: { testid: "pop-callback" } },
@@ -108,6 +110,23 @@ function render(call) {
         src: `/api/v1/calls/${enc(call.call_id)}/recording` })));
   }
   fill(box, sections);
+}
+
+/** The caller's missed calls were answered in this call: each gets a try 已接通 (logged). */
+async function settleMissed(call, button) {
+  button.disabled = true;
+  try {
+    for (const missed of call.missed_waiting) {
+      await api("POST", `/api/v1/calls/${enc(missed.call_id)}/callback_attempts`,
+        { outcome: "reached", note: `来电人再次来电（${call.call_id}）时已答复` });
+    }
+    toast(`已记录 ${call.missed_waiting.length} 个漏接来电为已答复`, "ok");
+    call.missed_waiting = [];
+    render(call);
+  } catch (e) {
+    toast(describe(e), "error");
+    button.disabled = false;
+  }
 }
 
 async function transfer(call, mode, button) {
