@@ -19,11 +19,10 @@ import wave
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, make_server
+from typing import Any, ClassVar
 
 from integrations.police110.signing import signed_headers
+from integrations.served import ServedFake
 
 HOOK = "/hooks/cti/events"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -51,10 +50,13 @@ class Answer:
 
 
 @dataclass
-class FakeCallCentre:
+class FakeCallCentre(ServedFake):
     """A call centre sharing `keys` (key id → secret) with us; signs with the first key at
     `clock()` unix seconds (default: the real time). `hotline`: where events go (a base URL or
     a Flask test client) when the centre confirms a transfer by itself."""
+
+    thread_name: ClassVar[str] = "fake-call-centre"
+    threaded: ClassVar[bool] = True  # recordings stream while events come in
 
     keys: Mapping[str, str]
     clock: Callable[[], float] = time.time
@@ -62,62 +64,14 @@ class FakeCallCentre:
     transfers: list[dict[str, Any]] = field(default_factory=list)
     sent: list[tuple[dict[str, Any], Answer]] = field(default_factory=list)
     recording_fetches: int = 0
-    _mode: str = "up"
-    _port: int = 0
-    _server: BaseWSGIServer | None = None
-    _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _wav: bytes = field(default_factory=tone_wav)
 
     # ------------------------------------------------------------ serving
 
-    def start(self, port: int | None = None, host: str = "127.0.0.1") -> FakeCallCentre:
-        """Serve (a free port the first time, the same port after `up`)."""
-        self._server = make_server(host, port if port is not None else self._port, self._wsgi,
-                                   threaded=True)
-        self._port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="fake-call-centre", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket (connections are then refused)."""
-        if self._server is not None:
-            self._server.shutdown()
-            assert self._thread is not None
-            self._thread.join(timeout=5)
-            self._server.server_close()
-            self._server = self._thread = None
-
-    def __enter__(self) -> FakeCallCentre:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The centre's base URL (what HOTLINE_CTI_URL names)."""
-        return f"http://127.0.0.1:{self._port}"
-
     def recording_url(self, call_id: str) -> str:
         """Where the centre keeps a call's recording."""
         return f"{self.url}/recordings/{call_id}.wav"
-
-    def down(self, how: str = "refuse") -> None:
-        """Go down: `refuse` closes the socket, `503` answers Service Unavailable."""
-        if how == "refuse":
-            self.stop()
-        else:
-            self._mode = "503"
-
-    def up(self) -> None:
-        """Come back on the same port."""
-        self._mode = "up"
-        if self._server is None:
-            self.start()
 
     def _wsgi(self, environ: dict[str, Any],
               start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -12,12 +12,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, make_server
+from typing import Any, ClassVar
 
 from integrations.police110.inbound import PoliceError, verify
 from integrations.police110.signing import signed_headers
+from integrations.served import ServedFake
 
 HOOKS = "/hooks/police110"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -41,9 +40,11 @@ class Answer:
 
 
 @dataclass
-class FakePoliceDesk:
+class FakePoliceDesk(ServedFake):
     """A 110 desk sharing `keys` (key id → secret) with us; signs with `key_id` (default: the
     first key) at `clock()` unix seconds (default: the real time)."""
+
+    thread_name: ClassVar[str] = "fake-110-desk"
 
     keys: Mapping[str, str]
     key_id: str | None = None
@@ -52,56 +53,7 @@ class FakePoliceDesk:
     refused: list[tuple[str, int, str]] = field(default_factory=list)
     _nonces: set[tuple[str, str]] = field(default_factory=set)
     _incidents: dict[str, str] = field(default_factory=dict)
-    _mode: str = "up"
-    _port: int = 0
-    _server: BaseWSGIServer | None = None
-    _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    # ------------------------------------------------------------ serving
-
-    def start(self) -> FakePoliceDesk:
-        """Serve on 127.0.0.1 (a free port the first time, the same port after `up`)."""
-        self._server = make_server("127.0.0.1", self._port, self._wsgi)
-        self._port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="fake-110-desk", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket (connections are then refused)."""
-        if self._server is not None:
-            self._server.shutdown()
-            assert self._thread is not None
-            self._thread.join(timeout=5)
-            self._server.server_close()
-            self._server = self._thread = None
-
-    def __enter__(self) -> FakePoliceDesk:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The desk's base URL (what HOTLINE_POLICE110_URL names)."""
-        return f"http://127.0.0.1:{self._port}"
-
-    def down(self, how: str = "refuse") -> None:
-        """Go down: `refuse` closes the socket, `503` answers Service Unavailable."""
-        if how == "refuse":
-            self.stop()
-        else:
-            self._mode = "503"
-
-    def up(self) -> None:
-        """Come back on the same port."""
-        self._mode = "up"
-        if self._server is None:
-            self.start()
 
     # ------------------------------------------------------------ what arrived
 
