@@ -6,6 +6,8 @@ street office delegates (下派)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -41,11 +43,12 @@ def load_demo_levels(session: Session, grid_version: int, password_hash: str) ->
         .order_by(Area.code)).all()
     # No street_code: a street's territorial office is the department that has it (the
     # catalogue and the simulation find the office by it); the hierarchy is parent_code.
-    rows = [{"code": community_department_code(code), "name": community_department_name(name),
-             "kind": "territorial", "street_code": None, "parent_code": offices[street],
-             "active": True, "phones": []}
-            for code, name, street in communities
-            if street in offices and community_department_code(code) not in present]
+    rows: list[dict[str, Any]] = [
+        {"code": community_department_code(code), "name": community_department_name(name),
+         "kind": "territorial", "street_code": None, "parent_code": offices[street],
+         "active": True, "phones": []}
+        for code, name, street in communities
+        if street in offices and community_department_code(code) not in present]
     if rows:
         session.execute(Department.__table__.insert(), rows)
     # Each grid worker of the day shift works within one community: it becomes theirs (the

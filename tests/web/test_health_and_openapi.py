@@ -240,7 +240,8 @@ def test_every_documented_list_parameter_is_accepted(api, doc):
     names = {p["name"] for p in op["parameters"] if p["in"] == "query"}
     samples = {"status": "NEW", "channel": "phone", "type": "complaint", "urgency": "normal",
                "category": "urban", "department": "urban_management", "overdue": "false",
-               "supervised": "false", "disputed": "false", "from": "2026-11-23", "to": "2026-11-23T23:00:00+08:00",
+               "supervised": "false", "disputed": "false", "from": "2026-11-23",
+               "to": "2026-11-23T23:00:00+08:00",
                "q": "占道", "phone": "13800138000", "page": "1", "per_page": "5"}
     assert names == set(samples)
     n = api.create()["number"]
