@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, inspect, select, text, update
@@ -99,6 +100,7 @@ class Clockwork(ABC):
         scale: float = 1.0,
         days: int | None = None,
         progress: Progress | None = None,
+        photos: Path | None = None,
     ) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be an aware datetime")
@@ -113,6 +115,7 @@ class Clockwork(ABC):
         self.ports_for = ports
         self.directory = directory
         self.progress = progress
+        self.photos = photos  # where the grid workers' patrol photos are kept (None: no patrols)
         self.start = start.astimezone(UTC)
         self.clock = ManualClock(self.start)
         self.end = self.start + timedelta(days=days if days is not None else params.days)
@@ -231,6 +234,15 @@ class Clockwork(ABC):
         ) as sweeper:
             report = sweep_clocks(sweeper, self.now, directory=self.directory)
         held = s.identity_map
+        for published in report.events:  # a suspended clock resumed at its end date
+            if published.action != "resume":
+                continue
+            resumed = held.get(identity_key(Ticket, published.ticket_id))
+            if resumed is not None:
+                for row in (*resumed.assignments, *resumed.suspensions):
+                    s.expire(row)
+                s.expire(resumed)
+                self._watch(resumed)
         for f in report.fired:
             ticket = held.get(identity_key(Ticket, f.ticket_id))
             if ticket is not None:  # its columns and events; its assignments are the same
@@ -370,7 +382,8 @@ class Clockwork(ABC):
                 f"'{action}' by {actor.username} was refused: {exc.message}"
             ) from exc
         self._actions(1)
-        if action in ("dispatch", "approve_extension"):
+        if action in ("dispatch", "approve_extension", "decide_lead", "approve_suspend",
+                      "resume"):
             self._watch(ticket)
 
     # ------------------------------------------------------------ the subclass's

@@ -263,6 +263,37 @@ class Parameters:
     review_reject_share: float = 0.03
     rework_hours: Lognormal = Lognormal(8.0, 0.7)
 
+    # Grid governance (DOMAIN.md "Grid governance").
+    # 下派: a street office's handler who signed for its assignment passes it down to one of
+    # its communities or villages, or to a grid worker of its subtree; the office reviews what
+    # comes back (镇审核) and now and then rejects it once.
+    delegate_share: float = 0.5  # of a street office's assignments its handler signs for
+    delegate_worker_share: float = 0.4  # … to a grid worker (else to a community or village)
+    delegated_reject_share: float = 0.15  # the office's review sends the work back once
+    # 巡查上报: grid workers' patrol reports a day, as a share of the day's demands; the share
+    # fixed on the spot (自办自结, with photos before and after), the rest dispatched.
+    patrol_share: float = 0.08
+    patrol_self_share: float = 0.6
+    # 挂起: an assignee asks to stop the completion clock until a date; a dispatcher approves
+    # or refuses; the assignee resumes early, or the sweep at the end date.
+    suspend_share: float = 0.03  # of assignments signed for (not the long hard cases)
+    suspend_approve_share: float = 0.8
+    suspend_days: tuple[int, int] = (3, 14)  # calendar days asked for
+    resume_early_share: float = 0.3
+    # 会商定责: after one return, the next department returns the ticket too (twice returned:
+    # the office's 定责 queue); of the departments that returned it, each judged unfounded.
+    return_again_share: float = 0.35
+    unfounded_share: float = 0.6
+    decide_hours: Lognormal = Lognormal(6.0, 0.6)  # the office's 定责 after the second return
+    # 考核 and 申诉: a month the history covers is published by the office on the first working
+    # day after it (at `publish_hour` local); some departments appeal a ticket of their
+    # deductions within the window; the office accepts or rejects each.
+    publish_hour: int = 10
+    appeal_departments: int = 4  # departments with deductions that appeal one ticket
+    appeal_hours: Lognormal = Lognormal(20.0, 0.5)  # from publication to an appeal
+    appeal_decision_hours: Lognormal = Lognormal(6.0, 0.5)
+    appeal_accept_share: float = 0.5
+
     # Callback (回访) and satisfaction.
     sms_reply_share: float = 0.3  # citizens who answer the SMS questionnaire
     sms_reply_hours: Lognormal = Lognormal(1.5, 1.0)

@@ -30,6 +30,9 @@ class Counters:
     actions: int = 0
     sweeps: int = 0
     commits: int = 0
+    patrols: int = 0  # grid workers' patrol reports (巡查上报)
+    self_handled: int = 0  # … fixed on the spot (自办自结)
+    appeals: int = 0  # appeals decided (申诉)
 
 
 @dataclass(frozen=True)

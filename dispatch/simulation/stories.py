@@ -12,6 +12,10 @@ from dispatch.core.commands import (
     AnswerPayload,
     CallTransferPayload,
     CompletePayload,
+    DecideLeadPayload,
+    DelegatedRejectPayload,
+    DelegatedReviewPayload,
+    DelegatePayload,
     DispatchPayload,
     ExtensionDecisionPayload,
     ExtensionRefusalPayload,
@@ -22,6 +26,9 @@ from dispatch.core.commands import (
     PoliceAcceptPayload,
     PoliceCompletePayload,
     ReasonRequired,
+    SuspendDecisionPayload,
+    SuspendRefusalPayload,
+    SuspendRequestPayload,
     Transfer110Payload,
 )
 from dispatch.core.models import (
@@ -33,6 +40,7 @@ from dispatch.core.vocab import (
     CLOSED_STATES,
     AssignmentStatus,
     Channel,
+    DelegationStatus,
     RequestType,
     Role,
     Status,
@@ -43,18 +51,23 @@ from dispatch.simulation.clockwork import Case
 from dispatch.simulation.parameters import HANDLING
 from dispatch.simulation.words import (
     ANSWER,
+    DECIDE_REASONS,
     EXTENSION_REASONS,
     RESULTS,
     RETURN_REASONS,
     REVIEW_REJECTS,
     SITE_NOTES,
+    SUSPEND_REASONS,
     VOID_REASONS,
 )
 from dispatch.simulation.world import (
     POLICE_DESK,
     SimulationError,
 )
+from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.lifecycle import Actor, lead_assignment, ticket_location
+from dispatch.tickets.lifecycle.dispute import final_lead_refusal, lead_returns
+from dispatch.tickets.lifecycle.suspension import resume_time
 
 
 class Stories(Aftercare):
@@ -161,9 +174,14 @@ class Stories(Aftercare):
                 lead = lead_assignment(t)
                 assert lead is not None
                 assignee = self._assignee(lead)
+                delegating = self._delegates(lead)
+                if delegating:  # the office's handler signs for it, to pass it down
+                    assignee = rng.choice(self.world.staff.handlers[lead.department_code])
                 for co in [a for a in t.assignments if a.role == "co" and a.closed_at is None]:
                     self._advance(self._co_story(case, co))
-                if returns < p.max_returns and rng.random() < p.return_share:
+                again = p.return_share if returns == 0 else p.return_again_share
+                if (returns < p.max_returns and rng.random() < again
+                        and final_lead_refusal(t, lead) is None):
                     returns += 1
                     yield self._office(p.sign[case.urgency].draw(rng), case.urgency)
                     if rng.random() >= p.return_before_sign_share:
@@ -172,13 +190,18 @@ class Stories(Aftercare):
                     self.act(
                         t, "return", assignee, ReasonRequired(reason=rng.choice(RETURN_REASONS))
                     )
+                    if t.disputed_at is not None:  # returned twice: the office's 定责
+                        yield self._office(p.decide_hours.draw(rng))
+                        self._decide(case)
+                        returns = p.max_returns  # the decision is final
+                        continue
                     yield self._minutes(p.dispatch_minutes)
                     self._redispatch(case, lead.department_code)
                     continue
                 yield self._office(p.sign[case.urgency].draw(rng), case.urgency)
                 self.act(t, "sign", assignee, NoPayload())
                 break
-            yield from self._work(case, lead, assignee)
+            yield from self._work(case, lead, assignee, delegating)
             while True:
                 yield self._office(p.review_hours.draw(rng), case.urgency)
                 if rng.random() < p.review_reject_share:
@@ -238,6 +261,22 @@ class Stories(Aftercare):
             ),
         )
 
+    def _decide(self, case: Case) -> None:
+        """定责 by the hotline office: one of the departments that returned it leads; each
+        return judged unfounded or not."""
+        p, rng, t = self.p, self.rng, case.ticket
+        returners = list(dict.fromkeys(a.department_code for a in lead_returns(t)))
+        lead = rng.choice(returners) if returners else self._territorial(t)
+        unfounded = [c for c in returners if rng.random() < p.unfounded_share]
+        self.act(t, "decide_lead", self._office_staff(),
+                 DecideLeadPayload(lead=lead, reason=rng.choice(DECIDE_REASONS),
+                                   unfounded=unfounded))
+
+    def _office_staff(self) -> Actor:
+        """Who acts for the hotline office (定责, publication, appeals): a supervisor."""
+        staff = self.world.staff
+        return self.rng.choice(staff.supervisors) if staff.supervisors else self._dispatcher()
+
     def _territorial(self, t: Ticket) -> str:
         return self.world.offices.get(t.street_code or "", self.world.fallback_lead)
 
@@ -263,9 +302,15 @@ class Stories(Aftercare):
             return CompletePayload(result=text, lon=t.lon, lat=t.lat)
         return CompletePayload(result=text)
 
-    def _work(self, case: Case, lead: Assignment, assignee: Actor) -> Iterator[float | datetime]:
-        """From signing to completion: on time, late, extended or a long hard case."""
+    def _work(self, case: Case, lead: Assignment, assignee: Actor,
+              delegating: bool = False) -> Iterator[float | datetime]:
+        """From signing to completion: on time, late, extended or a long hard case; passed
+        down (下派) by a street office, or with the clock suspended (挂起) for a while."""
         p, rng, t = self.p, self.rng, case.ticket
+        below = self._below(lead) if delegating else None
+        if below is not None:
+            yield from self._delegated(case, lead, assignee, below)
+            return
         u = rng.random()
         kind = (
             "hard"
@@ -330,8 +375,109 @@ class Stories(Aftercare):
                     self._dispatcher(),
                     ExtensionRefusalPayload(reason="事项较简单，请按时办结"),
                 )
+        if kind == "normal" and rng.random() < p.suspend_share:
+            target = yield from self._suspend(case, lead, assignee, target)
         yield max(target, self.now + timedelta(minutes=10))
         self.act(t, "complete", assignee, self._result(t, assignee))
+
+    def _suspend(self, case: Case, lead: Assignment, assignee: Actor,
+                 target: datetime) -> Generator[float | datetime, None, datetime]:
+        """挂起: the assignee asks to stop the clock until a date; a dispatcher approves or
+        refuses; the assignee resumes early, or the sweep at the end date. The completion
+        target moves by the time the work stood."""
+        p, rng, t = self.p, self.rng, case.ticket
+        ask_at = self.now + (target - self.now) * rng.uniform(0.1, 0.5)
+        yield ask_at
+
+        def in_hand() -> bool:
+            return (t.status == Status.SIGNED and lead.closed_at is None
+                    and lead.status == AssignmentStatus.SIGNED
+                    and lead.suspended_until is None and self.now < lead.complete_deadline)
+
+        if not in_hand():
+            return target
+        until = self.now.astimezone(LOCAL_TZ).date() + timedelta(days=rng.randint(*p.suspend_days))
+        self.act(t, "request_suspend", assignee,
+                 SuspendRequestPayload(reason=rng.choice(SUSPEND_REASONS), until=until))
+        yield self._office(p.decision_hours.draw(rng))
+        late = resume_time(until) <= self.now + timedelta(hours=2)  # decided too late for it
+        if not in_hand() or late or rng.random() >= p.suspend_approve_share:
+            self.act(t, "refuse_suspend", self._dispatcher(),
+                     SuspendRefusalPayload(reason="可边办理边补充材料，请按时办结"))
+            return target
+        self.act(t, "approve_suspend", self._dispatcher(), SuspendDecisionPayload())
+        stopped, ends = self.now, resume_time(until)
+        if rng.random() < p.resume_early_share:
+            yield self.now + (ends - self.now) * rng.uniform(0.2, 0.8)
+            if t.status == Status.SIGNED and lead.suspended_until is not None:
+                self.act(t, "resume", assignee, NoPayload())
+        else:  # the sweep resumes it at the end date
+            self._plan_sweep(ends - timedelta(seconds=1))
+            yield ends + timedelta(minutes=rng.uniform(30, 240))
+        return target + (self.now - stopped)
+
+    def _delegates(self, lead: Assignment) -> bool:
+        """Whether a street office with levels below passes this assignment down (下派)."""
+        world = self.world
+        office = lead.department_code
+        if lead.role != "lead" or not world.staff.handlers.get(office) or (
+                office not in world.below and office not in world.crew):
+            return False
+        return self.rng.random() < self.p.delegate_share
+
+    def _below(self, lead: Assignment) -> Actor | str | None:
+        """Whom a street office's handler passes its signed assignment down to: a grid worker
+        of its subtree (the cell's, when it has one), or one of its communities or villages
+        (the cell's worker's, when it has one)."""
+        p, rng, world = self.p, self.rng, self.world
+        office = lead.department_code
+        workers = world.staff.workers
+        cell_worker = workers.get(lead.grid_worker_id) if lead.grid_worker_id else None
+        crew = world.crew.get(office, ())
+        if crew and (rng.random() < p.delegate_worker_share or office not in world.below):
+            if cell_worker is not None and lead.grid_worker_id in crew:
+                return cell_worker
+            return workers[rng.choice(crew)]
+        communities = world.below.get(office, ())
+        if cell_worker is not None and cell_worker.department_code in communities:
+            return cell_worker.department_code
+        return rng.choice(communities) if communities else None
+
+    def _delegated(self, case: Case, lead: Assignment, holder: Actor,
+                   below: Actor | str) -> Iterator[float | datetime]:
+        """下派 and 镇审核: the office's handler passes the step down; the community's handler
+        or the grid worker signs for and completes it; the office reviews (rejecting it once
+        now and then) and its accepted review completes the assignment."""
+        p, rng, t = self.p, self.rng, case.ticket
+        yield self._office(rng.uniform(0.2, 3.0), case.urgency)
+        if t.status != Status.SIGNED or lead.closed_at is not None:
+            return
+        if isinstance(below, str):
+            to, actor = below, rng.choice(self.world.staff.handlers[below])
+        else:
+            to, actor = below.username or "", below
+        self.act(t, "delegate", holder, DelegatePayload(to=to, reason="请属地核实处理"))
+        step = next(d for d in reversed(t.delegations)
+                    if d.assignment_id == lead.id and d.status == DelegationStatus.DISPATCHED)
+        yield self._office(p.sign[case.urgency].draw(rng), case.urgency)
+        self.act(t, "sign", actor, NoPayload())
+        key = "normal_short" if case.urgency == Urgency.NORMAL else case.urgency
+        work = min(self.now + timedelta(hours=p.complete[key].draw(rng)),
+                   step.complete_deadline - timedelta(minutes=rng.uniform(10, 120)))
+        yield max(work, self.now + timedelta(minutes=10))
+        self.act(t, "complete", actor, self._result(t, actor))
+        rejected = False
+        while True:
+            yield self._office(p.review_hours.draw(rng), case.urgency)
+            if not rejected and rng.random() < p.delegated_reject_share:
+                rejected = True
+                self.act(t, "review_delegated_reject", holder,
+                         DelegatedRejectPayload(reason=rng.choice(REVIEW_REJECTS)))
+                yield self._office(p.rework_hours.draw(rng), case.urgency)
+                self.act(t, "complete", actor, self._result(t, actor))
+                continue
+            self.act(t, "review_delegated_accept", holder, DelegatedReviewPayload())
+            return
 
     def _co_story(self, case: Case, a: Assignment) -> Iterator[float | datetime]:
         """A co-handler signs and reports its part before the lead, when it gets to it."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Protocol
@@ -24,6 +24,7 @@ from dispatch.core.vocab import (
     Role,
 )
 from dispatch.simulation.parameters import TERRITORIAL
+from dispatch.tickets.access import DEPARTMENTS
 from dispatch.tickets.lifecycle import Actor
 
 # The channel adapters' actors, as `web/` defines them for its hooks.
@@ -62,6 +63,7 @@ class Staff:
     dispatchers: tuple[Actor, ...]
     handlers: Mapping[str, tuple[Actor, ...]]  # department → its handlers
     workers: Mapping[int, Actor]  # grid worker's user id → actor
+    supervisors: tuple[Actor, ...] = ()  # the hotline office: 定责, publication, appeals
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class World:
     leaves: Mapping[str, tuple[str, ...]]  # top-level category → its leaf categories
     offices: Mapping[str, str]  # street → its territorial office (a department)
     fallback_lead: str  # the lead when neither the routing nor a street office gives one
+    # The levels below the street offices (下派): office → its active communities and
+    # villages; office → the grid workers of its subtree (user ids).
+    below: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    crew: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 PortsFactory = Callable[[Session, datetime], IntakePorts]
@@ -98,6 +104,7 @@ def load_staff(session: Session) -> Staff:
         actors(Role.DISPATCHER),
         MappingProxyType({k: tuple(v) for k, v in handlers.items()}),
         MappingProxyType({u.id: _actor(u) for u in users if u.role == Role.GRID_WORKER}),
+        actors(Role.SUPERVISOR),
     )
 
 
@@ -175,10 +182,41 @@ def build_world(
         for d in departments
         if d.kind == TERRITORIAL and d.street_code and d.active
     }
+    staff = load_staff(session)
+    below, crew = levels(session, set(offices.values()), staff)
     return World(
         places,
-        load_staff(session),
+        staff,
         MappingProxyType(category_leaves(session)),
         MappingProxyType(offices),
         fallback_lead,
+        below,
+        crew,
+    )
+
+
+def levels(
+    session: Session, offices: set[str], staff: Staff
+) -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, tuple[int, ...]]]:
+    """Each street office's active communities and villages that have a handler, and the grid
+    workers of its subtree (its own and its communities')."""
+    rows = session.execute(
+        select(DEPARTMENTS.c.code, DEPARTMENTS.c.parent_code)
+        .where(DEPARTMENTS.c.active.is_(True), DEPARTMENTS.c.parent_code.in_(sorted(offices)))
+        .order_by(DEPARTMENTS.c.code)
+    ).all()
+    top = {code: parent for code, parent in rows}
+    below: dict[str, list[str]] = {}
+    for code, parent in rows:
+        if staff.handlers.get(code):
+            below.setdefault(parent, []).append(code)
+    crew: dict[str, list[int]] = {}
+    for uid, worker in staff.workers.items():
+        dept = worker.department_code or ""
+        office = dept if dept in offices else top.get(dept)
+        if office is not None:
+            crew.setdefault(office, []).append(uid)
+    return (
+        MappingProxyType({k: tuple(v) for k, v in below.items()}),
+        MappingProxyType({k: tuple(v) for k, v in crew.items()}),
     )

@@ -7,6 +7,7 @@ import random
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
 import click
 import shapely
@@ -140,6 +141,7 @@ def run_simulation(
     ports: SimulationPorts | None = None,
     progress: Progress | None = None,
     on_handlers: Callable[[list[str]], None] | None = None,
+    photos: Path | None = None,
 ) -> SimulationReport:
     """Simulate over the county in this database: handlers for every department, the grid's
     places and routing, then the run (which commits as it goes)."""
@@ -162,6 +164,7 @@ def run_simulation(
         ports=ports or SimulationPorts(session, start),
         directory=SqlDirectory(session),
         progress=progress,
+        photos=photos,
     )
     return simulation.run()
 
@@ -346,6 +349,7 @@ def simulate(
                 ports=ports,
                 progress=progress,
                 on_handlers=handlers_added,
+                photos=Path(app.instance_path) / "uploads",  # the patrol photos, as uploaded
             )
         except SimulationError as exc:
             session.rollback()
