@@ -25,7 +25,15 @@ from sqlalchemy.orm import Session
 
 from dispatch.console.feed import ConsoleEvent
 from dispatch.core.db import Base
-from dispatch.core.models import Assignment, Contact, Event, Ticket, User
+from dispatch.core.models import (
+    Assignment,
+    Contact,
+    Delegation,
+    Event,
+    Suspension,
+    Ticket,
+    User,
+)
 from dispatch.core.vocab import ContactKind, Role, Status
 from dispatch.outbound.outbox import OutboxMessage
 from dispatch.simulation.engine import Simulation
@@ -47,8 +55,10 @@ from dispatch.simulation.world import (
     handler_username,
 )
 from dispatch.stats.hotspots import HotspotRules, find_hotspots
+from dispatch.tickets.attachments import Attachment
 from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.lifecycle import TABLE
+from grid.models import Department
 from tests.conftest import FAST_HASHER, pg_url, require_service
 from web.cli.simulate import SimulationPorts, departments, run_simulation
 
@@ -56,6 +66,26 @@ START = datetime(2026, 11, 16, tzinfo=LOCAL_TZ)  # a Monday
 SEED = 7
 # A short, lighter run: about 70 tickets and 650 contacts over four days.
 RUN = {"start": START, "seed": SEED, "scale": 0.6, "days": 4}
+# The shared history crosses a month's end (Friday 27 November to Wednesday 2 December): the
+# office publishes November on Tuesday 1 December and the departments' appeals are decided the
+# same day. Its governance shares are raised so that a few days show each of them.
+HISTORY_START = datetime(2026, 11, 27, tzinfo=LOCAL_TZ)
+HISTORY_DAYS = 5
+GOVERNED = replace(
+    SMALL,
+    return_share=0.12,
+    return_again_share=0.6,
+    delegate_share=0.9,
+    delegated_reject_share=0.4,
+    suspend_share=0.25,
+    suspend_days=(1, 2),
+    resume_early_share=0.5,
+    patrol_share=0.3,
+    appeal_hours=Lognormal(3.0, 0.3),
+    appeal_decision_hours=Lognormal(2.0, 0.3),
+)
+# A small county's scheme: departments with 3 assignments in the month are ranked.
+MIN_RANKED = 3
 PASSWORD_HASH = FAST_HASHER.hash("demo12345")
 
 
@@ -185,14 +215,26 @@ def simulate(engine: Engine, params: Parameters = SMALL, **overrides: Any) -> Si
 
 @pytest.fixture(scope="module")
 def history(county: County) -> tuple[Engine, SimulationReport]:
-    """The small preset run once per backend; the tests below read what it made."""
+    """The small preset (with GOVERNED's shares) run once per backend over a month's end,
+    with the grid workers' patrol photos; the tests below read what it made."""
+    from dispatch.stats.assessment import set_scheme
+
     engine = county.engine()
-    return engine, simulate(engine)
+    with Session(engine) as s:
+        set_scheme(s, {"min_assignments": MIN_RANKED}, None)
+        s.commit()
+    return engine, simulate(engine, GOVERNED, start=HISTORY_START, days=HISTORY_DAYS,
+                            photos=county.tmp / f"uploads{county.copies}")
 
 
 def _events(engine: Engine) -> list[Event]:
     with Session(engine) as s:
         return list(s.scalars(select(Event).order_by(Event.id)))
+
+
+def _delegations(engine: Engine) -> list[Delegation]:
+    with Session(engine) as s:
+        return list(s.scalars(select(Delegation).order_by(Delegation.id)))
 
 
 def _tickets(engine: Engine) -> dict[int, Ticket]:
@@ -267,7 +309,8 @@ def test_a_run_makes_tickets_and_many_more_contacts_over_the_county(history) -> 
         ).all()
         dispatches = list(s.scalars(select(Event).where(Event.action == "dispatch")))
     assert all(cell is not None and street is not None for cell, street, *_ in rows)
-    assert all(START <= created < START + timedelta(days=4) for _, _, created, *_ in rows)
+    assert all(HISTORY_START <= created < HISTORY_START + timedelta(days=HISTORY_DAYS)
+               for _, _, created, *_ in rows)
     # Located in a cell and routed by the county's catalogue when classified at intake.
     assert all(routing.get("lead") for *_, category, routing in rows if category)
     assert dispatches and all(e.payload["lead"] for e in dispatches)
@@ -286,7 +329,8 @@ def test_every_event_log_is_a_path_of_the_state_table(history) -> None:
     for ticket_id, log in logs.items():
         first, rest = log[0], log[1:]
         assert (first.action, first.from_status, first.to_status) == ("intake", None, "NEW")
-        assert first.actor_role in (Role.OPERATOR, Role.SYSTEM, Role.POLICE_DESK)
+        assert first.actor_role in (Role.OPERATOR, Role.SYSTEM, Role.POLICE_DESK,
+                                    Role.GRID_WORKER)  # a patrol report
         state = first.to_status
         for e in rest:
             rule = TABLE[e.action]
@@ -301,6 +345,8 @@ def test_every_event_log_is_a_path_of_the_state_table(history) -> None:
             state = e.to_status
         assert tickets[ticket_id].status == state
     assert {"dispatch", "sign", "complete", "review_accept", "callback", "urge"} <= seen_actions
+    assert {"delegate", "review_delegated_accept", "review_delegated_reject", "self_handle",
+            "request_suspend", "approve_suspend", "resume", "decide_lead"} <= seen_actions
 
 
 def test_each_step_is_taken_by_the_user_whose_job_it_is(history) -> None:
@@ -321,13 +367,36 @@ def test_each_step_is_taken_by_the_user_whose_job_it_is(history) -> None:
         "urge": {Role.SYSTEM},
         "supervise": {Role.SYSTEM},
         "police_accept": {Role.POLICE_DESK},
+        "approve_suspend": {Role.DISPATCHER},
+        "refuse_suspend": {Role.DISPATCHER},
+        "decide_lead": {Role.SUPERVISOR},
+        "self_handle": {Role.GRID_WORKER},
     }
+    delegations = {d.id: d for d in _delegations(engine)}
     for e in events:
         if e.action in by_role:
             assert e.actor_role in by_role[e.action], (e.action, e.actor_role)
-            if e.actor_role in (Role.OPERATOR, Role.DISPATCHER):
+            if e.actor_role in (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR):
                 assert users[e.actor_id].role == e.actor_role
-        if e.action in ("sign", "complete", "return", "request_extension"):
+        if e.payload.get("delegated") or e.action == "self_handle":
+            # The one below: the community's or village's handler, or the grid worker.
+            d = delegations[e.payload["delegation_id"]]
+            user = users[e.actor_id]
+            if user.role == Role.GRID_WORKER:
+                assert d.grid_worker_id == user.id
+            else:
+                assert (user.role, user.department_code) == (Role.HANDLER, d.department_code)
+            continue
+        if e.action in ("delegate", "review_delegated_accept", "review_delegated_reject"):
+            # The one above: the street office's handler whose step it is.
+            d = delegations[e.payload["delegation_id"]]
+            user = users[e.actor_id]
+            assert (user.role, user.department_code) == (Role.HANDLER, d.from_department_code)
+            continue
+        if e.action == "resume" and e.actor_role == Role.SYSTEM:
+            continue  # the sweep at the end date
+        if e.action in ("sign", "complete", "return", "request_extension", "request_suspend",
+                        "resume"):
             a = assignments[e.payload["assignment_id"]]
             user = users[e.actor_id]
             if user.role == Role.GRID_WORKER:
@@ -579,3 +648,130 @@ def test_the_recent_preset_ends_on_a_hotspot_forming_and_a_transfer_waiting_for_
             assert not {"police_accept", "police_reject"} & {e.action for e in t.events}
             assert t.status == Status.TRANSFERRED_110
 
+
+
+# ---------------------------------------------------------------- grid governance and 考核
+
+
+def _near(got: int, n: int, share: float, floor: int = 1) -> bool:
+    """`got` of `n` is within three binomial standard deviations (and `floor`) of `share`."""
+    sd = (n * share * (1 - share)) ** 0.5
+    return abs(got - n * share) <= max(3 * sd, floor)
+
+
+def test_street_offices_delegate_and_review_near_the_stated_shares(history) -> None:
+    engine, _ = history
+    with Session(engine) as s:
+        offices = set(s.scalars(select(Department.code).where(
+            Department.kind == "territorial", Department.parent_code.is_(None))))
+        signed = [e for e in s.scalars(select(Event).where(Event.action == "sign"))
+                  if not e.payload.get("delegated")
+                  and e.payload.get("department") in offices and e.payload.get("role") == "lead"]
+        returned = {e.payload["assignment_id"] for e in s.scalars(
+            select(Event).where(Event.action == "return"))}
+        delegations = list(s.scalars(select(Delegation)))
+        rejects = s.scalar(select(func.count()).select_from(Event).where(
+            Event.action == "review_delegated_reject"))
+    passed = [d for d in delegations if d.delegated_by_id is not None
+              and d.grid_worker_id != d.delegated_by_id]  # not a worker's own 自办自结
+    worked = [e for e in signed if e.payload["assignment_id"] not in returned]
+    assert passed and _near(len(passed), len(worked), GOVERNED.delegate_share, 2)
+    to_worker = sum(1 for d in passed if d.grid_worker_id is not None)
+    assert _near(to_worker, len(passed), GOVERNED.delegate_worker_share, 2)
+    # Each one came back and was accepted by the office (rejected once now and then); the
+    # community's step sits under its street office.
+    done = [d for d in passed if d.status == "accepted"]
+    assert done and all(d.from_department_code in offices for d in passed)
+    assert rejects <= len(done) and _near(rejects, len(done), GOVERNED.delegated_reject_share, 2)
+
+
+def test_grid_workers_report_on_patrol_and_fix_some_on_the_spot_with_photos(history) -> None:
+    engine, report = history
+    with Session(engine) as s:
+        patrols = list(s.scalars(select(Ticket).where(Ticket.channel == "patrol")))
+        fixed = {e.ticket_id: e for e in s.scalars(
+            select(Event).where(Event.action == "self_handle"))}
+        photos = Counter(s.scalars(select(Attachment.ticket_id).where(
+            Attachment.ticket_id.in_([t.id for t in patrols]))))
+        reviewed = {e.ticket_id for e in s.scalars(
+            select(Event).where(Event.action == "review_delegated_accept"))}
+    assert len(patrols) == report.counters.patrols >= 3
+    assert len(fixed) == report.counters.self_handled
+    assert _near(len(fixed), len(patrols), GOVERNED.patrol_self_share, 2)
+    # A photo of the place each, and before and after when fixed; the office reviewed them.
+    assert all(photos[t.id] == (3 if t.id in fixed else 1) for t in patrols)
+    assert all(set(e.payload["before"]) and set(e.payload["after"]) for e in fixed.values())
+    assert all(t.status in ("SIGNED", "COMPLETED", "REVIEWED", "ARCHIVED")
+               for t in patrols if t.id in fixed)
+    assert {t for t in fixed if fixed[t].at < HISTORY_START + timedelta(days=4)} <= reviewed
+    # Those not fixed went up for dispatch like any demand.
+    assert any(t.id not in fixed and t.status != "NEW" for t in patrols)
+
+
+def test_suspensions_are_asked_decided_and_resumed(history) -> None:
+    engine, _ = history
+    with Session(engine) as s:
+        asked = list(s.scalars(select(Event).where(Event.action == "request_suspend")))
+        decided = Counter(s.scalars(select(Event.action).where(
+            Event.action.in_(("approve_suspend", "refuse_suspend")))))
+        resumed = list(s.scalars(select(Event).where(Event.action == "resume")))
+        rows = list(s.scalars(select(Suspension)))
+    pending = [r for r in rows if r.status == "pending"]  # asked as the period ended
+    assert asked and sum(decided.values()) + len(pending) == len(asked) == len(rows)
+    assert len(pending) <= 2
+    assert _near(decided["approve_suspend"], len(asked), GOVERNED.suspend_approve_share, 2)
+    assert resumed  # by the handler early, or by the sweep at the end date
+    assert all(r.reason and r.until > r.requested_at for r in rows)
+
+
+def test_tickets_returned_twice_are_decided_by_the_office(history) -> None:
+    engine, _ = history
+    with Session(engine) as s:
+        disputed = {e.ticket_id for e in s.scalars(select(Event).where(Event.action == "return"))
+                    if e.payload.get("disputed")}
+        decisions = list(s.scalars(select(Event).where(Event.action == "decide_lead")))
+        returners = {}
+        for e in s.scalars(select(Event).where(Event.action == "return")):
+            returners.setdefault(e.ticket_id, set()).add(e.payload["department"])
+        waiting = s.scalar(select(func.count()).select_from(Ticket).where(
+            Ticket.disputed_at.is_not(None), Ticket.status == "RETURNED"))
+    assert disputed and {e.ticket_id for e in decisions} <= disputed
+    assert len(decisions) + waiting == len(disputed)
+    for e in decisions:
+        assert e.payload["reason"] and e.payload["lead"] in returners[e.ticket_id]
+        assert set(e.payload["unfounded"]) <= returners[e.ticket_id]
+
+
+def test_the_simulated_month_is_assessed_published_and_appealed(history) -> None:
+    from dispatch.stats.assessment_appeals import assessment
+    from dispatch.stats.assessment_appeals import publications as published
+    from dispatch.stats.assessment_tables import Appeal
+
+    engine, report = history
+    with Session(engine) as s:
+        month = assessment(s, "2026-11", HISTORY_START + timedelta(days=HISTORY_DAYS))
+        appeals = list(s.scalars(select(Appeal)))
+        by_id = dict(s.execute(select(Ticket.id, Ticket.number)).tuples().all())
+        publications = published(s, "2026-11")
+    numbers = set(by_id.values())
+    assert month["state"] == "published"
+    rows = month["departments"]
+    ranked = [r for r in rows if r["ranked"]]
+    # Bureaus and streets ranked apart, each from 1; every lost point names its tickets.
+    for group in ("territorial", "functional"):
+        ranks = sorted(r["rank"] for r in ranked if r["group"] == group)
+        assert ranks and ranks[0] == 1, group
+    first = publications[0].snapshot["departments"]  # as published, before any appeal
+    deductions = [d for r in first for d in r["deductions"]]
+    assert deductions and all(d["tickets"] and set(d["tickets"]) <= numbers for d in deductions)
+    lost = {(r["department"], n) for r in first for d in r["deductions"] for n in d["tickets"]}
+    assert all((a.department_code, by_id[a.ticket_id]) in lost for a in appeals)
+    # Departments appealed, the office decided each; an accepted one re-published the month.
+    assert appeals and all(a.state in ("accepted", "rejected") and a.decision_reason
+                           for a in appeals)
+    assert len(appeals) == report.counters.appeals <= GOVERNED.appeal_departments
+    accepted = [a for a in appeals if a.state == "accepted"]
+    assert len(month["publications"]) == 1 + len(accepted)
+    for a in accepted:
+        row = next(r for r in rows if r["department"] == a.department_code)
+        assert by_id[a.ticket_id] in row["excluded"]
