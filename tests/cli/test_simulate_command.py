@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.core.models import Contact, Event, Ticket, User
+from dispatch.tickets.attachments import Attachment, stored_path
 from web.cli.main import main
 from web.cli.simulate import NOT_LOADED
 
@@ -119,7 +120,24 @@ def test_simulate_small_preset_makes_a_history_and_prints_its_summary(templates,
     made = counts(env)
     assert number(out, "tickets") == made["tickets"] > 0
     assert number(out, "contacts") == made["contacts"] > made["tickets"]
-    assert "added 37 demo handlers" in out
+    # One for each department without a handler: bureaus, street offices, communities.
+    engine = create_engine(env["HOTLINE_DATABASE_URL"])
+    with Session(engine) as s:
+        added = s.scalar(select(func.count()).select_from(User).where(
+            User.username.like("handler\\_%", escape="\\"))) or 0
+    engine.dispose()
+    assert added > 37 and f"added {added} demo handlers" in out
+    # The grid workers' patrol reports carry real photos, kept where the app serves uploads.
+    engine = create_engine(env["HOTLINE_DATABASE_URL"])
+    with Session(engine) as s:
+        patrols = s.scalar(select(func.count()).select_from(Ticket).where(
+            Ticket.channel == "patrol")) or 0
+        keys = list(s.scalars(select(Attachment.storage_key).join(
+            Ticket, Ticket.id == Attachment.ticket_id).where(Ticket.channel == "patrol")))
+    engine.dispose()
+    uploads = Path(env["HOTLINE_INSTANCE_PATH"]) / "uploads"
+    assert patrols > 0 and len(keys) >= patrols
+    assert all(stored_path(uploads, k).stat().st_size > 0 for k in keys)
     again = run(
         env,
         "simulate",
