@@ -292,6 +292,9 @@ class Delegation(Base):
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     return_reason: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by the clock sweep when it urged the step for a passed deadline (each fires once).
+    sign_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    complete_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     ticket: Mapped[Ticket] = relationship(back_populates="delegations")
 
