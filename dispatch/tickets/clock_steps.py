@@ -34,13 +34,15 @@ class Step(StrEnum):
 
 @dataclass(frozen=True)
 class Fired:
-    """A step that fired: which assignment, on which ticket, and when."""
+    """A step that fired: which assignment (and delegated step of it, if any), on which
+    ticket, and when."""
 
     assignment_id: int
     ticket_id: int
     ticket_number: str
     step: Step
     at: datetime
+    delegation_id: int | None = None
 
 
 # ---------------------------------------------------------------- texts

@@ -51,6 +51,7 @@ from dispatch.tickets.clocks import (
     add_working_days,
     get_time_limits,
 )
+from dispatch.tickets.delegation_clock import sweep_delegation_clocks
 from dispatch.tickets.lifecycle import SYSTEM, check, consequences, lead_assignment
 from dispatch.tickets.resumes import resume_due_suspensions
 
@@ -70,8 +71,13 @@ class SweepReport:
     failed_tickets: tuple[int, ...] = ()
 
     def count(self, step: Step) -> int:
-        """How many times `step` fired in this sweep."""
-        return sum(1 for f in self.fired if f.step == step)
+        """How many times `step` of an assignment's clock fired in this sweep."""
+        return sum(1 for f in self.fired if f.step == step and f.delegation_id is None)
+
+    @property
+    def delegation_urges(self) -> int:
+        """How many delegated steps' clocks fired (`dispatch.tickets.delegation_clock`)."""
+        return sum(1 for f in self.fired if f.delegation_id is not None)
 
     @property
     def sign_warnings(self) -> int:
@@ -144,7 +150,11 @@ def sweep_clocks(session: Session, now: datetime, *, limit: int = 500,
     fired: list[Fired] = []
     # Suspended clocks whose end date has come run again first (挂起, dispatch.tickets.resumes).
     published: list[PublishedEvent] = resume_due_suspensions(session, now, sweep.directory)
-    notices = 0
+    # Then the delegated steps' own clocks (下派, dispatch.tickets.delegation_clock).
+    delegated = sweep_delegation_clocks(session, now, limit=limit)
+    fired += delegated.fired
+    published += delegated.events
+    notices = delegated.notices
     failed: set[int] = set()
     after = 0  # keyset over ticket ids: every ticket is visited once per sweep
     queue: list[int] = []  # due tickets read ahead, a few batches' worth, in id order
@@ -203,7 +213,8 @@ def sweep_clocks(session: Session, now: datetime, *, limit: int = 500,
         published += events
         notices += batch.notices
         after = candidates[-1]
-    return SweepReport(tuple(fired), tuple(published), notices, tuple(sorted(failed)))
+    return SweepReport(tuple(fired), tuple(published), notices,
+                       tuple(sorted(failed | delegated.failed)))
 
 
 def _sweep_batch(sweep: _Sweep, tickets: list[Ticket], batch: _Batch) -> None:
