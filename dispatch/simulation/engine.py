@@ -98,10 +98,12 @@ from dispatch.simulation.world import (
     WEB_ACTOR,
     WECHAT_ACTOR,
 )
+from dispatch.stats.assessment import deduction_tickets
 from dispatch.stats.assessment_appeals import (
     appeal_deadline,
     decide_appeal,
     file_appeal,
+    publications,
     publish,
 )
 from dispatch.tickets.attachments import add_unfiled_attachment
@@ -441,6 +443,14 @@ class Simulation(Stories):
         yield min(at, deadline - timedelta(hours=1))
         handler = rng.choice(self.world.staff.handlers[department])
         self.session.flush()
+        # What the department may still appeal: a re-publication since (another's accepted
+        # appeal) recomputed the month with what happened after the first.
+        latest = sorted(deduction_tickets(publications(self.session, month)[-1].snapshot,
+                                          department))
+        if not latest:
+            return
+        if number not in latest:
+            number = rng.choice(latest)
         appeal = file_appeal(self.session, handler, {
             "month": month, "department": department, "ticket": number,
             "reason": rng.choice(APPEAL_REASONS), "attachments": []}, self.now)
