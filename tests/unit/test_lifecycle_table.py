@@ -90,9 +90,23 @@ EXPECTED: dict[str, tuple[frozenset, frozenset, frozenset]] = {
     "escalate_alarm": (OPEN, frozenset({SAME}), frozenset({R.SYSTEM})),
     # 智能派单 taken back to the dispatcher's queue.
     "take_back": (HANDLING, frozenset({S.NEW}), frozenset({R.DISPATCHER})),
+    # 层级派单 (DOMAIN.md, Grid governance): the street office (or a community) holding a signed
+    # step passes it down; it reviews what comes back, and only the top step's accepted review
+    # completes the assignment (the ticket moves when that is the lead's).
+    "delegate": (HANDLING, frozenset({SAME}), frozenset({R.HANDLER})),
+    "review_delegated_accept": (HANDLING, frozenset({S.COMPLETED, SAME}),
+                                frozenset({R.HANDLER})),
+    "review_delegated_reject": (HANDLING, frozenset({SAME}), frozenset({R.HANDLER})),
+    # 自办自结: a grid worker's patrol report handled on the spot, recorded by the patrol intake
+    # (not an action a client asks for) as the worker's completed step awaiting review.
+    "self_handle": (frozenset({S.NEW}), frozenset({S.SIGNED}), frozenset({R.GRID_WORKER})),
+    # 会商定责: the hotline office decides the lead of a ticket returned twice or by two
+    # departments, and it goes out to that lead.
+    "decide_lead": (frozenset({S.RETURNED}), frozenset({S.DISPATCHED}),
+                    frozenset({R.DISPATCHER, R.SUPERVISOR})),
 }
 SYSTEM_ONLY = {"close_without_callback", "follow_parent", "recompute_deadlines",
-               "raise_alarm", "escalate_alarm"}
+               "raise_alarm", "escalate_alarm", "self_handle"}
 
 ACTIONS = sorted(set(TABLE) | set(EXPECTED))
 STATES = sorted(ALL_STATES)

@@ -80,11 +80,12 @@ def test_the_list_shows_kind_hierarchy_and_what_depends_on_each(admin):
     error_of(admin.get("dispatcher1", DEPTS), 403, "forbidden")
 
 
-def test_the_staff_list_of_departments_is_unchanged(admin):
+def test_the_staff_list_of_departments_keeps_its_fields_and_names_the_parent(admin):
     r = admin.get("operator1", "/api/v1/departments")
     assert r.status_code == 200
     first = r.get_json()["items"][0]
-    assert set(first) == {"code", "name", "kind", "street", "active"}
+    # the staff list gained each department's parent (下派 offers the levels below)
+    assert set(first) == {"code", "name", "kind", "street", "active", "parent"}
 
 
 # ---------------------------------------------------------------- add
