@@ -48,7 +48,8 @@ class Fired:
 # ---------------------------------------------------------------- texts
 
 
-def _when(at: datetime) -> str:
+def when_text(at: datetime) -> str:
+    """A deadline as an SMS names it, in local time: 11月24日10:00."""
     local = at.astimezone(LOCAL_TZ)
     return f"{local.month}月{local.day}日{local:%H:%M}"
 
@@ -56,7 +57,7 @@ def _when(at: datetime) -> str:
 def notice_text(step: Step, ticket_number: str, deadline: datetime) -> str:
     """The SMS to the assignee for a clock step (one segment, ≤ 70 characters)."""
     head = f"【{SMS_SIGN}】工单{ticket_number}"
-    when = _when(deadline)
+    when = when_text(deadline)
     texts = {
         Step.SIGN_WARNING: f"{head}即将超过签收时限，请于{when}前签收。",
         Step.SIGN_OVERDUE: f"{head}已超过签收时限（{when}），请立即签收。",

@@ -29,8 +29,7 @@ from dispatch.core.models import Assignment, Delegation, Event, Ticket, User
 from dispatch.core.ports import PublishedEvent
 from dispatch.core.vocab import OPEN_STATES, DelegationStatus, Role, Status
 from dispatch.outbound import outbox
-from dispatch.tickets.calendar import LOCAL_TZ
-from dispatch.tickets.clock_steps import SMS_MAX, SMS_SIGN, Fired, Step
+from dispatch.tickets.clock_steps import SMS_MAX, SMS_SIGN, Fired, Step, when_text
 from dispatch.tickets.lifecycle import check, consequences, lead_assignment
 
 _log = logging.getLogger(__name__)
@@ -83,15 +82,10 @@ def steps_due(d: Delegation, now: datetime) -> list[Step]:
     return steps
 
 
-def _when(at: datetime) -> str:
-    local = at.astimezone(LOCAL_TZ)
-    return f"{local.month}月{local.day}日{local:%H:%M}"
-
-
 def delegation_notice_text(step: Step, ticket_number: str, deadline: datetime) -> str:
     """The SMS to the holder of an overdue delegated step (one segment, ≤ 70 characters)."""
     head = f"【{SMS_SIGN}】下派工单{ticket_number}"
-    when = _when(deadline)
+    when = when_text(deadline)
     text = {
         Step.SIGN_OVERDUE: f"{head}已超过签收时限（{when}），请立即签收。",
         Step.COMPLETE_OVERDUE: f"{head}已超过办理时限（{when}），请立即办理。",
