@@ -2,6 +2,6 @@
 the 110 desk's requests, the same X-Hotline-* headers and HMAC), transfer commands out."""
 
 from dispatch.outbound.outbox import PermanentError, TransientError
-from integrations.cti.inbound import CallEventIn, CtiError
+from integrations.cti.inbound import CtiError
 
-__all__ = ["CallEventIn", "CtiError", "PermanentError", "TransientError"]
+__all__ = ["CtiError", "PermanentError", "TransientError"]

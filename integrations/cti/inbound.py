@@ -1,6 +1,6 @@
 """What arrives from the call centre at `POST /hooks/cti/events` (CONTRACT.md, Calls): the
 request is signed like the 110 desk's (the same headers, time window and HMAC-SHA256: the 110
-adapter's `verify`, with the centre's keys), its JSON body becomes a frozen `CallEventIn`.
+adapter's `verify`, with the centre's keys), its JSON body becomes the domain's `CallReport`.
 
 A recording URL must be on the call centre's own host (HOTLINE_CTI_URL's): the server streams
 recordings from there only, so an event cannot make it fetch an arbitrary address. The nonce's
@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
+from dispatch.calls.events import CallReport
 from integrations.police110 import inbound as signed_json
 from integrations.police110.inbound import SignedBy
 
@@ -36,23 +35,6 @@ class CtiError(Exception):
         self.http_status = status
         self.message = message
         self.field = field
-
-
-@dataclass(frozen=True)
-class CallEventIn:
-    """One call event as the call centre reports it."""
-
-    event: str
-    call_id: str
-    at: datetime
-    caller: str | None = None
-    callee: str | None = None
-    agent: str | None = None
-    queue: str | None = None
-    wait_s: float | None = None
-    duration_s: float | None = None
-    recording_url: str | None = None
-    transfer_to: str | None = None
 
 
 def load_keys(raw: Mapping[str, str] | str | None = None) -> dict[str, str] | None:
@@ -126,14 +108,14 @@ def check_recording_url(url: str, centre_url: str | None) -> str:
     return url
 
 
-def read_event(body: bytes, content_type: str | None, centre_url: str | None) -> CallEventIn:
+def read_event(body: bytes, content_type: str | None, centre_url: str | None) -> CallReport:
     """Parse and check one event's body (`centre_url`: HOTLINE_CTI_URL, the recordings' host)."""
     try:
         e = signed_json._validate(_EventIn, body, content_type)
     except signed_json.PoliceError as exc:
         raise CtiError(exc.http_status, exc.message, exc.field) from None
     url = check_recording_url(e.recording_url, centre_url) if e.recording_url else None
-    return CallEventIn(e.event, e.call_id, e.at, e.caller or None, e.callee or None,
+    return CallReport(e.event, e.call_id, e.at, e.caller or None, e.callee or None,
                        e.agent or None, e.queue or None, e.wait_s, e.duration_s, url,
                        e.transfer_to or None)
 
@@ -145,5 +127,5 @@ def event_body(event: str, call_id: str, at: str, **fields: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
-__all__ = ["EVENTS", "CallEventIn", "CtiError", "SignedBy", "check_recording_url",
+__all__ = ["EVENTS", "CtiError", "SignedBy", "check_recording_url",
            "event_body", "host_of", "load_keys", "read_event", "verify"]

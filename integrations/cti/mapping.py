@@ -1,20 +1,10 @@
-"""The call centre's payloads ⇄ our commands: an event becomes the domain's `CallReport`; a
-transfer command owed in the outbox is the body of `POST {HOTLINE_CTI_URL}/transfer`."""
+"""The call centre's payloads ⇄ our commands: an event is read straight into the domain's
+`CallReport` (inbound); a transfer command owed in the outbox is the body of
+`POST {HOTLINE_CTI_URL}/transfer`."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from dispatch.calls.events import CallReport
-from integrations.cti.inbound import CallEventIn
-
-
-def report(event: CallEventIn) -> CallReport:
-    """One verified event as the domain records it."""
-    return CallReport(event=event.event, call_id=event.call_id, at=event.at,
-                      caller=event.caller, callee=event.callee, agent=event.agent,
-                      queue=event.queue, wait_s=event.wait_s, duration_s=event.duration_s,
-                      recording_url=event.recording_url, transfer_to=event.transfer_to)
 
 
 def transfer_body(payload: dict[str, Any]) -> dict[str, Any]:

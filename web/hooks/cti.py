@@ -87,7 +87,7 @@ def receive_event() -> ResponseReturnValue:
             return _refuse(401, "X-Hotline-Nonce：10 分钟内已使用过，可能是重放的请求",
                            "X-Hotline-Nonce")
         try:
-            recorded = record_event(db.session, mapping.report(event), now)
+            recorded = record_event(db.session, event, now)
             messages = [m for build in subscribers.ON_CALL_EVENT.values()
                         for m in build(db.session, recorded, now)]
             answer = mapping.receipt(recorded.new, recorded.call.state)
