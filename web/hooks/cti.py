@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, make_response, request
+from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -23,8 +23,8 @@ from dispatch.outbound.police import claim_nonce, purge_nonces
 from integrations.cti import mapping
 from integrations.cti.inbound import CtiError, load_keys, read_event, verify
 from web.console.relay import NAMESPACE
-from web.errors import HTTP_CODES, RETRY_AFTER, error_response
 from web.extensions import db
+from web.hooks.refusals import refuse as _refuse
 from web.services import services
 
 bp = Blueprint("cti", __name__)
@@ -34,16 +34,6 @@ UNCONFIGURED = "呼叫中心接入尚未配置（HOTLINE_CTI_KEYS）"
 NONCE_SCOPE = "cti:"
 PURGE_EVERY = 60.0
 _last_purge = float("-inf")
-
-
-def _refuse(status: int, message: str, field: str | None = None,
-            code: str | None = None) -> Response:
-    db.session.rollback()
-    response = make_response(error_response(status, code or HTTP_CODES.get(status, "error"),
-                                            message, field))
-    if status == 503:
-        response.headers["Retry-After"] = str(RETRY_AFTER)
-    return response
 
 
 def _purge_now_and_then(now: datetime) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, current_app, make_response, request
+from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -39,8 +39,8 @@ from integrations.police110.inbound import (
     verify,
 )
 from web.api.base import commit
-from web.errors import HTTP_CODES, RETRY_AFTER, error_response
 from web.extensions import db
+from web.hooks.refusals import refuse as _refuse
 from web.i18n import t
 from web.services import services
 
@@ -56,16 +56,6 @@ UNCONFIGURED = "110 报警服务台接入尚未配置（HOTLINE_POLICE110_KEYS�
 def desk_keys() -> dict[str, str] | None:
     """Key id → secret from the app config (or HOTLINE_POLICE110_KEYS); None when unset."""
     return load_keys(current_app.config.get("POLICE110_KEYS"))
-
-
-def _refuse(status: int, message: str, field: str | None = None,
-            code: str | None = None) -> Response:
-    db.session.rollback()
-    response = make_response(error_response(status, code or HTTP_CODES.get(status, "error"),
-                                            message, field))
-    if status == 503:  # like every 503 of the system: when to try again
-        response.headers["Retry-After"] = str(RETRY_AFTER)
-    return response
 
 
 def _domain_refusal(exc: DomainError) -> Response:
