@@ -2,7 +2,9 @@
 per department, a score by the admin's scheme, computed from the event log with the metrics'
 own definitions (`dispatch.stats.raw`: the same unit sets as the dashboard's on-time sign,
 on-time completion, satisfaction, resolution and reopen figures), bureaus and street offices
-ranked apart, and every lost point with the tickets behind it.
+ranked apart, and every lost point with the tickets behind it. The same report comes from the
+rollups' facts (`source="rollups"`: the dashboard's units, one row each), equal to the raw one
+for any month (tests/service/test_assessment_sources.py); a publication locks the raw one.
 
 Decisions (DOMAIN.md leaves them open):
 
@@ -30,7 +32,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Boolean, String, column, select, table
@@ -43,6 +45,7 @@ from dispatch.core.settings import load_setting, store_setting
 from dispatch.stats.assessment_tables import ACCEPTED, Appeal
 from dispatch.stats.definitions import DateRange
 from dispatch.stats.raw import raw_sets, set_of, within
+from dispatch.stats.rollups.read import unit_query
 
 # The departments as the assessment reads them (the table belongs to grid/, which the domain
 # does not import).
@@ -167,14 +170,18 @@ class _Units:
             self.parts[part] = [u for u in units if u[0] not in ticket_ids]
 
 
-def _unit_rows(session: Session, span: DateRange, now: datetime) -> dict[str, _Units]:
-    """Department → its units of the month, for the parts the scheme reads."""
+# The parts the scheme reads, by the part whose moment dates them (the raw unit sets' anchors).
+WANTED = {"dispatches": ("dispatches",), "sign_due": ("sign_due", "sign_on_time"),
+          "complete_due": ("complete_due", "complete_on_time"),
+          "answered": ("answered", "satisfied", "resolved"), "reopened": ("reopened",)}
+
+
+def _raw_unit_rows(session: Session, span: DateRange, now: datetime) -> dict[str, _Units]:
+    """Department → its units of the month, for the parts the scheme reads, counted again
+    from the raw tables and the event log (`dispatch.stats.raw`'s unit sets)."""
     sets = raw_sets(span, now)
-    wanted = {"dispatches": ("dispatches",), "sign_due": ("sign_due", "sign_on_time"),
-              "complete_due": ("complete_due", "complete_on_time"),
-              "answered": ("answered", "satisfied", "resolved"), "reopened": ("reopened",)}
     out: dict[str, _Units] = defaultdict(_Units)
-    for anchor, parts in wanted.items():
+    for anchor, parts in WANTED.items():
         rows = set_of(sets, anchor).rows
         stmt = (select(rows.c.department, rows.c.ticket_id, Ticket.number,
                        *(rows.c[p] for p in parts))
@@ -185,6 +192,33 @@ def _unit_rows(session: Session, span: DateRange, now: datetime) -> dict[str, _U
             for p in parts:
                 if row._mapping[p]:
                     units.parts[p].append((row.ticket_id, row.number))
+    _add_unfounded(session, span, out)
+    return out
+
+
+def _rollup_unit_rows(session: Session, span: DateRange, now: datetime) -> dict[str, _Units]:
+    """The same from the rollups' facts (stat_assignments, stat_reviews, stat_tickets: one row
+    per unit, with the metrics' own conditions of `dispatch.stats.rollups.read`), as current
+    as their last refresh."""
+    out: dict[str, _Units] = defaultdict(_Units)
+    for part in (p for parts in WANTED.values() for p in parts):
+        spec = unit_query(part, now)
+        assert spec is not None, part
+        model, day, condition, ref, _unit = spec
+        stmt = (select(model.department, model.ticket_id, Ticket.number)
+                .join(Ticket, Ticket.id == model.ticket_id)
+                .where(day >= span.start, day <= span.end, condition, model.department != "")
+                .order_by(model.ticket_id, ref))
+        for row in session.execute(stmt):
+            out[row.department].parts[part].append((row.ticket_id, row.number))
+    _add_unfounded(session, span, out)
+    return out
+
+
+def _add_unfounded(session: Session, span: DateRange, out: dict[str, _Units]) -> None:
+    """The unfounded returns (无依据退单) of the month: read from the office's `decide_lead`
+    events by both sources (no dashboard figure counts them, so no rollup holds them; a few
+    decisions a month)."""
     decided = session.execute(
         select(Event.ticket_id, Ticket.number, Event.payload)
         .join(Ticket, Ticket.id == Event.ticket_id)
@@ -193,7 +227,9 @@ def _unit_rows(session: Session, span: DateRange, now: datetime) -> dict[str, _U
         unfounded = (payload or {}).get("unfounded") or []
         for code in dict.fromkeys(c for c in unfounded if isinstance(c, str)):
             out[code].parts["unfounded_returns"].append((ticket_id, number))
-    return out
+
+
+UNIT_SOURCES = {"raw": _raw_unit_rows, "rollups": _rollup_unit_rows}
 
 
 def _numbers(units: list[tuple[int, str]]) -> list[str]:
@@ -245,13 +281,16 @@ def _score(units: _Units, scheme: AssessmentScheme) -> dict[str, Any]:
 
 
 def compute(session: Session, month: str, now: datetime,
-            scheme: AssessmentScheme | None = None) -> dict[str, Any]:
+            scheme: AssessmentScheme | None = None, *,
+            source: Literal["raw", "rollups"] = "raw") -> dict[str, Any]:
     """The assessment of a month as it stands at `now` (not the published snapshot): every
-    department's score, rank or "not ranked", items and deductions with their tickets."""
+    department's score, rank or "not ranked", items and deductions with their tickets.
+    `source`: the raw tables and event log (the reference, what a publication locks), or the
+    rollups' facts (the caller refreshes them first); both give the same report."""
     month = parse_month(month)
     scheme = scheme or get_scheme(session)
     span = month_span(month)
-    units = _unit_rows(session, span, now)
+    units = UNIT_SOURCES[source](session, span, now)
     appealed: dict[str, dict[int, str]] = defaultdict(dict)
     for code, ticket_id, number in session.execute(
             select(Appeal.department_code, Appeal.ticket_id, Ticket.number)

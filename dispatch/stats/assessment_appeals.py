@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -101,14 +101,15 @@ def _publication_view(session: Session, p: AssessmentPublication) -> dict[str, A
             "published_by": by.display_name if by else None, "reason": p.reason}
 
 
-def assessment(session: Session, month: str, now: datetime) -> dict[str, Any]:
+def assessment(session: Session, month: str, now: datetime, *,
+               source: Literal["raw", "rollups"] = "raw") -> dict[str, Any]:
     """A month's assessment as readers see it: the latest publication's locked snapshot, or,
-    before the first, the figures as they stand (state `draft`), with the history of
-    publications and the appeal window."""
+    before the first, the figures as they stand (state `draft`, from `source`), with the
+    history of publications and the appeal window."""
     month = parse_month(month)
     done = publications(session, month)
     if not done:
-        report = compute(session, month, now)
+        report = compute(session, month, now, source=source)
         return {**report, "state": "draft", "publication": None, "publications": [],
                 "appeal_deadline": None, "finished": now >= month_span(month).ends_before}
     latest = done[-1]

@@ -27,6 +27,7 @@ from dispatch.stats.definitions import local_day
 from dispatch.tickets.lifecycle import Actor
 from web.api.attachments import FRAMING_BYTES, _uploaded_file, attachment_view, storage_dir
 from web.api.base import ApiBlueprint, commit
+from web.api.stats import catch_up
 from web.extensions import db
 from web.services import services
 
@@ -77,7 +78,10 @@ def _month(query: MonthQuery) -> str:
 
 
 def _report(actor: Actor, month: str) -> dict[str, Any]:
-    report = appeals_of.assessment(db.session, month, services().clock.now())
+    # A draft month is read from the rollups when they hold every committed change (the same
+    # report as the raw log's, faster), else from the raw log.
+    source: Literal["raw", "rollups"] = "raw" if catch_up() else "rollups"
+    report = appeals_of.assessment(db.session, month, services().clock.now(), source=source)
     return appeals_of.scoped(report, actor)
 
 

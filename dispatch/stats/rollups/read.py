@@ -98,7 +98,7 @@ def _open_alarm(now: datetime) -> Any:
     )
 
 
-def _unit_query(part: str, now: datetime) -> tuple[Any, Any, Any, Any, Unit] | None:
+def unit_query(part: str, now: datetime) -> tuple[Any, Any, Any, Any, Unit] | None:
     """(fact model, day column, condition, reference column, unit) of a part."""
     t, a, r = StatTicket, StatAssignment, StatReview
     ticket_parts = {
@@ -256,7 +256,7 @@ class RollupSource:
     ) -> DrillPage:
         if part == "overdue_now":
             return self._overdue_units(session, filters, now, page, per_page)
-        spec = _unit_query(part, now)
+        spec = unit_query(part, now)
         if spec is None:
             raise ValueError(f"unknown part {part!r}")
         model, day, cond, ref, unit = spec
