@@ -59,23 +59,29 @@ def county_database(name: str, grid_from: datetime, *, rules: bool = False,
     """A scratch database holding the demo users and the demo county (its grid active from
     `grid_from`; the shipped classifier rules when `rules`): (URL, conninfo, engine, and what
     `then(session)` returned after loading, e.g. points to send)."""
-    from grid.demo.reference import load_demo, load_demo_grid
-
     with scratch_database(name) as (url, conninfo):
         engine = create_engine(url)
         with Session(engine) as s:
-            load_demo(s, HASHER)
-            load_demo_grid(s, HASHER, grid_from)
-            if rules:
-                from dispatch.triage.rules import load_classifier_rules
-
-                load_classifier_rules(s)
-            s.commit()
+            load_county(s, grid_from, rules=rules)
             extra = then(s) if then else None
         try:
             yield url, conninfo, engine, extra
         finally:
             engine.dispose()
+
+
+def load_county(session: Session, grid_from: datetime, *, rules: bool = False) -> None:
+    """The demo users and the demo county (its grid active from `grid_from`; the shipped
+    classifier rules when `rules`) into an empty schema (PostgreSQL or SQLite), committed."""
+    from grid.demo.reference import load_demo, load_demo_grid
+
+    load_demo(session, HASHER)
+    load_demo_grid(session, HASHER, grid_from)
+    if rules:
+        from dispatch.triage.rules import load_classifier_rules
+
+        load_classifier_rules(session)
+    session.commit()
 
 
 @contextmanager

@@ -25,7 +25,6 @@ import os
 import random
 import re
 import secrets
-import socket
 import statistics
 import threading
 import time
@@ -45,6 +44,7 @@ from integrations.wechat import mapping
 from integrations.wechat.fake import message_xml
 from tests.bench.conftest import county_database, quantile
 from tests.bench.faults_cluster import Process, hotline_command, wait_until
+from tests.bench.serving import answers, free_port, serve_env
 from tests.bench.test_bench_wechat import ACCOUNT, AES_KEY, APP_ID, DEMANDS, TOKEN, _sign
 
 pytestmark = pytest.mark.skipif(os.environ.get("HOTLINE_BENCH_WECHAT_BURST") != "1",
@@ -60,12 +60,6 @@ WECHAT_LIMIT = 5.0  # WeChat gives up after 5 s and retries, 3 times
 DRAIN_MAX = 1200.0
 NUMBER = re.compile(r"12345-\d{8}-\d{6}")
 EMERGENCIES = ("楼下有人拿刀砍人，地上很多血", "小区门口有人持刀抢劫")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -204,17 +198,14 @@ def database():
 @pytest.mark.timeout(SECONDS + DRAIN_MAX + 600)
 def test_bench_wechat_burst_200_senders_60_s_on_hotline_serve(database, tmp_path):
     url, engine = database
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env |= {"HOTLINE_DATABASE_URL": url.render_as_string(hide_password=False),
-            "HOTLINE_SECRET_KEY": "bench-burst", "HOTLINE_INSTANCE_PATH": str(tmp_path),
-            "HOTLINE_WECHAT_TOKEN": TOKEN, "HOTLINE_WECHAT_AES_KEY": AES_KEY,
-            "HOTLINE_WECHAT_APP_ID": APP_ID, "HOTLINE_LOG_LEVEL": "WARNING"}
+    port = free_port()
+    env = serve_env(url.render_as_string(hide_password=False), tmp_path, WECHAT_TOKEN=TOKEN,
+                    WECHAT_AES_KEY=AES_KEY, WECHAT_APP_ID=APP_ID)
     web = Process("web", hotline_command("serve", "--host", "127.0.0.1", "--port", str(port),
                                          "--threads", str(SERVE_THREADS)), env, tmp_path)
     prefix = "oBURST"
     try:
-        wait_until(lambda: _answers(port), 90, "hotline serve to answer /healthz")
+        wait_until(lambda: answers(port), 90, "hotline serve to answer /healthz")
         crew = [Sender(port, f"{prefix}{n:06d}", 8_100_000_000_000_000_000 + n * 100_000,
                        seed=n) for n in range(SENDERS)]
         barrier = threading.Barrier(SENDERS + 1)
@@ -321,13 +312,3 @@ def test_bench_wechat_burst_200_senders_60_s_on_hotline_serve(database, tmp_path
     assert inbox_failed == 0
     assert result["emergencies_advised_at_once"] == len(emergencies) <= alarms
 
-
-def _answers(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/healthz")
-        ok = conn.getresponse().status == 200
-        conn.close()
-        return ok
-    except OSError:
-        return False
