@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from dispatch.calls.events import CallReport
+from integrations.errors import RefusedRequest
 from integrations.police110 import inbound as signed_json
 from integrations.police110.inbound import SignedBy
 
@@ -27,14 +28,8 @@ NUMBER = r"^\+?[0-9*#\-]{1,32}$"
 EXTENSION = r"^[0-9A-Za-z_\-]{1,12}$"
 
 
-class CtiError(Exception):
-    """An event refused, with the HTTP status to answer and the field at fault (if any)."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.http_status = status
-        self.message = message
-        self.field = field
+class CtiError(RefusedRequest):
+    """An event from the call centre refused (see `RefusedRequest`)."""
 
 
 def load_keys(raw: Mapping[str, str] | str | None = None) -> dict[str, str] | None:

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from dispatch.core.validation import MESSAGES, message_of
+from integrations.errors import RefusedRequest
 from integrations.police110 import signing
 
 MAX_BODY = 64 * 1024
@@ -38,14 +39,8 @@ KEY_ID = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")
 TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 
 
-class PoliceError(Exception):
-    """A request refused, with the HTTP status to answer and the field at fault (if any)."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.http_status = status
-        self.message = message
-        self.field = field
+class PoliceError(RefusedRequest):
+    """A request from the 110 desk refused (see `RefusedRequest`)."""
 
 
 @dataclass(frozen=True)
