@@ -79,7 +79,7 @@ DB_NAME = "bench_http_intake"
 RESULTS = Path(__file__).parent / "results"
 SECONDS = float(os.environ.get("HOTLINE_BENCH_HTTP_INTAKE_SECONDS", "15"))
 WARMUP = 3.0
-SETTLE = 2.0  # after a run: the embedded runner's batched rollup refresh (≤ 1 s) ends
+SETTLE = 2.0  # the stored rows counted again after this, until still
 THREADS = 100  # `hotline serve`'s default, for both servers
 
 
@@ -153,12 +153,23 @@ def _measure(server: Served, connections: int, points: Path, token: str,
              tag: str) -> dict[str, Any]:
     """A warm-up, then one measured run; every answer 201 and every request stored."""
     wrk(server.port, 8, WARMUP, INTAKE_LUA, str(points), token, f"{tag}w")
-    time.sleep(SETTLE)
-    before = server.rows()
+    before = _settled(server)
     run = wrk(server.port, connections, SECONDS, INTAKE_LUA, str(points), token, tag)
-    time.sleep(SETTLE)
-    stored = server.rows() - before
+    stored = _settled(server) - before
     return _checked(server.name, [run], stored, connections) | {"load": _load()}
+
+
+def _settled(server: Served) -> int:
+    """The server's stored rows once the requests wrk left in flight are done (the count
+    still for `SETTLE` seconds; on SQLite one may wait for the lock up to 5 s)."""
+    count = server.rows()
+    for _ in range(30):
+        time.sleep(SETTLE)
+        again = server.rows()
+        if again == count:
+            return count
+        count = again
+    raise AssertionError(f"{server.name}: rows still being written")
 
 
 def _checked(name: str, runs: list[WrkRun], stored: int, connections: int) -> dict[str, Any]:
@@ -277,14 +288,12 @@ def test_distributed_mode_two_web_processes_against_one(county, tmp_path):
         def run(targets: list[Served], tag: str) -> dict[str, Any]:
             for w in targets:  # warm each process
                 wrk(w.port, 4, WARMUP, INTAKE_LUA, str(points_file), token, f"{tag}w{w.name}")
-            time.sleep(SETTLE)
-            before = webs[0].rows()
+            before = _settled(webs[0])
             ports = [targets[0].port, targets[-1].port]  # 2 × 4 connections
             started = [wrk_start(p, 4, SECONDS, INTAKE_LUA, str(points_file), token,
                                  f"{tag}{i}") for i, p in enumerate(ports)]
             runs = [wrk_result(p, 4, SECONDS) for p in started]
-            time.sleep(SETTLE)
-            return _checked(tag, runs, webs[0].rows() - before, 8) | {"load": _load()}
+            return _checked(tag, runs, _settled(webs[0]) - before, 8) | {"load": _load()}
 
         one = run(webs[:1], "d1")
         print(f"  one process: {one['per_second']:.1f}/s (load {one['load']})", flush=True)
