@@ -6,31 +6,20 @@ scripts read and act through /api/v1 (web/api/assessment.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
-
-from flask import current_app
 
 from dispatch.core.models import User
 from dispatch.core.vocab import Role
-from dispatch.stats.assessment_appeals import ALL_SEEING, OFFICE_ROLES
-from dispatch.stats.definitions import local_day
+from dispatch.stats.assessment_appeals import ALL_SEEING
 from web.pages.admin import ADMIN_ROLES, admin_menu
-from web.pages.staff import page
-from web.services import services
+from web.pages.staff import assessment_boot, page
 
 ASSESSMENT_ROLES = (*ALL_SEEING, Role.HANDLER)
 
 
 @page("/assessment", ASSESSMENT_ROLES)
 def assessment(user: User) -> dict[str, Any]:
-    first = local_day(services().clock.now()).replace(day=1)
-    return {"template": "assessment.html",
-            "boot": {"month": (first - timedelta(days=1)).strftime("%Y-%m"),
-                     "office": user.role in OFFICE_ROLES,
-                     "all": user.role in ALL_SEEING,
-                     "department": user.department_code,
-                     "upload_max_bytes": current_app.config["UPLOAD_MAX_BYTES"]}}
+    return {"template": "assessment.html", "boot": assessment_boot(user)}
 
 
 @page("/admin/assessment-scheme", ADMIN_ROLES)

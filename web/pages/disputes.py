@@ -9,13 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from dispatch.core.models import User
-from dispatch.core.vocab import Role
-from web.pages.staff import page
-
-DISPUTE_ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER)
+from web.pages.staff import DISPUTE_OFFICE, DISPUTE_ROLES, page
 
 
 @page("/disputes", DISPUTE_ROLES)
 def disputes(user: User) -> dict[str, Any]:
     return {"template": "disputes.html",
-            "boot": {"office": user.role in (Role.DISPATCHER, Role.SUPERVISOR)}}
+            "boot": {"office": user.role in DISPUTE_OFFICE}}

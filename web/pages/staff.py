@@ -7,7 +7,7 @@ boot data; their JavaScript reads and acts through the same `/api/v1` as every o
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +20,8 @@ from dispatch.core import accounts
 from dispatch.core.errors import DomainError, Unauthorized
 from dispatch.core.models import User
 from dispatch.core.vocab import Role
+from dispatch.stats.assessment_appeals import ALL_SEEING, OFFICE_ROLES
+from dispatch.stats.definitions import local_day
 from grid.directory import SqlDirectory
 from grid.phrases import intake_phrases
 from web.auth import LoginThrottled, current_user, log_in, sign_in, signed_in_user
@@ -212,9 +214,17 @@ def _password_error(exc: DomainError) -> str:
     return exc.message
 
 
+# Who works the 定责 queue (会商定责): the hotline office decides, leaders read. It is a page of
+# its own (web/pages/disputes.py) and a tab of the console, driven by the same js/disputes.js.
+DISPUTE_ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.LEADER)
+DISPUTE_OFFICE = (Role.DISPATCHER, Role.SUPERVISOR)
+
+
 @page("/console", CONSOLE_ROLES)
 def console(user: User) -> dict[str, Any]:
-    return {"template": "console.html"}
+    return {"template": "console.html",
+            "boot": {"disputes": user.role in DISPUTE_ROLES,
+                     "office": user.role in DISPUTE_OFFICE}}
 
 
 @page("/intake", INTAKE_ROLES)
@@ -239,7 +249,22 @@ def department(user: User) -> dict[str, Any]:
     return {"template": "department.html", "boot": _upload_limit()}
 
 
-@page("/dashboard", DASHBOARD_ROLES)
+def assessment_boot(user: User) -> dict[str, Any]:
+    """What js/assessment.js needs (the /assessment page and the panel on /dashboard): last
+    month, whether the user is the office (publishes, decides appeals), sees every department,
+    and its own department (appeals)."""
+    first = local_day(services().clock.now()).replace(day=1)
+    return {"month": (first - timedelta(days=1)).strftime("%Y-%m"),
+            "office": user.role in OFFICE_ROLES, "all": user.role in ALL_SEEING,
+            "department": user.department_code,
+            "upload_max_bytes": current_app.config["UPLOAD_MAX_BYTES"]}
+
+
+# A department user opens /dashboard too, for its own assessment and appeals only (the
+# figures of the rest are the leaders').
+@page("/dashboard", (*DASHBOARD_ROLES, Role.HANDLER))
 def dashboard(user: User) -> dict[str, Any]:
     return {"template": "dashboard.html",
-            "boot": {"map_tile_url": current_app.config.get("MAP_TILE_URL")}}
+            "boot": {"map_tile_url": current_app.config.get("MAP_TILE_URL"),
+                     "assessment_only": user.role not in DASHBOARD_ROLES,
+                     **assessment_boot(user)}}

@@ -42,6 +42,10 @@ const tabsNode = document.getElementById("tabs");
 const connNode = document.getElementById("conn");
 const feedNode = document.getElementById("feed");
 const soundButton = document.getElementById("sound");
+const boardWrap = document.getElementById("board").parentElement;
+const disputesNode = document.getElementById("disputes"); // the 定责 tab's panel (its roles only)
+const DISPUTES = "disputes";
+let disputes = null; // the mounted 定责 queue ({ load })
 const filters = {
   street: document.getElementById("f-street"),
   urgency: document.getElementById("f-urgency"),
@@ -233,9 +237,16 @@ function renderTabs(counts) {
         }
       },
     }, el("span", { class: "label" }, label), " ", el("span", { class: "count" }, "0"))));
+    if (disputesNode) tabsNode.append(disputesTab());
   }
   for (const button of tabsNode.children) {
     const q = button.dataset.queue;
+    if (q === DISPUTES) {
+      button.setAttribute("aria-selected", q === state.queue ? "true" : "false");
+      button.tabIndex = q === state.queue ? 0 : -1;
+      button.classList.toggle("active", q === state.queue);
+      continue;
+    }
     const on = q === state.queue;
     button.setAttribute("aria-selected", on ? "true" : "false");
     button.tabIndex = on ? 0 : -1;
@@ -246,9 +257,45 @@ function renderTabs(counts) {
   }
 }
 
+// ------------------------------------------------------------ the 定责 tab
+
+/** The 定责 tab: the hotline office's queue of disputed tickets (disputes.js, the same module
+ * as the page /disputes), mounted when first opened and read again on each opening. */
+function disputesTab() {
+  const count = el("span", { class: "count" }, "…");
+  return el("button", {
+    type: "button", role: "tab", id: "tab-" + DISPUTES, dataset: { queue: DISPUTES, testid: "tab-disputes" },
+    "aria-controls": "disputes",
+    onclick: async () => {
+      state.queue = DISPUTES;
+      render();
+      if (!disputes) {
+        const { mount } = await import("./disputes.js");
+        disputes = mount(disputesNode, { office: Boolean(BOOT.office) });
+        new MutationObserver(() => {
+          count.textContent = disputesNode.dataset.count || "0";
+        }).observe(disputesNode, { attributes: true, attributeFilter: ["data-count"] });
+      } else {
+        disputes.load();
+      }
+    },
+    onkeydown: (ev) => {
+      if (ev.key === "ArrowLeft" && ev.currentTarget.previousElementSibling) {
+        ev.currentTarget.previousElementSibling.focus();
+        ev.currentTarget.previousElementSibling.click();
+      }
+    },
+  }, el("span", { class: "label" }, "定责"), " ", count);
+}
+
 function render() {
   clearTimeout(renderTimer);
   renderTimer = null;
+  if (disputesNode) {
+    const onDisputes = state.queue === DISPUTES;
+    disputesNode.hidden = !onDisputes;
+    boardWrap.hidden = onDisputes;
+  }
   const visible = [];
   const counts = { all: 0 };
   for (const t of state.tickets.values()) {

@@ -1,17 +1,18 @@
-/* 定责 (/disputes): the hotline office's queue of disputed tickets — each with its demand, the
- * returns (who, when, why) and the notes (opinions asked and given); dispatchers and
- * supervisors ask the departments' opinions (a note) and decide the lead with a reason and the
- * returns judged unfounded (decide_lead). Leaders read. Everything goes through /api/v1. */
+/* 定责: the hotline office's queue of disputed tickets — each with its demand, the returns (who,
+ * when, why) and the notes (opinions asked and given); dispatchers and supervisors ask the
+ * departments' opinions (a note) and decide the lead with a reason and the returns judged
+ * unfounded (decide_lead). Leaders read. Everything goes through /api/v1.
+ *
+ * `mount(root, { office })` draws the queue into `root` (its [data-dispute-list] and
+ * [data-dispute-status]) and returns { load } to read it again: the page /disputes
+ * (disputes-page.js) and the console's 定责 tab (console.js) mount it. */
 import { api } from "./lib/api.js";
 import { el, fill } from "./lib/dom.js";
 import { fmtTime } from "./lib/format.js";
-import { BOOT, zh } from "./lib/page.js";
+import { zh } from "./lib/page.js";
 import { actorOf } from "./lib/people.js";
 import { toast } from "./lib/ui.js";
 import { explain, listTickets, loadMany, refs } from "./ticket-work.js";
-
-const list = document.getElementById("dispute-list");
-const status = document.getElementById("disputes-status");
 
 function returnsOf(view, names) {
   return (view.assignments || []).filter((a) => a.role === "lead" && a.status === "returned")
@@ -25,12 +26,12 @@ function notesOf(view) {
       e.payload.text));
 }
 
-function card(view, names) {
+function card(view, names, office, act) {
   const error = el("div", { class: "error", role: "alert" });
   const returners = [...new Set((view.assignments || [])
     .filter((a) => a.role === "lead" && a.status === "returned").map((a) => a.department))];
   const forms = [];
-  if (BOOT.office && (view.actions || []).includes("decide_lead")) {
+  if (office && (view.actions || []).includes("decide_lead")) {
     const opinion = el("textarea", { rows: 2, maxlength: 4000, required: true,
       placeholder: "请相关部门在工单中说明意见…", "data-testid": "opinion-text" });
     const ask = el("form", { "data-testid": "ask-opinion" }, opinion,
@@ -68,30 +69,38 @@ function card(view, names) {
     forms, error);
 }
 
-async function act(view, action, body, errorNode) {
-  errorNode.textContent = "";
-  try {
-    await api("POST", `/api/v1/tickets/${encodeURIComponent(view.number)}/actions/${action}`,
-      { version: view.version, ...body });
-    toast(`${zh("action", action)}：已提交`, "ok");
-    await load();
-  } catch (e) {
-    errorNode.textContent = explain(e);
-  }
-}
+/** Draw the queue into `root` and keep it current after each action; { load }. */
+export function mount(root, { office = false } = {}) {
+  const list = root.querySelector("[data-dispute-list]");
+  const status = root.querySelector("[data-dispute-status]");
 
-async function load() {
-  try {
-    const [names, items] = await Promise.all([refs(),
-      listTickets("status=RETURNED&disputed=true", 200)]);
-    const full = await loadMany(items.map((t) => t.number), 4);
-    const views = items.map((t) => full.get(t.number)).filter(Boolean);
-    fill(list, views.length ? views.map((v) => card(v, names))
-      : el("p", { class: "muted empty" }, "暂无待定责工单"));
-    status.textContent = `待定责 ${views.length} 件`;
-  } catch (e) {
-    status.textContent = explain(e);
+  async function act(view, action, body, errorNode) {
+    errorNode.textContent = "";
+    try {
+      await api("POST", `/api/v1/tickets/${encodeURIComponent(view.number)}/actions/${action}`,
+        { version: view.version, ...body });
+      toast(`${zh("action", action)}：已提交`, "ok");
+      await load();
+    } catch (e) {
+      errorNode.textContent = explain(e);
+    }
   }
-}
 
-load();
+  async function load() {
+    try {
+      const [names, items] = await Promise.all([refs(),
+        listTickets("status=RETURNED&disputed=true", 200)]);
+      const full = await loadMany(items.map((t) => t.number), 4);
+      const views = items.map((t) => full.get(t.number)).filter(Boolean);
+      fill(list, views.length ? views.map((v) => card(v, names, office, act))
+        : el("p", { class: "muted empty" }, "暂无待定责工单"));
+      status.textContent = `待定责 ${views.length} 件`;
+      root.dataset.count = String(views.length);
+    } catch (e) {
+      status.textContent = explain(e);
+    }
+  }
+
+  load();
+  return { load };
+}
