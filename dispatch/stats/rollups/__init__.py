@@ -30,7 +30,8 @@ The modules, in the order a change travels:
 - `refresh`: takes the pending tickets in batches under the one lock row `stat_head`,
   recomputes their facts and adds the difference to stat_daily (the workers, the embedded
   runner and each statistics request call it);
-- `rebuild`: everything from scratch in set-based SQL (`hotline stats rebuild`);
+- `rebuild`: everything from scratch in set-based SQL (`hotline stats rebuild`), the facts by
+  the queries of `fact_queries`;
 - `read`: the figures from stat_daily and the facts (`ROLLUPS`, the metrics' default source).
 """
 

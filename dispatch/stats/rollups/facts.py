@@ -1,8 +1,8 @@
 """The facts of one ticket: what the metrics count of it, of each of its assignments and of each
 accepted review (`compute_facts`, from its rows and events, in Python), what they add to the
 daily rollups (`contributions`), and reading them: computed afresh from the raw tables
-(`compute`) or as stored (`stored`, `facts_of`). `dispatch.stats.rollups.rebuild` computes the
-same rows in SQL for every ticket at once."""
+(`compute`) or as stored (`stored`, `facts_of`). `dispatch.stats.rollups.fact_queries` computes
+the same rows in SQL for every ticket at once (for `rebuild`)."""
 
 from __future__ import annotations
 
