@@ -16,20 +16,16 @@ hotline office (an admin) publishes or rejects them; an admin's own versions are
 once.
 
 The package: `tables` (articles and their versions), `words` (tokens and query weights),
-`articles` (writing, reviewing, reading, the version an answer gives, the demo data), `catalog`
-(the admin page's list, expiry warnings and version diffs) and `ranking` (search).
+`articles` (writing, reviewing, the demo data), `reading` (one version as a view, the version an
+answer gives), `catalog` (the admin page's list, expiry warnings and version diffs) and
+`ranking` (search).
 """
 
 from dispatch.triage.knowledge.articles import (
     DEMO_FILE,
-    STATUS_NAMES,
     ArticleIn,
-    ArticleView,
-    answer_version,
     create_article,
-    get_article,
     load_demo_knowledge,
-    local_date,
     publish_version,
     reject_version,
     retire_article,
@@ -45,6 +41,13 @@ from dispatch.triage.knowledge.catalog import (
     word_diff,
 )
 from dispatch.triage.knowledge.ranking import FIELDS, K1, SNIPPET, Hit, search
+from dispatch.triage.knowledge.reading import (
+    STATUS_NAMES,
+    ArticleView,
+    answer_version,
+    get_article,
+    local_date,
+)
 from dispatch.triage.knowledge.tables import (
     DRAFT,
     MAX_BODY,

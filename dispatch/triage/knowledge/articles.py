@@ -1,7 +1,7 @@
-"""Writing and reading articles: create, revise (a new version), retire, and the review step
-(a department's editor, a handler, writes drafts; the hotline office, an admin, publishes or
-rejects them; an admin's own versions are published at once); one version as a view; the
-version a direct answer may give on a day; the demo county's articles.
+"""Writing articles: create, revise (a new version), retire, and the review step (a
+department's editor, a handler, writes drafts; the hotline office, an admin, publishes or
+rejects them; an admin's own versions are published at once); the demo county's articles.
+Reading them (one version as a view, the version an answer gives) is `reading`'s.
 
 Only published versions are ever current, so only they are searched and given as answers.
 Every change is recorded in the log of admin changes (subject "kb_article")."""
@@ -9,7 +9,6 @@ Every change is recorded in the log of admin changes (subject "kb_article")."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,7 +22,14 @@ from dispatch.core.commands import Code, Strict, validation_error
 from dispatch.core.errors import Forbidden, InvalidInput, NotFound
 from dispatch.core.models import Category
 from dispatch.core.vocab import Role
-from dispatch.tickets.calendar import LOCAL_TZ
+from dispatch.triage.knowledge.reading import (
+    STATUS_NAMES,
+    ArticleView,
+    article_by_id,
+    get_article,
+    iso_day,
+    version_of,
+)
 from dispatch.triage.knowledge.tables import (
     DRAFT,
     MAX_BODY,
@@ -49,9 +55,6 @@ DEMO_FILE = Path(__file__).resolve().parents[3] / "grid" / "data" / "demo_knowle
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
 Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE)]
-
-# How the page names a version's review state.
-STATUS_NAMES = {DRAFT: "待审核", PUBLISHED: "已发布", REJECTED: "已退回", SUPERSEDED: "已被取代"}
 
 
 class ArticleIn(Strict):
@@ -83,61 +86,6 @@ def _parse(data: ArticleIn | dict[str, Any]) -> ArticleIn:
         return ArticleIn.model_validate_json(raw)
     except ValidationError as exc:
         raise validation_error(exc) from exc
-
-
-# ---------------------------------------------------------------- views
-
-
-@dataclass(frozen=True)
-class ArticleView:
-    """One version of an article, with what the article says about all its versions."""
-
-    id: int
-    version: int
-    current_version: int
-    versions: tuple[int, ...]
-    title: str
-    body: str
-    category: str | None
-    department: str | None
-    valid_from: date | None
-    valid_to: date | None
-    active: bool
-    created_at: datetime
-    updated_at: datetime
-    status: str = PUBLISHED
-    drafts: tuple[int, ...] = ()
-    review_note: str | None = None
-
-    def valid_on(self, day: date) -> bool:
-        """Whether this version holds on a given (local) day."""
-        return holds_on(self.valid_from, self.valid_to, day)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"id": self.id, "version": self.version, "current_version": self.current_version,
-                "versions": list(self.versions), "title": self.title, "body": self.body,
-                "category": self.category, "department": self.department,
-                "valid_from": iso_day(self.valid_from), "valid_to": iso_day(self.valid_to),
-                "active": self.active, "created_at": self.created_at.isoformat(),
-                "updated_at": self.updated_at.isoformat(), "status": self.status,
-                "status_name": STATUS_NAMES.get(self.status, self.status),
-                "drafts": list(self.drafts), "review_note": self.review_note}
-
-
-def iso_day(d: date | None) -> str | None:
-    """A day in ISO form, or None."""
-    return d.isoformat() if d else None
-
-
-def holds_on(valid_from: date | None, valid_to: date | None, day: date) -> bool:
-    """Whether a validity period (either end open) holds on `day`."""
-    return (valid_from is None or valid_from <= day) and (valid_to is None or day <= valid_to)
-
-
-def local_date(moment: datetime) -> date:
-    """The Asia/Shanghai calendar day of a UTC moment."""
-    return moment.astimezone(LOCAL_TZ).date()
 
 
 # ---------------------------------------------------------------- writing
@@ -202,11 +150,6 @@ def _snapshot(article: Article, version: ArticleVersion | None) -> dict[str, Any
     return out
 
 
-def _version(session: Session, article_id: int, number: int) -> ArticleVersion | None:
-    return session.scalar(select(ArticleVersion).where(
-        ArticleVersion.article_id == article_id, ArticleVersion.version == number))
-
-
 def create_article(session: Session, data: ArticleIn | dict[str, Any], actor: Actor,
                    now: datetime) -> ArticleView:
     """Add an article with its first version (an admin's published at once, a department
@@ -230,13 +173,6 @@ def create_article(session: Session, data: ArticleIn | dict[str, Any], actor: Ac
     return get_article(session, article.id, 1)
 
 
-def _article(session: Session, article_id: int) -> Article:
-    article = session.get(Article, article_id)
-    if article is None:
-        raise NotFound(f"article_id: 知识条目 {article_id} 不存在", field="article_id")
-    return article
-
-
 def _last_number(session: Session, article_id: int) -> int:
     return session.scalar(select(func.max(ArticleVersion.version))
                           .where(ArticleVersion.article_id == article_id)) or 0
@@ -248,7 +184,7 @@ def revise_article(session: Session, article_id: int, data: ArticleIn | dict[str
     editor's is a draft until the hotline office publishes it (older versions stay readable
     forever). A draft keeps the article's category and department: those the office changes."""
     body = _parse(data)
-    article = _article(session, article_id)
+    article = article_by_id(session, article_id)
     _may_write(actor, article.department_code)
     given = body.model_fields_set
     category = body.category if "category" in given else article.category_code
@@ -259,7 +195,7 @@ def revise_article(session: Session, article_id: int, data: ArticleIn | dict[str
                            field="category")
     _check_refs(session, category if category != article.category_code else None,
                 department if department != article.department_code else None)
-    before = _snapshot(article, _version(session, article.id, article.current_version))
+    before = _snapshot(article, version_of(session, article.id, article.current_version))
     number = _last_number(session, article.id) + 1
     version = _add_version(session, article, number, body, actor, now)
     action = "draft"
@@ -289,7 +225,7 @@ def _may_review(actor: Actor) -> None:
 
 
 def _draft(session: Session, article: Article, number: int) -> ArticleVersion:
-    version = _version(session, article.id, number)
+    version = version_of(session, article.id, number)
     if version is None:
         raise NotFound(f"version: 知识条目 {article.id} 没有第 {number} 版", field="version")
     if version.review != DRAFT:
@@ -304,7 +240,7 @@ def publish_version(session: Session, article_id: int, number: int, actor: Actor
     """Publish a department editor's draft (the hotline office): it becomes the current
     version, searched and given as answers; older drafts are superseded."""
     _may_review(actor)
-    article = _article(session, article_id)
+    article = article_by_id(session, article_id)
     version = _draft(session, article, number)
     if not article.active:
         raise InvalidInput(f"article_id: 知识条目 {article_id} 已停用，不能发布",
@@ -312,7 +248,7 @@ def publish_version(session: Session, article_id: int, number: int, actor: Actor
     if number < article.current_version:
         raise InvalidInput(f"version: 第 {number} 版早于现行的第 {article.current_version} 版，"
                            "不能发布", field="version")
-    before = _snapshot(article, _version(session, article.id, article.current_version))
+    before = _snapshot(article, version_of(session, article.id, article.current_version))
     version.review = PUBLISHED
     version.reviewed_at = now
     version.reviewed_by_id = actor.id
@@ -329,7 +265,7 @@ def reject_version(session: Session, article_id: int, number: int, note: str, ac
                    now: datetime) -> ArticleView:
     """Send a draft back to its department with the reason (the hotline office)."""
     _may_review(actor)
-    article = _article(session, article_id)
+    article = article_by_id(session, article_id)
     version = _draft(session, article, number)
     reason = (note or "").strip()
     if not reason:
@@ -351,7 +287,7 @@ def reject_version(session: Session, article_id: int, number: int, note: str, ac
 def retire_article(session: Session, article_id: int, actor: Actor,
                    now: datetime) -> ArticleView:
     """Take an article out of search and out of new answers; its versions stay readable."""
-    article = _article(session, article_id)
+    article = article_by_id(session, article_id)
     _may_write(actor, article.department_code)
     if not article.active:
         return get_article(session, article.id)
@@ -362,57 +298,6 @@ def retire_article(session: Session, article_id: int, actor: Actor,
     record_change(session, actor.id, "kb_article", article.id, "retire", before,
                   _snapshot(article, None), at=now)
     return get_article(session, article.id)
-
-
-# ---------------------------------------------------------------- reading
-
-
-def get_article(session: Session, article_id: int, version: int | None = None) -> ArticleView:
-    """One version of an article (default: the current one, or the latest draft of an article
-    not yet published)."""
-    article = _article(session, article_id)
-    rows = session.execute(
-        select(ArticleVersion.version, ArticleVersion.review)
-        .where(ArticleVersion.article_id == article.id).order_by(ArticleVersion.version)).all()
-    versions = tuple(r.version for r in rows)
-    number = version if version is not None else (article.current_version or max(versions))
-    row = _version(session, article.id, number)
-    if row is None:
-        raise NotFound(f"version: 知识条目 {article_id} 没有第 {number} 版", field="version")
-    return ArticleView(
-        id=article.id, version=row.version, current_version=article.current_version,
-        versions=versions, title=row.title, body=row.body, category=article.category_code,
-        department=article.department_code, valid_from=row.valid_from, valid_to=row.valid_to,
-        active=article.active, created_at=row.created_at, updated_at=article.updated_at,
-        status=row.review, drafts=tuple(r.version for r in rows if r.review == DRAFT),
-        review_note=row.review_note)
-
-
-def answer_version(session: Session, article_id: int, version: int | None,
-                   day: date) -> ArticleView:
-    """The article version a direct answer gives: it must exist, be in force and hold on
-    `day`; refusals name the payload field at fault."""
-    article = session.get(Article, article_id)
-    if article is None:
-        raise InvalidInput(f"article_id: 知识条目 {article_id} 不存在", field="article_id")
-    if not article.active:
-        raise InvalidInput(f"article_id: 知识条目 {article_id} 已停用，不能用于答复",
-                           field="article_id")
-    try:
-        view = get_article(session, article_id, version)
-    except NotFound:
-        raise InvalidInput(f"article_version: 知识条目 {article_id} 没有第 {version} 版",
-                           field="article_version") from None
-    if view.status != PUBLISHED:
-        raise InvalidInput(f"article_version: 知识条目 {article_id} 第 {view.version} 版"
-                           f"{STATUS_NAMES.get(view.status, view.status)}，未发布，不能用于答复",
-                           field="article_version")
-    if not view.valid_on(day):
-        raise InvalidInput(
-            f"article_version: 知识条目 {article_id} 第 {view.version} 版在 {day.isoformat()} "
-            f"不在有效期内（有效期 {iso_day(view.valid_from) or '不限'} 至 "
-            f"{iso_day(view.valid_to) or '不限'}）", field="article_version")
-    return view
 
 
 # ---------------------------------------------------------------- demo data

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from dispatch.core.errors import InvalidInput
 from dispatch.core.models import Category
-from dispatch.triage.knowledge.articles import STATUS_NAMES, get_article, iso_day
+from dispatch.triage.knowledge.reading import STATUS_NAMES, get_article, iso_day
 from dispatch.triage.knowledge.tables import DRAFT, Article, ArticleVersion
 from dispatch.triage.segmenter import segmenter
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dispatch.triage.knowledge.articles import holds_on, iso_day
+from dispatch.triage.knowledge.reading import holds_on, iso_day
 from dispatch.triage.knowledge.tables import PUBLISHED, Article, ArticleVersion
 from dispatch.triage.knowledge.words import NOUN_WEIGHT, TITLE_COVER, query_weights, tokens
 
