@@ -1,27 +1,26 @@
-"""Users, password login and bearer tokens."""
+"""User administration: the checks of a user's fields, creating and changing users
+(never leaving no active admin), resetting a password, recording an unlock, and finding
+users a page at a time."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cache
+from datetime import datetime
 from typing import Annotated, Any
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import Field, StringConstraints
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from dispatch.core.accounts.signin import MIN_PASSWORD, end_sessions, set_active
 from dispatch.core.audit import record_change
 from dispatch.core.commands import Code, Strict
-from dispatch.core.errors import Conflict, InvalidInput, Unauthorized
-from dispatch.core.imports import ImportReport, run_import
-from dispatch.core.models import ApiToken, User
+from dispatch.core.errors import Conflict, InvalidInput
+from dispatch.core.models import User
 from dispatch.core.ports import Directory
 from dispatch.core.validation import check_changes
 from dispatch.core.vocab import Role
@@ -30,7 +29,6 @@ from dispatch.tickets.lifecycle import Actor
 
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,39}$")
 EXTENSION = re.compile(r"^[0-9]{1,12}$")
-MIN_PASSWORD = 8
 MAX_DISPLAY_NAME = 60
 # No 0/O, 1/l/I: a temporary password is read out or copied by hand.
 TEMPORARY_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -39,18 +37,12 @@ DEPARTMENT_ROLES = frozenset({Role.HANDLER})
 NEEDS_DEPARTMENT = "department: 承办人须属于一个部门，请选择部门"
 
 
-@cache
-def _dummy_hash() -> str:
-    """A hash to verify against when the user does not exist, so timing tells nothing."""
-    return PasswordHasher().hash("not a password")
-
-
 def actor_for(user: User) -> Actor:
     """The domain's view of a signed-in user."""
     return Actor(user.id, Role(user.role), user.department_code, user.username)
 
 
-def _department(directory: Directory, code: str) -> None:
+def check_department(directory: Directory, code: str) -> None:
     """Refuse a department that does not exist or is no longer active."""
     dept = directory.department(code)
     if dept is None:
@@ -59,7 +51,8 @@ def _department(directory: Directory, code: str) -> None:
         raise InvalidInput(f"department: 部门“{dept.name}”已停用", field="department")
 
 
-def _display_name(value: str | None, username: str) -> str:
+def check_display_name(value: str | None, username: str) -> str:
+    """A user's name as shown (the username when none is given), or InvalidInput."""
     name = (value or "").strip() or username
     if len(name) > MAX_DISPLAY_NAME:
         raise InvalidInput(f"display_name: 姓名最多 {MAX_DISPLAY_NAME} 个字",
@@ -67,7 +60,8 @@ def _display_name(value: str | None, username: str) -> str:
     return name
 
 
-def _extension(value: str | None) -> str | None:
+def check_extension(value: str | None) -> str | None:
+    """A desk phone's extension (None when blank), or InvalidInput."""
     text = (value or "").strip()
     if not text:
         return None
@@ -76,24 +70,28 @@ def _extension(value: str | None) -> str | None:
     return text
 
 
-def _phone(value: str | None) -> str | None:
+def check_phone(value: str | None) -> str | None:
+    """A phone number normalised (None when blank), or InvalidInput."""
     text = (value or "").strip()
     return normalize_phone(text, "phone") if text else None
 
 
-def _role(role: str) -> str:
+def check_role(role: str) -> str:
+    """A role a user may have (not the system's), or InvalidInput."""
     if role not in {r.value for r in Role} or role == Role.SYSTEM:
         raise InvalidInput(f"role: 没有“{role}”这个角色", field="role")
     return role
 
 
-def _password(password: str | None, field: str = "password") -> str:
+def check_password(password: str | None, field: str = "password") -> str:
+    """A password long enough, or InvalidInput naming `field`."""
     if len(password or "") < MIN_PASSWORD:
         raise InvalidInput(f"{field}: 密码至少 {MIN_PASSWORD} 个字符", field=field)
     return password or ""
 
 
-def _username(session: Session, username: str) -> str:
+def check_username(session: Session, username: str) -> str:
+    """A well-formed username nobody has yet, or InvalidInput."""
     if not USERNAME.match(username or ""):
         raise InvalidInput("username: 须为 3–40 个小写字母、数字、“_”“.”“-”，"
                            "以字母开头", field="username")
@@ -117,16 +115,16 @@ def create_user(session: Session, hasher: PasswordHasher, directory: Directory, 
                 actor_id: int | None = None, demo: bool = False) -> User:
     """Add a user after checking every field; nothing is written when one is wrong. Recorded
     in the log of admin changes (the demo county's own users are not an admin's change)."""
-    _username(session, username)
-    _role(role)
-    _password(password)
+    check_username(session, username)
+    check_role(role)
+    check_password(password)
     if role in DEPARTMENT_ROLES and not department:
         raise InvalidInput(NEEDS_DEPARTMENT, field="department")
     if department is not None:
-        _department(directory, department)
-    user = User(username=username, display_name=_display_name(display_name, username),
-                role=role, department_code=department, phone=_phone(phone),
-                extension=_extension(extension), password_hash=hasher.hash(password),
+        check_department(directory, department)
+    user = User(username=username, display_name=check_display_name(display_name, username),
+                role=role, department_code=department, phone=check_phone(phone),
+                extension=check_extension(extension), password_hash=hasher.hash(password),
                 active=True, demo=demo, must_change_password=must_change_password)
     session.add(user)
     session.flush()
@@ -146,17 +144,17 @@ def update_user(session: Session, directory: Directory, user: User, changes: Map
     disabled or demoted; disabling ends the user's sessions. Nothing is written on a refusal."""
     check_changes(changes, EDITABLE, ("display_name", "role", "active"))
     before = user_record(user)
-    role = _role(changes["role"]) if "role" in changes else user.role
+    role = check_role(changes["role"]) if "role" in changes else user.role
     department = changes["department"] if "department" in changes else user.department_code
     active = bool(changes["active"]) if "active" in changes else user.active
     if department is not None and department != user.department_code:
-        _department(directory, department)
+        check_department(directory, department)
     if role in DEPARTMENT_ROLES and not department:
         raise InvalidInput(NEEDS_DEPARTMENT, field="department")
-    display_name = (_display_name(changes["display_name"], user.username)
+    display_name = (check_display_name(changes["display_name"], user.username)
                     if "display_name" in changes else user.display_name)
-    phone = _phone(changes["phone"]) if "phone" in changes else user.phone
-    extension = _extension(changes["extension"]) if "extension" in changes else user.extension
+    phone = check_phone(changes["phone"]) if "phone" in changes else user.phone
+    extension = check_extension(changes["extension"]) if "extension" in changes else user.extension
     stays_admin = active and role == Role.ADMIN
     if user.role == Role.ADMIN and user.active and not stays_admin:
         field = "active" if not active else "role"
@@ -192,7 +190,7 @@ def reset_password(session: Session, hasher: PasswordHasher, user: User, actor: 
                    now: datetime, password: str | None = None) -> str:
     """Give a user a new temporary password (generated unless the admin gives one), to be
     changed at the next login; ends the user's sessions. Returns the password (shown once)."""
-    new = _password(password) if password is not None else temporary_password()
+    new = check_password(password) if password is not None else temporary_password()
     before = {"must_change_password": user.must_change_password, "password_reset_at": None}
     user.password_hash = hasher.hash(new)
     user.must_change_password = True
@@ -261,157 +259,3 @@ def find_users(session: Session, f: UserFilter, is_locked: Callable[[str], bool]
     rows = {u.username: u for u in session.scalars(select(User).where(
         User.username.in_(chosen)))} if chosen else {}
     return UserPage([(rows[n], f.locked) for n in chosen], len(names), f.page, f.per_page)
-
-
-# ---------------------------------------------------------------- import
-
-
-# The columns of a users sheet: Chinese heading → field.
-USER_HEADINGS = {"用户名": "username", "姓名": "display_name", "角色": "role", "部门": "department",
-                 "手机": "phone", "分机号": "extension", "初始密码": "password"}
-
-
-@dataclass(frozen=True)
-class NewUser:
-    """A checked row of a users sheet, ready to add."""
-
-    username: str
-    password: str
-    role: str
-    display_name: str
-    department: str | None
-    phone: str | None
-    extension: str | None
-
-
-def import_users(session: Session, hasher: PasswordHasher, directory: Directory,
-                 rows: Sequence[tuple[int, dict[str, str]]], *, role_names: Mapping[str, str],
-                 department_names: Mapping[str, str], actor_id: int | None,
-                 commit: bool) -> ImportReport[NewUser]:
-    """Check each row of a users sheet like a creation (roles by code or Chinese name,
-    departments by code or name; a username taken in the database or earlier in the file is
-    refused); add them all, each to change the initial password at the first login, only when
-    committing and every row is good. `role_names` and `department_names` map codes to the
-    names a sheet may use instead."""
-    by_role_name = {name: code for code, name in role_names.items()}
-    by_department_name: dict[str, list[str]] = {}
-    for code, name in department_names.items():
-        by_department_name.setdefault(name, []).append(code)
-    known_codes = set(department_names)
-    seen: set[str] = set()
-
-    def check(values: dict[str, str]) -> NewUser:
-        username = values.get("username", "").strip()
-        if username in seen:
-            raise InvalidInput(f"username: 用户名“{username}”在文件中重复", field="username")
-        _username(session, username)
-        raw_role = values.get("role", "").strip()
-        if not raw_role:
-            raise InvalidInput("role: 角色必填", field="role")
-        role = _role(by_role_name.get(raw_role, raw_role))
-        raw_dept = values.get("department", "").strip()
-        department: str | None = None
-        if raw_dept:
-            if raw_dept in known_codes:
-                department = raw_dept
-            else:
-                codes = by_department_name.get(raw_dept, [])
-                if len(codes) > 1:
-                    raise InvalidInput(f"department: 名为“{raw_dept}”的部门不止一个，请填编码",
-                                       field="department")
-                if not codes:
-                    raise InvalidInput(f"department: 没有名为或编码为“{raw_dept}”的部门",
-                                       field="department")
-                department = codes[0]
-            _department(directory, department)
-        elif role in DEPARTMENT_ROLES:
-            raise InvalidInput(NEEDS_DEPARTMENT, field="department")
-        password = _password(values.get("password"))
-        row = NewUser(username, password, role,
-                      _display_name(values.get("display_name"), username), department,
-                      _phone(values.get("phone")), _extension(values.get("extension")))
-        seen.add(username)
-        return row
-
-    def apply(row: NewUser) -> None:
-        create_user(session, hasher, directory, username=row.username, password=row.password,
-                    role=row.role, display_name=row.display_name, department=row.department,
-                    phone=row.phone, extension=row.extension, must_change_password=True,
-                    actor_id=actor_id)
-
-    return run_import(rows, check, apply, commit=commit)
-
-
-def authenticate(session: Session, hasher: PasswordHasher, username: str,
-                 password: str) -> User:
-    """The active user with this username and password, or Unauthorized."""
-    user = session.scalar(select(User).where(User.username == username))
-    try:
-        hasher.verify(user.password_hash if user else _dummy_hash(), password)
-    except (VerificationError, InvalidHashError):
-        user = None
-    if user is None or not user.active:
-        raise Unauthorized("用户名或密码错误")
-    return user
-
-
-def end_sessions(session: Session, user: User, now: datetime) -> None:
-    """End every session and bearer token of a user at once (logout, a password change, a
-    disabling): the session epoch goes up, so every cookie signed in before is refused on every
-    process, and the user's live tokens are revoked."""
-    user.session_epoch = User.session_epoch + 1  # one UPDATE, safe against a concurrent one
-    session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
-                                           ApiToken.revoked_at.is_(None))
-                    .values(revoked_at=now))
-    session.flush()
-
-
-def set_password(session: Session, hasher: PasswordHasher, user: User, old: str,
-                 new: str, now: datetime) -> None:
-    """Change a user's password after checking the old one (the new one must differ); clears
-    a forced change, ends the user's sessions and tokens (the caller signs the current person
-    in again)."""
-    authenticate(session, hasher, user.username, old)
-    if len(new or "") < MIN_PASSWORD:
-        raise InvalidInput(f"new_password: 至少 {MIN_PASSWORD} 个字符",
-                           field="new_password")
-    if new == old:
-        raise InvalidInput("new_password: 新密码不能与原密码相同", field="new_password")
-    user.password_hash = hasher.hash(new)
-    user.must_change_password = False
-    end_sessions(session, user, now)
-
-
-def set_active(session: Session, user: User, active: bool, now: datetime) -> None:
-    """Enable or disable a user; disabling ends every session and token at once."""
-    user.active = active
-    if not active:
-        end_sessions(session, user, now)
-    session.flush()
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(session: Session, user: User, now: datetime,
-                ttl: timedelta) -> tuple[str, datetime]:
-    """A new bearer token for a user; only its digest is kept."""
-    token = secrets.token_urlsafe(32)
-    expires = now + ttl
-    session.add(ApiToken(user_id=user.id, digest=_digest(token), created_at=now,
-                         expires_at=expires))
-    return token, expires
-
-
-def user_for_token(session: Session, token: str, now: datetime) -> User:
-    """The active user a valid, unexpired token belongs to, or Unauthorized."""
-    # The token with its user, in one round trip (every API request starts here).
-    found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                            .where(ApiToken.digest == _digest(token))).first()
-    row, user = found if found is not None else (None, None)
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        raise Unauthorized("令牌无效或已过期")
-    if user is None or not user.active:
-        raise Unauthorized("令牌无效或已过期")
-    return user
