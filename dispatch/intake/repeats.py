@@ -8,11 +8,26 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, case, literal, or_, select, true, union_all
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -83,8 +98,14 @@ def category_tree(session: Session) -> Mapping[str, tuple[str | None, bool]]:
 
 
 def related_categories(session: Session, code: str) -> set[str]:
-    """A category with its ancestors and descendants: 占道经营 repeats 市容市貌 and back."""
-    rows = {c: parent for c, (parent, _) in category_tree(session).items()}
+    """A category with its ancestors and descendants: 占道经营 repeats 市容市貌 and back (kept
+    with the category tree)."""
+    return set(memo(session, ("related_categories", code), (Category,),
+                    lambda: frozenset(_related(category_tree(session), code))))
+
+
+def _related(tree: Mapping[str, tuple[str | None, bool]], code: str) -> set[str]:
+    rows = {c: parent for c, (parent, _) in tree.items()}
     related = {code}
     parent = rows.get(code)
     while parent is not None and parent not in related:
@@ -95,6 +116,59 @@ def related_categories(session: Session, code: str) -> set[str]:
         frontier = {c for c, p in rows.items() if p in frontier} - related
         related |= frontier
     return related
+
+
+_COLUMNS = (Ticket.number, Ticket.status, Ticket.category_code, Ticket.created_at, Ticket.lon,
+            Ticket.lat)
+
+
+def _repeats_query(near_point: bool, callers: tuple[str, ...],
+                   visible: ColumnElement[bool] | None = None,
+                   unmasked: ColumnElement[bool] | None = None) -> Select[Any]:
+    """The one query of `find_repeats`, its values as named parameters: nearby demands (when
+    `near_point`), then those of the same caller (`callers`: "phone", "openid") that are not
+    nearby; nearest, then newest first. The distance is the flat-earth one:
+    Δlat²·ky² + Δlon²·kx² (square metres)."""
+    keep: list[ColumnElement[bool]] = [
+        Ticket.status.in_(bindparam("open_states", expanding=True, literal_execute=True)),
+        Ticket.category_code.in_(bindparam("categories", expanding=True, literal_execute=True)),
+        Ticket.id != bindparam("exclude_id", type_=Integer)]
+    if visible is not None:
+        keep.append(visible)
+    branches = []
+    near: Any = None
+    flat: Any = null()
+    if near_point:
+        lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
+        flat = ((Ticket.lat - lat) * (Ticket.lat - lat) * bindparam("ky2", type_=Float)
+                + (Ticket.lon - lon) * (Ticket.lon - lon) * bindparam("kx2", type_=Float))
+        box = (Ticket.created_at >= bindparam("since"),
+               Ticket.lat.between(bindparam("lat_lo", type_=Float),
+                                  bindparam("lat_hi", type_=Float)),
+               Ticket.lon.between(bindparam("lon_lo", type_=Float),
+                                  bindparam("lon_hi", type_=Float)))
+        branches.append(select(*_COLUMNS, literal(0).label("rank"), flat.label("flat"))
+                        .where(*keep, *box, flat <= bindparam("outer2", type_=Float)))
+        # Surely nearby: left out of the caller's branch (those at the edge are in both).
+        near = and_(*box, flat <= bindparam("inner2", type_=Float))
+    if callers:
+        columns = {"phone": Ticket.citizen_phone, "openid": Ticket.citizen_openid}
+        same = [unmasked if unmasked is not None else true(),
+                Ticket.created_at >= bindparam("caller_since"),
+                or_(*(columns[c] == bindparam(c, type_=String) for c in callers))]
+        if near is not None:
+            same.append(case((near, 1), else_=0) == 0)  # not nearby (NULL-safe)
+        branches.append(select(*_COLUMNS, literal(1).label("rank"), flat.label("flat"))
+                        .where(*keep, *same))
+    found = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
+    return select(found).order_by(
+        found.c.rank, case((found.c.flat.is_(None), 1), else_=0), found.c.flat,
+        found.c.created_at.desc()).limit(bindparam("limit", type_=Integer))
+
+
+# The query of each shape, built once: its cache key and compiled form are kept by SQLAlchemy
+# with it (building it anew each intake cost more than executing it).
+_kept_repeats_query = lru_cache(maxsize=8)(_repeats_query)
 
 
 def find_repeats(session: Session, *, category: str | None, lon: float | None,
@@ -108,50 +182,37 @@ def find_repeats(session: Session, *, category: str | None, lon: float | None,
     if category is None:
         return []
     rules = rules or get_repeat_rules(session)
-    cats = related_categories(session, category)
     # One query, nearest first, at most the limit (and a few beyond it for the edge of the
     # radius): the nearby demands, then those of the same caller that are not nearby. The
     # distance in SQL is the flat-earth one (exact to well under a metre at these ranges);
     # the great-circle distance, the radius and the order are then settled in Python.
-    keep: list[ColumnElement[bool]] = [Ticket.status.in_(OPEN_STATES),
-                                       Ticket.category_code.in_(cats),
-                                       Ticket.id != (exclude_id or -1)]
-    if actor is not None:
-        keep.append(visible_tickets(actor))
-    columns = (Ticket.number, Ticket.status, Ticket.category_code, Ticket.created_at,
-               Ticket.lon, Ticket.lat)
-    branches = []
-    near: Any = None
-    if lon is not None and lat is not None:
+    near_point = lon is not None and lat is not None
+    callers = tuple(c for c, v in (("phone", phone), ("openid", openid)) if v)
+    if not near_point and not callers:
+        return []
+    params: dict[str, Any] = {
+        "open_states": list(OPEN_STATES),
+        "categories": sorted(related_categories(session, category)),
+        "exclude_id": exclude_id or -1, "limit": rules.limit + 5,
+        "caller_since": now - timedelta(days=rules.same_caller_days)}
+    params |= {c: phone if c == "phone" else openid for c in callers}
+    if near_point:
+        assert lon is not None and lat is not None
         dlat = rules.radius_m / 111_000
         dlon = rules.radius_m / (111_000 * max(math.cos(math.radians(lat)), 0.01))
         ky, kx = 111_195.0, 111_195.0 * math.cos(math.radians(lat))
-        flat = ((Ticket.lat - lat) * (Ticket.lat - lat) * (ky * ky)
-                + (Ticket.lon - lon) * (Ticket.lon - lon) * (kx * kx))
-        box = (Ticket.created_at >= now - timedelta(hours=rules.window_hours),
-               Ticket.lat.between(lat - dlat, lat + dlat),
-               Ticket.lon.between(lon - dlon, lon + dlon))
-        branches.append(select(*columns, literal(0).label("rank"), flat.label("flat"))
-                        .where(*keep, *box, flat <= (rules.radius_m * 1.01) ** 2))
-        # Surely nearby: left out of the caller's branch (those at the edge are in both).
-        near = and_(*box, flat <= (rules.radius_m * 0.99) ** 2)
+        params |= {"lat": lat, "lon": lon, "ky2": ky * ky, "kx2": kx * kx,
+                   "since": now - timedelta(hours=rules.window_hours),
+                   "lat_lo": lat - dlat, "lat_hi": lat + dlat,
+                   "lon_lo": lon - dlon, "lon_hi": lon + dlon,
+                   "outer2": (rules.radius_m * 1.01) ** 2,
+                   "inner2": (rules.radius_m * 0.99) ** 2}
+    if actor is None:
+        query = _kept_repeats_query(near_point, callers)
     else:
-        flat = literal(None)
-    callers = [c for c in ((Ticket.citizen_phone, phone), (Ticket.citizen_openid, openid)) if c[1]]
-    if callers:
-        same = [unmasked_citizen(actor) if actor is not None else true(),
-                Ticket.created_at >= now - timedelta(days=rules.same_caller_days),
-                or_(*(col == value for col, value in callers))]
-        if near is not None:
-            same.append(case((near, 1), else_=0) == 0)  # not nearby (NULL-safe)
-        branches.append(select(*columns, literal(1).label("rank"), flat.label("flat"))
-                        .where(*keep, *same))
-    if not branches:
-        return []
-    found_rows = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
-    rows = session.execute(select(found_rows).order_by(
-        found_rows.c.rank, case((found_rows.c.flat.is_(None), 1), else_=0), found_rows.c.flat,
-        found_rows.c.created_at.desc()).limit(rules.limit + 5)).all()
+        query = _repeats_query(near_point, callers, visible_tickets(actor),
+                               unmasked_citizen(actor))
+    rows = session.execute(query, params).all()
     found: dict[str, RepeatCandidate] = {}
     for row in rows:
         apart = None
