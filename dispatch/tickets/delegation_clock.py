@@ -1,7 +1,9 @@
 """The clock sweep's delegated steps (下派, DOMAIN.md "Grid governance": "Each delegated step has
-its own sign-for and completion clocks inside the assignment's"): a step still unsigned after
-its sign-for deadline, or not completed after its completion deadline, is urged once per step
-and deadline by the system: an `urge` event on the ticket naming the village, community or grid
+its own sign-for and completion clocks inside the assignment's"): like an assignment's, each
+clock warns once when its warning time has come (预警: `warning_ratio` of it run, the times and
+marks in `dispatch.tickets.delegation_warnings`), and a step still unsigned after its sign-for
+deadline, or not completed after its completion deadline, is urged once per step and deadline
+by the system: an `urge` event on the ticket naming the village, community or grid
 worker and the clock (payload `delegation`, `clock_step`), an SMS through the outbox to the
 holder (the grid worker's phone, else the handlers with a phone of the step's department, for a
 grid worker's step the worker's own), and a mark on the step (`sign_overdue_at`,
@@ -30,6 +32,7 @@ from dispatch.core.ports import PublishedEvent
 from dispatch.core.vocab import OPEN_STATES, DelegationStatus, Role, Status
 from dispatch.outbound import outbox
 from dispatch.tickets.clock_steps import SMS_MAX, SMS_SIGN, Fired, Step, when_text
+from dispatch.tickets.delegation_warnings import DelegationClock, clocks_of
 from dispatch.tickets.lifecycle import check, consequences, lead_assignment
 
 _log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ SMS_TOPIC = "sms.notice"
 D = DelegationStatus
 UNSIGNED = (D.DISPATCHED,)
 UNCOMPLETED = (D.DISPATCHED, D.SIGNED)  # completed (awaiting review) is done for this clock
+SIGN_STEPS = (Step.SIGN_WARNING, Step.SIGN_OVERDUE)
 
 _DEPARTMENTS = table("departments", column("code"), column("name"))
 
@@ -63,22 +67,44 @@ def _complete_due(now: datetime) -> ColumnElement[bool]:
                 d.complete_deadline < now)
 
 
+def _warning_due(now: datetime) -> ColumnElement[bool]:
+    """A clock whose warning time has come and whose warning has not fired (the partial
+    indexes of delegation_clocks)."""
+    c, d = DelegationClock, Delegation
+    sign = select(c.delegation_id).where(c.sign_warned_at.is_(None), c.sign_warn_at <= now)
+    complete = select(c.delegation_id).where(c.complete_warned_at.is_(None),
+                                             c.complete_warn_at <= now)
+    return or_(and_(d.status.in_(UNSIGNED), d.sign_overdue_at.is_(None), d.id.in_(sign)),
+               and_(d.status.in_(UNCOMPLETED), d.complete_overdue_at.is_(None),
+                    d.id.in_(complete)))
+
+
 def delegation_due(now: datetime) -> ColumnElement[bool]:
     """An open step of a running (not suspended, not closed) assignment with a clock passed
-    and not yet urged."""
+    and not yet urged, or a clock's warning time come and not yet warned."""
     held = select(Assignment.id).where(Assignment.closed_at.is_(None),
                                        Assignment.suspended_until.is_(None))
     return and_(Delegation.closed_at.is_(None), Delegation.assignment_id.in_(held),
-                or_(_sign_due(now), _complete_due(now)))
+                or_(_sign_due(now), _complete_due(now), _warning_due(now)))
 
 
-def steps_due(d: Delegation, now: datetime) -> list[Step]:
-    """The overdue steps of this delegated step due now (each once: its mark is unset)."""
+def steps_due(d: Delegation, now: datetime, clock: DelegationClock | None = None) -> list[Step]:
+    """The steps of this delegated step due now, each once (its mark is unset): a clock past
+    its deadline is overdue; else past its warning time (with a warning clock), a warning. A
+    warning not yet fired when the deadline has already passed is not sent (the sweep was
+    down): the overdue urge says more."""
     steps = []
-    if d.status in UNSIGNED and d.sign_overdue_at is None and d.sign_deadline < now:
-        steps.append(Step.SIGN_OVERDUE)
-    if d.status in UNCOMPLETED and d.complete_overdue_at is None and d.complete_deadline < now:
-        steps.append(Step.COMPLETE_OVERDUE)
+    if d.status in UNSIGNED and d.sign_overdue_at is None:
+        if d.sign_deadline < now:
+            steps.append(Step.SIGN_OVERDUE)
+        elif clock is not None and clock.sign_warned_at is None and clock.sign_warn_at <= now:
+            steps.append(Step.SIGN_WARNING)
+    if d.status in UNCOMPLETED and d.complete_overdue_at is None:
+        if d.complete_deadline < now:
+            steps.append(Step.COMPLETE_OVERDUE)
+        elif clock is not None and clock.complete_warned_at is None \
+                and clock.complete_warn_at <= now:
+            steps.append(Step.COMPLETE_WARNING)
     return steps
 
 
@@ -87,7 +113,9 @@ def delegation_notice_text(step: Step, ticket_number: str, deadline: datetime) -
     head = f"【{SMS_SIGN}】下派工单{ticket_number}"
     when = when_text(deadline)
     text = {
+        Step.SIGN_WARNING: f"{head}即将超过签收时限，请于{when}前签收。",
         Step.SIGN_OVERDUE: f"{head}已超过签收时限（{when}），请立即签收。",
+        Step.COMPLETE_WARNING: f"{head}即将超过办理时限，请于{when}前办结。",
         Step.COMPLETE_OVERDUE: f"{head}已超过办理时限（{when}），请立即办理。",
     }[step]
     assert len(text) <= SMS_MAX, text
@@ -97,7 +125,9 @@ def delegation_notice_text(step: Step, ticket_number: str, deadline: datetime) -
 def delegation_urge_reason(step: Step, holder: str) -> str:
     """The urge event's reason: whose step (the village, community or grid worker) and which
     clock."""
-    clock = "签收" if step == Step.SIGN_OVERDUE else "办理"
+    clock = "签收" if step in SIGN_STEPS else "办理"
+    if step in (Step.SIGN_WARNING, Step.COMPLETE_WARNING):
+        return f"下派给{holder}的任务即将超过{clock}时限，自动提醒"
     return f"下派给{holder}的任务已超过{clock}时限，自动催办"
 
 
@@ -172,6 +202,7 @@ def sweep_delegation_clocks(session: Session, now: datetime, *,
                                          delegation_due(now))
                 .order_by(Delegation.ticket_id, Delegation.id)))
             holders = _Holders(session, steps)
+            clocks = clocks_of(session, [d.id for d in steps])
             by_ticket: dict[int, list[Delegation]] = {}
             for d in steps:
                 by_ticket.setdefault(d.ticket_id, []).append(d)
@@ -179,8 +210,9 @@ def sweep_delegation_clocks(session: Session, now: datetime, *,
             for ticket in tickets:
                 current = ticket.id
                 for d in by_ticket.get(ticket.id, []):
-                    for step in steps_due(d, now):
-                        events.append(_fire(session, ticket, d, step, holders, now))
+                    clock = clocks.get(d.id)
+                    for step in steps_due(d, now, clock):
+                        events.append(_fire(session, ticket, d, clock, step, holders, now))
                         fired.append(Fired(d.assignment_id, ticket.id, ticket.number, step,
                                            now, delegation_id=d.id))
                         sms += _notices(ticket, d, step, holders)
@@ -200,8 +232,8 @@ def sweep_delegation_clocks(session: Session, now: datetime, *,
         swept.notices += notices
 
 
-def _fire(session: Session, ticket: Ticket, d: Delegation, step: Step, holders: _Holders,
-          now: datetime) -> Event:
+def _fire(session: Session, ticket: Ticket, d: Delegation, clock: DelegationClock | None,
+          step: Step, holders: _Holders, now: datetime) -> Event:
     """The urge of one step, as `perform` writes an urge (same check, a new version of the
     ticket, the consequences owed), and its mark."""
     check("urge", Status(ticket.status), SYSTEM.role)
@@ -215,10 +247,16 @@ def _fire(session: Session, ticket: Ticket, d: Delegation, step: Step, holders: 
     session.add(event)
     ticket.updated_at = now  # each action is a new version of the ticket
     flag_modified(ticket, "updated_at")
+    # An overdue clock's warning is done too (marked, not sent, when it never fired).
     if step == Step.SIGN_OVERDUE:
         d.sign_overdue_at = now
-    else:
+    elif step == Step.COMPLETE_OVERDUE:
         d.complete_overdue_at = now
+    if clock is not None:
+        if step in SIGN_STEPS:
+            clock.sign_warned_at = clock.sign_warned_at or now
+        else:
+            clock.complete_warned_at = clock.complete_warned_at or now
     for consequence in consequences():  # what the action owes others (nothing, today)
         consequence(session, ticket, "urge", reason, now)
     return event
@@ -226,7 +264,7 @@ def _fire(session: Session, ticket: Ticket, d: Delegation, step: Step, holders: 
 
 def _notices(ticket: Ticket, d: Delegation, step: Step,
              holders: _Holders) -> list[dict[str, object]]:
-    deadline = d.sign_deadline if step == Step.SIGN_OVERDUE else d.complete_deadline
+    deadline = d.sign_deadline if step in SIGN_STEPS else d.complete_deadline
     text = delegation_notice_text(step, ticket.number, deadline)
     stamp = int(deadline.timestamp())
     return [{"key": f"{SMS_TOPIC}:delegation:{d.id}:{step}:{stamp}:{user_id}",

@@ -1,8 +1,10 @@
-"""The delegated steps' own clocks (下派, DOMAIN.md "Grid governance"): a step unsigned after its
-sign-for deadline, or not completed after its completion deadline, is urged once by the clock
-sweep (an `urge` event naming the village or grid worker and the clock, an SMS to the holder, a
-mark); never before the deadline, never twice, never for a completed or closed step or a
-suspended assignment. Time moves by the manual clock."""
+"""The delegated steps' own clocks (下派, DOMAIN.md "Grid governance"): each clock warns once at
+its warning time (预警), and a step unsigned after its sign-for deadline, or not completed after
+its completion deadline, is urged once by the clock sweep (an `urge` event naming the village or
+grid worker and the clock, an SMS to the holder, a mark); never before its time, never twice,
+never for a completed or closed step or a suspended assignment. A suspension (挂起) stops the
+steps' clocks and moves their deadlines by the time it stood (suspended time is not overdue
+time), resumed by the holder or by the sweep at the end date. Time moves by the manual clock."""
 
 from __future__ import annotations
 
@@ -11,14 +13,24 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from dispatch.core.errors import Conflict, InvalidInput
 from dispatch.core.models import Delegation, Event, Ticket, User
 from dispatch.core.vocab import Status
 from dispatch.outbound.outbox import OutboxMessage
+from dispatch.tickets.calendar import LOCAL_TZ
 from dispatch.tickets.clock_steps import SMS_MAX
+from dispatch.tickets.clocks import add_working_days, get_time_limits
+from dispatch.tickets.delegation_warnings import DelegationClock
 from dispatch.tickets.lifecycle import TABLE
 from dispatch.tickets.sweeps import SweepReport, sweep_clocks
 
-from .test_delegation import VILLAGE, delegations, levels, street_signed  # noqa: F401
+from .test_delegation import (  # noqa: F401
+    OTHER_VILLAGE,
+    VILLAGE,
+    delegations,
+    levels,
+    street_signed,
+)
 
 VILLAGE_PHONE = "13900000021"
 WORKER_PHONE = "13900000022"
@@ -33,6 +45,23 @@ def phones(levels):  # noqa: F811
         s.scalars(select(User).where(User.username == name)).one().phone = phone
     s.commit()
     return levels
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=LOCAL_TZ)
+
+
+def warning_clock(desk, d: Delegation) -> DelegationClock:
+    desk.session.expire_all()
+    clock = desk.session.get(DelegationClock, d.id)
+    assert clock is not None
+    return clock
+
+
+def clock_row(desk, d: Delegation) -> tuple:
+    c = warning_clock(desk, d)
+    return (c.sign_warn_at, c.sign_warned_at, c.complete_warn_at, c.complete_warned_at,
+            c.stopped_sign_deadline, c.stopped_complete_deadline)
 
 
 def sweep(desk, now: datetime) -> SweepReport:
@@ -62,35 +91,67 @@ def a_path_of_the_table(e: Event) -> bool:
             and e.to_status == e.from_status)
 
 
-def test_sign_overdue_fires_once_past_the_deadline_to_the_village(phones):
+def test_each_clock_warns_once_then_is_urged_once_past_its_deadline_to_the_village(phones):
     desk = phones
     t = street_signed(desk)
     desk.act(t, "delegate", "street1", to=VILLAGE)
     (d,) = delegations(desk)
-    assert sweep(desk, d.sign_deadline).delegation_urges == 0  # at the deadline: not yet
+    clock = warning_clock(desk, d)
+    ratio = get_time_limits(desk.session).warning_ratio
+    assert clock.sign_warn_at == d.delegated_at + (d.sign_deadline - d.delegated_at) * ratio
+    assert clock.complete_warn_at == \
+        d.delegated_at + (d.complete_deadline - d.delegated_at) * ratio
+    assert sweep(desk, clock.sign_warn_at - MINUTE).delegation_urges == 0  # not yet
     assert urges(desk, t) == [] and sms(desk) == []
+
+    # 预警: its warning time has come.
+    assert sweep(desk, clock.sign_warn_at).delegation_urges == 1
+    (w,) = urges(desk, t)
+    assert w.payload["delegation"] == d.id and w.payload["clock_step"] == "sign_warning"
+    assert "张庄村村委会" in w.reason and "即将超过签收时限" in w.reason
+    assert w.actor_role == "system" and a_path_of_the_table(w)
+    (m,) = sms(desk)
+    assert m.payload["to"] == VILLAGE_PHONE and "即将超过签收时限" in m.payload["text"]
+    assert t.number in m.payload["text"] and len(m.payload["text"]) <= SMS_MAX
+    assert warning_clock(desk, d).sign_warned_at == clock.sign_warn_at
+    assert sweep(desk, d.sign_deadline).delegation_urges == 0  # at the deadline: not yet
 
     report = sweep(desk, d.sign_deadline + MINUTE)
     assert report.delegation_urges == 1
-    (e,) = urges(desk, t)
+    _, e = urges(desk, t)
     assert e.payload["delegation"] == d.id and e.payload["clock_step"] == "sign_overdue"
     assert e.actor_role == "system" and "张庄村村委会" in e.reason and "签收" in e.reason
     assert a_path_of_the_table(e)
     assert e.id in {p.event_id for p in report.events}
-    (m,) = sms(desk)
+    _, m = sms(desk)
     assert m.payload["to"] == VILLAGE_PHONE and t.number in m.payload["text"]
-    assert "签收" in m.payload["text"] and len(m.payload["text"]) <= SMS_MAX
+    assert "已超过签收时限" in m.payload["text"] and len(m.payload["text"]) <= SMS_MAX
     (d,) = delegations(desk)
     assert d.sign_overdue_at == d.sign_deadline + MINUTE and d.complete_overdue_at is None
 
-    # Signed late, still not completed after its completion deadline: that clock fires once.
+    # Signed late, still not completed: the completion clock warns once, then is urged once.
     desk.act(t, "sign", "village1")
+    sweep(desk, clock.complete_warn_at)
     sweep(desk, d.complete_deadline + MINUTE)
-    e1, e2 = urges(desk, t)
-    assert e2.payload["clock_step"] == "complete_overdue" and "办理" in e2.reason
-    assert a_path_of_the_table(e2)
-    assert [m.payload["to"] for m in sms(desk)] == [VILLAGE_PHONE, VILLAGE_PHONE]
+    steps = [x.payload["clock_step"] for x in urges(desk, t)]
+    assert steps == ["sign_warning", "sign_overdue", "complete_warning", "complete_overdue"]
+    *_, w2, e2 = urges(desk, t)
+    assert "即将超过办理时限" in w2.reason and "办理" in e2.reason
+    assert a_path_of_the_table(w2) and a_path_of_the_table(e2)
+    assert [m.payload["to"] for m in sms(desk)] == [VILLAGE_PHONE] * 4
+    assert "即将超过办理时限" in sms(desk)[2].payload["text"]
     assert delegations(desk)[0].complete_overdue_at == d.complete_deadline + MINUTE
+
+
+def test_a_warning_not_sent_before_the_deadline_passed_is_marked_not_sent(phones):
+    desk = phones
+    t = street_signed(desk)
+    desk.act(t, "delegate", "street1", to=VILLAGE)
+    (d,) = delegations(desk)
+    sweep(desk, d.sign_deadline + MINUTE)  # the sweep was down at the warning time
+    assert [e.payload["clock_step"] for e in urges(desk, t)] == ["sign_overdue"]
+    assert warning_clock(desk, d).sign_warned_at == d.sign_deadline + MINUTE
+    assert len(sms(desk)) == 1
 
 
 @pytest.mark.parametrize("worker_phone", [WORKER_PHONE, None])
@@ -125,7 +186,8 @@ def test_no_urge_for_a_completed_or_returned_step_or_a_suspended_assignment(phon
     desk.act(suspended, "request_suspend", "street1", reason="等待法院判决",
              until="2026-12-10")
     desk.act(suspended, "approve_suspend", "dispatcher1", reason="同意")
-    late = max(d.complete_deadline for d in delegations(desk)) + MINUTE
+    late = max(d.complete_deadline for d in delegations(desk)
+               if d.ticket_id != suspended.id) + MINUTE
     assert late < datetime(2026, 12, 10, tzinfo=late.tzinfo)  # the suspension still stands
 
     report = sweep(desk, late)
@@ -136,3 +198,84 @@ def test_no_urge_for_a_completed_or_returned_step_or_a_suspended_assignment(phon
                for d in delegations(desk))
     assert desk.session.scalar(select(Delegation.id).where(
         Delegation.sign_overdue_at.is_not(None))) is None
+
+
+# ---------------------------------------------------------------- suspension (挂起)
+
+
+def test_a_suspension_stops_the_delegated_steps_clocks_and_moves_their_deadlines(phones):
+    desk = phones
+    t = street_signed(desk)  # Mon 23 Nov 10:00
+    desk.act(t, "delegate", "street1", to=VILLAGE)
+    (d,) = delegations(desk)
+    sign0, complete0 = d.sign_deadline, d.complete_deadline
+    desk.clock.advance(hours=1)
+    desk.act(t, "request_suspend", "street1", reason="等待法院判决", until="2026-11-26")
+    desk.act(t, "approve_suspend", "dispatcher1", reason="同意")
+    stopped, until = desk.clock.now(), local(2026, 11, 26)
+    (d,) = delegations(desk)
+    # While the clock stands: the deadlines it has if it runs again on the end date.
+    assert d.sign_deadline == sign0 + (until - stopped)  # a sign-for limit of hours
+    assert complete0 < d.complete_deadline == desk.assignments(t)[0].complete_deadline
+    clock = warning_clock(desk, d)
+    assert (clock.stopped_sign_deadline, clock.stopped_complete_deadline) == (sign0, complete0)
+    assert clock.sign_warn_at >= until and clock.complete_warn_at >= until
+    # Nothing fires while it stands, past the old deadlines too.
+    assert sweep(desk, sign0 + MINUTE).delegation_urges == 0
+
+    # The street office resumes on Wed 25 at 10:00: the step's clocks stood 47 hours, two
+    # working days (Mon, Tue) for the completion clock.
+    desk.clock.current = local(2026, 11, 25, 10)
+    desk.act(t, "resume", "street1")
+    (d,) = delegations(desk)
+    stood = desk.clock.now() - stopped
+    assert d.sign_deadline == sign0 + stood
+    moved = add_working_days(desk.session, complete0, 2).at
+    assert d.complete_deadline == moved == desk.assignments(t)[0].complete_deadline
+    clock = warning_clock(desk, d)
+    assert clock.stopped_sign_deadline is None and clock.stopped_complete_deadline is None
+    ratio = get_time_limits(desk.session).warning_ratio
+    assert clock.sign_warn_at == d.delegated_at + (d.sign_deadline - d.delegated_at) * ratio
+    # Suspended time is not overdue time: past the old deadline, nothing; the warning and the
+    # overdue urge come by the moved clock.
+    assert sweep(desk, desk.clock.now() + MINUTE).delegation_urges == 0
+    sweep(desk, clock.sign_warn_at)
+    sweep(desk, d.sign_deadline)
+    sweep(desk, d.sign_deadline + MINUTE)
+    assert [e.payload["clock_step"] for e in urges(desk, t)] == ["sign_warning", "sign_overdue"]
+    assert delegations(desk)[0].sign_overdue_at == d.sign_deadline + MINUTE
+
+
+def test_the_sweep_runs_the_delegated_clocks_again_at_the_end_date(phones):
+    desk = phones
+    t = street_signed(desk)
+    desk.act(t, "delegate", "street1", to=VILLAGE)
+    desk.act(t, "sign", "village1")  # only the completion clock runs
+    (d,) = delegations(desk)
+    complete0 = d.complete_deadline
+    desk.act(t, "request_suspend", "street1", reason="等待市民补充材料", until="2026-11-26")
+    desk.act(t, "approve_suspend", "dispatcher1", reason="同意")
+    (d,) = delegations(desk)
+    planned = d.complete_deadline
+    assert warning_clock(desk, d).stopped_sign_deadline is None  # signed: not stopped
+    report = sweep(desk, local(2026, 11, 26, 0, 1))
+    assert "resume" in {e.action for e in report.events}
+    (d,) = delegations(desk)
+    # It ran again at 00:00 on the end date: the deadline planned at the stop stands.
+    assert d.complete_deadline == planned > complete0
+    assert warning_clock(desk, d).stopped_complete_deadline is None
+    assert report.delegation_urges == 0
+
+
+def test_refused_delegations_and_resumes_leave_the_step_clocks_alone(phones):
+    desk = phones
+    t = street_signed(desk)
+    desk.refused(t, "delegate", "street1", InvalidInput, to=OTHER_VILLAGE)
+    assert desk.count(DelegationClock) == 0
+    desk.act(t, "delegate", "street1", to=VILLAGE)
+    (d,) = delegations(desk)
+    before = (d.sign_deadline, d.complete_deadline, clock_row(desk, d))
+    desk.refused(t, "resume", "street1", Conflict)  # not suspended
+    (d,) = delegations(desk)
+    assert (d.sign_deadline, d.complete_deadline, clock_row(desk, d)) == before
+    assert desk.count(DelegationClock) == 1

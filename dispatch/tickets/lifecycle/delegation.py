@@ -29,6 +29,7 @@ from dispatch.core.vocab import (
 from dispatch.tickets import attachments
 from dispatch.tickets.access import DEPARTMENTS, department_subtree
 from dispatch.tickets.clocks import Limit, deadline_after
+from dispatch.tickets.delegation_warnings import arm
 from dispatch.tickets.lifecycle.assignments import (
     assignment_payload,
     held_assignment,
@@ -182,6 +183,7 @@ def _delegate(c: Context) -> Step:
                    sign_deadline=min(sign, upper), complete_deadline=min(complete, upper))
     c.session.add(d)
     c.session.flush()
+    arm(c.session, d, c.limits.warning_ratio)  # its warnings (预警), like an assignment's
     return Step(SAME, {**delegation_payload(d, worker.username if worker else None),
                        "level": 2 if above is not None else 1,
                        "sign_deadline": d.sign_deadline.isoformat(),

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 from dispatch.core.errors import Conflict, InvalidInput
 from dispatch.core.models import Assignment, Suspension, Ticket
 from dispatch.core.vocab import AssignmentStatus, Role
+from dispatch.core.vocab import DelegationStatus as DS
 from dispatch.tickets.calendar import LOCAL_TZ, calendar_year
 from dispatch.tickets.clocks import add_working_days, warning_time
+from dispatch.tickets.delegation_warnings import arm, clocks_of
 from dispatch.tickets.lifecycle.assignments import (
     assignment_payload,
     own_assignment,
@@ -158,6 +160,7 @@ def _approve_suspend(c: Context) -> Step:
                                                  c.limits.warning_ratio))
     a.deadline_provisional = a.deadline_provisional or provisional
     rearm_completion_clock(a)
+    _stop_delegated(c, a, c.now, until)
     return Step(SAME, {**assignment_payload(a), "suspension_id": s.id,
                        "until": day.isoformat(), "old_deadline": s.old_deadline.isoformat(),
                        "planned_deadline": planned.isoformat()})
@@ -185,9 +188,75 @@ def end_suspension(c: Context, a: Assignment, at: datetime) -> Suspension | None
         a.deadline_provisional = a.deadline_provisional or provisional
         rearm_completion_clock(a)
         s.new_deadline = new
+    _run_delegated(c, a, start, at)
     s.status, s.ended_at = "ended", at
     a.suspended_until = None
     return s
+
+
+# ---------------------------------------------------------------- the delegated steps' clocks
+
+
+def _moved_step_deadline(c: Context, a: Assignment, deadline: datetime, start: datetime,
+                         end: datetime, *, sign: bool) -> datetime:
+    """A delegated step's deadline moved by the time the clock stood: its sign-for clock by
+    the unit of the sign-for limit, its completion clock as the assignment's."""
+    if not sign:
+        return moved_deadline(c.session, a, deadline, start, end)[0]
+    if c.limits.sign_limit(c.ticket.urgency).unit != "working_days" or end <= start:
+        return deadline + max(end - start, timedelta(0))
+    days = working_days_between(c.session, start, end)
+    return add_working_days(c.session, deadline, days).at if days else deadline
+
+
+def _stop_delegated(c: Context, a: Assignment, start: datetime, until: datetime) -> None:
+    """The assignment's clock stands (挂起): so do its open delegated steps'. Each deadline
+    still ahead becomes the one it has if it runs again on the end date (never past the
+    assignment's), kept as it was in the step's clock row; no warning before the end date."""
+    ratio = c.limits.warning_ratio
+    steps = [d for d in c.ticket.delegations if d.assignment_id == a.id
+             and d.closed_at is None and d.status in (DS.DISPATCHED, DS.SIGNED)]
+    clocks = clocks_of(c.session, [d.id for d in steps])
+    for d in steps:
+        clock = clocks.get(d.id) or arm(c.session, d, ratio)
+        if d.status == DS.DISPATCHED and d.sign_deadline > start:
+            clock.stopped_sign_deadline = d.sign_deadline
+            d.sign_deadline = _moved_step_deadline(c, a, d.sign_deadline, start, until, sign=True)
+            clock.sign_warn_at = max(until, warning_time(d.delegated_at, d.sign_deadline, ratio))
+            clock.sign_warned_at = None
+        if d.complete_deadline > start:
+            clock.stopped_complete_deadline = d.complete_deadline
+            d.complete_deadline = min(a.complete_deadline, _moved_step_deadline(
+                c, a, d.complete_deadline, start, until, sign=False))
+            clock.complete_warn_at = max(until, warning_time(d.delegated_at,
+                                                             d.complete_deadline, ratio))
+            clock.complete_warned_at = None
+
+
+def _run_delegated(c: Context, a: Assignment, start: datetime, end: datetime) -> None:
+    """The assignment's clock runs again at `end`: each delegated step's clock stopped at
+    `start` gets its deadline from before the stop moved by the time it stood (never past the
+    assignment's), a new warning time, and its warning and overdue marks cleared."""
+    ratio = c.limits.warning_ratio
+    steps = [d for d in c.ticket.delegations if d.assignment_id == a.id]
+    clocks = clocks_of(c.session, [d.id for d in steps])
+    for d in steps:
+        clock = clocks.get(d.id)
+        if clock is None:
+            continue
+        sign, complete = clock.stopped_sign_deadline, clock.stopped_complete_deadline
+        clock.stopped_sign_deadline = clock.stopped_complete_deadline = None
+        if d.closed_at is not None:
+            continue
+        if sign is not None and d.status == DS.DISPATCHED:
+            d.sign_deadline = _moved_step_deadline(c, a, sign, start, end, sign=True)
+            clock.sign_warn_at = warning_time(d.delegated_at, d.sign_deadline, ratio)
+            clock.sign_warned_at = d.sign_overdue_at = None
+        if complete is not None:
+            d.complete_deadline = min(a.complete_deadline, _moved_step_deadline(
+                c, a, complete, start, end, sign=False))
+            clock.complete_warn_at = warning_time(d.delegated_at, d.complete_deadline, ratio)
+            clock.complete_warned_at = d.complete_overdue_at = None
 
 
 def _resume(c: Context) -> Step:
