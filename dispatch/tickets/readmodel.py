@@ -33,6 +33,7 @@ from dispatch.tickets.access import (
     visible_numbers,
 )
 from dispatch.tickets.clocks import get_time_limits
+from dispatch.tickets.delegation_warnings import DelegationClock, clocks_of
 from dispatch.tickets.lifecycle import Actor, available_actions
 
 __all__ = ["MASKED_ROLES", "citizen_view", "contact_views", "list_view", "log_personal_reads",
@@ -167,8 +168,11 @@ def assignment_view(a: Assignment, directory: Directory, now: datetime,
 
 
 def delegation_view(d: Delegation, directory: Directory, now: datetime,
-                    workers: dict[int, str], level: str = FULL) -> dict[str, Any]:
-    """A delegated step (下派) as the API shows it: who passed it to whom, its own clocks."""
+                    workers: dict[int, str], level: str = FULL,
+                    clock: DelegationClock | None = None,
+                    suspended_until: datetime | None = None) -> dict[str, Any]:
+    """A delegated step (下派) as the API shows it: who passed it to whom, its own clocks
+    (with their warning times, and the end date while its assignment is suspended)."""
     def name(code: str | None) -> str | None:
         ref = directory.department(code) if code else None
         return ref.name if ref else code
@@ -187,6 +191,9 @@ def delegation_view(d: Delegation, directory: Directory, now: datetime,
         "return_reason": shown_text(d.return_reason, level),
         "sign_overdue": d.status == "dispatched" and active and now > d.sign_deadline,
         "complete_overdue": active and now > d.complete_deadline,
+        "sign_warn_at": _iso(clock.sign_warn_at) if clock else None,
+        "complete_warn_at": _iso(clock.complete_warn_at) if clock else None,
+        "suspended_until": _iso(suspended_until) if active else None,
     }
 
 
@@ -280,6 +287,8 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
     mentioned = {p[k] for p in (e.payload for e in ticket.events) if isinstance(p, dict)
                  for k in PERSON_KEYS if isinstance(p.get(k), str)}
     people = _names_of(session, mentioned | ({proposed} if proposed else set()))
+    clocks = clocks_of(session, [d.id for d in ticket.delegations])
+    suspended = {a.id: a.suspended_until for a in ticket.assignments}
     view.update({
         "assignments": [assignment_view(a, directory, now, workers, level, names)
                         for a in ticket.assignments],
@@ -299,7 +308,8 @@ def ticket_view(session: Session, ticket: Ticket, actor: Actor, directory: Direc
              "decision_reason": shown_text(x.decision_reason, level)}
             for x in ticket.suspensions
         ],
-        "delegations": [delegation_view(d, directory, now, workers, level)
+        "delegations": [delegation_view(d, directory, now, workers, level, clocks.get(d.id),
+                                        suspended.get(d.assignment_id))
                         for d in ticket.delegations],
         "events": [event_view(e, users, level, candidates, unknown, names, people)
                    for e in ticket.events],

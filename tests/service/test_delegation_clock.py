@@ -22,6 +22,7 @@ from dispatch.tickets.clock_steps import SMS_MAX
 from dispatch.tickets.clocks import add_working_days, get_time_limits
 from dispatch.tickets.delegation_warnings import DelegationClock
 from dispatch.tickets.lifecycle import TABLE
+from dispatch.tickets.readmodel import ticket_view
 from dispatch.tickets.sweeps import SweepReport, sweep_clocks
 
 from .test_delegation import (  # noqa: F401
@@ -220,6 +221,11 @@ def test_a_suspension_stops_the_delegated_steps_clocks_and_moves_their_deadlines
     clock = warning_clock(desk, d)
     assert (clock.stopped_sign_deadline, clock.stopped_complete_deadline) == (sign0, complete0)
     assert clock.sign_warn_at >= until and clock.complete_warn_at >= until
+    # The village's view of its step: the warning times, and its clock standing until then.
+    (seen,) = ticket_view(desk.session, t, desk.actors["village1"], desk.directory,
+                          desk.clock.now())["delegations"]
+    assert datetime.fromisoformat(seen["suspended_until"]) == until
+    assert datetime.fromisoformat(seen["sign_warn_at"]) == clock.sign_warn_at
     # Nothing fires while it stands, past the old deadlines too.
     assert sweep(desk, sign0 + MINUTE).delegation_urges == 0
 
@@ -234,6 +240,10 @@ def test_a_suspension_stops_the_delegated_steps_clocks_and_moves_their_deadlines
     assert d.complete_deadline == moved == desk.assignments(t)[0].complete_deadline
     clock = warning_clock(desk, d)
     assert clock.stopped_sign_deadline is None and clock.stopped_complete_deadline is None
+    (seen,) = ticket_view(desk.session, t, desk.actors["village1"], desk.directory,
+                          desk.clock.now())["delegations"]
+    assert seen["suspended_until"] is None
+    assert datetime.fromisoformat(seen["complete_warn_at"]) == clock.complete_warn_at
     ratio = get_time_limits(desk.session).warning_ratio
     assert clock.sign_warn_at == d.delegated_at + (d.sign_deadline - d.delegated_at) * ratio
     # Suspended time is not overdue time: past the old deadline, nothing; the warning and the
