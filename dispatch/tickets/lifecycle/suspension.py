@@ -7,7 +7,9 @@ Suspended time is not overdue time: while the clock stands the completion deadli
 it would have if the clock ran again on the end date, and when it runs again the deadline is the
 one before the stop moved by the time actually suspended (working days over the calendar for a
 clock of working days, calendar time for a clock of hours), so the sweep's warnings, overdue
-marks, `overdue_now` and on-time completion never count suspended time."""
+marks, `overdue_now` and on-time completion never count suspended time. The assignment's open
+delegated steps (下派) stand and move with it: their deadlines still ahead at the stop, each by
+its own clock's unit, never past the assignment's (`_stop_delegated`, `_run_delegated`)."""
 
 from __future__ import annotations
 
