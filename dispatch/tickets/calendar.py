@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,6 +41,7 @@ MIN_YEAR, MAX_YEAR = 2000, 2100
 SAMPLE_TICKETS = 10  # ticket numbers a preview lists
 
 
+@cache
 def official_years() -> frozenset[int]:
     """Years for which the chinese-calendar package has the State Council's arrangement."""
     return frozenset(d.year for d in cc_constants.holidays)
@@ -88,7 +90,15 @@ def rows_for_year(year: int) -> list[dict[str, Any]]:
     """The best rows this installation can produce for a year on its own."""
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise InvalidInput(f"year: 日历年份 {year} 不在 {MIN_YEAR}–{MAX_YEAR} 之内", field="year")
-    return official_rows(year) if year in official_years() else provisional_rows(year)
+    return [dict(row) for row in _rows_for_year(year)]
+
+
+@cache
+def _rows_for_year(year: int) -> tuple[MappingProxyType[str, Any], ...]:
+    """A year's rows as the packages give them, made once per process (the packages' data
+    does not change while it runs; a year's rows took tens of milliseconds to make)."""
+    rows = official_rows(year) if year in official_years() else provisional_rows(year)
+    return tuple(MappingProxyType(row) for row in rows)
 
 
 def ensure_years(session: Session, years: Iterable[int]) -> None:
