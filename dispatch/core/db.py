@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from sqlalchemy import JSON, CursorResult, DateTime, MetaData, Result, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    DateTime,
+    MetaData,
+    Result,
+    TextClause,
+    TypeDecorator,
+    bindparam,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -74,6 +85,33 @@ def upsert_insert(session: Session, table: Any) -> Any:
     if dialect == "sqlite":
         return sqlite_insert(table)
     raise RuntimeError(f"unsupported database dialect {dialect!r}")  # pragma: no cover
+
+
+_ADDING_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], str | None],
+                     TextClause] = {}
+
+
+def adding_upsert(session: Session, table: Table, keys: Sequence[str], counters: Sequence[str],
+                  returning: str | None = None) -> TextClause:
+    """`INSERT INTO table (keys…, counters…) VALUES (…) ON CONFLICT (keys…) DO UPDATE SET
+    counter = table.counter + excluded.counter, …` (and `RETURNING returning`), the same SQL on
+    PostgreSQL and SQLite, its parameters named and typed as the columns. Written once per
+    shape and kept: SQLAlchemy cannot cache an ON CONFLICT DO UPDATE construct and compiled it
+    anew at each execution."""
+    dialect = session.get_bind().dialect
+    shape = (dialect.name, table.name, tuple(keys), tuple(counters), returning)
+    kept = _ADDING_UPSERTS.get(shape)
+    if kept is None:
+        q = dialect.identifier_preparer.quote
+        name, columns = q(table.name), [*keys, *counters]
+        sql = (f"INSERT INTO {name} ({', '.join(q(c) for c in columns)}) "
+               f"VALUES ({', '.join(f':{c}' for c in columns)}) "
+               f"ON CONFLICT ({', '.join(q(c) for c in keys)}) DO UPDATE SET "
+               + ", ".join(f"{q(c)} = {name}.{q(c)} + excluded.{q(c)}" for c in counters)
+               + (f" RETURNING {q(returning)}" if returning else ""))
+        kept = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+        _ADDING_UPSERTS[shape] = kept
+    return kept
 
 
 def affected_rows(result: Result[Any]) -> int:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from dispatch.core.db import upsert_insert
+from dispatch.core.db import adding_upsert
 from dispatch.core.models import TicketCounter
 from dispatch.tickets.calendar import LOCAL_TZ
 
@@ -20,11 +20,6 @@ def next_ticket_number(session: Session, now: datetime) -> str:
     intakes never share a number; a rolled-back intake leaves a gap, never a duplicate.
     """
     day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
-    stmt = (
-        upsert_insert(session, TicketCounter)
-        .values(day=day, last=1)
-        .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
-        .returning(TicketCounter.last)
-    )
-    sequence = session.execute(stmt).scalar_one()
+    stmt = adding_upsert(session, TicketCounter.__table__, ["day"], ["last"], returning="last")
+    sequence = session.execute(stmt, {"day": day, "last": 1}).scalar_one()
     return f"{PREFIX}-{day}-{sequence:06d}"

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from dispatch.core.db import insert_ignoring_duplicates, upsert_insert, utcnow
+from dispatch.core.db import adding_upsert, insert_ignoring_duplicates, utcnow
 from dispatch.stats.definitions import DIMENSIONS
 from dispatch.stats.rollups.facts import NO_FACTS, Contribution, compute, contributions, stored
 from dispatch.stats.rollups.tables import (
@@ -75,15 +75,7 @@ def _add_to_slices(session: Session, delta: dict[Contribution, int]) -> None:
     ]
     if not slices:
         return
-    ins = upsert_insert(session, stat_daily)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[
-            stat_daily.c.slice,
-            stat_daily.c.day,
-            *(stat_daily.c[d] for d in DIMENSIONS),
-        ],
-        set_={c: stat_daily.c[c] + ins.excluded[c] for c in COUNTERS},
-    )
+    stmt = adding_upsert(session, stat_daily, ["slice", "day", *DIMENSIONS], COUNTERS)
     session.execute(stmt, slices)
 
 
