@@ -49,6 +49,25 @@ def serve_env(database_url: str, instance: Path, **hotline: str) -> dict[str, st
     return env
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) used so far by the processes of process group `pgid` (a
+    server's gunicorn arbiter and its worker): a figure per request that the machine's other
+    load does not inflate as it does latencies."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # pgrp; utime and stime are fields 14 and 15 of stat
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 @dataclass
 class WrkRun:
     """What one wrk run saw (latencies in milliseconds)."""

@@ -5,7 +5,9 @@ category left to the classifier), as operator1 with a Bearer token, driven by wr
 package: `apt-get install -y wrk`; the benchmark skips, saying so, when it is missing) and the
 Lua script tests/bench/intake.lua. wrk is written in C and takes a small part of one core; it
 runs on this machine, beside the servers. Figures for 1 and 8 connections: requests/s, p50 and
-p99 latency, and every status seen (all must be 201; the tickets or rows stored are counted
+p99 latency, the server's CPU time a request (its process group's user + system time over
+the run: less inflated than latencies by what else runs on the machine), and every status
+seen (all must be 201; the tickets or rows stored are counted
 after each run: the requests answered, plus at most one in flight per connection when wrk
 stopped).
 
@@ -62,6 +64,7 @@ from tests.bench.serving import (
     WrkRun,
     answers,
     free_port,
+    group_cpu_seconds,
     serve_env,
     wrk,
     wrk_result,
@@ -154,9 +157,12 @@ def _measure(server: Served, connections: int, points: Path, token: str,
     """A warm-up, then one measured run; every answer 201 and every request stored."""
     wrk(server.port, 8, WARMUP, INTAKE_LUA, str(points), token, f"{tag}w")
     before = _settled(server)
+    cpu = group_cpu_seconds(server.process.popen.pid)
     run = wrk(server.port, connections, SECONDS, INTAKE_LUA, str(points), token, tag)
     stored = _settled(server) - before
-    return _checked(server.name, [run], stored, connections) | {"load": _load()}
+    cpu = group_cpu_seconds(server.process.popen.pid) - cpu
+    return _checked(server.name, [run], stored, connections) | {
+        "load": _load(), "server_cpu_ms_per_request": round(cpu * 1000 / max(stored, 1), 2)}
 
 
 def _settled(server: Served) -> int:
@@ -202,7 +208,9 @@ def _side_by_side(full: Served, bare: Served, points: Path, token: str,
         print(f"  {connections} conn: full {f['per_second']:.1f}/s p50 {f['p50_ms']:.1f} ms "
               f"p99 {f['p99_ms']:.1f} ms | bare {b['per_second']:.1f}/s p50 "
               f"{b['p50_ms']:.1f} ms p99 {b['p99_ms']:.1f} ms | ratio "
-              f"{f['per_second'] / b['per_second']:.3f} (load {f['load']} / {b['load']})",
+              f"{f['per_second'] / b['per_second']:.3f}; server CPU a request: full "
+              f"{f['server_cpu_ms_per_request']} ms, bare {b['server_cpu_ms_per_request']} ms "
+              f"(load {f['load']} / {b['load']})",
               flush=True)
     return out
 
@@ -289,11 +297,16 @@ def test_distributed_mode_two_web_processes_against_one(county, tmp_path):
             for w in targets:  # warm each process
                 wrk(w.port, 4, WARMUP, INTAKE_LUA, str(points_file), token, f"{tag}w{w.name}")
             before = _settled(webs[0])
+            cpu = sum(group_cpu_seconds(w.process.popen.pid) for w in targets)
             ports = [targets[0].port, targets[-1].port]  # 2 × 4 connections
             started = [wrk_start(p, 4, SECONDS, INTAKE_LUA, str(points_file), token,
                                  f"{tag}{i}") for i, p in enumerate(ports)]
             runs = [wrk_result(p, 4, SECONDS) for p in started]
-            return _checked(tag, runs, _settled(webs[0]) - before, 8) | {"load": _load()}
+            stored = _settled(webs[0]) - before
+            cpu = sum(group_cpu_seconds(w.process.popen.pid) for w in targets) - cpu
+            return _checked(tag, runs, stored, 8) | {
+                "load": _load(),
+                "server_cpu_ms_per_request": round(cpu * 1000 / max(stored, 1), 2)}
 
         one = run(webs[:1], "d1")
         print(f"  one process: {one['per_second']:.1f}/s (load {one['load']})", flush=True)
