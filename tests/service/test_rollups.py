@@ -17,6 +17,7 @@ from dispatch.core.models import Assignment, Event, Ticket
 from dispatch.core.vocab import CLOSED_STATES, Status
 from dispatch.intake.pipeline import IntakePorts, intake
 from dispatch.stats import rollups
+from dispatch.stats.assessment import compute
 from dispatch.stats.metrics import (
     BREAKDOWNS,
     DIMENSIONS,
@@ -375,6 +376,10 @@ def test_a_generated_month_gives_the_raw_figures_incrementally_and_after_a_rebui
 
     raw = RawFigures(session)
     assert_rollups_equal_raw(session, now, raw=raw)
+    # The monthly assessment (考核) too, for both months the history crosses.
+    for month_name in ("2026-11", "2026-12"):
+        assert compute(session, month_name, now, source="rollups") == \
+            compute(session, month_name, now, source="raw"), month_name
     # Weeks later: December is a whole month before the current one (its monthly rows).
     later = local(date(2027, 1, 12), 10)
     assert_rollups_equal_raw(session, later, SPANS[:2], drill=False, raw=raw)
