@@ -238,3 +238,26 @@ def test_a_bad_mapping_file_is_refused_in_chinese():
     with pytest.raises(InvalidInput) as caught:
         parse_mapping({"states": {"结案": "DONE"}})
     assert "结案" in caught.value.message
+
+
+def test_text_with_tabs_line_ends_backslashes_and_quotes_is_written_as_given(
+        session, clock, grid):
+    """The rows go to PostgreSQL by COPY in binary format: what the file says reaches the
+    columns and the JSON payloads unchanged, whatever characters it holds."""
+    awkward = '门口\t有人"占道"\n经营\\N 第二行\\t结尾 ✓'
+    result = '已\t清理\\"完毕"\n明天回访'
+    report = run(session, clock, sheet([
+        row("Q1", "已办结", **{**HANDLED, "诉求内容": awkward, "办结情况": result,
+                             "诉求人": "李\\四"})]))
+    assert report.imported == 1, report.rejected
+    ticket = session.scalars(select(Ticket).where(Ticket.import_ref == "Q1")).one()
+    assert (ticket.text, ticket.citizen_name) == (awkward, "李\\四")
+    complete = session.scalars(select(Event).where(Event.ticket_id == ticket.id,
+                                                   Event.action == "complete")).one()
+    assert complete.payload["result"] == result
+    assignment = session.scalars(select(Assignment).where(
+        Assignment.ticket_id == ticket.id)).one()
+    assert assignment.result == result
+    intake = session.scalars(select(Event).where(Event.ticket_id == ticket.id,
+                                                 Event.action == "intake")).one()
+    assert intake.payload["imported"]["ref"] == "Q1"

@@ -4,17 +4,17 @@ located in bulk, and the rows sent to PostgreSQL by COPY from a writer thread.""
 from __future__ import annotations
 
 import json
+import operator
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from dispatch.core.db import UTCDateTime, upsert_insert
+from dispatch.core.db import upsert_insert
 from dispatch.core.models import Ticket, TicketCounter
 from dispatch.core.ports import Location
 from dispatch.intake.history_import.mapping import HistoryGrid
@@ -25,6 +25,12 @@ from dispatch.tickets.calendar import LOCAL_TZ
 
 def imported_refs(session: Session, refs: Sequence[str]) -> set[str]:
     found: set[str] = set()
+    if session.get_bind().dialect.name == "postgresql":  # one array parameter per chunk
+        for i in range(0, len(refs), 50000):
+            found.update(session.execute(text(
+                "SELECT import_ref FROM tickets WHERE import_ref = ANY(:refs)"),
+                {"refs": list(refs[i:i + 50000])}).scalars())
+        return found
     for i in range(0, len(refs), 5000):
         chunk = refs[i:i + 5000]
         found.update(session.scalars(select(Ticket.import_ref).where(
@@ -57,20 +63,24 @@ def reserve_numbers(session: Session, rows: Sequence[HistoryRow]) -> list[str]:
     return out
 
 
+_Batch = tuple[str, list[str], list[str], list[Sequence[Any]]]  # table, columns, types, rows
+
+
 class Sink:
     """Where the batches go. Ids are taken up front for the whole file (from the sequences on
     PostgreSQL; after the largest on SQLite, whose one writer holds the database from the
-    counters' upsert on). On PostgreSQL each batch goes by COPY in text format (the values
-    formatted here, once) from a thread of its own, so that the database takes one batch
-    while the next is made; elsewhere by a batched executemany. Nothing else may use the
-    session between `start` and `close`."""
+    counters' upsert on). On PostgreSQL each batch goes by COPY in binary format (the JSON
+    values encoded here, once; the rest by psycopg's C dumpers) from a thread of its own, so
+    that the database takes one batch while the next is made; elsewhere by a batched
+    executemany. Nothing else may use the session between `start` and `close`."""
 
     def __init__(self, session: Session) -> None:
         self.connection = session.connection()
         self.postgresql = self.connection.dialect.name == "postgresql"
         self.ids: dict[str, Iterator[int]] = {}
+        self.kinds: dict[str, dict[str, str]] = {}  # PostgreSQL: table -> column -> type
         self.database_seconds = 0.0
-        self.queue: queue.Queue[tuple[str, list[str], str] | None] = queue.Queue(maxsize=3)
+        self.queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=3)
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
 
@@ -83,14 +93,20 @@ class Sink:
 
     def reserve(self, table: Table, n: int) -> None:
         """Take `n` ids of `table` for the rows to come."""
-        if self.postgresql:
-            taken = list(self.connection.execute(text(
-                "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-                {"t": table.name, "n": n}).scalars())
+        if self.postgresql:  # one row back: the ids as text, not a row each
+            listed = self.connection.execute(text(
+                "SELECT string_agg(nextval(pg_get_serial_sequence(:t, 'id'))::text, ',') "
+                "FROM generate_series(1, :n)"), {"t": table.name, "n": n}).scalar()
+            taken = [int(i) for i in listed.split(",")] if listed else []
         else:
             top = self.connection.execute(select(func.max(table.c.id))).scalar() or 0
             taken = list(range(top + 1, top + 1 + n))
         self.ids[table.name] = iter(taken)
+        if self.postgresql:  # COPY's binary format needs each column's exact type
+            self.kinds[table.name] = {name: kind for name, kind in self.connection.execute(text(
+                "SELECT attname, typname FROM pg_attribute JOIN pg_type ON pg_type.oid = atttypid "
+                "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"),
+                {"t": table.name})}
 
     def next_id(self, table: Table) -> int:
         return next(self.ids[table.name])
@@ -110,8 +126,10 @@ class Sink:
             self.connection.execute(insert(table), rows)
             self.database_seconds += time.perf_counter() - started
             return
-        columns = list(rows[0])
-        self.queue.put((table.name, columns, _copy_lines(table, columns, rows)))
+        kinds = self.kinds[table.name]
+        columns, values = _binary_rows(list(rows[0]), [kinds[c] == "jsonb" for c in rows[0]],
+                                       rows)
+        self.queue.put((table.name, columns, [kinds[c] for c in columns], values))
         if self.error is not None:
             self.close()
 
@@ -121,12 +139,17 @@ class Sink:
         while (item := self.queue.get()) is not None:
             if self.error is not None:
                 continue  # drain: the main thread sees the error at its next put or close
-            name, columns, data = item
+            name, columns, kinds, rows = item
             started = time.perf_counter()
             try:
                 with raw.cursor() as cursor, cursor.copy(
-                        f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-                    copy.write(data)
+                        f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    # A JSON value goes as jsonb's binary form, already made: sent as bytes.
+                    copy.set_types(["bytea" if k == "jsonb" else k for k in kinds])
+                    write = copy.write_row
+                    for row in rows:
+                        write(row)
             except BaseException as exc:  # handed to the main thread
                 self.error = exc
             self.database_seconds += time.perf_counter() - started
@@ -142,45 +165,37 @@ class Sink:
             raise error
 
 
-def _copy_lines(table: Table, columns: list[str], rows: list[dict[str, Any]]) -> str:
-    """The rows in COPY's text format."""
-    formats = [_copy_format(table.c[c].type) for c in columns]
-    encoded: dict[int, str] = {}  # a JSON value shared by many rows is encoded once
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
-    def as_json(v: Any) -> str:
-        found = encoded.get(id(v))
-        if found is None:
-            found = encoded[id(v)] = _copy_text(json.dumps(v, ensure_ascii=False))
+
+def _binary_rows(columns: list[str], json_columns: list[bool],
+                 rows: list[dict[str, Any]]) -> tuple[list[str], list[Sequence[Any]]]:
+    """The columns (the JSON ones last) and the rows as tuples for COPY's binary format: a
+    JSON value as jsonb's binary form (version 1, then the text), encoded once when many rows
+    share it."""
+    encoded: dict[int, bytes | None] = {}
+    encode = _JSON.encode
+
+    def as_jsonb(v: Any) -> bytes | None:
+        found = encoded.get(id(v), b"")
+        if found == b"":
+            found = encoded[id(v)] = None if v is None else b"\x01" + encode(v).encode()
         return found
 
-    pairs = [(c, as_json if f is None else f) for c, f in zip(columns, formats, strict=True)]
-    lines = ["\t".join(["\\N" if (v := row[c]) is None else f(v) for c, f in pairs])
-             for row in rows]
-    lines.append("")
-    return "\n".join(lines)
+    plain = [c for c, j in zip(columns, json_columns, strict=True) if not j]
+    jsons = [c for c, j in zip(columns, json_columns, strict=True) if j]
 
+    def getter(names: list[str]) -> Any:
+        return operator.itemgetter(*names) if len(names) > 1 else (lambda r: (r[names[0]],))
 
-def _copy_format(kind: Any) -> Callable[[Any], str] | None:
-    """How COPY's text format writes a non-null value of a column type (None: JSON)."""
-    if isinstance(kind, JSON):
-        return None
-    python = kind.python_type if not isinstance(kind, UTCDateTime) else datetime
-    if python is bool:
-        return lambda v: "t" if v else "f"
-    if python is str:
-        return _copy_text
-    if python is datetime:
-        return datetime.isoformat
-    return str
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(text_: str) -> str:
-    """A text value as COPY's text format reads it (backslash, tab and line ends escaped)."""
-    return text_.translate(_COPY_ESCAPES) if ("\\" in text_ or "\t" in text_ or "\n" in text_
-                                              or "\r" in text_) else text_
+    values = getter(plain)
+    if not jsons:
+        return plain, list(map(values, rows))
+    if len(jsons) == 1:
+        (name,) = jsons
+        return plain + jsons, [(*values(r), as_jsonb(r[name])) for r in rows]
+    documents = getter(jsons)
+    return plain + jsons, [(*values(r), *map(as_jsonb, documents(r))) for r in rows]
 
 
 def locate_all(rows: Sequence[HistoryRow], grid: HistoryGrid) -> list[Location]:
