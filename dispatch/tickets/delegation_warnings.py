@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, select, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
 from dispatch.core.db import Base, UTCDateTime
 from dispatch.core.models import Delegation
@@ -38,6 +38,8 @@ class DelegationClock(Base):
     delegation_id: Mapped[int] = mapped_column(ForeignKey("delegations.id"), primary_key=True,
                                                autoincrement=False)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    # A warned mark: when the warning fired, or when the clock stopped owing one (signed for,
+    # closed) — so that the partial indexes hold only the warnings still owed.
     sign_warn_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sign_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     complete_warn_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -58,6 +60,20 @@ def arm(session: Session, d: Delegation, ratio: float) -> DelegationClock:
     return clock
 
 
+def disarm(d: Delegation, now: datetime, *, sign: bool = True, complete: bool = True) -> None:
+    """The step's sign-for clock (signed for) or both (closed) owe no warning any more: their
+    marks set, so the sweep never reads them again. A completion clock awaiting review is left
+    armed: a rejected review runs it again."""
+    session = object_session(d)
+    clock = session.get(DelegationClock, d.id) if session is not None and d.id else None
+    if clock is None:
+        return
+    if sign and clock.sign_warned_at is None:
+        clock.sign_warned_at = now
+    if complete and clock.complete_warned_at is None:
+        clock.complete_warned_at = now
+
+
 def clock_of(session: Session, d: Delegation) -> DelegationClock | None:
     """The step's warning clock (None for a step delegated before there were any)."""
     return session.get(DelegationClock, d.id)
@@ -71,4 +87,4 @@ def clocks_of(session: Session, ids: list[int]) -> dict[int, DelegationClock]:
     return {c.delegation_id: c for c in rows}
 
 
-__all__ = ["DelegationClock", "arm", "clock_of", "clocks_of"]
+__all__ = ["DelegationClock", "arm", "disarm", "clock_of", "clocks_of"]

@@ -187,6 +187,14 @@ def test_no_urge_for_a_completed_or_returned_step_or_a_suspended_assignment(phon
     desk.act(suspended, "request_suspend", "street1", reason="等待法院判决",
              until="2026-12-10")
     desk.act(suspended, "approve_suspend", "dispatcher1", reason="同意")
+    # The clocks that stopped owing a warning are marked (out of the sweep's indexes): the
+    # sign-for clock once signed for, both once closed; a completion awaiting review is not.
+    clocks = {d.ticket_id: warning_clock(desk, d) for d in delegations(desk)}
+    assert clocks[done.id].sign_warned_at is not None
+    assert clocks[done.id].complete_warned_at is None
+    assert clocks[returned.id].sign_warned_at is not None
+    assert clocks[returned.id].complete_warned_at is not None
+    assert clocks[suspended.id].sign_warned_at is None
     late = max(d.complete_deadline for d in delegations(desk)
                if d.ticket_id != suspended.id) + MINUTE
     assert late < datetime(2026, 12, 10, tzinfo=late.tzinfo)  # the suspension still stands

@@ -29,7 +29,7 @@ from dispatch.core.vocab import (
 from dispatch.tickets import attachments
 from dispatch.tickets.access import DEPARTMENTS, department_subtree
 from dispatch.tickets.clocks import Limit, deadline_after
-from dispatch.tickets.delegation_warnings import arm
+from dispatch.tickets.delegation_warnings import arm, disarm
 from dispatch.tickets.lifecycle.assignments import (
     assignment_payload,
     held_assignment,
@@ -82,6 +82,7 @@ def cancel_below(ticket: Ticket, assignment_id: int, now: datetime,
         if parent_id is not None and not _below(ticket, d, parent_id):
             continue
         d.status, d.closed_at = D.CANCELLED, now
+        disarm(d, now)
         cancelled.append(d.id)
     return cancelled
 
@@ -198,6 +199,7 @@ def delegated_sign(c: Context, d: Delegation) -> Step:
     if d.status != D.DISPATCHED:
         raise Conflict("下派的任务不是待签收状态")
     d.status, d.signed_at = D.SIGNED, c.now
+    disarm(d, c.now, complete=False)  # its sign-for clock is done
     return Step(SAME, {**_payload(c, d), "delegated": True,
                        "on_time": c.now <= d.sign_deadline})
 
@@ -208,6 +210,7 @@ def delegated_return(c: Context, d: Delegation) -> Step:
         raise Conflict("已办结待审核的下派任务不能退回")
     cancelled = cancel_below(c.ticket, d.assignment_id, c.now, parent_id=d.id)
     d.status, d.closed_at = D.RETURNED, c.now
+    disarm(d, c.now)
     d.returned_at, d.return_reason = c.now, c.payload.reason
     return Step(SAME, {**_payload(c, d), "delegated": True,
                        "returned_to": d.from_department_code, "cancelled": cancelled})
@@ -275,6 +278,7 @@ def _review_delegated_accept(c: Context) -> Step:
     d = _awaiting_review(c)
     a = _check_holds_above(c, d)
     d.status, d.closed_at = D.ACCEPTED, c.now
+    disarm(d, c.now)
     d.reviewed_at, d.reviewed_by_id, d.review_reason = c.now, c.actor.id, c.payload.reason
     payload = {**_payload(c, d), "result": d.result}
     if d.parent_id is not None:

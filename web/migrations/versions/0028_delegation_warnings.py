@@ -2,7 +2,7 @@
 step with the warning times and marks of its sign-for and completion clocks and, while its
 assignment is suspended (挂起), its deadlines from before the stop; filled for the steps still
 open (warning times at the time-limit settings' warning_ratio, 0.75 unless set; a clock already
-urged as overdue counts as warned)
+urged as overdue, or a sign-for clock of a step signed for, owes no warning: marked)
 
 Revision ID: 0028
 Revises: 0027
@@ -66,6 +66,7 @@ def upgrade():
     bind = op.get_bind()
     ratio = _ratio(bind)
     delegations = sa.table("delegations", sa.column("id"), sa.column("ticket_id"),
+                           sa.column("status"), sa.column("signed_at", UTC),
                            sa.column("delegated_at", UTC), sa.column("sign_deadline", UTC),
                            sa.column("complete_deadline", UTC), sa.column("closed_at", UTC),
                            sa.column("sign_overdue_at", UTC),
@@ -78,7 +79,8 @@ def upgrade():
         rows.append({
             "delegation_id": d.id, "ticket_id": d.ticket_id,
             "sign_warn_at": d.delegated_at + (d.sign_deadline - d.delegated_at) * ratio,
-            "sign_warned_at": d.sign_overdue_at,
+            "sign_warned_at": d.sign_overdue_at or (
+                None if d.status == "dispatched" else d.signed_at or d.delegated_at),
             "complete_warn_at": d.delegated_at + (d.complete_deadline - d.delegated_at) * ratio,
             "complete_warned_at": d.complete_overdue_at})
     if rows:
