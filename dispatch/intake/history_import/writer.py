@@ -187,41 +187,50 @@ class _Writer:
                                          "grid_version": ticket["grid_version"]},
                             "routing": ticket["routing"], "repeat_candidates": []}}]
         at = r.dispatched_at or r.created_at
+        payload: dict[str, Any]
+        when: datetime
         for action, frm, to in STORIES[r.state]:
-            payload: dict[str, Any] = {"imported": True}
-            when = at
             if action == "answer":
                 when = r.closed_at or r.created_at
-                payload |= {"answer": r.result, "article_id": None, "article_version": None}
+                payload = {"imported": True, "answer": r.result, "article_id": None,
+                           "article_version": None}
             elif action == "void":
                 when = r.closed_at or r.created_at
+                payload = {"imported": True}
             elif action == "dispatch":
-                payload |= {"dispatched_by": "import", "lead": lead, "co_handlers": [],
-                            "grid_worker": None,
-                            "assignment_ids": [assignment_id] if assignment_id else [],
-                            "type": r.type, "category": r.category, "urgency": r.urgency,
-                            "routing_overridden": routing.lead is not None
-                            and routing.lead != lead,
-                            "redispatch": False, "supervised": False}
+                when = at
+                payload = {"imported": True, "dispatched_by": "import", "lead": lead,
+                           "co_handlers": [], "grid_worker": None,
+                           "assignment_ids": [assignment_id] if assignment_id else [],
+                           "type": r.type, "category": r.category, "urgency": r.urgency,
+                           "routing_overridden": routing.lead is not None
+                           and routing.lead != lead,
+                           "redispatch": False, "supervised": False}
             elif action == "sign":
                 when = r.signed_at or at
-                payload |= {"assignment_id": assignment_id, "department": lead, "role": "lead"}
+                payload = {"imported": True, "assignment_id": assignment_id,
+                           "department": lead, "role": "lead"}
             elif action == "return":
                 when = r.closed_at or r.signed_at or at
-                payload |= {"assignment_id": assignment_id, "department": lead, "role": "lead"}
+                payload = {"imported": True, "assignment_id": assignment_id,
+                           "department": lead, "role": "lead"}
             elif action == "complete":
                 when = r.completed_at or at
-                payload |= {"assignment_id": assignment_id, "department": lead, "role": "lead",
-                            "result": r.result}
+                payload = {"imported": True, "assignment_id": assignment_id,
+                           "department": lead, "role": "lead", "result": r.result}
             elif action == "review_accept":
                 when = r.completed_at or at
-                payload |= {"callback_needed": not r.anonymous and r.citizen_phone is not None}
+                payload = {"imported": True,
+                           "callback_needed": not r.anonymous and r.citizen_phone is not None}
             elif action == "callback":
                 when = r.callback_at or r.completed_at or at
-                payload |= {"reached": True, "satisfaction": r.satisfaction,
-                            "resolved": r.resolved, "via": "import",
-                            "previous_lead": lead}
-            out.append(self._event(tid, when, action, frm, to, payload))
+                payload = {"imported": True, "reached": True, "satisfaction": r.satisfaction,
+                           "resolved": r.resolved, "via": "import", "previous_lead": lead}
+            else:
+                when, payload = at, {"imported": True}
+            out.append({"ticket_id": tid, "at": when, "actor_role": "system",
+                        "action": action, "from_status": frm, "to_status": to, "reason": None,
+                        "payload": payload})
         if r.state == Status.ARCHIVED:
             when = r.callback_at or r.closed_at or r.completed_at or at
             if r.satisfaction == UNREACHABLE:
