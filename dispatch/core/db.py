@@ -114,6 +114,35 @@ def adding_upsert(session: Session, table: Table, keys: Sequence[str], counters:
     return kept
 
 
+def add_rows(session: Session, table: Table, keys: Sequence[str], counters: Sequence[str],
+             rows: Sequence[dict[str, Any]]) -> None:
+    """Upsert `rows` (dicts of keys and counters, each key once) adding their counters to the
+    rows already there, as `adding_upsert` does row by row: on PostgreSQL in one statement,
+    the rows sent as one array a column (`INSERT … SELECT * FROM unnest(…) ON CONFLICT …`;
+    row by row, a refresh's hundreds of rows cost more CPU than the rest of it)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        session.execute(adding_upsert(session, table, keys, counters), list(rows))
+        return
+    shape = (dialect.name, table.name, tuple(keys), tuple(counters), "unnest")
+    kept = _ADDING_UPSERTS.get(shape)
+    columns = [*keys, *counters]
+    if kept is None:
+        q = dialect.identifier_preparer.quote
+        name = q(table.name)
+        arrays = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(dialect)}[])"
+                           for c in columns)
+        sql = (f"INSERT INTO {name} ({', '.join(q(c) for c in columns)}) "
+               f"SELECT * FROM unnest({arrays}) "
+               f"ON CONFLICT ({', '.join(q(c) for c in keys)}) DO UPDATE SET "
+               + ", ".join(f"{q(c)} = {name}.{q(c)} + excluded.{q(c)}" for c in counters))
+        kept = text(sql)
+        _ADDING_UPSERTS[shape] = kept
+    session.execute(kept, {c: [r[c] for r in rows] for c in columns})
+
+
 def affected_rows(result: Result[Any]) -> int:
     """The number of rows an executed INSERT, UPDATE or DELETE matched."""
     return cast(CursorResult[Any], result).rowcount

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from dispatch.core.db import adding_upsert, insert_ignoring_duplicates, utcnow
+from dispatch.core.db import add_rows, insert_ignoring_duplicates, utcnow
 from dispatch.stats.definitions import DIMENSIONS
 from dispatch.stats.rollups.facts import NO_FACTS, Contribution, compute, contributions, stored
 from dispatch.stats.rollups.tables import (
@@ -75,8 +75,7 @@ def _add_to_slices(session: Session, delta: dict[Contribution, int]) -> None:
     ]
     if not slices:
         return
-    stmt = adding_upsert(session, stat_daily, ["slice", "day", *DIMENSIONS], COUNTERS)
-    session.execute(stmt, slices)
+    add_rows(session, stat_daily, ["slice", "day", *DIMENSIONS], COUNTERS, slices)
 
 
 def lock_head(session: Session, *, wait: bool) -> bool:
