@@ -71,6 +71,13 @@ class EmbeddedRunner:
         self._stats_owed = True
         self._wake.set()
 
+    def changed(self) -> None:
+        """A commit that owes the outbox nothing: only the rollups follow, within
+        `stats_interval` (the thread is woken once to time that, not for every commit)."""
+        if not self._stats_owed:
+            self._stats_owed = True
+            self._wake.set()
+
     def _stats_due_in(self) -> float:
         return self._last_stats + self.stats_interval - time.monotonic()
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from dispatch.core.models import Event
 from dispatch.core.ports import Clock, LogPublisher, PublishedEvent, Publisher, SystemClock
 from dispatch.intake.pipeline import Classifier, IntakePorts
+from dispatch.outbound import outbox
 from dispatch.triage.classifier import ModelCache, SessionTriage
 from dispatch.triage.rules import ClassifierCache
 from grid.directory import SqlDirectory
@@ -87,8 +88,11 @@ class Services:
                         str(exc.orig if hasattr(exc, "orig") else exc).strip())
         else:
             self.publisher.publish(published)
-        if self.runner is not None:  # deliver what the change queued now
-            self.runner.poke()
+        if self.runner is not None:
+            if outbox.owed(session):
+                self.runner.poke()  # deliver what the change queued now
+            else:
+                self.runner.changed()  # nothing to deliver: the rollups' next batch
 
 
 def services() -> Services:

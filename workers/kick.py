@@ -35,5 +35,8 @@ class CeleryKicker:
             log.warning("could not kick the workers (%s); the next periodic round delivers",
                         exc)
 
+    def changed(self) -> None:
+        """A commit that owes the outbox nothing: no kick (the beat refreshes the rollups)."""
+
     def stop(self, timeout: float = 10.0) -> None:
         """Nothing runs in this process (the same interface as the embedded runner)."""

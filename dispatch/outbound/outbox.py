@@ -82,6 +82,15 @@ class DeliveryReport:
     dead: tuple[int, ...] = ()
 
 
+_OWED = "outbox_owed"  # session.info: this session owed the outbox a message (see `owed`)
+
+
+def owed(session: Session) -> bool:
+    """Whether this session owed the outbox a message since the last time it was asked (the
+    process that commits pokes its deliverer only then)."""
+    return bool(session.info.pop(_OWED, False))
+
+
 def enqueue(session: Session, topic: str, payload: dict[str, Any], *, key: str,
             ticket_id: int | None, now: datetime) -> bool:
     """Owe a message, in the caller's transaction; False when `key` was already owed."""
@@ -91,7 +100,10 @@ def enqueue(session: Session, topic: str, payload: dict[str, Any], *, key: str,
     table = OutboxMessage.__table__
     stmt = (upsert_insert(session, table).values(row).on_conflict_do_nothing()
             .returning(table.c.id))  # rowcount is not reliable for ON CONFLICT on every driver
-    return session.execute(stmt).scalar() is not None
+    new = session.execute(stmt).scalar() is not None
+    if new:
+        session.info[_OWED] = True
+    return new
 
 
 _ENQUEUE_MANY_PG = text(
@@ -117,7 +129,16 @@ def enqueue_many(session: Session, topic: str, messages: Sequence[Mapping[str, A
             topic=topic, now=now, keys=[m["key"] for m in messages],
             tickets=[m["ticket_id"] for m in messages],
             payloads=[json.dumps(m["payload"], ensure_ascii=False) for m in messages])
-        return len(session.execute(stmt).all())
+        added = len(session.execute(stmt).all())
+    else:
+        added = _enqueue_rows(session, topic, messages, now)
+    if added:
+        session.info[_OWED] = True
+    return added
+
+
+def _enqueue_rows(session: Session, topic: str, messages: Sequence[Mapping[str, Any]],
+                  now: datetime) -> int:
     rows = [{"topic": topic, "dedupe_key": m["key"], "ticket_id": m["ticket_id"],
              "payload": m["payload"], "created_at": now, "due_at": now, "attempts": 0,
              "last_error": None, "delivered_at": None, "receipt": None, "dead": False}
