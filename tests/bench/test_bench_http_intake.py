@@ -30,7 +30,9 @@ stopped).
 Each measured run follows a warm-up of `WARMUP` seconds on the same server (caches, the
 classifier's model). Nothing is asserted about speed (it depends on what else runs here: the
 load average is printed with the figures); every request must have been answered 201 and
-stored once. Results go to tests/bench/results/http_intake.json.
+stored once (a 409 answer is SQLite's "database is locked" after its 5 s busy timeout: a
+write waited that long for the one writer). The figures are saved before that is asserted.
+Results go to tests/bench/results/http_intake.json.
 
 Run: `HOTLINE_BENCH_HTTP_INTAKE=1 .venv/bin/pytest -p no:xdist -s
 tests/bench/test_bench_http_intake.py` (about 6 minutes; HOTLINE_BENCH_HTTP_INTAKE_SECONDS per
@@ -39,6 +41,7 @@ run, default 15).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import sys
@@ -129,6 +132,7 @@ class Served:
     def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path,
                  port: int, rows: Any) -> None:
         self.name, self.port, self.rows = name, port, rows
+        self.primed = False
         self.process = Process(name, args, env, logs)
         wait_until(lambda: answers(port), 120, f"{name} to answer /healthz")
 
@@ -155,6 +159,7 @@ def _bare(name: str, url: str, env: dict[str, str], logs: Path, engine: Engine) 
 def _measure(server: Served, connections: int, points: Path, token: str,
              tag: str) -> dict[str, Any]:
     """A warm-up, then one measured run; every answer 201 and every request stored."""
+    _prime(server, points, token)
     wrk(server.port, 8, WARMUP, INTAKE_LUA, str(points), token, f"{tag}w")
     before = _settled(server)
     cpu = group_cpu_seconds(server.process.popen.pid)
@@ -165,14 +170,33 @@ def _measure(server: Served, connections: int, points: Path, token: str,
         "load": _load(), "server_cpu_ms_per_request": round(cpu * 1000 / max(stored, 1), 2)}
 
 
+def _prime(server: Served, points: Path, token: str) -> None:
+    """One intake answered before any load: the first request of a process loads what it
+    keeps (the classifier's model, the grid's index), which takes seconds."""
+    if server.primed:
+        return
+    lon, lat = points.read_text().split("\n", 1)[0].split()
+    body = json.dumps({"channel": "phone", "text": "小区门口占道经营，堵住出口（预热）",
+                       "citizen": {"name": "张三", "phone": "13900000000"},
+                       "lon": float(lon), "lat": float(lat)}, ensure_ascii=False)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=180)
+    conn.request("POST", "/api/v1/tickets", body.encode(),
+                 {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    assert response.status == 201, (server.name, response.status, response.read()[:300])
+    conn.close()
+    server.primed = True
+
+
 def _settled(server: Served) -> int:
     """The server's stored rows once the requests wrk left in flight are done (the count
-    still for `SETTLE` seconds; on SQLite one may wait for the lock up to 5 s)."""
-    count = server.rows()
-    for _ in range(30):
+    still over two `SETTLE` periods; on SQLite one may wait for the lock up to 5 s)."""
+    count, still = server.rows(), 0
+    for _ in range(60):
         time.sleep(SETTLE)
         again = server.rows()
-        if again == count:
+        still = still + 1 if again == count else 0
+        if still == 2:
             return count
         count = again
     raise AssertionError(f"{server.name}: rows still being written")
@@ -184,17 +208,30 @@ def _checked(name: str, runs: list[WrkRun], stored: int, connections: int) -> di
     for r in runs:
         for status, n in r.statuses.items():
             statuses[status] = statuses.get(status, 0) + n
-    assert statuses == {"201": requests}, f"{name}: statuses {statuses}"
-    assert sum(r.socket_errors for r in runs) == 0, f"{name}: socket errors"
-    # Answered ones stored; at most one more a connection (in flight when wrk stopped).
-    assert requests <= stored <= requests + connections, (name, requests, stored)
+    # Every answer 201; the answered ones stored, at most one more a connection (in flight
+    # when wrk stopped). Kept with the figures and asserted once they are saved.
+    problems = []
+    if statuses != {"201": requests}:
+        problems.append(f"{name}: statuses {statuses}")
+    if sum(r.socket_errors for r in runs):
+        problems.append(f"{name}: {sum(r.socket_errors for r in runs)} socket errors")
+    if not requests <= stored <= requests + connections:
+        problems.append(f"{name}: {requests} answered 201, {stored} stored")
     if len(runs) == 1:
-        return runs[0].as_dict() | {"stored": stored}
+        return runs[0].as_dict() | {"stored": stored, "problems": problems}
     return {"connections": connections, "requests": requests,
             "per_second": round(sum(r.per_second for r in runs), 1),
             "p50_ms": round(max(r.p50_ms for r in runs), 2),
             "p99_ms": round(max(r.p99_ms for r in runs), 2),
-            "runs": [r.as_dict() for r in runs], "stored": stored}
+            "runs": [r.as_dict() for r in runs], "stored": stored, "problems": problems}
+
+
+def _problems(result: Any) -> list[str]:
+    """Every run's problems in a result."""
+    if isinstance(result, dict):
+        return [*result.get("problems", ()), *(p for k, v in result.items() if k != "problems"
+                                               for p in _problems(v))]
+    return []
 
 
 def _side_by_side(full: Served, bare: Served, points: Path, token: str,
@@ -250,6 +287,7 @@ def test_postgresql_full_pipeline_against_the_bare_endpoint(county, tmp_path):
     result["server"] = (f"hotline serve: gunicorn gthread, 1 process, {THREADS} threads, "
                         "embedded mode; bare: tests/bench/bare_intake.py, the same settings")
     _save("postgresql", result)
+    assert not _problems(result), _problems(result)
 
 
 @pytest.mark.timeout(1200)
@@ -279,6 +317,7 @@ def test_sqlite_embedded_mode_against_a_bare_sqlite_endpoint(county, tmp_path):
         engine.dispose()
     result["goals"] = {"ratio_8_ge_0.3": result["8_connections"]["ratio"] >= 0.3}
     _save("sqlite", result)
+    assert not _problems(result), _problems(result)
 
 
 @pytest.mark.timeout(1200)
@@ -295,6 +334,7 @@ def test_distributed_mode_two_web_processes_against_one(county, tmp_path):
 
         def run(targets: list[Served], tag: str) -> dict[str, Any]:
             for w in targets:  # warm each process
+                _prime(w, points_file, token)
                 wrk(w.port, 4, WARMUP, INTAKE_LUA, str(points_file), token, f"{tag}w{w.name}")
             before = _settled(webs[0])
             cpu = sum(group_cpu_seconds(w.process.popen.pid) for w in targets)
@@ -323,3 +363,4 @@ def test_distributed_mode_two_web_processes_against_one(county, tmp_path):
         "goals": {"ratio_ge_1.6": ratio >= 1.6},
         "pinning": "web1 taskset -c 0, web2 taskset -c 1; PostgreSQL and wrk unpinned; "
                    "load: 2 wrk × 4 connections in both (both at web1, then one at each)"})
+    assert not _problems(one) + _problems(two), _problems(one) + _problems(two)
