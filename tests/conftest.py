@@ -315,17 +315,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             pass  # no server: the run has already failed on it
 
 
+_superuser: dict[str, bool] = {}
+
+
 def _empty(engine: Engine) -> None:
     """Empty every table and restart the identities that moved, as `TRUNCATE ... RESTART
     IDENTITY` would: by DELETE, children first, which on tables of a few rows takes
     milliseconds where TRUNCATE (new files for some hundred tables and indexes) took a quarter
-    of a second per test; all in one round trip (a hundred statements one by one took a tenth
-    of a second more)."""
+    of a second per test; all in one round trip. As a superuser (the tests' server), with the
+    foreign keys' triggers off for the transaction (`session_replication_role = replica`):
+    every row goes, so checking each deleted row's references is wasted work — the demo's
+    users, departments and categories are referenced by dozens of tables, and the checks took
+    nine tenths of the time (12 ms against 119 ms, median of 20 at load 5)."""
+    key = engine.url.render_as_string()
+    if key not in _superuser:
+        with engine.connect() as conn:
+            _superuser[key] = bool(conn.exec_driver_sql(
+                "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar())
     deletes = "; ".join(f'DELETE FROM "{table.name}"'
                         for table in reversed(Base.metadata.sorted_tables))
+    triggers_off = "SET LOCAL session_replication_role = replica; " if _superuser[key] else ""
     with engine.begin() as conn:
         conn.exec_driver_sql(
-            deletes + "; SELECT setval((quote_ident(schemaname) || '.' || "
+            triggers_off + deletes + "; SELECT setval((quote_ident(schemaname) || '.' || "
             "quote_ident(sequencename))::regclass, start_value, false) "
             "FROM pg_sequences WHERE last_value IS NOT NULL")
 
