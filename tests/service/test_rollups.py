@@ -349,6 +349,7 @@ def assert_every_page_equals_raw(
         assert len(got.items) == max(0, min(per_page, total - per_page * (page - 1)))
 
 
+@pytest.mark.timeout(600)  # the suite's longest test: a month made and read both ways
 def test_a_generated_month_gives_the_raw_figures_incrementally_and_after_a_rebuild(
     session, clock, actors, directory, installed
 ):
@@ -384,9 +385,12 @@ def test_a_generated_month_gives_the_raw_figures_incrementally_and_after_a_rebui
     later = local(date(2027, 1, 12), 10)
     assert_rollups_equal_raw(session, later, SPANS[:2], drill=False, raw=raw)
     assert_rebuild_gives_the_same_rows(session, len(month.tickets))
-    # The rebuilt rollups give the raw figures again (computed once: the log is unchanged).
+    # The rebuilt rows are the incremental ones, row for row (above), and the figures are read
+    # from those rows only, so they are the raw figures again: the month's summaries and
+    # breakdowns are read once more as a check of that reasoning (the raw side computed once:
+    # the log is unchanged), not every drill-down page a second time.
     known = len(raw.known)
-    assert_rollups_equal_raw(session, now, raw=raw)
+    assert_rollups_equal_raw(session, now, SPANS[:1], drill=False, raw=raw)
     assert len(raw.known) == known
 
 
