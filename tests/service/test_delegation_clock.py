@@ -264,6 +264,32 @@ def test_a_suspension_stops_the_delegated_steps_clocks_and_moves_their_deadlines
     assert delegations(desk)[0].sign_overdue_at == d.sign_deadline + MINUTE
 
 
+def test_a_step_delegated_while_the_clock_stands_stands_with_it_from_its_delegation(phones):
+    desk = phones
+    t = street_signed(desk)  # Mon 23 Nov 10:00
+    desk.act(t, "request_suspend", "street1", reason="等待法院判决", until="2026-11-26")
+    desk.act(t, "approve_suspend", "dispatcher1", reason="同意")
+    until = local(2026, 11, 26)
+    desk.clock.advance(hours=5)  # delegated five hours into the suspension
+    delegated = desk.clock.now()
+    desk.act(t, "delegate", "street1", to=VILLAGE)
+    (d,) = delegations(desk)
+    clock = warning_clock(desk, d)
+    sign0, complete0 = clock.stopped_sign_deadline, clock.stopped_complete_deadline
+    assert sign0 is not None and complete0 is not None  # its clocks stand from the start
+    assert d.sign_deadline == sign0 + (until - delegated)  # as if it ran again on the end date
+    assert d.complete_deadline <= desk.assignments(t)[0].complete_deadline
+    assert clock.sign_warn_at >= until and clock.complete_warn_at >= until
+    assert sweep(desk, sign0 + MINUTE).delegation_urges == 0  # nothing while it stands
+
+    # Resumed on Wed 25 at 10:00: the step stood since it was delegated, not since the stop.
+    desk.clock.current = local(2026, 11, 25, 10)
+    desk.act(t, "resume", "street1")
+    (d,) = delegations(desk)
+    assert d.sign_deadline == sign0 + (desk.clock.now() - delegated)
+    assert warning_clock(desk, d).stopped_sign_deadline is None
+
+
 def test_the_sweep_runs_the_delegated_clocks_again_at_the_end_date(phones):
     desk = phones
     t = street_signed(desk)

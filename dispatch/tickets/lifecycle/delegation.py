@@ -38,7 +38,7 @@ from dispatch.tickets.lifecycle.assignments import (
     pending_request,
 )
 from dispatch.tickets.lifecycle.context import Context, Step
-from dispatch.tickets.lifecycle.suspension import end_suspension
+from dispatch.tickets.lifecycle.suspension import end_suspension, stop_new_step
 from dispatch.tickets.lifecycle.table import SAME, S
 
 D = DelegationStatus
@@ -185,6 +185,7 @@ def _delegate(c: Context) -> Step:
     c.session.add(d)
     c.session.flush()
     arm(c.session, d, c.limits.warning_ratio)  # its warnings (预警), like an assignment's
+    stop_new_step(c, a, d)  # delegated while the assignment's clock stands (挂起)
     return Step(SAME, {**delegation_payload(d, worker.username if worker else None),
                        "level": 2 if above is not None else 1,
                        "sign_deadline": d.sign_deadline.isoformat(),

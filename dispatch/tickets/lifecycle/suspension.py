@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy.orm import Session
 
 from dispatch.core.errors import Conflict, InvalidInput
-from dispatch.core.models import Assignment, Suspension, Ticket
+from dispatch.core.models import Assignment, Delegation, Suspension, Ticket
 from dispatch.core.vocab import AssignmentStatus, Role
 from dispatch.core.vocab import DelegationStatus as DS
 from dispatch.tickets.calendar import LOCAL_TZ, calendar_year
@@ -211,12 +211,22 @@ def _moved_step_deadline(c: Context, a: Assignment, deadline: datetime, start: d
     return add_working_days(c.session, deadline, days).at if days else deadline
 
 
-def _stop_delegated(c: Context, a: Assignment, start: datetime, until: datetime) -> None:
-    """The assignment's clock stands (挂起): so do its open delegated steps'. Each deadline
-    still ahead becomes the one it has if it runs again on the end date (never past the
-    assignment's), kept as it was in the step's clock row; no warning before the end date."""
+def stop_new_step(c: Context, a: Assignment, d: Delegation) -> None:
+    """A step delegated while its assignment's clock stands stands with it, from now until
+    the end date (its deadlines then move by the time it stood since it was delegated)."""
+    if a.suspended_until is not None:
+        _stop_delegated(c, a, c.now, a.suspended_until, [d])
+
+
+def _stop_delegated(c: Context, a: Assignment, start: datetime, until: datetime,
+                    only: list[Delegation] | None = None) -> None:
+    """The assignment's clock stands (挂起): so do its open delegated steps' (or `only`
+    these). Each deadline still ahead becomes the one it has if it runs again on the end date
+    (never past the assignment's), kept as it was in the step's clock row; no warning before
+    the end date."""
     ratio = c.limits.warning_ratio
-    steps = [d for d in c.ticket.delegations if d.assignment_id == a.id
+    steps = [d for d in (c.ticket.delegations if only is None else only)
+             if d.assignment_id == a.id
              and d.closed_at is None and d.status in (DS.DISPATCHED, DS.SIGNED)]
     clocks = clocks_of(c.session, [d.id for d in steps])
     for d in steps:
@@ -237,8 +247,9 @@ def _stop_delegated(c: Context, a: Assignment, start: datetime, until: datetime)
 
 def _run_delegated(c: Context, a: Assignment, start: datetime, end: datetime) -> None:
     """The assignment's clock runs again at `end`: each delegated step's clock stopped at
-    `start` gets its deadline from before the stop moved by the time it stood (never past the
-    assignment's), a new warning time, and its warning and overdue marks cleared."""
+    `start` (or when the step was delegated, if later) gets its deadline from before the stop
+    moved by the time it stood (never past the assignment's), a new warning time, and its
+    warning and overdue marks cleared."""
     ratio = c.limits.warning_ratio
     steps = [d for d in c.ticket.delegations if d.assignment_id == a.id]
     clocks = clocks_of(c.session, [d.id for d in steps])
@@ -250,13 +261,14 @@ def _run_delegated(c: Context, a: Assignment, start: datetime, end: datetime) ->
         clock.stopped_sign_deadline = clock.stopped_complete_deadline = None
         if d.closed_at is not None:
             continue
+        stood_from = max(start, d.delegated_at)
         if sign is not None and d.status == DS.DISPATCHED:
-            d.sign_deadline = _moved_step_deadline(c, a, sign, start, end, sign=True)
+            d.sign_deadline = _moved_step_deadline(c, a, sign, stood_from, end, sign=True)
             clock.sign_warn_at = warning_time(d.delegated_at, d.sign_deadline, ratio)
             clock.sign_warned_at = d.sign_overdue_at = None
         if complete is not None:
             d.complete_deadline = min(a.complete_deadline, _moved_step_deadline(
-                c, a, complete, start, end, sign=False))
+                c, a, complete, stood_from, end, sign=False))
             clock.complete_warn_at = warning_time(d.delegated_at, d.complete_deadline, ratio)
             clock.complete_warned_at = d.complete_overdue_at = None
 
