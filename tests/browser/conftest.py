@@ -122,6 +122,40 @@ def county_template(tmp_path_factory: pytest.TempPathFactory) -> str:
         return template
 
 
+# PostgreSQL databases this process copied from a template, by name: the template and the SQL
+# that puts every row back as the copy had it. The next copy of the same template into the same
+# name is made in place by that SQL (a second or more of CREATE DATABASE … TEMPLATE under load,
+# a few tenths this way).
+_copies: dict[str, tuple[str, str]] = {}
+SNAPSHOT_SCHEMA = "copy_snapshot"
+
+
+def _keep_rows(url: str) -> str:
+    """Copy every row of the database at `url` into SNAPSHOT_SCHEMA (made anew); the SQL that
+    restores the tables and sequences to this state."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        names = [table.name for table in Base.metadata.sorted_tables
+                 if conn.execute(f'SELECT EXISTS (SELECT FROM "{table.name}")').fetchone()[0]]
+        conn.execute(f"DROP SCHEMA IF EXISTS {SNAPSHOT_SCHEMA} CASCADE")
+        conn.execute(f"CREATE SCHEMA {SNAPSHOT_SCHEMA}")
+        for name in names:
+            conn.execute(f'CREATE TABLE {SNAPSHOT_SCHEMA}."{name}" AS '
+                         f'SELECT * FROM public."{name}"')
+        sequences = conn.execute("SELECT sequencename, start_value, last_value FROM pg_sequences "
+                                 "WHERE schemaname = 'public'").fetchall()
+    settings = [f"setval('public.\"{seq}\"', {last}, true)" if last is not None
+                else f"setval('public.\"{seq}\"', {start}, false)"
+                for seq, start, last in sequences]
+    return "; ".join(
+        ["SET LOCAL session_replication_role = replica"]  # every row goes and comes back whole
+        + [f'DELETE FROM public."{table.name}"' for table in Base.metadata.sorted_tables]
+        + [f'INSERT INTO public."{name}" SELECT * FROM {SNAPSHOT_SCHEMA}."{name}"'
+           for name in names]
+        + (["SELECT " + ", ".join(settings)] if settings else []))
+
+
 def copy_database(template: str, folder: Path, suffix: str = "browser") -> str:
     """A fresh copy of a template database (a PostgreSQL database's name when configured,
     else a SQLite file) named `<test db>_<suffix>` (`<suffix>.db` in `folder`); its URL."""
@@ -130,11 +164,25 @@ def copy_database(template: str, folder: Path, suffix: str = "browser") -> str:
         copy = folder / f"{suffix}.db"
         shutil.copyfile(template, copy)
         return f"sqlite:///{copy}"
+    import psycopg
+
     name = f"{make_url(url).database}_{suffix}"
+    target = make_url(url).set(database=name)
+    copied = _copies.get(name)
+    if copied is not None and copied[0] == template:
+        with _pg_admin(url) as admin:  # no connection of the last test's app is left
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        with psycopg.connect(target.set(drivername="postgresql")
+                             .render_as_string(hide_password=False)) as conn:
+            conn.execute(copied[1])
+        return target.render_as_string(hide_password=False)
     with _pg_admin(url) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
+    _copies[name] = (template, _keep_rows(target.set(drivername="postgresql")
+                                          .render_as_string(hide_password=False)))
+    return target.render_as_string(hide_password=False)
 
 
 @pytest.fixture
