@@ -32,6 +32,8 @@ def test_the_console_decides_a_disputed_ticket_and_the_dashboard_shows_the_asses
 
     page = new_page()
     login(page, "dispatcher1")
+    # The tab counts the queue before it is opened.
+    expect(page.get_by_test_id("disputes-count")).to_have_text("1")
     page.get_by_test_id("tab-disputes").click()
     panel = page.get_by_test_id("disputes-panel")
     expect(panel).to_contain_text(n)
@@ -41,6 +43,7 @@ def test_the_console_decides_a_disputed_ticket_and_the_dashboard_shows_the_asses
     panel.get_by_test_id("decide-reason").fill("占道经营执法属城管")
     panel.get_by_test_id("decide-submit").click()
     expect(panel).to_contain_text("暂无待定责工单")
+    expect(page.get_by_test_id("disputes-count")).to_have_text("0")
     page.locator("#tab-all").click()
     expect(page.get_by_test_id("board")).to_be_visible()
     expect(panel).to_be_hidden()

@@ -262,7 +262,9 @@ function renderTabs(counts) {
 /** The 定责 tab: the hotline office's queue of disputed tickets (disputes.js, the same module
  * as the page /disputes), mounted when first opened and read again on each opening. */
 function disputesTab() {
-  const count = el("span", { class: "count" }, "…");
+  const count = el("span", { class: "count", "data-testid": "disputes-count" }, "…");
+  disputeCount = count;
+  countDisputes();
   return el("button", {
     type: "button", role: "tab", id: "tab-" + DISPUTES, dataset: { queue: DISPUTES, testid: "tab-disputes" },
     "aria-controls": "disputes",
@@ -286,6 +288,24 @@ function disputesTab() {
       }
     },
   }, el("span", { class: "label" }, "定责"), " ", count);
+}
+
+let disputeCount = null; // the 定责 tab's count (its roles only)
+let disputeCountTimer = null;
+
+/** The 定责 tab's count, read from the API: at load, and after returns and decisions (which
+ * are what move a ticket into or out of the queue), at most once a second. */
+function countDisputes() {
+  if (!disputeCount || disputeCountTimer) return;
+  disputeCountTimer = setTimeout(async () => {
+    disputeCountTimer = null;
+    try {
+      const data = await api("GET", "/api/v1/tickets?status=RETURNED&disputed=true&per_page=1");
+      disputeCount.textContent = String(data.total);
+    } catch {
+      // the count stays as it was; the tab itself reports errors when opened
+    }
+  }, disputeCount.textContent === "…" ? 0 : 1000);
 }
 
 function render() {
@@ -399,6 +419,7 @@ function onTicketEvent(ev) {
   if (apply(ev)) {
     logEvent(ev);
     scheduleRender();
+    if (ev.action === "return" || ev.action === "decide_lead") countDisputes();
   }
   if (lowestMissing(state.feed) !== null) fillGap();
 }
