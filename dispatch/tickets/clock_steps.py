@@ -54,9 +54,11 @@ def when_text(at: datetime) -> str:
     return f"{local.month}月{local.day}日{local:%H:%M}"
 
 
-def notice_text(step: Step, ticket_number: str, deadline: datetime) -> str:
-    """The SMS to the assignee for a clock step (one segment, ≤ 70 characters)."""
-    head = f"【{SMS_SIGN}】工单{ticket_number}"
+def notice_text(step: Step, ticket_number: str, deadline: datetime, *,
+                delegated: bool = False) -> str:
+    """The SMS to the assignee for a clock step, or to the holder of a delegated step (下派)
+    (one segment, ≤ 70 characters)."""
+    head = f"【{SMS_SIGN}】{'下派工单' if delegated else '工单'}{ticket_number}"
     when = when_text(deadline)
     texts = {
         Step.SIGN_WARNING: f"{head}即将超过签收时限，请于{when}前签收。",

@@ -31,7 +31,7 @@ from dispatch.core.models import Assignment, Delegation, Event, Ticket, User
 from dispatch.core.ports import PublishedEvent
 from dispatch.core.vocab import OPEN_STATES, DelegationStatus, Role, Status
 from dispatch.outbound import outbox
-from dispatch.tickets.clock_steps import SMS_MAX, SMS_SIGN, Fired, Step, when_text
+from dispatch.tickets.clock_steps import SMS_MAX, Fired, Step, notice_text
 from dispatch.tickets.delegation_warnings import DelegationClock, clocks_of
 from dispatch.tickets.lifecycle import check, consequences, lead_assignment
 
@@ -109,15 +109,9 @@ def steps_due(d: Delegation, now: datetime, clock: DelegationClock | None = None
 
 
 def delegation_notice_text(step: Step, ticket_number: str, deadline: datetime) -> str:
-    """The SMS to the holder of an overdue delegated step (one segment, ≤ 70 characters)."""
-    head = f"【{SMS_SIGN}】下派工单{ticket_number}"
-    when = when_text(deadline)
-    text = {
-        Step.SIGN_WARNING: f"{head}即将超过签收时限，请于{when}前签收。",
-        Step.SIGN_OVERDUE: f"{head}已超过签收时限（{when}），请立即签收。",
-        Step.COMPLETE_WARNING: f"{head}即将超过办理时限，请于{when}前办结。",
-        Step.COMPLETE_OVERDUE: f"{head}已超过办理时限（{when}），请立即办理。",
-    }[step]
+    """The SMS to the holder of a delegated step's clock step (one segment, ≤ 70 characters):
+    the assignment's text, naming the ticket 下派工单."""
+    text = notice_text(step, ticket_number, deadline, delegated=True)
     assert len(text) <= SMS_MAX, text
     return text
 
