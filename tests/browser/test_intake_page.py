@@ -291,25 +291,39 @@ def test_a_suggestion_that_lands_while_the_address_is_located_still_brings_the_r
         new_page, county):
     earlier = _log_call(county, "小区门口占道经营，摊贩很多", phone="13900003333")
     page = new_page()
-    held: list[Any] = []
+    held: list[Any] = []  # the first locate: answered only after the suggestion came
+    suggestions: list[Any] = []  # the suggestions asked before that locate: held until it is
 
-    def slow(route: Any) -> None:  # the first locate answers only after the suggestion
+    def slow_locate(route: Any) -> None:
         if held or "category=" in route.request.url:
             route.continue_()
         else:
             held.append(route)
 
-    page.route("**/api/v1/grid/locate*", slow)
+    def late_suggestion(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            suggestions.append(route)
+
+    page.route("**/api/v1/grid/locate*", slow_locate)
+    page.route("**/api/v1/classify", late_suggestion)
     login(page, "operator1")
     page.keyboard.type("13900003333")
     page.keyboard.press("Enter")
     page.keyboard.type("门口又有人占道经营")
     page.get_by_test_id("address").fill(CROSSING)
     page.get_by_test_id("address").press("Enter")  # asked at once, without a category
+    for _ in range(200):  # (the routes are served while the page waits)
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "the address was asked for before the suggestion came"
+    for route in suggestions:  # now the suggestion lands while the address is located
+        route.continue_()
     chip = page.get_by_test_id("suggest-category")  # the suggestion came, with a category
     expect(chip).to_be_visible()
     expect(chip).not_to_contain_text("未识别")
-    assert len(held) == 1, "the address was asked for before the suggestion came"
     held[0].continue_()
     repeat = page.get_by_test_id("repeat-item")
     expect(repeat).to_have_count(1)  # asked again with the suggested category
