@@ -162,6 +162,9 @@ async function sendCode() {
 }
 
 form.addEventListener("submit", submit);
+// The form is sent by this script only: its button waits for it (disabled in the page), since
+// a submission before it would reload the page and lose what was written.
+$("submit").disabled = false;
 if (BOOT.sms) $("send-code").addEventListener("click", sendCode);
 $("find-address").addEventListener("click", findAddress);
 $("photos").addEventListener("change", listPhotos);

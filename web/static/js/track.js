@@ -81,3 +81,6 @@ async function rate(event) {
 
 $("track-form").addEventListener("submit", lookup);
 $("rate-form").addEventListener("submit", rate);
+// The forms are answered by this script only: their buttons wait for it (disabled in the page),
+// since a submission before it would reload the page and lose the code typed.
+for (const button of document.querySelectorAll("form [type=submit]")) button.disabled = false;
