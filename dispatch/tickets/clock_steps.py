@@ -12,8 +12,8 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from dispatch.core.models import Assignment, CalendarDay
-from dispatch.core.vocab import AssignmentStatus
+from dispatch.core.models import Assignment, CalendarDay, User
+from dispatch.core.vocab import AssignmentStatus, Role
 from dispatch.tickets.calendar import LOCAL_TZ, ensure_years
 from dispatch.tickets.clocks import end_of_local_day
 
@@ -146,3 +146,17 @@ def steps_due(a: Assignment, now: datetime, cutoff: datetime) -> tuple[list[Step
             marks["escalated_at"] = False
             steps.append(Step.SUPERVISION)
     return steps, marks
+
+
+def handler_phones(session: Session, departments: set[str]) -> dict[str, list[tuple[int, str]]]:
+    """The active handlers with a phone of each department (user id, phone), oldest first: who
+    a clock step's SMS goes to when no grid worker holds the step."""
+    phones: dict[str, list[tuple[int, str]]] = {d: [] for d in departments}
+    if departments:
+        for uid, dept, phone in session.execute(
+                select(User.id, User.department_code, User.phone)
+                .where(User.role == Role.HANDLER, User.department_code.in_(departments),
+                       User.active.is_(True), User.phone.is_not(None), User.phone != "")
+                .order_by(User.id)):
+            phones[dept].append((uid, phone))
+    return phones

@@ -29,9 +29,9 @@ from sqlalchemy.orm.attributes import flag_modified
 from dispatch.core.actors import SYSTEM
 from dispatch.core.models import Assignment, Delegation, Event, Ticket, User
 from dispatch.core.ports import PublishedEvent
-from dispatch.core.vocab import OPEN_STATES, DelegationStatus, Role, Status
+from dispatch.core.vocab import OPEN_STATES, DelegationStatus, Status
 from dispatch.outbound import outbox
-from dispatch.tickets.clock_steps import SMS_MAX, Fired, Step, notice_text
+from dispatch.tickets.clock_steps import SMS_MAX, Fired, Step, handler_phones, notice_text
 from dispatch.tickets.delegation_warnings import DelegationClock, clocks_of
 from dispatch.tickets.lifecycle import check, consequences, lead_assignment
 
@@ -140,17 +140,11 @@ class _Holders:
         codes = {d.department_code for d in steps if d.department_code is not None}
         codes |= {u.department_code for u in self.workers.values() if u.department_code}
         self.names: dict[str, str] = {}
-        self.handlers: dict[str, list[tuple[int, str]]] = {c: [] for c in codes}
+        self.handlers = handler_phones(session, codes)
         if codes:
             self.names = {code: name for code, name in session.execute(
                 select(_DEPARTMENTS.c.code, _DEPARTMENTS.c["name"])
                 .where(_DEPARTMENTS.c.code.in_(codes)))}
-            for uid, dept, phone in session.execute(
-                    select(User.id, User.department_code, User.phone)
-                    .where(User.role == Role.HANDLER, User.department_code.in_(codes),
-                           User.active.is_(True), User.phone.is_not(None), User.phone != "")
-                    .order_by(User.id)):
-                self.handlers[dept].append((uid, phone))
 
     def name(self, d: Delegation) -> str:
         if d.grid_worker_id is not None:

@@ -34,7 +34,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.core.models import Assignment, Event, Ticket, User
 from dispatch.core.ports import DepartmentRef, Directory, PublishedEvent
-from dispatch.core.vocab import OPEN_STATES, Role, Status
+from dispatch.core.vocab import OPEN_STATES, Status
 from dispatch.outbound import outbox
 from dispatch.tickets.clock_steps import (
     Fired,
@@ -42,6 +42,7 @@ from dispatch.tickets.clock_steps import (
     Step,
     due_now,
     escalation_cutoff,
+    handler_phones,
     notice_text,
     steps_due,
     urge_reason,
@@ -342,14 +343,7 @@ class _Recipients:
                                                   User.active.is_(True))) if phone}
         departments = {a.department_code for a in assignments
                        if a.grid_worker_id not in self.workers}
-        self.handlers: dict[str, list[tuple[int, str]]] = {d: [] for d in departments}
-        if departments:
-            for uid, dept, phone in session.execute(
-                    select(User.id, User.department_code, User.phone)
-                    .where(User.role == Role.HANDLER, User.department_code.in_(departments),
-                           User.active.is_(True), User.phone.is_not(None), User.phone != "")
-                    .order_by(User.id)):
-                self.handlers[dept].append((uid, phone))
+        self.handlers = handler_phones(session, departments)
 
     def of(self, a: Assignment) -> list[tuple[int, str]]:
         if a.grid_worker_id is not None and a.grid_worker_id in self.workers:
