@@ -103,7 +103,7 @@ def test_a_json_demand_gets_its_number_and_a_code_that_is_stored_only_hashed(app
     from dispatch.console.feed import ConsoleEvent
 
     with app.app_context():
-        types = db.session.scalars(select(ConsoleEvent.type)).all()
+        types = db.session.scalars(select(ConsoleEvent.type).order_by(ConsoleEvent.id)).all()
     assert "created" in types
 
 
@@ -152,7 +152,8 @@ def test_an_emergency_is_answered_call_110_with_the_number_and_alarms_the_consol
     with app.app_context():
         tid = db.session.scalar(select(Ticket.id).where(Ticket.number == answer["number"]))
         types = db.session.scalars(select(ConsoleEvent.type)
-                                   .where(ConsoleEvent.ticket_id == tid)).all()
+                                   .where(ConsoleEvent.ticket_id == tid)
+                                   .order_by(ConsoleEvent.id)).all()
     assert types == ["created", "alarm"]
 
 
