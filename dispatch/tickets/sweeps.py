@@ -15,24 +15,29 @@ A failure rolls back its batch only; the batch is redone a ticket at a time and 
 ticket set aside. SQLite has no row locks: there the claim is a plain select.
 
 Set-based: a batch costs a fixed dozen statements, not a few per step. The due tickets are read
-for several batches at once from the partial clock indexes; a batch's due assignments in one
-locking read, the recipients in one or two, its urge/supervise events in one multi-row INSERT
-(written as `perform` writes them, same checks, same consequences owed, the table of
+for several batches at once from the partial clock indexes; a batch's tickets claimed in one
+statement, their assignments and extensions (what the console's summary reads) in one each,
+its due assignments locked in one, the recipients in one or two, its urge/supervise events in
+one flush (written as `perform` writes them, same checks, same consequences owed, the table of
 consequences run once at the batch's commit), its SMS rows in one (`outbox.enqueue_many`), the
-marks in one UPDATE … WHERE id IN per kind of mark, the tickets' versions in one more.
+marks in one UPDATE per kind of mark, the tickets' versions in one more. On PostgreSQL a set
+of ids is one array parameter (`= ANY`), and the events' ids are drawn from their sequence in
+one statement so that their INSERT is short: psycopg's cost is per parameter of a statement.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, literal, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ARRAY, ColumnElement, Integer, any_, func, literal, select, text, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from dispatch.core.models import Assignment, Event, Ticket, User
+from dispatch.core.models import Assignment, Event, Extension, Ticket, User
 from dispatch.core.ports import DepartmentRef, Directory, PublishedEvent
 from dispatch.core.vocab import OPEN_STATES, Status
 from dispatch.outbound import outbox
@@ -126,6 +131,7 @@ class _Sweep:
                  directory: Directory) -> None:
         self.session, self.now, self.cutoff = session, now, cutoff
         self.limits, self.directory = limits, directory
+        self.pg = session.get_bind().dialect.name == "postgresql"
         self._supervision: tuple[datetime, dict[str, object]] | None = None
 
     def supervision(self) -> tuple[datetime, dict[str, object]]:
@@ -180,17 +186,16 @@ def sweep_clocks(session: Session, now: datetime, *, limit: int = 500,
                 break
         size = 1 if queue[0] <= one_by_one_until else limit
         candidates, queue = queue[:size], queue[size:]
-        # The claim, with what the console's summary of each ticket reads (its assignments and
-        # extensions), loaded once for the batch.
         claim = (select(Ticket)
-                 .where(Ticket.id.in_(candidates), Ticket.status.in_(OPEN_STATES))
-                 .order_by(Ticket.id).with_for_update(skip_locked=True, of=Ticket)
-                 .options(selectinload(Ticket.assignments), selectinload(Ticket.extensions)))
+                 .where(_among(Ticket.id, candidates, sweep.pg),
+                        Ticket.status.in_(OPEN_STATES))
+                 .order_by(Ticket.id).with_for_update(skip_locked=True, of=Ticket))
         tickets = list(session.scalars(claim))
         if not tickets:  # all taken by another sweeper (or closed): go on past them
             session.rollback()
             after = candidates[-1]
             continue
+        _load_children(sweep, tickets)
         batch = _Batch([], [])
         try:
             _sweep_batch(sweep, tickets, batch)
@@ -218,18 +223,56 @@ def sweep_clocks(session: Session, now: datetime, *, limit: int = 500,
                        tuple(sorted(failed | delegated.failed)))
 
 
+def _among(column: Any, ids: Sequence[int], pg: bool) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL `column = ANY(array)`: one parameter, not one an id
+    (psycopg converts a statement parameter by parameter: a 500-id IN cost more than its run).
+    """
+    if pg:
+        return column == any_(literal(list(ids), ARRAY(Integer)))
+    return column.in_(ids)
+
+
+def _load_children(sweep: _Sweep, tickets: list[Ticket]) -> None:
+    """What the console's summary of each claimed ticket reads, its assignments and extensions,
+    read once for the batch (a query each) and set as the tickets' loaded collections."""
+    ids = [t.id for t in tickets]
+    _set_children(tickets, "assignments", sweep.session.scalars(
+        select(Assignment).where(_among(Assignment.ticket_id, ids, sweep.pg))
+        .order_by(Assignment.ticket_id, Assignment.id)))
+    _set_children(tickets, "extensions", sweep.session.scalars(
+        select(Extension).where(_among(Extension.ticket_id, ids, sweep.pg))
+        .order_by(Extension.ticket_id, Extension.id)))
+
+
+def _set_children(tickets: list[Ticket], name: str,
+                  rows: Iterable[Assignment | Extension]) -> None:
+    children: dict[int, list[Assignment | Extension]] = {t.id: [] for t in tickets}
+    for child in rows:  # in (ticket, id) order: each collection in id order, as it is mapped
+        children[child.ticket_id].append(child)
+    for t in tickets:
+        set_committed_value(t, name, children[t.id])
+
+
+# Ids for a batch's events from their own sequence, in order: the flush is then one short
+# INSERT sent for every row in a pipeline, not one INSERT … RETURNING of 9 parameters a row.
+_EVENT_IDS_PG = text("SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id "
+                     "FROM generate_series(1, :n) ORDER BY id")
+
+
 def _sweep_batch(sweep: _Sweep, tickets: list[Ticket], batch: _Batch) -> None:
     """Fire the due steps of a batch of claimed (locked) tickets, set-based: one locking read of
     their due assignments, one read of the recipients, the events in one flush, the SMS rows in
     one INSERT, the marks in one UPDATE per kind of mark, the tickets' versions in one UPDATE."""
     session, now, cutoff = sweep.session, sweep.now, sweep.cutoff
     by_id = {t.id: t for t in tickets}
-    # The tickets are locked: lock and re-read their due assignments (loaded above, in this
-    # transaction) and work out, for each, the steps due and the marks they set.
-    rows = session.scalars(
-        select(Assignment).where(Assignment.ticket_id.in_(list(by_id)), due_now(now, cutoff))
-        .order_by(Assignment.ticket_id, Assignment.id).with_for_update()
-    ).all()
+    # The tickets are locked and their assignments read (`_load_children`, in this
+    # transaction): lock their due ones and work out, for each, the steps due and the marks
+    # they set.
+    due = set(session.scalars(
+        select(Assignment.id)
+        .where(_among(Assignment.ticket_id, list(by_id), sweep.pg), due_now(now, cutoff))
+        .order_by(Assignment.ticket_id, Assignment.id).with_for_update()))
+    rows = [a for t in tickets for a in t.assignments if a.id in due]
     plans = [(a, *steps_due(a, now, cutoff)) for a in rows]
     recipients = _Recipients(session, [a for a, steps, _ in plans if steps])
     sms: list[dict[str, object]] = []
@@ -244,18 +287,22 @@ def _sweep_batch(sweep: _Sweep, tickets: list[Ticket], batch: _Batch) -> None:
             versions[ticket.id] = versions.get(ticket.id, 0) + 1
             if step == Step.SUPERVISION:
                 supervised.append(ticket.id)
-            text = notice_text(step, ticket.number, deadline)
+            notice = notice_text(step, ticket.number, deadline)
             # The deadline is in the key: a clock moved by an extension notifies again.
             stamp = int(deadline.timestamp())
             for user_id, phone in recipients.of(a):
                 sms.append({"key": f"{SMS_TOPIC}:{a.id}:{step}:{stamp}:{user_id}",
                             "ticket_id": ticket.id,
-                            "payload": {"to": phone, "text": text, "ticket_no": ticket.number,
+                            "payload": {"to": phone, "text": notice, "ticket_no": ticket.number,
                                         "kind": str(step)}})
-    _write_marks(session, now, [(a, marks) for a, steps, marks in plans if marks])
-    _write_tickets(session, sweep, by_id, versions, supervised)
+    _write_marks(sweep, [(a, marks) for a, steps, marks in plans if marks])
+    _write_tickets(sweep, by_id, versions, supervised)
+    if sweep.pg and batch.events:
+        ids = session.scalars(_EVENT_IDS_PG, {"n": len(batch.events)}).all()
+        for e, event_id in zip(batch.events, ids, strict=True):
+            e.id = event_id
     session.add_all(batch.events)
-    session.flush()  # the events, in one multi-row INSERT
+    session.flush()  # the events: one INSERT (on PostgreSQL, sent for each row in a pipeline)
     batch.notices += outbox.enqueue_many(session, SMS_TOPIC, sms, now=now)
 
 
@@ -294,9 +341,9 @@ def _fire(sweep: _Sweep, ticket: Ticket, a: Assignment, step: Step,
     return deadline
 
 
-def _write_marks(session: Session, now: datetime,
-                 marked: list[tuple[Assignment, Marks]]) -> None:
+def _write_marks(sweep: _Sweep, marked: list[tuple[Assignment, Marks]]) -> None:
     """One UPDATE per kind of mark (a handful), then the loaded rows told the same."""
+    now = sweep.now
     groups: dict[tuple[tuple[str, bool], ...], list[int]] = {}
     for a, marks in marked:
         groups.setdefault(tuple(sorted(marks.items())), []).append(a.id)
@@ -307,11 +354,12 @@ def _write_marks(session: Session, now: datetime,
         values = {column: func.coalesce(table.c[column],
                                         literal(now, type_=table.c[column].type))
                   if keep else now for column, keep in kinds}
-        session.execute(update(table).where(table.c.id.in_(ids)).values(values))
+        sweep.session.execute(update(table).where(_among(table.c.id, ids, sweep.pg))
+                              .values(values))
 
 
-def _write_tickets(session: Session, sweep: _Sweep, by_id: dict[int, Ticket],
-                   versions: dict[int, int], supervised: list[int]) -> None:
+def _write_tickets(sweep: _Sweep, by_id: dict[int, Ticket], versions: dict[int, int],
+                   supervised: list[int]) -> None:
     """Each action on a ticket is a new version of it, updated now (`write_change`); the
     tickets put under supervision get their flag and deadline."""
     table = Ticket.__table__
@@ -322,12 +370,12 @@ def _write_tickets(session: Session, sweep: _Sweep, by_id: dict[int, Ticket],
         set_committed_value(ticket, "version", ticket.version + n)
         set_committed_value(ticket, "updated_at", sweep.now)
     for n, ids in by_count.items():
-        session.execute(update(table).where(table.c.id.in_(ids))
-                        .values(version=table.c.version + n, updated_at=sweep.now))
+        sweep.session.execute(update(table).where(_among(table.c.id, ids, sweep.pg))
+                              .values(version=table.c.version + n, updated_at=sweep.now))
     if supervised:
         deadline, _ = sweep.supervision()
-        session.execute(update(table).where(table.c.id.in_(supervised))
-                        .values(supervised=True, supervise_deadline=deadline))
+        sweep.session.execute(update(table).where(_among(table.c.id, supervised, sweep.pg))
+                              .values(supervised=True, supervise_deadline=deadline))
 
 
 class _Recipients:

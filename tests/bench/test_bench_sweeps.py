@@ -146,17 +146,17 @@ def loaded():
 
 
 class _Capture:
-    """The sweep's first query on the due predicate (today the claim of tickets … FOR UPDATE
-    SKIP LOCKED; it would also catch a separate query for the due ids), as sent to the driver.
-    """
+    """The sweep's first query on the assignments' due predicate (today the read-ahead of the
+    due tickets), as sent to the driver. Not the delegated steps' selection, which runs first
+    and names the same columns of `delegation_clocks`."""
 
     def __init__(self) -> None:
         self.statement: str | None = None
         self.parameters: Any = None
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        if (self.statement is None and "sign_warn_at <=" in statement
-                and "complete_warn_at <=" in statement):
+        if (self.statement is None and "assignments.sign_warn_at <=" in statement
+                and "assignments.complete_warn_at <=" in statement):
             self.statement, self.parameters = statement, parameters
 
 
@@ -315,8 +315,8 @@ def test_bench_sweeps(loaded):
     print("sizes after load / after the run (MB):")
     for name, size in sizes.items():
         print(f"  {name:<40}{sizes_loaded[name] / 2**20:>10.1f}{size / 2**20:>10.1f}")
-    for title, plan in (("claim query at NOW (nothing due)", plan_idle),
-                        ("claim query at LATER (1 % due)", plan_due)):
+    for title, plan in (("selection query at NOW (nothing due)", plan_idle),
+                        ("selection query at LATER (1 % due)", plan_due)):
         print(f"EXPLAIN (ANALYZE, BUFFERS) {title}:")
         for line in plan[:24]:
             print("  " + line)
