@@ -3,6 +3,7 @@ client with one bearer token per demo user, and a clock the test moves by hand."
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import shutil
@@ -293,6 +294,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return next((i for i, p in enumerate(SLOW_FIRST) if path.startswith(p)), len(SLOW_FIRST))
 
     items.sort(key=rank)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fewer garbage collections while the tests run: what collection made (the modules, the
+    test items, the app's code) is moved out of the collector's sight (`gc.freeze`), and the
+    young generation is collected every 50,000 allocations instead of 700. A full collection
+    of a test process's heap took tens of milliseconds and ran every few tests; with these the
+    tests used about a fifth less CPU in a sample of tests/service (229 tests: 16–18 s against
+    12.7–13.7 s of user time), at the same peak
+    memory. Cyclic garbage is still collected, only less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
