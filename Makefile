@@ -36,8 +36,12 @@ run: install
 
 # Tests that share a costly fixture run in one worker (--dist loadgroup, groups in
 # tests/conftest.py); then the JavaScript unit tests, when there are any.
+# PYTHONDONTWRITEBYTECODE is emptied for the run (some machines set it): each test process
+# rewrites the assertions of some 150 test modules when it collects them (8 s of CPU a
+# process) unless pytest may keep the rewritten code in __pycache__, and every `hotline`
+# subprocess compiles the project again.
 test: install
-	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 	if [ -d tests/js ]; then node --test tests/js/; fi
 
 bench: install
