@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine, make_url
@@ -311,22 +312,26 @@ def new_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
     assert not errors, "\n".join(errors)
 
 
-def login(page: Any, username: str, password: str = PASSWORD) -> None:
-    """Sign in through the login form and wait for the landing page."""
-    page.goto("/login")
+def login(page: Any, username: str, password: str = PASSWORD, *, then: str | None = None) -> None:
+    """Sign in through the login form and wait for the landing page, or for the page `then`
+    (a path: the form's `?next=`, as a page that sends a signed-out user to the login does),
+    which is then loaded once instead of after the landing page (the role's landing page is
+    tested in test_login.py)."""
+    page.goto("/login" if then is None else f"/login?next={quote(then, safe='/')}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     with page.expect_navigation():
         page.press("input[name=password]", "Enter")
     assert "/login" not in page.url, page.content()[:500]
+    if then is not None:
+        assert page.url.endswith(then), (page.url, then)
 
 
 def admin_page(new_page: Any, path: str) -> Any:
     """A page of /admin opened by admin1 and ready (its root `#admin-<name>` says
     data-ready=true); refusals the test provokes are allowed."""
     page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto(path)
+    login(page, "admin1", then=path)
     page.wait_for_selector(f"#admin-{path.rstrip('/').rsplit('/', 1)[-1]}[data-ready=true]")
     return page
 

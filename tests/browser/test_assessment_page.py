@@ -28,8 +28,7 @@ def test_a_department_appeals_a_deduction_and_the_office_accepts_it(live_server,
     live.call("supervisor1", "POST", "/api/v1/stats/assessment/2026-11/publish", {})
 
     page = new_page()
-    login(page, "handler1")
-    page.goto("/assessment?month=2026-11")
+    login(page, "handler1", then="/assessment?month=2026-11")
     expect(page.get_by_test_id("state")).to_contain_text("已发布（第 1 次")
     expect(page.get_by_test_id("rank-functional")).to_contain_text("不参与排名")
     page.get_by_test_id("deduction").first.click()
@@ -40,8 +39,7 @@ def test_a_department_appeals_a_deduction_and_the_office_accepts_it(live_server,
     expect(page.get_by_test_id("appeals")).to_contain_text("待处理")
 
     office = new_page()
-    login(office, "supervisor1")
-    office.goto("/assessment?month=2026-11")
+    login(office, "supervisor1", then="/assessment?month=2026-11")
     office.get_by_test_id("decide-reason").fill("经核实属实")
     office.get_by_test_id("accept").click()
     expect(office.get_by_test_id("appeals")).to_contain_text("已采纳")

@@ -31,8 +31,7 @@ def test_an_admin_sees_versions_activates_and_trains(new_page, live_server, tmp_
     add_version(live_server, 2, artefact, 0.90, figures)
     live_server.app.config["CLASSIFIER_SEED_DIR"] = str(small_seed(tmp_path / "seed"))
     page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/classifier")
+    login(page, "admin1", then="/admin/classifier")
     page.wait_for_selector("#classifier-admin[data-ready=true]")
     assert page.get_by_test_id("in-use").inner_text() == "规则 + 模型 v1"
     rows = page.get_by_test_id("versions").locator("tbody tr[data-version]")
@@ -62,8 +61,7 @@ def test_an_admin_sees_versions_activates_and_trains(new_page, live_server, tmp_
 def test_a_broken_model_is_shown_with_the_rules_in_charge(new_page, live_server):
     add_version(live_server, 1, b"PK broken", 0.9, {}, active=True)
     page = new_page()
-    login(page, "admin1")
-    page.goto("/admin/classifier")
+    login(page, "admin1", then="/admin/classifier")
     page.wait_for_selector("#classifier-admin[data-ready=true]")
     assert page.get_by_test_id("in-use").inner_text().startswith("仅规则")
     error = page.get_by_test_id("load-error")

@@ -36,8 +36,7 @@ def test_a_wechat_emergency_alarms_the_console_until_a_dispatcher_acknowledges_i
     live = demo_county
     live.app.config["WECHAT_TOKEN"] = TOKEN
     page = new_page()
-    login(page, "dispatcher1")
-    page.goto("/console")
+    login(page, "dispatcher1", then="/console")
     page.wait_for_selector("#console[data-ready=true]")
     page.wait_for_selector("#console[data-connected=true]")
     banner = page.get_by_test_id("alarms")

@@ -25,8 +25,7 @@ def test_a_ringing_call_pops_on_the_operators_page(demo_county: Any, new_page: A
     with FakeCallCentre(KEYS, clock=lambda: live.clock.now().timestamp()) as centre:
         live.app.config.update(CTI_KEYS=KEYS, CTI_URL=centre.url)
         page = new_page()
-        login(page, "operator1")
-        page.goto("/intake")
+        login(page, "operator1", then="/intake")
         page.wait_for_selector("body[data-call-pop=up]")
         centre.ring(live.url, "M-0", "13700137000", None)  # an earlier call given up in the queue
         centre.abandon(live.url, "M-0", "13700137000", wait_s=45)

@@ -131,8 +131,7 @@ def county(demo_county: Any, week_template: Any) -> Any:
 
 def open_dashboard(new_page: Any, user: str = "leader1", query: str = "") -> Any:
     page = new_page()
-    login(page, user)
-    page.goto("/dashboard" + query)
+    login(page, user, then="/dashboard" + query)
     page.wait_for_selector("#dashboard[data-ready=true]")
     return page
 

@@ -10,8 +10,7 @@ from tests.browser.conftest import login, screenshot
 def test_an_admin_sets_the_thresholds_and_a_bad_one_is_refused_with_nothing_saved(
         new_page, demo_county):
     page = new_page(allow_refusals=True)
-    login(page, "admin1")
-    page.goto("/admin/triage")
+    login(page, "admin1", then="/admin/triage")
     page.wait_for_selector("#triage-admin[data-ready=true]")
 
     before = page.evaluate("fetch('/api/v1/admin/triage-settings').then(r => r.json())")
