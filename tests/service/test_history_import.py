@@ -261,3 +261,76 @@ def test_text_with_tabs_line_ends_backslashes_and_quotes_is_written_as_given(
     intake = session.scalars(select(Event).where(Event.ticket_id == ticket.id,
                                                  Event.action == "intake")).one()
     assert intake.payload["imported"]["ref"] == "Q1"
+
+
+def _postgres_only(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: the keys checked once per import")
+
+
+def test_the_keys_are_checked_once_the_parents_locked_and_the_row_checks_on_again_after(
+        session, clock, grid):
+    """PostgreSQL: the per-row foreign-key checks are off during the COPY only; the department
+    and category the rows refer to stay locked until the import commits, as the per-row checks
+    would lock them; the rows refer to what exists."""
+    _postgres_only(session)
+    from sqlalchemy import text
+
+    m = parse_mapping(MAPPING)
+    now = clock.now()
+    data = sheet([row("K1", "结案", **HANDLED), row("K2", "待派单")])
+    report = import_history(session, read_rows(data, "k.csv", m), mapping=m,
+                            grid=HistoryGridRouting(session, now, GridCache()), now=now,
+                            source="k.csv")
+    assert report.imported == 2
+    assert session.execute(text("SHOW session_replication_role")).scalar() == "origin"
+    # Another connection cannot delete the department before the import commits.
+    with session.get_bind().connect() as other:  # type: ignore[union-attr]
+        other.execute(text("SET lock_timeout = '300ms'"))
+        with pytest.raises(Exception) as caught:
+            other.execute(text("DELETE FROM departments WHERE code = 'urban_management'"))
+        assert "lock timeout" in str(caught.value)
+        other.rollback()
+    session.commit()
+    orphans = session.execute(text(
+        "SELECT count(*) FROM events e LEFT JOIN tickets t ON t.id = e.ticket_id "
+        "WHERE t.id IS NULL")).scalar()
+    assert orphans == 0
+    assert session.execute(text(
+        "SELECT count(*) FROM assignments a JOIN tickets t ON t.id = a.ticket_id "
+        "JOIN departments d ON d.code = a.department_code "
+        "WHERE t.import_ref = 'K1'")).scalar() == 1
+    # After the import the row checks are on again in the same session.
+    with pytest.raises(Exception) as refused:
+        session.execute(text(
+            "INSERT INTO events (ticket_id, at, actor_role, action, to_status, payload) "
+            "VALUES (-1, now(), 'system', 'note', 'NEW', '{}')"))
+    assert "fk_events_ticket_id_tickets" in str(refused.value)
+    session.rollback()
+
+
+def test_an_unchecked_foreign_key_is_refused_while_the_row_checks_are_off(session):
+    """A column with a foreign key that `check_keys_once` was not told about cannot be written
+    by COPY while the per-row checks are off (a programming error, not a silent orphan)."""
+    _postgres_only(session)
+    from dispatch.intake.history_import.copying import Sink, core_table
+
+    tickets, events = core_table(Ticket), core_table(Event)
+    sink = Sink(session)
+    assert sink.check_keys_once([tickets, events], {})
+    sink.reserve(events, 1)
+    with pytest.raises(RuntimeError, match="actor_id"):
+        sink.put(events, [{"id": 1, "ticket_id": 1, "actor_id": 1}])
+    sink.close()
+    session.rollback()
+
+
+def test_a_missing_parent_leaves_the_row_checks_on(session):
+    _postgres_only(session)
+    from dispatch.intake.history_import.copying import Sink, core_table
+
+    tickets = core_table(Ticket)
+    sink = Sink(session)
+    assert not sink.check_keys_once([tickets], {tickets.c.category_code: {"no.such.code"}})
+    assert not sink.keys_relaxed
+    session.rollback()

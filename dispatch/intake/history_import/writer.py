@@ -300,6 +300,12 @@ def import_history(session: Session, rows: Sequence[tuple[int, dict[str, str]]],
     clocks.read_years(min(r.created_at for r in fresh), now)
     sink = Sink(session)
     sink.relax_commit()
+    sink.check_keys_once(
+        [core_table(m) for m in (Ticket, Assignment, Event)],
+        {core_table(Ticket).c.category_code: {r.category for r in fresh if r.category},
+         core_table(Assignment).c.department_code: {
+             lead for r, (_, lead) in zip(fresh, leads, strict=True)
+             if r.state in HANDLED and lead}})
     sink.reserve(core_table(Ticket), len(fresh))
     sink.reserve(core_table(Assignment), sum(
         1 for r, (_, lead) in zip(fresh, leads, strict=True) if r.state in HANDLED and lead))
