@@ -13,9 +13,12 @@ How it goes:
    Nothing is written when any row is rejected (all or nothing, one transaction per file).
 2. Rows whose old number (原工单编号) was imported before are skipped: a second run of the same
    file changes nothing. The old number is kept in `tickets.import_ref` (unique).
-3. The rest are located and routed in bulk and written by batched SQLAlchemy Core inserts
-   (tickets, assignments, events), numbered by their day of intake (the day's counter is moved
-   once per day for the whole file, so live intake never shares a number).
+3. The rest are located and routed in bulk and written (tickets, assignments, events) by COPY
+   in binary format on PostgreSQL, by batched SQLAlchemy Core inserts elsewhere, numbered by
+   their day of intake (the day's counter is moved once per day for the whole file, so live
+   intake never shares a number). On PostgreSQL the foreign keys are checked once for the
+   file (the departments and categories referred to locked and required to exist) instead of
+   by a trigger per row, when the role may do so (`copying.Sink.check_keys_once`).
 4. The caller commits, then rebuilds the statistics' rollups (`dispatch.stats.rollups.rebuild`).
 
 Imported tickets reach nothing live: the rows are written with Core inserts, not through the
