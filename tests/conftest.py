@@ -688,8 +688,17 @@ def statements(engine: Engine, *, this_thread: bool = False) -> Iterator[list[st
         if not this_thread or threading.get_ident() == thread:
             sent.append(" ".join(statement.split()))
 
-    event.listen(engine, "before_cursor_execute", record)
+    # On PostgreSQL the day's ticket counter moves through an engine of its own
+    # (dispatch.intake.numbering): its statements are the request's too.
+    engines = [engine]
+    if engine.dialect.name == "postgresql":
+        from dispatch.intake.numbering import counter_engine
+
+        engines.append(counter_engine(engine))
+    for each in engines:
+        event.listen(each, "before_cursor_execute", record)
     try:
         yield sent
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for each in engines:
+            event.remove(each, "before_cursor_execute", record)

@@ -107,6 +107,29 @@ def test_numbers_restart_at_one_on_the_next_local_day(desk):
     assert desk.session.get(TicketCounter, "20261124").last == 1
 
 
+def test_an_open_intake_does_not_hold_the_next_one_of_the_day(desk, demand):
+    """PostgreSQL: the day's counter moves in a transaction of its own, so an intake whose
+    transaction is still open (its Python at work) does not make the next intake of the day
+    wait for its commit; the numbers stay unique, and a failed intake leaves a gap. (SQLite
+    has one writer at a time: there the counter moves in the intake's transaction.)"""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    if desk.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: the counter's own transaction")
+    now = desk.clock.now()
+    first = intake(desk.session, demand(), desk.actors["operator1"], now=now)  # not committed
+    with Session(desk.session.get_bind()) as other:
+        other.execute(text("SET lock_timeout = '2s'"))  # waiting for the first would fail
+        second = intake(other, demand(text="路灯不亮"), desk.actors["operator1"],
+                        now=now).ticket.number
+        other.commit()
+    assert (first.ticket.number, second) == (
+        "12345-20261123-000001", "12345-20261123-000002")
+    desk.session.rollback()  # the first intake fails: its number is not given again
+    assert desk.intake().number == "12345-20261123-000003"
+
+
 # ---------------------------------------------------------------- contacts
 
 
