@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ PREFIX = "12345"
 # connection of the session's pool (a busy server's requests may hold all of those, each
 # waiting for a second).
 _engines: dict[str, Engine] = {}
+_served: weakref.WeakSet[Engine] = weakref.WeakSet()  # the engines whose disposal closes them
 _engines_lock = threading.Lock()
 
 
@@ -59,15 +61,21 @@ def _number(day: str, sequence: int) -> str:
 
 def counter_engine(engine: Engine) -> Engine:
     """The engine the counters of `engine`'s database are moved through (made once per
-    process and database: a forked process makes its own, not sharing its parent's pool)."""
+    process and database: a forked process makes its own, not sharing its parent's pool).
+    Its idle connections are closed whenever `engine` is disposed, so that a database whose
+    engines were disposed has no connection left (it may be dropped, or copied as a
+    template)."""
     key = f"{os.getpid()} {engine.url.render_as_string(hide_password=False)}"
     kept = _engines.get(key)
-    if kept is None:
+    if kept is None or engine not in _served:
         with _engines_lock:
             kept = _engines.get(key)
             if kept is None:
                 kept = _engines[key] = create_engine(engine.url, pool_size=2, max_overflow=30)
                 event.listen(kept, "connect", _commits_without_disk_wait)
+            if engine not in _served:
+                _served.add(engine)
+                event.listen(engine, "engine_disposed", lambda _engine: kept.dispose())
     return kept
 
 
